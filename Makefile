@@ -1,0 +1,136 @@
+# swiftcnn — the one place that knows the build order.
+#
+#   make demo    set up everything, then run the main demo
+#   make test    set up what is needed, then run every test (Swift, C, Python, checks)
+#
+# Other targets: lib, header, check-header, examples, python, swift-test, c-test,
+# py-test, check-exports, clean.
+#
+# SWIFT_CPU picks the CPU the Swift core is compiled for: `native` (default, this
+# machine) or a portable baseline such as `haswell` (AVX2 + FMA). Without a target CPU,
+# Swift lowers SIMD fused multiply-add to a slow software call.
+
+SHELL        := /bin/bash
+SWIFT        ?= swift
+PYTHON       ?= python3
+CC           ?= cc
+CXX          ?= c++
+SWIFT_CPU    ?= native
+
+BUILD_DIR    := .build/release
+LIB          := $(BUILD_DIR)/libswiftcnn.so
+RAW_HEADER   := .build/swiftcnn-raw.h
+HEADER       := Include/swiftcnn.h
+VENV         := .venv
+VPY          := $(VENV)/bin/python
+OUT          := build
+
+SWIFT_FLAGS  := -c release --product swiftcnn -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU)
+CWARN        := -Wall -Wextra -Werror -pedantic
+RPATH        := -Wl,-rpath,$(abspath $(BUILD_DIR))
+SWIFT_SRCS   := $(shell find Sources -type f) Package.swift
+C_TESTS      := $(wildcard Tests/c/*.c)
+C_TEST_HDRS  := $(wildcard Tests/c/*.h)
+EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
+PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
+
+.PHONY: all demo test lib header check-header examples python venv swift-test c-test \
+        py-test check-exports check-header-compile clean
+
+all: lib examples python
+
+# ---- the library and its header ------------------------------------------------------
+
+# The raw compiler header is written while SwiftCNNC compiles (see Package.swift).
+$(LIB) $(RAW_HEADER) &: $(SWIFT_SRCS)
+	$(SWIFT) build $(SWIFT_FLAGS)
+	@touch $(LIB)
+
+lib: $(LIB)
+
+header: $(LIB)
+	$(PYTHON) scripts/gen_header.py $(RAW_HEADER) $(HEADER)
+
+# Fails when Include/swiftcnn.h does not match what the sources generate.
+check-header: $(LIB)
+	$(PYTHON) scripts/gen_header.py $(RAW_HEADER) $(HEADER) --check
+
+# The header compiles warning-free as C99, C11 and C++17 with gcc and clang.
+check-header-compile:
+	@mkdir -p $(OUT)
+	@printf '#include "swiftcnn.h"\nint main(void) { return scnn_abi_version() == SCNN_ABI_VERSION ? 0 : 1; }\n' > $(OUT)/header_check.c
+	@cp $(OUT)/header_check.c $(OUT)/header_check.cpp
+	$(CC)  -std=c99   $(CWARN) -IInclude -c $(OUT)/header_check.c   -o $(OUT)/hc1.o
+	$(CC)  -std=c11   $(CWARN) -IInclude -c $(OUT)/header_check.c   -o $(OUT)/hc2.o
+	$(CXX) -std=c++17 $(CWARN) -IInclude -c $(OUT)/header_check.cpp -o $(OUT)/hc3.o
+	@if command -v clang >/dev/null; then \
+	  clang -std=c99 $(CWARN) -IInclude -c $(OUT)/header_check.c -o $(OUT)/hc4.o && \
+	  clang++ -std=c++17 $(CWARN) -IInclude -c $(OUT)/header_check.cpp -o $(OUT)/hc5.o && \
+	  echo "header compiles with gcc, g++, clang and clang++"; \
+	else echo "header compiles with gcc and g++ (clang not found)"; fi
+
+# Only scnn_* functions are exported, each declared in the header; no toolchain path in ldd.
+check-exports: $(LIB)
+	@bad=$$(nm -D --defined-only $(LIB) | awk '{print $$3}' | grep -v '^scnn_' || true); \
+	if [ -n "$$bad" ]; then echo "non-scnn exports: $$bad"; exit 1; fi
+	@for s in $$(nm -D --defined-only $(LIB) | awk '{print $$3}'); do \
+	  grep -q "\b$$s(" $(HEADER) || { echo "$$s is exported but not declared in $(HEADER)"; exit 1; }; done
+	@if ldd $(LIB) | grep -qi swift; then echo "ldd shows a Swift library:"; ldd $(LIB); exit 1; fi
+	@readelf -d $(LIB) | grep -q 'SONAME.*libswiftcnn.so' || { echo "no SONAME"; exit 1; }
+	@echo "exports: $$(nm -D --defined-only $(LIB) | wc -l) scnn_* functions, all declared; SONAME set; no Swift runtime in ldd"
+
+# ---- C examples and tests --------------------------------------------------------------
+
+$(OUT)/examples/%: examples/%.c $(HEADER) $(LIB)
+	@mkdir -p $(OUT)/examples
+	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
+
+examples: $(EXAMPLES)
+
+$(OUT)/ctest: $(C_TESTS) $(C_TEST_HDRS) $(HEADER) $(LIB)
+	@mkdir -p $(OUT)
+	$(CC) -std=c99 $(CWARN) -DSCNN_TEST_LANG=\"c\" -IInclude $(C_TESTS) -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
+
+$(OUT)/ctest++: $(C_TESTS) $(C_TEST_HDRS) $(HEADER) $(LIB)
+	@mkdir -p $(OUT)
+	$(CXX) -std=c++17 $(CWARN) -x c++ -DSCNN_TEST_LANG=\"c++\" -IInclude $(C_TESTS) -x none -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
+
+c-test: $(OUT)/ctest $(OUT)/ctest++
+	$(OUT)/ctest
+	$(OUT)/ctest++
+
+# ---- Python ----------------------------------------------------------------------------
+
+$(VENV)/.stamp: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.stamp
+
+# Installs the extension into .venv, reusing the library built above.
+$(VENV)/.swiftcnn-installed: $(VENV)/.stamp $(LIB) $(HEADER) $(PY_SRCS)
+	SWIFTCNN_LIBRARY=$(abspath $(LIB)) $(VPY) -m pip install --quiet --no-build-isolation --force-reinstall --no-deps ./bindings/python
+	@touch $@
+
+python: $(VENV)/.swiftcnn-installed
+
+py-test: python
+	cd bindings/python/tests && ../../../$(VPY) -m pytest -q .
+
+# ---- Swift tests -----------------------------------------------------------------------
+
+swift-test:
+	$(SWIFT) test
+
+# ---- the two commands ------------------------------------------------------------------
+
+demo: lib header examples python
+	@bash examples/demo.sh
+
+test: check-header check-header-compile check-exports swift-test c-test py-test
+	@echo "all tests passed"
+
+clean:
+	rm -rf .build $(OUT) $(VENV) bindings/python/build bindings/python/*.egg-info

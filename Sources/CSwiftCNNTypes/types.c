@@ -1,0 +1,2 @@
+/* Declarations only: see include/cswiftcnn_types.h. */
+#include "cswiftcnn_types.h"
