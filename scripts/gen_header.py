@@ -28,7 +28,8 @@ TYPES_HEADER = os.path.join(ROOT, "Sources", "CSwiftCNNTypes", "include", "cswif
 PREAMBLE = os.path.join(ROOT, "scripts", "header_preamble.txt")
 
 # Files whose sections come first, in this order; any other file follows by name.
-FILE_ORDER = ["Version.swift", "Status.swift", "TensorAPI.swift"]
+FILE_ORDER = ["Version.swift", "Status.swift", "TensorAPI.swift", "ConvAPI.swift", "LayersAPI.swift",
+              "AnalysisAPI.swift", "ImageAPI.swift"]
 
 
 def fail(msg):
