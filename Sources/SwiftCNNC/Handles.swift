@@ -37,14 +37,15 @@ func optionalTensorArg(_ handle: UnsafePointer<scnn_tensor>?) -> Tensor? {
 ///
 /// A result that still borrows a caller's buffer (an identity op or a reshape of a wrapped
 /// tensor) gets storage of its own here: the caller may free that buffer as soon as the
-/// call returns, and a handle must never outlive the memory it reads.
+/// call returns, and a handle must never outlive the memory it reads. Only
+/// scnn_tensor_wrap passes `borrowing: true`.
 @inline(__always)
-func produce(_ out: TensorOut?, _ make: () throws -> Tensor) -> scnn_status {
+func produce(_ out: TensorOut?, borrowing: Bool = false, _ make: () throws -> Tensor) -> scnn_status {
     guarded {
         let out = try required(out, "out")
         out.pointee = nil
         var result = try make()
-        if result.isBorrowed { try result.makeUnique() }
+        if result.isBorrowed && !borrowing { try result.makeUnique() }
         out.pointee = makeHandle(result)
     }
 }

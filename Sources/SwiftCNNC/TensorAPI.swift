@@ -41,7 +41,7 @@ public func scnnTensorWrap(
     _ data: UnsafePointer<Float>?, _ count: Int64, _ shape: UnsafePointer<Int64>?, _ rank: Int32,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
+    produce(out, borrowing: true) {
         let s = try shapeArg(shape, rank)
         return try Tensor(borrowing: try required(data, "data"), count: Int(count), shape: s)
     }
