@@ -127,7 +127,7 @@ py-test: python
 # ---- Swift tests -----------------------------------------------------------------------
 
 swift-test:
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 # ---- the two commands ------------------------------------------------------------------
 
