@@ -113,13 +113,46 @@ public struct SafeTensorsFile {
     /// The header's `__metadata__` (string to string; empty when absent).
     public var metadata: [String: String]
 
-    /// An in-memory collection of tensors, e.g. to ``serialize(_:metadata:)`` later.
-    public init(tensors: [(String, Tensor)] = [], metadata: [String: String] = [:]) {
-        self.tensors = [:]
-        self.names = []
-        for (n, t) in tensors where self.tensors.updateValue(t, forKey: n) == nil { names.append(n) }
-        self.skipped = []
+    /// An in-memory collection of tensors in the given order, e.g. to write later with
+    /// ``write(to:)``. A repeated name is an `.invalidArgument` error.
+    public init(tensors: [(String, Tensor)] = [], metadata: [String: String] = [:]) throws {
+        self.init(metadata: metadata)
+        for (n, t) in tensors {
+            guard self.tensors.updateValue(t, forKey: n) == nil else {
+                throw SwiftCNNError.invalidArgument("safetensors: two tensors are called '\(n)'")
+            }
+            names.append(n)
+        }
+    }
+
+    init(metadata: [String: String]) {
+        tensors = [:]
+        names = []
+        skipped = []
         self.metadata = metadata
+    }
+
+    /// The tensors in ``names`` order, each paired with its name (entries of ``names``
+    /// missing from ``tensors`` are an `.invalidArgument` error).
+    public func orderedTensors() throws -> [(String, Tensor)] {
+        try names.map { n in
+            guard let t = tensors[n] else {
+                throw SwiftCNNError.invalidArgument("safetensors: '\(n)' is listed in names but has no tensor")
+            }
+            return (n, t)
+        }
+    }
+
+    /// ``serialize(_:metadata:)`` of this file's tensors (in ``names`` order) and metadata.
+    /// Skipped entries are not written.
+    public func serialized() throws -> [UInt8] {
+        try SafeTensorsFile.serialize(try orderedTensors(), metadata: metadata)
+    }
+
+    /// ``write(_:metadata:to:)`` of this file's tensors (in ``names`` order) and metadata,
+    /// atomically. Skipped entries are not written.
+    public func write(to path: String) throws {
+        try SafeTensorsFile.write(try orderedTensors(), metadata: metadata, to: path)
     }
 
     /// The largest header the reader accepts, in bytes (the reference implementation's limit).
