@@ -336,6 +336,24 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertEqual(try directoryListing(target), ["keep"])
     }
 
+    /// A directory the temporary file cannot be created in (not testable as root, who may
+    /// write anywhere): the save fails with the path and the reason, the old file stays.
+    func testSaveIntoReadOnlyDirectoryLeavesOldFile() throws {
+        try XCTSkipIf(geteuid() == 0, "root ignores directory permissions")
+        let dir = try tempDir()
+        let path = dir + "/m.safetensors"
+        try SafeTensorsFile.write([("w", try Tensor(shape: [1], scalars: [5]))], to: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(chmod(dir, 0o555), 0)
+        defer { _ = chmod(dir, 0o755) }
+        XCTAssertThrowsError(try SafeTensorsFile.write([("w", try Tensor(zeros: [9]))], to: path)) { error in
+            XCTAssertEqual((error as? SwiftCNNError)?.kind, .io)
+            XCTAssertTrue((error as? SwiftCNNError)?.message.contains("Permission denied") ?? false, "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+        XCTAssertEqual(try directoryListing(dir), ["m.safetensors"])
+    }
+
     func testReadErrors() throws {
         let dir = try tempDir()
         XCTAssertThrowsError(try SafeTensorsFile.read(path: dir + "/absent.safetensors")) { error in

@@ -59,17 +59,22 @@ public enum JSON {
 
 /// A JSON value.
 public enum JSONValue: Equatable, Sendable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// An integer literal (no fraction or exponent) within ±2^53.
     case integer(Int64)
     /// Any other number.
     case number(Double)
+    /// A string, unescaped.
     case string(String)
+    /// An array, in document order.
     case array([JSONValue])
     /// Key/value pairs in document order; keys are unique.
     case object([(String, JSONValue)])
 
+    /// Structural equality; objects compare their pairs in order.
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): return true

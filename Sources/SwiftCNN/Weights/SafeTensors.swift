@@ -34,25 +34,45 @@ import Darwin
 /// booleans, 8/6/4-bit floats, complex — are recognised so that their sizes can be
 /// validated, but are not loaded (see ``SafeTensorsFile/skipped``).
 public enum DType: String, Sendable, CaseIterable {
+    /// Booleans, one byte each.
     case bool = "BOOL"
+    /// Unsigned 8-bit integers.
     case u8 = "U8"
+    /// Signed 8-bit integers.
     case i8 = "I8"
+    /// 8-bit floats, 5 exponent and 2 mantissa bits.
     case f8e5m2 = "F8_E5M2"
+    /// 8-bit floats, 4 exponent and 3 mantissa bits.
     case f8e4m3 = "F8_E4M3"
+    /// 8-bit exponent-only scale factors.
     case f8e8m0 = "F8_E8M0"
+    /// Signed 16-bit integers.
     case i16 = "I16"
+    /// Unsigned 16-bit integers.
     case u16 = "U16"
+    /// IEEE 754 half precision; loads exactly.
     case f16 = "F16"
+    /// bfloat16; loads exactly.
     case bf16 = "BF16"
+    /// Signed 32-bit integers.
     case i32 = "I32"
+    /// Unsigned 32-bit integers.
     case u32 = "U32"
+    /// IEEE 754 single precision; loads as is. The only dtype written.
     case f32 = "F32"
+    /// IEEE 754 double precision; loads rounded to float32.
     case f64 = "F64"
+    /// Signed 64-bit integers (e.g. `num_batches_tracked`).
     case i64 = "I64"
+    /// Unsigned 64-bit integers.
     case u64 = "U64"
+    /// Complex numbers of two float32s.
     case c64 = "C64"
+    /// 4-bit floats, two per byte.
     case f4 = "F4"
+    /// 6-bit floats, 2 exponent and 3 mantissa bits.
     case f6e2m3 = "F6_E2M3"
+    /// 6-bit floats, 3 exponent and 2 mantissa bits.
     case f6e3m2 = "F6_E3M2"
 
     /// Bits per element.
