@@ -429,6 +429,8 @@ final class SafeTensorsTests: XCTestCase {
             ("metadata not an object", rawFile("{\"__metadata__\":[]}"), .format, "__metadata__ is an array"),
             ("metadata value not a string", rawFile("{\"__metadata__\":{\"k\":1}}"), .format, "value for 'k' is an integer"),
             ("deep nesting", rawFile("{\"__metadata__\":" + String(repeating: "[", count: 5000) + "}"), .format, "nesting deeper"),
+            ("rank 100000", rawFile("{\(entry("w", "\"F32\"", "[" + Array(repeating: "1", count: 99_999).joined(separator: ",") + ",2]"))}", data: f32x2),
+             .unsupported, "shape [1, 1, 1, 1, 1, 1, 1, 1, … (100000 dimensions)]"),
             ("rank 5", rawFile("{\(entry("big.weight", "\"F32\"", "[1,1,1,1,2]"))}", data: f32x2), .unsupported, "tensor 'big.weight' has rank 5"),
         ]
         for (what, bytes, kind, fragment) in cases {

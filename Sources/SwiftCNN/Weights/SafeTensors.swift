@@ -185,7 +185,7 @@ public struct SafeTensorsFile {
         if let t = tensors[name] { return t }
         if let s = skipped.first(where: { $0.name == name }) {
             throw SwiftCNNError.unsupported(
-                "safetensors: tensor '\(name)' (dtype \(s.dtype.rawValue), shape \(Tensor.describe(s.shape))) was not loaded: \(s.reason)")
+                "safetensors: tensor '\(name)' (dtype \(s.dtype.rawValue), shape \(shapeText(s.shape))) was not loaded: \(s.reason)")
         }
         throw SwiftCNNError.invalidArgument("safetensors: no tensor named '\(name)'")
     }
@@ -323,7 +323,7 @@ public struct SafeTensorsFile {
             }
             let (bits, o2) = count.multipliedReportingOverflow(by: e.dtype.bitSize)
             guard !o1 && !o2 else {
-                throw SwiftCNNError.format("safetensors: tensor '\(e.name)' shape \(Tensor.describe(e.shape)) overflows its size")
+                throw SwiftCNNError.format("safetensors: tensor '\(e.name)' shape \(shapeText(e.shape)) overflows its size")
             }
             guard bits % 8 == 0 else {
                 throw SwiftCNNError.format(
@@ -331,7 +331,7 @@ public struct SafeTensorsFile {
             }
             guard e.end - e.begin == bits / 8 else {
                 throw SwiftCNNError.format(
-                    "safetensors: tensor '\(e.name)' (\(e.dtype.rawValue), shape \(Tensor.describe(e.shape))) needs \(bits / 8) bytes but data_offsets \(range) span \(e.end - e.begin)")
+                    "safetensors: tensor '\(e.name)' (\(e.dtype.rawValue), shape \(shapeText(e.shape))) needs \(bits / 8) bytes but data_offsets \(range) span \(e.end - e.begin)")
             }
         }
 
@@ -412,12 +412,12 @@ public struct SafeTensorsFile {
                 reason = "it has no elements (a zero dimension)"
             } else if e.shape.count > Tensor.maxRank {
                 throw SwiftCNNError.unsupported(
-                    "safetensors: tensor '\(e.name)' has rank \(e.shape.count) (shape \(Tensor.describe(e.shape))); tensors have rank 1 to \(Tensor.maxRank)")
+                    "safetensors: tensor '\(e.name)' has rank \(e.shape.count) (shape \(shapeText(e.shape))); tensors have rank 1 to \(Tensor.maxRank)")
             }
             if let r = reason {
                 if strict {
                     throw SwiftCNNError.unsupported(
-                        "safetensors: tensor '\(e.name)' (dtype \(e.dtype.rawValue), shape \(Tensor.describe(e.shape))) cannot be loaded: \(r)")
+                        "safetensors: tensor '\(e.name)' (dtype \(e.dtype.rawValue), shape \(shapeText(e.shape))) cannot be loaded: \(r)")
                 }
                 file.skipped.append(SkippedTensor(name: e.name, dtype: e.dtype, shape: e.shape, reason: r))
                 continue
@@ -627,6 +627,11 @@ public struct SafeTensorsFile {
         let extra = detail.map { " (\($0))" } ?? ""
         return SwiftCNNError.io("safetensors: \(action) '\(path)'\(extra): \(reason)")
     }
+}
+
+/// A shape for a message; a hostile header's million-dimension shape is cut short.
+private func shapeText(_ shape: [Int]) -> String {
+    shape.count <= 8 ? Tensor.describe(shape) : Tensor.describe(Array(shape.prefix(8))).dropLast() + ", … (\(shape.count) dimensions)]"
 }
 
 /// `write(2)`, out of the way of ``SafeTensorsFile/write(_:metadata:to:)``'s name.
