@@ -1,0 +1,440 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// A network as data.
+//
+// A zoo model is a tree of ``Layer`` values whose nodes carry the names PyTorch's modules
+// have, so that a parameter's full name — the path of names joined by "." followed by
+// "weight", "bias", "running_mean" or "running_var" — is its torchvision state_dict key
+// (`features.0.weight`, `layer2.0.downsample.1.running_var`,
+// `inception3a.branch2.1.conv.weight`). The same tree drives the forward pass
+// (``Model/forward(_:)``), shape inference and validation, and the summary
+// (``ModelSummary``). Layers hold no weights: a ``Model`` keeps them in a store keyed by
+// those names.
+
+/// A convolution's hyper-parameters (PyTorch's `nn.Conv2d`).
+public struct ConvSpec: Equatable, Sendable {
+    /// Input channels.
+    public var inChannels: Int
+    /// Output channels (filters).
+    public var outChannels: Int
+    /// Kernel height and width.
+    public var kernel: Size2D
+    /// Stride.
+    public var stride: Size2D
+    /// Zero padding on each side.
+    public var padding: Padding2D
+    /// Whether the layer has a bias.
+    public var bias: Bool
+
+    /// A square convolution: `kernel`×`kernel`, stride `stride`, `padding` on every side.
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = Size2D(kernel)
+        self.stride = Size2D(stride)
+        self.padding = Padding2D(padding)
+        self.bias = bias
+    }
+}
+
+/// A pooling window (PyTorch's `nn.MaxPool2d` / `nn.AvgPool2d`), kept as plain values so
+/// that layers stay `Equatable`.
+public struct PoolSpec: Equatable, Sendable {
+    /// Window size.
+    public var kernel: Int
+    /// Stride.
+    public var stride: Int
+    /// Symmetric zero padding (max pooling pads with −∞).
+    public var padding: Int
+    /// PyTorch's `ceil_mode`.
+    public var ceilMode: Bool
+
+    /// A square window.
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+    }
+
+    /// The options the pooling functions take.
+    public var options: Pool2DOptions {
+        Pool2DOptions(kernel: Size2D(kernel), stride: Size2D(stride), padding: Size2D(padding),
+                      ceilMode: ceilMode, countIncludePad: true)
+    }
+}
+
+/// A layer of a network, or a container of named layers.
+public indirect enum Layer: Equatable, Sendable {
+    /// `nn.Conv2d`: parameters `weight` [out, in, kh, kw] and, with a bias, `bias` [out].
+    case conv2d(ConvSpec)
+    /// `nn.BatchNorm2d` in inference mode: `weight`, `bias` (parameters) and `running_mean`,
+    /// `running_var` (buffers), all [channels].
+    case batchNorm2d(channels: Int, eps: Float)
+    /// `nn.Linear`: `weight` [out, in] and optionally `bias` [out].
+    case linear(inFeatures: Int, outFeatures: Int, bias: Bool)
+    /// max(0, x).
+    case relu
+    /// tanh(x).
+    case tanh
+    /// LeCun's squashing function 1.7159 · tanh(2x/3) (LeNet-5 as published).
+    case scaledTanh
+    /// `nn.MaxPool2d`.
+    case maxPool2d(PoolSpec)
+    /// `nn.AvgPool2d` (count_include_pad = true).
+    case avgPool2d(PoolSpec)
+    /// `nn.AdaptiveAvgPool2d` to a fixed output size.
+    case adaptiveAvgPool2d(Size2D)
+    /// `nn.LocalResponseNorm`.
+    case localResponseNorm(size: Int, alpha: Float, beta: Float, k: Float)
+    /// `nn.Dropout`; the identity at inference.
+    case dropout(p: Float)
+    /// `torch.flatten(x, 1)`.
+    case flatten
+    /// LeNet-5's subsampling layer (S2, S4): per map, the sum of each 2×2 block times a
+    /// trainable coefficient `weight` [channels] plus a trainable `bias` [channels].
+    case subsampling(channels: Int)
+    /// LeNet-5's C3: a 5×5 convolution in which output map `j` sees only the input maps
+    /// `connections[j]`; `weight` [Σ|connections[j]|, k, k] holds the kernels map by map,
+    /// inputs ascending; `bias` [connections.count].
+    case partialConv2d(inChannels: Int, connections: [[Int]], kernel: Int)
+    /// LeNet-5's output layer: y_i = Σ_j (x_j − codes[i, j])² with fixed codes
+    /// [classes, features] that are a constant of the model, not a parameter.
+    case euclideanRBF(features: Int, classes: Int)
+    /// Children applied in order (`nn.Sequential`, or a module's attributes in forward order).
+    case sequential([NamedLayer])
+    /// A residual block: relu(body(x) + shortcut(x)); no shortcut means the identity.
+    case residual(body: [NamedLayer], shortcut: NamedLayer?)
+    /// Parallel branches whose outputs are concatenated along the channel axis (Inception).
+    case concat([NamedLayer])
+}
+
+/// A layer with its attribute name in the enclosing module (`"conv1"`, `"0"`, `"downsample"`).
+public struct NamedLayer: Equatable, Sendable {
+    /// The module's name; the empty string adds no component to parameter names.
+    public var name: String
+    /// The layer.
+    public var layer: Layer
+
+    /// `layer` named `name`.
+    public init(_ name: String, _ layer: Layer) {
+        self.name = name
+        self.layer = layer
+    }
+}
+
+/// One entry of a model's state dict.
+public struct ParameterSpec: Equatable, Sendable {
+    /// The full name, e.g. `layer1.0.bn1.running_var`.
+    public var name: String
+    /// Its shape.
+    public var shape: [Int]
+    /// Whether it is a buffer (batch norm's running statistics): in the state dict but not
+    /// a trainable parameter, so not counted by `num_parameters`.
+    public var isBuffer: Bool
+}
+
+extension Layer {
+    /// `prefix.name`, or `name` alone at the root.
+    static func join(_ prefix: String, _ name: String) -> String {
+        if prefix.isEmpty { return name }
+        if name.isEmpty { return prefix }
+        return prefix + "." + name
+    }
+
+    /// The parameters and buffers of this layer and its children, in PyTorch's state_dict
+    /// order, named under `prefix`.
+    public func parameterSpecs(prefix: String) -> [ParameterSpec] {
+        func p(_ n: String, _ s: [Int], buffer: Bool = false) -> ParameterSpec {
+            ParameterSpec(name: Layer.join(prefix, n), shape: s, isBuffer: buffer)
+        }
+        switch self {
+        case .conv2d(let c):
+            var r = [p("weight", [c.outChannels, c.inChannels, c.kernel.h, c.kernel.w])]
+            if c.bias { r.append(p("bias", [c.outChannels])) }
+            return r
+        case .batchNorm2d(let ch, _):
+            return [p("weight", [ch]), p("bias", [ch]),
+                    p("running_mean", [ch], buffer: true), p("running_var", [ch], buffer: true)]
+        case .linear(let i, let o, let bias):
+            return bias ? [p("weight", [o, i]), p("bias", [o])] : [p("weight", [o, i])]
+        case .subsampling(let ch):
+            return [p("weight", [ch]), p("bias", [ch])]
+        case .partialConv2d(_, let connections, let k):
+            let total = connections.reduce(0) { $0 + $1.count }
+            return [p("weight", [total, k, k]), p("bias", [connections.count])]
+        case .sequential(let children), .concat(let children):
+            return children.flatMap { $0.layer.parameterSpecs(prefix: Layer.join(prefix, $0.name)) }
+        case .residual(let body, let shortcut):
+            var r = body.flatMap { $0.layer.parameterSpecs(prefix: Layer.join(prefix, $0.name)) }
+            if let s = shortcut { r += s.layer.parameterSpecs(prefix: Layer.join(prefix, s.name)) }
+            return r
+        case .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
+             .localResponseNorm, .dropout, .flatten, .euclideanRBF:
+            return []
+        }
+    }
+
+    /// The constants (not parameters, not in the state dict) this layer needs: the RBF codes.
+    func constantSpecs(prefix: String) -> [ParameterSpec] {
+        switch self {
+        case .euclideanRBF(let f, let c):
+            return [ParameterSpec(name: Layer.join(prefix, "codes"), shape: [c, f], isBuffer: true)]
+        case .sequential(let children), .concat(let children):
+            return children.flatMap { $0.layer.constantSpecs(prefix: Layer.join(prefix, $0.name)) }
+        case .residual(let body, let shortcut):
+            var r = body.flatMap { $0.layer.constantSpecs(prefix: Layer.join(prefix, $0.name)) }
+            if let s = shortcut { r += s.layer.constantSpecs(prefix: Layer.join(prefix, s.name)) }
+            return r
+        default:
+            return []
+        }
+    }
+
+    /// The PyTorch-like type name shown in summaries.
+    public var typeName: String {
+        switch self {
+        case .conv2d: return "Conv2d"
+        case .batchNorm2d: return "BatchNorm2d"
+        case .linear: return "Linear"
+        case .relu: return "ReLU"
+        case .tanh: return "Tanh"
+        case .scaledTanh: return "ScaledTanh"
+        case .maxPool2d: return "MaxPool2d"
+        case .avgPool2d: return "AvgPool2d"
+        case .adaptiveAvgPool2d: return "AdaptiveAvgPool2d"
+        case .localResponseNorm: return "LocalResponseNorm"
+        case .dropout: return "Dropout"
+        case .flatten: return "Flatten"
+        case .subsampling: return "Subsampling"
+        case .partialConv2d: return "PartialConv2d"
+        case .euclideanRBF: return "EuclideanRBF"
+        case .sequential: return "Sequential"
+        case .residual: return "Residual"
+        case .concat: return "Concat"
+        }
+    }
+}
+
+// MARK: - Shape inference
+
+/// The shape of one example (no batch axis) flowing through the network — [C, H, W]
+/// before flattening, [features] after — with its receptive field.
+struct FlowState {
+    var shape: [Int]
+    /// Receptive field height and width in input pixels; nil once every output sees the
+    /// whole input (after flatten + linear).
+    var rf: Size2D?
+    /// Distance in input pixels between adjacent positions (product of strides).
+    var jump: Size2D
+}
+
+/// One row of a summary: a leaf layer or the merge point of a container.
+struct FlowRow {
+    var name: String
+    var type: String
+    var shape: [Int]
+    var params: Int
+    var macs: Int
+    var rf: Size2D?
+}
+
+/// Walks a layer tree with shapes only: validates that an input shape is accepted and
+/// produces the rows of a summary. Overflow-checked; every failure throws.
+struct ShapeWalker {
+    var rows: [FlowRow] = []
+    var recordRows: Bool
+
+    /// Output size of a convolution or pooling along one axis, PyTorch's formula:
+    /// ⌊(n + pads − (k − 1) − 1 + (ceil ? s − 1 : 0)) / s⌋ + 1, minus one when ceil mode would
+    /// start the last window past the input and left padding; at least 1.
+    static func windowOutput(_ what: String, input n: Int, kernel k: Int, stride s: Int, padBefore: Int,
+                             padAfter: Int, ceilMode: Bool = false) throws -> Int {
+        let padded = try Checked.add(try Checked.add(n, padBefore), padAfter)
+        guard k >= 1, s >= 1 else {
+            throw SwiftCNNError.invalidArgument("\(what): kernel \(k) and stride \(s) must be at least 1")
+        }
+        var numerator = padded - k
+        if ceilMode { numerator = try Checked.add(numerator, s - 1) }
+        // Floor division (the numerator may be negative).
+        var out = (numerator >= 0 ? numerator / s : -((-numerator + s - 1) / s)) + 1
+        if ceilMode && out >= 1 && (out - 1) * s >= n + padBefore { out -= 1 }
+        guard out >= 1 else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(what): a window of \(k) does not fit an input of \(n) padded to \(padded)")
+        }
+        return out
+    }
+
+    mutating func walk(_ layer: Layer, name: String, _ st: FlowState) throws -> FlowState {
+        func image(_ what: String) throws -> (c: Int, h: Int, w: Int) {
+            guard st.shape.count == 3 else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(what): expects a [C, H, W] feature map per example; got \(Tensor.describe(st.shape))")
+            }
+            return (st.shape[0], st.shape[1], st.shape[2])
+        }
+        func grow(_ rf: Size2D?, _ jump: Size2D, kernel: Size2D, stride: Size2D) throws -> (Size2D?, Size2D) {
+            let newJump = Size2D(try Checked.mul(jump.h, stride.h), try Checked.mul(jump.w, stride.w))
+            guard let rf else { return (nil, newJump) }
+            let h = try Checked.add(rf.h, try Checked.mul(kernel.h - 1, jump.h))
+            let w = try Checked.add(rf.w, try Checked.mul(kernel.w - 1, jump.w))
+            return (Size2D(h, w), newJump)
+        }
+        let label = name.isEmpty ? layer.typeName : name
+        var out = st
+        var params = 0
+        var macs = 0
+        switch layer {
+        case .conv2d(let c):
+            let (ch, h, w) = try image(label)
+            guard ch == c.inChannels else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(c.inChannels) input channels; got \(ch)")
+            }
+            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: c.kernel.h, stride: c.stride.h,
+                                                  padBefore: c.padding.top, padAfter: c.padding.bottom)
+            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: c.kernel.w, stride: c.stride.w,
+                                                  padBefore: c.padding.left, padAfter: c.padding.right)
+            out.shape = [c.outChannels, oh, ow]
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: c.kernel, stride: c.stride)
+            params = try conv2dParameterCount(inChannels: c.inChannels, outChannels: c.outChannels,
+                                              kernel: c.kernel, groups: 1, bias: c.bias)
+            macs = try conv2dMACs(inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel,
+                                  groups: 1, output: Size2D(oh, ow))
+        case .batchNorm2d(let channels, _):
+            let (ch, _, _) = try image(label)
+            guard ch == channels else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(channels) channels; got \(ch)")
+            }
+            params = try Checked.mul(2, channels)
+        case .linear(let i, let o, let bias):
+            guard st.shape.count == 1 else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects flattened features; got \(Tensor.describe(st.shape))")
+            }
+            guard st.shape[0] == i else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(i) input features; got \(st.shape[0])")
+            }
+            out.shape = [o]
+            out.rf = nil
+            params = try linearParameterCount(inFeatures: i, outFeatures: o, bias: bias)
+            macs = try linearMACs(inFeatures: i, outFeatures: o)
+        case .relu, .tanh, .scaledTanh, .dropout:
+            break
+        case .maxPool2d(let p), .avgPool2d(let p):
+            let (ch, h, w) = try image(label)
+            guard p.kernel >= 1, p.stride >= 1, p.padding >= 0, p.padding <= p.kernel / 2 else {
+                throw SwiftCNNError.invalidArgument("\(label): bad pooling window \(p)")
+            }
+            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: p.kernel, stride: p.stride,
+                                                  padBefore: p.padding, padAfter: p.padding, ceilMode: p.ceilMode)
+            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: p.kernel, stride: p.stride,
+                                                  padBefore: p.padding, padAfter: p.padding, ceilMode: p.ceilMode)
+            out.shape = [ch, oh, ow]
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(p.kernel), stride: Size2D(p.stride))
+        case .adaptiveAvgPool2d(let size):
+            let (ch, h, w) = try image(label)
+            out.shape = [ch, size.h, size.w]
+            // Receptive field: the largest window (torch's start = ⌊i·H/out⌋, end = ⌈(i+1)·H/out⌉)
+            // with the stride ⌊H/out⌋ (at least 1): exact when out divides H.
+            func window(_ n: Int, _ o: Int) -> Int {
+                var k = 1
+                for i in 0..<o {
+                    let start = (i * n) / o
+                    let end = ((i + 1) * n + o - 1) / o
+                    k = max(k, end - start)
+                }
+                return k
+            }
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(window(h, size.h), window(w, size.w)),
+                                          stride: Size2D(max(1, h / size.h), max(1, w / size.w)))
+        case .localResponseNorm:
+            _ = try image(label)
+        case .flatten:
+            out.shape = [try Checked.product(st.shape, "\(label): feature count")]
+        case .subsampling(let channels):
+            let (ch, h, w) = try image(label)
+            guard ch == channels else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(channels) maps; got \(ch)")
+            }
+            guard h >= 2, w >= 2 else {
+                throw SwiftCNNError.shapeMismatch("\(label): needs maps of at least 2×2; got \(h)×\(w)")
+            }
+            out.shape = [ch, h / 2, w / 2]
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(2), stride: Size2D(2))
+            params = try Checked.mul(2, channels)
+            macs = try Checked.product([ch, h / 2, w / 2])
+        case .partialConv2d(let inChannels, let connections, let k):
+            let (ch, h, w) = try image(label)
+            guard ch == inChannels else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(inChannels) input maps; got \(ch)")
+            }
+            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: k, stride: 1, padBefore: 0, padAfter: 0)
+            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: k, stride: 1, padBefore: 0, padAfter: 0)
+            out.shape = [connections.count, oh, ow]
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(k), stride: Size2D(1))
+            let links = connections.reduce(0) { $0 + $1.count }
+            params = try Checked.add(try Checked.product([links, k, k]), connections.count)
+            macs = try Checked.product([links, k, k, oh, ow])
+        case .euclideanRBF(let f, let classes):
+            guard st.shape == [f] else {
+                throw SwiftCNNError.shapeMismatch("\(label): expects \(f) features; got \(Tensor.describe(st.shape))")
+            }
+            out.shape = [classes]
+            out.rf = nil
+            macs = try Checked.mul(f, classes)
+        case .sequential(let children):
+            var s = st
+            for child in children { s = try walk(child.layer, name: Layer.join(name, child.name), s) }
+            return s
+        case .residual(let body, let shortcut):
+            var a = st
+            for child in body { a = try walk(child.layer, name: Layer.join(name, child.name), a) }
+            var b = st
+            if let s = shortcut { b = try walk(s.layer, name: Layer.join(name, s.name), b) }
+            guard a.shape == b.shape else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(label): residual shapes differ: \(Tensor.describe(a.shape)) and \(Tensor.describe(b.shape))")
+            }
+            out = FlowState(shape: a.shape, rf: ShapeWalker.maxRF(a.rf, b.rf), jump: a.jump)
+            if recordRows { rows.append(FlowRow(name: label, type: "Add+ReLU", shape: out.shape, params: 0, macs: 0, rf: out.rf)) }
+            return out
+        case .concat(let branches):
+            var shapes: [[Int]] = []
+            var rf: Size2D? = Size2D(0)
+            var channels = 0
+            for b in branches {
+                let r = try walk(b.layer, name: Layer.join(name, b.name), st)
+                shapes.append(r.shape)
+                rf = ShapeWalker.maxRF(rf, r.rf)
+                out.jump = r.jump
+                guard r.shape.count == 3 else {
+                    throw SwiftCNNError.shapeMismatch("\(label): branch \(b.name) gives \(Tensor.describe(r.shape))")
+                }
+                channels = try Checked.add(channels, r.shape[0])
+            }
+            guard let first = shapes.first, shapes.allSatisfy({ $0.dropFirst() == first.dropFirst() }) else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(label): branch outputs cannot be concatenated: \(shapes.map(Tensor.describe).joined(separator: ", "))")
+            }
+            out.shape = [channels, first[1], first[2]]
+            out.rf = rf
+            if recordRows { rows.append(FlowRow(name: label, type: "Concat", shape: out.shape, params: 0, macs: 0, rf: out.rf)) }
+            return out
+        }
+        if recordRows {
+            rows.append(FlowRow(name: label, type: layer.typeName, shape: out.shape, params: params, macs: macs, rf: out.rf))
+        }
+        return out
+    }
+
+    static func maxRF(_ a: Size2D?, _ b: Size2D?) -> Size2D? {
+        guard let a, let b else { return nil }
+        return Size2D(max(a.h, b.h), max(a.w, b.w))
+    }
+}

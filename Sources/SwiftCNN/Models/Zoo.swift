@@ -1,0 +1,63 @@
+/// The model zoo: every model by name.
+///
+/// | name | paper | input | parameters (default classes) |
+/// |---|---|---|---|
+/// | lenet5 | LeCun et al. 1998 (modern rendering) | 1×32×32 | 61,706 (10) |
+/// | lenet5_original | LeCun et al. 1998 as published | 1×32×32 | 60,000 (10) |
+/// | alexnet | Krizhevsky et al. 2012, torchvision | 3×224×224 (≥ 63) | 61,100,840 |
+/// | alexnet_lrn | Krizhevsky et al. 2012, the seed's table | 3×227×227 | 62,378,344 |
+/// | vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16, vgg19 | Simonyan & Zisserman 2014, A, A-LRN, B, C, D, E | 3×224×224 (≥ 32) | 132,863,336; 132,863,336; 133,047,848; 133,638,952; 138,357,544; 143,667,240 |
+/// | vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn | torchvision's batch-normed VGG | 3×224×224 (≥ 32) | 132,868,840; 133,053,736; 138,365,992; 143,678,248 |
+/// | googlenet | Szegedy et al. 2014, torchvision | 3×224×224 | 6,624,904 |
+/// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
+///
+/// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
+/// safetensors load as they are.
+public enum Zoo {
+    /// Every model name, in a stable order.
+    public static let names: [String] = [
+        "lenet5", "lenet5_original",
+        "alexnet", "alexnet_lrn",
+        "vgg11", "vgg11_lrn", "vgg13", "vgg16_c", "vgg16", "vgg19",
+        "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+        "googlenet",
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+    ]
+
+    /// The class count a model has when none is given: 10 for the LeNets, 1000 (ImageNet) otherwise.
+    public static func defaultNumClasses(_ name: String) -> Int {
+        name.hasPrefix("lenet") ? 10 : 1000
+    }
+
+    /// The structure of model `name` with `numClasses` outputs (default:
+    /// ``defaultNumClasses(_:)``). Errors: `.invalidArgument` for an unknown name (the
+    /// message lists the names) or a class count below 1 or too large to count.
+    public static func architecture(_ name: String, numClasses: Int? = nil) throws -> Architecture {
+        let classes = numClasses ?? defaultNumClasses(name)
+        guard classes >= 1 else {
+            throw SwiftCNNError.invalidArgument("\(name): num_classes must be at least 1; got \(classes)")
+        }
+        let arch: Architecture?
+        switch name {
+        case "lenet5": arch = lenet5Architecture(numClasses: classes)
+        case "lenet5_original": arch = lenet5OriginalArchitecture(numClasses: classes)
+        case "alexnet": arch = alexnetArchitecture(numClasses: classes)
+        case "alexnet_lrn": arch = alexnetLRNArchitecture(numClasses: classes)
+        case "googlenet": arch = googlenetArchitecture(numClasses: classes)
+        default: arch = vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
+        }
+        guard let arch else {
+            throw SwiftCNNError.invalidArgument(
+                "unknown model \"\(name)\"; the zoo has: \(names.joined(separator: ", "))")
+        }
+        // Counts overflow before any allocation could: report that as the argument's fault.
+        _ = try arch.numParameters()
+        return arch
+    }
+
+    /// A model with seeded weights (``SeededInit``, `seed`); see ``architecture(_:numClasses:)``
+    /// for the errors, plus `.outOfMemory`.
+    public static func create(_ name: String, numClasses: Int? = nil, seed: UInt64 = 0) throws -> Model {
+        try Model(try architecture(name, numClasses: numClasses), seed: seed)
+    }
+}
