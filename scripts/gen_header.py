@@ -29,7 +29,7 @@ PREAMBLE = os.path.join(ROOT, "scripts", "header_preamble.txt")
 
 # Files whose sections come first, in this order; any other file follows by name.
 FILE_ORDER = ["Version.swift", "Status.swift", "TensorAPI.swift", "ConvAPI.swift", "LayersAPI.swift",
-              "AnalysisAPI.swift", "ImageAPI.swift"]
+              "AnalysisAPI.swift", "ImageAPI.swift", "ModelAPI.swift"]
 
 
 def fail(msg):

@@ -18,8 +18,15 @@
  * buffer without copying it and never writes to it.
  */
 typedef struct scnn_tensor scnn_tensor;
+/**
+ * A zoo model (network + weights): made by scnn_model_create, freed by scnn_model_destroy.
+ * Calls that change it (load, set, init) must not run concurrently with any other call on
+ * the same model; forward, summary and reads may run from several threads at once.
+ */
+typedef struct scnn_model scnn_model;
 /* PUBLIC END */
 
 struct scnn_tensor { char opaque_; };
+struct scnn_model { char opaque_; };
 
 #endif

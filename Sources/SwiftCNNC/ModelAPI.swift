@@ -1,0 +1,428 @@
+import CSwiftCNNTypes
+import SwiftCNN
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Internal helpers (not exported)
+
+/// The object behind an `scnn_model *`.
+final class ModelBox {
+    var model: Model
+    /// C copies of the model's name and state-dict keys, made on first use, freed with the box.
+    private var cName: UnsafeMutablePointer<CChar>?
+    private var cKeys: [UnsafeMutablePointer<CChar>?]?
+
+    init(_ model: Model) { self.model = model }
+
+    var name: UnsafePointer<CChar>? {
+        if cName == nil { cName = strdup(model.name) }
+        return UnsafePointer(cName)
+    }
+
+    func key(_ index: Int) -> UnsafePointer<CChar>? {
+        if cKeys == nil { cKeys = model.parameterSpecs.map { strdup($0.name) } }
+        guard let keys = cKeys, keys.indices.contains(index) else { return nil }
+        return UnsafePointer(keys[index])
+    }
+
+    deinit {
+        free(cName)
+        for k in cKeys ?? [] { free(k) }
+    }
+}
+
+typealias ModelHandle = UnsafeMutablePointer<scnn_model>
+
+func modelBox(_ handle: UnsafePointer<scnn_model>) -> ModelBox {
+    Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+}
+
+/// The box behind a model handle, or an invalid-argument error when it is NULL.
+func modelArg(_ handle: UnsafePointer<scnn_model>?) throws -> ModelBox {
+    modelBox(try required(handle, "model"))
+}
+
+/// A C string argument as a Swift string (invalid UTF-8 is repaired), or an error when NULL.
+func stringArg(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String {
+    String(cString: try required(p, name))
+}
+
+/// NUL-terminated C copies of a list of strings, made once and never freed.
+final class StaticCStrings: @unchecked Sendable {
+    let pointers: UnsafeMutablePointer<UnsafePointer<CChar>?>
+    let count: Int
+    init(_ strings: [String]) {
+        count = strings.count
+        pointers = .allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { pointers[i] = UnsafePointer(strdup(s)) }
+        pointers[strings.count] = nil
+    }
+    func at(_ index: Int) -> UnsafePointer<CChar>? {
+        index >= 0 && index < count ? pointers[index] : nil
+    }
+}
+
+let zooNames = StaticCStrings(Zoo.names)
+let imagenetLabels = StaticCStrings(ImageNet.classes)
+
+/// The shape [N, C, H, W] given by `shape`/`rank` (validated by the model).
+func modelInputShape(_ shape: UnsafePointer<Int64>?, _ rank: Int32) throws -> [Int] {
+    guard rank >= 1 && rank <= 8 else {
+        throw SwiftCNNError.shapeMismatch("input shape: rank must be 4 ([N, C, H, W]); got \(rank)")
+    }
+    let p = try required(shape, "shape")
+    return (0..<Int(rank)).map { Int(p[$0]) }
+}
+
+// MARK: - Model zoo
+
+/// Number of models in the zoo (20).
+@c(scnn_model_count)
+public func scnnModelCount() -> Int32 {
+    Int32(zooNames.count)
+}
+
+/// The name of zoo model `index` (0 to scnn_model_count() - 1), e.g. "resnet50"; NULL for an
+/// index out of range. The string is static: never freed.
+@c(scnn_model_name)
+public func scnnModelName(_ index: Int32) -> UnsafePointer<CChar>? {
+    zooNames.at(Int(index))
+}
+
+/// Every zoo model name as a static NULL-terminated array of static strings (never freed):
+/// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
+/// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
+/// resnet101, resnet152.
+@c(scnn_model_names)
+public func scnnModelNames() -> UnsafePointer<UnsafePointer<CChar>?> {
+    UnsafePointer(zooNames.pointers)
+}
+
+/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
+@c(scnn_model_default_num_classes)
+public func scnnModelDefaultNumClasses(_ name: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        let n = try stringArg(name, "name")
+        _ = try Zoo.architecture(n)
+        o.pointee = Int64(Zoo.defaultNumClasses(n))
+    }
+}
+
+/// Creates zoo model `name` with `num_classes` outputs (>= 1) and deterministic seeded
+/// weights (swiftcnn seeded init v1, seed 0: not trained; load weights with scnn_model_load).
+/// On success *out is a new model freed with scnn_model_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name — the message lists the names —,
+/// num_classes < 1), OUT_OF_MEMORY.
+@c(scnn_model_create)
+public func scnnModelCreate(
+    _ name: UnsafePointer<CChar>?, _ numClasses: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?
+) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        o.pointee = nil
+        let n = try stringArg(name, "name")
+        guard numClasses >= 1 && numClasses <= Int64(Int32.max) else {
+            throw SwiftCNNError.invalidArgument("\(n): num_classes must be 1 to \(Int32.max); got \(numClasses)")
+        }
+        let model = try Zoo.create(n, numClasses: Int(numClasses))
+        o.pointee = Unmanaged.passRetained(ModelBox(model)).toOpaque().assumingMemoryBound(to: scnn_model.self)
+    }
+}
+
+/// Frees a model. NULL is a no-op.
+@c(scnn_model_destroy)
+public func scnnModelDestroy(_ model: UnsafeMutablePointer<scnn_model>?) {
+    guard let model else { return }
+    Unmanaged<ModelBox>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+/// The model's zoo name; valid until the model is destroyed. NULL for NULL.
+@c(scnn_model_get_name)
+public func scnnModelGetName(_ model: UnsafePointer<scnn_model>?) -> UnsafePointer<CChar>? {
+    guard let model else { return nil }
+    return modelBox(model).name
+}
+
+/// The model's number of outputs; 0 for NULL.
+@c(scnn_model_num_classes)
+public func scnnModelNumClasses(_ model: UnsafePointer<scnn_model>?) -> Int64 {
+    guard let model else { return 0 }
+    return Int64(modelBox(model).model.numClasses)
+}
+
+/// The number of trainable parameters (batch-norm running statistics not counted), as
+/// PyTorch's `sum(p.numel() for p in model.parameters())`; 0 for NULL.
+@c(scnn_model_num_parameters)
+public func scnnModelNumParameters(_ model: UnsafePointer<scnn_model>?) -> Int64 {
+    guard let model else { return 0 }
+    return Int64(modelBox(model).model.numParameters)
+}
+
+/// The input shape the model was designed for, with batch 1: writes 4 values
+/// [1, C, H, W] to `shape`, and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
+/// W it accepts (equal to H and W for fixed-size models).
+/// Errors: INVALID_ARGUMENT (NULL model or shape).
+@c(scnn_model_input_shape)
+public func scnnModelInputShape(
+    _ model: UnsafePointer<scnn_model>?, _ shape: UnsafeMutablePointer<Int64>?, _ minHW: UnsafeMutablePointer<Int64>?
+) -> scnn_status {
+    guarded {
+        let arch = try modelArg(model).model.architecture
+        let s = try required(shape, "shape")
+        for (i, d) in arch.nominalInputShape(batch: 1).enumerated() { s[i] = Int64(d) }
+        if let minHW {
+            let m = arch.minimumInputSize()
+            minHW[0] = Int64(m.h)
+            minHW[1] = Int64(m.w)
+        }
+    }
+}
+
+/// The output shape [N, num_classes] for an input shape ([N, C, H, W], `rank` values),
+/// written to `out_shape` (2 values). Errors: INVALID_ARGUMENT (NULL pointer),
+/// SHAPE_MISMATCH (the model does not take that input: the message says what it expects).
+@c(scnn_model_output_shape)
+public func scnnModelOutputShape(
+    _ model: UnsafePointer<scnn_model>?, _ inputShape: UnsafePointer<Int64>?, _ rank: Int32,
+    _ outShape: UnsafeMutablePointer<Int64>?
+) -> scnn_status {
+    guarded {
+        let m = try modelArg(model).model
+        let o = try required(outShape, "out_shape")
+        let s = try m.outputShape(forInput: try modelInputShape(inputShape, rank))
+        o[0] = Int64(s[0])
+        o[1] = Int64(s[1])
+    }
+}
+
+// MARK: - Model inference
+
+/// Runs the model on a caller's NCHW float buffer: `input` holds the product of `shape`
+/// (`rank` values, [N, C, H, W], any N) floats, read without copying; the logits
+/// [N, num_classes] (row-major) are written to `output`, which has room for
+/// `output_capacity` floats. The shape and the capacity are checked before any work.
+/// lenet5_original outputs RBF penalties (lower is better) instead of logits.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (the model does not take that
+/// input — the message says what it expects — or output_capacity < N × num_classes),
+/// OUT_OF_MEMORY.
+@c(scnn_model_forward)
+public func scnnModelForward(
+    _ model: UnsafePointer<scnn_model>?, _ input: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?,
+    _ rank: Int32, _ output: UnsafeMutablePointer<Float>?, _ outputCapacity: Int64
+) -> scnn_status {
+    guarded {
+        let m = try modelArg(model).model
+        let s = try modelInputShape(shape, rank)
+        let outShape = try m.outputShape(forInput: s)
+        let needed = try Checked.product(outShape)
+        let dst = try required(output, "output")
+        let src = try required(input, "input")
+        guard outputCapacity >= Int64(needed) else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(m.name): output holds \(outputCapacity) floats; the logits \(Tensor.describe(outShape)) need \(needed)")
+        }
+        let x = try Tensor(borrowing: src, count: try Checked.product(s), shape: s)
+        let y = try m.forward(x)
+        y.withUnsafeBufferPointer { b in
+            if let base = b.baseAddress { dst.update(from: base, count: min(b.count, needed)) }
+        }
+    }
+}
+
+/// Runs the model on a tensor [N, C, H, W]. *out is a new tensor [N, num_classes] freed
+/// with scnn_tensor_destroy; NULL on failure. Errors as scnn_model_forward.
+@c(scnn_model_forward_tensor)
+public func scnnModelForwardTensor(
+    _ model: UnsafePointer<scnn_model>?, _ input: UnsafePointer<scnn_tensor>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) {
+        let m = try modelArg(model).model
+        return try m.forward(try tensorArg(input, "input"))
+    }
+}
+
+/// A Keras-like summary table as text: for every layer its name, type, output shape,
+/// parameters, multiply-accumulates per example and receptive field, then the totals.
+/// input_shape: 4 values [N, C, H, W], or NULL for the model's design size with N = 1.
+/// On success *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted),
+/// OUT_OF_MEMORY.
+@c(scnn_model_summary)
+public func scnnModelSummary(
+    _ model: UnsafePointer<scnn_model>?, _ inputShape: UnsafePointer<Int64>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        o.pointee = nil
+        let m = try modelArg(model).model
+        let shape = optionalInts(inputShape, count: 4)
+        let text = try m.summary(inputShape: shape).text
+        guard let copy = strdup(text) else { throw SwiftCNNError.outOfMemory("summary: could not copy \(text.utf8.count) bytes") }
+        o.pointee = copy
+    }
+}
+
+/// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
+@c(scnn_string_free)
+public func scnnStringFree(_ s: UnsafeMutablePointer<CChar>?) {
+    free(s)
+}
+
+// MARK: - Model weights
+
+/// Loads weights from a safetensors file with PyTorch/torchvision state_dict names (e.g. a
+/// file written by `safetensors.torch.save_file(model.state_dict(), path)`). F32, F16, BF16
+/// and F64 tensors load (converted to float32). Strict: every key of the model must be
+/// present, no other key may be (`num_batches_tracked` entries are ignored), every shape
+/// must match; on any error the model is unchanged and the message names the key and both
+/// shapes. Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot read the file), FORMAT
+/// (malformed file), SHAPE_MISMATCH (missing/unexpected key or wrong shape), UNSUPPORTED
+/// (unsupported dtype or rank), OUT_OF_MEMORY.
+@c(scnn_model_load)
+public func scnnModelLoad(_ model: UnsafeMutablePointer<scnn_model>?, _ path: UnsafePointer<CChar>?) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let p = try stringArg(path, "path")
+        var m = box.model
+        try m.load(path: p)
+        box.model = m
+    }
+}
+
+/// Saves the weights (parameters and batch-norm running statistics, float32, PyTorch's names
+/// and order) to a safetensors file, atomically: a temporary file is written, synced and
+/// renamed over `path`, so a failure leaves any existing file intact. `num_batches_tracked`
+/// is not written (PyTorch's load_state_dict accepts its absence).
+/// Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot write), OUT_OF_MEMORY.
+@c(scnn_model_save)
+public func scnnModelSave(_ model: UnsafePointer<scnn_model>?, _ path: UnsafePointer<CChar>?) -> scnn_status {
+    guarded {
+        let m = try modelArg(model).model
+        try m.save(path: try stringArg(path, "path"))
+    }
+}
+
+/// Replaces every weight with swiftcnn seeded init v1's values for `seed` (the generator the
+/// parity fixtures use; see scripts/weightgen.py). Errors: INVALID_ARGUMENT (NULL), OUT_OF_MEMORY.
+@c(scnn_model_init_seeded)
+public func scnnModelInitSeeded(_ model: UnsafeMutablePointer<scnn_model>?, _ seed: UInt64) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        var m = box.model
+        try m.initializeSeeded(seed: seed)
+        box.model = m
+    }
+}
+
+/// Number of state-dict entries (parameters and buffers, without num_batches_tracked); 0 for NULL.
+@c(scnn_model_parameter_count)
+public func scnnModelParameterCount(_ model: UnsafePointer<scnn_model>?) -> Int64 {
+    guard let model else { return 0 }
+    return Int64(modelBox(model).model.parameterSpecs.count)
+}
+
+/// The state-dict key of entry `index` (0 to scnn_model_parameter_count() - 1) in PyTorch's
+/// order, e.g. "layer1.0.bn1.running_var"; NULL for NULL or an index out of range. Valid
+/// until the model is destroyed.
+@c(scnn_model_parameter_name)
+public func scnnModelParameterName(_ model: UnsafePointer<scnn_model>?, _ index: Int64) -> UnsafePointer<CChar>? {
+    guard let model, index >= 0, index < Int64(Int.max) else { return nil }
+    return modelBox(model).key(Int(index))
+}
+
+/// 1 when entry `index` is a buffer (batch norm's running_mean / running_var: in the state
+/// dict, not a trainable parameter), 0 when it is a parameter, -1 for NULL or a bad index.
+@c(scnn_model_parameter_is_buffer)
+public func scnnModelParameterIsBuffer(_ model: UnsafePointer<scnn_model>?, _ index: Int64) -> Int32 {
+    guard let model else { return -1 }
+    let specs = modelBox(model).model.parameterSpecs
+    guard index >= 0 && index < Int64(specs.count) else { return -1 }
+    return specs[Int(index)].isBuffer ? 1 : 0
+}
+
+/// The state-dict entry `name` as a new tensor in *out (freed with scnn_tensor_destroy; a
+/// copy: writing to it does not change the model). NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no such key), OUT_OF_MEMORY.
+@c(scnn_model_get_parameter)
+public func scnnModelGetParameter(
+    _ model: UnsafePointer<scnn_model>?, _ name: UnsafePointer<CChar>?,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) {
+        let m = try modelArg(model).model
+        return try m.parameter(try stringArg(name, "name"))
+    }
+}
+
+/// Replaces the state-dict entry `name` with a copy of `value`, whose shape must equal the
+/// entry's. Errors: INVALID_ARGUMENT (NULL pointer, no such key), SHAPE_MISMATCH (the
+/// message gives both shapes), OUT_OF_MEMORY.
+@c(scnn_model_set_parameter)
+public func scnnModelSetParameter(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ name: UnsafePointer<CChar>?, _ value: UnsafePointer<scnn_tensor>?
+) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let key = try stringArg(name, "name")
+        let v = try tensorArg(value, "value")
+        var m = box.model
+        try m.setParameter(key, v)
+        box.model = m
+    }
+}
+
+/// Loads a whole state dict: `count` keys and tensors (copied). strict != 0: every key of
+/// the model must be given, no other key may be (`*num_batches_tracked` is ignored);
+/// strict == 0: missing and unknown keys are ignored. Shapes must match either way. On any
+/// error nothing changes. Errors: INVALID_ARGUMENT (NULL pointer or element, count < 0,
+/// a key given twice), SHAPE_MISMATCH (missing/unexpected key, wrong shape: the message
+/// names the key and both shapes), OUT_OF_MEMORY.
+@c(scnn_model_load_state_dict)
+public func scnnModelLoadStateDict(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ names: UnsafePointer<UnsafePointer<CChar>?>?,
+    _ tensors: UnsafePointer<UnsafePointer<scnn_tensor>?>?, _ count: Int64, _ strict: Int32
+) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        guard count >= 0 else { throw SwiftCNNError.invalidArgument("count must be >= 0; got \(count)") }
+        var dict: [String: Tensor] = [:]
+        if count > 0 {
+            let ns = try required(names, "names")
+            let ts = try required(tensors, "tensors")
+            for i in 0..<Int(count) {
+                let key = try stringArg(ns[i], "names[\(i)]")
+                let t = try tensorArg(ts[i], "tensors[\(i)] (\(key))")
+                guard dict[key] == nil else { throw SwiftCNNError.invalidArgument("key \"\(key)\" given twice") }
+                dict[key] = t
+            }
+        }
+        var m = box.model
+        try m.loadStateDict(dict, strict: flag(strict))
+        box.model = m
+    }
+}
+
+// MARK: - ImageNet labels
+
+/// Number of ImageNet-1k class labels (1000).
+@c(scnn_imagenet_class_count)
+public func scnnImagenetClassCount() -> Int32 {
+    Int32(imagenetLabels.count)
+}
+
+/// The ImageNet-1k label of class `index` (0 to 999, torchvision's order, e.g. 0 → "tench",
+/// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
+@c(scnn_imagenet_class)
+public func scnnImagenetClass(_ index: Int32) -> UnsafePointer<CChar>? {
+    imagenetLabels.at(Int(index))
+}
