@@ -226,6 +226,7 @@ SCNN_TEST(test_conv2d_bad_inputs) {
 SCNN_TEST(test_conv2d_overflowing_arguments) {
     int64_t ishape[4] = {1, 1, 4, 4}, wshape[4] = {1, 1, 2, 2};
     int64_t bigpad[4] = {INT64_MAX, INT64_MAX, 0, 0}, bigdil[2] = {INT64_MAX, 1}, bigstride[2] = {INT64_MAX, INT64_MAX};
+    int64_t pad3[4] = {3, 3, 3, 3}, hugek[2] = {INT64_MAX, INT64_MAX}, hugep[2] = {(int64_t)1 << 61, (int64_t)1 << 61};
     scnn_tensor *x = pattern(ishape, 4, 1u), *w = pattern(wshape, 4, 2u), *y = NULL;
     CHECK_STATUS(scnn_conv2d(x, w, NULL, NULL, bigpad, NULL, 1, &y), SCNN_STATUS_INVALID_ARGUMENT);
     CHECK(strstr(scnn_last_error(), "overflow") != NULL);
@@ -233,6 +234,17 @@ SCNN_TEST(test_conv2d_overflowing_arguments) {
     CHECK_OK(scnn_conv2d(x, w, NULL, bigstride, NULL, NULL, 1, &y)); /* one output per dim */
     CHECK(scnn_tensor_numel(y) == 1);
     scnn_tensor_destroy(y);
+    y = NULL;
+    CHECK_OK(scnn_conv2d(x, w, NULL, bigstride, pad3, NULL, 1, &y)); /* the window lies in the padding */
+    CHECK(scnn_tensor_numel(y) == 1 && scnn_tensor_data(y)[0] == 0.0f);
+    scnn_tensor_destroy(y);
+    y = NULL;
+    CHECK_STATUS(scnn_max_pool2d(x, hugek, NULL, NULL, 0, &y), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(scnn_max_pool2d(x, hugek, hugek, hugep, 1, &y)); /* ceil mode: one window over the plane */
+    CHECK(scnn_tensor_numel(y) == 1);
+    scnn_tensor_destroy(y);
+    y = NULL;
+    CHECK_STATUS(scnn_adaptive_avg_pool2d(x, hugek, &y), SCNN_STATUS_INVALID_ARGUMENT);
     scnn_tensor_destroy(x);
     scnn_tensor_destroy(w);
 }

@@ -57,6 +57,8 @@ func poolOutputLength(_ op: String, _ dim: String, input: Int, kernel: Int, stri
         throw SwiftCNNError.invalidArgument(
             "\(op): kernel \(dim) \(kernel) is larger than the padded input \(dim) \(padded) (input \(input) + 2 × padding \(padding)); the output would be empty")
     }
+    // The kernels compute window ends up to (out − 1)·stride + kernel: make sure it fits.
+    _ = try Checked.add(try Checked.mul(out - 1, stride, "\(op) window position"), kernel, "\(op) window end")
     return out
 }
 

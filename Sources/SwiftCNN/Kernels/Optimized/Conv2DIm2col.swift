@@ -74,7 +74,7 @@ extension Optimized {
                 for l in 0..<kw {
                     // Columns x0..<x1 read inside the input: 0 <= x·sW + off < W.
                     let off = l * g.dilation.w - g.padding.left
-                    let x0 = off >= 0 ? 0 : min(ow, (-off + sw - 1) / sw)
+                    let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
                     let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
                     for yo in 0..<oh {
                         let dst = row + yo * ow
