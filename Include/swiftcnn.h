@@ -165,7 +165,7 @@ scnn_status scnn_tensor_copy_to(scnn_tensor const * tensor, float * dst, int64_t
 /// scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size, channel count, negative or too
 /// small row_stride, non-finite scale/mean/std, zero std), OUT_OF_MEMORY.
-scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t rowStride, float scale, float const * mean, float const * std, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, float scale, float const * mean, float const * std, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Converts a float image tensor [C, H, W] or [1, C, H, W] (C = 1, 3 or 4) back to 8-bit
 /// interleaved pixels: p = round(clamp((v * std[c] + mean[c]) / scale, 0, 255)), halves
@@ -176,7 +176,7 @@ scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t 
 /// between rows are left unchanged.
 /// Errors: INVALID_ARGUMENT (NULL pointer, bad rank or channel count, bad row_stride, scale
 /// 0 or not finite, bad mean/std values), SHAPE_MISMATCH (capacity too small).
-scnn_status scnn_tensor_to_image(scnn_tensor const * image, float scale, float const * mean, float const * std, uint8_t * pixels, int64_t capacity, int64_t rowStride) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_tensor_to_image(scnn_tensor const * image, float scale, float const * mean, float const * std, uint8_t * pixels, int64_t capacity, int64_t row_stride) SCNN_WARN_UNUSED_RESULT;
 
 /// Converts RGB images [3, H, W] or [N, 3, H, W] (values in [0, 1]) to HSV of the same
 /// shape: H in degrees [0, 360), S and V in [0, 1] (Python colorsys's formula; grays have
@@ -223,9 +223,9 @@ typedef enum scnn_border {
   SCNN_BORDER_REFLECT = 2,
 } scnn_border;
 
-/// Makes the n x n box (mean) filter, every weight 1/(n*n): the seed's 1/9 (n = 3) and 1/25
-/// (n = 5). On success <em>out is a new tensor [n, n] freed with scnn_tensor_destroy; NULL on failure.
-/// Errors: INVALID_ARGUMENT (n < 1, NULL out, n</em>n overflowing), OUT_OF_MEMORY.
+/// Makes the n x n box (mean) filter, every weight 1/(n x n): the seed's 1/9 (n = 3) and 1/25
+/// (n = 5). On success *out is a new tensor [n, n] freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (n < 1, NULL out, n x n overflowing), OUT_OF_MEMORY.
 scnn_status scnn_filter_box(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Makes the horizontal blur 1/n * [1 ... 1], a tensor [1, n] (the seed's n = 5).

@@ -229,7 +229,7 @@ public func scnnFilterApply(
 // MARK: - Internal helpers (image arguments; not exported)
 
 /// A C row stride: 0 means "packed" (nil), negative is an error.
-func rowStrideArg(_ op: String, _ row_stride: Int64) throws -> Int? {
+func rowStrideArg(_ op: String, _ rowStride: Int64) throws -> Int? {
     guard rowStride >= 0 else {
         throw SwiftCNNError.invalidArgument("\(op): row_stride must be 0 (packed) or positive; got \(rowStride)")
     }
