@@ -135,6 +135,7 @@ final class FiltersTests: XCTestCase {
             expectFilterError(.invalidArgument, "sigma") { try Filters.gaussian(size: 3, sigma: sigma) }
         }
         expectFilterError(.invalidArgument, "overflows") { try Filters.gaussian(size: Int.max, sigma: 1) }
+        expectFilterError(.outOfMemory, "memory") { try Filters.gaussian(size: (1 << 28) + 1, sigma: 1) }
     }
 
     // MARK: Apply

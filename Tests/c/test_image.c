@@ -343,6 +343,7 @@ SCNN_TEST(test_filter_kernel_bad_inputs) {
     CHECK_STATUS(scnn_filter_gaussian(3, (float)NAN, &k), SCNN_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(scnn_filter_gaussian(3, (float)INFINITY, &k), SCNN_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(scnn_filter_gaussian(INT64_MAX, 1.0f, &k), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_filter_gaussian(((int64_t)1 << 28) + 1, 1.0f, &k), SCNN_STATUS_OUT_OF_MEMORY);
     CHECK_STATUS(scnn_filter_gaussian(3, 1.0f, NULL), SCNN_STATUS_INVALID_ARGUMENT);
     CHECK(k == NULL);
 }

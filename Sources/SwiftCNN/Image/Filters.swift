@@ -73,6 +73,8 @@ public enum Filters {
             throw SwiftCNNError.invalidArgument("gaussian filter: sigma must be a finite number > 0; got \(sigma)")
         }
         _ = try Checked.mul(size, size, "gaussian filter: size \(size)×\(size)")
+        // Allocate first: an absurd size fails here, before any loop over it.
+        var t = try Tensor(uninitialized: [size, size])
         let s = Double(sigma)
         let half = (size - 1) / 2
         func weight(_ i: Int) -> Double {
@@ -81,7 +83,6 @@ public enum Filters {
         }
         var sum = 0.0
         for i in 0..<size { sum += weight(i) }  // >= 1: the centre weight is exp(0)
-        var t = try Tensor(uninitialized: [size, size])
         t.withUnsafeMutableBufferPointerUnchecked { p in
             for i in 0..<size {
                 let wi = weight(i) / sum
