@@ -342,4 +342,62 @@ final class ImageTests: XCTestCase {
         expectError(.invalidArgument, "center crop") { try centerCrop(x, height: 0, width: 2) }
         expectError(.invalidArgument, "center crop") { try centerCrop(try Tensor(zeros: [4]), height: 1, width: 1) }
     }
+
+    // MARK: Robustness
+
+    /// Random, often invalid, arguments to every image and filter function: each call either
+    /// succeeds or throws a SwiftCNNError with a message; none may trap (a trap ends the test run).
+    func testRandomArgumentsNeverTrap() throws {
+        var rng = ImageRNG(99)
+        let sizes = [-1, 0, 1, 2, 3, 5, 8, Int.min, Int.max, 1 << 40, 1 << 62]
+        let specials: [Float] = [0, 1, -1, .nan, .infinity, -.infinity, 1e30, -1e-30, 255, 0.5]
+        func size() -> Int { rng.int(0...3) == 0 ? sizes[rng.int(0...(sizes.count - 1))] : rng.int(-1...6) }
+        func tensor() throws -> Tensor {
+            let rank = rng.int(1...4)
+            let shape = (0..<rank).map { _ in rng.int(1...4) }
+            let n = shape.reduce(1, *)
+            return try Tensor(shape: shape, scalars: (0..<n).map { _ in
+                rng.int(0...3) == 0 ? specials[rng.int(0...(specials.count - 1))] : rng.float(-2, 2) })
+        }
+        var failures = 0
+        func attempt<T>(_ body: () throws -> T) {
+            do { _ = try body() } catch let e as SwiftCNNError {
+                failures += 1
+                XCTAssertFalse(e.message.isEmpty)
+            } catch { XCTFail("unexpected error \(error)") }
+        }
+        let bytes = (0..<256).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var dst = [UInt8](repeating: 0, count: 256)
+        for _ in 0..<200 {
+            let x = try tensor(), k = try tensor()
+            let border = [BorderMode.zero, .replicate, .reflect][rng.int(0...2)]
+            let c = rng.int(-1...5)
+            let mean: [Float]? = rng.int(0...1) == 0 ? nil : (0..<rng.int(0...5)).map { _ in specials[rng.int(0...9)] }
+            let std: [Float]? = rng.int(0...1) == 0 ? nil : (0..<rng.int(0...5)).map { _ in specials[rng.int(0...9)] }
+            let stride: Int? = rng.int(0...1) == 0 ? nil : size()
+            let scale = specials[rng.int(0...9)]
+            attempt { try applyFilter(x, kernel: k, border: border) }
+            attempt { try rgbToHSV(x) }
+            attempt { try hsvToRGB(x) }
+            attempt { try rgbToGrayscale(x) }
+            attempt { try resizeBilinear(x, height: rng.int(-1...9), width: rng.int(-1...9)) }
+            attempt { try resizeBilinear(x, height: size(), width: size()) }
+            attempt { try centerCrop(x, height: size(), width: size()) }
+            attempt { try Filters.box(size()) }
+            attempt { try Filters.gaussian(size: size(), sigma: specials[rng.int(0...9)]) }
+            attempt {
+                try bytes.withUnsafeBufferPointer {
+                    try imageToTensor(pixels: UnsafeBufferPointer(rebasing: $0[0..<rng.int(0...256)]), width: size(),
+                                      height: size(), channels: c, rowStride: stride, scale: scale, mean: mean, std: std)
+                }
+            }
+            attempt {
+                try dst.withUnsafeMutableBufferPointer {
+                    try tensorToImage(x, into: UnsafeMutableBufferPointer(rebasing: $0[0..<rng.int(0...256)]),
+                                      rowStride: stride, scale: scale, mean: mean, std: std)
+                }
+            }
+        }
+        XCTAssertGreaterThan(failures, 100)   // the sweep does reach the error paths
+    }
 }
