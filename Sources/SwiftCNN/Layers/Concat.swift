@@ -23,8 +23,8 @@ public func concat(_ tensors: [Tensor], axis: Int = 1) throws -> Tensor {
     }
     var shape = first.shape
     shape[a] = total
+    var y = try Tensor(uninitialized: shape)   // validates the shape: a total that overflows is an error
     let g = AxisGeometry(shape: shape, axis: a)
-    var y = try Tensor(uninitialized: shape)
     try y.withUnsafeMutableBufferPointer { yb in
         let yp = try bufferBase(yb)
         var offset = 0
