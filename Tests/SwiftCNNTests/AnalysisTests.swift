@@ -7,7 +7,7 @@ final class AnalysisTests: XCTestCase {
     func testSeedOutputSizes() throws {
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 1), 5)
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 2), 3)
-        assertThrows(.invalidArgument, ["2.33", "stride 3"]) { try outputSize(input: 7, kernel: 3, stride: 3) }
+        layersAssertThrows(.invalidArgument, ["2.33", "stride 3"]) { try outputSize(input: 7, kernel: 3, stride: 3) }
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 3, mode: .floor), 2)
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 3, mode: .ceil), 3)
         // The seed's padding-1 slides: 7×7, 3×3, padding 1 → 7 (stride 1) and 4 (stride 2).
@@ -53,7 +53,7 @@ final class AnalysisTests: XCTestCase {
             let padded = n + 2 * p, extent = d * (k - 1) + 1
             if extent > padded {
                 for mode in [OutputSizeMode.exact, .floor, .ceil] {
-                    assertThrows(.invalidArgument, ["kernel spans"]) {
+                    layersAssertThrows(.invalidArgument, ["kernel spans"]) {
                         try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d, mode: mode)
                     }
                 }
@@ -68,7 +68,7 @@ final class AnalysisTests: XCTestCase {
             if exact {
                 XCTAssertEqual(try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d), fit)
             } else {
-                assertThrows(.invalidArgument, ["not a whole number"]) {
+                layersAssertThrows(.invalidArgument, ["not a whole number"]) {
                     try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d)
                 }
             }
@@ -76,19 +76,19 @@ final class AnalysisTests: XCTestCase {
     }
 
     func testOutputSizeBadInput() {
-        assertThrows(.invalidArgument, ["stride", "0"]) { try outputSize(input: 7, kernel: 3, stride: 0) }
-        assertThrows(.invalidArgument, ["kernel"]) { try outputSize(input: 7, kernel: 0) }
-        assertThrows(.invalidArgument, ["dilation"]) { try outputSize(input: 7, kernel: 3, dilation: 0) }
-        assertThrows(.invalidArgument, ["padding", "-1"]) { try outputSize(input: 7, kernel: 3, padding: -1) }
-        assertThrows(.invalidArgument, ["input"]) { try outputSize(input: 0, kernel: 1) }
-        assertThrows(.invalidArgument, ["kernel spans 9", "7"]) { try outputSize(input: 7, kernel: 9) }
-        assertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: 3, padding: Int.max / 2 + 1) }
-        assertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: Int.max, dilation: 3) }
-        assertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: Int.max, kernel: 1, padding: 1) }
+        layersAssertThrows(.invalidArgument, ["stride", "0"]) { try outputSize(input: 7, kernel: 3, stride: 0) }
+        layersAssertThrows(.invalidArgument, ["kernel"]) { try outputSize(input: 7, kernel: 0) }
+        layersAssertThrows(.invalidArgument, ["dilation"]) { try outputSize(input: 7, kernel: 3, dilation: 0) }
+        layersAssertThrows(.invalidArgument, ["padding", "-1"]) { try outputSize(input: 7, kernel: 3, padding: -1) }
+        layersAssertThrows(.invalidArgument, ["input"]) { try outputSize(input: 0, kernel: 1) }
+        layersAssertThrows(.invalidArgument, ["kernel spans 9", "7"]) { try outputSize(input: 7, kernel: 9) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: 3, padding: Int.max / 2 + 1) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: Int.max, dilation: 3) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: Int.max, kernel: 1, padding: 1) }
         XCTAssertEqual(try outputSize(input: Int.max, kernel: 1), Int.max)
         XCTAssertEqual(try outputSize(input: Int.max, kernel: 2, stride: 2, mode: .ceil), Int.max / 2 + 1)
         // Near-whole fractions still show as fractions: (1000 + 0 − 0 − 1)/1000 + 1 → 1.999.
-        assertThrows(.invalidArgument, ["1.999"]) { try outputSize(input: 1000, kernel: 1, stride: 1000) }
+        layersAssertThrows(.invalidArgument, ["1.999"]) { try outputSize(input: 1000, kernel: 1, stride: 1000) }
     }
 
     // MARK: Receptive field
@@ -113,12 +113,12 @@ final class AnalysisTests: XCTestCase {
     }
 
     func testReceptiveFieldBadInput() {
-        assertThrows(.invalidArgument, ["layer 1", "stride"]) {
+        layersAssertThrows(.invalidArgument, ["layer 1", "stride"]) {
             try receptiveField([ReceptiveFieldLayer(kernel: 3), ReceptiveFieldLayer(kernel: 3, stride: 0)])
         }
-        assertThrows(.invalidArgument, ["kernel"]) { try receptiveField([ReceptiveFieldLayer(kernel: 0)]) }
-        assertThrows(.invalidArgument, ["dilation"]) { try receptiveField([ReceptiveFieldLayer(kernel: 2, dilation: -1)]) }
-        assertThrows(.invalidArgument, ["overflows"]) {
+        layersAssertThrows(.invalidArgument, ["kernel"]) { try receptiveField([ReceptiveFieldLayer(kernel: 0)]) }
+        layersAssertThrows(.invalidArgument, ["dilation"]) { try receptiveField([ReceptiveFieldLayer(kernel: 2, dilation: -1)]) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) {
             try receptiveField(Array(repeating: ReceptiveFieldLayer(kernel: 2, stride: 1 << 20), count: 5))
         }
     }
@@ -147,16 +147,16 @@ final class AnalysisTests: XCTestCase {
 
     func testCountsBadInput() {
         let k = Size2D(3)
-        assertThrows(.invalidArgument, ["groups 2", "3"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 2) }
-        assertThrows(.invalidArgument, ["groups", "0"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 0) }
-        assertThrows(.invalidArgument, ["inChannels"]) { try conv2dParameterCount(inChannels: 0, outChannels: 4, kernel: k) }
-        assertThrows(.invalidArgument, ["kernel width"]) { try conv2dParameterCount(inChannels: 1, outChannels: 4, kernel: Size2D(3, -1)) }
-        assertThrows(.invalidArgument, ["overflows"]) { try conv2dParameterCount(inChannels: 1 << 32, outChannels: 1 << 32, kernel: k) }
-        assertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 2) }
-        assertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 1) }   // + bias
-        assertThrows(.invalidArgument, ["outFeatures"]) { try linearMACs(inFeatures: 3, outFeatures: -1) }
-        assertThrows(.invalidArgument, ["output height"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(0, 1)) }
-        assertThrows(.invalidArgument, ["overflows"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(1 << 31, 1 << 31)) }
-        assertThrows(.invalidArgument, ["overflows"]) { try linearMACs(inFeatures: 1 << 40, outFeatures: 1 << 40) }
+        layersAssertThrows(.invalidArgument, ["groups 2", "3"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 2) }
+        layersAssertThrows(.invalidArgument, ["groups", "0"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 0) }
+        layersAssertThrows(.invalidArgument, ["inChannels"]) { try conv2dParameterCount(inChannels: 0, outChannels: 4, kernel: k) }
+        layersAssertThrows(.invalidArgument, ["kernel width"]) { try conv2dParameterCount(inChannels: 1, outChannels: 4, kernel: Size2D(3, -1)) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try conv2dParameterCount(inChannels: 1 << 32, outChannels: 1 << 32, kernel: k) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 2) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 1) }   // + bias
+        layersAssertThrows(.invalidArgument, ["outFeatures"]) { try linearMACs(inFeatures: 3, outFeatures: -1) }
+        layersAssertThrows(.invalidArgument, ["output height"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(0, 1)) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(1 << 31, 1 << 31)) }
+        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearMACs(inFeatures: 1 << 40, outFeatures: 1 << 40) }
     }
 }

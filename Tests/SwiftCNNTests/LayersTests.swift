@@ -34,7 +34,7 @@ struct LayersRNG {
 }
 
 /// Checks |got − want| <= abs + rel·|want| for every element (want computed in double precision).
-func assertClose(_ got: [Float], _ want: [Double], abs: Double = 1e-6, rel: Double = 1e-5,
+func layersAssertClose(_ got: [Float], _ want: [Double], abs: Double = 1e-6, rel: Double = 1e-5,
                  _ what: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(got.count, want.count, "\(what): count", file: file, line: line)
     for (i, (g, w)) in zip(got, want).enumerated() {
@@ -47,7 +47,7 @@ func assertClose(_ got: [Float], _ want: [Double], abs: Double = 1e-6, rel: Doub
 }
 
 /// Asserts that `body` throws a SwiftCNNError of `kind` whose message contains every string in `contains`.
-func assertThrows<T>(_ kind: SwiftCNNError.Kind, _ contains: [String] = [], file: StaticString = #filePath, line: UInt = #line,
+func layersAssertThrows<T>(_ kind: SwiftCNNError.Kind, _ contains: [String] = [], file: StaticString = #filePath, line: UInt = #line,
                      _ body: () throws -> T) {
     do {
         _ = try body()
@@ -64,7 +64,7 @@ func assertThrows<T>(_ kind: SwiftCNNError.Kind, _ contains: [String] = [], file
 }
 
 /// Row-major strides of a shape.
-func stridesOf(_ shape: [Int]) -> [Int] {
+func layersStrides(_ shape: [Int]) -> [Int] {
     var s = [Int](repeating: 1, count: shape.count)
     var acc = 1
     for d in stride(from: shape.count - 1, through: 0, by: -1) { s[d] = acc; acc *= shape[d] }
@@ -72,7 +72,7 @@ func stridesOf(_ shape: [Int]) -> [Int] {
 }
 
 /// The multi-index of a flat row-major index.
-func unflatten(_ i: Int, _ shape: [Int]) -> [Int] {
+func layersUnflatten(_ i: Int, _ shape: [Int]) -> [Int] {
     var r = i
     var idx = [Int](repeating: 0, count: shape.count)
     for d in stride(from: shape.count - 1, through: 0, by: -1) { idx[d] = r % shape[d]; r /= shape[d] }
@@ -90,8 +90,8 @@ final class LayersTests: XCTestCase {
             let r = try relu(x), t = try SwiftCNN.tanh(x), s = try sigmoid(x)
             XCTAssertEqual(r.shape, x.shape)
             XCTAssertEqual(r.scalars, x.scalars.map { $0 > 0 ? $0 : 0 })
-            assertClose(t.scalars, xs.map { Glibc.tanh($0) }, "tanh")
-            assertClose(s.scalars, xs.map { 1 / (1 + Glibc.exp(-$0)) }, "sigmoid")
+            layersAssertClose(t.scalars, xs.map { Glibc.tanh($0) }, "tanh")
+            layersAssertClose(s.scalars, xs.map { 1 / (1 + Glibc.exp(-$0)) }, "sigmoid")
         }
     }
 
@@ -124,15 +124,15 @@ final class LayersTests: XCTestCase {
             let a = axis < 0 ? axis + shape.count : axis
             let y = try softmax(x, axis: axis)
             XCTAssertEqual(y.shape, shape)
-            let st = stridesOf(shape), xs = x.scalars
+            let st = layersStrides(shape), xs = x.scalars
             var want = [Double](repeating: 0, count: xs.count)
             for i in 0..<xs.count {
-                let idx = unflatten(i, shape)
+                let idx = layersUnflatten(i, shape)
                 let base = i - idx[a] * st[a]
                 let denom = (0..<shape[a]).reduce(0.0) { $0 + Glibc.exp(Double(xs[base + $1 * st[a]])) }
                 want[i] = Glibc.exp(Double(xs[i])) / denom
             }
-            assertClose(y.scalars, want, "softmax \(shape) axis \(axis)")
+            layersAssertClose(y.scalars, want, "softmax \(shape) axis \(axis)")
         }
     }
 
@@ -140,17 +140,17 @@ final class LayersTests: XCTestCase {
         let x = try Tensor(shape: [2, 3], scalars: [1000, 1001, 1002, -1000, -1000, -1000])
         let y = try softmax(x).scalars
         let e0 = Glibc.exp(-2.0), e1 = Glibc.exp(-1.0), d = e0 + e1 + 1
-        assertClose(y, [e0 / d, e1 / d, 1 / d, 1 / 3.0, 1 / 3.0, 1 / 3.0], "large softmax")
+        layersAssertClose(y, [e0 / d, e1 / d, 1 / d, 1 / 3.0, 1 / 3.0, 1 / 3.0], "large softmax")
         // Default axis is the last; axis 0 of [2, 3] normalises columns.
         let c = try softmax(x, axis: 0).scalars
-        assertClose(c, [1, 1, 1, 0, 0, 0], abs: 1e-30, rel: 0, "column softmax")
+        layersAssertClose(c, [1, 1, 1, 0, 0, 0], abs: 1e-30, rel: 0, "column softmax")
     }
 
     func testSoftmaxBadAxis() throws {
         let x = try Tensor(zeros: [2, 3])
-        assertThrows(.invalidArgument, ["softmax", "axis", "-2..<2", "2"]) { try softmax(x, axis: 2) }
-        assertThrows(.invalidArgument, ["-3"]) { try softmax(x, axis: -3) }
-        assertThrows(.invalidArgument) { try softmax(x, axis: Int.min) }
+        layersAssertThrows(.invalidArgument, ["softmax", "axis", "-2..<2", "2"]) { try softmax(x, axis: 2) }
+        layersAssertThrows(.invalidArgument, ["-3"]) { try softmax(x, axis: -3) }
+        layersAssertThrows(.invalidArgument) { try softmax(x, axis: Int.min) }
     }
 
     // MARK: Local response normalization
@@ -191,7 +191,7 @@ final class LayersTests: XCTestCase {
                 : localResponseNorm(x, size: size, alpha: Float(alpha), beta: Float(beta), k: Float(k))
             XCTAssertEqual(y.shape, shape)
             let want = lrnByPadding(x, size: size, alpha: Double(Float(alpha)), beta: Double(Float(beta)), k: Double(Float(k)))
-            assertClose(y.scalars, want, "lrn \(shape) size \(size)")
+            layersAssertClose(y.scalars, want, "lrn \(shape) size \(size)")
         }
     }
 
@@ -199,19 +199,19 @@ final class LayersTests: XCTestCase {
         // [1, 3, 1]: channels 1, 2, 3; size 2 → window c−1 … c; alpha 1, beta 1, k 1.
         // c0: 1 / (1 + (0 + 1)/2) = 2/3; c1: 2 / (1 + (1 + 4)/2) = 4/7; c2: 3 / (1 + (4 + 9)/2) = 2/5.
         let x = try Tensor(shape: [1, 3, 1], scalars: [1, 2, 3])
-        assertClose(try localResponseNorm(x, size: 2, alpha: 1, beta: 1, k: 1).scalars, [2.0 / 3, 4.0 / 7, 0.4], "hand LRN")
+        layersAssertClose(try localResponseNorm(x, size: 2, alpha: 1, beta: 1, k: 1).scalars, [2.0 / 3, 4.0 / 7, 0.4], "hand LRN")
         // size 3 → window c−1 … c+1: c1: 2 / (1 + 14/3) = 6/17.
-        assertClose([try localResponseNorm(x, size: 3, alpha: 1, beta: 1, k: 1).scalars[1]], [6.0 / 17], "hand LRN 3")
+        layersAssertClose([try localResponseNorm(x, size: 3, alpha: 1, beta: 1, k: 1).scalars[1]], [6.0 / 17], "hand LRN 3")
     }
 
     func testLocalResponseNormBadInput() throws {
         let x = try Tensor(zeros: [1, 2, 2, 2])
-        assertThrows(.invalidArgument, ["localResponseNorm", "size", "0"]) { try localResponseNorm(x, size: 0) }
-        assertThrows(.invalidArgument, ["-5"]) { try localResponseNorm(x, size: -5) }
-        assertThrows(.invalidArgument, ["rank 2"]) { try localResponseNorm(try Tensor(zeros: [2, 2]), size: 2) }
-        assertThrows(.invalidArgument, ["alpha"]) { try localResponseNorm(x, size: 2, alpha: .nan) }
-        assertThrows(.invalidArgument, ["beta"]) { try localResponseNorm(x, size: 2, beta: .infinity) }
-        assertThrows(.invalidArgument, ["k"]) { try localResponseNorm(x, size: 2, k: -.infinity) }
+        layersAssertThrows(.invalidArgument, ["localResponseNorm", "size", "0"]) { try localResponseNorm(x, size: 0) }
+        layersAssertThrows(.invalidArgument, ["-5"]) { try localResponseNorm(x, size: -5) }
+        layersAssertThrows(.invalidArgument, ["rank 2"]) { try localResponseNorm(try Tensor(zeros: [2, 2]), size: 2) }
+        layersAssertThrows(.invalidArgument, ["alpha"]) { try localResponseNorm(x, size: 2, alpha: .nan) }
+        layersAssertThrows(.invalidArgument, ["beta"]) { try localResponseNorm(x, size: 2, beta: .infinity) }
+        layersAssertThrows(.invalidArgument, ["k"]) { try localResponseNorm(x, size: 2, k: -.infinity) }
         // A huge window is fine: it covers every channel.
         XCTAssertEqual(try localResponseNorm(x, size: Int.max).shape, [1, 2, 2, 2])
     }
@@ -231,25 +231,25 @@ final class LayersTests: XCTestCase {
             let eps: Float = trial % 4 == 0 ? 1e-5 : rng.float(1e-3, 1)
             let y = try batchNorm(x, runningMean: mean, runningVar: variance, weight: weight, bias: bias, eps: eps)
             XCTAssertEqual(y.shape, shape)
-            let st = stridesOf(shape)
+            let st = layersStrides(shape)
             let want = x.scalars.enumerated().map { (i, v) -> Double in
                 let ch = (i / st[1]) % c
                 let w = weight.map { Double($0.scalars[ch]) } ?? 1, b = bias.map { Double($0.scalars[ch]) } ?? 0
                 return (Double(v) - Double(mean.scalars[ch])) / (Double(variance.scalars[ch]) + Double(eps)).squareRoot() * w + b
             }
-            assertClose(y.scalars, want, abs: 1e-5, "batchNorm \(shape)")
+            layersAssertClose(y.scalars, want, abs: 1e-5, "batchNorm \(shape)")
         }
     }
 
     func testBatchNormBadInput() throws {
         let x = try Tensor(zeros: [2, 3, 4]), s3 = try Tensor(zeros: [3]), s4 = try Tensor(zeros: [4])
-        assertThrows(.shapeMismatch, ["runningMean", "[3]", "[4]"]) { try batchNorm(x, runningMean: s4, runningVar: s3) }
-        assertThrows(.shapeMismatch, ["runningVar"]) { try batchNorm(x, runningMean: s3, runningVar: s4) }
-        assertThrows(.shapeMismatch, ["weight"]) { try batchNorm(x, runningMean: s3, runningVar: s3, weight: s4) }
-        assertThrows(.shapeMismatch, ["bias"]) { try batchNorm(x, runningMean: s3, runningVar: s3, bias: try Tensor(zeros: [1, 3])) }
-        assertThrows(.invalidArgument, ["rank 1"]) { try batchNorm(s3, runningMean: s3, runningVar: s3) }
-        assertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: -1) }
-        assertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: .nan) }
+        layersAssertThrows(.shapeMismatch, ["runningMean", "[3]", "[4]"]) { try batchNorm(x, runningMean: s4, runningVar: s3) }
+        layersAssertThrows(.shapeMismatch, ["runningVar"]) { try batchNorm(x, runningMean: s3, runningVar: s4) }
+        layersAssertThrows(.shapeMismatch, ["weight"]) { try batchNorm(x, runningMean: s3, runningVar: s3, weight: s4) }
+        layersAssertThrows(.shapeMismatch, ["bias"]) { try batchNorm(x, runningMean: s3, runningVar: s3, bias: try Tensor(zeros: [1, 3])) }
+        layersAssertThrows(.invalidArgument, ["rank 1"]) { try batchNorm(s3, runningMean: s3, runningVar: s3) }
+        layersAssertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: -1) }
+        layersAssertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: .nan) }
     }
 
     // MARK: Linear
@@ -273,16 +273,16 @@ final class LayersTests: XCTestCase {
                     want.append(s)
                 }
             }
-            assertClose(y.scalars, want, abs: 1e-5, "linear n\(n) in\(i) out\(o)")
+            layersAssertClose(y.scalars, want, abs: 1e-5, "linear n\(n) in\(i) out\(o)")
         }
     }
 
     func testLinearBadInput() throws {
         let x = try Tensor(zeros: [2, 3]), w = try Tensor(zeros: [4, 3])
-        assertThrows(.shapeMismatch, ["linear", "[4, 5]", "5", "3"]) { try linear(x, weight: try Tensor(zeros: [4, 5])) }
-        assertThrows(.shapeMismatch, ["bias", "[4]", "[3]"]) { try linear(x, weight: w, bias: try Tensor(zeros: [3])) }
-        assertThrows(.invalidArgument, ["weight", "rank 1"]) { try linear(x, weight: try Tensor(zeros: [12])) }
-        assertThrows(.invalidArgument, ["input", "rank 3"]) { try linear(try Tensor(zeros: [1, 2, 3]), weight: w) }
+        layersAssertThrows(.shapeMismatch, ["linear", "[4, 5]", "5", "3"]) { try linear(x, weight: try Tensor(zeros: [4, 5])) }
+        layersAssertThrows(.shapeMismatch, ["bias", "[4]", "[3]"]) { try linear(x, weight: w, bias: try Tensor(zeros: [3])) }
+        layersAssertThrows(.invalidArgument, ["weight", "rank 1"]) { try linear(x, weight: try Tensor(zeros: [12])) }
+        layersAssertThrows(.invalidArgument, ["input", "rank 3"]) { try linear(try Tensor(zeros: [1, 2, 3]), weight: w) }
     }
 
     // MARK: Flatten, dropout
@@ -298,9 +298,9 @@ final class LayersTests: XCTestCase {
         XCTAssertEqual(try flatten(x, startAxis: -1).shape, [2, 3, 4, 5])
         XCTAssertEqual(try flatten(x, startAxis: -3).shape, [2, 60])
         XCTAssertEqual(try flatten(try Tensor(zeros: [7]), startAxis: 0).shape, [7])
-        assertThrows(.invalidArgument, ["flatten", "startAxis", "4"]) { try flatten(x, startAxis: 4) }
-        assertThrows(.invalidArgument, ["-5"]) { try flatten(x, startAxis: -5) }
-        assertThrows(.invalidArgument) { try flatten(try Tensor(zeros: [7])) }   // axis 1 of a rank-1 tensor, as torch
+        layersAssertThrows(.invalidArgument, ["flatten", "startAxis", "4"]) { try flatten(x, startAxis: 4) }
+        layersAssertThrows(.invalidArgument, ["-5"]) { try flatten(x, startAxis: -5) }
+        layersAssertThrows(.invalidArgument) { try flatten(try Tensor(zeros: [7])) }   // axis 1 of a rank-1 tensor, as torch
     }
 
     func testDropout() throws {
@@ -311,10 +311,10 @@ final class LayersTests: XCTestCase {
             XCTAssertEqual(y.shape, x.shape)
             XCTAssertEqual(y.scalars, x.scalars)
         }
-        assertThrows(.invalidArgument, ["dropout", "[0, 1)", "1.0"]) { try dropout(x, p: 1) }
-        assertThrows(.invalidArgument) { try dropout(x, p: -0.1) }
-        assertThrows(.invalidArgument) { try dropout(x, p: .nan) }
-        assertThrows(.unsupported, ["training"]) { try dropout(x, p: 0.5, training: true) }
+        layersAssertThrows(.invalidArgument, ["dropout", "[0, 1)", "1.0"]) { try dropout(x, p: 1) }
+        layersAssertThrows(.invalidArgument) { try dropout(x, p: -0.1) }
+        layersAssertThrows(.invalidArgument) { try dropout(x, p: .nan) }
+        layersAssertThrows(.unsupported, ["training"]) { try dropout(x, p: 0.5, training: true) }
     }
 
     // MARK: Concat, add
@@ -338,7 +338,7 @@ final class LayersTests: XCTestCase {
             // Every output element comes from the part whose axis range holds its index.
             let ys = y.scalars
             for i in 0..<ys.count {
-                var idx = unflatten(i, shape)
+                var idx = layersUnflatten(i, shape)
                 var p = 0
                 while idx[a] >= parts[p].shape[a] { idx[a] -= parts[p].shape[a]; p += 1 }
                 XCTAssertEqual(ys[i], try parts[p].element(at: try parts[p].flatIndex(idx)))
@@ -349,11 +349,11 @@ final class LayersTests: XCTestCase {
     func testConcatBadInput() throws {
         let a = try Tensor(zeros: [1, 2, 3]), b = try Tensor(zeros: [1, 4, 3])
         XCTAssertEqual(try concat([a, b]).shape, [1, 6, 3])
-        assertThrows(.invalidArgument, ["at least one"]) { try concat([]) }
-        assertThrows(.shapeMismatch, ["tensor 1", "[1, 4, 3]", "[1, 2, 3]"]) { try concat([a, b], axis: 2) }
-        assertThrows(.shapeMismatch, ["rank"]) { try concat([a, try Tensor(zeros: [2, 3])]) }
-        assertThrows(.invalidArgument, ["axis"]) { try concat([a, b], axis: 3) }
-        assertThrows(.invalidArgument, ["axis"]) { try concat([a], axis: -4) }
+        layersAssertThrows(.invalidArgument, ["at least one"]) { try concat([]) }
+        layersAssertThrows(.shapeMismatch, ["tensor 1", "[1, 4, 3]", "[1, 2, 3]"]) { try concat([a, b], axis: 2) }
+        layersAssertThrows(.shapeMismatch, ["rank"]) { try concat([a, try Tensor(zeros: [2, 3])]) }
+        layersAssertThrows(.invalidArgument, ["axis"]) { try concat([a, b], axis: 3) }
+        layersAssertThrows(.invalidArgument, ["axis"]) { try concat([a], axis: -4) }
     }
 
     func testAdd() throws {
@@ -365,8 +365,8 @@ final class LayersTests: XCTestCase {
             XCTAssertEqual(y.shape, shape)
             XCTAssertEqual(y.scalars, zip(a.scalars, b.scalars).map { $0 + $1 })
         }
-        assertThrows(.shapeMismatch, ["add", "[2, 3]", "[3, 2]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [3, 2])) }
-        assertThrows(.shapeMismatch, ["[6]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [6])) }
+        layersAssertThrows(.shapeMismatch, ["add", "[2, 3]", "[3, 2]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [3, 2])) }
+        layersAssertThrows(.shapeMismatch, ["[6]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [6])) }
     }
 
     /// Ops never write their inputs, including borrowed ones.

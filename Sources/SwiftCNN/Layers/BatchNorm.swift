@@ -26,12 +26,12 @@ public func batchNorm(
             "\(op): \(name) must have shape [\(c)] (one value per channel of input \(Tensor.describe(x.shape))); got \(Tensor.describe(t.shape))")
     }
     let g = ChannelGeometry(batch: x.shape[0], channels: c, spatial: x.shape[2...].reduce(1, *))
-    return try makeOutput(x.shape, reading: x) { xp, yp in
+    return try layerOutput(x.shape, reading: x) { xp, yp in
         try runningMean.withUnsafeBufferPointer { mb in
             try runningVar.withUnsafeBufferPointer { vb in
                 let m = try bufferBase(mb), v = try bufferBase(vb)
-                try withOptionalBuffer(weight) { w in
-                    try withOptionalBuffer(bias) { b in
+                try withOptionalLayerBuffer(weight) { w in
+                    try withOptionalLayerBuffer(bias) { b in
                         Reference.batchNorm(xp, yp, g, mean: m, variance: v, weight: w, bias: b, eps: eps)
                     }
                 }

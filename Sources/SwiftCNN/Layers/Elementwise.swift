@@ -4,7 +4,7 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         throw SwiftCNNError.shapeMismatch(
             "add: shapes must be equal (no broadcasting); got \(Tensor.describe(a.shape)) and \(Tensor.describe(b.shape))")
     }
-    return try makeOutput(a.shape, reading: a) { ap, yp in
+    return try layerOutput(a.shape, reading: a) { ap, yp in
         try b.withUnsafeBufferPointer { Reference.add(ap, try bufferBase($0), yp, count: a.count) }
     }
 }

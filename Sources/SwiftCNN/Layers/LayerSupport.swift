@@ -37,7 +37,7 @@ func bufferBase(_ b: UnsafeMutableBufferPointer<Float>) throws -> UnsafeMutableP
 
 /// A new tensor of `shape` whose elements `body` writes, given `x`'s elements to read.
 /// `body` must write every output element.
-func makeOutput(
+func layerOutput(
     _ shape: [Int], reading x: Tensor,
     _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void
 ) throws -> Tensor {
@@ -50,7 +50,7 @@ func makeOutput(
 }
 
 /// The elements of an optional tensor, or nil, for the duration of `body`.
-func withOptionalBuffer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) throws -> R {
+func withOptionalLayerBuffer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) throws -> R {
     guard let t else { return try body(nil) }
     return try t.withUnsafeBufferPointer { try body(try bufferBase($0)) }
 }
