@@ -116,13 +116,15 @@ scnn_status scnn_tensor_from_data(float const * data, int64_t count, int64_t con
 /// Creates a tensor that reads `count` floats at `data` without copying them: the way to
 /// pass a large input to an operation. `data` must stay valid and unchanged until the
 /// tensor is destroyed. The library never writes to it: scnn_tensor_mutable_data on a
-/// wrapped tensor first gives the tensor a private copy. *out as in scnn_tensor_create;
-/// destroying it does not free `data`.
+/// wrapped tensor first gives the tensor a private copy. No other tensor ever borrows
+/// `data`: results of operations on a wrapped tensor have storage of their own.
+/// *out as in scnn_tensor_create; destroying it does not free `data`.
 /// Errors: INVALID_ARGUMENT, SHAPE_MISMATCH (count differs from the shape's).
 scnn_status scnn_tensor_wrap(float const * data, int64_t count, int64_t const * shape, int32_t rank, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Creates a tensor with the same elements as `tensor` under a new shape with the same
-/// element count. The two share storage until either is written to. *out as in scnn_tensor_create.
+/// element count. The two share storage until either is written to (a wrapped tensor's
+/// elements are copied instead). *out as in scnn_tensor_create.
 /// Errors: INVALID_ARGUMENT, SHAPE_MISMATCH (the counts differ).
 scnn_status scnn_tensor_reshape(scnn_tensor const * tensor, int64_t const * shape, int32_t rank, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
@@ -152,6 +154,94 @@ float * scnn_tensor_mutable_data(scnn_tensor * tensor) SCNN_WARN_UNUSED_RESULT;
 /// Copies the tensor's elements to `dst`, which has room for `capacity` floats.
 /// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (capacity below the element count).
 scnn_status scnn_tensor_copy_to(scnn_tensor const * tensor, float * dst, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Convolution ---- */
+
+/// Output length mode of scnn_correlate1d and scnn_convolve1d, as in numpy.
+typedef enum scnn_conv1d_mode {
+  /// Only full overlaps: max(M, N) - min(M, N) + 1 values.
+  SCNN_CONV1D_MODE_VALID = 0,
+  /// max(M, N) values, centred like numpy.
+  SCNN_CONV1D_MODE_SAME = 1,
+  /// Every partial overlap: M + N - 1 values.
+  SCNN_CONV1D_MODE_FULL = 2,
+} scnn_conv1d_mode;
+
+/// 2-D cross-correlation (what CNN libraries call convolution), like PyTorch's conv2d:
+/// out[n,o,y,x] = bias[o] + sum over c,k,l of weight[o,c,k,l] times input[n, g·C/groups + c,
+/// y·stride_h - pad_top + k·dil_h, x·stride_w - pad_left + l·dil_w], zero outside the input
+/// (g = o / (O/groups), the group of output channel o).
+/// input: [N, C, H, W] or [C, H, W]. weight: [O, C/groups, KH, KW]. bias: [O], or NULL for none.
+/// stride: 2 values (h, w), each >= 1, or NULL for 1. padding: 4 values (top, bottom, left,
+/// right) in pixels, each >= 0, or NULL for 0. dilation: 2 values (h, w), each >= 1, or NULL
+/// for 1. groups: >= 1, dividing C and O.
+/// Output size per dim: (in + pad_before + pad_after - dil·(k-1) - 1) / stride + 1, rounded down.
+/// On success *out is a new tensor [N, O, OH, OW] (or [O, OH, OW] for a rank-3 input) that the
+/// caller frees with scnn_tensor_destroy; on failure *out is NULL.
+/// Errors: INVALID_ARGUMENT (NULL input/weight/out, input rank not 3 or 4, weight rank not 4,
+/// stride or dilation < 1, negative padding, groups < 1 or not dividing C and O, dilated kernel
+/// larger than the padded input), SHAPE_MISMATCH (weight channels != C/groups, bias length != O),
+/// OUT_OF_MEMORY.
+scnn_status scnn_conv2d(scnn_tensor const * input, scnn_tensor const * weight, scnn_tensor const * bias, int64_t const * stride, int64_t const * padding, int64_t const * dilation, int64_t groups, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// True 2-D convolution: scnn_conv2d with the kernel flipped in both spatial dims
+/// (weight[o,c,KH-1-k,KW-1-l]). Same arguments, output, ownership and errors as scnn_conv2d.
+scnn_status scnn_convolve2d(scnn_tensor const * input, scnn_tensor const * weight, scnn_tensor const * bias, int64_t const * stride, int64_t const * padding, int64_t const * dilation, int64_t groups, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 1-D cross-correlation, exactly numpy's np.correlate(x, w, mode) for real inputs.
+/// x, w: rank-1 tensors. mode: an scnn_conv1d_mode value (VALID, SAME or FULL).
+/// Output length: VALID max(M,N)-min(M,N)+1, SAME max(M,N), FULL M+N-1.
+/// On success *out is a new rank-1 tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, an input not rank 1, mode not a known value), OUT_OF_MEMORY.
+scnn_status scnn_correlate1d(scnn_tensor const * x, scnn_tensor const * w, int32_t mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 1-D convolution, exactly numpy's np.convolve(x, w, mode). Arguments, output, ownership
+/// and errors as scnn_correlate1d.
+scnn_status scnn_convolve1d(scnn_tensor const * x, scnn_tensor const * w, int32_t mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Pooling ---- */
+
+/// 2-D max pooling, like PyTorch's max_pool2d: each output is the maximum of its window;
+/// padding counts as -infinity; a NaN in a window gives NaN.
+/// input: [N, C, H, W] or [C, H, W]. kernel: 2 values (h, w), each >= 1 (required).
+/// stride: 2 values, each >= 1, or NULL for the kernel size. padding: 2 values (h, w) applied
+/// on both sides, each >= 0 and at most half the kernel, or NULL for 0. ceil_mode: nonzero
+/// rounds the output size up (the last window must still start inside the input or its
+/// left/top padding). Output size per dim: (in + 2·pad - k) / stride + 1, rounded down (or up).
+/// On success *out is a new tensor [N, C, OH, OW] (or [C, OH, OW]) freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL input/kernel/out, rank not 3 or 4, kernel or stride < 1,
+/// padding negative or above half the kernel, empty output), OUT_OF_MEMORY.
+scnn_status scnn_max_pool2d(scnn_tensor const * input, int64_t const * kernel, int64_t const * stride, int64_t const * padding, int32_t ceil_mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 2-D average pooling, like PyTorch's avg_pool2d: zero padding; each window is clipped to
+/// the padded input; the divisor is that window's area when count_include_pad is nonzero,
+/// else the number of its elements inside the input. Arguments as scnn_max_pool2d, plus
+/// count_include_pad. Output, ownership and errors as scnn_max_pool2d.
+scnn_status scnn_avg_pool2d(scnn_tensor const * input, int64_t const * kernel, int64_t const * stride, int64_t const * padding, int32_t ceil_mode, int32_t count_include_pad, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// The mean of each plane: [N, C, H, W] -> [N, C, 1, 1], or [C, H, W] -> [C, 1, 1].
+/// On success *out is a new tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4), OUT_OF_MEMORY.
+scnn_status scnn_global_avg_pool2d(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Adaptive average pooling, like PyTorch's adaptive_avg_pool2d: output (i, j) averages rows
+/// floor(i·H/OH) to ceil((i+1)·H/OH) - 1, and likewise columns. output_size: 2 values
+/// (OH, OW), each >= 1 (may exceed the input size). input: [N, C, H, W] or [C, H, W].
+/// On success *out is a new tensor [N, C, OH, OW] (or [C, OH, OW]) freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, output size < 1), OUT_OF_MEMORY.
+scnn_status scnn_adaptive_avg_pool2d(scnn_tensor const * input, int64_t const * output_size, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Kernel dispatch ---- */
+
+/// Chooses the kernels for every operation, process-wide: nonzero runs the naive reference
+/// kernels (slow, the oracle the optimized ones are tested against); 0 (the default) runs
+/// the optimized ones. Safe to call from any thread.
+void scnn_set_reference_kernels(int32_t enable);
+
+/// 1 when the reference kernels are selected (see scnn_set_reference_kernels), else 0.
+int32_t scnn_reference_kernels(void) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Activations ---- */
 
@@ -279,6 +369,121 @@ scnn_status scnn_conv2d_macs(int64_t in_channels, int64_t out_channels, int64_t 
 /// Multiply-accumulates of a fully connected layer for one sample: in_features * out_features.
 /// Writes the count to *out. Errors: INVALID_ARGUMENT (NULL out, a size < 1, overflow).
 scnn_status scnn_linear_macs(int64_t in_features, int64_t out_features, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Images ---- */
+
+/// Converts 8-bit interleaved pixels (HWC: `channels` bytes per pixel, row after row) to a
+/// new float tensor [channels, height, width] with value = (p * scale - mean[c]) / std[c].
+/// pixels: at least (height - 1) * row_stride + width * channels bytes, read only (padding
+/// bytes at the end of rows are not read). width, height >= 1; channels 1, 3 or 4;
+/// row_stride: bytes from one row to the next, >= width * channels, or 0 for width * channels.
+/// scale: e.g. 1/255 to map bytes to [0, 1]; must be finite. mean, std: `channels` floats
+/// each (std non-zero), or NULL for 0 and 1. On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size, channel count, negative or too
+/// small row_stride, non-finite scale/mean/std, zero std), OUT_OF_MEMORY.
+scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, float scale, float const * mean, float const * std, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts a float image tensor [C, H, W] or [1, C, H, W] (C = 1, 3 or 4) back to 8-bit
+/// interleaved pixels: p = round(clamp((v * std[c] + mean[c]) / scale, 0, 255)), halves
+/// rounded away from zero, NaN to 0. scale: finite and non-zero (1/255 for [0, 1] images).
+/// mean, std: C floats each (std non-zero) or NULL for 0 and 1.
+/// pixels: the caller's buffer of `capacity` bytes; it must hold
+/// (H - 1) * row_stride + W * C bytes. row_stride: >= W * C, or 0 for W * C; padding bytes
+/// between rows are left unchanged.
+/// Errors: INVALID_ARGUMENT (NULL pointer, bad rank or channel count, bad row_stride, scale
+/// 0 or not finite, bad mean/std values), SHAPE_MISMATCH (capacity too small).
+scnn_status scnn_tensor_to_image(scnn_tensor const * image, float scale, float const * mean, float const * std, uint8_t * pixels, int64_t capacity, int64_t row_stride) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts RGB images [3, H, W] or [N, 3, H, W] (values in [0, 1]) to HSV of the same
+/// shape: H in degrees [0, 360), S and V in [0, 1] (Python colorsys's formula; grays have
+/// H = 0, black has S = 0). On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_rgb_to_hsv(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts HSV images [3, H, W] or [N, 3, H, W] (H in degrees, taken modulo 360; S, V in
+/// [0, 1]) to RGB of the same shape: the inverse of scnn_rgb_to_hsv. A non-finite hue gives
+/// NaN. *out as in scnn_rgb_to_hsv.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_hsv_to_rgb(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts RGB images [3, H, W] or [N, 3, H, W] to grayscale [1, H, W] or [N, 1, H, W]
+/// with the ITU-R BT.601 weights: 0.299 R + 0.587 G + 0.114 B. *out as in scnn_rgb_to_hsv.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_rgb_to_grayscale(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Resizes images [C, H, W] or [N, C, H, W] to height x width pixels, bilinearly, exactly as
+/// PyTorch's F.interpolate(mode="bilinear", align_corners=False, antialias=False).
+/// height, width: the output size in pixels, each >= 1. On success *out is a new tensor
+/// [C, height, width] or [N, C, height, width] freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, size < 1), OUT_OF_MEMORY.
+scnn_status scnn_resize_bilinear(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Crops the central height x width pixels of images [H, W], [C, H, W] or [N, C, H, W], with
+/// torchvision's center_crop offsets: top = round((H - height) / 2), left = round((W - width) / 2),
+/// halves rounded to even. On success *out is a new tensor (the last two dimensions
+/// replaced) freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank 1, size < 1, crop larger than the image), OUT_OF_MEMORY.
+scnn_status scnn_center_crop(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Filters ---- */
+
+/// How scnn_filter_apply makes up the pixels outside the image.
+typedef enum scnn_border {
+  /// Pixels outside the image are 0.
+  SCNN_BORDER_ZERO = 0,
+  /// The nearest edge pixel is repeated.
+  SCNN_BORDER_REPLICATE = 1,
+  /// Mirrored about the edge pixel, which is not repeated (numpy/torch 'reflect'); repeated
+  /// as often as needed when the kernel is larger than the image.
+  SCNN_BORDER_REFLECT = 2,
+} scnn_border;
+
+/// Makes the n x n box (mean) filter, every weight 1/(n x n): the seed's 1/9 (n = 3) and 1/25
+/// (n = 5). On success *out is a new tensor [n, n] freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (n < 1, NULL out, n x n overflowing), OUT_OF_MEMORY.
+scnn_status scnn_filter_box(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the horizontal blur 1/n * [1 ... 1], a tensor [1, n] (the seed's n = 5).
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (n < 1, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_horizontal_blur(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the vertical blur 1/n * [1 ... 1] as a column, a tensor [n, 1].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (n < 1, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_vertical_blur(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the seed's sharpen filter 1/4 * [[0, -1, 0], [-1, 8, -1], [0, -1, 0]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sharpen(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the Sobel x kernel [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sobel_x(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the Sobel y kernel [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sobel_y(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the seed's edge kernel [-1, 0, 1], a tensor [1, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_edge(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a size x size Gaussian kernel normalized to sum 1: the outer product of the 1-D
+/// weights exp(-x^2 / (2 sigma^2)), x = -(size-1)/2 ... (size-1)/2 (as torchvision).
+/// size: odd, >= 1. sigma: standard deviation in pixels, finite and > 0.
+/// *out as in scnn_filter_box.
+/// Errors: INVALID_ARGUMENT (even or non-positive size, sigma <= 0 or not finite, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_gaussian(int64_t size, float sigma, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Cross-correlates every channel of `image` ([H, W], [C, H, W] or [N, C, H, W]) with
+/// `kernel` ([KH, KW], any size, also larger than the image): output (y, x) =
+/// sum over ky, kx of kernel[ky, kx] * image[y + ky - (KH-1)/2, x + kx - (KW-1)/2].
+/// The output has the image's shape. border: an scnn_border value saying where pixels
+/// outside the image come from. On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, image rank 1, kernel rank not 2, unknown border), OUT_OF_MEMORY.
+scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * kernel, int32_t border, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 #ifdef __cplusplus
 } /* extern "C" */

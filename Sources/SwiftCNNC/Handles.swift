@@ -34,12 +34,19 @@ func optionalTensorArg(_ handle: UnsafePointer<scnn_tensor>?) -> Tensor? {
 
 /// Runs `make` and stores its result as a new handle in `*out`. `*out` is set to NULL
 /// first, so it is NULL on every failure.
+///
+/// A result that still borrows a caller's buffer (an identity op or a reshape of a wrapped
+/// tensor) gets storage of its own here: the caller may free that buffer as soon as the
+/// call returns, and a handle must never outlive the memory it reads. Only
+/// scnn_tensor_wrap passes `borrowing: true`.
 @inline(__always)
-func produce(_ out: TensorOut?, _ make: () throws -> Tensor) -> scnn_status {
+func produce(_ out: TensorOut?, borrowing: Bool = false, _ make: () throws -> Tensor) -> scnn_status {
     guarded {
         let out = try required(out, "out")
         out.pointee = nil
-        out.pointee = makeHandle(try make())
+        var result = try make()
+        if result.isBorrowed && !borrowing { try result.makeUnique() }
+        out.pointee = makeHandle(result)
     }
 }
 

@@ -32,22 +32,24 @@ public func scnnTensorFromData(
 /// Creates a tensor that reads `count` floats at `data` without copying them: the way to
 /// pass a large input to an operation. `data` must stay valid and unchanged until the
 /// tensor is destroyed. The library never writes to it: scnn_tensor_mutable_data on a
-/// wrapped tensor first gives the tensor a private copy. *out as in scnn_tensor_create;
-/// destroying it does not free `data`.
+/// wrapped tensor first gives the tensor a private copy. No other tensor ever borrows
+/// `data`: results of operations on a wrapped tensor have storage of their own.
+/// *out as in scnn_tensor_create; destroying it does not free `data`.
 /// Errors: INVALID_ARGUMENT, SHAPE_MISMATCH (count differs from the shape's).
 @c(scnn_tensor_wrap)
 public func scnnTensorWrap(
     _ data: UnsafePointer<Float>?, _ count: Int64, _ shape: UnsafePointer<Int64>?, _ rank: Int32,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
+    produce(out, borrowing: true) {
         let s = try shapeArg(shape, rank)
         return try Tensor(borrowing: try required(data, "data"), count: Int(count), shape: s)
     }
 }
 
 /// Creates a tensor with the same elements as `tensor` under a new shape with the same
-/// element count. The two share storage until either is written to. *out as in scnn_tensor_create.
+/// element count. The two share storage until either is written to (a wrapped tensor's
+/// elements are copied instead). *out as in scnn_tensor_create.
 /// Errors: INVALID_ARGUMENT, SHAPE_MISMATCH (the counts differ).
 @c(scnn_tensor_reshape)
 public func scnnTensorReshape(

@@ -63,7 +63,7 @@ SCNN_TEST(test_tensor_from_data_copies) {
 SCNN_TEST(test_tensor_wrap_borrows_and_never_writes) {
     float src[4] = {1, 2, 3, 4};
     int64_t shape[1] = {4};
-    scnn_tensor *t = NULL, *r = NULL;
+    scnn_tensor *t = NULL, *t2 = NULL, *r = NULL;
     int64_t rshape[2] = {2, 2};
     float *m;
     CHECK_OK(scnn_tensor_wrap(src, 4, shape, 1, &t));
@@ -74,6 +74,13 @@ SCNN_TEST(test_tensor_wrap_borrows_and_never_writes) {
     CHECK(src[0] == 1.0f);
     CHECK_OK(scnn_tensor_reshape(t, rshape, 2, &r));
     CHECK(scnn_tensor_rank(r) == 2 && scnn_tensor_data(r)[0] == 42.0f);
+    scnn_tensor_destroy(r);
+    r = NULL;
+    src[1] = 7; /* the original is still borrowed ... */
+    CHECK_OK(scnn_tensor_wrap(src, 4, shape, 1, &t2));
+    CHECK_OK(scnn_tensor_reshape(t2, rshape, 2, &r)); /* ... but a reshape of it owns a copy */
+    CHECK(scnn_tensor_data(r) != src && scnn_tensor_data(r)[1] == 7.0f);
+    scnn_tensor_destroy(t2);
     scnn_tensor_destroy(t);
     CHECK(scnn_tensor_data(r)[3] == 4.0f); /* r keeps the storage alive */
     scnn_tensor_destroy(r);
