@@ -159,4 +159,46 @@ final class AnalysisTests: XCTestCase {
         layersAssertThrows(.invalidArgument, ["overflows"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(1 << 31, 1 << 31)) }
         layersAssertThrows(.invalidArgument, ["overflows"]) { try linearMACs(inFeatures: 1 << 40, outFeatures: 1 << 40) }
     }
+
+    // MARK: No traps
+
+    /// Extreme arguments everywhere: a value or a SwiftCNNError with a message, never a trap.
+    func testExtremeArgumentsNeverTrap() {
+        let v = [Int.min, -1, 0, 1, 2, 3, Int.max / 2, Int.max]
+        var ok = 0, failed = 0
+        func attempt(_ body: () throws -> Int) {
+            do {
+                _ = try body()
+                ok += 1
+            } catch let e as SwiftCNNError {
+                failed += 1
+                XCTAssertFalse(e.message.isEmpty)
+            } catch {
+                XCTFail("unexpected error \(error)")
+            }
+        }
+        for n in v { for k in v { for s in v { for p in v { for d in [Int.min, 0, 1, 2, Int.max] {
+            attempt { try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d, mode: .exact) }
+            attempt { try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d, mode: .ceil) }
+        } } } } }
+        for a in v { for b in v { for kh in v { for g in v {
+            attempt { try conv2dParameterCount(inChannels: a, outChannels: b, kernel: Size2D(kh, 3), groups: g) }
+            attempt { try conv2dMACs(inChannels: a, outChannels: b, kernel: Size2D(3, kh), groups: g, output: Size2D(a, b)) }
+        } } } }
+        for a in v { for b in v {
+            attempt { try linearParameterCount(inFeatures: a, outFeatures: b) }
+            attempt { try linearParameterCount(inFeatures: a, outFeatures: b, bias: false) }
+            attempt { try linearMACs(inFeatures: a, outFeatures: b) }
+        } }
+        var rng = LayersRNG(22)
+        for _ in 0..<2000 {
+            let layers = (0..<rng.int(1, 4)).map { _ in
+                ReceptiveFieldLayer(kernel: v[rng.int(0, v.count - 1)], stride: v[rng.int(0, v.count - 1)],
+                                    dilation: v[rng.int(0, v.count - 1)])
+            }
+            attempt { try receptiveField(layers).size }
+        }
+        XCTAssertGreaterThan(ok, 0)
+        XCTAssertGreaterThan(failed, 0)
+    }
 }

@@ -380,4 +380,67 @@ final class LayersTests: XCTestCase {
         }
         XCTAssertEqual(buf, copy)
     }
+
+    // MARK: No traps
+
+    /// Extreme and random arguments: every call returns a result or throws a SwiftCNNError
+    /// with a message. A trap would kill the test process.
+    func testExtremeArgumentsNeverTrap() throws {
+        let ints = [Int.min, Int.min + 1, -5, -2, -1, 0, 1, 2, 3, 4, 5, Int.max / 2, Int.max - 1, Int.max]
+        let floats: [Float] = [.nan, .infinity, -.infinity, -1, -0.0, 0, .leastNonzeroMagnitude, 0.5, 0.9999999, 1, 1e30,
+                               .greatestFiniteMagnitude]
+        var calls = 0, failures = 0
+        func attempt(_ body: () throws -> Tensor) {
+            calls += 1
+            do {
+                let t = try body()
+                XCTAssertGreaterThan(t.count, 0)
+            } catch let e as SwiftCNNError {
+                failures += 1
+                XCTAssertFalse(e.message.isEmpty)
+            } catch {
+                XCTFail("unexpected error \(error)")
+            }
+        }
+        var rng = LayersRNG(21)
+        let shapes = [[3], [2, 3], [1, 2, 3], [2, 3, 1, 2], [1, 1, 1, 1]]
+        for shape in shapes {
+            let x = try rng.tensor(shape, -50, 50)
+            for v in ints {
+                attempt { try softmax(x, axis: v) }
+                attempt { try flatten(x, startAxis: v) }
+                attempt { try concat([x, x], axis: v) }
+                attempt { try localResponseNorm(x, size: v) }
+            }
+            for f in floats {
+                attempt { try dropout(x, p: f) }
+                attempt { try dropout(x, p: f, training: true) }
+                attempt { try localResponseNorm(x, size: 3, alpha: f, beta: 0.75, k: 1) }
+                attempt { try localResponseNorm(x, size: 2, alpha: 1, beta: f, k: 1) }
+                attempt { try localResponseNorm(x, size: 4, alpha: 1, beta: 0.5, k: f) }
+                if shape.count >= 2 {
+                    let c = try rng.tensor([shape[1]])
+                    attempt { try batchNorm(x, runningMean: c, runningVar: c, weight: c, bias: c, eps: f) }
+                }
+            }
+            for other in shapes {
+                let y = try rng.tensor(other)
+                attempt { try add(x, y) }
+                attempt { try concat([x, y], axis: rng.int(-4, 4)) }
+                attempt { try linear(x, weight: y, bias: x) }
+                attempt { try linear(x, weight: y) }
+                attempt { try batchNorm(x, runningMean: y, runningVar: y) }
+                attempt { try batchNorm(y, runningMean: x, runningVar: x, weight: x) }
+            }
+            // Values that overflow to infinity or NaN stay values, never traps.
+            let wild = try Tensor(shape: shape, scalars: (0..<x.count).map { floats[$0 % floats.count] })
+            attempt { try softmax(wild) }
+            attempt { try sigmoid(wild) }
+            attempt { try SwiftCNN.tanh(wild) }
+            attempt { try relu(wild) }
+            attempt { try add(wild, wild) }
+        }
+        XCTAssertGreaterThan(failures, 0)
+        XCTAssertGreaterThan(calls - failures, 0)
+    }
 }

@@ -141,3 +141,29 @@ SCNN_TEST(test_counts_bad_input) {
     CHECK_STATUS(scnn_linear_macs(-3, 4, &n), SCNN_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(scnn_linear_macs(INT64_MAX, INT64_MAX, &n), SCNN_STATUS_INVALID_ARGUMENT);
 }
+
+/* Extreme values everywhere: OK or INVALID_ARGUMENT with a message, never a crash. */
+SCNN_TEST(test_analysis_extreme_arguments) {
+    const int64_t v[7] = {INT64_MIN, -1, 0, 1, 3, INT64_MAX / 2, INT64_MAX};
+    int64_t n = 0, size = 0, jump = 0, ks[2], ss[2], ds[2];
+    int a, b, c, d, bad = 0, fine = 0;
+    for (a = 0; a < 7; a++)
+        for (b = 0; b < 7; b++)
+            for (c = 0; c < 7; c++)
+                for (d = 0; d < 7; d++) {
+                    scnn_status st[5];
+                    int i;
+                    st[0] = scnn_output_size(v[a], v[b], v[c], v[d], v[(a + b) % 7], (int32_t)(d % 4), &n);
+                    st[1] = scnn_conv2d_parameter_count(v[a], v[b], v[c], v[d], v[(c + d) % 7], a % 2, &n);
+                    st[2] = scnn_conv2d_macs(v[a], v[b], 3, 3, v[c], v[d], v[(a + d) % 7], &n);
+                    ks[0] = v[a]; ks[1] = v[b]; ss[0] = v[c]; ss[1] = v[d]; ds[0] = v[(a + c) % 7]; ds[1] = v[(b + d) % 7];
+                    st[3] = scnn_receptive_field(ks, ss, ds, 2, &size, &jump);
+                    st[4] = scnn_linear_parameter_count(v[a], v[b], c % 2, &n);
+                    for (i = 0; i < 5; i++) {
+                        if (st[i] == SCNN_STATUS_OK) fine++;
+                        else if (st[i] == SCNN_STATUS_INVALID_ARGUMENT && scnn_last_error()[0] != '\0') bad++;
+                        else CHECK(!"unexpected status or empty message");
+                    }
+                }
+    CHECK(fine > 0 && bad > 0);
+}

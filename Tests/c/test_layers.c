@@ -344,3 +344,60 @@ SCNN_TEST(test_layers_bad_input) {
     scnn_tensor_destroy(ca);
     scnn_tensor_destroy(cb);
 }
+
+/* Extreme axes, sizes and probabilities: a result or an error with a message, never a crash. */
+SCNN_TEST(test_layers_extreme_arguments) {
+    const int32_t axes[7] = {INT32_MIN, -5, -1, 0, 1, 4, INT32_MAX};
+    const int64_t sizes[6] = {INT64_MIN, -1, 0, 1, 4, INT64_MAX};
+    const float ps[6] = {-1.0f, 0.0f, 0.999f, 1.0f, (float)INFINITY, (float)NAN};
+    float x[12];
+    int64_t shape[4] = {1, 3, 2, 2};
+    scnn_tensor *t, *out = NULL;
+    const scnn_tensor *list[2];
+    int i, ok = 0, bad = 0;
+    for (i = 0; i < 12; i++) x[i] = (float)(i * i) - 30.0f;
+    t = make(x, 12, shape, 4);
+    list[0] = t;
+    list[1] = t;
+    for (i = 0; i < 7 * 6; i++) {
+        scnn_status st[4];
+        int j;
+        st[0] = scnn_softmax(t, axes[i % 7], &out);
+        scnn_tensor_destroy(out);
+        st[1] = scnn_flatten(t, axes[i % 7], &out);
+        scnn_tensor_destroy(out);
+        st[2] = scnn_concat(list, 2, axes[i % 7], &out);
+        scnn_tensor_destroy(out);
+        st[3] = scnn_local_response_norm(t, sizes[i % 6], ps[i / 7], 0.75f, 1.0f, &out);
+        scnn_tensor_destroy(out);
+        for (j = 0; j < 4; j++) {
+            if (st[j] == SCNN_STATUS_OK) ok++;
+            else if (st[j] == SCNN_STATUS_INVALID_ARGUMENT && scnn_last_error()[0] != '\0') bad++;
+            else CHECK(!"unexpected status or empty message");
+        }
+    }
+    for (i = 0; i < 6; i++) {
+        scnn_status st = scnn_dropout(t, ps[i], &out);
+        CHECK((st == SCNN_STATUS_OK) == (i == 1 || i == 2));
+        scnn_tensor_destroy(out);
+    }
+    CHECK(ok > 0 && bad > 0);
+    scnn_tensor_destroy(t);
+}
+
+/* Identity-like ops (dropout, flatten) on a wrapped buffer: the result owns its elements,
+ * so the caller may change or free the buffer afterwards. */
+SCNN_TEST(test_identity_ops_do_not_borrow) {
+    float buf[4] = {1, 2, 3, 4};
+    int64_t shape[2] = {2, 2};
+    scnn_tensor *w = NULL, *d = NULL, *f = NULL;
+    CHECK_OK(scnn_tensor_wrap(buf, 4, shape, 2, &w));
+    CHECK_OK(scnn_dropout(w, 0.5f, &d));
+    CHECK_OK(scnn_flatten(w, 0, &f));
+    buf[0] = 100;
+    CHECK(d != NULL && scnn_tensor_data(d) != buf && scnn_tensor_data(d)[0] == 1.0f);
+    CHECK(f != NULL && scnn_tensor_data(f) != buf && scnn_tensor_data(f)[0] == 1.0f);
+    scnn_tensor_destroy(w);
+    scnn_tensor_destroy(d);
+    scnn_tensor_destroy(f);
+}
