@@ -55,6 +55,12 @@ extern "C" {
  * buffer without copying it and never writes to it.
  */
 typedef struct scnn_tensor scnn_tensor;
+/**
+ * A zoo model (network + weights): made by scnn_model_create, freed by scnn_model_destroy.
+ * Calls that change it (load, set, init) must not run concurrently with any other call on
+ * the same model; forward, summary and reads may run from several threads at once.
+ */
+typedef struct scnn_model scnn_model;
 
 /* ---- Versions ---- */
 
@@ -484,6 +490,145 @@ scnn_status scnn_filter_gaussian(int64_t size, float sigma, scnn_tensor ** out) 
 /// scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pointer, image rank 1, kernel rank not 2, unknown border), OUT_OF_MEMORY.
 scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * kernel, int32_t border, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Model zoo ---- */
+
+/// Number of models in the zoo (20).
+int32_t scnn_model_count(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The name of zoo model `index` (0 to scnn_model_count() - 1), e.g. "resnet50"; NULL for an
+/// index out of range. The string is static: never freed.
+char const * scnn_model_name(int32_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// Every zoo model name as a static NULL-terminated array of static strings (never freed):
+/// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
+/// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
+/// resnet101, resnet152.
+char const * const * scnn_model_names(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
+scnn_status scnn_model_default_num_classes(char const * name, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/// Creates zoo model `name` with `num_classes` outputs (>= 1) and deterministic seeded
+/// weights (swiftcnn seeded init v1, seed 0: not trained; load weights with scnn_model_load).
+/// On success *out is a new model freed with scnn_model_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name -- the message lists the names --,
+/// num_classes < 1), OUT_OF_MEMORY.
+scnn_status scnn_model_create(char const * name, int64_t num_classes, scnn_model ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees a model. NULL is a no-op.
+void scnn_model_destroy(scnn_model * model);
+
+/// The model's zoo name; valid until the model is destroyed. NULL for NULL.
+char const * scnn_model_get_name(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The model's number of outputs; 0 for NULL.
+int64_t scnn_model_num_classes(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The number of trainable parameters (batch-norm running statistics not counted), as
+/// PyTorch's `sum(p.numel() for p in model.parameters())`; 0 for NULL.
+int64_t scnn_model_num_parameters(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The input shape the model was designed for, with batch 1: writes 4 values
+/// [1, C, H, W] to `shape`, and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
+/// W it accepts (equal to H and W for fixed-size models).
+/// Errors: INVALID_ARGUMENT (NULL model or shape).
+scnn_status scnn_model_input_shape(scnn_model const * model, int64_t * shape, int64_t * min_hw) SCNN_WARN_UNUSED_RESULT;
+
+/// The output shape [N, num_classes] for an input shape ([N, C, H, W], `rank` values),
+/// written to `out_shape` (2 values). Errors: INVALID_ARGUMENT (NULL pointer),
+/// SHAPE_MISMATCH (the model does not take that input: the message says what it expects).
+scnn_status scnn_model_output_shape(scnn_model const * model, int64_t const * input_shape, int32_t rank, int64_t * out_shape) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Model inference ---- */
+
+/// Runs the model on a caller's NCHW float buffer: `input` holds the product of `shape`
+/// (`rank` values, [N, C, H, W], any N) floats, read without copying; the logits
+/// [N, num_classes] (row-major) are written to `output`, which has room for
+/// `output_capacity` floats. The shape and the capacity are checked before any work.
+/// lenet5_original outputs RBF penalties (lower is better) instead of logits.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (the model does not take that
+/// input -- the message says what it expects -- or output_capacity < N x num_classes),
+/// OUT_OF_MEMORY.
+scnn_status scnn_model_forward(scnn_model const * model, float const * input, int64_t const * shape, int32_t rank, float * output, int64_t output_capacity) SCNN_WARN_UNUSED_RESULT;
+
+/// Runs the model on a tensor [N, C, H, W]. *out is a new tensor [N, num_classes] freed
+/// with scnn_tensor_destroy; NULL on failure. Errors as scnn_model_forward.
+scnn_status scnn_model_forward_tensor(scnn_model const * model, scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// A Keras-like summary table as text: for every layer its name, type, output shape,
+/// parameters, multiply-accumulates per example and receptive field, then the totals.
+/// input_shape: 4 values [N, C, H, W], or NULL for the model's design size with N = 1.
+/// On success *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted),
+/// OUT_OF_MEMORY.
+scnn_status scnn_model_summary(scnn_model const * model, int64_t const * input_shape, char ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
+void scnn_string_free(char * s);
+
+/* ---- Model weights ---- */
+
+/// Loads weights from a safetensors file with PyTorch/torchvision state_dict names (e.g. a
+/// file written by `safetensors.torch.save_file(model.state_dict(), path)`). F32, F16, BF16
+/// and F64 tensors load (converted to float32). Strict: every key of the model must be
+/// present, no other key may be (`num_batches_tracked` entries are ignored), every shape
+/// must match; on any error the model is unchanged and the message names the key and both
+/// shapes. Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot read the file), FORMAT
+/// (malformed file), SHAPE_MISMATCH (missing/unexpected key or wrong shape), UNSUPPORTED
+/// (unsupported dtype or rank), OUT_OF_MEMORY.
+scnn_status scnn_model_load(scnn_model * model, char const * path) SCNN_WARN_UNUSED_RESULT;
+
+/// Saves the weights (parameters and batch-norm running statistics, float32, PyTorch's names
+/// and order) to a safetensors file, atomically: a temporary file is written, synced and
+/// renamed over `path`, so a failure leaves any existing file intact. `num_batches_tracked`
+/// is not written (PyTorch's load_state_dict accepts its absence).
+/// Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot write), OUT_OF_MEMORY.
+scnn_status scnn_model_save(scnn_model const * model, char const * path) SCNN_WARN_UNUSED_RESULT;
+
+/// Replaces every weight with swiftcnn seeded init v1's values for `seed` (the generator the
+/// parity fixtures use; see scripts/weightgen.py). Errors: INVALID_ARGUMENT (NULL), OUT_OF_MEMORY.
+scnn_status scnn_model_init_seeded(scnn_model * model, uint64_t seed) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of state-dict entries (parameters and buffers, without num_batches_tracked); 0 for NULL.
+int64_t scnn_model_parameter_count(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The state-dict key of entry `index` (0 to scnn_model_parameter_count() - 1) in PyTorch's
+/// order, e.g. "layer1.0.bn1.running_var"; NULL for NULL or an index out of range. Valid
+/// until the model is destroyed.
+char const * scnn_model_parameter_name(scnn_model const * model, int64_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// 1 when entry `index` is a buffer (batch norm's running_mean / running_var: in the state
+/// dict, not a trainable parameter), 0 when it is a parameter, -1 for NULL or a bad index.
+int32_t scnn_model_parameter_is_buffer(scnn_model const * model, int64_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// The state-dict entry `name` as a new tensor in *out (freed with scnn_tensor_destroy; a
+/// copy: writing to it does not change the model). NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no such key), OUT_OF_MEMORY.
+scnn_status scnn_model_get_parameter(scnn_model const * model, char const * name, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Replaces the state-dict entry `name` with a copy of `value`, whose shape must equal the
+/// entry's. Errors: INVALID_ARGUMENT (NULL pointer, no such key), SHAPE_MISMATCH (the
+/// message gives both shapes), OUT_OF_MEMORY.
+scnn_status scnn_model_set_parameter(scnn_model * model, char const * name, scnn_tensor const * value) SCNN_WARN_UNUSED_RESULT;
+
+/// Loads a whole state dict: `count` keys and tensors (copied). strict != 0: every key of
+/// the model must be given, no other key may be (`*num_batches_tracked` is ignored);
+/// strict == 0: missing and unknown keys are ignored. Shapes must match either way. On any
+/// error nothing changes. Errors: INVALID_ARGUMENT (NULL pointer or element, count < 0,
+/// a key given twice), SHAPE_MISMATCH (missing/unexpected key, wrong shape: the message
+/// names the key and both shapes), OUT_OF_MEMORY.
+scnn_status scnn_model_load_state_dict(scnn_model * model, char const * const * names, scnn_tensor const * const * tensors, int64_t count, int32_t strict) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- ImageNet labels ---- */
+
+/// Number of ImageNet-1k class labels (1000).
+int32_t scnn_imagenet_class_count(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The ImageNet-1k label of class `index` (0 to 999, torchvision's order, e.g. 0 → "tench",
+/// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
+char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -123,16 +123,16 @@ public func scnnModelDefaultNumClasses(_ name: UnsafePointer<CChar>?, _ out: Uns
 /// num_classes < 1), OUT_OF_MEMORY.
 @c(scnn_model_create)
 public func scnnModelCreate(
-    _ name: UnsafePointer<CChar>?, _ numClasses: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?
+    _ name: UnsafePointer<CChar>?, _ num_classes: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?
 ) -> scnn_status {
     guarded {
         let o = try required(out, "out")
         o.pointee = nil
         let n = try stringArg(name, "name")
-        guard numClasses >= 1 && numClasses <= Int64(Int32.max) else {
-            throw SwiftCNNError.invalidArgument("\(n): num_classes must be 1 to \(Int32.max); got \(numClasses)")
+        guard num_classes >= 1 && num_classes <= Int64(Int32.max) else {
+            throw SwiftCNNError.invalidArgument("\(n): num_classes must be 1 to \(Int32.max); got \(num_classes)")
         }
-        let model = try Zoo.create(n, numClasses: Int(numClasses))
+        let model = try Zoo.create(n, numClasses: Int(num_classes))
         o.pointee = Unmanaged.passRetained(ModelBox(model)).toOpaque().assumingMemoryBound(to: scnn_model.self)
     }
 }
@@ -172,16 +172,16 @@ public func scnnModelNumParameters(_ model: UnsafePointer<scnn_model>?) -> Int64
 /// Errors: INVALID_ARGUMENT (NULL model or shape).
 @c(scnn_model_input_shape)
 public func scnnModelInputShape(
-    _ model: UnsafePointer<scnn_model>?, _ shape: UnsafeMutablePointer<Int64>?, _ minHW: UnsafeMutablePointer<Int64>?
+    _ model: UnsafePointer<scnn_model>?, _ shape: UnsafeMutablePointer<Int64>?, _ min_hw: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
     guarded {
         let arch = try modelArg(model).model.architecture
         let s = try required(shape, "shape")
         for (i, d) in arch.nominalInputShape(batch: 1).enumerated() { s[i] = Int64(d) }
-        if let minHW {
+        if let min_hw {
             let m = arch.minimumInputSize()
-            minHW[0] = Int64(m.h)
-            minHW[1] = Int64(m.w)
+            min_hw[0] = Int64(m.h)
+            min_hw[1] = Int64(m.w)
         }
     }
 }
@@ -191,13 +191,13 @@ public func scnnModelInputShape(
 /// SHAPE_MISMATCH (the model does not take that input: the message says what it expects).
 @c(scnn_model_output_shape)
 public func scnnModelOutputShape(
-    _ model: UnsafePointer<scnn_model>?, _ inputShape: UnsafePointer<Int64>?, _ rank: Int32,
-    _ outShape: UnsafeMutablePointer<Int64>?
+    _ model: UnsafePointer<scnn_model>?, _ input_shape: UnsafePointer<Int64>?, _ rank: Int32,
+    _ out_shape: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
     guarded {
         let m = try modelArg(model).model
-        let o = try required(outShape, "out_shape")
-        let s = try m.outputShape(forInput: try modelInputShape(inputShape, rank))
+        let o = try required(out_shape, "out_shape")
+        let s = try m.outputShape(forInput: try modelInputShape(input_shape, rank))
         o[0] = Int64(s[0])
         o[1] = Int64(s[1])
     }
@@ -216,7 +216,7 @@ public func scnnModelOutputShape(
 @c(scnn_model_forward)
 public func scnnModelForward(
     _ model: UnsafePointer<scnn_model>?, _ input: UnsafePointer<Float>?, _ shape: UnsafePointer<Int64>?,
-    _ rank: Int32, _ output: UnsafeMutablePointer<Float>?, _ outputCapacity: Int64
+    _ rank: Int32, _ output: UnsafeMutablePointer<Float>?, _ output_capacity: Int64
 ) -> scnn_status {
     guarded {
         let m = try modelArg(model).model
@@ -225,9 +225,9 @@ public func scnnModelForward(
         let needed = try Checked.product(outShape)
         let dst = try required(output, "output")
         let src = try required(input, "input")
-        guard outputCapacity >= Int64(needed) else {
+        guard output_capacity >= Int64(needed) else {
             throw SwiftCNNError.shapeMismatch(
-                "\(m.name): output holds \(outputCapacity) floats; the logits \(Tensor.describe(outShape)) need \(needed)")
+                "\(m.name): output holds \(output_capacity) floats; the logits \(Tensor.describe(outShape)) need \(needed)")
         }
         let x = try Tensor(borrowing: src, count: try Checked.product(s), shape: s)
         let y = try m.forward(x)
@@ -258,14 +258,14 @@ public func scnnModelForwardTensor(
 /// OUT_OF_MEMORY.
 @c(scnn_model_summary)
 public func scnnModelSummary(
-    _ model: UnsafePointer<scnn_model>?, _ inputShape: UnsafePointer<Int64>?,
+    _ model: UnsafePointer<scnn_model>?, _ input_shape: UnsafePointer<Int64>?,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> scnn_status {
     guarded {
         let o = try required(out, "out")
         o.pointee = nil
         let m = try modelArg(model).model
-        let shape = optionalInts(inputShape, count: 4)
+        let shape = optionalInts(input_shape, count: 4)
         let text = try m.summary(inputShape: shape).text
         guard let copy = strdup(text) else { throw SwiftCNNError.outOfMemory("summary: could not copy \(text.utf8.count) bytes") }
         o.pointee = copy

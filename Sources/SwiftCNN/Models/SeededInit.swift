@@ -90,12 +90,19 @@ public enum SeededInit {
         let spanF = Float(hi - lo)
         let s = fnv1a64(name) ^ seed
         try t.withUnsafeMutableBufferPointer { buf in
-            var counter = s
-            for i in 0..<buf.count {
-                counter = counter &+ 0x9E37_79B9_7F4A_7C15
-                let u = unit(mix(counter))
-                let scaled = spanF * u
-                buf[i] = loF + scaled
+            guard var p = buf.baseAddress else { return }
+            let end = p + buf.count
+            var z = s
+            while p < end {
+                z = z &+ 0x9E37_79B9_7F4A_7C15
+                var m = z
+                m = (m ^ (m >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                m = (m ^ (m >> 27)) &* 0x94D0_49BB_1331_11EB
+                m ^= m >> 31
+                let u = Float(m >> 40) * 0x1p-24
+                let scaled = spanF * u   // one float32 multiply, then one add: never fused
+                p.pointee = loF + scaled
+                p += 1
             }
         }
         return t
