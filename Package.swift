@@ -62,7 +62,8 @@ let testTargets: [Target] = [
     .testTarget(
         name: "SwiftCNNTests",
         dependencies: ["SwiftCNN"],
-        path: "Tests/SwiftCNNTests"
+        path: "Tests/SwiftCNNTests",
+        exclude: ["Fixtures"]
     ),
 ]
 
