@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -234,28 +235,32 @@ def test_concurrent_calls_from_threads(rng):
 
 
 def test_gil_is_released_while_computing():
-    # While one thread runs a long library call, another thread must make progress.
-    x = np.ones((4096, 4096), np.float32)            # 64 MB copied per call
+    # Another thread must run Python code *during* a long library call: a tick stamped
+    # in the middle half of a call is only possible if the call released the GIL.
+    x = np.ones((8192, 4096), np.float32)            # 128 MB copied per call
     done = threading.Event()
-    ticks = []
+    stamps = []
 
-    def background():
+    def ticker():
         while not done.is_set():
-            ticks.append(1)
+            stamps.append(time.perf_counter())
 
-    t = threading.Thread(target=background)
+    t = threading.Thread(target=ticker)
     t.start()
+    calls = []
     try:
-        sys.setswitchinterval(5.0)   # without a GIL release the ticker could not run
-        n0 = len(ticks)
-        for _ in range(5):
-            _c.from_buffer(x)
-        progressed = len(ticks) - n0
+        for _ in range(4):
+            t0 = time.perf_counter()
+            r = _c.from_buffer(x)
+            t1 = time.perf_counter()
+            del r
+            calls.append((t0, t1))
     finally:
-        sys.setswitchinterval(0.005)
         done.set()
         t.join()
-    assert progressed > 0
+    inside = [s for (t0, t1) in calls for s in stamps
+              if t0 + 0.25 * (t1 - t0) < s < t1 - 0.25 * (t1 - t0)]
+    assert inside, f"no Python tick during {len(calls)} calls of {[round(b - a, 4) for a, b in calls]} s"
 
 
 # ---- installation ------------------------------------------------------------------------
