@@ -155,6 +155,121 @@ float * scnn_tensor_mutable_data(scnn_tensor * tensor) SCNN_WARN_UNUSED_RESULT;
 /// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (capacity below the element count).
 scnn_status scnn_tensor_copy_to(scnn_tensor const * tensor, float * dst, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Images ---- */
+
+/// Converts 8-bit interleaved pixels (HWC: `channels` bytes per pixel, row after row) to a
+/// new float tensor [channels, height, width] with value = (p * scale - mean[c]) / std[c].
+/// pixels: at least (height - 1) * row_stride + width * channels bytes, read only (padding
+/// bytes at the end of rows are not read). width, height >= 1; channels 1, 3 or 4;
+/// row_stride: bytes from one row to the next, >= width * channels, or 0 for width * channels.
+/// scale: e.g. 1/255 to map bytes to [0, 1]; must be finite. mean, std: `channels` floats
+/// each (std non-zero), or NULL for 0 and 1. On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size, channel count, negative or too
+/// small row_stride, non-finite scale/mean/std, zero std), OUT_OF_MEMORY.
+scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, float scale, float const * mean, float const * std, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts a float image tensor [C, H, W] or [1, C, H, W] (C = 1, 3 or 4) back to 8-bit
+/// interleaved pixels: p = round(clamp((v * std[c] + mean[c]) / scale, 0, 255)), halves
+/// rounded away from zero, NaN to 0. scale: finite and non-zero (1/255 for [0, 1] images).
+/// mean, std: C floats each (std non-zero) or NULL for 0 and 1.
+/// pixels: the caller's buffer of `capacity` bytes; it must hold
+/// (H - 1) * row_stride + W * C bytes. row_stride: >= W * C, or 0 for W * C; padding bytes
+/// between rows are left unchanged.
+/// Errors: INVALID_ARGUMENT (NULL pointer, bad rank or channel count, bad row_stride, scale
+/// 0 or not finite, bad mean/std values), SHAPE_MISMATCH (capacity too small).
+scnn_status scnn_tensor_to_image(scnn_tensor const * image, float scale, float const * mean, float const * std, uint8_t * pixels, int64_t capacity, int64_t row_stride) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts RGB images [3, H, W] or [N, 3, H, W] (values in [0, 1]) to HSV of the same
+/// shape: H in degrees [0, 360), S and V in [0, 1] (Python colorsys's formula; grays have
+/// H = 0, black has S = 0). On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_rgb_to_hsv(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts HSV images [3, H, W] or [N, 3, H, W] (H in degrees, taken modulo 360; S, V in
+/// [0, 1]) to RGB of the same shape: the inverse of scnn_rgb_to_hsv. A non-finite hue gives
+/// NaN. *out as in scnn_rgb_to_hsv.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_hsv_to_rgb(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Converts RGB images [3, H, W] or [N, 3, H, W] to grayscale [1, H, W] or [N, 1, H, W]
+/// with the ITU-R BT.601 weights: 0.299 R + 0.587 G + 0.114 B. *out as in scnn_rgb_to_hsv.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, channel count not 3), OUT_OF_MEMORY.
+scnn_status scnn_rgb_to_grayscale(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Resizes images [C, H, W] or [N, C, H, W] to height x width pixels, bilinearly, exactly as
+/// PyTorch's F.interpolate(mode="bilinear", align_corners=False, antialias=False).
+/// height, width: the output size in pixels, each >= 1. On success *out is a new tensor
+/// [C, height, width] or [N, C, height, width] freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, size < 1), OUT_OF_MEMORY.
+scnn_status scnn_resize_bilinear(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Crops the central height x width pixels of images [H, W], [C, H, W] or [N, C, H, W], with
+/// torchvision's center_crop offsets: top = round((H - height) / 2), left = round((W - width) / 2),
+/// halves rounded to even. On success *out is a new tensor (the last two dimensions
+/// replaced) freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank 1, size < 1, crop larger than the image), OUT_OF_MEMORY.
+scnn_status scnn_center_crop(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Filters ---- */
+
+/// How scnn_filter_apply makes up the pixels outside the image.
+typedef enum scnn_border {
+  /// Pixels outside the image are 0.
+  SCNN_BORDER_ZERO = 0,
+  /// The nearest edge pixel is repeated.
+  SCNN_BORDER_REPLICATE = 1,
+  /// Mirrored about the edge pixel, which is not repeated (numpy/torch 'reflect'); repeated
+  /// as often as needed when the kernel is larger than the image.
+  SCNN_BORDER_REFLECT = 2,
+} scnn_border;
+
+/// Makes the n x n box (mean) filter, every weight 1/(n x n): the seed's 1/9 (n = 3) and 1/25
+/// (n = 5). On success *out is a new tensor [n, n] freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (n < 1, NULL out, n x n overflowing), OUT_OF_MEMORY.
+scnn_status scnn_filter_box(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the horizontal blur 1/n * [1 ... 1], a tensor [1, n] (the seed's n = 5).
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (n < 1, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_horizontal_blur(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the vertical blur 1/n * [1 ... 1] as a column, a tensor [n, 1].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (n < 1, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_vertical_blur(int64_t n, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the seed's sharpen filter 1/4 * [[0, -1, 0], [-1, 8, -1], [0, -1, 0]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sharpen(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the Sobel x kernel [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sobel_x(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the Sobel y kernel [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], a tensor [3, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_sobel_y(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes the seed's edge kernel [-1, 0, 1], a tensor [1, 3].
+/// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
+scnn_status scnn_filter_edge(scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a size x size Gaussian kernel normalized to sum 1: the outer product of the 1-D
+/// weights exp(-x^2 / (2 sigma^2)), x = -(size-1)/2 ... (size-1)/2 (as torchvision).
+/// size: odd, >= 1. sigma: standard deviation in pixels, finite and > 0.
+/// *out as in scnn_filter_box.
+/// Errors: INVALID_ARGUMENT (even or non-positive size, sigma <= 0 or not finite, NULL out), OUT_OF_MEMORY.
+scnn_status scnn_filter_gaussian(int64_t size, float sigma, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Cross-correlates every channel of `image` ([H, W], [C, H, W] or [N, C, H, W]) with
+/// `kernel` ([KH, KW], any size, also larger than the image): output (y, x) =
+/// sum over ky, kx of kernel[ky, kx] * image[y + ky - (KH-1)/2, x + kx - (KW-1)/2].
+/// The output has the image's shape. border: an scnn_border value saying where pixels
+/// outside the image come from. On success *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, image rank 1, kernel rank not 2, unknown border), OUT_OF_MEMORY.
+scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * kernel, int32_t border, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
