@@ -1089,8 +1089,9 @@ static PyObject *py_output_size(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "LLLLLi:output_size", &n, &k, &s, &p, &d, &mode))
         return NULL;
-    return int64_result(scnn_output_size((int64_t)n, (int64_t)k, (int64_t)s, (int64_t)p, (int64_t)d,
-                                         (int32_t)mode, &out), out);
+    scnn_status st = scnn_output_size((int64_t)n, (int64_t)k, (int64_t)s, (int64_t)p, (int64_t)d,
+                                         (int32_t)mode, &out);
+    return int64_result(st, out);
 }
 
 /* receptive_field(kernels, strides, dilations|None) -> (size, jump) */
@@ -1174,8 +1175,9 @@ static PyObject *py_conv2d_parameter_count(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "LLLLLp:conv2d_parameter_count", &ic, &oc, &kh, &kw, &g, &bias))
         return NULL;
-    return int64_result(scnn_conv2d_parameter_count((int64_t)ic, (int64_t)oc, (int64_t)kh, (int64_t)kw,
-                                                    (int64_t)g, (int32_t)bias, &out), out);
+    scnn_status st = scnn_conv2d_parameter_count((int64_t)ic, (int64_t)oc, (int64_t)kh, (int64_t)kw,
+                                                    (int64_t)g, (int32_t)bias, &out);
+    return int64_result(st, out);
 }
 
 /* linear_parameter_count(in, out, bias) -> int */
@@ -1187,7 +1189,8 @@ static PyObject *py_linear_parameter_count(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "LLp:linear_parameter_count", &i, &o, &bias))
         return NULL;
-    return int64_result(scnn_linear_parameter_count((int64_t)i, (int64_t)o, (int32_t)bias, &out), out);
+    scnn_status st = scnn_linear_parameter_count((int64_t)i, (int64_t)o, (int32_t)bias, &out);
+    return int64_result(st, out);
 }
 
 /* conv2d_macs(in, out, kh, kw, groups, out_h, out_w) -> int */
@@ -1198,8 +1201,9 @@ static PyObject *py_conv2d_macs(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "LLLLLLL:conv2d_macs", &ic, &oc, &kh, &kw, &g, &oh, &ow))
         return NULL;
-    return int64_result(scnn_conv2d_macs((int64_t)ic, (int64_t)oc, (int64_t)kh, (int64_t)kw, (int64_t)g,
-                                         (int64_t)oh, (int64_t)ow, &out), out);
+    scnn_status st = scnn_conv2d_macs((int64_t)ic, (int64_t)oc, (int64_t)kh, (int64_t)kw, (int64_t)g,
+                                         (int64_t)oh, (int64_t)ow, &out);
+    return int64_result(st, out);
 }
 
 /* linear_macs(in, out) -> int */
@@ -1210,7 +1214,8 @@ static PyObject *py_linear_macs(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "LL:linear_macs", &i, &o))
         return NULL;
-    return int64_result(scnn_linear_macs((int64_t)i, (int64_t)o, &out), out);
+    scnn_status st = scnn_linear_macs((int64_t)i, (int64_t)o, &out);
+    return int64_result(st, out);
 }
 
 #else
@@ -1432,9 +1437,11 @@ static PyObject *filter_n(PyObject *args, filter_n_fn fn, const char *fmt)
 {
     long long n;
     scnn_tensor *out = NULL;
+    scnn_status st;
     if (!PyArg_ParseTuple(args, fmt, &n))
         return NULL;
-    return finish(fn((int64_t)n, &out), out);
+    st = fn((int64_t)n, &out); /* before finish(): argument order is unspecified */
+    return finish(st, out);
 }
 
 static PyObject *py_filter_box(PyObject *self, PyObject *args)
@@ -1490,9 +1497,11 @@ static PyObject *py_filter_gaussian(PyObject *self, PyObject *args)
     float sigma;
     scnn_tensor *out = NULL;
     (void)self;
+    scnn_status st;
     if (!PyArg_ParseTuple(args, "Lf:filter_gaussian", &size, &sigma))
         return NULL;
-    return finish(scnn_filter_gaussian((int64_t)size, sigma, &out), out);
+    st = scnn_filter_gaussian((int64_t)size, sigma, &out);
+    return finish(st, out);
 }
 
 /* filter_apply(image, kernel, border) */
