@@ -48,6 +48,9 @@ let targets: [Target] = [
             .unsafeFlags([
                 // No Swift toolchain needed on the host's library path.
                 "-static-stdlib",
+                // lld (shipped with the toolchain) honours the version script fully: with
+                // GNU ld the core's public Swift symbols linger in .dynsym as LOCAL entries.
+                "-use-ld=lld",
                 // Export the C ABI and nothing else; give the library an SONAME.
                 "-Xlinker", "--version-script=\(root)/Sources/SwiftCNNC/exports.map",
                 "-Xlinker", "-soname=libswiftcnn.so",

@@ -164,28 +164,28 @@ public func scnnFilterVerticalBlur(_ n: Int64, _ out: UnsafeMutablePointer<Unsaf
 /// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
 @c(scnn_filter_sharpen)
 public func scnnFilterSharpen(_ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?) -> scnn_status {
-    produce(out) { Filters.sharpen() }
+    produce(out) { try Filters.sharpen() }
 }
 
 /// Makes the Sobel x kernel [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], a tensor [3, 3].
 /// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
 @c(scnn_filter_sobel_x)
 public func scnnFilterSobelX(_ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?) -> scnn_status {
-    produce(out) { Filters.sobelX() }
+    produce(out) { try Filters.sobelX() }
 }
 
 /// Makes the Sobel y kernel [[-1, -2, -1], [0, 0, 0], [1, 2, 1]], a tensor [3, 3].
 /// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
 @c(scnn_filter_sobel_y)
 public func scnnFilterSobelY(_ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?) -> scnn_status {
-    produce(out) { Filters.sobelY() }
+    produce(out) { try Filters.sobelY() }
 }
 
 /// Makes the seed's edge kernel [-1, 0, 1], a tensor [1, 3].
 /// *out as in scnn_filter_box. Errors: INVALID_ARGUMENT (NULL out).
 @c(scnn_filter_edge)
 public func scnnFilterEdge(_ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?) -> scnn_status {
-    produce(out) { Filters.edge() }
+    produce(out) { try Filters.edge() }
 }
 
 /// Makes a size x size Gaussian kernel normalized to sum 1: the outer product of the 1-D

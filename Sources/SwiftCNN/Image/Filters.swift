@@ -42,23 +42,23 @@ public enum Filters {
 
     /// The seed's sharpen filter exactly as printed: `1/4 · [[0, −1, 0], [−1, 8, −1], [0, −1, 0]]`
     /// (its weights sum to 1).
-    public static func sharpen() -> Tensor {
-        fixed([3, 3], [0, -1, 0, -1, 8, -1, 0, -1, 0].map { Float($0) / 4 })
+    public static func sharpen() throws -> Tensor {
+        try fixed([3, 3], [0, -1, 0, -1, 8, -1, 0, -1, 0].map { Float($0) / 4 })
     }
 
     /// The Sobel x-derivative kernel `[[−1, 0, 1], [−2, 0, 2], [−1, 0, 1]]`.
-    public static func sobelX() -> Tensor {
-        fixed([3, 3], [-1, 0, 1, -2, 0, 2, -1, 0, 1])
+    public static func sobelX() throws -> Tensor {
+        try fixed([3, 3], [-1, 0, 1, -2, 0, 2, -1, 0, 1])
     }
 
     /// The Sobel y-derivative kernel `[[−1, −2, −1], [0, 0, 0], [1, 2, 1]]`.
-    public static func sobelY() -> Tensor {
-        fixed([3, 3], [-1, -2, -1, 0, 0, 0, 1, 2, 1])
+    public static func sobelY() throws -> Tensor {
+        try fixed([3, 3], [-1, -2, -1, 0, 0, 0, 1, 2, 1])
     }
 
     /// The seed's edge kernel `[−1, 0, 1]`, shape `[1, 3]`.
-    public static func edge() -> Tensor {
-        fixed([1, 3], [-1, 0, 1])
+    public static func edge() throws -> Tensor {
+        try fixed([1, 3], [-1, 0, 1])
     }
 
     /// A `size`×`size` Gaussian kernel normalized to sum 1: the outer product of the 1-D
@@ -92,21 +92,10 @@ public enum Filters {
         return t
     }
 
-    /// A small kernel of fixed, known-good shape and values.
-    private static func fixed(_ shape: [Int], _ values: [Float]) -> Tensor {
-        // Shapes here are constants of at most 9 elements: this cannot fail short of the
-        // allocator failing for 36 bytes, in which case nothing else could work either.
-        do { return try Tensor(shape: shape, scalars: values) } catch { fatalError("swiftcnn: \(error)") }
-    }
-}
-
-extension Tensor {
-    /// Writes a freshly allocated (hence uniquely owned) tensor without a failure path.
-    @usableFromInline
-    internal mutating func withUnsafeMutableBufferPointerUnchecked<R>(_ body: (UnsafeMutableBufferPointer<Float>) -> R) -> R {
-        withExtendedLifetime(storage) {
-            body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
-        }
+    /// A small kernel of fixed shape and values. It throws only if 36 bytes cannot be
+    /// allocated — and then says so rather than stopping the host.
+    private static func fixed(_ shape: [Int], _ values: [Float]) throws -> Tensor {
+        try Tensor(shape: shape, scalars: values)
     }
 }
 

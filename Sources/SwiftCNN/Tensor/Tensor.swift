@@ -115,6 +115,18 @@ public struct Tensor {
         }
     }
 
+    /// Writes a tensor this code has just allocated (so uniquely owned, never borrowed)
+    /// without the copy check, hence without a failure path. Kernels use it on outputs made
+    /// with ``init(uninitialized:)``.
+    @usableFromInline
+    internal mutating func withUnsafeMutableBufferPointerUnchecked<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        try withExtendedLifetime(storage) {
+            try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+        }
+    }
+
     /// Gives this tensor storage it alone owns.
     @inlinable
     public mutating func makeUnique() throws {
