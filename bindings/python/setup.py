@@ -109,6 +109,7 @@ setup(
     version=read_version(),
     packages=["swiftcnn"],
     package_data={"swiftcnn": ["py.typed", "*.pyi"]},
+    exclude_package_data={"swiftcnn": ["*.c"]},
     ext_modules=[extension],
     cmdclass={"build_ext": BuildExt},
     zip_safe=False,
