@@ -207,21 +207,28 @@ def test_no_leak_over_many_calls():
 
 # ---- threads ----------------------------------------------------------------------------
 
-@requires("scnn_conv2d")
+@requires("scnn_filter_apply", "scnn_filter_gaussian")
 def test_concurrent_calls_from_threads(rng):
-    x = rng.standard_normal((2, 3, 24, 24)).astype(np.float32)
-    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
-    expected = swiftcnn.conv2d(x, w, padding=1)
+    from swiftcnn import filters
+    x = rng.standard_normal((3, 64, 64)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    expected = filters.apply(x, k, "reflect")
     results, errors = [None] * 8, []
+    barrier = threading.Barrier(8)
 
     def work(i):
         try:
-            for _ in range(5):
-                results[i] = swiftcnn.conv2d(x, w, padding=1)
-            # errors are per thread too
-            with pytest.raises(ValueError, match="stride"):
-                swiftcnn.conv2d(x, w, stride=0)
-        except Exception as e:  # pragma: no cover - reported below
+            barrier.wait()
+            for _ in range(10):
+                results[i] = filters.apply(x, k, "reflect")
+                # each thread sees its own error message (scnn_last_error is per thread)
+                if i % 2:
+                    with pytest.raises(ValueError, match="odd"):
+                        filters.gaussian(4, 1.0)
+                else:
+                    with pytest.raises(ValueError, match="sigma"):
+                        filters.gaussian(3, -1.0)
+        except BaseException as e:  # reported below
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
@@ -229,9 +236,19 @@ def test_concurrent_calls_from_threads(rng):
         t.start()
     for t in threads:
         t.join()
-    assert not errors
+    assert not errors, errors
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_readonly_and_foreign_buffers_are_accepted():
+    import array
+    a = np.arange(6, dtype=np.float32)
+    a.flags.writeable = False
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(a)), a)
+    arr = array.array("f", [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(arr)), [1, 2, 3])
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(memoryview(arr))), [1, 2, 3])
 
 
 def test_gil_is_released_while_computing():
