@@ -155,6 +155,94 @@ float * scnn_tensor_mutable_data(scnn_tensor * tensor) SCNN_WARN_UNUSED_RESULT;
 /// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (capacity below the element count).
 scnn_status scnn_tensor_copy_to(scnn_tensor const * tensor, float * dst, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Convolution ---- */
+
+/// Output length mode of scnn_correlate1d and scnn_convolve1d, as in numpy.
+typedef enum scnn_conv1d_mode {
+  /// Only full overlaps: max(M, N) - min(M, N) + 1 values.
+  SCNN_CONV1D_MODE_VALID = 0,
+  /// max(M, N) values, centred like numpy.
+  SCNN_CONV1D_MODE_SAME = 1,
+  /// Every partial overlap: M + N - 1 values.
+  SCNN_CONV1D_MODE_FULL = 2,
+} scnn_conv1d_mode;
+
+/// 2-D cross-correlation (what CNN libraries call convolution), like PyTorch's conv2d:
+/// out[n,o,y,x] = bias[o] + sum over c,k,l of weight[o,c,k,l] times input[n, g·C/groups + c,
+/// y·stride_h - pad_top + k·dil_h, x·stride_w - pad_left + l·dil_w], zero outside the input
+/// (g = o / (O/groups), the group of output channel o).
+/// input: [N, C, H, W] or [C, H, W]. weight: [O, C/groups, KH, KW]. bias: [O], or NULL for none.
+/// stride: 2 values (h, w), each >= 1, or NULL for 1. padding: 4 values (top, bottom, left,
+/// right) in pixels, each >= 0, or NULL for 0. dilation: 2 values (h, w), each >= 1, or NULL
+/// for 1. groups: >= 1, dividing C and O.
+/// Output size per dim: (in + pad_before + pad_after - dil·(k-1) - 1) / stride + 1, rounded down.
+/// On success *out is a new tensor [N, O, OH, OW] (or [O, OH, OW] for a rank-3 input) that the
+/// caller frees with scnn_tensor_destroy; on failure *out is NULL.
+/// Errors: INVALID_ARGUMENT (NULL input/weight/out, input rank not 3 or 4, weight rank not 4,
+/// stride or dilation < 1, negative padding, groups < 1 or not dividing C and O, dilated kernel
+/// larger than the padded input), SHAPE_MISMATCH (weight channels != C/groups, bias length != O),
+/// OUT_OF_MEMORY.
+scnn_status scnn_conv2d(scnn_tensor const * input, scnn_tensor const * weight, scnn_tensor const * bias, int64_t const * stride, int64_t const * padding, int64_t const * dilation, int64_t groups, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// True 2-D convolution: scnn_conv2d with the kernel flipped in both spatial dims
+/// (weight[o,c,KH-1-k,KW-1-l]). Same arguments, output, ownership and errors as scnn_conv2d.
+scnn_status scnn_convolve2d(scnn_tensor const * input, scnn_tensor const * weight, scnn_tensor const * bias, int64_t const * stride, int64_t const * padding, int64_t const * dilation, int64_t groups, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 1-D cross-correlation, exactly numpy's np.correlate(x, w, mode) for real inputs.
+/// x, w: rank-1 tensors. mode: an scnn_conv1d_mode value (VALID, SAME or FULL).
+/// Output length: VALID max(M,N)-min(M,N)+1, SAME max(M,N), FULL M+N-1.
+/// On success *out is a new rank-1 tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, an input not rank 1, mode not a known value), OUT_OF_MEMORY.
+scnn_status scnn_correlate1d(scnn_tensor const * x, scnn_tensor const * w, int32_t mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 1-D convolution, exactly numpy's np.convolve(x, w, mode). Arguments, output, ownership
+/// and errors as scnn_correlate1d.
+scnn_status scnn_convolve1d(scnn_tensor const * x, scnn_tensor const * w, int32_t mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Pooling ---- */
+
+/// 2-D max pooling, like PyTorch's max_pool2d: each output is the maximum of its window;
+/// padding counts as -infinity; a NaN in a window gives NaN.
+/// input: [N, C, H, W] or [C, H, W]. kernel: 2 values (h, w), each >= 1 (required).
+/// stride: 2 values, each >= 1, or NULL for the kernel size. padding: 2 values (h, w) applied
+/// on both sides, each >= 0 and at most half the kernel, or NULL for 0. ceil_mode: nonzero
+/// rounds the output size up (the last window must still start inside the input or its
+/// left/top padding). Output size per dim: (in + 2·pad - k) / stride + 1, rounded down (or up).
+/// On success *out is a new tensor [N, C, OH, OW] (or [C, OH, OW]) freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL input/kernel/out, rank not 3 or 4, kernel or stride < 1,
+/// padding negative or above half the kernel, empty output), OUT_OF_MEMORY.
+scnn_status scnn_max_pool2d(scnn_tensor const * input, int64_t const * kernel, int64_t const * stride, int64_t const * padding, int32_t ceil_mode, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// 2-D average pooling, like PyTorch's avg_pool2d: zero padding; each window is clipped to
+/// the padded input; the divisor is that window's area when count_include_pad is nonzero,
+/// else the number of its elements inside the input. Arguments as scnn_max_pool2d, plus
+/// count_include_pad. Output, ownership and errors as scnn_max_pool2d.
+scnn_status scnn_avg_pool2d(scnn_tensor const * input, int64_t const * kernel, int64_t const * stride, int64_t const * padding, int32_t ceil_mode, int32_t count_include_pad, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// The mean of each plane: [N, C, H, W] -> [N, C, 1, 1], or [C, H, W] -> [C, 1, 1].
+/// On success *out is a new tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4), OUT_OF_MEMORY.
+scnn_status scnn_global_avg_pool2d(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Adaptive average pooling, like PyTorch's adaptive_avg_pool2d: output (i, j) averages rows
+/// floor(i·H/OH) to ceil((i+1)·H/OH) - 1, and likewise columns. output_size: 2 values
+/// (OH, OW), each >= 1 (may exceed the input size). input: [N, C, H, W] or [C, H, W].
+/// On success *out is a new tensor [N, C, OH, OW] (or [C, OH, OW]) freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, output size < 1), OUT_OF_MEMORY.
+scnn_status scnn_adaptive_avg_pool2d(scnn_tensor const * input, int64_t const * output_size, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Kernel dispatch ---- */
+
+/// Chooses the kernels for every operation, process-wide: nonzero runs the naive reference
+/// kernels (slow, the oracle the optimized ones are tested against); 0 (the default) runs
+/// the optimized ones. Safe to call from any thread.
+void scnn_set_reference_kernels(int32_t enable);
+
+/// 1 when the reference kernels are selected (see scnn_set_reference_kernels), else 0.
+int32_t scnn_reference_kernels(void) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Images ---- */
 
 /// Converts 8-bit interleaved pixels (HWC: `channels` bytes per pixel, row after row) to a

@@ -1,0 +1,182 @@
+/// Options of ``conv2d(_:weight:bias:options:)``: stride, zero padding, dilation, groups,
+/// and whether the kernel is flipped (true convolution).
+public struct Conv2DOptions: Equatable, Sendable {
+    /// Step between output positions, in input pixels (each >= 1).
+    public var stride: Size2D
+    /// Zero padding on each side of the input (each >= 0).
+    public var padding: Padding2D
+    /// Spacing between kernel taps (each >= 1); 1 is a dense kernel.
+    public var dilation: Size2D
+    /// Number of channel groups (>= 1, dividing both input and output channels).
+    public var groups: Int
+    /// `false`: cross-correlation h[m,n] = Σ g[k,l]·f[m+k,n+l] (what CNN libraries call
+    /// convolution). `true`: true convolution, the kernel flipped in both spatial dims.
+    public var flipKernel: Bool
+
+    /// Options with PyTorch's defaults: stride 1, no padding, dilation 1, one group, no flip.
+    public init(stride: Size2D = 1, padding: Padding2D = 0, dilation: Size2D = 1, groups: Int = 1, flipKernel: Bool = false) {
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        self.flipKernel = flipKernel
+    }
+}
+
+/// The validated geometry of one 2-D convolution: every size is >= 1 and every product of
+/// sizes used by the kernels fits in an `Int`. Made only by ``Conv2DGeometry/init(input:weight:bias:options:op:)``.
+public struct Conv2DGeometry: Equatable, Sendable {
+    /// Batch size.
+    public let batch: Int
+    /// Input channels, height, width.
+    public let inChannels: Int, inHeight: Int, inWidth: Int
+    /// Output channels (the weight's first dimension), height, width.
+    public let outChannels: Int, outHeight: Int, outWidth: Int
+    /// Kernel height and width.
+    public let kernelHeight: Int, kernelWidth: Int
+    /// Stride, padding, dilation, groups and flip as given.
+    public let stride: Size2D, padding: Padding2D, dilation: Size2D
+    /// Number of channel groups.
+    public let groups: Int
+    /// Whether the kernel is flipped (true convolution).
+    public let flipKernel: Bool
+    /// Whether a bias is added.
+    public let hasBias: Bool
+
+    /// Input and output channels per group.
+    public var inChannelsPerGroup: Int { inChannels / groups }
+    /// Output channels per group.
+    public var outChannelsPerGroup: Int { outChannels / groups }
+    /// Elements of one output plane, `outHeight·outWidth` (checked at validation).
+    public var outPlane: Int { outHeight * outWidth }
+    /// Elements of one input plane, `inHeight·inWidth` (checked at validation).
+    public var inPlane: Int { inHeight * inWidth }
+    /// Rows of the im2col matrix of one group, `inChannelsPerGroup·kernelHeight·kernelWidth` (checked).
+    public var patchSize: Int { inChannelsPerGroup * kernelHeight * kernelWidth }
+
+    /// Validates `input` `[N, C, H, W]` or `[C, H, W]`, `weight` `[O, C/groups, KH, KW]`,
+    /// `bias` `[O]` and `options`; `op` prefixes the error messages.
+    public init(input: Tensor, weight: Tensor, bias: Tensor?, options o: Conv2DOptions, op: String = "conv2d") throws {
+        let (n, c, h, w) = try imageDims(input, op)
+        guard weight.rank == 4 else {
+            throw SwiftCNNError.invalidArgument(
+                "\(op): weight must have rank 4 [O, C/groups, KH, KW]; got rank \(weight.rank) (shape \(Tensor.describe(weight.shape)))")
+        }
+        let (oc, wc, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+        guard o.stride.h >= 1 && o.stride.w >= 1 else {
+            throw SwiftCNNError.invalidArgument("\(op): stride must be at least 1; got \(o.stride)")
+        }
+        guard o.dilation.h >= 1 && o.dilation.w >= 1 else {
+            throw SwiftCNNError.invalidArgument("\(op): dilation must be at least 1; got \(o.dilation)")
+        }
+        let p = o.padding
+        guard p.top >= 0 && p.bottom >= 0 && p.left >= 0 && p.right >= 0 else {
+            throw SwiftCNNError.invalidArgument("\(op): padding must not be negative; got \(p)")
+        }
+        guard o.groups >= 1 else {
+            throw SwiftCNNError.invalidArgument("\(op): groups must be at least 1; got \(o.groups)")
+        }
+        guard c % o.groups == 0 else {
+            throw SwiftCNNError.invalidArgument("\(op): groups (\(o.groups)) must divide the input channels (\(c))")
+        }
+        guard oc % o.groups == 0 else {
+            throw SwiftCNNError.invalidArgument(
+                "\(op): groups (\(o.groups)) must divide the output channels (\(oc), the weight's first dimension)")
+        }
+        guard wc == c / o.groups else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(op): weight has \(wc) input channels per group but input has \(c) channels / \(o.groups) groups"
+                + " (weight shape \(Tensor.describe(weight.shape)), input shape \(Tensor.describe(input.shape)))")
+        }
+        if let bias {
+            guard bias.rank == 1 && bias.count == oc else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(op): bias must have shape [\(oc)] (one value per output channel); got \(Tensor.describe(bias.shape))")
+            }
+        }
+        let oh = try conv2dOutputLength(op, "height", input: h, padBefore: p.top, padAfter: p.bottom,
+                                        kernel: kh, stride: o.stride.h, dilation: o.dilation.h)
+        let ow = try conv2dOutputLength(op, "width", input: w, padBefore: p.left, padAfter: p.right,
+                                        kernel: kw, stride: o.stride.w, dilation: o.dilation.w)
+        // Sizes the kernels multiply: make sure they fit (the output tensor checks its own count).
+        _ = try Checked.product([n, oc, oh, ow], "\(op) output element count")
+        _ = try Checked.product([wc, kh, kw, oh, ow], "\(op) im2col buffer size")
+        batch = n; inChannels = c; inHeight = h; inWidth = w
+        outChannels = oc; outHeight = oh; outWidth = ow
+        kernelHeight = kh; kernelWidth = kw
+        stride = o.stride; padding = p; dilation = o.dilation; groups = o.groups
+        flipKernel = o.flipKernel; hasBias = bias != nil
+    }
+}
+
+/// Output length along one dimension: floor((n + padBefore + padAfter − d·(k−1) − 1)/s) + 1,
+/// or an error when the dilated kernel is larger than the padded input.
+func conv2dOutputLength(_ op: String, _ dim: String, input: Int, padBefore: Int, padAfter: Int,
+                        kernel: Int, stride: Int, dilation: Int) throws -> Int {
+    let padded = try Checked.add(try Checked.add(input, padBefore, "\(op) padded \(dim)"), padAfter, "\(op) padded \(dim)")
+    let span = try Checked.add(try Checked.mul(dilation, kernel - 1, "\(op) dilated kernel \(dim)"), 1, "\(op) dilated kernel \(dim)")
+    guard span <= padded else {
+        let what = dilation > 1 ? "dilated kernel \(dim) \(span) (kernel \(kernel), dilation \(dilation))" : "kernel \(dim) \(kernel)"
+        throw SwiftCNNError.invalidArgument(
+            "\(op): \(what) is larger than the padded input \(dim) \(padded) (input \(input) + padding \(padBefore) + \(padAfter))")
+    }
+    return (padded - span) / stride + 1
+}
+
+/// 2-D cross-correlation (what CNN libraries call convolution), like `torch.nn.functional.conv2d`:
+/// out[n, o, y, x] = bias[o] + Σ_{c, k, l} weight[o, c, k, l] · in[n, g·C/groups + c, y·sH − padTop + k·dH, x·sW − padLeft + l·dW]
+/// with zeros outside the input. With `options.flipKernel`, the kernel is flipped in both
+/// spatial dims (true convolution, see ``convolve2d(_:weight:bias:options:)``).
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]` or `[C, H, W]`.
+///   - weight: `[O, C/groups, KH, KW]`.
+///   - bias: `[O]`, or nil for none.
+/// - Returns: `[N, O, OH, OW]` (or `[O, OH, OW]` for a rank-3 input), where per dim
+///   out = floor((in + padBefore + padAfter − dilation·(kernel−1) − 1)/stride) + 1.
+/// - Throws: ``SwiftCNNError`` when a rank is wrong, stride or dilation < 1, padding < 0,
+///   groups < 1 or not dividing C and O, the weight's channels differ from C/groups, the bias
+///   length differs from O, the dilated kernel is larger than the padded input, or memory runs out.
+public func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, options: Conv2DOptions = .init()) throws -> Tensor {
+    try conv2dForward(input, weight: weight, bias: bias, options: options,
+                      op: options.flipKernel ? "convolve2d" : "conv2d")
+}
+
+/// True 2-D convolution: ``conv2d(_:weight:bias:options:)`` with the kernel flipped in both
+/// spatial dims (`options.flipKernel` is set to true). Same shapes and errors.
+public func convolve2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, options: Conv2DOptions = .init()) throws -> Tensor {
+    var o = options
+    o.flipKernel = true
+    return try conv2dForward(input, weight: weight, bias: bias, options: o, op: "convolve2d")
+}
+
+/// Validates, allocates the output and runs the reference or optimized kernel.
+func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, op: String) throws -> Tensor {
+    let g = try Conv2DGeometry(input: input, weight: weight, bias: bias, options: options, op: op)
+    var out = try Tensor(uninitialized: imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
+    try input.withUnsafeBufferPointer { x in
+        try weight.withUnsafeBufferPointer { wt in
+            try withOptionalBuffer(bias) { b in
+                try out.withUnsafeMutableBufferPointer { y in
+                    guard let xp = x.baseAddress, let wp = wt.baseAddress, let yp = y.baseAddress else {
+                        throw SwiftCNNError(.internal, "\(op): empty tensor buffer")
+                    }
+                    if KernelDispatch.forceReference {
+                        Reference.conv2d(g, input: xp, weight: wp, bias: b, output: yp)
+                    } else {
+                        try Optimized.conv2dIm2col(g, input: xp, weight: wp, bias: b, output: yp)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Calls `body` with the base address of `t`'s elements, or nil when `t` is nil.
+func withOptionalBuffer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    guard let t else { return try body(nil) }
+    return try t.withUnsafeBufferPointer { try body($0.baseAddress) }
+}
+
+// Backward: conv2dBackward(...) arrives with training (issue 5).
