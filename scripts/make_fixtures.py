@@ -5,7 +5,9 @@ Needs torch, torchvision, safetensors, numpy (not the project's environment; CI 
 
     /work/torchenv/bin/python scripts/make_fixtures.py            # every model + the LeNet-5 torch files
     /work/torchenv/bin/python scripts/make_fixtures.py resnet18   # only the named ones
-    options: --out DIR (default Tests/fixtures/zoo), --seed N (default 0), --no-f64
+    options: --out DIR (default Tests/fixtures/zoo), --seed N (default 0), --no-f64,
+             --check (regenerate into a temporary folder and compare with the files in --out:
+             tensors bit for bit, metadata values exactly; exits 1 on any difference)
 
 For each zoo model NAME (scripts/zoo_torch.py):
   build(NAME, num_classes) with num_classes 10 for lenet*, 1000 otherwise; every state_dict tensor
@@ -135,13 +137,48 @@ def make_lenet5_torch(out_dir: str, seed: int) -> None:
                         "torch": torch.__version__})
 
 
+def check(args) -> int:
+    import tempfile
+    from safetensors import safe_open
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [sys.argv[0], "--out", tmp, "--seed", str(args.seed)] + (["--no-f64"] if args.no_f64 else [])
+        old, sys.argv = sys.argv, argv + args.names
+        try:
+            rc = main()
+        finally:
+            sys.argv = old
+        if rc:
+            return rc
+        bad = 0
+        for fn in sorted(os.listdir(tmp)):
+            a = safe_open(os.path.join(tmp, fn), "np")
+            ref_path = os.path.join(args.out, fn)
+            if not os.path.exists(ref_path):
+                print(f"{fn}: missing in {args.out}")
+                bad += 1
+                continue
+            b = safe_open(ref_path, "np")
+            ma, mb = dict(a.metadata() or {}), dict(b.metadata() or {})
+            if args.no_f64:
+                ma.pop("float64_rel_diff", None)
+                mb.pop("float64_rel_diff", None)
+            same = set(a.keys()) == set(b.keys()) and ma == mb and all(
+                np.array_equal(a.get_tensor(k).view(np.uint8), b.get_tensor(k).view(np.uint8)) for k in a.keys())
+            print(f"{fn}: {'identical' if same else 'DIFFERS'}")
+            bad += not same
+        return 1 if bad else 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help="zoo names (default: all, plus the lenet5_torch files)")
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-f64", action="store_true", help="skip the float64 reference run")
+    ap.add_argument("--check", action="store_true", help="regenerate elsewhere and compare with --out")
     args = ap.parse_args()
+    if args.check:
+        return check(args)
     torch.set_num_threads(2)
     torch.set_default_dtype(torch.float32)
     if not weightgen.self_test():
