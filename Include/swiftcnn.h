@@ -243,6 +243,133 @@ void scnn_set_reference_kernels(int32_t enable);
 /// 1 when the reference kernels are selected (see scnn_set_reference_kernels), else 0.
 int32_t scnn_reference_kernels(void) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Activations ---- */
+
+/// Rectified linear unit, elementwise: max(x, 0) (NaN stays NaN). `input`: any shape.
+/// On success *out is a new tensor of the input's shape, freed with scnn_tensor_destroy;
+/// on failure *out is NULL.
+/// Errors: INVALID_ARGUMENT (NULL pointer), OUT_OF_MEMORY.
+scnn_status scnn_relu(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Hyperbolic tangent, elementwise (saturates to +-1). `input`: any shape.
+/// *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer), OUT_OF_MEMORY.
+scnn_status scnn_tanh(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Logistic sigmoid 1 / (1 + exp(-x)), elementwise, without overflow for large |x|.
+/// `input`: any shape. *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer), OUT_OF_MEMORY.
+scnn_status scnn_sigmoid(scnn_tensor const * input, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Numerically stable softmax along `axis`: exp(x - max) / sum(exp(x - max)); each slice
+/// along the axis sums to 1. `axis` is in -rank..rank-1; negative values count from the end
+/// (-1: the last axis). *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, axis out of range), OUT_OF_MEMORY.
+scnn_status scnn_softmax(scnn_tensor const * input, int32_t axis, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Normalization ---- */
+
+/// Local response normalization across channels, exactly PyTorch's LocalResponseNorm:
+/// b[n,c] = a[n,c] / (k + alpha/size * sum of a[n,c']^2 over c' = c - size/2 ... c + (size-1)/2)^beta,
+/// channels outside the tensor counting as 0 (size/2 rounded down).
+/// `input`: [N, C, L] or [N, C, H, W] (channels are dimension 1, as in PyTorch).
+/// `size`: channels in the window (>= 1). `alpha`, `beta`, `k`: finite (PyTorch's defaults are
+/// 1e-4, 0.75, 1). *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank below 3, size < 1, a non-finite parameter), OUT_OF_MEMORY.
+scnn_status scnn_local_response_norm(scnn_tensor const * input, int64_t size, float alpha, float beta, float k, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Batch normalization at inference from running statistics:
+/// y = (x - running_mean[c]) / sqrt(running_var[c] + eps) * weight[c] + bias[c].
+/// `input`: [N, C], [N, C, L] or [N, C, H, W] (channels are dimension 1).
+/// `running_mean`, `running_var`: rank 1, [C]. `weight`, `bias`: [C], or NULL for 1 and 0.
+/// `eps`: finite, >= 0 (PyTorch's default is 1e-5).
+/// *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL input or statistics, input rank below 2, bad eps),
+/// SHAPE_MISMATCH (a statistic, weight or bias that is not [C]), OUT_OF_MEMORY.
+scnn_status scnn_batch_norm(scnn_tensor const * input, scnn_tensor const * running_mean, scnn_tensor const * running_var, scnn_tensor const * weight, scnn_tensor const * bias, float eps, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Fully connected and reshaping ---- */
+
+/// Fully connected layer: y = x * weight^T + bias (PyTorch's linear).
+/// `input`: [N, in] or [in]. `weight`: [out, in]. `bias`: [out], or NULL for none.
+/// *out: a new tensor [N, out] (or [out] for a rank-1 input), freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL input or weight, input rank not 1 or 2, weight rank not 2),
+/// SHAPE_MISMATCH (weight's in differs from the input's features, bias not [out]), OUT_OF_MEMORY.
+scnn_status scnn_linear(scnn_tensor const * input, scnn_tensor const * weight, scnn_tensor const * bias, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Flattens the dimensions from `start_axis` to the end into one (torch.flatten(x, start_axis)):
+/// [N, C, H, W] with start_axis 1 gives [N, C<em>H</em>W]. `start_axis` is in -rank..rank-1; negative
+/// values count from the end. *out: a new tensor (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, start_axis out of range), OUT_OF_MEMORY.
+scnn_status scnn_flatten(scnn_tensor const * input, int32_t start_axis, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Dropout at inference: the identity (PyTorch's dropout in eval mode). `p`, the training-time
+/// drop probability, must be in [0, 1). *out: a new tensor equal to the input (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, p outside [0, 1) or NaN), OUT_OF_MEMORY.
+scnn_status scnn_dropout(scnn_tensor const * input, float p, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Concatenates `count` tensors along `axis` (torch.cat); `inputs` is an array of `count`
+/// tensor pointers, none NULL. All have the same rank and the same sizes except along `axis`,
+/// which is in -rank..rank-1 (negative counts from the end; 1 is channels of [N, C, H, W]).
+/// *out: a new tensor (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL array or element, count < 1, axis out of range, total size
+/// overflow), SHAPE_MISMATCH (ranks or other dimensions differ), OUT_OF_MEMORY.
+scnn_status scnn_concat(scnn_tensor const * const * inputs, int32_t count, int32_t axis, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Elementwise sum a + b of two tensors of the same shape (no broadcasting).
+/// *out: a new tensor of that shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (the shapes differ), OUT_OF_MEMORY.
+scnn_status scnn_add(scnn_tensor const * a, scnn_tensor const * b, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Shape analysis and counts ---- */
+
+/// How scnn_output_size treats a stride that does not fit the input exactly.
+typedef enum scnn_output_size_mode {
+  /// A stride that does not fit is an INVALID_ARGUMENT error (e.g. (7 - 3)/3 + 1 = 2.33).
+  SCNN_OUTPUT_SIZE_MODE_EXACT = 0,
+  /// Round down (PyTorch's default for convolution and pooling).
+  SCNN_OUTPUT_SIZE_MODE_FLOOR = 1,
+  /// Round up (the plain formula; pooling's ceil mode also drops a window starting in the right padding).
+  SCNN_OUTPUT_SIZE_MODE_CEIL = 2,
+} scnn_output_size_mode;
+
+/// The output size along one dimension of a convolution or pooling window:
+/// (input + 2<em>padding - dilation</em>(kernel - 1) - 1) / stride + 1.
+/// `mode` is an scnn_output_size_mode: EXACT fails when the division is not exact (the message
+/// shows the fractional value, e.g. "2.33"); FLOOR and CEIL round. Writes the size to *out.
+/// Errors: INVALID_ARGUMENT (NULL out, input/kernel/stride/dilation < 1, padding < 0, unknown
+/// mode, a dilated kernel larger than the padded input, a stride that does not fit in EXACT
+/// mode, overflow). *out is left unchanged on failure.
+scnn_status scnn_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t padding, int64_t dilation, int32_t mode, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/// The receptive field of `count` stacked conv/pool layers, along one dimension:
+/// size = 1 + sum_i dilation_i*(kernel_i - 1) * (product of the strides before layer i).
+/// `kernels`, `strides`: `count` values each (>= 1); `dilations`: `count` values (>= 1) or NULL for
+/// all 1. `count` 0 is an empty stack (size 1, jump 1; the arrays may then be NULL).
+/// Writes the size in input pixels to *out_size and, when `out_jump` is not NULL, the distance in
+/// input pixels between neighbouring outputs (the product of the strides) to *out_jump.
+/// Errors: INVALID_ARGUMENT (NULL kernels/strides/out_size, count < 0, a value < 1, overflow).
+scnn_status scnn_receptive_field(int64_t const * kernels, int64_t const * strides, int64_t const * dilations, int32_t count, int64_t * out_size, int64_t * out_jump) SCNN_WARN_UNUSED_RESULT;
+
+/// Learnable parameters of a 2-D convolution: out_channels * (in_channels/groups) * kernel_h *
+/// kernel_w weights, plus out_channels biases when `bias` is nonzero. Writes the count to *out.
+/// Errors: INVALID_ARGUMENT (NULL out, a size < 1, groups not dividing both channel counts, overflow).
+scnn_status scnn_conv2d_parameter_count(int64_t in_channels, int64_t out_channels, int64_t kernel_h, int64_t kernel_w, int64_t groups, int32_t bias, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/// Learnable parameters of a fully connected layer: in_features * out_features weights, plus
+/// out_features biases when `bias` is nonzero. Writes the count to *out.
+/// Errors: INVALID_ARGUMENT (NULL out, a size < 1, overflow).
+scnn_status scnn_linear_parameter_count(int64_t in_features, int64_t out_features, int32_t bias, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/// Multiply-accumulates of a 2-D convolution for one image: out_h * out_w * out_channels *
+/// (in_channels/groups) * kernel_h * kernel_w. Writes the count to *out.
+/// Errors: INVALID_ARGUMENT (NULL out, a size < 1, groups not dividing both channel counts, overflow).
+scnn_status scnn_conv2d_macs(int64_t in_channels, int64_t out_channels, int64_t kernel_h, int64_t kernel_w, int64_t groups, int64_t out_h, int64_t out_w, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
+/// Multiply-accumulates of a fully connected layer for one sample: in_features * out_features.
+/// Writes the count to *out. Errors: INVALID_ARGUMENT (NULL out, a size < 1, overflow).
+scnn_status scnn_linear_macs(int64_t in_features, int64_t out_features, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Images ---- */
 
 /// Converts 8-bit interleaved pixels (HWC: `channels` bytes per pixel, row after row) to a

@@ -1,0 +1,12 @@
+/// Elementwise sum of two tensors of the same shape (no broadcasting), e.g. a residual connection.
+public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+    guard a.shape == b.shape else {
+        throw SwiftCNNError.shapeMismatch(
+            "add: shapes must be equal (no broadcasting); got \(Tensor.describe(a.shape)) and \(Tensor.describe(b.shape))")
+    }
+    return try layerOutput(a.shape, reading: a) { ap, yp in
+        try b.withUnsafeBufferPointer { Reference.add(ap, try bufferBase($0), yp, count: a.count) }
+    }
+}
+
+// Backward: addBackward(...) arrives with training (issue 5).

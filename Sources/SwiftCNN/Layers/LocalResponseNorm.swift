@@ -1,0 +1,32 @@
+/// Local response normalization across channels (Krizhevsky et al. 2012), exactly
+/// `torch.nn.functional.local_response_norm` / `torch.nn.LocalResponseNorm` with the same defaults:
+///
+///     b[n,c,…] = a[n,c,…] / (k + alpha/size · Σ_{c'} a[n,c',…]²)^beta
+///
+/// where c' runs over the window c − ⌊size/2⌋ … c + ⌊(size−1)/2⌋, channels outside the tensor
+/// counting as zero (PyTorch pads size//2 channels before and (size−1)//2 after, then
+/// averages over `size`: the divisor is always `size`).
+///
+/// - Parameters:
+///   - x: `[N, C, L]` or `[N, C, H, W]`; channels are dimension 1 (as in PyTorch, rank 3 is
+///     `[N, C, L]`, not an unbatched image: reshape a `[C, H, W]` image to `[1, C, H, W]`).
+///   - size: channels in the window, at least 1.
+///   - alpha, beta, k: finite numbers (PyTorch's defaults 1e-4, 0.75, 1).
+public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) throws -> Tensor {
+    let op = "localResponseNorm"
+    guard x.rank >= 3 else {
+        throw SwiftCNNError.invalidArgument(
+            "\(op): input must have rank 3 [N, C, L] or 4 [N, C, H, W]; got rank \(x.rank) (shape \(Tensor.describe(x.shape)))")
+    }
+    guard size >= 1 else {
+        throw SwiftCNNError.invalidArgument("\(op): size must be at least 1; got \(size)")
+    }
+    try LayerChecks.finite(alpha, op, "alpha")
+    try LayerChecks.finite(beta, op, "beta")
+    try LayerChecks.finite(k, op, "k")
+    let g = ChannelGeometry(batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2...].reduce(1, *))
+    let p = LRNParameters(size: size, alpha: alpha, beta: beta, k: k)
+    return try layerOutput(x.shape, reading: x) { Reference.localResponseNorm($0, $1, g, p) }
+}
+
+// Backward: localResponseNormBackward(...) arrives with training (issue 5).
