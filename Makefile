@@ -116,6 +116,7 @@ venv: $(VENV)/.stamp
 
 # Installs the extension into .venv, reusing the library built above.
 $(VENV)/.swiftcnn-installed: $(VENV)/.stamp $(LIB) $(HEADER) $(PY_SRCS)
+	rm -rf bindings/python/build
 	SWIFTCNN_LIBRARY=$(abspath $(LIB)) $(VPY) -m pip install --quiet --no-build-isolation --force-reinstall --no-deps ./bindings/python
 	@touch $@
 

@@ -1,0 +1,116 @@
+"""Builds the swiftcnn CPython extension (swiftcnn/_swiftcnn.c) against Include/swiftcnn.h.
+
+The extension links against libswiftcnn.so, which is copied into the package directory
+beside the extension; the extension's rpath is $ORIGIN, so `import swiftcnn` needs no
+LD_LIBRARY_PATH, from any directory.
+
+Where the library comes from:
+- env SWIFTCNN_LIBRARY names an already built libswiftcnn.so (what `make python` does), or
+- otherwise `swift build -c release --product swiftcnn -Xswiftc -target-cpu -Xswiftc native`
+  runs in the repository root (../../ from this file) and .build/release/libswiftcnn.so is used.
+  SWIFTCNN_TARGET_CPU overrides `native` (e.g. `haswell` for a portable build).
+
+The header is ../../Include/swiftcnn.h (committed, generated from the Swift sources).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+INCLUDE = os.path.join(ROOT, "Include")
+HEADER = os.path.join(INCLUDE, "swiftcnn.h")
+LIB_NAME = "libswiftcnn.so"
+
+
+def read_version():
+    """The library's version from Sources/SwiftCNN/Version.swift (falls back to 0.0.0)."""
+    path = os.path.join(ROOT, "Sources", "SwiftCNN", "Version.swift")
+    try:
+        with open(path, encoding="utf-8") as f:
+            m = re.search(r'version\s*:\s*StaticString\s*=\s*"([^"]+)"', f.read())
+        return m.group(1) if m else "0.0.0"
+    except OSError:
+        return "0.0.0"
+
+
+def declared_functions():
+    """The scnn_* functions that Include/swiftcnn.h declares.
+
+    The extension is written against the whole C ABI; a function that the header does not
+    declare yet (an older library) is compiled as a stub that raises NotImplementedError,
+    and is listed in swiftcnn._swiftcnn.MISSING.
+    """
+    with open(HEADER, encoding="utf-8") as f:
+        text = f.read()
+    # Drop comments, then collect `name(` at declaration level.
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text)
+    return sorted(set(re.findall(r"\b(scnn_[a-z0-9_]+)\s*\(", text)))
+
+
+def locate_library():
+    env = os.environ.get("SWIFTCNN_LIBRARY")
+    if env:
+        if not os.path.isfile(env):
+            sys.exit(f"setup.py: SWIFTCNN_LIBRARY={env!r} is not a file")
+        return os.path.abspath(env)
+    if shutil.which("swift") is None:
+        sys.exit("setup.py: building swiftcnn needs the Swift toolchain (`swift` on PATH), "
+                 "or SWIFTCNN_LIBRARY naming a built libswiftcnn.so")
+    cpu = os.environ.get("SWIFTCNN_TARGET_CPU", "native")
+    cmd = ["swift", "build", "-c", "release", "--product", "swiftcnn",
+           "-Xswiftc", "-target-cpu", "-Xswiftc", cpu]
+    print("setup.py: " + " ".join(cmd) + f"  (in {ROOT})", flush=True)
+    subprocess.check_call(cmd, cwd=ROOT)
+    lib = os.path.join(ROOT, ".build", "release", LIB_NAME)
+    if not os.path.isfile(lib):
+        sys.exit(f"setup.py: swift build finished but {lib} is missing")
+    return lib
+
+
+class BuildExt(build_ext):
+    """Copies libswiftcnn.so beside the extension and links against that copy."""
+
+    def run(self):
+        lib = locate_library()
+        pkg_dir = os.path.join(os.path.abspath(self.build_lib), "swiftcnn")
+        os.makedirs(pkg_dir, exist_ok=True)
+        targets = [pkg_dir]
+        if self.inplace:
+            targets.append(os.path.join(HERE, "swiftcnn"))
+        for d in targets:
+            dst = os.path.join(d, LIB_NAME)
+            if os.path.abspath(lib) != os.path.abspath(dst):
+                shutil.copyfile(lib, dst)
+        for ext in self.extensions:
+            ext.library_dirs = [pkg_dir] + list(ext.library_dirs)
+        super().run()
+
+
+functions = declared_functions()
+extension = Extension(
+    "swiftcnn._swiftcnn",
+    sources=["swiftcnn/_swiftcnn.c"],
+    depends=[HEADER],
+    include_dirs=[INCLUDE],
+    libraries=["swiftcnn"],
+    runtime_library_dirs=["$ORIGIN"],
+    define_macros=[("SCNN_HAS_" + name, "1") for name in functions],
+    extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+)
+
+setup(
+    version=read_version(),
+    packages=["swiftcnn"],
+    package_data={"swiftcnn": ["py.typed", "*.pyi"]},
+    exclude_package_data={"swiftcnn": ["*.c"]},
+    ext_modules=[extension],
+    cmdclass={"build_ext": BuildExt},
+    zip_safe=False,
+)

@@ -1,0 +1,75 @@
+"""Helpers shared by the swiftcnn modules: array conversion and argument normalisation."""
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _swiftcnn as _c
+
+IntOrPair = Union[int, Tuple[int, int], Sequence[int]]
+
+# dtype kinds converted to float32: floating point, signed and unsigned integers.
+_REAL_KINDS = "fiu"
+
+
+def as_f32(x: Any, name: str = "input") -> np.ndarray:
+    """`x` as a C-contiguous, aligned float32 numpy array.
+
+    A float32 C-contiguous aligned ndarray is returned as is (the library then reads it
+    without a copy). Other real dtypes (float16/64, signed and unsigned integers) and
+    non-contiguous layouts are converted with a copy. Bool, complex, object, string,
+    datetime and structured dtypes are refused with TypeError.
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name}: expected an array of real numbers (a float or integer dtype), "
+                        f"got dtype {a.dtype}")
+    return np.require(a, dtype=np.float32, requirements=["C", "A"])
+
+
+def as_optional_f32(x: Any, name: str) -> Optional[np.ndarray]:
+    return None if x is None else as_f32(x, name)
+
+
+def out(t: "_c.TensorBuffer") -> np.ndarray:
+    """A zero-copy numpy view of a library result (the view keeps the result alive)."""
+    return np.asarray(t)
+
+
+def as_int(v: Any, name: str) -> int:
+    """`v` as a Python int; floats, bools and other non-integers raise TypeError."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got bool")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(v).__name__}") from None
+
+
+def pair(v: Any, name: str) -> Tuple[int, int]:
+    """An int or a pair of ints as (h, w)."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)):
+        i = int(v)
+        return (i, i)
+    if isinstance(v, (str, bytes)) or not isinstance(v, (Sequence, np.ndarray)):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {type(v).__name__}")
+    if len(v) != 2:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {len(v)} values")
+    return (as_int(v[0], name), as_int(v[1], name))
+
+
+def choice(value: Any, choices: Sequence[str], name: str) -> int:
+    """The index of `value` among `choices` (strings, case-sensitive)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {', '.join(repr(c) for c in choices)}, "
+                        f"got {type(value).__name__}")
+    try:
+        return list(choices).index(value)
+    except ValueError:
+        raise ValueError(f"{name}: expected one of {', '.join(repr(c) for c in choices)}, "
+                         f"got {value!r}") from None

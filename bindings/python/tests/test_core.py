@@ -1,0 +1,313 @@
+"""Versions, errors, the buffer protocol in and out, dtype conversion, threads, install."""
+import gc
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import swiftcnn
+from swiftcnn import _swiftcnn as _c
+from conftest import requires
+
+
+# ---- versions ---------------------------------------------------------------------------
+
+def test_version_matches_library():
+    assert swiftcnn.__version__ == _c.version()
+    parts = swiftcnn.__version__.split(".")
+    assert len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def test_abi_version_checked():
+    assert swiftcnn.abi_version() == swiftcnn.ABI_VERSION == _c.ABI_VERSION >= 1
+
+
+def test_every_c_function_is_available():
+    # Fails while the binding is built against a header that lacks part of the C ABI.
+    assert _c.MISSING == ()
+
+
+def test_status_strings():
+    assert _c.status_string(0) == "ok"
+    assert _c.status_string(1) == "invalid argument"
+    assert _c.status_string(99) == "unknown status"
+
+
+# ---- exceptions -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, builtin", [
+    ("InvalidArgumentError", ValueError),
+    ("ShapeMismatchError", ValueError),
+    ("OutOfMemoryError", MemoryError),
+    ("SwiftCNNIOError", OSError),
+    ("FormatError", ValueError),
+    ("UnsupportedError", NotImplementedError),
+    ("InternalError", RuntimeError),
+])
+def test_exception_hierarchy(name, builtin):
+    exc = getattr(swiftcnn, name)
+    assert issubclass(exc, swiftcnn.SwiftCNNError)
+    assert issubclass(exc, builtin)
+    assert exc.__module__ == "swiftcnn"
+
+
+def test_library_error_carries_message_and_status():
+    with pytest.raises(swiftcnn.InvalidArgumentError) as info:
+        _c.zeros((2, 0))
+    assert "dimension" in str(info.value) and "[2, 0]" in str(info.value)
+    assert info.value.status == 1
+    assert isinstance(info.value, ValueError)
+
+
+def test_shape_mismatch_status():
+    with pytest.raises(swiftcnn.ShapeMismatchError) as info:
+        _c.reshape(np.zeros(6, np.float32), (4, 2))
+    assert info.value.status == 2
+    assert "6" in str(info.value) and "8" in str(info.value)
+
+
+def test_out_of_memory_is_an_exception():
+    with pytest.raises((swiftcnn.OutOfMemoryError, swiftcnn.InvalidArgumentError)) as info:
+        _c.zeros((1 << 20, 1 << 20, 1 << 20, 1 << 20))   # overflows int64 element counts
+    assert str(info.value)
+
+
+def test_huge_but_representable_allocation_is_out_of_memory():
+    # 2^40 floats = 4 TiB: the library must refuse it with OUT_OF_MEMORY, not abort.
+    with pytest.raises(swiftcnn.OutOfMemoryError) as info:
+        _c.zeros((1 << 20, 1 << 20))
+    assert isinstance(info.value, MemoryError) and str(info.value)
+
+
+# ---- arrays in ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 3, 4), (1, 2, 3, 4)])
+def test_from_buffer_round_trip(shape):
+    a = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) * 0.5 - 3
+    t = _c.from_buffer(a)
+    assert t.shape == shape and t.ndim == len(shape)
+    np.testing.assert_array_equal(np.asarray(t), a)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    (np.float32(3.0), "rank"),                       # rank 0
+    (np.zeros((1, 1, 1, 1, 1), np.float32), "rank"),  # rank 5
+    (np.zeros((3, 0), np.float32), "dimension"),      # empty
+])
+def test_bad_tensor_shapes_raise_library_message(bad, fragment):
+    with pytest.raises(swiftcnn.InvalidArgumentError, match=fragment):
+        _c.from_buffer(bad)
+
+
+def test_extension_refuses_non_float32_buffers():
+    with pytest.raises(TypeError, match="float32"):
+        _c.from_buffer(np.zeros(3, np.float64))
+    with pytest.raises(TypeError, match="float32"):
+        _c.from_buffer(b"abcd")
+    with pytest.raises(TypeError, match="C-contiguous"):
+        _c.from_buffer(np.zeros((4, 4), np.float32)[:, ::2])
+    with pytest.raises(TypeError, match="buffer"):
+        _c.from_buffer([1.0, 2.0])
+    with pytest.raises(TypeError):
+        _c.from_buffer(None)
+
+
+def test_extension_refuses_misaligned_buffers():
+    raw = np.zeros(17, np.uint8)
+    mis = raw[1:].view(np.float32)   # 16 bytes starting at an odd address
+    assert not mis.flags.aligned
+    with pytest.raises(swiftcnn.InvalidArgumentError, match="aligned"):
+        _c.from_buffer(mis)
+
+
+def test_python_layer_converts_dtypes_and_layouts():
+    from swiftcnn._core import as_f32
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    assert as_f32(a) is a                                   # no copy
+    for conv in (a.astype(np.float64), a.astype(np.int64), a.astype(np.uint8), a.astype(np.float16),
+                 a.T.copy().T, a[:, ::2], a.astype(">f4"), a.tolist()):
+        b = as_f32(conv)
+        assert b.dtype == np.float32 and b.flags.c_contiguous and b.flags.aligned
+        np.testing.assert_array_equal(b, np.asarray(conv, dtype=np.float32))
+    raw = np.zeros(49, np.uint8)
+    mis = raw[1:].view(np.float32)
+    assert as_f32(mis).flags.aligned
+
+
+@pytest.mark.parametrize("bad", [
+    np.array([True, False]), np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object),
+    np.array(["2020-01-01"], dtype="datetime64[D]"),
+])
+def test_python_layer_refuses_non_real_dtypes(bad):
+    from swiftcnn._core import as_f32
+    with pytest.raises(TypeError, match="dtype"):
+        as_f32(bad, "x")
+
+
+def test_wrapped_input_is_not_modified():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    before = a.copy()
+    t = _c.reshape(a, (3, 2))
+    r = np.asarray(t)
+    r[:] = -1                                  # the result has its own storage
+    np.testing.assert_array_equal(a, before)
+
+
+# ---- arrays out -------------------------------------------------------------------------
+
+def test_result_is_a_zero_copy_writable_float32_view():
+    t = _c.zeros((2, 3))
+    a = np.asarray(t)
+    assert a.dtype == np.float32 and a.shape == (2, 3) and a.flags.c_contiguous and a.flags.writeable
+    assert a.__array_interface__["data"][0] == t.address
+    a[1, 2] = 7
+    assert np.asarray(t)[1, 2] == 7            # same memory
+    m = memoryview(t)
+    assert m.format == "f" and m.itemsize == 4 and m.shape == (2, 3) and m.strides == (12, 4)
+    assert m.nbytes == 24 and not m.readonly
+    assert "TensorBuffer" in repr(t) and "(2, 3)" in repr(t)
+
+
+def test_result_outlives_its_owner():
+    a = np.asarray(_c.from_buffer(np.arange(1000, dtype=np.float32)))
+    gc.collect()
+    np.testing.assert_array_equal(a, np.arange(1000, dtype=np.float32))
+    b = a[10:20]
+    del a
+    gc.collect()
+    np.testing.assert_array_equal(b, np.arange(10, 20, dtype=np.float32))
+
+
+def test_buffer_export_without_format_or_shape():
+    t = _c.from_buffer(np.arange(4, dtype=np.float32))
+    assert bytes(t) == np.arange(4, dtype=np.float32).tobytes()
+
+
+def test_no_leak_over_many_calls():
+    # Each result is freed with its last reference: resident memory must not grow by the
+    # ~400 MB that leaking these 1 MB results would take.
+    def rss_kb():
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+    x = np.ones((256, 1024), np.float32)
+    for _ in range(20):
+        np.asarray(_c.reshape(x, (1024, 256)))
+    before = rss_kb()
+    for _ in range(400):
+        np.asarray(_c.reshape(x, (1024, 256)))
+    assert rss_kb() - before < 100_000
+
+
+# ---- threads ----------------------------------------------------------------------------
+
+@requires("scnn_filter_apply", "scnn_filter_gaussian")
+def test_concurrent_calls_from_threads(rng):
+    from swiftcnn import filters
+    x = rng.standard_normal((3, 64, 64)).astype(np.float32)
+    k = rng.standard_normal((5, 5)).astype(np.float32)
+    expected = filters.apply(x, k, "reflect")
+    results, errors = [None] * 8, []
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        try:
+            barrier.wait()
+            for _ in range(10):
+                results[i] = filters.apply(x, k, "reflect")
+                # each thread sees its own error message (scnn_last_error is per thread)
+                if i % 2:
+                    with pytest.raises(ValueError, match="odd"):
+                        filters.gaussian(4, 1.0)
+                else:
+                    with pytest.raises(ValueError, match="sigma"):
+                        filters.gaussian(3, -1.0)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def test_readonly_and_foreign_buffers_are_accepted():
+    import array
+    a = np.arange(6, dtype=np.float32)
+    a.flags.writeable = False
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(a)), a)
+    arr = array.array("f", [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(arr)), [1, 2, 3])
+    np.testing.assert_array_equal(np.asarray(_c.from_buffer(memoryview(arr))), [1, 2, 3])
+
+
+def test_gil_is_released_while_computing():
+    # Another thread must run Python code *during* a long library call: a tick stamped
+    # in the middle half of a call is only possible if the call released the GIL.
+    x = np.ones((8192, 4096), np.float32)            # 128 MB copied per call
+    done = threading.Event()
+    stamps = []
+
+    def ticker():
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    calls = []
+    try:
+        for _ in range(4):
+            t0 = time.perf_counter()
+            r = _c.from_buffer(x)
+            t1 = time.perf_counter()
+            del r
+            calls.append((t0, t1))
+    finally:
+        done.set()
+        t.join()
+    inside = [s for (t0, t1) in calls for s in stamps
+              if t0 + 0.25 * (t1 - t0) < s < t1 - 0.25 * (t1 - t0)]
+    assert inside, f"no Python tick during {len(calls)} calls of {[round(b - a, 4) for a, b in calls]} s"
+
+
+# ---- installation ------------------------------------------------------------------------
+
+def test_import_from_another_directory_without_ld_library_path(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "PYTHONPATH")}
+    code = ("import swiftcnn, os, numpy as np; "
+            "print(swiftcnn.__version__, os.path.dirname(swiftcnn._swiftcnn.__file__))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    version, where = r.stdout.split()
+    assert version == swiftcnn.__version__
+    assert os.path.exists(os.path.join(where, "libswiftcnn.so"))
+
+
+def test_extension_rpath_is_origin():
+    ext = _c.__file__
+    r = subprocess.run(["readelf", "-d", ext], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip("readelf not available")
+    assert "$ORIGIN" in r.stdout
+    assert "libswiftcnn.so" in r.stdout
+
+
+def test_missing_functions_raise_unsupported():
+    # Every public wrapper exists; a stub (if any) raises UnsupportedError naming the C function.
+    for name in _c.MISSING:
+        py = name[len("scnn_"):]
+        fn = getattr(_c, py, None)
+        assert fn is not None, name
+        with pytest.raises(swiftcnn.UnsupportedError, match=name):
+            fn(*([None] * 0)) if py in ("filter_sharpen", "filter_sobel_x", "filter_sobel_y", "filter_edge",
+                                        "reference_kernels") else fn(None)
