@@ -621,6 +621,16 @@ scnn_status scnn_model_set_parameter(scnn_model * model, char const * name, scnn
 /// names the key and both shapes), OUT_OF_MEMORY.
 scnn_status scnn_model_load_state_dict(scnn_model * model, char const * const * names, scnn_tensor const * const * tensors, int64_t count, int32_t strict) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Seeded weights and inputs ---- */
+
+/// A tensor from swiftcnn seeded init v1 (the generator of the parity fixtures; see
+/// scripts/weightgen.py): element i of the tensor `name` is uniform in [lo, hi), drawn from
+/// splitmix64 keyed by the FNV-1a hash of `name` XOR `seed`. scnn_seeded_tensor("input",
+/// shape, 4, -1, 1, 0, &t) is the fixtures' model input. *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure. Errors: INVALID_ARGUMENT (NULL pointer, bad shape,
+/// lo or hi not finite, hi < lo), OUT_OF_MEMORY.
+scnn_status scnn_seeded_tensor(char const * name, int64_t const * shape, int32_t rank, double lo, double hi, uint64_t seed, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- ImageNet labels ---- */
 
 /// Number of ImageNet-1k class labels (1000).

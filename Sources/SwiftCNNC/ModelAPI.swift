@@ -412,6 +412,29 @@ public func scnnModelLoadStateDict(
     }
 }
 
+// MARK: - Seeded weights and inputs
+
+/// A tensor from swiftcnn seeded init v1 (the generator of the parity fixtures; see
+/// scripts/weightgen.py): element i of the tensor `name` is uniform in [lo, hi), drawn from
+/// splitmix64 keyed by the FNV-1a hash of `name` XOR `seed`. scnn_seeded_tensor("input",
+/// shape, 4, -1, 1, 0, &t) is the fixtures' model input. *out is a new tensor freed with
+/// scnn_tensor_destroy; NULL on failure. Errors: INVALID_ARGUMENT (NULL pointer, bad shape,
+/// lo or hi not finite, hi < lo), OUT_OF_MEMORY.
+@c(scnn_seeded_tensor)
+public func scnnSeededTensor(
+    _ name: UnsafePointer<CChar>?, _ shape: UnsafePointer<Int64>?, _ rank: Int32, _ lo: Double, _ hi: Double,
+    _ seed: UInt64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) {
+        let n = try stringArg(name, "name")
+        let s = try shapeArg(shape, rank)
+        guard lo.isFinite, hi.isFinite, hi >= lo else {
+            throw SwiftCNNError.invalidArgument("seeded tensor: need finite lo <= hi; got [\(lo), \(hi))")
+        }
+        return try SeededInit.tensor(name: n, shape: s, lo: lo, hi: hi, seed: seed)
+    }
+}
+
 // MARK: - ImageNet labels
 
 /// Number of ImageNet-1k class labels (1000).

@@ -396,6 +396,52 @@ final class ZooTests: XCTestCase {
 
     // MARK: Parity with PyTorch (committed fixtures; skipped when absent)
 
+    /// Every fixture's metadata agrees with this side: the parameter count, the input shape,
+    /// and the checksums of the generated input and of the first three state-dict entries
+    /// (so a generator disagreement shows here, before any forward pass).
+    func testFixtureMetadataAndGeneratorChecksums() throws {
+        var checked = 0
+        for name in Zoo.names {
+            let path = Self.fixtures + "/\(name).safetensors"
+            guard access(path, R_OK) == 0 else { continue }
+            let meta = try SafeTensorsFile.read(path: path).metadata
+            let arch = try Zoo.architecture(name)
+            XCTAssertEqual(meta["num_parameters"], String(try arch.numParameters()), name)
+            XCTAssertEqual(meta["generator"], SeededInit.version, name)
+            let shape = (meta["input_shape"] ?? "").split(separator: ",").compactMap { Int($0) }
+            XCTAssertEqual(shape, arch.nominalInputShape(batch: 2), name)
+            let sums = (meta["input_checksum"] ?? "").split(separator: ",").compactMap { Double($0) }
+            let input = try SeededInit.input(shape: shape).scalars.map(Double.init)
+            XCTAssertEqual(sums.count, 2, name)
+            if sums.count == 2 {
+                XCTAssertEqual(input.reduce(0, +), sums[0], accuracy: 1e-9 * Double(input.count), name)
+                XCTAssertEqual(input.reduce(0) { $0 + $1 * $1 }, sums[1], accuracy: 1e-9 * sums[1], name)
+            }
+            guard case .object(let pairs)? = try? JSON.parse(meta["weight_checksums"] ?? "") else {
+                XCTFail("\(name): no weight_checksums")
+                continue
+            }
+            XCTAssertEqual(pairs.count, 3, name)
+            for (key, value) in pairs {
+                guard let spec = arch.parameterSpecs.first(where: { $0.name == key }) else {
+                    XCTFail("\(name): fixture key \(key) is not a parameter here")
+                    continue
+                }
+                let want: Double
+                switch value {
+                case .number(let d): want = d
+                case .integer(let i): want = Double(i)
+                default: XCTFail("\(name): \(key) checksum is \(value.typeDescription)"); continue
+                }
+                let got = try SeededInit.parameter(name: key, shape: spec.shape).scalars.reduce(0.0) { $0 + Double($1) }
+                XCTAssertEqual(got, want, accuracy: 1e-9 * Double(max(1, spec.shape.reduce(1, *))), "\(name) \(key)")
+            }
+            checked += 1
+        }
+        if checked == 0 { throw XCTSkip("no fixtures under \(Self.fixtures)") }
+        XCTAssertEqual(checked, Zoo.names.count)
+    }
+
     func testLeNetParityWithTorchFixtures() throws {
         var ran = 0
         for name in ["lenet5", "lenet5_original"] {

@@ -380,3 +380,126 @@ SCNN_TEST(test_imagenet_labels) {
     CHECK(scnn_imagenet_class(1000) == NULL);
     CHECK(scnn_imagenet_class(-1) == NULL);
 }
+
+/* ---- parity with PyTorch from the committed fixtures (Tests/fixtures/zoo, see its README) ---- */
+
+/* Reads the F32 tensor `key` of a safetensors file into a new malloc'd buffer (count in *n);
+ * NULL when the file or the tensor is missing. Enough of the format for the fixtures. */
+static float *read_fixture_tensor(const char *path, const char *key, long *n) {
+    FILE *f = fopen(path, "rb");
+    unsigned char len8[8];
+    unsigned long long hlen = 0;
+    char *header = NULL, pattern[128];
+    const char *p, *q;
+    long begin, end;
+    float *data = NULL;
+    int i;
+    *n = 0;
+    if (!f) return NULL;
+    if (fread(len8, 1, 8, f) != 8) goto done;
+    for (i = 7; i >= 0; i--) hlen = (hlen << 8) | len8[i];
+    if (hlen < 2 || hlen > 10000000ULL) goto done;
+    header = (char *)malloc((size_t)hlen + 1);
+    if (!header || fread(header, 1, (size_t)hlen, f) != (size_t)hlen) goto done;
+    header[hlen] = 0;
+    snprintf(pattern, sizeof pattern, "\"%s\"", key);
+    p = strstr(header, pattern);
+    if (!p) goto done;
+    q = strstr(p, "\"data_offsets\"");
+    if (!q || sscanf(strchr(q, '[') + 1, "%ld , %ld", &begin, &end) != 2) goto done;
+    if (end <= begin || (end - begin) % 4 != 0) goto done;
+    data = (float *)malloc((size_t)(end - begin));
+    if (!data) goto done;
+    if (fseek(f, (long)(8 + hlen) + begin, SEEK_SET) != 0 || fread(data, 1, (size_t)(end - begin), f) != (size_t)(end - begin)) {
+        free(data);
+        data = NULL;
+        goto done;
+    }
+    *n = (end - begin) / 4;
+done:
+    free(header);
+    fclose(f);
+    return data;
+}
+
+static void check_parity(const char *name) {
+    char path[512];
+    long n = 0, i;
+    float *want, *got;
+    scnn_model *m = NULL;
+    scnn_tensor *x = NULL;
+    int64_t shape[4] = {2, 3, 224, 224};
+    float scale = 0, diff;
+    snprintf(path, sizeof path, "Tests/fixtures/zoo/%s.safetensors", name);
+    want = read_fixture_tensor(path, "logits", &n);
+    CHECK(want != NULL);
+    if (!want) return;
+    if (strncmp(name, "lenet", 5) == 0) { shape[1] = 1; shape[2] = shape[3] = 32; }
+    if (strcmp(name, "alexnet_lrn") == 0) shape[2] = shape[3] = 227;
+    CHECK_OK(scnn_model_create(name, n / 2, &m));
+    CHECK_OK(scnn_seeded_tensor("input", shape, 4, -1.0, 1.0, 0, &x));
+    got = (float *)malloc((size_t)n * sizeof(float));
+    if (m && x && got) {
+        CHECK_OK(scnn_model_forward(m, scnn_tensor_data(x), shape, 4, got, n));
+        for (i = 0; i < n; i++) if (fabsf(want[i]) > scale) scale = fabsf(want[i]);
+        diff = scnn_test_max_diff(got, want, n);
+        if (!(diff <= 1e-4f * scale)) printf("  %s: max |diff| %g, max |logit| %g\n", name, diff, scale);
+        CHECK(diff <= 1e-4f * scale);
+    }
+    free(got);
+    free(want);
+    scnn_tensor_destroy(x);
+    scnn_model_destroy(m);
+}
+
+SCNN_TEST(test_model_parity_lenet) {
+    check_parity("lenet5");
+    check_parity("lenet5_original");
+}
+
+/* Every zoo model at its full input size: seconds each, so only in the C build (the C++
+ * build runs the same code path through the LeNets above). */
+SCNN_TEST(test_model_parity_all) {
+    int32_t i;
+    if (strcmp(SCNN_TEST_LANG, "c") != 0) return;
+    for (i = 2; i < scnn_model_count(); i++) check_parity(scnn_model_name(i));
+}
+
+/* A real torch state_dict (torch's own init, safetensors.torch.save_file) loads and
+ * reproduces torch's logits. */
+SCNN_TEST(test_model_parity_lenet_torch_file) {
+    long ni = 0, nl = 0;
+    float *input = read_fixture_tensor("Tests/fixtures/zoo/lenet5_torch_expected.safetensors", "input", &ni);
+    float *want = read_fixture_tensor("Tests/fixtures/zoo/lenet5_torch_expected.safetensors", "logits", &nl);
+    scnn_model *m = NULL;
+    int64_t shape[4] = {4, 1, 32, 32};
+    float got[40], scale = 0;
+    int i;
+    CHECK(input != NULL && ni == 4096 && want != NULL && nl == 40);
+    CHECK_OK(scnn_model_create("lenet5", 10, &m));
+    CHECK_OK(scnn_model_load(m, "Tests/fixtures/zoo/lenet5_torch.safetensors"));
+    if (input && want && ni == 4096 && nl == 40) {
+        CHECK_OK(scnn_model_forward(m, input, shape, 4, got, 40));
+        for (i = 0; i < 40; i++) if (fabsf(want[i]) > scale) scale = fabsf(want[i]);
+        CHECK(scnn_test_max_diff(got, want, 40) <= 1e-4f * scale);
+    }
+    scnn_model_destroy(m);
+    free(input);
+    free(want);
+}
+
+SCNN_TEST(test_seeded_tensor) {
+    int64_t shape[2] = {2, 3};
+    scnn_tensor *t = NULL;
+    union { float f; uint32_t u; } v;
+    CHECK_OK(scnn_seeded_tensor("input", shape, 2, -1.0, 1.0, 0, &t));
+    /* weightgen.py's self-test vector: "input" element 0 = 0xbf4deac2 */
+    v.f = t ? scnn_tensor_data(t)[0] : 0.0f;
+    CHECK(v.u == 0xbf4deac2u);
+    scnn_tensor_destroy(t);
+    CHECK_STATUS(scnn_seeded_tensor(NULL, shape, 2, -1.0, 1.0, 0, &t), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_seeded_tensor("x", shape, 2, 1.0, -1.0, 0, &t), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_seeded_tensor("x", shape, 2, -INFINITY, 1.0, 0, &t), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_seeded_tensor("x", shape, 0, -1.0, 1.0, 0, &t), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+}
