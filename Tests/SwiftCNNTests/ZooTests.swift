@@ -189,6 +189,37 @@ final class ZooTests: XCTestCase {
         XCTAssertThrowsError(try Zoo.architecture("resnet18").outputShape(forInput: [1, 3, Int.max, 224]))
     }
 
+    /// Random and extreme input shapes: shape checks and summaries either succeed or throw
+    /// a SwiftCNNError, never trap; accepted shapes give [N, classes].
+    func testNoTrapShapeSweep() throws {
+        let dims = [-1, 0, 1, 2, 3, 7, 15, 16, 31, 32, 33, 63, 224, 227, 1 << 20, Int.max / 2, Int.max, Int.min]
+        var rng = SystemRandomNumberGenerator()
+        var accepted = 0
+        for name in Zoo.names {
+            let arch = try Zoo.architecture(name, numClasses: 3)
+            for _ in 0..<40 {
+                let rank = Int.random(in: 0...5, using: &rng)
+                var shape = (0..<rank).map { _ in dims.randomElement(using: &rng)! }
+                if rank == 4 && Bool.random(using: &rng) { shape[1] = arch.inputChannels }
+                do {
+                    let out = try arch.outputShape(forInput: shape)
+                    XCTAssertEqual(out, [shape[0], 3], "\(name) \(shape)")
+                    _ = try ModelSummary(arch, inputShape: shape)
+                    accepted += 1
+                } catch is SwiftCNNError {
+                } catch {
+                    XCTFail("\(name) \(shape): \(error)")
+                }
+            }
+        }
+        _ = accepted
+        // Non-finite inputs flow through without trapping.
+        let m = try Zoo.create("lenet5_original")
+        var x = try Tensor(shape: [1, 1, 32, 32], repeating: .nan)
+        try x.withUnsafeMutableBufferPointer { $0[3] = .infinity; $0[5] = -.infinity }
+        XCTAssertEqual(try m.forward(x).shape, [1, 10])
+    }
+
     // MARK: Seeded init (vectors from scripts/weightgen.py's docstring)
 
     func testSeededInitVectors() throws {
