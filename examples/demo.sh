@@ -12,6 +12,8 @@ banner "C: the lecture's filters (examples/filters.c)"
 build/examples/filters - "$out"
 banner "C: shapes, pooling, receptive fields, weight counts (examples/shapes.c)"
 build/examples/shapes
+banner "C: a zoo model by name, top-5 ImageNet labels (examples/classify.c; seeded weights)"
+build/examples/classify resnet18
 banner "C: loaded as a plugin with dlopen (examples/plugin.c)"
 build/examples/plugin "$PWD/.build/release/libswiftcnn.so"
 banner "Python: import swiftcnn (examples/demo.py)"
