@@ -640,6 +640,21 @@ int32_t scnn_imagenet_class_count(void) SCNN_WARN_UNUSED_RESULT;
 /// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
 char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Threads ---- */
+
+/// Sets how many threads the library's kernels use, the calling thread included
+/// (default: the number of online CPUs). 0 restores the default; 1 runs everything on the
+/// calling thread and starts no threads. Values above 256 are clamped to 256.
+/// The worker threads are created once, lazily, on the first call that needs them, and
+/// live for the process. Results are bitwise identical for every thread count.
+/// Thread safety: call it before work or between calls; a call made while another thread
+/// runs an operation waits for that operation's parallel part to finish.
+/// Returns SCNN_STATUS_OK, or SCNN_STATUS_INVALID_ARGUMENT for a negative count.
+scnn_status scnn_set_num_threads(int32_t count) SCNN_WARN_UNUSED_RESULT;
+
+/// The number of threads the library's kernels use (>= 1), the calling thread included.
+int32_t scnn_get_num_threads(void) SCNN_WARN_UNUSED_RESULT;
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

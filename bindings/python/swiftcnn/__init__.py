@@ -79,7 +79,7 @@ __all__ = [
     "linear", "flatten", "dropout", "concat", "add",
     "output_size", "receptive_field", "conv2d_parameter_count", "linear_parameter_count",
     "conv2d_macs", "linear_macs",
-    "set_reference_kernels", "reference_kernels",
+    "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads",
     "image", "filters",
 ]
 
@@ -388,6 +388,20 @@ def set_reference_kernels(enable: bool) -> None:
 def reference_kernels() -> bool:
     """Whether the reference kernels are forced (see :func:`set_reference_kernels`)."""
     return _c.reference_kernels()
+
+
+# ---- threads ----------------------------------------------------------------------------
+
+def set_num_threads(n: int) -> None:
+    """Threads the library's kernels use, the calling thread included; 0 restores the
+    default (the number of CPUs), 1 starts no threads. Results do not depend on it. Set it
+    before work or between calls."""
+    _c.set_num_threads(as_int(n, "n"))
+
+
+def get_num_threads() -> int:
+    """Threads the library's kernels use (see :func:`set_num_threads`)."""
+    return _c.get_num_threads()
 
 
 from . import filters, image  # noqa: E402  (submodules use the names above)

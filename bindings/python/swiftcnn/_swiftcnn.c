@@ -1549,6 +1549,37 @@ STUB(filter_gaussian, scnn_filter_gaussian)
 STUB(filter_apply, scnn_filter_apply)
 #endif
 
+/* ---- threads --------------------------------------------------------------------------- */
+
+#ifdef SCNN_HAS_scnn_set_num_threads
+static PyObject *py_set_num_threads(PyObject *self, PyObject *obj)
+{
+    long n = PyLong_AsLong(obj);
+    scnn_status st;
+    (void)self;
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 0 || n > 0x7fffffffL) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads: the thread count must be in 0...2147483647 (0 = the number of CPUs); got %ld", n);
+        return NULL;
+    }
+    st = scnn_set_num_threads((int32_t)n);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, "set_num_threads");
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_get_num_threads(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromLong((long)scnn_get_num_threads());
+}
+#else
+STUB(set_num_threads, scnn_set_num_threads)
+STUB(get_num_threads, scnn_get_num_threads)
+#endif
+
 /* ---- module ---------------------------------------------------------------------------- */
 
 static const char *const missing_functions[] = {CONV_MISSING LAYER_MISSING ANALYSIS_MISSING IMAGE_MISSING NULL};
@@ -1607,6 +1638,8 @@ static PyMethodDef methods[] = {
     M_N(filter_edge, "filter_edge()"),
     M_V(filter_gaussian, "filter_gaussian(size, sigma)"),
     M_V(filter_apply, "filter_apply(image, kernel, border)"),
+    M_O(set_num_threads, "set_num_threads(n) -> None: scnn_set_num_threads (0 = the number of CPUs)."),
+    M_N(get_num_threads, "get_num_threads() -> int: scnn_get_num_threads()."),
     {NULL, NULL, 0, NULL},
 };
 

@@ -6,26 +6,22 @@ import Musl
 import Darwin
 #endif
 
-extension Optimized {
-    /// 2-D convolution as im2col + GEMM, with the same contract as ``Reference/conv2d(_:input:weight:bias:output:)``.
-    ///
-    /// For each image and group: the input patches are unrolled into a column matrix
-    /// `[Cg·KH·KW, OH·OW]` (zeros where a tap falls in the padding), and
-    /// output[og rows] = weight[og, Cg·KH·KW] · columns (+ bias). A 1×1 kernel with
-    /// stride 1 and no padding multiplies the input planes directly. A flipped kernel
-    /// (true convolution) is flipped once into scratch memory first.
-    /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
-    public static func conv2dIm2col(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                                    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+/// Convolution weights prepared once for the optimized path: flipped when the geometry
+/// says so, packed per group for the GEMM. Reused across calls with the same weights.
+final class PackedConvWeights {
+    /// One packed `[O/groups, Cg·KH·KW]` matrix per group.
+    let groups: [PackedGEMMMatrix]
+    let outChannels: Int
+    let patchSize: Int
+
+    /// Packs `weight` `[O, Cg, KH, KW]` for `g` (flipping it first for true convolution).
+    init(_ g: Conv2DGeometry, weight: UnsafePointer<Float>) throws {
         let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
         let kh = g.kernelHeight, kw = g.kernelWidth
         let patch = g.patchSize
-        let outPlane = g.outPlane
-
-        // The kernel as used: flipped into scratch memory for true convolution.
         var flipped: ScratchBuffer? = nil
         if g.flipKernel && (kh > 1 || kw > 1) {
-            let buf = try ScratchBuffer(count: g.outChannels * patch)
+            let buf = try ScratchBuffer(count: try Checked.mul(g.outChannels, patch))
             for oc in 0..<(g.outChannels * cg) {
                 let src = weight + oc * kh * kw
                 let dst = buf.pointer + oc * kh * kw
@@ -36,39 +32,95 @@ extension Optimized {
             flipped = buf
         }
         let w = flipped.map { UnsafePointer($0.pointer) } ?? weight
+        var packs: [PackedGEMMMatrix] = []
+        packs.reserveCapacity(g.groups)
+        for grp in 0..<g.groups {
+            packs.append(try PackedGEMMMatrix(m: og, k: patch, a: w + grp * og * patch, lda: patch))
+        }
+        groups = packs
+        outChannels = g.outChannels
+        patchSize = patch
+        withExtendedLifetime(flipped) {}
+    }
+}
 
-        let direct = kh == 1 && kw == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
-        let columns: ScratchBuffer? = direct ? nil : try ScratchBuffer(count: patch * outPlane)
+extension Optimized {
+    /// 2-D convolution as im2col + GEMM, with the same contract as ``Reference/conv2d(_:input:weight:bias:output:)``.
+    ///
+    /// For each image and group: the input patches are unrolled into a column matrix
+    /// `[Cg·KH·KW, OH·OW]` (zeros where a tap falls in the padding), and
+    /// output[og rows] = weight[og, Cg·KH·KW] · columns + bias, the bias added in the GEMM's
+    /// output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
+    /// directly. A flipped kernel (true convolution) is flipped once while packing.
+    /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
+    public static func conv2dIm2col(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                    bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        let packed = try PackedConvWeights(g, weight: weight)
+        try conv2dPacked(g, input: input, weights: packed, bias: bias, residual: nil, relu: false, output: output)
+    }
+
+    /// The convolution with pre-packed weights and a fused output pass:
+    /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
+    /// `residual` must not overlap `output`.
+    static func conv2dPacked(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
+                             bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                             output: UnsafeMutablePointer<Float>) throws {
+        let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
+        let patch = g.patchSize
+        let outPlane = g.outPlane
+        guard weights.groups.count == g.groups, weights.patchSize == patch, weights.outChannels == g.outChannels else {
+            throw SwiftCNNError(.internal, "conv2d: packed weights do not match the geometry")
+        }
+        let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+        let columns: ScratchBuffer? = direct ? nil : try ScratchBuffer(count: try Checked.mul(patch, outPlane))
 
         for n in 0..<g.batch {
             for grp in 0..<g.groups {
                 let x = input + (n * g.inChannels + grp * cg) * g.inPlane
-                let y = output + (n * g.outChannels + grp * og) * outPlane
+                let offset = (n * g.outChannels + grp * og) * outPlane
                 let b: UnsafePointer<Float>
                 if let columns {
-                    im2col(g, x, columns.pointer)
+                    im2colParallel(g, x, columns.pointer)
                     b = UnsafePointer(columns.pointer)
                 } else {
                     b = x
                 }
-                if let bias {
-                    for o in 0..<og { (y + o * outPlane).update(repeating: bias[grp * og + o], count: outPlane) }
-                }
-                gemm(m: og, n: outPlane, k: patch, a: w + grp * og * patch, lda: patch,
-                     b: b, ldb: outPlane, c: y, ldc: outPlane, accumulate: bias != nil)
+                var ep = GEMMEpilogue()
+                ep.bias = bias.map { $0 + grp * og }
+                ep.residual = residual.map { $0 + offset }
+                ep.ldr = outPlane
+                ep.relu = relu
+                try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,
+                               b: b, ldb: outPlane, c: output + offset, ldc: outPlane,
+                               accumulate: false, epilogue: ep)
             }
         }
     }
 
-    /// Unrolls the `Cg` input planes at `x` into `cols` `[Cg·KH·KW, OH·OW]`: row (c, k, l),
+    /// ``im2col(_:_:_:channels:)`` with the input channels spread over the thread pool.
+    static func im2colParallel(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>) {
+        let cg = g.inChannelsPerGroup
+        let rowsPerChannel = g.kernelHeight * g.kernelWidth * g.outPlane
+        if cg < 2 || rowsPerChannel * cg < 1 << 15 {
+            im2col(g, x, cols, channels: 0..<cg)
+            return
+        }
+        let items = min(cg, Threading.numThreads * 4)
+        Threading.parallelFor(items) { i in
+            im2col(g, x, cols, channels: (cg * i / items)..<(cg * (i + 1) / items))
+        }
+    }
+
+    /// Unrolls input planes `channels` of the `Cg` at `x` into their rows of `cols` `[Cg·KH·KW, OH·OW]`: row (c, k, l),
     /// column (y, x) holds in[c, y·sH − pT + k·dH, x·sW − pL + l·dW], or 0 in the padding.
-    static func im2col(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>) {
+    static func im2col(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
+                       channels: Range<Int>) {
         let kh = g.kernelHeight, kw = g.kernelWidth
         let oh = g.outHeight, ow = g.outWidth
         let ih = g.inHeight, iw = g.inWidth
         let sh = g.stride.h, sw = g.stride.w
-        var row = cols
-        for c in 0..<g.inChannelsPerGroup {
+        var row = cols + channels.lowerBound * kh * kw * oh * ow
+        for c in channels {
             let plane = x + c * g.inPlane
             for k in 0..<kh {
                 for l in 0..<kw {

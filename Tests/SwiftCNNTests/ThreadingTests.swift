@@ -1,0 +1,139 @@
+import XCTest
+@testable import SwiftCNN
+
+/// The thread pool, thread-count independence of the optimized kernels (bitwise), and the
+/// GEMM's fused output pass against a naive loop.
+final class ThreadingTests: XCTestCase {
+    /// Runs `body` with `n` threads, restoring the previous count.
+    func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let old = Threading.numThreads
+        Threading.numThreads = n
+        defer { Threading.numThreads = old }
+        return try body()
+    }
+
+    func testParallelForRunsEveryItemOnce() {
+        for threads in [1, 2, 3] {
+            withThreads(threads) {
+                XCTAssertEqual(Threading.numThreads, threads)
+                for count in [0, 1, 2, 7, 100] {
+                    var hits = [Int](repeating: 0, count: count)
+                    hits.withUnsafeMutableBufferPointer { h in
+                        let p = h.baseAddress
+                        Threading.parallelFor(count) { i in p?[i] += 1 }
+                    }
+                    XCTAssertEqual(hits, [Int](repeating: 1, count: count), "threads \(threads) count \(count)")
+                }
+                // A nested call runs serially inside an item and still covers everything.
+                var grid = [Int](repeating: 0, count: 4 * 5)
+                grid.withUnsafeMutableBufferPointer { g in
+                    let p = g.baseAddress
+                    Threading.parallelFor(4) { i in Threading.parallelFor(5) { j in p?[i * 5 + j] += i * 5 + j } }
+                }
+                XCTAssertEqual(grid, Array(0..<20))
+            }
+        }
+    }
+
+    func testThreadCountIsClamped() {
+        withThreads(1) {
+            Threading.numThreads = 0
+            XCTAssertEqual(Threading.numThreads, 1)
+            Threading.numThreads = 1 << 40
+            XCTAssertEqual(Threading.numThreads, Threading.maxThreads)
+        }
+        XCTAssertGreaterThanOrEqual(Threading.defaultThreadCount, 1)
+    }
+
+    func gemmResult(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float], _ c0: [Float], accumulate: Bool,
+                    bias: [Float]? = nil, residual: [Float]? = nil, relu: Bool = false) -> [Float] {
+        var c = c0
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    (bias ?? [0]).withUnsafeBufferPointer { biasp in
+                        (residual ?? [0]).withUnsafeBufferPointer { rp in
+                            var ep = GEMMEpilogue()
+                            ep.bias = bias == nil ? nil : biasp.baseAddress
+                            ep.residual = residual == nil ? nil : rp.baseAddress
+                            ep.ldr = n
+                            ep.relu = relu
+                            Optimized.gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n,
+                                           c: cp.baseAddress!, ldc: n, accumulate: accumulate, epilogue: ep)
+                        }
+                    }
+                }
+            }
+        }
+        return c
+    }
+
+    /// 1 vs 2 vs 3 threads: bitwise equal GEMM results, at sizes that split along n, along m,
+    /// cross the k block (256) and leave edge tiles in both directions.
+    func testGEMMIsBitwiseIdenticalForEveryThreadCount() {
+        var r = ConvRandom(11)
+        for (m, n, k) in [(64, 3136 / 4, 144), (200, 49, 600), (9, 1000, 33), (1, 70, 513), (96, 33, 260)] {
+            let a = (0..<m * k).map { _ in r.float() }
+            let b = (0..<k * n).map { _ in r.float() }
+            let c0 = (0..<m * n).map { _ in r.float() }
+            let bias = (0..<m).map { _ in r.float() }
+            let res = (0..<m * n).map { _ in r.float() }
+            for acc in [false, true] {
+                let one = withThreads(1) { gemmResult(m, n, k, a, b, c0, accumulate: acc, bias: bias, residual: res, relu: true) }
+                for t in [2, 3] {
+                    let many = withThreads(t) { gemmResult(m, n, k, a, b, c0, accumulate: acc, bias: bias, residual: res, relu: true) }
+                    XCTAssertEqual(one.map(\.bitPattern), many.map(\.bitPattern), "m\(m) n\(n) k\(k) threads \(t)")
+                }
+            }
+        }
+    }
+
+    /// The fused output pass (bias, residual, ReLU, accumulate) against a double-precision loop,
+    /// at edge sizes around the 8×32 tile and the 256-deep k block.
+    func testGEMMEpilogueMatchesNaive() {
+        var r = ConvRandom(5)
+        for (m, n, k) in [(1, 1, 1), (8, 32, 4), (7, 31, 3), (9, 33, 257), (17, 65, 20), (64, 49, 300), (3, 100, 1)] {
+            let a = (0..<m * k).map { _ in r.float() }
+            let b = (0..<k * n).map { _ in r.float() }
+            let c0 = (0..<m * n).map { _ in r.float() }
+            let bias = (0..<m).map { _ in r.float() }
+            let res = (0..<m * n).map { _ in r.float() }
+            for (acc, relu) in [(false, false), (true, true), (false, true)] {
+                let got = gemmResult(m, n, k, a, b, c0, accumulate: acc, bias: bias, residual: res, relu: relu)
+                var negatives = 0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var s = acc ? Double(c0[i * n + j]) : 0
+                        for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                        s += Double(bias[i]) + Double(res[i * n + j])
+                        if relu && s < 0 { s = 0; negatives += 1 }
+                        XCTAssertEqual(Double(got[i * n + j]), s, accuracy: 1e-4 * Double(k).squareRoot() * 4,
+                                       "m\(m) n\(n) k\(k) (\(i), \(j)) acc \(acc) relu \(relu)")
+                    }
+                }
+                if relu && m * n > 20 { XCTAssertGreaterThan(negatives, 0) }
+            }
+        }
+    }
+
+    /// Convolutions (im2col parallel over channels, GEMM over tiles) give bitwise equal
+    /// results with 1 and 2 threads, and stay close to the reference.
+    func testConvIsBitwiseIdenticalForOneAndTwoThreads() throws {
+        var r = ConvRandom(21)
+        let cases: [([Int], [Int], Conv2DOptions)] = [
+            ([2, 16, 23, 19], [40, 16, 3, 3], .init(padding: 1)),
+            ([1, 64, 28, 28], [64, 64, 1, 1], .init()),
+            ([1, 8, 30, 30], [12, 4, 5, 5], .init(stride: Size2D(2), padding: 2, groups: 2)),
+        ]
+        for (xs, ws, o) in cases {
+            let x = try r.tensor(xs), w = try r.tensor(ws), b = try r.tensor([ws[0]])
+            let one = try withThreads(1) { try conv2d(x, weight: w, bias: b, options: o) }
+            let two = try withThreads(2) { try conv2d(x, weight: w, bias: b, options: o) }
+            XCTAssertEqual(one.scalars.map(\.bitPattern), two.scalars.map(\.bitPattern), "\(xs) \(ws)")
+            KernelDispatch.forceReference = true
+            defer { KernelDispatch.forceReference = false }
+            let ref = try conv2d(x, weight: w, bias: b, options: o)
+            XCTAssertLessThan(convMaxDiff(one.scalars, ref.scalars), 1e-4)
+        }
+    }
+}
