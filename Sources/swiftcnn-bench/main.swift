@@ -10,7 +10,8 @@
 //   .build/release/swiftcnn-bench [--min-time SECONDS] [--reps N] [--quick]
 //
 // Each case runs once as warm-up, then repeatedly until both N runs (default 5) and
-// SECONDS (default 0.3) are reached; the median run time is reported.
+// SECONDS (default 0.3) are reached; the median and the fastest run are reported (the
+// fastest shows what the kernel does when no other process takes the core).
 
 import Glibc
 import SwiftCNN
@@ -52,8 +53,8 @@ func now() -> Double {
 }
 
 /// Runs `body` once (warm-up), then until `reps` runs and `minTime` seconds are both
-/// reached; returns the median run time in seconds.
-func medianTime(reps: Int, minTime: Double, _ body: () -> Void) -> Double {
+/// reached; returns the median and the fastest run time in seconds.
+func medianTime(reps: Int, minTime: Double, _ body: () -> Void) -> (median: Double, best: Double) {
     body()
     var times: [Double] = []
     let start = now()
@@ -64,7 +65,7 @@ func medianTime(reps: Int, minTime: Double, _ body: () -> Void) -> Double {
         if times.count >= 10_000 { break }
     }
     times.sort()
-    return times[times.count / 2]
+    return (times[times.count / 2], times[0])
 }
 
 // MARK: - Peak
@@ -130,8 +131,8 @@ let resnet50Shapes: [Shape] = [
     Shape(label: "l4 1x1 2048>512", m: 512, n: 49, k: 2048, count: 2),
 ]
 
-/// Times `Optimized.gemm` on one shape; returns seconds per call (median).
-func timeGemm(_ s: Shape, options: Options) -> Double {
+/// Times `Optimized.gemm` on one shape; returns seconds per call (median, fastest).
+func timeGemm(_ s: Shape, options: Options) -> (median: Double, best: Double) {
     let a = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.k)
     let b = UnsafeMutablePointer<Float>.allocate(capacity: s.k * s.n)
     let c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
@@ -172,22 +173,84 @@ print("measured single-core peak (register-only FMA loop, 12 x SIMD16<Float> acc
 
 var cases = [Shape(label: "square 1024^3", m: 1024, n: 1024, k: 1024, count: 1)]
 cases += options.quick ? Array(resnet50Shapes.prefix(3)) : resnet50Shapes
-print("| case | M | N | K | convs | ms/call | GFLOP/s | % of peak |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-var totalFlops = 0.0, totalTime = 0.0
+print("| case | M | N | K | convs | median ms | GFLOP/s | % of peak | best GFLOP/s | best % |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+var totalFlops = 0.0, totalTime = 0.0, totalBest = 0.0
 for s in cases {
     let t = timeGemm(s, options: options)
     let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
-    let g = flops / t / 1e9
+    let g = flops / t.median / 1e9, gb = flops / t.best / 1e9
     if s.label != "square 1024^3" {
         totalFlops += flops * Double(s.count)
-        totalTime += t * Double(s.count)
+        totalTime += t.median * Double(s.count)
+        totalBest += t.best * Double(s.count)
     }
-    print("| \(s.label) | \(s.m) | \(s.n) | \(s.k) | \(s.label == "square 1024^3" ? "-" : String(s.count)) | \(fmt(t * 1e3, 3)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% |")
+    print("| \(s.label) | \(s.m) | \(s.n) | \(s.k) | \(s.label == "square 1024^3" ? "-" : String(s.count)) | \(fmt(t.median * 1e3, 3)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% | \(fmt(gb, 1)) | \(fmt(100 * gb / peak, 0))% |")
 }
 if totalTime > 0 {
-    let g = totalFlops / totalTime / 1e9
-    print("| **ResNet-50 convs, all (weighted)** | | | | | \(fmt(totalTime * 1e3, 1)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% |")
+    let g = totalFlops / totalTime / 1e9, gb = totalFlops / totalBest / 1e9
+    print("| **ResNet-50 convs, all (weighted)** | | | | | \(fmt(totalTime * 1e3, 1)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% | \(fmt(gb, 1)) | \(fmt(100 * gb / peak, 0))% |")
     print("\nResNet-50 conv GEMMs: \(fmt(totalFlops / 2e9, 3)) GMAC per image; the row above is their summed time at one thread.")
+}
+
+// MARK: - Layer ops
+
+/// Seeded test data in [-1, 1).
+func data(_ shape: [Int], _ name: String) throws -> Tensor {
+    try SeededInit.tensor(name: name, shape: shape, lo: -1, hi: 1)
+}
+
+/// One public layer op at a zoo shape: median ms, and GFLOP/s (2 FLOP per MAC) or GB/s of
+/// memory touched (input + output + weights), whichever says more about it.
+func opRow(_ label: String, macs: Double, bytes: Double, _ body: () throws -> Tensor) {
+    var failed: Error?
+    let t = medianTime(reps: options.reps, minTime: options.minTime) {
+        do { _ = try body() } catch { failed = error }
+    }
+    if let failed { print("| \(label) | error: \(failed) | | |"); return }
+    let rate = macs > 0 ? "\(fmt(2 * macs / t.median / 1e9, 1)) GFLOP/s" : "\(fmt(bytes / t.median / 1e9, 1)) GB/s"
+    print("| \(label) | \(fmt(t.median * 1e3, 3)) | \(fmt(t.best * 1e3, 3)) | \(rate) |")
+}
+
+func opProfile() throws {
+    print("\n## Layer ops (public SwiftCNN functions, batch 1, default dispatch)\n")
+    print("| op at a zoo shape | median ms | best ms | rate |")
+    print("|---|---:|---:|---:|")
+    let f = 4.0  // bytes per float
+    for (label, i, o) in [("linear 9216>4096 (AlexNet fc6)", 9216, 4096), ("linear 25088>4096 (VGG fc6)", 25088, 4096),
+                          ("linear 2048>1000 (ResNet-50 fc)", 2048, 1000)] {
+        let x = try data([1, i], "x"), w = try data([o, i], "w"), b = try data([o], "b")
+        opRow(label, macs: 0, bytes: Double(i * o + i + o) * f) { try linear(x, weight: w, bias: b) }
+    }
+    for (label, c, o, hw, k, stride, pad) in [("conv 3x3 64>64 @56 (ResNet l1)", 64, 64, 56, 3, 1, 1),
+                                              ("conv 3x3 256>256 @14 (ResNet l3)", 256, 256, 14, 3, 1, 1),
+                                              ("conv 3x3 512>512 @7 (ResNet l4)", 512, 512, 7, 3, 1, 1),
+                                              ("conv 1x1 256>64 @56 (ResNet-50 l1)", 256, 64, 56, 1, 1, 0),
+                                              ("conv 7x7/2 3>64 @224 (ResNet conv1)", 3, 64, 224, 7, 2, 3),
+                                              ("conv 11x11/4 3>64 @224 (AlexNet conv1)", 3, 64, 224, 11, 4, 2),
+                                              ("conv 3x3 64>64 @224 (VGG conv1_2)", 64, 64, 224, 3, 1, 1)] {
+        let x = try data([1, c, hw, hw], "x"), w = try data([o, c, k, k], "w"), b = try data([o], "b")
+        let oh = (hw + 2 * pad - k) / stride + 1
+        let opts = Conv2DOptions(stride: Size2D(stride), padding: Padding2D(pad))
+        opRow(label, macs: Double(o * c * k * k * oh * oh), bytes: 0) { try conv2d(x, weight: w, bias: b, options: opts) }
+    }
+    let act = try data([1, 64, 112, 112], "a")
+    let bytes = Double(2 * act.count) * f
+    let stat = try data([64], "m"), varc = try SeededInit.tensor(name: "v", shape: [64], lo: 0.5, hi: 1.5)
+    opRow("relu [1,64,112,112]", macs: 0, bytes: bytes) { try relu(act) }
+    opRow("batchNorm [1,64,112,112]", macs: 0, bytes: bytes) {
+        try batchNorm(act, runningMean: stat, runningVar: varc, weight: varc, bias: stat)
+    }
+    opRow("maxPool 3x3/2 pad 1 [1,64,112,112]", macs: 0, bytes: Double(act.count + act.count / 4) * f) {
+        try maxPool2d(act, Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), padding: Size2D(1)))
+    }
+    let r = try data([1, 256, 56, 56], "r")
+    opRow("add [1,256,56,56]", macs: 0, bytes: Double(3 * r.count) * f) { try add(r, r) }
+    let l = try data([1, 96, 55, 55], "l")
+    opRow("localResponseNorm 5 [1,96,55,55]", macs: 0, bytes: Double(2 * l.count) * f) { try localResponseNorm(l, size: 5) }
+}
+
+if !options.quick {
+    do { try opProfile() } catch { print("layer ops: \(error)") }
 }
 if sink == 12345 { print("") }  // keeps the peak loop's results alive
