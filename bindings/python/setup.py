@@ -96,8 +96,8 @@ class BuildExt(build_ext):
 functions = declared_functions()
 extension = Extension(
     "swiftcnn._swiftcnn",
-    sources=["swiftcnn/_swiftcnn.c"],
-    depends=[HEADER],
+    sources=["swiftcnn/_swiftcnn.c", "swiftcnn/_models.c"],
+    depends=[HEADER, "swiftcnn/_models.h"],
     include_dirs=[INCLUDE],
     libraries=["swiftcnn"],
     runtime_library_dirs=["$ORIGIN"],

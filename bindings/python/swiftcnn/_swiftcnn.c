@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "swiftcnn.h"
+#include "_models.h" /* the model zoo part: _models.c */
 
 #define MAX_RANK 4
 
@@ -1706,6 +1707,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
         Py_DECREF(missing_tuple);
         goto fail;
     }
+    if (scnn_py_add_models(m, raise_status, tensor_buffer_new) < 0)
+        goto fail;
     return m;
 
 fail:
