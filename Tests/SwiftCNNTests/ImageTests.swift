@@ -127,7 +127,7 @@ final class ImageTests: XCTestCase {
 
     func testPixelBadInputs() throws {
         let buf = [UInt8](repeating: 1, count: 64)
-        try buf.withUnsafeBufferPointer { p in
+        buf.withUnsafeBufferPointer { p in
             for c in [0, 2, 5, -1] {
                 assertThrows(.invalidArgument, "channels") { try imageToTensor(pixels: p, width: 2, height: 2, channels: c) }
             }
