@@ -6,7 +6,6 @@ Ints = Optional[Sequence[int]]
 
 __version__: str
 ABI_VERSION: int
-MISSING: Tuple[str, ...]
 
 class SwiftCNNError(Exception):
     status: int
