@@ -131,7 +131,7 @@ def check(name: str, swiftcnn, args, workdir: str) -> tuple[bool, str]:
     os.remove(back)
 
     ok = rel <= TOLERANCE and order_ok and count_ok and back_ok
-    row = (f"| {name:10s} | {n_torch:>12,} | {'yes' if count_ok else 'NO':>5s} | {'yes' if order_ok else 'NO':>5s} "
+    row = (f"| {name:15s} | {n_torch:>12,} | {'yes' if count_ok else 'NO':>5s} | {'yes' if order_ok else 'NO':>5s} "
            f"| {np.max(np.abs(want)):>9.3g} | {rel:>9.2e} | {'yes' if back_ok else 'NO':>4s} "
            f"| {'ok' if ok else 'FAIL':4s} | {time.perf_counter() - t0:5.1f} |")
     return ok, row
@@ -153,8 +153,8 @@ def main() -> int:
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, swiftcnn {swiftcnn.__version__} "
           f"({os.path.dirname(swiftcnn.__file__)}); batch {args.batch}, seed {args.seed}, "
           f"batch-norm state {'torch default' if args.no_perturb_bn else 'randomized'}; pass: rel <= {TOLERANCE:g}")
-    print("| model      |   parameters | count | order | max|logit| |  rel diff | back | pass |    s  |")
-    print("|------------|-------------:|-------|-------|-----------:|----------:|------|------|------:|")
+    print("| model           |   parameters | count | order | max|logit| |  rel diff | back | pass |    s  |")
+    print("|-----------------|-------------:|-------|-------|-----------:|----------:|------|------|------:|")
     failed = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in names:
