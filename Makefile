@@ -32,7 +32,7 @@ SWIFT_SRCS   := $(shell find Sources -type f) Package.swift
 C_TESTS      := $(wildcard Tests/c/*.c)
 C_TEST_HDRS  := $(wildcard Tests/c/*.h)
 EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
-PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
+PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
         py-test check-exports check-header-compile bench clean

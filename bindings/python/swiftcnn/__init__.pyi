@@ -3,7 +3,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import filters as filters, image as image
+from . import filters as filters, image as image, models as models
 from ._swiftcnn import (
     FormatError as FormatError,
     InternalError as InternalError,
@@ -58,3 +58,4 @@ def conv2d_macs(in_channels: int, out_channels: int, kernel_size: IntOrPair, out
 def linear_macs(in_features: int, out_features: int) -> int: ...
 def set_reference_kernels(enable: bool) -> None: ...
 def reference_kernels() -> bool: ...
+def imagenet_classes() -> list[str]: ...
