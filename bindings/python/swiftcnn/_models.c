@@ -340,6 +340,33 @@ static PyObject *model_summary(ModelObject *self, PyObject *obj)
     return result;
 }
 
+/* _macs(input_shape | None) -> int: scnn_model_macs (per example). */
+static PyObject *model_macs(ModelObject *self, PyObject *obj)
+{
+    int64_t shape[4], macs = 0;
+    const int64_t *ptr = NULL;
+    scnn_status st;
+    if (obj != Py_None) {
+        int n = int64_sequence(obj, "input_shape", shape, 4);
+        if (n < 0)
+            return NULL;
+        if (n != 4) {
+            PyErr_Format(PyExc_ValueError, "input_shape: expected 4 integers [N, C, H, W], got %d", n);
+            return NULL;
+        }
+        ptr = shape;
+    }
+    if (!begin_read(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_macs(self->model, ptr, &macs);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return PyLong_FromLongLong((long long)macs);
+}
+
 /* _state_dict() -> [(key, TensorBuffer, is_buffer), ...] in PyTorch's order (copies). */
 static PyObject *model_state_dict(ModelObject *self, PyObject *unused)
 {
@@ -546,6 +573,7 @@ static PyMethodDef model_methods[] = {
     {"_load", (PyCFunction)model_load, METH_O, "_load(path): scnn_model_load."},
     {"_save", (PyCFunction)model_save, METH_O, "_save(path): scnn_model_save."},
     {"_summary", (PyCFunction)model_summary, METH_O, "_summary(input_shape|None) -> str: scnn_model_summary."},
+    {"_macs", (PyCFunction)model_macs, METH_O, "_macs(input_shape|None) -> int: scnn_model_macs (per example)."},
     {"_state_dict", (PyCFunction)model_state_dict, METH_NOARGS,
      "_state_dict() -> [(key, TensorBuffer, is_buffer)]: scnn_model_get_parameter for every key."},
     {"_load_state_dict", (PyCFunction)model_load_state_dict, METH_VARARGS,

@@ -204,6 +204,15 @@ class Model(_c.Model):
         """
         return self._summary(None if input_shape is None else tuple(input_shape))
 
+    def macs(self, input_shape: Optional[Sequence[int]] = None) -> int:
+        """Multiply-accumulates per example (one image of the batch) of a forward pass: the
+        total of :meth:`summary`'s MACs column (convolutions and linear layers). A batch of N
+        does N times as many, 2 FLOP each.
+
+        input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
+        """
+        return self._macs(None if input_shape is None else tuple(input_shape))
+
     def reset_parameters(self, seed: int = 0) -> None:
         """Replaces every weight with swiftcnn seeded init v1's values for ``seed`` (what a
         new model holds for seed 0; the generator of the parity fixtures)."""

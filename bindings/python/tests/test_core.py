@@ -37,7 +37,7 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_model_num_classes": "Model.num_classes", "scnn_model_num_parameters": "Model.num_parameters",
            "scnn_model_input_shape": "Model.input_shape", "scnn_model_output_shape": "Model._output_shape",
            "scnn_model_forward": "Model._forward", "scnn_model_forward_tensor": "Model._forward",
-           "scnn_model_summary": "Model._summary", "scnn_model_load": "Model._load",
+           "scnn_model_summary": "Model._summary", "scnn_model_macs": "Model._macs", "scnn_model_load": "Model._load",
            "scnn_model_save": "Model._save", "scnn_model_init_seeded": "Model._init_seeded",
            "scnn_model_parameter_count": "Model._state_dict", "scnn_model_parameter_name": "Model._state_dict",
            "scnn_model_parameter_is_buffer": "Model._state_dict", "scnn_model_get_parameter": "Model._state_dict",

@@ -198,6 +198,24 @@ def test_summary_with_input_shape():
         m.summary((2, 3, 64))
 
 
+def test_macs():
+    # LeNet-5 by hand: conv 1->6 5x5 at 28x28, conv 6->16 5x5 at 10x10, conv 16->120 5x5 at
+    # 1x1, linear 120->84, linear 84->10.
+    want = 6 * 25 * 28 * 28 + 16 * 6 * 25 * 10 * 10 + 120 * 16 * 25 + 120 * 84 + 84 * 10
+    m = models.create("lenet5")
+    assert m.macs() == want == 416_520
+    assert m.macs((8, 1, 32, 32)) == want  # per example
+    # ResNet-18 at 64x64: every conv's MACs scale with its output area, 1/(224/64)^2 of the
+    # 224x224 count; the fc layer (512 x 1000) does not.
+    r = models.resnet18()
+    fc = 512 * 1000
+    assert (r.macs() - fc) * 64 * 64 == (r.macs((1, 3, 64, 64)) - fc) * 224 * 224
+    with pytest.raises(ValueError):
+        m.macs((1, 1, 28, 28))
+    with pytest.raises(ValueError):
+        m.macs((1, 1, 32))
+
+
 def test_imagenet_classes():
     labels = swiftcnn.imagenet_classes()
     assert isinstance(labels, list) and len(labels) == 1000
