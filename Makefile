@@ -4,7 +4,7 @@
 #   make test    set up what is needed, then run every test (Swift, C, Python, checks)
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
-# py-test, check-exports, clean.
+# py-test, check-exports, bench, clean.
 #
 # SWIFT_CPU picks the CPU the Swift core is compiled for: `native` (default, this
 # machine) or a portable baseline such as `haswell` (AVX2 + FMA). Without a target CPU,
@@ -32,10 +32,10 @@ SWIFT_SRCS   := $(shell find Sources -type f) Package.swift
 C_TESTS      := $(wildcard Tests/c/*.c)
 C_TEST_HDRS  := $(wildcard Tests/c/*.h)
 EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
-PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
+PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
-        py-test check-exports check-header-compile clean
+        py-test check-exports check-header-compile bench clean
 
 all: lib examples python
 
@@ -129,6 +129,31 @@ py-test: python
 
 swift-test:
 	$(SWIFT) test --disable-swift-testing
+
+# ---- benchmarks (not tests: they time things; see BENCHMARKS.md) ----------------------
+#
+#   make bench                                   GEMM micro-benchmark, then every zoo model
+#   make bench BENCH_ARGS="--models resnet50 --batches 1 --runs 50 --threads 2"
+#   make bench BENCH_GEMM_ARGS=--quick
+# bench_models also reads SCNN_BENCH_MODELS, _BATCHES, _RUNS, _WARMUP, _MAX_SECONDS,
+# _MIN_RUNS, _THREADS from the environment (its --help lists them).
+
+BENCH_ARGS      ?=
+BENCH_GEMM_ARGS ?=
+GEMM_BENCH      := $(BUILD_DIR)/swiftcnn-bench
+
+$(GEMM_BENCH): $(SWIFT_SRCS)
+	$(SWIFT) build -c release --product swiftcnn-bench -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU)
+	@touch $@
+
+$(OUT)/bench/bench_models: benchmarks/bench_models.c $(HEADER) $(LIB)
+	@mkdir -p $(OUT)/bench
+	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
+
+bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
+	$(GEMM_BENCH) $(BENCH_GEMM_ARGS)
+	@echo
+	$(OUT)/bench/bench_models $(BENCH_ARGS)
 
 # ---- the two commands ------------------------------------------------------------------
 

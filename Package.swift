@@ -17,6 +17,8 @@ let products: [Product] = [
     .library(name: "swiftcnn", type: .dynamic, targets: ["SwiftCNNC"]),
     /// The Swift core, for Swift programs.
     .library(name: "SwiftCNN", targets: ["SwiftCNN"]),
+    /// The GEMM micro-benchmark of `make bench` (not part of the library).
+    .executable(name: "swiftcnn-bench", targets: ["swiftcnn-bench"]),
 ]
 
 // MARK: - Targets
@@ -56,6 +58,12 @@ let targets: [Target] = [
                 "-Xlinker", "-soname=libswiftcnn.so",
             ]),
         ]
+    ),
+    /// `make bench`'s GEMM micro-benchmark: Optimized.gemm against a register-only FMA peak.
+    .executableTarget(
+        name: "swiftcnn-bench",
+        dependencies: ["SwiftCNN"],
+        path: "Sources/swiftcnn-bench"
     ),
 ]
 

@@ -565,6 +565,14 @@ scnn_status scnn_model_forward_tensor(scnn_model const * model, scnn_tensor cons
 /// OUT_OF_MEMORY.
 scnn_status scnn_model_summary(scnn_model const * model, int64_t const * input_shape, char ** out) SCNN_WARN_UNUSED_RESULT;
 
+/// The model's multiply-accumulate count per example (one image of the batch) for an input
+/// shape, as the total of scnn_model_summary's MACs column: convolutions and linear layers
+/// (and LeNet-5's own layers); activations, pooling, normalization and additions count 0.
+/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: 4 values
+/// [N, C, H, W], or NULL for the model's design size with N = 1. Writes *out (0 on failure).
+/// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted).
+scnn_status scnn_model_macs(scnn_model const * model, int64_t const * input_shape, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
 /// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
 void scnn_string_free(char * s);
 

@@ -24,13 +24,12 @@ public func scnnOutputSize(
     _ input: Int64, _ kernel: Int64, _ stride: Int64, _ padding: Int64, _ dilation: Int64, _ mode: Int32,
     _ out: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
-    guarded {
-        let dst = try required(out, "out")
+    produceCount(out) {
         guard let m = OutputSizeMode(rawValue: mode) else {
             throw SwiftCNNError.invalidArgument("output_size: mode must be 0 (exact), 1 (floor) or 2 (ceil); got \(mode)")
         }
-        dst.pointee = Int64(try outputSize(
-            input: Int(input), kernel: Int(kernel), stride: Int(stride), padding: Int(padding), dilation: Int(dilation), mode: m))
+        return try outputSize(
+            input: Int(input), kernel: Int(kernel), stride: Int(stride), padding: Int(padding), dilation: Int(dilation), mode: m)
     }
 }
 
@@ -72,11 +71,10 @@ public func scnnConv2dParameterCount(
     _ in_channels: Int64, _ out_channels: Int64, _ kernel_h: Int64, _ kernel_w: Int64, _ groups: Int64, _ bias: Int32,
     _ out: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
-    guarded {
-        let dst = try required(out, "out")
-        dst.pointee = Int64(try conv2dParameterCount(
+    produceCount(out) {
+        try conv2dParameterCount(
             inChannels: Int(in_channels), outChannels: Int(out_channels), kernel: Size2D(Int(kernel_h), Int(kernel_w)),
-            groups: Int(groups), bias: flag(bias)))
+            groups: Int(groups), bias: flag(bias))
     }
 }
 
@@ -87,9 +85,8 @@ public func scnnConv2dParameterCount(
 public func scnnLinearParameterCount(
     _ in_features: Int64, _ out_features: Int64, _ bias: Int32, _ out: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
-    guarded {
-        let dst = try required(out, "out")
-        dst.pointee = Int64(try linearParameterCount(inFeatures: Int(in_features), outFeatures: Int(out_features), bias: flag(bias)))
+    produceCount(out) {
+        try linearParameterCount(inFeatures: Int(in_features), outFeatures: Int(out_features), bias: flag(bias))
     }
 }
 
@@ -101,11 +98,10 @@ public func scnnConv2dMACs(
     _ in_channels: Int64, _ out_channels: Int64, _ kernel_h: Int64, _ kernel_w: Int64, _ groups: Int64,
     _ out_h: Int64, _ out_w: Int64, _ out: UnsafeMutablePointer<Int64>?
 ) -> scnn_status {
-    guarded {
-        let dst = try required(out, "out")
-        dst.pointee = Int64(try conv2dMACs(
+    produceCount(out) {
+        try conv2dMACs(
             inChannels: Int(in_channels), outChannels: Int(out_channels), kernel: Size2D(Int(kernel_h), Int(kernel_w)),
-            groups: Int(groups), output: Size2D(Int(out_h), Int(out_w))))
+            groups: Int(groups), output: Size2D(Int(out_h), Int(out_w)))
     }
 }
 
@@ -113,8 +109,18 @@ public func scnnConv2dMACs(
 /// Writes the count to *out. Errors: INVALID_ARGUMENT (NULL out, a size < 1, overflow).
 @c(scnn_linear_macs)
 public func scnnLinearMACs(_ in_features: Int64, _ out_features: Int64, _ out: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    produceCount(out) {
+        try linearMACs(inFeatures: Int(in_features), outFeatures: Int(out_features))
+    }
+}
+
+// MARK: - Internal helpers (not exported)
+
+/// Runs `make` and writes its result to *out; *out is left unchanged on failure (a NULL
+/// `out` is INVALID_ARGUMENT, checked first).
+func produceCount(_ out: UnsafeMutablePointer<Int64>?, _ make: () throws -> Int) -> scnn_status {
     guarded {
         let dst = try required(out, "out")
-        dst.pointee = Int64(try linearMACs(inFeatures: Int(in_features), outFeatures: Int(out_features)))
+        dst.pointee = Int64(try make())
     }
 }

@@ -34,11 +34,7 @@ public func scnnConv2d(
     _ stride: UnsafePointer<Int64>?, _ padding: UnsafePointer<Int64>?, _ dilation: UnsafePointer<Int64>?,
     _ groups: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
-        let o = conv2dOptions(stride, padding, dilation, groups, flip: false)
-        return try conv2d(try tensorArg(input, "input"), weight: try tensorArg(weight, "weight"),
-                          bias: optionalTensorArg(bias), options: o)
-    }
+    conv2dCall(input, weight, bias, stride, padding, dilation, groups, flip: false, out)
 }
 
 /// True 2-D convolution: scnn_conv2d with the kernel flipped in both spatial dims
@@ -49,11 +45,7 @@ public func scnnConvolve2d(
     _ stride: UnsafePointer<Int64>?, _ padding: UnsafePointer<Int64>?, _ dilation: UnsafePointer<Int64>?,
     _ groups: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
-        let o = conv2dOptions(stride, padding, dilation, groups, flip: true)
-        return try convolve2d(try tensorArg(input, "input"), weight: try tensorArg(weight, "weight"),
-                              bias: optionalTensorArg(bias), options: o)
-    }
+    conv2dCall(input, weight, bias, stride, padding, dilation, groups, flip: true, out)
 }
 
 /// 1-D cross-correlation, exactly numpy's np.correlate(x, w, mode) for real inputs.
@@ -102,10 +94,7 @@ public func scnnMaxPool2d(
     _ padding: UnsafePointer<Int64>?, _ ceil_mode: Int32,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
-        let o = try pool2dOptions(kernel, stride, padding, ceil_mode, countIncludePad: 1)
-        return try maxPool2d(try tensorArg(input, "input"), o)
-    }
+    pool2dCall(maxPool2d, input, kernel, stride, padding, ceil_mode, countIncludePad: 1, out)
 }
 
 /// 2-D average pooling, like PyTorch's avg_pool2d: zero padding; each window is clipped to
@@ -118,10 +107,7 @@ public func scnnAvgPool2d(
     _ padding: UnsafePointer<Int64>?, _ ceil_mode: Int32, _ count_include_pad: Int32,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
 ) -> scnn_status {
-    produce(out) {
-        let o = try pool2dOptions(kernel, stride, padding, ceil_mode, countIncludePad: count_include_pad)
-        return try avgPool2d(try tensorArg(input, "input"), o)
-    }
+    pool2dCall(avgPool2d, input, kernel, stride, padding, ceil_mode, countIncludePad: count_include_pad, out)
 }
 
 /// The mean of each plane: [N, C, H, W] -> [N, C, 1, 1], or [C, H, W] -> [C, 1, 1].
@@ -169,26 +155,40 @@ public func scnnReferenceKernels() -> Int32 {
 
 // MARK: - Internal helpers (not exported)
 
-/// Conv2DOptions from the C arrays (NULL: defaults). Values are checked by the core.
-func conv2dOptions(_ stride: UnsafePointer<Int64>?, _ padding: UnsafePointer<Int64>?,
-                   _ dilation: UnsafePointer<Int64>?, _ groups: Int64, flip: Bool) -> Conv2DOptions {
-    let s = optionalInts(stride, count: 2) ?? [1, 1]
-    let p = optionalInts(padding, count: 4) ?? [0, 0, 0, 0]
-    let d = optionalInts(dilation, count: 2) ?? [1, 1]
-    return Conv2DOptions(stride: Size2D(s[0], s[1]),
-                         padding: Padding2D(top: p[0], bottom: p[1], left: p[2], right: p[3]),
-                         dilation: Size2D(d[0], d[1]), groups: Int(groups), flipKernel: flip)
+/// The body of scnn_conv2d (flip false) and scnn_convolve2d (flip true): converts the C
+/// arguments (NULL arrays: defaults; values are checked by the core) and runs conv2d.
+func conv2dCall(
+    _ input: UnsafePointer<scnn_tensor>?, _ weight: UnsafePointer<scnn_tensor>?, _ bias: UnsafePointer<scnn_tensor>?,
+    _ stride: UnsafePointer<Int64>?, _ padding: UnsafePointer<Int64>?, _ dilation: UnsafePointer<Int64>?,
+    _ groups: Int64, flip: Bool, _ out: TensorOut?
+) -> scnn_status {
+    produce(out) {
+        let s = optionalInts(stride, count: 2) ?? [1, 1]
+        let p = optionalInts(padding, count: 4) ?? [0, 0, 0, 0]
+        let d = optionalInts(dilation, count: 2) ?? [1, 1]
+        let o = Conv2DOptions(stride: Size2D(s[0], s[1]),
+                              padding: Padding2D(top: p[0], bottom: p[1], left: p[2], right: p[3]),
+                              dilation: Size2D(d[0], d[1]), groups: Int(groups), flipKernel: flip)
+        return try conv2d(try tensorArg(input, "input"), weight: try tensorArg(weight, "weight"),
+                          bias: optionalTensorArg(bias), options: o)
+    }
 }
 
-/// Pool2DOptions from the C arrays: kernel required, stride NULL = kernel, padding NULL = 0.
-func pool2dOptions(_ kernel: UnsafePointer<Int64>?, _ stride: UnsafePointer<Int64>?,
-                   _ padding: UnsafePointer<Int64>?, _ ceilMode: Int32, countIncludePad: Int32) throws -> Pool2DOptions {
-    let k = try required(kernel, "kernel")
-    let kernelSize = Size2D(Int(k[0]), Int(k[1]))
-    let s = optionalInts(stride, count: 2).map { Size2D($0[0], $0[1]) }
-    let p = optionalInts(padding, count: 2).map { Size2D($0[0], $0[1]) } ?? Size2D(0)
-    return Pool2DOptions(kernel: kernelSize, stride: s, padding: p, ceilMode: flag(ceilMode),
-                         countIncludePad: flag(countIncludePad))
+/// The body of scnn_max_pool2d and scnn_avg_pool2d: Pool2DOptions from the C arrays (kernel
+/// required, stride NULL = kernel, padding NULL = 0), then `pool` on the input.
+func pool2dCall(
+    _ pool: (Tensor, Pool2DOptions) throws -> Tensor, _ input: UnsafePointer<scnn_tensor>?,
+    _ kernel: UnsafePointer<Int64>?, _ stride: UnsafePointer<Int64>?, _ padding: UnsafePointer<Int64>?,
+    _ ceilMode: Int32, countIncludePad: Int32, _ out: TensorOut?
+) -> scnn_status {
+    produce(out) {
+        let k = try required(kernel, "kernel")
+        let s = optionalInts(stride, count: 2).map { Size2D($0[0], $0[1]) }
+        let p = optionalInts(padding, count: 2).map { Size2D($0[0], $0[1]) } ?? Size2D(0)
+        let o = Pool2DOptions(kernel: Size2D(Int(k[0]), Int(k[1])), stride: s, padding: p,
+                              ceilMode: flag(ceilMode), countIncludePad: flag(countIncludePad))
+        return try pool(try tensorArg(input, "input"), o)
+    }
 }
 
 /// A Conv1DMode from a C int32, or INVALID_ARGUMENT naming the valid values.

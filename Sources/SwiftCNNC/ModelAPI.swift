@@ -272,6 +272,26 @@ public func scnnModelSummary(
     }
 }
 
+/// The model's multiply-accumulate count per example (one image of the batch) for an input
+/// shape, as the total of scnn_model_summary's MACs column: convolutions and linear layers
+/// (and LeNet-5's own layers); activations, pooling, normalization and additions count 0.
+/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: 4 values
+/// [N, C, H, W], or NULL for the model's design size with N = 1. Writes *out (0 on failure).
+/// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted).
+@c(scnn_model_macs)
+public func scnnModelMacs(
+    _ model: UnsafePointer<scnn_model>?, _ input_shape: UnsafePointer<Int64>?,
+    _ out: UnsafeMutablePointer<Int64>?
+) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        o.pointee = 0
+        let m = try modelArg(model).model
+        let shape = optionalInts(input_shape, count: 4)
+        o.pointee = Int64(try m.summary(inputShape: shape).totalMACs)
+    }
+}
+
 /// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
 @c(scnn_string_free)
 public func scnnStringFree(_ s: UnsafeMutablePointer<CChar>?) {

@@ -134,6 +134,6 @@ public func scnnTensorCopyTo(
         guard capacity >= Int64(t.count) else {
             throw SwiftCNNError.shapeMismatch("dst holds \(capacity) floats; the tensor has \(t.count)")
         }
-        t.withUnsafeBufferPointer { d.initialize(from: $0.baseAddress!, count: t.count) }
+        t.withUnsafePointer { d.initialize(from: $0, count: t.count) }
     }
 }

@@ -7,7 +7,7 @@ final class AnalysisTests: XCTestCase {
     func testSeedOutputSizes() throws {
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 1), 5)
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 2), 3)
-        layersAssertThrows(.invalidArgument, ["2.33", "stride 3"]) { try outputSize(input: 7, kernel: 3, stride: 3) }
+        assertThrows(.invalidArgument, "2.33", "stride 3") { try outputSize(input: 7, kernel: 3, stride: 3) }
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 3, mode: .floor), 2)
         XCTAssertEqual(try outputSize(input: 7, kernel: 3, stride: 3, mode: .ceil), 3)
         // The seed's padding-1 slides: 7×7, 3×3, padding 1 → 7 (stride 1) and 4 (stride 2).
@@ -47,13 +47,13 @@ final class AnalysisTests: XCTestCase {
     // MARK: Output size
 
     func testOutputSizeAgainstWindowCounting() throws {
-        var rng = LayersRNG(11)
+        var rng = TestRNG(11)
         for _ in 0..<50 {
-            let n = rng.int(1, 20), k = rng.int(1, 6), s = rng.int(1, 4), p = rng.int(0, 3), d = rng.int(1, 3)
+            let n = rng.int(1...20), k = rng.int(1...6), s = rng.int(1...4), p = rng.int(0...3), d = rng.int(1...3)
             let padded = n + 2 * p, extent = d * (k - 1) + 1
             if extent > padded {
                 for mode in [OutputSizeMode.exact, .floor, .ceil] {
-                    layersAssertThrows(.invalidArgument, ["kernel spans"]) {
+                    assertThrows(.invalidArgument, "kernel spans") {
                         try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d, mode: mode)
                     }
                 }
@@ -68,7 +68,7 @@ final class AnalysisTests: XCTestCase {
             if exact {
                 XCTAssertEqual(try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d), fit)
             } else {
-                layersAssertThrows(.invalidArgument, ["not a whole number"]) {
+                assertThrows(.invalidArgument, "not a whole number") {
                     try outputSize(input: n, kernel: k, stride: s, padding: p, dilation: d)
                 }
             }
@@ -76,28 +76,28 @@ final class AnalysisTests: XCTestCase {
     }
 
     func testOutputSizeBadInput() {
-        layersAssertThrows(.invalidArgument, ["stride", "0"]) { try outputSize(input: 7, kernel: 3, stride: 0) }
-        layersAssertThrows(.invalidArgument, ["kernel"]) { try outputSize(input: 7, kernel: 0) }
-        layersAssertThrows(.invalidArgument, ["dilation"]) { try outputSize(input: 7, kernel: 3, dilation: 0) }
-        layersAssertThrows(.invalidArgument, ["padding", "-1"]) { try outputSize(input: 7, kernel: 3, padding: -1) }
-        layersAssertThrows(.invalidArgument, ["input"]) { try outputSize(input: 0, kernel: 1) }
-        layersAssertThrows(.invalidArgument, ["kernel spans 9", "7"]) { try outputSize(input: 7, kernel: 9) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: 3, padding: Int.max / 2 + 1) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: 7, kernel: Int.max, dilation: 3) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try outputSize(input: Int.max, kernel: 1, padding: 1) }
+        assertThrows(.invalidArgument, "stride", "0") { try outputSize(input: 7, kernel: 3, stride: 0) }
+        assertThrows(.invalidArgument, "kernel") { try outputSize(input: 7, kernel: 0) }
+        assertThrows(.invalidArgument, "dilation") { try outputSize(input: 7, kernel: 3, dilation: 0) }
+        assertThrows(.invalidArgument, "padding", "-1") { try outputSize(input: 7, kernel: 3, padding: -1) }
+        assertThrows(.invalidArgument, "input") { try outputSize(input: 0, kernel: 1) }
+        assertThrows(.invalidArgument, "kernel spans 9", "7") { try outputSize(input: 7, kernel: 9) }
+        assertThrows(.invalidArgument, "overflows") { try outputSize(input: 7, kernel: 3, padding: Int.max / 2 + 1) }
+        assertThrows(.invalidArgument, "overflows") { try outputSize(input: 7, kernel: Int.max, dilation: 3) }
+        assertThrows(.invalidArgument, "overflows") { try outputSize(input: Int.max, kernel: 1, padding: 1) }
         XCTAssertEqual(try outputSize(input: Int.max, kernel: 1), Int.max)
         XCTAssertEqual(try outputSize(input: Int.max, kernel: 2, stride: 2, mode: .ceil), Int.max / 2 + 1)
         // Near-whole fractions still show as fractions: (1000 + 0 − 0 − 1)/1000 + 1 → 1.999.
-        layersAssertThrows(.invalidArgument, ["1.999"]) { try outputSize(input: 1000, kernel: 1, stride: 1000) }
+        assertThrows(.invalidArgument, "1.999") { try outputSize(input: 1000, kernel: 1, stride: 1000) }
     }
 
     // MARK: Receptive field
 
     func testReceptiveFieldAgainstIntervalPropagation() throws {
-        var rng = LayersRNG(12)
+        var rng = TestRNG(12)
         for _ in 0..<40 {
-            let layers = (0..<rng.int(0, 5)).map { _ in
-                ReceptiveFieldLayer(kernel: rng.int(1, 7), stride: rng.int(1, 3), dilation: rng.int(1, 3))
+            let layers = (0..<rng.int(0...5)).map { _ in
+                ReceptiveFieldLayer(kernel: rng.int(1...7), stride: rng.int(1...3), dilation: rng.int(1...3))
             }
             // One output pixel [0, 0]; going back through a layer, output positions a…b read
             // input positions a·s … b·s + d·(k−1).
@@ -113,12 +113,12 @@ final class AnalysisTests: XCTestCase {
     }
 
     func testReceptiveFieldBadInput() {
-        layersAssertThrows(.invalidArgument, ["layer 1", "stride"]) {
+        assertThrows(.invalidArgument, "layer 1", "stride") {
             try receptiveField([ReceptiveFieldLayer(kernel: 3), ReceptiveFieldLayer(kernel: 3, stride: 0)])
         }
-        layersAssertThrows(.invalidArgument, ["kernel"]) { try receptiveField([ReceptiveFieldLayer(kernel: 0)]) }
-        layersAssertThrows(.invalidArgument, ["dilation"]) { try receptiveField([ReceptiveFieldLayer(kernel: 2, dilation: -1)]) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) {
+        assertThrows(.invalidArgument, "kernel") { try receptiveField([ReceptiveFieldLayer(kernel: 0)]) }
+        assertThrows(.invalidArgument, "dilation") { try receptiveField([ReceptiveFieldLayer(kernel: 2, dilation: -1)]) }
+        assertThrows(.invalidArgument, "overflows") {
             try receptiveField(Array(repeating: ReceptiveFieldLayer(kernel: 2, stride: 1 << 20), count: 5))
         }
     }
@@ -126,11 +126,11 @@ final class AnalysisTests: XCTestCase {
     // MARK: Counts
 
     func testCountsAgainstFormulas() throws {
-        var rng = LayersRNG(13)
+        var rng = TestRNG(13)
         for _ in 0..<30 {
-            let g = rng.int(1, 4)
-            let ci = g * rng.int(1, 8), co = g * rng.int(1, 8), kh = rng.int(1, 7), kw = rng.int(1, 7)
-            let oh = rng.int(1, 30), ow = rng.int(1, 30)
+            let g = rng.int(1...4)
+            let ci = g * rng.int(1...8), co = g * rng.int(1...8), kh = rng.int(1...7), kw = rng.int(1...7)
+            let oh = rng.int(1...30), ow = rng.int(1...30)
             let k = Size2D(kh, kw)
             XCTAssertEqual(try conv2dParameterCount(inChannels: ci, outChannels: co, kernel: k, groups: g), co * (ci / g) * kh * kw + co)
             XCTAssertEqual(try conv2dParameterCount(inChannels: ci, outChannels: co, kernel: k, groups: g, bias: false), co * (ci / g) * kh * kw)
@@ -147,17 +147,17 @@ final class AnalysisTests: XCTestCase {
 
     func testCountsBadInput() {
         let k = Size2D(3)
-        layersAssertThrows(.invalidArgument, ["groups 2", "3"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 2) }
-        layersAssertThrows(.invalidArgument, ["groups", "0"]) { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 0) }
-        layersAssertThrows(.invalidArgument, ["inChannels"]) { try conv2dParameterCount(inChannels: 0, outChannels: 4, kernel: k) }
-        layersAssertThrows(.invalidArgument, ["kernel width"]) { try conv2dParameterCount(inChannels: 1, outChannels: 4, kernel: Size2D(3, -1)) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try conv2dParameterCount(inChannels: 1 << 32, outChannels: 1 << 32, kernel: k) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 2) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearParameterCount(inFeatures: Int.max, outFeatures: 1) }   // + bias
-        layersAssertThrows(.invalidArgument, ["outFeatures"]) { try linearMACs(inFeatures: 3, outFeatures: -1) }
-        layersAssertThrows(.invalidArgument, ["output height"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(0, 1)) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(1 << 31, 1 << 31)) }
-        layersAssertThrows(.invalidArgument, ["overflows"]) { try linearMACs(inFeatures: 1 << 40, outFeatures: 1 << 40) }
+        assertThrows(.invalidArgument, "groups 2", "3") { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 2) }
+        assertThrows(.invalidArgument, "groups", "0") { try conv2dParameterCount(inChannels: 3, outChannels: 4, kernel: k, groups: 0) }
+        assertThrows(.invalidArgument, "inChannels") { try conv2dParameterCount(inChannels: 0, outChannels: 4, kernel: k) }
+        assertThrows(.invalidArgument, "kernel width") { try conv2dParameterCount(inChannels: 1, outChannels: 4, kernel: Size2D(3, -1)) }
+        assertThrows(.invalidArgument, "overflows") { try conv2dParameterCount(inChannels: 1 << 32, outChannels: 1 << 32, kernel: k) }
+        assertThrows(.invalidArgument, "overflows") { try linearParameterCount(inFeatures: Int.max, outFeatures: 2) }
+        assertThrows(.invalidArgument, "overflows") { try linearParameterCount(inFeatures: Int.max, outFeatures: 1) }   // + bias
+        assertThrows(.invalidArgument, "outFeatures") { try linearMACs(inFeatures: 3, outFeatures: -1) }
+        assertThrows(.invalidArgument, "output height") { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(0, 1)) }
+        assertThrows(.invalidArgument, "overflows") { try conv2dMACs(inChannels: 1, outChannels: 1, kernel: k, output: Size2D(1 << 31, 1 << 31)) }
+        assertThrows(.invalidArgument, "overflows") { try linearMACs(inFeatures: 1 << 40, outFeatures: 1 << 40) }
     }
 
     // MARK: No traps
@@ -190,11 +190,11 @@ final class AnalysisTests: XCTestCase {
             attempt { try linearParameterCount(inFeatures: a, outFeatures: b, bias: false) }
             attempt { try linearMACs(inFeatures: a, outFeatures: b) }
         } }
-        var rng = LayersRNG(22)
+        var rng = TestRNG(22)
         for _ in 0..<2000 {
-            let layers = (0..<rng.int(1, 4)).map { _ in
-                ReceptiveFieldLayer(kernel: v[rng.int(0, v.count - 1)], stride: v[rng.int(0, v.count - 1)],
-                                    dilation: v[rng.int(0, v.count - 1)])
+            let layers = (0..<rng.int(1...4)).map { _ in
+                ReceptiveFieldLayer(kernel: v[rng.int(0...v.count - 1)], stride: v[rng.int(0...v.count - 1)],
+                                    dilation: v[rng.int(0...v.count - 1)])
             }
             attempt { try receptiveField(layers).size }
         }

@@ -57,7 +57,7 @@ final class Conv1DTests: XCTestCase {
     /// Random lengths: full correlation from its definition c[k] = Σ_n x[n + k − (M−1)]·w[n]
     /// (k = 0 ..< N+M−1); valid is the middle; convolve(x, w, full) = correlate(x, reversed w, full).
     func testFullAndValidMatchDefinition() throws {
-        var r = ConvRandom(11)
+        var r = TestRNG(11)
         for _ in 0..<30 {
             let nx = r.int(1...9), nw = r.int(1...9)
             let x = (0..<nx).map { _ in Float(r.int(-5...5)) }, w = (0..<nw).map { _ in Float(r.int(-5...5)) }
@@ -78,9 +78,9 @@ final class Conv1DTests: XCTestCase {
 
     func testBadInputsThrow() throws {
         let v = try t([1, 2, 3]), m = try Tensor(zeros: [2, 2])
-        convAssertThrows(.invalidArgument, "correlate1d: x must have rank 1") { try correlate1d(m, v) }
-        convAssertThrows(.invalidArgument, "correlate1d: w must have rank 1") { try correlate1d(v, m) }
-        convAssertThrows(.invalidArgument, "convolve1d: x must have rank 1") { try convolve1d(m, v, mode: .full) }
-        convAssertThrows(.invalidArgument, "convolve1d: w must have rank 1") { try convolve1d(v, m, mode: .same) }
+        assertThrows(.invalidArgument, "correlate1d: x must have rank 1") { try correlate1d(m, v) }
+        assertThrows(.invalidArgument, "correlate1d: w must have rank 1") { try correlate1d(v, m) }
+        assertThrows(.invalidArgument, "convolve1d: x must have rank 1") { try convolve1d(m, v, mode: .full) }
+        assertThrows(.invalidArgument, "convolve1d: w must have rank 1") { try convolve1d(v, m, mode: .same) }
     }
 }

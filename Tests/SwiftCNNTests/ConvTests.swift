@@ -1,56 +1,6 @@
 import XCTest
 @testable import SwiftCNN
 
-/// A small deterministic generator (SplitMix64) so that sweeps are reproducible.
-struct ConvRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in `range`.
-    mutating func int(_ range: ClosedRange<Int>) -> Int {
-        range.lowerBound + Int(next() % UInt64(range.upperBound - range.lowerBound + 1))
-    }
-    /// Uniform in [-1, 1].
-    mutating func float() -> Float { Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) }
-    mutating func tensor(_ shape: [Int]) throws -> Tensor {
-        try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in float() })
-    }
-}
-
-/// max |a − b|.
-func convMaxDiff(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "length \(a.count) vs \(b.count)")
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-}
-
-/// Asserts that `body` throws a SwiftCNNError of `kind` whose message contains `text`.
-func convAssertThrows(_ kind: SwiftCNNError.Kind, _ text: String, file: StaticString = #filePath, line: UInt = #line,
-                  _ body: () throws -> Any) {
-    do {
-        _ = try body()
-        XCTFail("expected \(kind) containing \"\(text)\", got success", file: file, line: line)
-    } catch let e as SwiftCNNError {
-        XCTAssertEqual(e.kind, kind, e.message, file: file, line: line)
-        XCTAssertTrue(e.message.contains(text), "message \"\(e.message)\" lacks \"\(text)\"", file: file, line: line)
-    } catch {
-        XCTFail("unexpected error \(error)", file: file, line: line)
-    }
-}
-
-/// Runs `body` with the reference kernels forced, restoring the previous choice.
-func convWithReferenceKernels<R>(_ body: () throws -> R) rethrows -> R {
-    let old = KernelDispatch.forceReference
-    KernelDispatch.forceReference = true
-    defer { KernelDispatch.forceReference = old }
-    return try body()
-}
-
 final class ConvTests: XCTestCase {
     /// An independent conv2d written from the formula, on plain arrays, in Double.
     func directConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, _ o: Conv2DOptions) -> [Float] {
@@ -82,7 +32,7 @@ final class ConvTests: XCTestCase {
     /// equal to the input, batch > 1, bias or not, flip or not. Tolerance 1e-4 (|values| <= 1,
     /// at most ~100 products per output).
     func testOptimizedMatchesReferenceSweep() throws {
-        var r = ConvRandom(42)
+        var r = TestRNG(42)
         var outputs = 0
         for case_ in 0..<48 {
             let groups = [1, 1, 2, 3][r.int(0...3)]
@@ -104,12 +54,12 @@ final class ConvTests: XCTestCase {
             let weight = try r.tensor([oc, cg, kh, kw])
             let bias = r.int(0...1) == 0 ? nil : try r.tensor([oc])
             let fast = try conv2d(input, weight: weight, bias: bias, options: o)
-            let slow = try convWithReferenceKernels { try conv2d(input, weight: weight, bias: bias, options: o) }
+            let slow = try withReferenceKernels { try conv2d(input, weight: weight, bias: bias, options: o) }
             let want = directConv(input, weight, bias, o)
             XCTAssertEqual(fast.shape, slow.shape)
             XCTAssertEqual(fast.rank, input.rank)
-            XCTAssertLessThanOrEqual(convMaxDiff(fast.scalars, want), 1e-4, "case \(case_): \(o) \(input.shape) \(weight.shape)")
-            XCTAssertLessThanOrEqual(convMaxDiff(slow.scalars, want), 1e-5, "case \(case_)")
+            XCTAssertLessThanOrEqual(maxDiff(fast.scalars, want), 1e-4, "case \(case_): \(o) \(input.shape) \(weight.shape)")
+            XCTAssertLessThanOrEqual(maxDiff(slow.scalars, want), 1e-5, "case \(case_)")
             outputs += fast.count
         }
         XCTAssertGreaterThan(outputs, 48 * 4)  // the sweep computed real outputs
@@ -117,23 +67,23 @@ final class ConvTests: XCTestCase {
 
     /// A 1×1 kernel with stride 1 and no padding (the direct GEMM path) is a per-pixel matrix product.
     func testPointwiseConv() throws {
-        var r = ConvRandom(7)
+        var r = TestRNG(7)
         let x = try r.tensor([2, 5, 3, 4]), w = try r.tensor([3, 5, 1, 1]), b = try r.tensor([3])
         let y = try conv2d(x, weight: w, bias: b)
         XCTAssertEqual(y.shape, [2, 3, 3, 4])
-        XCTAssertLessThanOrEqual(convMaxDiff(y.scalars, directConv(x, w, b, .init())), 1e-5)
+        XCTAssertLessThanOrEqual(maxDiff(y.scalars, directConv(x, w, b, .init())), 1e-5)
     }
 
     /// convolve2d equals conv2d with the kernel flipped by hand.
     func testConvolve2dFlipsKernel() throws {
-        var r = ConvRandom(9)
+        var r = TestRNG(9)
         let x = try r.tensor([1, 2, 6, 5]), w = try r.tensor([3, 2, 3, 2])
         let ws = w.scalars
         var flipped = ws
         for o in 0..<6 { for k in 0..<3 { for l in 0..<2 { flipped[(o * 3 + k) * 2 + l] = ws[(o * 3 + 2 - k) * 2 + 1 - l] } } }
         let a = try convolve2d(x, weight: w, options: .init(padding: Padding2D(1, 0)))
         let b = try conv2d(x, weight: try Tensor(shape: [3, 2, 3, 2], scalars: flipped), options: .init(padding: Padding2D(1, 0)))
-        XCTAssertLessThanOrEqual(convMaxDiff(a.scalars, b.scalars), 1e-6)
+        XCTAssertLessThanOrEqual(maxDiff(a.scalars, b.scalars), 1e-6)
     }
 
     /// The seed's 10×10 image and 1/9 box filter → the 8×8 table, last two rows corrected to
@@ -156,9 +106,9 @@ final class ConvTests: XCTestCase {
             10, 10, 10, 0, 0, 0, 0, 0,
         ]
         for reference in [false, true] {
-            let y = reference ? try convWithReferenceKernels { try conv2d(x, weight: box) } : try conv2d(x, weight: box)
+            let y = reference ? try withReferenceKernels { try conv2d(x, weight: box) } : try conv2d(x, weight: box)
             XCTAssertEqual(y.shape, [1, 1, 8, 8])
-            XCTAssertLessThanOrEqual(convMaxDiff(y.scalars, want), 1e-4)
+            XCTAssertLessThanOrEqual(maxDiff(y.scalars, want), 1e-4)
             // The printed table's typo (a fourth 10 in the last two rows) is not what we compute.
             XCTAssertLessThan(try y.element(0, 0, 7, 3), 1)
         }
@@ -202,33 +152,33 @@ final class ConvTests: XCTestCase {
     /// Every bad input throws a SwiftCNNError with a message naming the problem.
     func testBadInputsThrow() throws {
         let x = try Tensor(zeros: [1, 4, 5, 5]), w = try Tensor(zeros: [2, 4, 3, 3])
-        convAssertThrows(.invalidArgument, "stride must be at least 1") { try conv2d(x, weight: w, options: .init(stride: Size2D(1, 0))) }
-        convAssertThrows(.invalidArgument, "dilation must be at least 1") { try conv2d(x, weight: w, options: .init(dilation: 0)) }
-        convAssertThrows(.invalidArgument, "padding must not be negative") {
+        assertThrows(.invalidArgument, "stride must be at least 1") { try conv2d(x, weight: w, options: .init(stride: Size2D(1, 0))) }
+        assertThrows(.invalidArgument, "dilation must be at least 1") { try conv2d(x, weight: w, options: .init(dilation: 0)) }
+        assertThrows(.invalidArgument, "padding must not be negative") {
             try conv2d(x, weight: w, options: .init(padding: Padding2D(top: 0, bottom: -1, left: 0, right: 0)))
         }
-        convAssertThrows(.invalidArgument, "groups must be at least 1") { try conv2d(x, weight: w, options: .init(groups: 0)) }
-        convAssertThrows(.invalidArgument, "must divide the input channels (4)") { try conv2d(x, weight: w, options: .init(groups: 3)) }
-        convAssertThrows(.invalidArgument, "must divide the output channels (2") {
+        assertThrows(.invalidArgument, "groups must be at least 1") { try conv2d(x, weight: w, options: .init(groups: 0)) }
+        assertThrows(.invalidArgument, "must divide the input channels (4)") { try conv2d(x, weight: w, options: .init(groups: 3)) }
+        assertThrows(.invalidArgument, "must divide the output channels (2") {
             try conv2d(x, weight: try Tensor(zeros: [2, 1, 3, 3]), options: .init(groups: 4))
         }
-        convAssertThrows(.shapeMismatch, "weight has 4 input channels per group but input has 3 channels / 1 groups") {
+        assertThrows(.shapeMismatch, "weight has 4 input channels per group but input has 3 channels / 1 groups") {
             try conv2d(try Tensor(zeros: [1, 3, 5, 5]), weight: w)
         }
-        convAssertThrows(.shapeMismatch, "bias must have shape [2]") { try conv2d(x, weight: w, bias: try Tensor(zeros: [3])) }
-        convAssertThrows(.shapeMismatch, "bias must have shape [2]") { try conv2d(x, weight: w, bias: try Tensor(zeros: [1, 2])) }
-        convAssertThrows(.invalidArgument, "weight must have rank 4") { try conv2d(x, weight: try Tensor(zeros: [2, 4, 3])) }
-        convAssertThrows(.invalidArgument, "rank 4 [N, C, H, W] or rank 3") { try conv2d(try Tensor(zeros: [25]), weight: w) }
-        convAssertThrows(.invalidArgument, "got rank 2") { try conv2d(try Tensor(zeros: [5, 5]), weight: w) }
-        convAssertThrows(.invalidArgument, "kernel height 6 is larger than the padded input height 5") {
+        assertThrows(.shapeMismatch, "bias must have shape [2]") { try conv2d(x, weight: w, bias: try Tensor(zeros: [3])) }
+        assertThrows(.shapeMismatch, "bias must have shape [2]") { try conv2d(x, weight: w, bias: try Tensor(zeros: [1, 2])) }
+        assertThrows(.invalidArgument, "weight must have rank 4") { try conv2d(x, weight: try Tensor(zeros: [2, 4, 3])) }
+        assertThrows(.invalidArgument, "rank 4 [N, C, H, W] or rank 3") { try conv2d(try Tensor(zeros: [25]), weight: w) }
+        assertThrows(.invalidArgument, "got rank 2") { try conv2d(try Tensor(zeros: [5, 5]), weight: w) }
+        assertThrows(.invalidArgument, "kernel height 6 is larger than the padded input height 5") {
             try conv2d(x, weight: try Tensor(zeros: [2, 4, 6, 3]))
         }
-        convAssertThrows(.invalidArgument, "dilated kernel height 7 (kernel 3, dilation 3)") { try conv2d(x, weight: w, options: .init(dilation: 3)) }
-        convAssertThrows(.invalidArgument, "overflows") {
+        assertThrows(.invalidArgument, "dilated kernel height 7 (kernel 3, dilation 3)") { try conv2d(x, weight: w, options: .init(dilation: 3)) }
+        assertThrows(.invalidArgument, "overflows") {
             try conv2d(x, weight: w, options: .init(padding: Padding2D(top: Int.max, bottom: 1, left: 0, right: 0)))
         }
-        convAssertThrows(.invalidArgument, "overflows") { try conv2d(x, weight: w, options: .init(dilation: Size2D(Int.max, 1))) }
-        convAssertThrows(.invalidArgument, "convolve2d:") { try convolve2d(x, weight: w, options: .init(stride: 0)) }
+        assertThrows(.invalidArgument, "overflows") { try conv2d(x, weight: w, options: .init(dilation: Size2D(Int.max, 1))) }
+        assertThrows(.invalidArgument, "convolve2d:") { try convolve2d(x, weight: w, options: .init(stride: 0)) }
         // Padding makes the dilated kernel fit.
         XCTAssertEqual(try conv2d(x, weight: w, options: .init(padding: 1, dilation: 3)).shape, [1, 2, 1, 1])
     }
@@ -238,7 +188,7 @@ final class ConvTests: XCTestCase {
     /// strides with padding (the im2col edge arithmetic) included.
     func testExtremeArgumentsNeverTrap() throws {
         let values = [Int.min, -(1 << 62), -1, 0, 1, 2, 3, 1 << 62, Int.max]
-        var r = ConvRandom(99)
+        var r = TestRNG(99)
         let x = try r.tensor([1, 2, 4, 4]), w = try r.tensor([2, 2, 2, 2])
         var ok = 0, failed = 0
         for _ in 0..<400 {
@@ -247,7 +197,7 @@ final class ConvTests: XCTestCase {
                                   dilation: Size2D(v(), v()), groups: v(), flipKernel: r.int(0...1) == 1)
             for reference in [false, true] {
                 do {
-                    let y = reference ? try convWithReferenceKernels { try conv2d(x, weight: w, options: o) }
+                    let y = reference ? try withReferenceKernels { try conv2d(x, weight: w, options: o) }
                                       : try conv2d(x, weight: w, options: o)
                     XCTAssertEqual(y.rank, 4)
                     ok += 1
@@ -259,7 +209,7 @@ final class ConvTests: XCTestCase {
         // Huge strides with padding: one output per dim, from the padded corner.
         let big = try conv2d(x, weight: w, options: .init(stride: Size2D(Int.max), padding: 3))
         XCTAssertEqual(big.shape, [1, 2, 1, 1])
-        XCTAssertEqual(try convWithReferenceKernels { try conv2d(x, weight: w, options: .init(stride: Size2D(Int.max), padding: 3)) }.scalars,
+        XCTAssertEqual(try withReferenceKernels { try conv2d(x, weight: w, options: .init(stride: Size2D(Int.max), padding: 3)) }.scalars,
                        big.scalars)
         XCTAssertEqual(big.scalars, [0, 0])  // the first window lies entirely in the padding
     }
@@ -268,7 +218,7 @@ final class ConvTests: XCTestCase {
     /// block sizes (k 256, n 512), with leading dimensions larger than the row lengths, with
     /// and without accumulation. Tolerance 1e-4 relative to √k.
     func testGEMMEdgeSizes() throws {
-        var r = ConvRandom(3)
+        var r = TestRNG(3)
         let cases: [(Int, Int, Int)] = [
             (1, 1, 1), (1, 16, 1), (6, 16, 4), (5, 15, 3), (7, 17, 9), (12, 32, 8), (13, 33, 2),
             (2, 3, 257), (3, 513, 5), (1, 1, 300), (8, 520, 260), (0, 4, 4), (4, 0, 4), (3, 4, 0),

@@ -1,34 +1,6 @@
 import XCTest
 @testable import SwiftCNN
 
-/// A small deterministic generator (SplitMix64) for the randomized sweeps.
-private struct FilterRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-    mutating func float(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24) }
-}
-
-private func expectFilterError<T>(_ kind: SwiftCNNError.Kind, _ contains: String, _ body: () throws -> T,
-                                  file: StaticString = #filePath, line: UInt = #line) {
-    do {
-        _ = try body()
-        XCTFail("expected a \(kind) error", file: file, line: line)
-    } catch let e as SwiftCNNError {
-        XCTAssertEqual(e.kind, kind, e.message, file: file, line: line)
-        XCTAssertTrue(e.message.contains(contains), "message '\(e.message)' lacks '\(contains)'", file: file, line: line)
-    } catch {
-        XCTFail("unexpected error \(error)", file: file, line: line)
-    }
-}
-
 /// The value of pixel `i` of a line of `n` under `border`, by walking reflections one at a
 /// time (independent of the library's modular formula); nil for a zero pixel.
 private func borderPixel(_ i: Int, _ n: Int, _ border: BorderMode) -> Int? {
@@ -122,20 +94,20 @@ final class FiltersTests: XCTestCase {
 
     func testKernelBadInputs() {
         for n in [0, -1, Int.min] {
-            expectFilterError(.invalidArgument, "box") { try Filters.box(n) }
-            expectFilterError(.invalidArgument, "horizontal blur") { try Filters.horizontalBlur(n) }
-            expectFilterError(.invalidArgument, "vertical blur") { try Filters.verticalBlur(n) }
+            assertThrows(.invalidArgument, "box") { try Filters.box(n) }
+            assertThrows(.invalidArgument, "horizontal blur") { try Filters.horizontalBlur(n) }
+            assertThrows(.invalidArgument, "vertical blur") { try Filters.verticalBlur(n) }
         }
-        expectFilterError(.invalidArgument, "overflows") { try Filters.box(Int.max) }
-        expectFilterError(.outOfMemory, "memory") { try Filters.box(1 << 28) }
+        assertThrows(.invalidArgument, "overflows") { try Filters.box(Int.max) }
+        assertThrows(.outOfMemory, "memory") { try Filters.box(1 << 28) }
         for size in [0, 2, 4, -3] {
-            expectFilterError(.invalidArgument, "odd") { try Filters.gaussian(size: size, sigma: 1) }
+            assertThrows(.invalidArgument, "odd") { try Filters.gaussian(size: size, sigma: 1) }
         }
         for sigma: Float in [0, -1, .nan, .infinity] {
-            expectFilterError(.invalidArgument, "sigma") { try Filters.gaussian(size: 3, sigma: sigma) }
+            assertThrows(.invalidArgument, "sigma") { try Filters.gaussian(size: 3, sigma: sigma) }
         }
-        expectFilterError(.invalidArgument, "overflows") { try Filters.gaussian(size: Int.max, sigma: 1) }
-        expectFilterError(.outOfMemory, "memory") { try Filters.gaussian(size: (1 << 28) + 1, sigma: 1) }
+        assertThrows(.invalidArgument, "overflows") { try Filters.gaussian(size: Int.max, sigma: 1) }
+        assertThrows(.outOfMemory, "memory") { try Filters.gaussian(size: (1 << 28) + 1, sigma: 1) }
     }
 
     // MARK: Apply
@@ -166,7 +138,7 @@ final class FiltersTests: XCTestCase {
     }
 
     func testApplyMatchesDirectLoopsAllBorders() throws {
-        var rng = FilterRNG(11)
+        var rng = TestRNG(11)
         for trial in 0..<45 {
             let border = borders[trial % 3]
             let rank = rng.int(2...4)
@@ -214,7 +186,7 @@ final class FiltersTests: XCTestCase {
     }
 
     func testChannelsAreFilteredIndependently() throws {
-        var rng = FilterRNG(12)
+        var rng = TestRNG(12)
         let x = (0..<(2 * 3 * 4 * 5)).map { _ in rng.float(0, 1) }
         let k = (try Filters.sobelX())
         let all = try applyFilter(try Tensor(shape: [2, 3, 4, 5], scalars: x), kernel: k, border: .reflect).scalars
@@ -227,9 +199,9 @@ final class FiltersTests: XCTestCase {
 
     func testApplyBadInputs() throws {
         let img = try Tensor(zeros: [3, 4, 4])
-        expectFilterError(.invalidArgument, "image must be") { try applyFilter(try Tensor(zeros: [5]), kernel: (try Filters.sobelX())) }
-        expectFilterError(.invalidArgument, "kernel must be rank 2") { try applyFilter(img, kernel: try Tensor(zeros: [3])) }
-        expectFilterError(.invalidArgument, "kernel must be rank 2") { try applyFilter(img, kernel: try Tensor(zeros: [1, 3, 3])) }
+        assertThrows(.invalidArgument, "image must be") { try applyFilter(try Tensor(zeros: [5]), kernel: (try Filters.sobelX())) }
+        assertThrows(.invalidArgument, "kernel must be rank 2") { try applyFilter(img, kernel: try Tensor(zeros: [3])) }
+        assertThrows(.invalidArgument, "kernel must be rank 2") { try applyFilter(img, kernel: try Tensor(zeros: [1, 3, 3])) }
     }
 
     func testReferenceSourceIndex() {

@@ -1,38 +1,6 @@
 import XCTest
 @testable import SwiftCNN
 
-/// A small deterministic generator (SplitMix64) for the randomized sweeps.
-private struct ImageRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }   // [0, 1)
-    mutating func float(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * unit() }
-}
-
-private func expectError<T>(_ kind: SwiftCNNError.Kind, _ contains: String = "", _ body: () throws -> T,
-                            file: StaticString = #filePath, line: UInt = #line) {
-    do {
-        _ = try body()
-        XCTFail("expected a \(kind) error", file: file, line: line)
-    } catch let e as SwiftCNNError {
-        XCTAssertEqual(e.kind, kind, e.message, file: file, line: line)
-        XCTAssertFalse(e.message.isEmpty, file: file, line: line)
-        if !contains.isEmpty {
-            XCTAssertTrue(e.message.contains(contains), "message '\(e.message)' lacks '\(contains)'", file: file, line: line)
-        }
-    } catch {
-        XCTFail("unexpected error \(error)", file: file, line: line)
-    }
-}
-
 /// Python colorsys.rgb_to_hsv, ported literally in double precision, hue scaled to degrees.
 private func colorsysRGBToHSV(_ r: Double, _ g: Double, _ b: Double) -> (Double, Double, Double) {
     let maxc = Swift.max(r, g, b), minc = Swift.min(r, g, b)
@@ -78,7 +46,7 @@ final class ImageTests: XCTestCase {
     // MARK: Pixels
 
     func testImageToTensorMatchesFormula() throws {
-        var rng = ImageRNG(1)
+        var rng = TestRNG(1)
         for _ in 0..<30 {
             let w = rng.int(1...7), h = rng.int(1...6), c = [1, 3, 4][rng.int(0...2)]
             let stride = w * c + rng.int(0...3)
@@ -108,7 +76,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testPixelRoundTripWithStrideKeepsPadding() throws {
-        var rng = ImageRNG(2)
+        var rng = TestRNG(2)
         for _ in 0..<20 {
             let w = rng.int(1...6), h = rng.int(1...5), c = [1, 3, 4][rng.int(0...2)]
             let stride = w * c + rng.int(0...4)
@@ -159,33 +127,33 @@ final class ImageTests: XCTestCase {
 
     func testPixelBadInputs() throws {
         let buf = [UInt8](repeating: 1, count: 64)
-        try buf.withUnsafeBufferPointer { p in
+        buf.withUnsafeBufferPointer { p in
             for c in [0, 2, 5, -1] {
-                expectError(.invalidArgument, "channels") { try imageToTensor(pixels: p, width: 2, height: 2, channels: c) }
+                assertThrows(.invalidArgument, "channels") { try imageToTensor(pixels: p, width: 2, height: 2, channels: c) }
             }
-            expectError(.invalidArgument, "row stride") { try imageToTensor(pixels: p, width: 4, height: 2, channels: 3, rowStride: 11) }
-            expectError(.shapeMismatch, "needs") { try imageToTensor(pixels: p, width: 5, height: 5, channels: 3) }
-            expectError(.invalidArgument) { try imageToTensor(pixels: p, width: 0, height: 2, channels: 1) }
-            expectError(.invalidArgument) { try imageToTensor(pixels: p, width: 2, height: -3, channels: 1) }
-            expectError(.shapeMismatch, "mean") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 3, mean: [0, 0]) }
-            expectError(.shapeMismatch, "std") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 3, std: [1, 1, 1, 1]) }
-            expectError(.invalidArgument, "std") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 1, std: [0]) }
-            expectError(.invalidArgument, "scale") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 1, scale: .nan) }
-            expectError(.invalidArgument) { try imageToTensor(pixels: p, width: Int.max, height: 2, channels: 4) }
-            expectError(.invalidArgument) { try imageToTensor(pixels: p, width: 2, height: Int.max, channels: 1, rowStride: Int.max / 2) }
+            assertThrows(.invalidArgument, "row stride") { try imageToTensor(pixels: p, width: 4, height: 2, channels: 3, rowStride: 11) }
+            assertThrows(.shapeMismatch, "needs") { try imageToTensor(pixels: p, width: 5, height: 5, channels: 3) }
+            assertThrows(.invalidArgument) { try imageToTensor(pixels: p, width: 0, height: 2, channels: 1) }
+            assertThrows(.invalidArgument) { try imageToTensor(pixels: p, width: 2, height: -3, channels: 1) }
+            assertThrows(.shapeMismatch, "mean") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 3, mean: [0, 0]) }
+            assertThrows(.shapeMismatch, "std") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 3, std: [1, 1, 1, 1]) }
+            assertThrows(.invalidArgument, "std") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 1, std: [0]) }
+            assertThrows(.invalidArgument, "scale") { try imageToTensor(pixels: p, width: 2, height: 2, channels: 1, scale: .nan) }
+            assertThrows(.invalidArgument) { try imageToTensor(pixels: p, width: Int.max, height: 2, channels: 4) }
+            assertThrows(.invalidArgument) { try imageToTensor(pixels: p, width: 2, height: Int.max, channels: 1, rowStride: Int.max / 2) }
         }
-        expectError(.shapeMismatch) { try imageToTensor(pixels: UnsafeBufferPointer(start: nil, count: 0), width: 1, height: 1, channels: 1) }
+        assertThrows(.shapeMismatch) { try imageToTensor(pixels: UnsafeBufferPointer(start: nil, count: 0), width: 1, height: 1, channels: 1) }
 
         var out = [UInt8](repeating: 0, count: 16)
         try out.withUnsafeMutableBufferPointer { d in
             let t3 = try Tensor(zeros: [3, 2, 2])
-            expectError(.shapeMismatch, "needs") { try tensorToImage(t3, into: UnsafeMutableBufferPointer(rebasing: d[0..<11])) }
-            expectError(.invalidArgument, "row stride") { try tensorToImage(t3, into: d, rowStride: 5) }
-            expectError(.invalidArgument, "channels") { try tensorToImage(try Tensor(zeros: [2, 2, 2]), into: d) }
-            expectError(.invalidArgument, "[C, H, W]") { try tensorToImage(try Tensor(zeros: [2, 3, 1, 1]), into: d) }
-            expectError(.invalidArgument, "[C, H, W]") { try tensorToImage(try Tensor(zeros: [4, 4]), into: d) }
-            expectError(.invalidArgument, "scale") { try tensorToImage(t3, into: d, scale: 0) }
-            expectError(.shapeMismatch, "mean") { try tensorToImage(t3, into: d, mean: [1]) }
+            assertThrows(.shapeMismatch, "needs") { try tensorToImage(t3, into: UnsafeMutableBufferPointer(rebasing: d[0..<11])) }
+            assertThrows(.invalidArgument, "row stride") { try tensorToImage(t3, into: d, rowStride: 5) }
+            assertThrows(.invalidArgument, "channels") { try tensorToImage(try Tensor(zeros: [2, 2, 2]), into: d) }
+            assertThrows(.invalidArgument, "[C, H, W]") { try tensorToImage(try Tensor(zeros: [2, 3, 1, 1]), into: d) }
+            assertThrows(.invalidArgument, "[C, H, W]") { try tensorToImage(try Tensor(zeros: [4, 4]), into: d) }
+            assertThrows(.invalidArgument, "scale") { try tensorToImage(t3, into: d, scale: 0) }
+            assertThrows(.shapeMismatch, "mean") { try tensorToImage(t3, into: d, mean: [1]) }
         }
     }
 
@@ -221,7 +189,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testHSVMatchesColorsysAndRoundTrips() throws {
-        var rng = ImageRNG(3)
+        var rng = TestRNG(3)
         let n = 2, h = 3, w = 8, plane = h * w
         var values = (0..<(n * 3 * plane)).map { _ in rng.unit() }
         values[0] = 1; values[plane] = 0; values[2 * plane] = 1e-6   // hue just below 360
@@ -247,7 +215,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testGrayscale() throws {
-        var rng = ImageRNG(4)
+        var rng = TestRNG(4)
         let values = (0..<(2 * 3 * 6)).map { _ in rng.unit() }
         let g = try rgbToGrayscale(try Tensor(shape: [2, 3, 2, 3], scalars: values))
         XCTAssertEqual(g.shape, [2, 1, 2, 3])
@@ -265,9 +233,9 @@ final class ImageTests: XCTestCase {
     func testColorBadInputs() throws {
         for shape in [[4, 2, 2], [2, 2, 2], [1, 4, 2, 2], [3, 3], [3]] {
             let t = try Tensor(zeros: shape)
-            expectError(.invalidArgument, "rgb to hsv") { try rgbToHSV(t) }
-            expectError(.invalidArgument, "hsv to rgb") { try hsvToRGB(t) }
-            expectError(.invalidArgument, "rgb to grayscale") { try rgbToGrayscale(t) }
+            assertThrows(.invalidArgument, "rgb to hsv") { try rgbToHSV(t) }
+            assertThrows(.invalidArgument, "hsv to rgb") { try hsvToRGB(t) }
+            assertThrows(.invalidArgument, "rgb to grayscale") { try rgbToGrayscale(t) }
         }
     }
 
@@ -289,14 +257,14 @@ final class ImageTests: XCTestCase {
     }
 
     func testResizeIdentityIsExact() throws {
-        var rng = ImageRNG(5)
+        var rng = TestRNG(5)
         let values = (0..<(2 * 3 * 5 * 7)).map { _ in rng.float(-5, 5) }
         let x = try Tensor(shape: [2, 3, 5, 7], scalars: values)
         XCTAssertEqual(try resizeBilinear(x, height: 5, width: 7).scalars, values)
     }
 
     func testResizeMatchesTorchFormula() throws {
-        var rng = ImageRNG(6)
+        var rng = TestRNG(6)
         for _ in 0..<40 {
             let batched = rng.int(0...1) == 1
             let n = batched ? rng.int(1...2) : 1, c = rng.int(1...3)
@@ -332,15 +300,15 @@ final class ImageTests: XCTestCase {
 
     func testResizeAndCropBadInputs() throws {
         let x = try Tensor(zeros: [3, 4, 4])
-        expectError(.invalidArgument, "resize") { try resizeBilinear(x, height: 0, width: 4) }
-        expectError(.invalidArgument, "resize") { try resizeBilinear(x, height: 4, width: -1) }
-        expectError(.invalidArgument, "resize") { try resizeBilinear(try Tensor(zeros: [4, 4]), height: 2, width: 2) }
-        expectError(.invalidArgument) { try resizeBilinear(x, height: Int.max, width: Int.max) }
-        expectError(.outOfMemory) { try resizeBilinear(x, height: 1 << 30, width: 1 << 20) }
-        expectError(.invalidArgument, "larger than the image") { try centerCrop(x, height: 5, width: 4) }
-        expectError(.invalidArgument, "larger than the image") { try centerCrop(x, height: 4, width: 5) }
-        expectError(.invalidArgument, "center crop") { try centerCrop(x, height: 0, width: 2) }
-        expectError(.invalidArgument, "center crop") { try centerCrop(try Tensor(zeros: [4]), height: 1, width: 1) }
+        assertThrows(.invalidArgument, "resize") { try resizeBilinear(x, height: 0, width: 4) }
+        assertThrows(.invalidArgument, "resize") { try resizeBilinear(x, height: 4, width: -1) }
+        assertThrows(.invalidArgument, "resize") { try resizeBilinear(try Tensor(zeros: [4, 4]), height: 2, width: 2) }
+        assertThrows(.invalidArgument) { try resizeBilinear(x, height: Int.max, width: Int.max) }
+        assertThrows(.outOfMemory) { try resizeBilinear(x, height: 1 << 30, width: 1 << 20) }
+        assertThrows(.invalidArgument, "larger than the image") { try centerCrop(x, height: 5, width: 4) }
+        assertThrows(.invalidArgument, "larger than the image") { try centerCrop(x, height: 4, width: 5) }
+        assertThrows(.invalidArgument, "center crop") { try centerCrop(x, height: 0, width: 2) }
+        assertThrows(.invalidArgument, "center crop") { try centerCrop(try Tensor(zeros: [4]), height: 1, width: 1) }
     }
 
     // MARK: Robustness
@@ -348,7 +316,7 @@ final class ImageTests: XCTestCase {
     /// Random, often invalid, arguments to every image and filter function: each call either
     /// succeeds or throws a SwiftCNNError with a message; none may trap (a trap ends the test run).
     func testRandomArgumentsNeverTrap() throws {
-        var rng = ImageRNG(99)
+        var rng = TestRNG(99)
         let sizes = [-1, 0, 1, 2, 3, 5, 8, Int.min, Int.max, 1 << 40, 1 << 62]
         let specials: [Float] = [0, 1, -1, .nan, .infinity, -.infinity, 1e30, -1e-30, 255, 0.5]
         func size() -> Int { rng.int(0...3) == 0 ? sizes[rng.int(0...(sizes.count - 1))] : rng.int(-1...6) }

@@ -5,16 +5,6 @@ final class JSONTests: XCTestCase {
     private func parse(_ s: String) throws -> JSONValue { try JSON.parse(s) }
     private func parse(bytes: [UInt8]) throws -> JSONValue { try JSON.parse(bytes) }
 
-    /// `body` throws a `.format` SwiftCNNError whose message contains `fragment`.
-    private func assertFormatError(_ what: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line,
-                                   _ body: () throws -> Any) {
-        XCTAssertThrowsError(try body(), what, file: file, line: line) { error in
-            guard let e = error as? SwiftCNNError else { return XCTFail("\(what): not a SwiftCNNError: \(error)", file: file, line: line) }
-            XCTAssertEqual(e.kind, .format, "\(what): \(e.message)", file: file, line: line)
-            XCTAssertTrue(e.message.contains(fragment), "\(what): message \"\(e.message)\" lacks \"\(fragment)\"", file: file, line: line)
-        }
-    }
-
     func testParsesAllValueKindsInOrder() throws {
         let v = try parse(#" { "b": [1, -2, 0, true, false, null], "a": {"x": "y"}, "c": 1.5e2, "d": -0.25 } "#)
         guard case let .object(pairs) = v else { return XCTFail("not an object") }
@@ -43,40 +33,40 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try parse("-0"), .integer(0))
         XCTAssertEqual(try parse("1.0"), .number(1))  // a fraction makes it a non-integer number
         XCTAssertEqual(try parse("2E3"), .number(2000))
-        assertFormatError("2^53+1", "outside ±2^53") { try self.parse("9007199254740993") }
-        assertFormatError("-(2^53+1)", "outside ±2^53") { try self.parse("-9007199254740993") }
-        assertFormatError("huge", "outside ±2^53") { try self.parse("123456789012345678901234567890") }
-        assertFormatError("1e400", "out of range") { try self.parse("1e400") }
+        assertThrows(.format, "outside ±2^53", context: "2^53+1") { try self.parse("9007199254740993") }
+        assertThrows(.format, "outside ±2^53", context: "-(2^53+1)") { try self.parse("-9007199254740993") }
+        assertThrows(.format, "outside ±2^53", context: "huge") { try self.parse("123456789012345678901234567890") }
+        assertThrows(.format, "out of range", context: "1e400") { try self.parse("1e400") }
         for bad in ["01", "-", "1.", ".5", "+1", "1e", "1e+", "0x10", "NaN", "Infinity", "-a", "--1"] {
             XCTAssertThrowsError(try parse(bad), bad) { XCTAssertEqual(($0 as? SwiftCNNError)?.kind, .format, bad) }
         }
     }
 
     func testRejectsMalformedDocuments() {
-        assertFormatError("empty", "end of input") { try self.parse("") }
-        assertFormatError("whitespace only", "end of input") { try self.parse("  ") }
-        assertFormatError("trailing garbage", "after the end of the value") { try self.parse("{} x") }
-        assertFormatError("two values", "after the end of the value") { try self.parse("1 2") }
-        assertFormatError("trailing comma in array", "expected a value") { try self.parse("[1,]") }
-        assertFormatError("trailing comma in object", "expected a string key") { try self.parse(#"{"a":1,}"#) }
-        assertFormatError("missing colon", "expected ':'") { try self.parse(#"{"a" 1}"#) }
-        assertFormatError("missing comma", "expected ',' or '}'") { try self.parse(#"{"a":1 "b":2}"#) }
-        assertFormatError("unquoted key", "expected a string key") { try self.parse("{a:1}") }
-        assertFormatError("unclosed array", "end of input") { try self.parse("[1, 2") }
-        assertFormatError("unclosed object", "end of input") { try self.parse(#"{"a":1"#) }
-        assertFormatError("unterminated string", "unterminated string") { try self.parse(#""abc"#) }
-        assertFormatError("duplicate key", "duplicate key \"a\"") { try self.parse(#"{"a":1,"b":2,"a":3}"#) }
-        assertFormatError("raw newline", "raw control character") { try self.parse("\"a\nb\"") }
-        assertFormatError("raw tab", "raw control character") { try self.parse("\"a\tb\"") }
-        assertFormatError("bad escape", "invalid escape") { try self.parse(#""\x""#) }
-        assertFormatError("bad hex", "invalid hex digit") { try self.parse(#""\u12G4""#) }
-        assertFormatError("short \\u", "truncated \\u escape") { try self.parse("\"\\u12") }
-        assertFormatError("lone high surrogate", "not followed by a low surrogate") { try self.parse(#""\ud800x""#) }
-        assertFormatError("high + non-low", "not a low surrogate") { try self.parse(#""\ud800\u0041""#) }
-        assertFormatError("lone low surrogate", "lone low surrogate") { try self.parse(#""\udc00""#) }
-        assertFormatError("bad literal", "expected true") { try self.parse("tru") }
-        assertFormatError("bad literal", "expected null") { try self.parse("nul!") }
-        assertFormatError("size limit", "more than the limit") { try JSON.parse("[1, 2, 3]", maxBytes: 4) }
+        assertThrows(.format, "end of input", context: "empty") { try self.parse("") }
+        assertThrows(.format, "end of input", context: "whitespace only") { try self.parse("  ") }
+        assertThrows(.format, "after the end of the value", context: "trailing garbage") { try self.parse("{} x") }
+        assertThrows(.format, "after the end of the value", context: "two values") { try self.parse("1 2") }
+        assertThrows(.format, "expected a value", context: "trailing comma in array") { try self.parse("[1,]") }
+        assertThrows(.format, "expected a string key", context: "trailing comma in object") { try self.parse(#"{"a":1,}"#) }
+        assertThrows(.format, "expected ':'", context: "missing colon") { try self.parse(#"{"a" 1}"#) }
+        assertThrows(.format, "expected ',' or '}'", context: "missing comma") { try self.parse(#"{"a":1 "b":2}"#) }
+        assertThrows(.format, "expected a string key", context: "unquoted key") { try self.parse("{a:1}") }
+        assertThrows(.format, "end of input", context: "unclosed array") { try self.parse("[1, 2") }
+        assertThrows(.format, "end of input", context: "unclosed object") { try self.parse(#"{"a":1"#) }
+        assertThrows(.format, "unterminated string", context: "unterminated string") { try self.parse(#""abc"#) }
+        assertThrows(.format, "duplicate key \"a\"", context: "duplicate key") { try self.parse(#"{"a":1,"b":2,"a":3}"#) }
+        assertThrows(.format, "raw control character", context: "raw newline") { try self.parse("\"a\nb\"") }
+        assertThrows(.format, "raw control character", context: "raw tab") { try self.parse("\"a\tb\"") }
+        assertThrows(.format, "invalid escape", context: "bad escape") { try self.parse(#""\x""#) }
+        assertThrows(.format, "invalid hex digit", context: "bad hex") { try self.parse(#""\u12G4""#) }
+        assertThrows(.format, "truncated \\u escape", context: "short \\u") { try self.parse("\"\\u12") }
+        assertThrows(.format, "not followed by a low surrogate", context: "lone high surrogate") { try self.parse(#""\ud800x""#) }
+        assertThrows(.format, "not a low surrogate", context: "high + non-low") { try self.parse(#""\ud800\u0041""#) }
+        assertThrows(.format, "lone low surrogate", context: "lone low surrogate") { try self.parse(#""\udc00""#) }
+        assertThrows(.format, "expected true", context: "bad literal") { try self.parse("tru") }
+        assertThrows(.format, "expected null", context: "bad literal") { try self.parse("nul!") }
+        assertThrows(.format, "more than the limit", context: "size limit") { try JSON.parse("[1, 2, 3]", maxBytes: 4) }
     }
 
     func testRejectsInvalidUTF8() {
@@ -108,9 +98,9 @@ final class JSONTests: XCTestCase {
         let ok = String(repeating: "[", count: JSON.maxDepth) + String(repeating: "]", count: JSON.maxDepth)
         XCTAssertNoThrow(try parse(ok))
         let deep = String(repeating: "[", count: JSON.maxDepth + 1) + String(repeating: "]", count: JSON.maxDepth + 1)
-        assertFormatError("depth 65", "nesting deeper than 64") { try self.parse(deep) }
+        assertThrows(.format, "nesting deeper than 64", context: "depth 65") { try self.parse(deep) }
         // Far deeper than any stack could recurse: refused at the limit, no stack overflow.
-        assertFormatError("depth 200000", "nesting deeper") { try self.parse(String(repeating: "[{\"a\":", count: 100_000)) }
+        assertThrows(.format, "nesting deeper", context: "depth 200000") { try self.parse(String(repeating: "[{\"a\":", count: 100_000)) }
     }
 
     func testWriterEscapesAndRoundTrips() throws {
@@ -125,7 +115,7 @@ final class JSONTests: XCTestCase {
 
     /// Random documents: serialize → parse gives the same value back.
     func testRandomValuesRoundTrip() throws {
-        var rng = WeightsRNG(seed: 42)
+        var rng = TestRNG(42)
         func randomString() -> String {
             let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\u{0}", "\u{1F}", "é", "中", "😀", "\u{FFFF}"]
             var s = String.UnicodeScalarView()
@@ -162,7 +152,7 @@ final class JSONTests: XCTestCase {
 
     /// Random bytes and random mutations of a valid document never trap.
     func testRandomBytesNeverTrap() {
-        var rng = WeightsRNG(seed: 7)
+        var rng = TestRNG(7)
         let base = Array(#"{"__metadata__":{"k":"v\u00e9"},"t":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}"#.utf8)
         let alphabet = Array(#"{}[]",:\u0123456789-+.eEtrufalsn "#.utf8) + [0x00, 0x0A, 0x80, 0xC3, 0xED, 0xF4, 0xFF]
         var failures = 0
@@ -182,18 +172,5 @@ final class JSONTests: XCTestCase {
             } catch { XCTFail("not a SwiftCNNError: \(error)") }
         }
         XCTAssertGreaterThan(failures, 1000)  // most random inputs are invalid, and say so
-    }
-}
-
-/// splitmix64: a small seeded generator for reproducible test data.
-struct WeightsRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

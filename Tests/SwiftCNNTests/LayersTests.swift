@@ -7,91 +7,19 @@ import Glibc
 import Musl
 #endif
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct LayersRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in lo...hi.
-    mutating func int(_ lo: Int, _ hi: Int) -> Int { lo + Int(next() % UInt64(hi - lo + 1)) }
-    /// Uniform in [lo, hi).
-    mutating func float(_ lo: Float = -3, _ hi: Float = 3) -> Float {
-        lo + (hi - lo) * Float(Double(next() >> 11) / Double(1 << 53))
-    }
-    mutating func tensor(_ shape: [Int], _ lo: Float = -3, _ hi: Float = 3) throws -> Tensor {
-        let n = shape.reduce(1, *)
-        var v: [Float] = []
-        for _ in 0..<n { v.append(float(lo, hi)) }
-        return try Tensor(shape: shape, scalars: v)
-    }
-    mutating func shape(rank: Int, maxDim: Int = 5) -> [Int] { (0..<rank).map { _ in int(1, maxDim) } }
-}
-
-/// Checks |got − want| <= abs + rel·|want| for every element (want computed in double precision).
-func layersAssertClose(_ got: [Float], _ want: [Double], abs: Double = 1e-6, rel: Double = 1e-5,
-                 _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(got.count, want.count, "\(what): count", file: file, line: line)
-    for (i, (g, w)) in zip(got, want).enumerated() {
-        let ok = Swift.abs(Double(g) - w) <= abs + rel * Swift.abs(w)
-        if !ok {
-            XCTFail("\(what): element \(i): got \(g), want \(w)", file: file, line: line)
-            return
-        }
-    }
-}
-
-/// Asserts that `body` throws a SwiftCNNError of `kind` whose message contains every string in `contains`.
-func layersAssertThrows<T>(_ kind: SwiftCNNError.Kind, _ contains: [String] = [], file: StaticString = #filePath, line: UInt = #line,
-                     _ body: () throws -> T) {
-    do {
-        _ = try body()
-        XCTFail("expected a \(kind) error, got a result", file: file, line: line)
-    } catch let e as SwiftCNNError {
-        XCTAssertEqual(e.kind, kind, "message: \(e.message)", file: file, line: line)
-        XCTAssertFalse(e.message.isEmpty, file: file, line: line)
-        for s in contains {
-            XCTAssertTrue(e.message.contains(s), "message \"\(e.message)\" lacks \"\(s)\"", file: file, line: line)
-        }
-    } catch {
-        XCTFail("unexpected error \(error)", file: file, line: line)
-    }
-}
-
-/// Row-major strides of a shape.
-func layersStrides(_ shape: [Int]) -> [Int] {
-    var s = [Int](repeating: 1, count: shape.count)
-    var acc = 1
-    for d in stride(from: shape.count - 1, through: 0, by: -1) { s[d] = acc; acc *= shape[d] }
-    return s
-}
-
-/// The multi-index of a flat row-major index.
-func layersUnflatten(_ i: Int, _ shape: [Int]) -> [Int] {
-    var r = i
-    var idx = [Int](repeating: 0, count: shape.count)
-    for d in stride(from: shape.count - 1, through: 0, by: -1) { idx[d] = r % shape[d]; r /= shape[d] }
-    return idx
-}
-
 final class LayersTests: XCTestCase {
     // MARK: Activations
 
     func testActivationsMatchFormulas() throws {
-        var rng = LayersRNG(1)
+        var rng = TestRNG(1)
         for _ in 0..<20 {
-            let x = try rng.tensor(rng.shape(rank: rng.int(1, 4)), -20, 20)
+            let x = try rng.tensor(rng.shape(rank: rng.int(1...4)), -20, 20)
             let xs = x.scalars.map(Double.init)
             let r = try relu(x), t = try SwiftCNN.tanh(x), s = try sigmoid(x)
             XCTAssertEqual(r.shape, x.shape)
             XCTAssertEqual(r.scalars, x.scalars.map { $0 > 0 ? $0 : 0 })
-            layersAssertClose(t.scalars, xs.map { Glibc.tanh($0) }, "tanh")
-            layersAssertClose(s.scalars, xs.map { 1 / (1 + Glibc.exp(-$0)) }, "sigmoid")
+            assertClose(t.scalars, xs.map { Glibc.tanh($0) }, "tanh")
+            assertClose(s.scalars, xs.map { 1 / (1 + Glibc.exp(-$0)) }, "sigmoid")
         }
     }
 
@@ -116,23 +44,23 @@ final class LayersTests: XCTestCase {
     // MARK: Softmax
 
     func testSoftmaxMatchesFormulaOnEveryAxis() throws {
-        var rng = LayersRNG(2)
+        var rng = TestRNG(2)
         for _ in 0..<30 {
-            let shape = rng.shape(rank: rng.int(1, 4))
+            let shape = rng.shape(rank: rng.int(1...4))
             let x = try rng.tensor(shape, -10, 10)
-            let axis = rng.int(-shape.count, shape.count - 1)
+            let axis = rng.int(-shape.count...shape.count - 1)
             let a = axis < 0 ? axis + shape.count : axis
             let y = try softmax(x, axis: axis)
             XCTAssertEqual(y.shape, shape)
-            let st = layersStrides(shape), xs = x.scalars
+            let st = rowMajorStrides(shape), xs = x.scalars
             var want = [Double](repeating: 0, count: xs.count)
             for i in 0..<xs.count {
-                let idx = layersUnflatten(i, shape)
+                let idx = unflatten(i, shape)
                 let base = i - idx[a] * st[a]
                 let denom = (0..<shape[a]).reduce(0.0) { $0 + Glibc.exp(Double(xs[base + $1 * st[a]])) }
                 want[i] = Glibc.exp(Double(xs[i])) / denom
             }
-            layersAssertClose(y.scalars, want, "softmax \(shape) axis \(axis)")
+            assertClose(y.scalars, want, "softmax \(shape) axis \(axis)")
         }
     }
 
@@ -140,17 +68,17 @@ final class LayersTests: XCTestCase {
         let x = try Tensor(shape: [2, 3], scalars: [1000, 1001, 1002, -1000, -1000, -1000])
         let y = try softmax(x).scalars
         let e0 = Glibc.exp(-2.0), e1 = Glibc.exp(-1.0), d = e0 + e1 + 1
-        layersAssertClose(y, [e0 / d, e1 / d, 1 / d, 1 / 3.0, 1 / 3.0, 1 / 3.0], "large softmax")
+        assertClose(y, [e0 / d, e1 / d, 1 / d, 1 / 3.0, 1 / 3.0, 1 / 3.0], "large softmax")
         // Default axis is the last; axis 0 of [2, 3] normalises columns.
         let c = try softmax(x, axis: 0).scalars
-        layersAssertClose(c, [1, 1, 1, 0, 0, 0], abs: 1e-30, rel: 0, "column softmax")
+        assertClose(c, [1, 1, 1, 0, 0, 0], abs: 1e-30, rel: 0, "column softmax")
     }
 
     func testSoftmaxBadAxis() throws {
         let x = try Tensor(zeros: [2, 3])
-        layersAssertThrows(.invalidArgument, ["softmax", "axis", "-2..<2", "2"]) { try softmax(x, axis: 2) }
-        layersAssertThrows(.invalidArgument, ["-3"]) { try softmax(x, axis: -3) }
-        layersAssertThrows(.invalidArgument) { try softmax(x, axis: Int.min) }
+        assertThrows(.invalidArgument, "softmax", "axis", "-2..<2", "2") { try softmax(x, axis: 2) }
+        assertThrows(.invalidArgument, "-3") { try softmax(x, axis: -3) }
+        assertThrows(.invalidArgument) { try softmax(x, axis: Int.min) }
     }
 
     // MARK: Local response normalization
@@ -177,12 +105,12 @@ final class LayersTests: XCTestCase {
     }
 
     func testLocalResponseNormMatchesPyTorchRecipe() throws {
-        var rng = LayersRNG(3)
+        var rng = TestRNG(3)
         for trial in 0..<30 {
-            let rank = rng.int(3, 4)
-            let shape = [rng.int(1, 3), rng.int(1, 8)] + (0..<(rank - 2)).map { _ in rng.int(1, 4) }
+            let rank = rng.int(3...4)
+            let shape = [rng.int(1...3), rng.int(1...8)] + (0..<(rank - 2)).map { _ in rng.int(1...4) }
             let x = try rng.tensor(shape, -4, 4)
-            let size = rng.int(1, 10)   // even, odd, larger than the channel count
+            let size = rng.int(1...10)   // even, odd, larger than the channel count
             let alpha = trial % 3 == 0 ? 1e-4 : Double(rng.float(0.01, 2))
             let beta = trial % 3 == 0 ? 0.75 : Double(rng.float(0.1, 1.5))
             let k = trial % 3 == 0 ? 1.0 : Double(rng.float(0.5, 3))
@@ -191,7 +119,7 @@ final class LayersTests: XCTestCase {
                 : localResponseNorm(x, size: size, alpha: Float(alpha), beta: Float(beta), k: Float(k))
             XCTAssertEqual(y.shape, shape)
             let want = lrnByPadding(x, size: size, alpha: Double(Float(alpha)), beta: Double(Float(beta)), k: Double(Float(k)))
-            layersAssertClose(y.scalars, want, "lrn \(shape) size \(size)")
+            assertClose(y.scalars, want, "lrn \(shape) size \(size)")
         }
     }
 
@@ -199,19 +127,19 @@ final class LayersTests: XCTestCase {
         // [1, 3, 1]: channels 1, 2, 3; size 2 → window c−1 … c; alpha 1, beta 1, k 1.
         // c0: 1 / (1 + (0 + 1)/2) = 2/3; c1: 2 / (1 + (1 + 4)/2) = 4/7; c2: 3 / (1 + (4 + 9)/2) = 2/5.
         let x = try Tensor(shape: [1, 3, 1], scalars: [1, 2, 3])
-        layersAssertClose(try localResponseNorm(x, size: 2, alpha: 1, beta: 1, k: 1).scalars, [2.0 / 3, 4.0 / 7, 0.4], "hand LRN")
+        assertClose(try localResponseNorm(x, size: 2, alpha: 1, beta: 1, k: 1).scalars, [2.0 / 3, 4.0 / 7, 0.4], "hand LRN")
         // size 3 → window c−1 … c+1: c1: 2 / (1 + 14/3) = 6/17.
-        layersAssertClose([try localResponseNorm(x, size: 3, alpha: 1, beta: 1, k: 1).scalars[1]], [6.0 / 17], "hand LRN 3")
+        assertClose([try localResponseNorm(x, size: 3, alpha: 1, beta: 1, k: 1).scalars[1]], [6.0 / 17], "hand LRN 3")
     }
 
     func testLocalResponseNormBadInput() throws {
         let x = try Tensor(zeros: [1, 2, 2, 2])
-        layersAssertThrows(.invalidArgument, ["localResponseNorm", "size", "0"]) { try localResponseNorm(x, size: 0) }
-        layersAssertThrows(.invalidArgument, ["-5"]) { try localResponseNorm(x, size: -5) }
-        layersAssertThrows(.invalidArgument, ["rank 2"]) { try localResponseNorm(try Tensor(zeros: [2, 2]), size: 2) }
-        layersAssertThrows(.invalidArgument, ["alpha"]) { try localResponseNorm(x, size: 2, alpha: .nan) }
-        layersAssertThrows(.invalidArgument, ["beta"]) { try localResponseNorm(x, size: 2, beta: .infinity) }
-        layersAssertThrows(.invalidArgument, ["k"]) { try localResponseNorm(x, size: 2, k: -.infinity) }
+        assertThrows(.invalidArgument, "localResponseNorm", "size", "0") { try localResponseNorm(x, size: 0) }
+        assertThrows(.invalidArgument, "-5") { try localResponseNorm(x, size: -5) }
+        assertThrows(.invalidArgument, "rank 2") { try localResponseNorm(try Tensor(zeros: [2, 2]), size: 2) }
+        assertThrows(.invalidArgument, "alpha") { try localResponseNorm(x, size: 2, alpha: .nan) }
+        assertThrows(.invalidArgument, "beta") { try localResponseNorm(x, size: 2, beta: .infinity) }
+        assertThrows(.invalidArgument, "k") { try localResponseNorm(x, size: 2, k: -.infinity) }
         // A huge window is fine: it covers every channel.
         XCTAssertEqual(try localResponseNorm(x, size: Int.max).shape, [1, 2, 2, 2])
     }
@@ -219,49 +147,49 @@ final class LayersTests: XCTestCase {
     // MARK: Batch normalization
 
     func testBatchNormMatchesFormula() throws {
-        var rng = LayersRNG(4)
+        var rng = TestRNG(4)
         for trial in 0..<30 {
-            let rank = rng.int(2, 4)
-            let shape = [rng.int(1, 3), rng.int(1, 5)] + (0..<(rank - 2)).map { _ in rng.int(1, 4) }
+            let rank = rng.int(2...4)
+            let shape = [rng.int(1...3), rng.int(1...5)] + (0..<(rank - 2)).map { _ in rng.int(1...4) }
             let c = shape[1]
-            let x = try rng.tensor(shape)
-            let mean = try rng.tensor([c]), variance = try rng.tensor([c], 0, 4)
-            let weight = trial % 2 == 0 ? try rng.tensor([c]) : nil
-            let bias = trial % 3 == 0 ? try rng.tensor([c]) : nil
+            let x = try rng.tensor(shape, -3, 3)
+            let mean = try rng.tensor([c], -3, 3), variance = try rng.tensor([c], 0, 4)
+            let weight = trial % 2 == 0 ? try rng.tensor([c], -3, 3) : nil
+            let bias = trial % 3 == 0 ? try rng.tensor([c], -3, 3) : nil
             let eps: Float = trial % 4 == 0 ? 1e-5 : rng.float(1e-3, 1)
             let y = try batchNorm(x, runningMean: mean, runningVar: variance, weight: weight, bias: bias, eps: eps)
             XCTAssertEqual(y.shape, shape)
-            let st = layersStrides(shape)
+            let st = rowMajorStrides(shape)
             let want = x.scalars.enumerated().map { (i, v) -> Double in
                 let ch = (i / st[1]) % c
                 let w = weight.map { Double($0.scalars[ch]) } ?? 1, b = bias.map { Double($0.scalars[ch]) } ?? 0
                 return (Double(v) - Double(mean.scalars[ch])) / (Double(variance.scalars[ch]) + Double(eps)).squareRoot() * w + b
             }
-            layersAssertClose(y.scalars, want, abs: 1e-5, "batchNorm \(shape)")
+            assertClose(y.scalars, want, abs: 1e-5, "batchNorm \(shape)")
         }
     }
 
     func testBatchNormBadInput() throws {
         let x = try Tensor(zeros: [2, 3, 4]), s3 = try Tensor(zeros: [3]), s4 = try Tensor(zeros: [4])
-        layersAssertThrows(.shapeMismatch, ["runningMean", "[3]", "[4]"]) { try batchNorm(x, runningMean: s4, runningVar: s3) }
-        layersAssertThrows(.shapeMismatch, ["runningVar"]) { try batchNorm(x, runningMean: s3, runningVar: s4) }
-        layersAssertThrows(.shapeMismatch, ["weight"]) { try batchNorm(x, runningMean: s3, runningVar: s3, weight: s4) }
-        layersAssertThrows(.shapeMismatch, ["bias"]) { try batchNorm(x, runningMean: s3, runningVar: s3, bias: try Tensor(zeros: [1, 3])) }
-        layersAssertThrows(.invalidArgument, ["rank 1"]) { try batchNorm(s3, runningMean: s3, runningVar: s3) }
-        layersAssertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: -1) }
-        layersAssertThrows(.invalidArgument, ["eps"]) { try batchNorm(x, runningMean: s3, runningVar: s3, eps: .nan) }
+        assertThrows(.shapeMismatch, "runningMean", "[3]", "[4]") { try batchNorm(x, runningMean: s4, runningVar: s3) }
+        assertThrows(.shapeMismatch, "runningVar") { try batchNorm(x, runningMean: s3, runningVar: s4) }
+        assertThrows(.shapeMismatch, "weight") { try batchNorm(x, runningMean: s3, runningVar: s3, weight: s4) }
+        assertThrows(.shapeMismatch, "bias") { try batchNorm(x, runningMean: s3, runningVar: s3, bias: try Tensor(zeros: [1, 3])) }
+        assertThrows(.invalidArgument, "rank 1") { try batchNorm(s3, runningMean: s3, runningVar: s3) }
+        assertThrows(.invalidArgument, "eps") { try batchNorm(x, runningMean: s3, runningVar: s3, eps: -1) }
+        assertThrows(.invalidArgument, "eps") { try batchNorm(x, runningMean: s3, runningVar: s3, eps: .nan) }
     }
 
     // MARK: Linear
 
     func testLinearMatchesFormula() throws {
-        var rng = LayersRNG(5)
+        var rng = TestRNG(5)
         for trial in 0..<30 {
-            let n = rng.int(1, 4), i = rng.int(1, 9), o = rng.int(1, 7)
+            let n = rng.int(1...4), i = rng.int(1...9), o = rng.int(1...7)
             let batched = trial % 4 != 0
-            let x = try rng.tensor(batched ? [n, i] : [i])
-            let w = try rng.tensor([o, i])
-            let b = trial % 2 == 0 ? try rng.tensor([o]) : nil
+            let x = try rng.tensor(batched ? [n, i] : [i], -3, 3)
+            let w = try rng.tensor([o, i], -3, 3)
+            let b = trial % 2 == 0 ? try rng.tensor([o], -3, 3) : nil
             let y = try linear(x, weight: w, bias: b)
             XCTAssertEqual(y.shape, batched ? [n, o] : [o])
             let rows = batched ? n : 1
@@ -273,23 +201,23 @@ final class LayersTests: XCTestCase {
                     want.append(s)
                 }
             }
-            layersAssertClose(y.scalars, want, abs: 1e-5, "linear n\(n) in\(i) out\(o)")
+            assertClose(y.scalars, want, abs: 1e-5, "linear n\(n) in\(i) out\(o)")
         }
     }
 
     func testLinearBadInput() throws {
         let x = try Tensor(zeros: [2, 3]), w = try Tensor(zeros: [4, 3])
-        layersAssertThrows(.shapeMismatch, ["linear", "[4, 5]", "5", "3"]) { try linear(x, weight: try Tensor(zeros: [4, 5])) }
-        layersAssertThrows(.shapeMismatch, ["bias", "[4]", "[3]"]) { try linear(x, weight: w, bias: try Tensor(zeros: [3])) }
-        layersAssertThrows(.invalidArgument, ["weight", "rank 1"]) { try linear(x, weight: try Tensor(zeros: [12])) }
-        layersAssertThrows(.invalidArgument, ["input", "rank 3"]) { try linear(try Tensor(zeros: [1, 2, 3]), weight: w) }
+        assertThrows(.shapeMismatch, "linear", "[4, 5]", "5", "3") { try linear(x, weight: try Tensor(zeros: [4, 5])) }
+        assertThrows(.shapeMismatch, "bias", "[4]", "[3]") { try linear(x, weight: w, bias: try Tensor(zeros: [3])) }
+        assertThrows(.invalidArgument, "weight", "rank 1") { try linear(x, weight: try Tensor(zeros: [12])) }
+        assertThrows(.invalidArgument, "input", "rank 3") { try linear(try Tensor(zeros: [1, 2, 3]), weight: w) }
     }
 
     // MARK: Flatten, dropout
 
     func testFlatten() throws {
-        var rng = LayersRNG(6)
-        let x = try rng.tensor([2, 3, 4, 5])
+        var rng = TestRNG(6)
+        let x = try rng.tensor([2, 3, 4, 5], -3, 3)
         let f = try flatten(x)
         XCTAssertEqual(f.shape, [2, 60])
         XCTAssertEqual(f.scalars, x.scalars)
@@ -298,38 +226,38 @@ final class LayersTests: XCTestCase {
         XCTAssertEqual(try flatten(x, startAxis: -1).shape, [2, 3, 4, 5])
         XCTAssertEqual(try flatten(x, startAxis: -3).shape, [2, 60])
         XCTAssertEqual(try flatten(try Tensor(zeros: [7]), startAxis: 0).shape, [7])
-        layersAssertThrows(.invalidArgument, ["flatten", "startAxis", "4"]) { try flatten(x, startAxis: 4) }
-        layersAssertThrows(.invalidArgument, ["-5"]) { try flatten(x, startAxis: -5) }
-        layersAssertThrows(.invalidArgument) { try flatten(try Tensor(zeros: [7])) }   // axis 1 of a rank-1 tensor, as torch
+        assertThrows(.invalidArgument, "flatten", "startAxis", "4") { try flatten(x, startAxis: 4) }
+        assertThrows(.invalidArgument, "-5") { try flatten(x, startAxis: -5) }
+        assertThrows(.invalidArgument) { try flatten(try Tensor(zeros: [7])) }   // axis 1 of a rank-1 tensor, as torch
     }
 
     func testDropout() throws {
-        var rng = LayersRNG(7)
-        let x = try rng.tensor([2, 3])
+        var rng = TestRNG(7)
+        let x = try rng.tensor([2, 3], -3, 3)
         for p: Float in [0, 0.5, 0.999] {
             let y = try dropout(x, p: p)
             XCTAssertEqual(y.shape, x.shape)
             XCTAssertEqual(y.scalars, x.scalars)
         }
-        layersAssertThrows(.invalidArgument, ["dropout", "[0, 1)", "1.0"]) { try dropout(x, p: 1) }
-        layersAssertThrows(.invalidArgument) { try dropout(x, p: -0.1) }
-        layersAssertThrows(.invalidArgument) { try dropout(x, p: .nan) }
-        layersAssertThrows(.unsupported, ["training"]) { try dropout(x, p: 0.5, training: true) }
+        assertThrows(.invalidArgument, "dropout", "[0, 1)", "1.0") { try dropout(x, p: 1) }
+        assertThrows(.invalidArgument) { try dropout(x, p: -0.1) }
+        assertThrows(.invalidArgument) { try dropout(x, p: .nan) }
+        assertThrows(.unsupported, "training") { try dropout(x, p: 0.5, training: true) }
     }
 
     // MARK: Concat, add
 
     func testConcatMatchesIndexing() throws {
-        var rng = LayersRNG(8)
+        var rng = TestRNG(8)
         for _ in 0..<30 {
-            let rank = rng.int(1, 4)
+            let rank = rng.int(1...4)
             let base = rng.shape(rank: rank, maxDim: 4)
-            let axis = rng.int(-rank, rank - 1)
+            let axis = rng.int(-rank...rank - 1)
             let a = axis < 0 ? axis + rank : axis
-            let parts = try (0..<rng.int(1, 4)).map { _ -> Tensor in
+            let parts = try (0..<rng.int(1...4)).map { _ -> Tensor in
                 var s = base
-                s[a] = rng.int(1, 4)
-                return try rng.tensor(s)
+                s[a] = rng.int(1...4)
+                return try rng.tensor(s, -3, 3)
             }
             let y = try concat(parts, axis: axis)
             var shape = base
@@ -338,7 +266,7 @@ final class LayersTests: XCTestCase {
             // Every output element comes from the part whose axis range holds its index.
             let ys = y.scalars
             for i in 0..<ys.count {
-                var idx = layersUnflatten(i, shape)
+                var idx = unflatten(i, shape)
                 var p = 0
                 while idx[a] >= parts[p].shape[a] { idx[a] -= parts[p].shape[a]; p += 1 }
                 XCTAssertEqual(ys[i], try parts[p].element(at: try parts[p].flatIndex(idx)))
@@ -349,24 +277,24 @@ final class LayersTests: XCTestCase {
     func testConcatBadInput() throws {
         let a = try Tensor(zeros: [1, 2, 3]), b = try Tensor(zeros: [1, 4, 3])
         XCTAssertEqual(try concat([a, b]).shape, [1, 6, 3])
-        layersAssertThrows(.invalidArgument, ["at least one"]) { try concat([]) }
-        layersAssertThrows(.shapeMismatch, ["tensor 1", "[1, 4, 3]", "[1, 2, 3]"]) { try concat([a, b], axis: 2) }
-        layersAssertThrows(.shapeMismatch, ["rank"]) { try concat([a, try Tensor(zeros: [2, 3])]) }
-        layersAssertThrows(.invalidArgument, ["axis"]) { try concat([a, b], axis: 3) }
-        layersAssertThrows(.invalidArgument, ["axis"]) { try concat([a], axis: -4) }
+        assertThrows(.invalidArgument, "at least one") { try concat([]) }
+        assertThrows(.shapeMismatch, "tensor 1", "[1, 4, 3]", "[1, 2, 3]") { try concat([a, b], axis: 2) }
+        assertThrows(.shapeMismatch, "rank") { try concat([a, try Tensor(zeros: [2, 3])]) }
+        assertThrows(.invalidArgument, "axis") { try concat([a, b], axis: 3) }
+        assertThrows(.invalidArgument, "axis") { try concat([a], axis: -4) }
     }
 
     func testAdd() throws {
-        var rng = LayersRNG(9)
+        var rng = TestRNG(9)
         for _ in 0..<20 {
-            let shape = rng.shape(rank: rng.int(1, 4))
-            let a = try rng.tensor(shape), b = try rng.tensor(shape)
+            let shape = rng.shape(rank: rng.int(1...4))
+            let a = try rng.tensor(shape, -3, 3), b = try rng.tensor(shape, -3, 3)
             let y = try add(a, b)
             XCTAssertEqual(y.shape, shape)
             XCTAssertEqual(y.scalars, zip(a.scalars, b.scalars).map { $0 + $1 })
         }
-        layersAssertThrows(.shapeMismatch, ["add", "[2, 3]", "[3, 2]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [3, 2])) }
-        layersAssertThrows(.shapeMismatch, ["[6]"]) { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [6])) }
+        assertThrows(.shapeMismatch, "add", "[2, 3]", "[3, 2]") { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [3, 2])) }
+        assertThrows(.shapeMismatch, "[6]") { try add(try Tensor(zeros: [2, 3]), try Tensor(zeros: [6])) }
     }
 
     /// Ops never write their inputs, including borrowed ones.
@@ -402,7 +330,7 @@ final class LayersTests: XCTestCase {
                 XCTFail("unexpected error \(error)")
             }
         }
-        var rng = LayersRNG(21)
+        var rng = TestRNG(21)
         let shapes = [[3], [2, 3], [1, 2, 3], [2, 3, 1, 2], [1, 1, 1, 1]]
         for shape in shapes {
             let x = try rng.tensor(shape, -50, 50)
@@ -419,14 +347,14 @@ final class LayersTests: XCTestCase {
                 attempt { try localResponseNorm(x, size: 2, alpha: 1, beta: f, k: 1) }
                 attempt { try localResponseNorm(x, size: 4, alpha: 1, beta: 0.5, k: f) }
                 if shape.count >= 2 {
-                    let c = try rng.tensor([shape[1]])
+                    let c = try rng.tensor([shape[1]], -3, 3)
                     attempt { try batchNorm(x, runningMean: c, runningVar: c, weight: c, bias: c, eps: f) }
                 }
             }
             for other in shapes {
-                let y = try rng.tensor(other)
+                let y = try rng.tensor(other, -3, 3)
                 attempt { try add(x, y) }
-                attempt { try concat([x, y], axis: rng.int(-4, 4)) }
+                attempt { try concat([x, y], axis: rng.int(-4...4)) }
                 attempt { try linear(x, weight: y, bias: x) }
                 attempt { try linear(x, weight: y) }
                 attempt { try batchNorm(x, runningMean: y, runningVar: y) }

@@ -50,7 +50,7 @@ final class PoolingTests: XCTestCase {
     /// Random kernels, strides, paddings (<= kernel/2), ceil mode and count_include_pad
     /// against ``torchPool``; exact for max, 1e-5 for averages.
     func testSweepAgainstTorchRules() throws {
-        var r = ConvRandom(5)
+        var r = TestRNG(5)
         var ran = 0
         for _ in 0..<60 {
             let k = Size2D(r.int(1...4), r.int(1...4))
@@ -69,7 +69,7 @@ final class PoolingTests: XCTestCase {
                 let (_, _, wantAvg) = torchPool(slice, h: h, w: w, o, max: false)
                 XCTAssertEqual(mx.shape, [2, c, oh, ow], "\(o) \(h)×\(w)")
                 XCTAssertEqual(Array(mx.scalars[(p * oh * ow)..<((p + 1) * oh * ow)]), wantMax, "\(o)")
-                XCTAssertLessThanOrEqual(convMaxDiff(Array(av.scalars[(p * oh * ow)..<((p + 1) * oh * ow)]), wantAvg), 1e-5, "\(o)")
+                XCTAssertLessThanOrEqual(maxDiff(Array(av.scalars[(p * oh * ow)..<((p + 1) * oh * ow)]), wantAvg), 1e-5, "\(o)")
                 ran += 1
             }
         }
@@ -113,7 +113,7 @@ final class PoolingTests: XCTestCase {
 
     /// Global average and adaptive average pooling against torch's window rule written here.
     func testGlobalAndAdaptive() throws {
-        var r = ConvRandom(8)
+        var r = TestRNG(8)
         let x = try r.tensor([2, 3, 5, 7])
         let g = try globalAvgPool2d(x)
         XCTAssertEqual(g.shape, [2, 3, 1, 1])
@@ -138,17 +138,17 @@ final class PoolingTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertLessThanOrEqual(convMaxDiff(y.scalars, want), 1e-6, "\(oh)×\(ow)")
+            XCTAssertLessThanOrEqual(maxDiff(y.scalars, want), 1e-6, "\(oh)×\(ow)")
         }
         // Adaptive to the input size is the identity; to 1×1 it is the global mean.
-        XCTAssertLessThanOrEqual(convMaxDiff(try adaptiveAvgPool2d(x, outputSize: Size2D(5, 7)).scalars, xs), 1e-6)
-        XCTAssertLessThanOrEqual(convMaxDiff(try adaptiveAvgPool2d(x, outputSize: 1).scalars, g.scalars), 1e-6)
+        XCTAssertLessThanOrEqual(maxDiff(try adaptiveAvgPool2d(x, outputSize: Size2D(5, 7)).scalars, xs), 1e-6)
+        XCTAssertLessThanOrEqual(maxDiff(try adaptiveAvgPool2d(x, outputSize: 1).scalars, g.scalars), 1e-6)
     }
 
     /// Garbage pooling options never trap; extreme but valid ones give torch's answer.
     func testExtremeArgumentsNeverTrap() throws {
         let values = [Int.min, -(1 << 62), -1, 0, 1, 2, 3, 1 << 61, 1 << 62, Int.max]
-        var r = ConvRandom(77)
+        var r = TestRNG(77)
         let x = try r.tensor([1, 1, 4, 4])
         var failed = 0
         for _ in 0..<400 {
@@ -172,21 +172,21 @@ final class PoolingTests: XCTestCase {
 
     func testBadInputsThrow() throws {
         let x = ramp
-        convAssertThrows(.invalidArgument, "maxPool2d: kernel size must be at least 1") { try maxPool2d(x, .init(kernel: Size2D(0, 2))) }
-        convAssertThrows(.invalidArgument, "avgPool2d: kernel size must be at least 1") { try avgPool2d(x, .init(kernel: -1)) }
-        convAssertThrows(.invalidArgument, "stride must be at least 1") { try maxPool2d(x, .init(kernel: 2, stride: Size2D(1, 0))) }
-        convAssertThrows(.invalidArgument, "padding must not be negative") { try maxPool2d(x, .init(kernel: 2, padding: Size2D(-1, 0))) }
-        convAssertThrows(.invalidArgument, "at most half the kernel size") { try maxPool2d(x, .init(kernel: 2, padding: 2)) }
-        convAssertThrows(.invalidArgument, "at most half the kernel size") { try avgPool2d(x, .init(kernel: 3, padding: Size2D(1, 2))) }
-        convAssertThrows(.invalidArgument, "kernel height 5 is larger than the padded input height 4") { try maxPool2d(x, .init(kernel: 5)) }
-        convAssertThrows(.invalidArgument, "got rank 2") { try maxPool2d(try Tensor(zeros: [4, 4]), .init(kernel: 2)) }
-        convAssertThrows(.invalidArgument, "got rank 1") { try avgPool2d(try Tensor(zeros: [4]), .init(kernel: 2)) }
-        convAssertThrows(.invalidArgument, "globalAvgPool2d: input must have rank 4") { try globalAvgPool2d(try Tensor(zeros: [4])) }
-        convAssertThrows(.invalidArgument, "output size must be at least 1×1") { try adaptiveAvgPool2d(x, outputSize: Size2D(0, 2)) }
-        convAssertThrows(.invalidArgument, "rank") { try adaptiveAvgPool2d(try Tensor(zeros: [2, 2]), outputSize: 1) }
-        convAssertThrows(.invalidArgument, "overflows") { try adaptiveAvgPool2d(x, outputSize: Size2D(Int.max, 1)) }
-        convAssertThrows(.invalidArgument, "overflows") { try maxPool2d(x, .init(kernel: Size2D(Int.max, 2), padding: Size2D(Int.max / 2, 0))) }
+        assertThrows(.invalidArgument, "maxPool2d: kernel size must be at least 1") { try maxPool2d(x, .init(kernel: Size2D(0, 2))) }
+        assertThrows(.invalidArgument, "avgPool2d: kernel size must be at least 1") { try avgPool2d(x, .init(kernel: -1)) }
+        assertThrows(.invalidArgument, "stride must be at least 1") { try maxPool2d(x, .init(kernel: 2, stride: Size2D(1, 0))) }
+        assertThrows(.invalidArgument, "padding must not be negative") { try maxPool2d(x, .init(kernel: 2, padding: Size2D(-1, 0))) }
+        assertThrows(.invalidArgument, "at most half the kernel size") { try maxPool2d(x, .init(kernel: 2, padding: 2)) }
+        assertThrows(.invalidArgument, "at most half the kernel size") { try avgPool2d(x, .init(kernel: 3, padding: Size2D(1, 2))) }
+        assertThrows(.invalidArgument, "kernel height 5 is larger than the padded input height 4") { try maxPool2d(x, .init(kernel: 5)) }
+        assertThrows(.invalidArgument, "got rank 2") { try maxPool2d(try Tensor(zeros: [4, 4]), .init(kernel: 2)) }
+        assertThrows(.invalidArgument, "got rank 1") { try avgPool2d(try Tensor(zeros: [4]), .init(kernel: 2)) }
+        assertThrows(.invalidArgument, "globalAvgPool2d: input must have rank 4") { try globalAvgPool2d(try Tensor(zeros: [4])) }
+        assertThrows(.invalidArgument, "output size must be at least 1×1") { try adaptiveAvgPool2d(x, outputSize: Size2D(0, 2)) }
+        assertThrows(.invalidArgument, "rank") { try adaptiveAvgPool2d(try Tensor(zeros: [2, 2]), outputSize: 1) }
+        assertThrows(.invalidArgument, "overflows") { try adaptiveAvgPool2d(x, outputSize: Size2D(Int.max, 1)) }
+        assertThrows(.invalidArgument, "overflows") { try maxPool2d(x, .init(kernel: Size2D(Int.max, 2), padding: Size2D(Int.max / 2, 0))) }
         // A huge (non-overflowing) output is refused for memory, not trapped.
-        convAssertThrows(.outOfMemory, "larger than this machine's memory") { try adaptiveAvgPool2d(x, outputSize: Size2D(1 << 40, 1 << 20)) }
+        assertThrows(.outOfMemory, "larger than this machine's memory") { try adaptiveAvgPool2d(x, outputSize: Size2D(1 << 40, 1 << 20)) }
     }
 }

@@ -234,7 +234,7 @@ final class SafeTensorsTests: XCTestCase {
     }
 
     func testRoundTripInMemoryAndThroughFiles() throws {
-        var rng = WeightsRNG(seed: 3)
+        var rng = TestRNG(3)
         let dir = try tempDir()
         for trial in 0..<20 {
             var list: [(String, Tensor)] = []
@@ -473,7 +473,7 @@ final class SafeTensorsTests: XCTestCase {
             XCTAssertThrowsError(try SafeTensorsFile.parse(bytes: good + [0]))
 
             let headerEnd = 8 + Int(good[0]) + Int(good[1]) << 8
-            var rng = WeightsRNG(seed: UInt64(good.count))
+            var rng = TestRNG(UInt64(good.count))
             var threw = 0
             let interesting: [UInt8] = Array("{}[]\":,-0123456789 eE.".utf8) + [0, 0x80, 0xFF]
             for _ in 0..<300 {

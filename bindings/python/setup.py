@@ -39,21 +39,6 @@ def read_version():
         return "0.0.0"
 
 
-def declared_functions():
-    """The scnn_* functions that Include/swiftcnn.h declares.
-
-    The extension is written against the whole C ABI; a function that the header does not
-    declare yet (an older library) is compiled as a stub that raises NotImplementedError,
-    and is listed in swiftcnn._swiftcnn.MISSING.
-    """
-    with open(HEADER, encoding="utf-8") as f:
-        text = f.read()
-    # Drop comments, then collect `name(` at declaration level.
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    text = re.sub(r"//[^\n]*", "", text)
-    return sorted(set(re.findall(r"\b(scnn_[a-z0-9_]+)\s*\(", text)))
-
-
 def locate_library():
     env = os.environ.get("SWIFTCNN_LIBRARY")
     if env:
@@ -93,15 +78,13 @@ class BuildExt(build_ext):
         super().run()
 
 
-functions = declared_functions()
 extension = Extension(
     "swiftcnn._swiftcnn",
-    sources=["swiftcnn/_swiftcnn.c"],
-    depends=[HEADER],
+    sources=["swiftcnn/_swiftcnn.c", "swiftcnn/_models.c"],
+    depends=[HEADER, "swiftcnn/_models.h"],
     include_dirs=[INCLUDE],
     libraries=["swiftcnn"],
     runtime_library_dirs=["$ORIGIN"],
-    define_macros=[("SCNN_HAS_" + name, "1") for name in functions],
     extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
 )
 

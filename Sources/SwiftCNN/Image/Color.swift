@@ -21,32 +21,46 @@ func colorLayout(_ op: String, _ x: Tensor, channels: Int, name: String) throws 
 /// Errors: a shape other than the above.
 public func rgbToHSV(_ rgb: Tensor) throws -> Tensor {
     let (images, plane) = try colorLayout("rgb to hsv", rgb, channels: 3, name: "RGB")
-    var out = try Tensor(uninitialized: rgb.shape)
-    rgb.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointerUnchecked { dst in
+    return try mapColorPixels(rgb, images: images, plane: plane, rgbPixelToHSV)
+}
+
+/// One RGB pixel to HSV (hue in degrees).
+@inline(__always)
+func rgbPixelToHSV(_ r: Float, _ g: Float, _ b: Float) -> (Float, Float, Float) {
+    let maxc = max(r, g, b), minc = min(r, g, b)
+    let delta = maxc - minc
+    var h: Float = 0, s: Float = 0
+    if maxc > 0 { s = delta / maxc }
+    if delta > 0 {
+        let sector: Float
+        if r == maxc { sector = (g - b) / delta }
+        else if g == maxc { sector = 2 + (b - r) / delta }
+        else { sector = 4 + (r - g) / delta }
+        h = sector * 60
+        if h < 0 { h += 360 }
+        if h >= 360 { h -= 360 }
+    } else if delta.isNaN {
+        h = .nan
+        s = .nan
+    }
+    return (h, s, maxc)
+}
+
+/// A new tensor of `x`'s shape (`[3, H, W]` or `[N, 3, H, W]`: `images` images of `plane`
+/// pixels) with `pixel` applied to every pixel's three channel values.
+@inline(__always)
+func mapColorPixels(_ x: Tensor, images: Int, plane: Int,
+                    _ pixel: (Float, Float, Float) -> (Float, Float, Float)) throws -> Tensor {
+    var out = try Tensor(uninitialized: x.shape)
+    x.withUnsafePointer { src in
+        out.withUnsafeMutablePointerUnchecked { dst in
             for n in 0..<images {
                 let base = n * 3 * plane
                 for i in 0..<plane {
-                    let r = src[base + i], g = src[base + plane + i], b = src[base + 2 * plane + i]
-                    let maxc = max(r, g, b), minc = min(r, g, b)
-                    let delta = maxc - minc
-                    var h: Float = 0, s: Float = 0
-                    if maxc > 0 { s = delta / maxc }
-                    if delta > 0 {
-                        let sector: Float
-                        if r == maxc { sector = (g - b) / delta }
-                        else if g == maxc { sector = 2 + (b - r) / delta }
-                        else { sector = 4 + (r - g) / delta }
-                        h = sector * 60
-                        if h < 0 { h += 360 }
-                        if h >= 360 { h -= 360 }
-                    } else if delta.isNaN {
-                        h = .nan
-                        s = .nan
-                    }
-                    dst[base + i] = h
-                    dst[base + plane + i] = s
-                    dst[base + 2 * plane + i] = maxc
+                    let (a, b, c) = pixel(src[base + i], src[base + plane + i], src[base + 2 * plane + i])
+                    dst[base + i] = a
+                    dst[base + plane + i] = b
+                    dst[base + 2 * plane + i] = c
                 }
             }
         }
@@ -63,21 +77,7 @@ public func rgbToHSV(_ rgb: Tensor) throws -> Tensor {
 /// Errors: a shape other than the above.
 public func hsvToRGB(_ hsv: Tensor) throws -> Tensor {
     let (images, plane) = try colorLayout("hsv to rgb", hsv, channels: 3, name: "HSV")
-    var out = try Tensor(uninitialized: hsv.shape)
-    hsv.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointerUnchecked { dst in
-            for n in 0..<images {
-                let base = n * 3 * plane
-                for i in 0..<plane {
-                    let (r, g, b) = hsvPixel(src[base + i], src[base + plane + i], src[base + 2 * plane + i])
-                    dst[base + i] = r
-                    dst[base + plane + i] = g
-                    dst[base + 2 * plane + i] = b
-                }
-            }
-        }
-    }
-    return out
+    return try mapColorPixels(hsv, images: images, plane: plane, hsvPixel)
 }
 
 /// One HSV pixel (hue in degrees) to RGB.
@@ -112,8 +112,8 @@ public func rgbToGrayscale(_ rgb: Tensor) throws -> Tensor {
     var shape = rgb.shape
     shape[shape.count - 3] = 1
     var out = try Tensor(uninitialized: shape)
-    rgb.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointerUnchecked { dst in
+    rgb.withUnsafePointer { src in
+        out.withUnsafeMutablePointerUnchecked { dst in
             for n in 0..<images {
                 let base = n * 3 * plane
                 for i in 0..<plane {

@@ -122,10 +122,10 @@ public func applyFilter(_ image: Tensor, kernel: Tensor, border: BorderMode = .z
     let g = try FilterGeometry(planes: planes, height: h, width: w,
                                kernelHeight: kernel.shape[0], kernelWidth: kernel.shape[1], border: border)
     var out = try Tensor(uninitialized: s)
-    image.withUnsafeBufferPointer { src in
-        kernel.withUnsafeBufferPointer { k in
-            out.withUnsafeMutableBufferPointerUnchecked { dst in
-                Reference.filter2d(input: src.baseAddress!, kernel: k.baseAddress!, output: dst.baseAddress!, geometry: g)
+    image.withUnsafePointer { src in
+        kernel.withUnsafePointer { k in
+            out.withUnsafeMutablePointerUnchecked { dst in
+                Reference.filter2d(input: src, kernel: k, output: dst, geometry: g)
             }
         }
     }

@@ -32,11 +32,11 @@ public func resizeBilinear(_ x: Tensor, height: Int, width: Int) throws -> Tenso
     outShape[s.count - 1] = width
     var out = try Tensor(uninitialized: outShape)
     let scaleH = Float(inH) / Float(height), scaleW = Float(inW) / Float(width)
-    x.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointerUnchecked { dst in
+    x.withUnsafePointer { src in
+        out.withUnsafeMutablePointerUnchecked { dst in
             for p in 0..<planes {
-                let plane = src.baseAddress! + p * inH * inW
-                let outPlane = dst.baseAddress! + p * height * width
+                let plane = src + p * inH * inW
+                let outPlane = dst + p * height * width
                 for y in 0..<height {
                     let (y0, y1, wy1) = bilinearSource(y, scale: scaleH, inputSize: inH)
                     let wy0 = 1 - wy1
@@ -80,12 +80,12 @@ public func centerCrop(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
     outShape[s.count - 2] = height
     outShape[s.count - 1] = width
     var out = try Tensor(uninitialized: outShape)
-    x.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointerUnchecked { dst in
+    x.withUnsafePointer { src in
+        out.withUnsafeMutablePointerUnchecked { dst in
             for p in 0..<planes {
                 for y in 0..<height {
-                    let from = src.baseAddress! + p * inH * inW + (top + y) * inW + left
-                    let to = dst.baseAddress! + (p * height + y) * width
+                    let from = src + p * inH * inW + (top + y) * inW + left
+                    let to = dst + (p * height + y) * width
                     to.update(from: from, count: width)
                 }
             }

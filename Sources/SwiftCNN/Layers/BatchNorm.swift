@@ -27,11 +27,10 @@ public func batchNorm(
     }
     let g = ChannelGeometry(batch: x.shape[0], channels: c, spatial: x.shape[2...].reduce(1, *))
     return try layerOutput(x.shape, reading: x) { xp, yp in
-        try runningMean.withUnsafeBufferPointer { mb in
-            try runningVar.withUnsafeBufferPointer { vb in
-                let m = try bufferBase(mb), v = try bufferBase(vb)
-                try withOptionalLayerBuffer(weight) { w in
-                    try withOptionalLayerBuffer(bias) { b in
+        runningMean.withUnsafePointer { m in
+            runningVar.withUnsafePointer { v in
+                withOptionalPointer(weight) { w in
+                    withOptionalPointer(bias) { b in
                         Reference.batchNorm(xp, yp, g, mean: m, variance: v, weight: w, bias: b, eps: eps)
                     }
                 }

@@ -25,12 +25,11 @@ public func concat(_ tensors: [Tensor], axis: Int = 1) throws -> Tensor {
     shape[a] = total
     var y = try Tensor(uninitialized: shape)   // validates the shape: a total that overflows is an error
     let g = AxisGeometry(shape: shape, axis: a)
-    try y.withUnsafeMutableBufferPointer { yb in
-        let yp = try bufferBase(yb)
+    y.withUnsafeMutablePointerUnchecked { yp in
         var offset = 0
         for t in tensors {
             let size = t.shape[a]
-            try t.withUnsafeBufferPointer { Reference.concatPart(try bufferBase($0), axisSize: size, into: yp, axisOffset: offset, g) }
+            t.withUnsafePointer { Reference.concatPart($0, axisSize: size, into: yp, axisOffset: offset, g) }
             offset += size
         }
     }

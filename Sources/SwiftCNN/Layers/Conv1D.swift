@@ -74,10 +74,9 @@ func conv1dForward(_ x: Tensor, _ w: Tensor, mode: Conv1DMode, convolve: Bool, o
     let (a, v) = swapped ? (w, x) : (x, w)
     let g = try Conv1DGeometry(long: a.count, short: v.count, mode: mode, op: op)
     var out = try Tensor(uninitialized: [g.outputLength])
-    try a.withUnsafeBufferPointer { ap in
-        try v.withUnsafeBufferPointer { vp in
-            try out.withUnsafeMutableBufferPointer { op in
-                guard let a = ap.baseAddress, let v = vp.baseAddress, let o = op.baseAddress else { return }
+    a.withUnsafePointer { a in
+        v.withUnsafePointer { v in
+            out.withUnsafeMutablePointerUnchecked { o in
                 Reference.correlate1d(g, long: a, short: v, reverseShort: convolve, reverseOutput: !convolve && swapped,
                                       output: o)
             }

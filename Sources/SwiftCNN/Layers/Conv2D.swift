@@ -154,13 +154,10 @@ public func convolve2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, opt
 func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, op: String) throws -> Tensor {
     let g = try Conv2DGeometry(input: input, weight: weight, bias: bias, options: options, op: op)
     var out = try Tensor(uninitialized: imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
-    try input.withUnsafeBufferPointer { x in
-        try weight.withUnsafeBufferPointer { wt in
-            try withOptionalBuffer(bias) { b in
-                try out.withUnsafeMutableBufferPointer { y in
-                    guard let xp = x.baseAddress, let wp = wt.baseAddress, let yp = y.baseAddress else {
-                        throw SwiftCNNError(.internal, "\(op): empty tensor buffer")
-                    }
+    try input.withUnsafePointer { xp in
+        try weight.withUnsafePointer { wp in
+            try withOptionalPointer(bias) { b in
+                try out.withUnsafeMutablePointerUnchecked { yp in
                     if KernelDispatch.forceReference {
                         Reference.conv2d(g, input: xp, weight: wp, bias: b, output: yp)
                     } else {
@@ -171,12 +168,6 @@ func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv
         }
     }
     return out
-}
-
-/// Calls `body` with the base address of `t`'s elements, or nil when `t` is nil.
-func withOptionalBuffer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
-    guard let t else { return try body(nil) }
-    return try t.withUnsafeBufferPointer { try body($0.baseAddress) }
 }
 
 // Backward: conv2dBackward(...) arrives with training (issue 5).

@@ -1,5 +1,6 @@
 // Internal helpers shared by the layer ops of this folder (activations, softmax,
-// normalization, linear, reshaping, concatenation, elementwise). Nothing here is public.
+// normalization, linear, reshaping, concatenation, elementwise, pooling, convolution).
+// Nothing here is public.
 
 /// Argument checks with messages in the library's style ("op: what was expected; got what").
 enum LayerChecks {
@@ -20,21 +21,6 @@ enum LayerChecks {
     }
 }
 
-/// The start of a tensor buffer; tensors always hold at least one element, so a missing
-/// base address is a bug in the library, reported rather than trapped.
-@inline(__always)
-func bufferBase(_ b: UnsafeBufferPointer<Float>) throws -> UnsafePointer<Float> {
-    guard let p = b.baseAddress else { throw SwiftCNNError(.internal, "tensor buffer without storage") }
-    return p
-}
-
-/// The start of a writable tensor buffer (as the read-only overload).
-@inline(__always)
-func bufferBase(_ b: UnsafeMutableBufferPointer<Float>) throws -> UnsafeMutablePointer<Float> {
-    guard let p = b.baseAddress else { throw SwiftCNNError(.internal, "tensor buffer without storage") }
-    return p
-}
-
 /// A new tensor of `shape` whose elements `body` writes, given `x`'s elements to read.
 /// `body` must write every output element.
 func layerOutput(
@@ -42,15 +28,13 @@ func layerOutput(
     _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) throws -> Void
 ) throws -> Tensor {
     var y = try Tensor(uninitialized: shape)
-    try x.withUnsafeBufferPointer { xb in
-        let xp = try bufferBase(xb)
-        try y.withUnsafeMutableBufferPointer { yb in try body(xp, try bufferBase(yb)) }
-    }
+    try x.withUnsafePointer { xp in try y.withUnsafeMutablePointerUnchecked { yp in try body(xp, yp) } }
     return y
 }
 
-/// The elements of an optional tensor, or nil, for the duration of `body`.
-func withOptionalLayerBuffer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) throws -> R {
+/// The elements of an optional tensor (see ``Tensor/withUnsafePointer(_:)``), or nil, for
+/// the duration of `body`.
+func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
     guard let t else { return try body(nil) }
-    return try t.withUnsafeBufferPointer { try body(try bufferBase($0)) }
+    return try t.withUnsafePointer { try body($0) }
 }

@@ -28,9 +28,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> T
     let g = LinearGeometry(batch: batch, inFeatures: inFeatures, outFeatures: outFeatures)
     let shape = x.rank == 2 ? [batch, outFeatures] : [outFeatures]
     return try layerOutput(shape, reading: x) { xp, yp in
-        try weight.withUnsafeBufferPointer { wb in
-            let w = try bufferBase(wb)
-            try withOptionalLayerBuffer(bias) { b in Reference.linear(xp, weight: w, bias: b, yp, g) }
+        weight.withUnsafePointer { w in
+            withOptionalPointer(bias) { b in Reference.linear(xp, weight: w, bias: b, yp, g) }
         }
     }
 }

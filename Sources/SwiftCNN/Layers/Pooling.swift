@@ -87,21 +87,6 @@ func pool2dGeometry(_ x: Tensor, _ o: Pool2DOptions, op: String) throws -> Pool2
                           countIncludePad: o.countIncludePad)
 }
 
-/// Runs `kernel` from the input's buffer into a new tensor of shape `shape`.
-func poolRun(_ x: Tensor, shape: [Int], op: String,
-             _ kernel: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) throws -> Tensor {
-    var out = try Tensor(uninitialized: shape)
-    try x.withUnsafeBufferPointer { xb in
-        try out.withUnsafeMutableBufferPointer { yb in
-            guard let xp = xb.baseAddress, let yp = yb.baseAddress else {
-                throw SwiftCNNError(.internal, "\(op): empty tensor buffer")
-            }
-            kernel(xp, yp)
-        }
-    }
-    return out
-}
-
 /// 2-D max pooling, `torch.nn.functional.max_pool2d` semantics: each output is the maximum
 /// of its window (padding counts as −∞; a NaN in the window gives NaN).
 /// - Parameters: x: `[N, C, H, W]` or `[C, H, W]`.
@@ -112,7 +97,7 @@ func poolRun(_ x: Tensor, shape: [Int], op: String,
 public func maxPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "maxPool2d")
     let (n, c, _, _) = try imageDims(x, "maxPool2d")
-    return try poolRun(x, shape: imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), op: "maxPool2d") {
+    return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
         Reference.maxPool2d(g, input: $0, output: $1)
     }
 }
@@ -123,7 +108,7 @@ public func maxPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
 public func avgPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "avgPool2d")
     let (n, c, _, _) = try imageDims(x, "avgPool2d")
-    return try poolRun(x, shape: imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), op: "avgPool2d") {
+    return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
         Reference.avgPool2d(g, input: $0, output: $1)
     }
 }
@@ -154,7 +139,7 @@ func adaptivePool(_ x: Tensor, outputSize s: Size2D, op: String) throws -> Tenso
     _ = try Checked.add(try Checked.mul(s.w, w, "\(op) window bound"), s.w, "\(op) window bound")
     let g = Pool2DGeometry(planes: n * c, inHeight: h, inWidth: w, outHeight: s.h, outWidth: s.w,
                            kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
-    return try poolRun(x, shape: imageShape(rank: x.rank, n, c, s.h, s.w), op: op) {
+    return try layerOutput(imageShape(rank: x.rank, n, c, s.h, s.w), reading: x) {
         Reference.adaptiveAvgPool2d(g, input: $0, output: $1)
     }
 }

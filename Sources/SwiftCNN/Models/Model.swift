@@ -224,7 +224,13 @@ public struct Model {
     /// convert exactly) with ``loadStateDict(_:strict:)``'s rules. Entries the reader
     /// skips (non-float or scalar tensors) are errors unless they are `num_batches_tracked`.
     public mutating func load(path: String, strict: Bool = true) throws {
-        let file = try SafeTensorsFile.read(path: path)
+        let file: SafeTensorsFile
+        do {
+            file = try SafeTensorsFile.read(path: path)
+        } catch let e as SwiftCNNError where e.kind == .format && !e.message.contains(path) {
+            // Parse errors name what is wrong; say in which file too.
+            throw SwiftCNNError(e.kind, "\(path): \(e.message)")
+        }
         if strict {
             for s in file.skipped where !Model.isIgnored(s.name) {
                 throw SwiftCNNError.format("\(name): \(path): unexpected entry \(s.name) (\(s.reason))")

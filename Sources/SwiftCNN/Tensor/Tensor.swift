@@ -47,7 +47,7 @@ public struct Tensor {
                 "\(scalars.count) values given for shape \(Tensor.describe(shape)), which holds \(n)")
         }
         let s = try TensorStorage(count: n)
-        scalars.withUnsafeBufferPointer { s.base.initialize(from: $0.baseAddress!, count: n) }
+        _ = UnsafeMutableBufferPointer(start: s.base, count: n).initialize(from: scalars)
         storage = s
         self.shape = shape
     }
@@ -103,6 +103,14 @@ public struct Tensor {
         }
     }
 
+    /// Calls `body` with a pointer to the first of the ``count`` elements, read-only. A tensor
+    /// always holds at least one element, so unlike a buffer's base address the pointer is
+    /// never nil.
+    @inlinable
+    public func withUnsafePointer<R>(_ body: (UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(UnsafePointer(storage.base)) }
+    }
+
     /// Calls `body` with the elements, writable. The tensor first gets storage of its own
     /// if it shares or borrows it; that copy can fail for lack of memory, hence `throws`.
     @inlinable
@@ -125,6 +133,15 @@ public struct Tensor {
         try withExtendedLifetime(storage) {
             try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
         }
+    }
+
+    /// The pointer twin of ``withUnsafeMutableBufferPointerUnchecked(_:)``, for the same
+    /// just-allocated outputs: a pointer to the first of the ``count`` elements, never nil.
+    @usableFromInline
+    internal mutating func withUnsafeMutablePointerUnchecked<R>(
+        _ body: (UnsafeMutablePointer<Float>) throws -> R
+    ) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(storage.base) }
     }
 
     /// Gives this tensor storage it alone owns.

@@ -41,8 +41,9 @@ Errors
     Arguments of the wrong Python type raise TypeError; an int too large for the C
     argument raises OverflowError.
 
-Submodules: :mod:`swiftcnn.image` (pixels, colour, resize, crop) and
-:mod:`swiftcnn.filters` (classic image filters).
+Submodules: :mod:`swiftcnn.image` (pixels, colour, resize, crop),
+:mod:`swiftcnn.filters` (classic image filters) and :mod:`swiftcnn.models` (the model zoo:
+LeNet-5, AlexNet, VGG, GoogLeNet, ResNets with torchvision-compatible safetensors weights).
 """
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ __all__ = [
     "linear", "flatten", "dropout", "concat", "add",
     "output_size", "receptive_field", "conv2d_parameter_count", "linear_parameter_count",
     "conv2d_macs", "linear_macs",
-    "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads",
-    "image", "filters",
+    "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads", "imagenet_classes",
+    "image", "filters", "models",
 ]
 
 ArrayLike = Any
@@ -404,4 +405,12 @@ def get_num_threads() -> int:
     return _c.get_num_threads()
 
 
-from . import filters, image  # noqa: E402  (submodules use the names above)
+# ---- labels ------------------------------------------------------------------------------
+
+def imagenet_classes() -> list:
+    """The 1000 ImageNet-1k class labels in torchvision's order (index 0 "tench", 207
+    "golden retriever"), for printing a model's top-5: a new list of str."""
+    return list(_c.imagenet_classes())
+
+
+from . import filters, image, models  # noqa: E402  (submodules use the names above)

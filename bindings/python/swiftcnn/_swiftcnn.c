@@ -21,10 +21,6 @@
  *   UNSUPPORTED      -> UnsupportedError     (NotImplementedError)
  *   anything else    -> InternalError        (RuntimeError)
  * all subclasses of SwiftCNNError; each instance has .status (the int) set.
- *
- * setup.py defines SCNN_HAS_<function> for every function Include/swiftcnn.h declares.
- * A group of functions whose header declarations are absent (a library older than the
- * binding) is compiled as stubs raising UnsupportedError and listed in MISSING.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,14 +31,9 @@
 #include <string.h>
 
 #include "swiftcnn.h"
+#include "_models.h" /* the model zoo part: _models.c */
 
 #define MAX_RANK 4
-
-#if defined(__GNUC__) || defined(__clang__)
-#define MAYBE_UNUSED __attribute__((unused))
-#else
-#define MAYBE_UNUSED
-#endif
 
 /* ---- exceptions --------------------------------------------------------------------- */
 
@@ -355,24 +346,60 @@ static int arg_wrap(PyObject *obj, const char *name, int optional, Arg *a)
     return 1;
 }
 
+static void args_release(Arg *a, int n)
+{
+    while (n-- > 0)
+        arg_release(&a[n]);
+}
+
+/* Wraps objs[0..n) as tensors named names[i]; from index first_optional on, None gives a
+ * NULL tensor (pass n for "none optional"). On failure releases what it wrapped and returns
+ * 0 with an exception set. */
+static int args_wrap(PyObject *const *objs, const char *const *names, int n, int first_optional, Arg *a)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!arg_wrap(objs[i], names[i], i >= first_optional, &a[i])) {
+            args_release(a, i);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Releases the n wrapped arguments, then finishes the call that made `out`. */
+static PyObject *release_finish(Arg *a, int n, scnn_status st, scnn_tensor *out)
+{
+    args_release(a, n);
+    return finish(st, out);
+}
+
 /* ---- small argument helpers ---------------------------------------------------------- */
+
+/* PySequence_Fast(obj), or NULL with "name: expected <what>, got <type>" (TypeError). */
+static PyObject *sequence_arg(PyObject *obj, const char *name, const char *what)
+{
+    PyObject *seq = PySequence_Fast(obj, "");
+    if (seq == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: expected %s, got %.200s", name, what, Py_TYPE(obj)->tp_name);
+    }
+    return seq;
+}
 
 /* Reads exactly `n` integers from a sequence into dst; None gives *ptr = NULL. */
 static int int64_array(PyObject *obj, const char *name, Py_ssize_t n, int64_t *dst, const int64_t **ptr)
 {
     PyObject *seq;
     Py_ssize_t i, len;
+    char what[64];
     if (obj == Py_None) {
         *ptr = NULL;
         return 1;
     }
-    seq = PySequence_Fast(obj, "");
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: expected a sequence of %zd integers or None, got %.200s",
-                     name, n, Py_TYPE(obj)->tp_name);
+    PyOS_snprintf(what, sizeof what, "a sequence of %zd integers or None", n);
+    if ((seq = sequence_arg(obj, name, what)) == NULL)
         return 0;
-    }
     len = PySequence_Fast_GET_SIZE(seq);
     if (len != n) {
         Py_DECREF(seq);
@@ -402,7 +429,7 @@ static int int64_array(PyObject *obj, const char *name, Py_ssize_t n, int64_t *d
 }
 
 /* A list of floats (None gives *out = NULL, *count = -1). The caller frees *out. */
-MAYBE_UNUSED static int float_list(PyObject *obj, const char *name, float **out, Py_ssize_t *count)
+static int float_list(PyObject *obj, const char *name, float **out, Py_ssize_t *count)
 {
     PyObject *seq;
     Py_ssize_t i, n;
@@ -411,13 +438,8 @@ MAYBE_UNUSED static int float_list(PyObject *obj, const char *name, float **out,
     *count = -1;
     if (obj == Py_None)
         return 1;
-    seq = PySequence_Fast(obj, "");
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: expected a sequence of numbers or None, got %.200s",
-                     name, Py_TYPE(obj)->tp_name);
+    if ((seq = sequence_arg(obj, name, "a sequence of numbers or None")) == NULL)
         return 0;
-    }
     n = PySequence_Fast_GET_SIZE(seq);
     values = (float *)PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     if (values == NULL) {
@@ -440,22 +462,10 @@ MAYBE_UNUSED static int float_list(PyObject *obj, const char *name, float **out,
     return 1;
 }
 
-MAYBE_UNUSED static PyObject *missing(const char *name)
-{
-    PyErr_Format(UnsupportedError,
-                 "%s is not in the libswiftcnn this extension was built against "
-                 "(Include/swiftcnn.h does not declare it)", name);
-    return NULL;
-}
-
-#define STUB(pyname, cname) \
-    static PyObject *py_##pyname(PyObject *self, PyObject *args) \
-    { (void)self; (void)args; return missing(#cname); }
-
 /* A unary tensor op: fn(input, &out). */
 typedef scnn_status (*unary_fn)(const scnn_tensor *, scnn_tensor **);
 
-MAYBE_UNUSED static PyObject *unary(PyObject *obj, unary_fn fn)
+static PyObject *unary(PyObject *obj, unary_fn fn)
 {
     Arg x;
     scnn_tensor *out = NULL;
@@ -465,19 +475,29 @@ MAYBE_UNUSED static PyObject *unary(PyObject *obj, unary_fn fn)
     Py_BEGIN_ALLOW_THREADS
     st = fn(x.tensor, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* A tensor made from nothing: fn(&out). */
 typedef scnn_status (*nullary_fn)(scnn_tensor **);
 
-MAYBE_UNUSED static PyObject *nullary(nullary_fn fn)
+static PyObject *nullary(nullary_fn fn)
 {
     scnn_tensor *out = NULL;
     scnn_status st = fn(&out);
     return finish(st, out);
 }
+
+/* Thin wrappers: py_<name> calls scnn_<name> through one of the shared call shapes above
+ * (or below: conv2d_call, conv1d_call, axis_call, sized, filter_n). */
+#define UNARY_WRAPPER(name) \
+    static PyObject *py_##name(PyObject *self, PyObject *obj) { (void)self; return unary(obj, scnn_##name); }
+#define NULLARY_WRAPPER(name) \
+    static PyObject *py_##name(PyObject *self, PyObject *args) \
+    { (void)self; (void)args; return nullary(scnn_##name); }
+#define VARARGS_WRAPPER(name, helper, format) \
+    static PyObject *py_##name(PyObject *self, PyObject *args) \
+    { (void)self; return helper(args, scnn_##name, format ":" #name); }
 
 /* ---- versions, errors, tensors ------------------------------------------------------- */
 
@@ -522,20 +542,16 @@ static PyObject *py_from_buffer(PyObject *self, PyObject *obj)
         st = scnn_tensor_from_data(scnn_tensor_data(x.tensor), scnn_tensor_numel(x.tensor), shape, rank, &out);
         Py_END_ALLOW_THREADS
     }
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* Reads a shape: a sequence of at most 4 ints (the library checks rank and dimensions). */
 static int shape_arg(PyObject *obj, int64_t *dst, int32_t *rank)
 {
-    PyObject *seq = PySequence_Fast(obj, "");
+    PyObject *seq = sequence_arg(obj, "shape", "a sequence of integers");
     Py_ssize_t n;
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "shape: expected a sequence of integers, got %.200s", Py_TYPE(obj)->tp_name);
+    if (seq == NULL)
         return 0;
-    }
     n = PySequence_Fast_GET_SIZE(seq);
     if (n > MAX_RANK) {
         Py_DECREF(seq);
@@ -592,103 +608,67 @@ static PyObject *py_reshape(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     st = scnn_tensor_reshape(x.tensor, shape, rank, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* ---- convolution, pooling, kernel dispatch (Area A) ----------------------------------- */
 
-#define CONV_FUNCTIONS "scnn_conv2d", "scnn_convolve2d", "scnn_correlate1d", "scnn_convolve1d", \
-    "scnn_max_pool2d", "scnn_avg_pool2d", "scnn_global_avg_pool2d", "scnn_adaptive_avg_pool2d", \
-    "scnn_set_reference_kernels", "scnn_reference_kernels",
-
-#ifdef SCNN_HAS_scnn_conv2d
-#define CONV_MISSING
-
 typedef scnn_status (*conv2d_fn)(const scnn_tensor *, const scnn_tensor *, const scnn_tensor *,
                                  const int64_t *, const int64_t *, const int64_t *, int64_t, scnn_tensor **);
 
-static PyObject *conv2d_common(PyObject *args, conv2d_fn fn, const char *fmt)
+/* fn(x, weight, bias|None, stride[2]|None, padding[4]|None, dilation[2]|None, groups) */
+static PyObject *conv2d_call(PyObject *args, conv2d_fn fn, const char *fmt)
 {
-    PyObject *xo, *wo, *bo, *so, *po, *dobj;
+    static const char *const names[3] = {"input", "weight", "bias"};
+    PyObject *o[3], *so, *po, *dobj;
     long long groups;
     int64_t sv[2], pv[4], dv[2];
     const int64_t *sp, *pp, *dp;
-    Arg x, w, b;
+    Arg a[3];
     scnn_tensor *out = NULL;
     scnn_status st;
-    if (!PyArg_ParseTuple(args, fmt, &xo, &wo, &bo, &so, &po, &dobj, &groups))
+    if (!PyArg_ParseTuple(args, fmt, &o[0], &o[1], &o[2], &so, &po, &dobj, &groups))
         return NULL;
     if (!int64_array(so, "stride", 2, sv, &sp) || !int64_array(po, "padding", 4, pv, &pp) ||
-        !int64_array(dobj, "dilation", 2, dv, &dp))
+        !int64_array(dobj, "dilation", 2, dv, &dp) || !args_wrap(o, names, 3, 2, a))
         return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
-        return NULL;
-    if (!arg_wrap(wo, "weight", 0, &w)) {
-        arg_release(&x);
-        return NULL;
-    }
-    if (!arg_wrap(bo, "bias", 1, &b)) {
-        arg_release(&x);
-        arg_release(&w);
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
-    st = fn(x.tensor, w.tensor, b.tensor, sp, pp, dp, (int64_t)groups, &out);
+    st = fn(a[0].tensor, a[1].tensor, a[2].tensor, sp, pp, dp, (int64_t)groups, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    arg_release(&w);
-    arg_release(&b);
-    return finish(st, out);
+    return release_finish(a, 3, st, out);
 }
 
-static PyObject *py_conv2d(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return conv2d_common(args, scnn_conv2d, "OOOOOOL:conv2d");
-}
-
-static PyObject *py_convolve2d(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return conv2d_common(args, scnn_convolve2d, "OOOOOOL:convolve2d");
-}
+VARARGS_WRAPPER(conv2d, conv2d_call, "OOOOOOL")
+VARARGS_WRAPPER(convolve2d, conv2d_call, "OOOOOOL")
 
 typedef scnn_status (*conv1d_fn)(const scnn_tensor *, const scnn_tensor *, int32_t, scnn_tensor **);
 
-static PyObject *conv1d_common(PyObject *args, conv1d_fn fn, const char *fmt)
+/* fn(x, w, mode) */
+static PyObject *conv1d_call(PyObject *args, conv1d_fn fn, const char *fmt)
 {
-    PyObject *xo, *wo;
+    static const char *const names[2] = {"x", "w"};
+    PyObject *o[2];
     int mode;
-    Arg x, w;
+    Arg a[2];
     scnn_tensor *out = NULL;
     scnn_status st;
-    if (!PyArg_ParseTuple(args, fmt, &xo, &wo, &mode))
+    if (!PyArg_ParseTuple(args, fmt, &o[0], &o[1], &mode) || !args_wrap(o, names, 2, 2, a))
         return NULL;
-    if (!arg_wrap(xo, "x", 0, &x))
-        return NULL;
-    if (!arg_wrap(wo, "w", 0, &w)) {
-        arg_release(&x);
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
-    st = fn(x.tensor, w.tensor, (int32_t)mode, &out);
+    st = fn(a[0].tensor, a[1].tensor, (int32_t)mode, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    arg_release(&w);
-    return finish(st, out);
+    return release_finish(a, 2, st, out);
 }
 
-static PyObject *py_correlate1d(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return conv1d_common(args, scnn_correlate1d, "OOi:correlate1d");
-}
+VARARGS_WRAPPER(correlate1d, conv1d_call, "OOi")
+VARARGS_WRAPPER(convolve1d, conv1d_call, "OOi")
 
-static PyObject *py_convolve1d(PyObject *self, PyObject *args)
+/* Reads a pooling window: kernel_size[2], stride[2]|None, padding[2]|None. */
+static int pool_window(PyObject *ko, PyObject *so, PyObject *po, int64_t kv[2], int64_t sv[2], int64_t pv[2],
+                       const int64_t **kp, const int64_t **sp, const int64_t **pp)
 {
-    (void)self;
-    return conv1d_common(args, scnn_convolve1d, "OOi:convolve1d");
+    return int64_array(ko, "kernel_size", 2, kv, kp) && int64_array(so, "stride", 2, sv, sp) &&
+           int64_array(po, "padding", 2, pv, pp);
 }
 
 /* max_pool2d(x, kernel[2], stride[2]|None, padding[2]|None, ceil_mode) */
@@ -702,18 +682,13 @@ static PyObject *py_max_pool2d(PyObject *self, PyObject *args)
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOp:max_pool2d", &xo, &ko, &so, &po, &ceil_mode))
-        return NULL;
-    if (!int64_array(ko, "kernel_size", 2, kv, &kp) || !int64_array(so, "stride", 2, sv, &sp) ||
-        !int64_array(po, "padding", 2, pv, &pp))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, "OOOOp:max_pool2d", &xo, &ko, &so, &po, &ceil_mode) ||
+        !pool_window(ko, so, po, kv, sv, pv, &kp, &sp, &pp) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = scnn_max_pool2d(x.tensor, kp, sp, pp, (int32_t)ceil_mode, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* avg_pool2d(x, kernel[2], stride[2]|None, padding[2]|None, ceil_mode, count_include_pad) */
@@ -727,25 +702,16 @@ static PyObject *py_avg_pool2d(PyObject *self, PyObject *args)
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOpp:avg_pool2d", &xo, &ko, &so, &po, &ceil_mode, &count_include_pad))
-        return NULL;
-    if (!int64_array(ko, "kernel_size", 2, kv, &kp) || !int64_array(so, "stride", 2, sv, &sp) ||
-        !int64_array(po, "padding", 2, pv, &pp))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, "OOOOpp:avg_pool2d", &xo, &ko, &so, &po, &ceil_mode, &count_include_pad) ||
+        !pool_window(ko, so, po, kv, sv, pv, &kp, &sp, &pp) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = scnn_avg_pool2d(x.tensor, kp, sp, pp, (int32_t)ceil_mode, (int32_t)count_include_pad, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
-static PyObject *py_global_avg_pool2d(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_global_avg_pool2d);
-}
+UNARY_WRAPPER(global_avg_pool2d)
 
 /* adaptive_avg_pool2d(x, output_size[2]) */
 static PyObject *py_adaptive_avg_pool2d(PyObject *self, PyObject *args)
@@ -763,15 +729,12 @@ static PyObject *py_adaptive_avg_pool2d(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "output_size: expected 2 integers, got None");
         return NULL;
     }
-    if (!int64_array(oo, "output_size", 2, ov, &op))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!int64_array(oo, "output_size", 2, ov, &op) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = scnn_adaptive_avg_pool2d(x.tensor, op, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 static PyObject *py_set_reference_kernels(PyObject *self, PyObject *obj)
@@ -791,66 +754,32 @@ static PyObject *py_reference_kernels(PyObject *self, PyObject *args)
     return PyBool_FromLong(scnn_reference_kernels() != 0);
 }
 
-#else
-#define CONV_MISSING CONV_FUNCTIONS
-STUB(conv2d, scnn_conv2d)
-STUB(convolve2d, scnn_convolve2d)
-STUB(correlate1d, scnn_correlate1d)
-STUB(convolve1d, scnn_convolve1d)
-STUB(max_pool2d, scnn_max_pool2d)
-STUB(avg_pool2d, scnn_avg_pool2d)
-STUB(global_avg_pool2d, scnn_global_avg_pool2d)
-STUB(adaptive_avg_pool2d, scnn_adaptive_avg_pool2d)
-STUB(set_reference_kernels, scnn_set_reference_kernels)
-STUB(reference_kernels, scnn_reference_kernels)
-#endif
-
 /* ---- other layers (Area B) ----------------------------------------------------------- */
 
-#define LAYER_FUNCTIONS "scnn_relu", "scnn_tanh", "scnn_sigmoid", "scnn_softmax", \
-    "scnn_local_response_norm", "scnn_batch_norm", "scnn_linear", "scnn_flatten", "scnn_dropout", \
-    "scnn_concat", "scnn_add",
+UNARY_WRAPPER(relu)
+UNARY_WRAPPER(tanh)
+UNARY_WRAPPER(sigmoid)
 
-#ifdef SCNN_HAS_scnn_relu
-#define LAYER_MISSING
+typedef scnn_status (*axis_fn)(const scnn_tensor *, int32_t, scnn_tensor **);
 
-static PyObject *py_relu(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_relu);
-}
-
-static PyObject *py_tanh(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_tanh);
-}
-
-static PyObject *py_sigmoid(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_sigmoid);
-}
-
-/* softmax(x, axis) */
-static PyObject *py_softmax(PyObject *self, PyObject *args)
+/* fn(x, axis) */
+static PyObject *axis_call(PyObject *args, axis_fn fn, const char *fmt)
 {
     PyObject *xo;
     int axis;
     Arg x;
     scnn_tensor *out = NULL;
     scnn_status st;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "Oi:softmax", &xo, &axis))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, fmt, &xo, &axis) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_softmax(x.tensor, (int32_t)axis, &out);
+    st = fn(x.tensor, (int32_t)axis, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
+
+VARARGS_WRAPPER(softmax, axis_call, "Oi")   /* (x, axis) */
+VARARGS_WRAPPER(flatten, axis_call, "Oi")   /* (x, start_axis) */
 
 /* local_response_norm(x, size, alpha, beta, k) */
 static PyObject *py_local_response_norm(PyObject *self, PyObject *args)
@@ -862,93 +791,49 @@ static PyObject *py_local_response_norm(PyObject *self, PyObject *args)
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OLfff:local_response_norm", &xo, &size, &alpha, &beta, &k))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, "OLfff:local_response_norm", &xo, &size, &alpha, &beta, &k) ||
+        !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = scnn_local_response_norm(x.tensor, (int64_t)size, alpha, beta, k, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* batch_norm(x, running_mean, running_var, weight|None, bias|None, eps) */
 static PyObject *py_batch_norm(PyObject *self, PyObject *args)
 {
+    static const char *const names[5] = {"input", "running_mean", "running_var", "weight", "bias"};
     PyObject *o[5];
-    static const char *names[5] = {"input", "running_mean", "running_var", "weight", "bias"};
     float eps;
     Arg a[5];
-    int i, n = 0;
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOOf:batch_norm", &o[0], &o[1], &o[2], &o[3], &o[4], &eps))
+    if (!PyArg_ParseTuple(args, "OOOOOf:batch_norm", &o[0], &o[1], &o[2], &o[3], &o[4], &eps) ||
+        !args_wrap(o, names, 5, 3, a))
         return NULL;
-    for (i = 0; i < 5; i++, n++) {
-        if (!arg_wrap(o[i], names[i], i >= 3, &a[i])) {
-            while (n-- > 0)
-                arg_release(&a[n]);
-            return NULL;
-        }
-    }
     Py_BEGIN_ALLOW_THREADS
     st = scnn_batch_norm(a[0].tensor, a[1].tensor, a[2].tensor, a[3].tensor, a[4].tensor, eps, &out);
     Py_END_ALLOW_THREADS
-    for (i = 0; i < 5; i++)
-        arg_release(&a[i]);
-    return finish(st, out);
+    return release_finish(a, 5, st, out);
 }
 
 /* linear(x, weight, bias|None) */
 static PyObject *py_linear(PyObject *self, PyObject *args)
 {
-    PyObject *xo, *wo, *bo;
-    Arg x, w, b;
+    static const char *const names[3] = {"input", "weight", "bias"};
+    PyObject *o[3];
+    Arg a[3];
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOO:linear", &xo, &wo, &bo))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
-        return NULL;
-    if (!arg_wrap(wo, "weight", 0, &w)) {
-        arg_release(&x);
-        return NULL;
-    }
-    if (!arg_wrap(bo, "bias", 1, &b)) {
-        arg_release(&x);
-        arg_release(&w);
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    st = scnn_linear(x.tensor, w.tensor, b.tensor, &out);
-    Py_END_ALLOW_THREADS
-    arg_release(&x);
-    arg_release(&w);
-    arg_release(&b);
-    return finish(st, out);
-}
-
-/* flatten(x, start_axis) */
-static PyObject *py_flatten(PyObject *self, PyObject *args)
-{
-    PyObject *xo;
-    int start_axis;
-    Arg x;
-    scnn_tensor *out = NULL;
-    scnn_status st;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "Oi:flatten", &xo, &start_axis))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, "OOO:linear", &o[0], &o[1], &o[2]) || !args_wrap(o, names, 3, 2, a))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_flatten(x.tensor, (int32_t)start_axis, &out);
+    st = scnn_linear(a[0].tensor, a[1].tensor, a[2].tensor, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(a, 3, st, out);
 }
 
 /* dropout(x, p) -- inference: identity */
@@ -960,15 +845,12 @@ static PyObject *py_dropout(PyObject *self, PyObject *args)
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "Of:dropout", &xo, &p))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, "Of:dropout", &xo, &p) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = scnn_dropout(x.tensor, p, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
 /* concat(sequence of arrays, axis) */
@@ -984,12 +866,8 @@ static PyObject *py_concat(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "Oi:concat", &seqo, &axis))
         return NULL;
-    seq = PySequence_Fast(seqo, "");
-    if (seq == NULL) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "tensors: expected a sequence of arrays, got %.200s", Py_TYPE(seqo)->tp_name);
+    if ((seq = sequence_arg(seqo, "tensors", "a sequence of arrays")) == NULL)
         return NULL;
-    }
     n = PySequence_Fast_GET_SIZE(seq);
     if (n > INT32_MAX) {
         Py_DECREF(seq);
@@ -1016,8 +894,7 @@ static PyObject *py_concat(PyObject *self, PyObject *args)
         st = scnn_concat(ts, (int32_t)n, (int32_t)axis, &out);
         Py_END_ALLOW_THREADS
     }
-    for (i = 0; i < done; i++)
-        arg_release(&a[i]);
+    args_release(a, (int)done);
     PyMem_Free(a);
     PyMem_Free(ts);
     Py_DECREF(seq);
@@ -1029,49 +906,21 @@ static PyObject *py_concat(PyObject *self, PyObject *args)
 /* add(a, b) */
 static PyObject *py_add(PyObject *self, PyObject *args)
 {
-    PyObject *ao, *bo;
-    Arg a, b;
+    static const char *const names[2] = {"a", "b"};
+    PyObject *o[2];
+    Arg a[2];
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO:add", &ao, &bo))
+    if (!PyArg_ParseTuple(args, "OO:add", &o[0], &o[1]) || !args_wrap(o, names, 2, 2, a))
         return NULL;
-    if (!arg_wrap(ao, "a", 0, &a))
-        return NULL;
-    if (!arg_wrap(bo, "b", 0, &b)) {
-        arg_release(&a);
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_add(a.tensor, b.tensor, &out);
+    st = scnn_add(a[0].tensor, a[1].tensor, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&a);
-    arg_release(&b);
-    return finish(st, out);
+    return release_finish(a, 2, st, out);
 }
 
-#else
-#define LAYER_MISSING LAYER_FUNCTIONS
-STUB(relu, scnn_relu)
-STUB(tanh, scnn_tanh)
-STUB(sigmoid, scnn_sigmoid)
-STUB(softmax, scnn_softmax)
-STUB(local_response_norm, scnn_local_response_norm)
-STUB(batch_norm, scnn_batch_norm)
-STUB(linear, scnn_linear)
-STUB(flatten, scnn_flatten)
-STUB(dropout, scnn_dropout)
-STUB(concat, scnn_concat)
-STUB(add, scnn_add)
-#endif
-
 /* ---- shape analysis and counts (Area B) ---------------------------------------------- */
-
-#define ANALYSIS_FUNCTIONS "scnn_output_size", "scnn_receptive_field", "scnn_conv2d_parameter_count", \
-    "scnn_linear_parameter_count", "scnn_conv2d_macs", "scnn_linear_macs",
-
-#ifdef SCNN_HAS_scnn_output_size
-#define ANALYSIS_MISSING
 
 static PyObject *int64_result(scnn_status st, int64_t value)
 {
@@ -1097,68 +946,43 @@ static PyObject *py_output_size(PyObject *self, PyObject *args)
 /* receptive_field(kernels, strides, dilations|None) -> (size, jump) */
 static PyObject *py_receptive_field(PyObject *self, PyObject *args)
 {
-    PyObject *ko, *so, *dobj, *seqs[3] = {NULL, NULL, NULL};
+    static const char *const names[3] = {"kernels", "strides", "dilations"};
+    PyObject *o[3], *first;
     int64_t *arrays[3] = {NULL, NULL, NULL};
-    static const char *names[3] = {"kernels", "strides", "dilations"};
-    Py_ssize_t n = 0, i;
-    int j, ok = 0;
+    Py_ssize_t n;
+    int j, ok = 1;
     int64_t size = 0, jump = 0;
     scnn_status st = SCNN_STATUS_OK;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOO:receptive_field", &ko, &so, &dobj))
+    if (!PyArg_ParseTuple(args, "OOO:receptive_field", &o[0], &o[1], &o[2]))
         return NULL;
-    seqs[0] = ko;
-    seqs[1] = so;
-    seqs[2] = dobj;
-    {
-        PyObject *first = PySequence_Fast(ko, "");
-        if (first == NULL) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "kernels: expected a sequence of integers, got %.200s",
-                         Py_TYPE(ko)->tp_name);
-            return NULL;
-        }
-        n = PySequence_Fast_GET_SIZE(first);
-        Py_DECREF(first);
-    }
+    if ((first = sequence_arg(o[0], names[0], "a sequence of integers")) == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(first);
+    Py_DECREF(first);
     if (n > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "receptive_field: too many layers");
         return NULL;
     }
-    for (j = 0; j < 3; j++) {
+    for (j = 0; j < 3 && ok; j++) {
         const int64_t *p;
-        if (j == 2 && dobj == Py_None)
-            continue;
-        arrays[j] = (int64_t *)PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
-        if (arrays[j] == NULL) {
+        if (o[j] == Py_None) {
+            if (j == 2)
+                continue; /* dilations default to 1 */
+            PyErr_Format(PyExc_TypeError, "%s: expected a sequence of integers, got None", names[j]);
+            ok = 0;
+        } else if ((arrays[j] = (int64_t *)PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t))) == NULL) {
             PyErr_NoMemory();
-            goto done;
-        }
-        arrays[j][0] = 1;
-        if (n > 0 && !int64_array(seqs[j], names[j], n, arrays[j], &p))
-            goto done;
-        if (n == 0) {
-            /* Still check that it is an (empty) sequence. */
-            PyObject *s = PySequence_Fast(seqs[j], "");
-            Py_ssize_t len;
-            if (s == NULL) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError, "%s: expected a sequence of integers", names[j]);
-                goto done;
-            }
-            len = PySequence_Fast_GET_SIZE(s);
-            Py_DECREF(s);
-            if (len != 0) {
-                PyErr_Format(InvalidArgumentError, "%s: expected %zd integers, got %zd", names[j], n, len);
-                goto done;
-            }
+            ok = 0;
+        } else {
+            arrays[j][0] = 1;
+            ok = int64_array(o[j], names[j], n, arrays[j], &p);
         }
     }
-    st = scnn_receptive_field(arrays[0], arrays[1], arrays[2], (int32_t)n, &size, &jump);
-    ok = 1;
-done:
-    for (i = 0; i < 3; i++)
-        PyMem_Free(arrays[i]);
+    if (ok)
+        st = scnn_receptive_field(arrays[0], arrays[1], arrays[2], (int32_t)n, &size, &jump);
+    for (j = 0; j < 3; j++)
+        PyMem_Free(arrays[j]);
     if (!ok)
         return NULL;
     if (st != SCNN_STATUS_OK)
@@ -1218,26 +1042,7 @@ static PyObject *py_linear_macs(PyObject *self, PyObject *args)
     return int64_result(st, out);
 }
 
-#else
-#define ANALYSIS_MISSING ANALYSIS_FUNCTIONS
-STUB(output_size, scnn_output_size)
-STUB(receptive_field, scnn_receptive_field)
-STUB(conv2d_parameter_count, scnn_conv2d_parameter_count)
-STUB(linear_parameter_count, scnn_linear_parameter_count)
-STUB(conv2d_macs, scnn_conv2d_macs)
-STUB(linear_macs, scnn_linear_macs)
-#endif
-
 /* ---- images and filters (Area C) ----------------------------------------------------- */
-
-#define IMAGE_FUNCTIONS "scnn_image_to_tensor", "scnn_tensor_to_image", "scnn_rgb_to_hsv", \
-    "scnn_hsv_to_rgb", "scnn_rgb_to_grayscale", "scnn_resize_bilinear", "scnn_center_crop", \
-    "scnn_filter_box", "scnn_filter_horizontal_blur", "scnn_filter_vertical_blur", \
-    "scnn_filter_sharpen", "scnn_filter_sobel_x", "scnn_filter_sobel_y", "scnn_filter_edge", \
-    "scnn_filter_gaussian", "scnn_filter_apply",
-
-#ifdef SCNN_HAS_scnn_image_to_tensor
-#define IMAGE_MISSING
 
 /* Checks that an optional per-channel list has `channels` values. */
 static int check_channel_count(const char *name, Py_ssize_t count, long long channels)
@@ -1250,6 +1055,35 @@ static int check_channel_count(const char *name, Py_ssize_t count, long long cha
     return 1;
 }
 
+/* Reads the optional per-channel mean and std lists (None gives NULL) and checks that each
+ * has `channels` values (channels < 1: not checked). The caller frees *mean and *std;
+ * on failure both are NULL and an exception is set. */
+static int mean_std_args(PyObject *mo, PyObject *so, long long channels, float **mean, float **std)
+{
+    Py_ssize_t nmean, nstd;
+    *std = NULL;
+    if (!float_list(mo, "mean", mean, &nmean))
+        return 0;
+    if (float_list(so, "std", std, &nstd) && check_channel_count("mean", nmean, channels) &&
+        check_channel_count("std", nstd, channels))
+        return 1;
+    PyMem_Free(*mean);
+    PyMem_Free(*std);
+    *mean = *std = NULL;
+    return 0;
+}
+
+/* Gets a contiguous byte buffer (writable with `writable`) or raises TypeError. */
+static int byte_buffer(PyObject *obj, int writable, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_SIMPLE | PyBUF_WRITABLE : PyBUF_SIMPLE) == 0)
+        return 1;
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "pixels: expected a %scontiguous byte buffer, got %.200s",
+                 writable ? "writable " : "", Py_TYPE(obj)->tp_name);
+    return 0;
+}
+
 /* image_to_tensor(pixels, width, height, channels, row_stride, scale, mean|None, std|None)
  * pixels: any contiguous byte buffer; it must hold (height-1)*row_stride + width*channels
  * bytes (checked here, since the C function takes no length). */
@@ -1258,8 +1092,7 @@ static PyObject *py_image_to_tensor(PyObject *self, PyObject *args)
     PyObject *po, *mo, *so;
     long long width, height, channels, row_stride;
     float scale;
-    float *mean = NULL, *std = NULL;
-    Py_ssize_t nmean, nstd;
+    float *mean, *std;
     Py_buffer view;
     scnn_tensor *out = NULL;
     scnn_status st;
@@ -1267,23 +1100,11 @@ static PyObject *py_image_to_tensor(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OLLLLfOO:image_to_tensor", &po, &width, &height, &channels, &row_stride,
                           &scale, &mo, &so))
         return NULL;
-    if (!float_list(mo, "mean", &mean, &nmean))
+    if (!mean_std_args(mo, so, channels, &mean, &std))
         return NULL;
-    if (!float_list(so, "std", &std, &nstd)) {
-        PyMem_Free(mean);
-        return NULL;
-    }
-    if (!check_channel_count("mean", nmean, channels) || !check_channel_count("std", nstd, channels)) {
+    if (!byte_buffer(po, 0, &view)) {
         PyMem_Free(mean);
         PyMem_Free(std);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(po, &view, PyBUF_SIMPLE) < 0) {
-        PyMem_Free(mean);
-        PyMem_Free(std);
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "pixels: expected a contiguous byte buffer, got %.200s",
-                     Py_TYPE(po)->tp_name);
         return NULL;
     }
     if (width >= 1 && height >= 1 && channels >= 1 && channels <= 4 && row_stride >= 0) {
@@ -1325,8 +1146,7 @@ static PyObject *py_tensor_to_image(PyObject *self, PyObject *args)
     PyObject *xo, *mo, *so, *po;
     float scale;
     long long row_stride;
-    float *mean = NULL, *std = NULL;
-    Py_ssize_t nmean, nstd;
+    float *mean, *std;
     long long channels = -1;
     Py_buffer view;
     Arg x;
@@ -1346,24 +1166,14 @@ static PyObject *py_tensor_to_image(PyObject *self, PyObject *args)
                 channels = (long long)shape[1];
         }
     }
-    if (!float_list(mo, "mean", &mean, &nmean)) {
+    if (!mean_std_args(mo, so, channels, &mean, &std)) {
         arg_release(&x);
         return NULL;
     }
-    if (!float_list(so, "std", &std, &nstd) || !check_channel_count("mean", nmean, channels) ||
-        !check_channel_count("std", nstd, channels)) {
+    if (!byte_buffer(po, 1, &view)) {
         arg_release(&x);
         PyMem_Free(mean);
         PyMem_Free(std);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(po, &view, PyBUF_SIMPLE | PyBUF_WRITABLE) < 0) {
-        arg_release(&x);
-        PyMem_Free(mean);
-        PyMem_Free(std);
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "pixels: expected a writable contiguous byte buffer, got %.200s",
-                     Py_TYPE(po)->tp_name);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
@@ -1379,23 +1189,9 @@ static PyObject *py_tensor_to_image(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *py_rgb_to_hsv(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_rgb_to_hsv);
-}
-
-static PyObject *py_hsv_to_rgb(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_hsv_to_rgb);
-}
-
-static PyObject *py_rgb_to_grayscale(PyObject *self, PyObject *obj)
-{
-    (void)self;
-    return unary(obj, scnn_rgb_to_grayscale);
-}
+UNARY_WRAPPER(rgb_to_hsv)
+UNARY_WRAPPER(hsv_to_rgb)
+UNARY_WRAPPER(rgb_to_grayscale)
 
 typedef scnn_status (*size_fn)(const scnn_tensor *, int64_t, int64_t, scnn_tensor **);
 
@@ -1406,30 +1202,16 @@ static PyObject *sized(PyObject *args, size_fn fn, const char *fmt)
     Arg x;
     scnn_tensor *out = NULL;
     scnn_status st;
-    if (!PyArg_ParseTuple(args, fmt, &xo, &h, &w))
-        return NULL;
-    if (!arg_wrap(xo, "input", 0, &x))
+    if (!PyArg_ParseTuple(args, fmt, &xo, &h, &w) || !arg_wrap(xo, "input", 0, &x))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
     st = fn(x.tensor, (int64_t)h, (int64_t)w, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&x);
-    return finish(st, out);
+    return release_finish(&x, 1, st, out);
 }
 
-/* resize_bilinear(x, height, width) */
-static PyObject *py_resize_bilinear(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return sized(args, scnn_resize_bilinear, "OLL:resize_bilinear");
-}
-
-/* center_crop(x, height, width) */
-static PyObject *py_center_crop(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return sized(args, scnn_center_crop, "OLL:center_crop");
-}
+VARARGS_WRAPPER(resize_bilinear, sized, "OLL")   /* (x, height, width) */
+VARARGS_WRAPPER(center_crop, sized, "OLL")       /* (x, height, width) */
 
 typedef scnn_status (*filter_n_fn)(int64_t, scnn_tensor **);
 
@@ -1444,51 +1226,13 @@ static PyObject *filter_n(PyObject *args, filter_n_fn fn, const char *fmt)
     return finish(st, out);
 }
 
-static PyObject *py_filter_box(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return filter_n(args, scnn_filter_box, "L:filter_box");
-}
-
-static PyObject *py_filter_horizontal_blur(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return filter_n(args, scnn_filter_horizontal_blur, "L:filter_horizontal_blur");
-}
-
-static PyObject *py_filter_vertical_blur(PyObject *self, PyObject *args)
-{
-    (void)self;
-    return filter_n(args, scnn_filter_vertical_blur, "L:filter_vertical_blur");
-}
-
-static PyObject *py_filter_sharpen(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return nullary(scnn_filter_sharpen);
-}
-
-static PyObject *py_filter_sobel_x(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return nullary(scnn_filter_sobel_x);
-}
-
-static PyObject *py_filter_sobel_y(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return nullary(scnn_filter_sobel_y);
-}
-
-static PyObject *py_filter_edge(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return nullary(scnn_filter_edge);
-}
+VARARGS_WRAPPER(filter_box, filter_n, "L")
+VARARGS_WRAPPER(filter_horizontal_blur, filter_n, "L")
+VARARGS_WRAPPER(filter_vertical_blur, filter_n, "L")
+NULLARY_WRAPPER(filter_sharpen)
+NULLARY_WRAPPER(filter_sobel_x)
+NULLARY_WRAPPER(filter_sobel_y)
+NULLARY_WRAPPER(filter_edge)
 
 /* filter_gaussian(size, sigma) */
 static PyObject *py_filter_gaussian(PyObject *self, PyObject *args)
@@ -1507,51 +1251,23 @@ static PyObject *py_filter_gaussian(PyObject *self, PyObject *args)
 /* filter_apply(image, kernel, border) */
 static PyObject *py_filter_apply(PyObject *self, PyObject *args)
 {
-    PyObject *io, *ko;
+    static const char *const names[2] = {"image", "kernel"};
+    PyObject *o[2];
     int border;
-    Arg img, k;
+    Arg a[2];
     scnn_tensor *out = NULL;
     scnn_status st;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOi:filter_apply", &io, &ko, &border))
+    if (!PyArg_ParseTuple(args, "OOi:filter_apply", &o[0], &o[1], &border) || !args_wrap(o, names, 2, 2, a))
         return NULL;
-    if (!arg_wrap(io, "image", 0, &img))
-        return NULL;
-    if (!arg_wrap(ko, "kernel", 0, &k)) {
-        arg_release(&img);
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_filter_apply(img.tensor, k.tensor, (int32_t)border, &out);
+    st = scnn_filter_apply(a[0].tensor, a[1].tensor, (int32_t)border, &out);
     Py_END_ALLOW_THREADS
-    arg_release(&img);
-    arg_release(&k);
-    return finish(st, out);
+    return release_finish(a, 2, st, out);
 }
-
-#else
-#define IMAGE_MISSING IMAGE_FUNCTIONS
-STUB(image_to_tensor, scnn_image_to_tensor)
-STUB(tensor_to_image, scnn_tensor_to_image)
-STUB(rgb_to_hsv, scnn_rgb_to_hsv)
-STUB(hsv_to_rgb, scnn_hsv_to_rgb)
-STUB(rgb_to_grayscale, scnn_rgb_to_grayscale)
-STUB(resize_bilinear, scnn_resize_bilinear)
-STUB(center_crop, scnn_center_crop)
-STUB(filter_box, scnn_filter_box)
-STUB(filter_horizontal_blur, scnn_filter_horizontal_blur)
-STUB(filter_vertical_blur, scnn_filter_vertical_blur)
-STUB(filter_sharpen, scnn_filter_sharpen)
-STUB(filter_sobel_x, scnn_filter_sobel_x)
-STUB(filter_sobel_y, scnn_filter_sobel_y)
-STUB(filter_edge, scnn_filter_edge)
-STUB(filter_gaussian, scnn_filter_gaussian)
-STUB(filter_apply, scnn_filter_apply)
-#endif
 
 /* ---- threads --------------------------------------------------------------------------- */
 
-#ifdef SCNN_HAS_scnn_set_num_threads
 static PyObject *py_set_num_threads(PyObject *self, PyObject *obj)
 {
     long n = PyLong_AsLong(obj);
@@ -1575,14 +1291,8 @@ static PyObject *py_get_num_threads(PyObject *self, PyObject *args)
     (void)args;
     return PyLong_FromLong((long)scnn_get_num_threads());
 }
-#else
-STUB(set_num_threads, scnn_set_num_threads)
-STUB(get_num_threads, scnn_get_num_threads)
-#endif
 
 /* ---- module ---------------------------------------------------------------------------- */
-
-static const char *const missing_functions[] = {CONV_MISSING LAYER_MISSING ANALYSIS_MISSING IMAGE_MISSING NULL};
 
 #define M_O(name, doc) {#name, (PyCFunction)py_##name, METH_O, doc}
 #define M_V(name, doc) {#name, (PyCFunction)py_##name, METH_VARARGS, doc}
@@ -1679,8 +1389,7 @@ static PyObject *new_exception(PyObject *m, const char *name, PyObject *base2, c
 
 PyMODINIT_FUNC PyInit__swiftcnn(void)
 {
-    PyObject *m, *missing_tuple;
-    Py_ssize_t n = 0, i;
+    PyObject *m;
 
     if (scnn_abi_version() != SCNN_ABI_VERSION) {
         PyErr_Format(PyExc_ImportError,
@@ -1721,24 +1430,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
     if (PyModule_AddIntConstant(m, "ABI_VERSION", SCNN_ABI_VERSION) < 0 ||
         PyModule_AddStringConstant(m, "__version__", scnn_version()) < 0)
         goto fail;
-
-    while (missing_functions[n] != NULL)
-        n++;
-    missing_tuple = PyTuple_New(n);
-    if (missing_tuple == NULL)
+    if (scnn_py_add_models(m, raise_status, tensor_buffer_new) < 0)
         goto fail;
-    for (i = 0; i < n; i++) {
-        PyObject *s = PyUnicode_FromString(missing_functions[i]);
-        if (s == NULL) {
-            Py_DECREF(missing_tuple);
-            goto fail;
-        }
-        PyTuple_SET_ITEM(missing_tuple, i, s);
-    }
-    if (PyModule_AddObject(m, "MISSING", missing_tuple) < 0) {
-        Py_DECREF(missing_tuple);
-        goto fail;
-    }
     return m;
 
 fail:

@@ -6,10 +6,6 @@ import pytest
 
 import swiftcnn
 import reference as R
-from conftest import requires
-
-pytestmark = requires("scnn_output_size", "scnn_receptive_field", "scnn_conv2d_parameter_count",
-                      "scnn_linear_parameter_count", "scnn_conv2d_macs", "scnn_linear_macs")
 
 
 def test_seed_output_sizes():

@@ -8,14 +8,9 @@ import pytest
 
 import swiftcnn
 import reference as R
-from conftest import requires
 
 TOL = dict(rtol=1e-4, atol=1e-4)
 LIB_VALUE_ERRORS = (swiftcnn.InvalidArgumentError, swiftcnn.ShapeMismatchError)
-
-pytestmark = requires("scnn_conv2d", "scnn_convolve2d", "scnn_correlate1d", "scnn_convolve1d",
-                      "scnn_max_pool2d", "scnn_avg_pool2d", "scnn_global_avg_pool2d",
-                      "scnn_adaptive_avg_pool2d", "scnn_set_reference_kernels")
 
 
 def random_conv_case(rng):

@@ -5,11 +5,6 @@ import pytest
 import swiftcnn
 from swiftcnn import filters
 import reference as R
-from conftest import requires
-
-pytestmark = requires("scnn_filter_box", "scnn_filter_horizontal_blur", "scnn_filter_vertical_blur",
-                      "scnn_filter_sharpen", "scnn_filter_sobel_x", "scnn_filter_sobel_y", "scnn_filter_edge",
-                      "scnn_filter_gaussian", "scnn_filter_apply")
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 

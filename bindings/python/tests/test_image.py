@@ -8,10 +8,6 @@ import swiftcnn
 from swiftcnn import _swiftcnn as _c
 from swiftcnn import image
 import reference as R
-from conftest import requires
-
-pytestmark = requires("scnn_image_to_tensor", "scnn_tensor_to_image", "scnn_rgb_to_hsv", "scnn_hsv_to_rgb",
-                      "scnn_rgb_to_grayscale", "scnn_resize_bilinear", "scnn_center_crop")
 
 LIB_VALUE_ERRORS = (swiftcnn.InvalidArgumentError, swiftcnn.ShapeMismatchError)
 

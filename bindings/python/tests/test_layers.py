@@ -7,10 +7,6 @@ import pytest
 
 import swiftcnn
 import reference as R
-from conftest import requires
-
-pytestmark = requires("scnn_relu", "scnn_tanh", "scnn_sigmoid", "scnn_softmax", "scnn_local_response_norm",
-                      "scnn_batch_norm", "scnn_linear", "scnn_flatten", "scnn_dropout", "scnn_concat", "scnn_add")
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 LIB_VALUE_ERRORS = (swiftcnn.InvalidArgumentError, swiftcnn.ShapeMismatchError)

@@ -1,0 +1,734 @@
+/*
+ * swiftcnn._swiftcnn, model zoo part: the Model type (an scnn_model*) and the zoo functions,
+ * thin wrappers of the scnn_model_* calls of Include/swiftcnn.h. Added to the extension
+ * module by scnn_py_add_models(), called from _swiftcnn.c's module init. The Pythonic layer
+ * (defaults, dtype conversion, dicts, docstrings) is swiftcnn/models.py, whose Model class
+ * subclasses this type.
+ *
+ * Errors are raised through _swiftcnn.c's raise_status (the library's message, the
+ * SwiftCNNError subclass of the status); results are its TensorBuffers (zero copy).
+ *
+ * Threads: the GIL is released around every call that computes, reads or writes weights
+ * or files. The library lets forward, summary, save and weight reads run concurrently on one
+ * model but forbids anything concurrent with a call that changes it (load, load_state_dict,
+ * init_seeded). Each Model therefore counts its readers and its writer (both changed only
+ * while holding the GIL): a changing call while another thread uses the model, or any call
+ * while another thread changes it, raises RuntimeError instead of racing.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include "swiftcnn.h"
+#include "_models.h"
+
+static scnn_py_raise_fn raise_status;
+static scnn_py_tensor_fn tensor_result;
+
+/* ---- Model ---------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    scnn_model *model;
+    Py_ssize_t readers; /* calls using the model with the GIL released */
+    int writing;        /* a call changing the model is running with the GIL released */
+} ModelObject;
+
+static PyTypeObject ModelType;
+
+static const char *model_name(ModelObject *self)
+{
+    const char *n = scnn_model_get_name(self->model);
+    return n != NULL ? n : "model";
+}
+
+static int check_model(ModelObject *self)
+{
+    if (self->model == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "swiftcnn: this Model was not created (Model.__new__ was not called)");
+        return 0;
+    }
+    return 1;
+}
+
+static int begin_read(ModelObject *self)
+{
+    if (!check_model(self))
+        return 0;
+    if (self->writing) {
+        PyErr_Format(PyExc_RuntimeError, "%s: the model's weights are being changed by another thread",
+                     model_name(self));
+        return 0;
+    }
+    self->readers++;
+    return 1;
+}
+
+static void end_read(ModelObject *self)
+{
+    self->readers--;
+}
+
+static int begin_write(ModelObject *self)
+{
+    if (!check_model(self))
+        return 0;
+    if (self->writing || self->readers > 0) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s: cannot change the model's weights while another thread uses the model", model_name(self));
+        return 0;
+    }
+    self->writing = 1;
+    return 1;
+}
+
+static void end_write(ModelObject *self)
+{
+    self->writing = 0;
+}
+
+/* Model(name, num_classes): scnn_model_create. */
+static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"name", "num_classes", NULL};
+    const char *name;
+    Py_ssize_t name_len;
+    long long num_classes;
+    scnn_model *model = NULL;
+    scnn_status st;
+    ModelObject *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "s#L:Model", kwlist, &name, &name_len, &num_classes))
+        return NULL;
+    if ((size_t)name_len != strlen(name)) {
+        PyErr_SetString(PyExc_ValueError, "name: embedded NUL character");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_create(name, (int64_t)num_classes, &model);
+    Py_END_ALLOW_THREADS
+    if (st != SCNN_STATUS_OK) {
+        scnn_model_destroy(model);
+        return raise_status(st, NULL);
+    }
+    self = (ModelObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        scnn_model_destroy(model);
+        return NULL;
+    }
+    self->model = model;
+    self->readers = 0;
+    self->writing = 0;
+    return (PyObject *)self;
+}
+
+static void model_dealloc(ModelObject *self)
+{
+    scnn_model_destroy(self->model);
+    self->model = NULL;
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Up to PyBUF_MAX_NDIM integers from a sequence; returns the count or -1 with an exception. */
+static int int64_sequence(PyObject *obj, const char *what, int64_t *dst, int capacity)
+{
+    PyObject *seq = PySequence_Fast(obj, "");
+    Py_ssize_t n, i;
+    if (seq == NULL) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: expected a sequence of integers, got %.200s", what, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n > capacity) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "%s: expected at most %d integers, got %zd", what, capacity, n);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *index = PyNumber_Index(item);
+        long long v;
+        if (index == NULL) {
+            Py_DECREF(seq);
+            PyErr_Format(PyExc_TypeError, "%s: expected integers, got %.200s", what, Py_TYPE(item)->tp_name);
+            return -1;
+        }
+        v = PyLong_AsLongLong(index);
+        Py_DECREF(index);
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        dst[i] = (int64_t)v;
+    }
+    Py_DECREF(seq);
+    return (int)n;
+}
+
+static int is_float32_format(const char *f)
+{
+    if (f == NULL)
+        return 0;
+    if (f[0] == '@' || f[0] == '=' || f[0] == '<')
+        f++;
+    return f[0] == 'f' && f[1] == '\0';
+}
+
+/* A C-contiguous, aligned float32 buffer of `obj`; 0 with an exception set on failure. */
+static int float_buffer(PyObject *obj, const char *what, Py_buffer *view)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: expected a C-contiguous float32 buffer (e.g. a numpy array), got %.200s",
+                     what, Py_TYPE(obj)->tp_name);
+        return 0;
+    }
+    if (!is_float32_format(view->format) || view->itemsize != (Py_ssize_t)sizeof(float)) {
+        PyErr_Format(PyExc_TypeError, "%s: expected float32 elements (buffer format 'f'), got format '%s'", what,
+                     view->format != NULL ? view->format : "B");
+        PyBuffer_Release(view);
+        return 0;
+    }
+    if (((uintptr_t)view->buf) % sizeof(float) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: the buffer is not aligned to 4 bytes", what);
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+/* _forward(x) -> TensorBuffer [N, num_classes]: scnn_model_forward on x's buffer (no copy). */
+static PyObject *model_forward(ModelObject *self, PyObject *x)
+{
+    Py_buffer view;
+    int64_t shape[PyBUF_MAX_NDIM + 1];
+    int64_t out_shape[2];
+    int32_t rank;
+    scnn_tensor *out = NULL;
+    float *dst;
+    scnn_status st;
+    int i;
+
+    if (!check_model(self))
+        return NULL;
+    if (!float_buffer(x, "input", &view))
+        return NULL;
+    rank = (int32_t)view.ndim;
+    for (i = 0; i < view.ndim; i++)
+        shape[i] = (int64_t)view.shape[i];
+    shape[view.ndim] = 0;
+    /* Validates the shape (the message says what the model expects) before any allocation. */
+    st = scnn_model_output_shape(self->model, shape, rank, out_shape);
+    if (st == SCNN_STATUS_OK)
+        st = scnn_tensor_create(out_shape, 2, &out);
+    if (st != SCNN_STATUS_OK) {
+        PyBuffer_Release(&view);
+        scnn_tensor_destroy(out);
+        return raise_status(st, NULL);
+    }
+    dst = scnn_tensor_mutable_data(out);
+    if (!begin_read(self)) {
+        PyBuffer_Release(&view);
+        scnn_tensor_destroy(out);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_forward(self->model, (const float *)view.buf, shape, rank, dst, out_shape[0] * out_shape[1]);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    PyBuffer_Release(&view);
+    if (st != SCNN_STATUS_OK) {
+        scnn_tensor_destroy(out);
+        return raise_status(st, NULL);
+    }
+    return tensor_result(out);
+}
+
+/* _output_shape(input_shape) -> (N, num_classes): scnn_model_output_shape. */
+static PyObject *model_output_shape(ModelObject *self, PyObject *obj)
+{
+    int64_t shape[PyBUF_MAX_NDIM + 1], out[2];
+    int n;
+    scnn_status st;
+    if (!check_model(self))
+        return NULL;
+    n = int64_sequence(obj, "input_shape", shape, PyBUF_MAX_NDIM);
+    if (n < 0)
+        return NULL;
+    shape[n] = 0;
+    st = scnn_model_output_shape(self->model, shape, (int32_t)n, out);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return Py_BuildValue("(LL)", (long long)out[0], (long long)out[1]);
+}
+
+/* _load(path): scnn_model_load. path: str, bytes or os.PathLike. */
+static PyObject *model_load(ModelObject *self, PyObject *arg)
+{
+    PyObject *bytes = NULL;
+    scnn_status st;
+    if (!PyUnicode_FSConverter(arg, &bytes))
+        return NULL;
+    if (!begin_write(self)) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_load(self->model, PyBytes_AS_STRING(bytes));
+    Py_END_ALLOW_THREADS
+    end_write(self);
+    Py_DECREF(bytes);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+/* _save(path): scnn_model_save (atomic). */
+static PyObject *model_save(ModelObject *self, PyObject *arg)
+{
+    PyObject *bytes = NULL;
+    scnn_status st;
+    if (!PyUnicode_FSConverter(arg, &bytes))
+        return NULL;
+    if (!begin_read(self)) {
+        Py_DECREF(bytes);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_save(self->model, PyBytes_AS_STRING(bytes));
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    Py_DECREF(bytes);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+/* _summary(input_shape | None) -> str: scnn_model_summary. */
+static PyObject *model_summary(ModelObject *self, PyObject *obj)
+{
+    int64_t shape[4];
+    const int64_t *ptr = NULL;
+    char *text = NULL;
+    PyObject *result;
+    scnn_status st;
+    if (obj != Py_None) {
+        int n = int64_sequence(obj, "input_shape", shape, 4);
+        if (n < 0)
+            return NULL;
+        if (n != 4) {
+            PyErr_Format(PyExc_ValueError, "input_shape: expected 4 integers [N, C, H, W], got %d", n);
+            return NULL;
+        }
+        ptr = shape;
+    }
+    if (!begin_read(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_summary(self->model, ptr, &text);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    if (st != SCNN_STATUS_OK) {
+        scnn_string_free(text);
+        return raise_status(st, NULL);
+    }
+    result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+    scnn_string_free(text);
+    return result;
+}
+
+/* _macs(input_shape | None) -> int: scnn_model_macs (per example). */
+static PyObject *model_macs(ModelObject *self, PyObject *obj)
+{
+    int64_t shape[4], macs = 0;
+    const int64_t *ptr = NULL;
+    scnn_status st;
+    if (obj != Py_None) {
+        int n = int64_sequence(obj, "input_shape", shape, 4);
+        if (n < 0)
+            return NULL;
+        if (n != 4) {
+            PyErr_Format(PyExc_ValueError, "input_shape: expected 4 integers [N, C, H, W], got %d", n);
+            return NULL;
+        }
+        ptr = shape;
+    }
+    if (!begin_read(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_macs(self->model, ptr, &macs);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return PyLong_FromLongLong((long long)macs);
+}
+
+/* _state_dict() -> [(key, TensorBuffer, is_buffer), ...] in PyTorch's order (copies). */
+static PyObject *model_state_dict(ModelObject *self, PyObject *unused)
+{
+    int64_t count, i;
+    PyObject *list;
+    (void)unused;
+    if (!check_model(self))
+        return NULL;
+    count = scnn_model_parameter_count(self->model);
+    list = PyList_New((Py_ssize_t)count);
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < count; i++) {
+        const char *key = scnn_model_parameter_name(self->model, i);
+        int32_t is_buffer = scnn_model_parameter_is_buffer(self->model, i);
+        scnn_tensor *t = NULL;
+        scnn_status st;
+        PyObject *buf, *item;
+        if (key == NULL) {
+            Py_DECREF(list);
+            PyErr_Format(PyExc_RuntimeError, "%s: state-dict entry %lld has no name", model_name(self), (long long)i);
+            return NULL;
+        }
+        if (!begin_read(self)) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        st = scnn_model_get_parameter(self->model, key, &t);
+        Py_END_ALLOW_THREADS
+        end_read(self);
+        if (st != SCNN_STATUS_OK) {
+            scnn_tensor_destroy(t);
+            Py_DECREF(list);
+            return raise_status(st, NULL);
+        }
+        buf = tensor_result(t);
+        if (buf == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        item = Py_BuildValue("(sNO)", key, buf, is_buffer == 1 ? Py_True : Py_False);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+/* _load_state_dict(keys: list[str], arrays: list[float32 buffer], strict: bool):
+ * scnn_model_load_state_dict; the arrays are wrapped without a copy (the library copies). */
+static PyObject *model_load_state_dict(ModelObject *self, PyObject *args)
+{
+    PyObject *keys, *arrays, *result = NULL;
+    int strict;
+    Py_ssize_t n, i, wrapped = 0;
+    const char **names = NULL;
+    scnn_tensor **tensors = NULL;
+    Py_buffer *views = NULL;
+    scnn_status st;
+
+    if (!PyArg_ParseTuple(args, "O!O!p:_load_state_dict", &PyList_Type, &keys, &PyList_Type, &arrays, &strict))
+        return NULL;
+    if (!check_model(self))
+        return NULL;
+    n = PyList_GET_SIZE(keys);
+    if (PyList_GET_SIZE(arrays) != n) {
+        PyErr_Format(PyExc_ValueError, "load_state_dict: %zd keys but %zd arrays", n, PyList_GET_SIZE(arrays));
+        return NULL;
+    }
+    names = (const char **)PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *names);
+    tensors = (scnn_tensor **)PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *tensors);
+    views = (Py_buffer *)PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *views);
+    if (names == NULL || tensors == NULL || views == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        Py_ssize_t len;
+        int64_t shape[PyBUF_MAX_NDIM + 1];
+        int d;
+        if (!PyUnicode_Check(key)) {
+            PyErr_Format(PyExc_TypeError, "load_state_dict: keys must be str, got %.200s", Py_TYPE(key)->tp_name);
+            goto done;
+        }
+        names[i] = PyUnicode_AsUTF8AndSize(key, &len); /* owned by the key, which the list holds */
+        if (names[i] == NULL)
+            goto done;
+        if ((size_t)len != strlen(names[i])) {
+            PyErr_SetString(PyExc_ValueError, "load_state_dict: a key contains a NUL character");
+            goto done;
+        }
+        if (!float_buffer(PyList_GET_ITEM(arrays, i), names[i], &views[i]))
+            goto done;
+        for (d = 0; d < views[i].ndim; d++)
+            shape[d] = (int64_t)views[i].shape[d];
+        shape[views[i].ndim] = 0;
+        st = scnn_tensor_wrap((const float *)views[i].buf, (int64_t)(views[i].len / (Py_ssize_t)sizeof(float)),
+                              shape, (int32_t)views[i].ndim, &tensors[i]);
+        wrapped = i + 1;
+        if (st != SCNN_STATUS_OK) {
+            raise_status(st, names[i]);
+            goto done;
+        }
+    }
+    if (!begin_write(self))
+        goto done;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_load_state_dict(self->model, names, (const scnn_tensor *const *)tensors, (int64_t)n, strict);
+    Py_END_ALLOW_THREADS
+    end_write(self);
+    if (st != SCNN_STATUS_OK) {
+        raise_status(st, NULL);
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    for (i = 0; i < wrapped; i++) {
+        scnn_tensor_destroy(tensors[i]);
+        PyBuffer_Release(&views[i]);
+    }
+    PyMem_Free(names);
+    PyMem_Free(tensors);
+    PyMem_Free(views);
+    return result;
+}
+
+/* _init_seeded(seed): scnn_model_init_seeded. */
+static PyObject *model_init_seeded(ModelObject *self, PyObject *arg)
+{
+    unsigned long long seed = PyLong_AsUnsignedLongLong(arg);
+    scnn_status st;
+    if (seed == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (!begin_write(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_init_seeded(self->model, (uint64_t)seed);
+    Py_END_ALLOW_THREADS
+    end_write(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *model_get_name(ModelObject *self, void *closure)
+{
+    (void)closure;
+    if (!check_model(self))
+        return NULL;
+    return PyUnicode_FromString(model_name(self));
+}
+
+static PyObject *model_get_num_classes(ModelObject *self, void *closure)
+{
+    (void)closure;
+    if (!check_model(self))
+        return NULL;
+    return PyLong_FromLongLong((long long)scnn_model_num_classes(self->model));
+}
+
+static PyObject *model_get_num_parameters(ModelObject *self, void *closure)
+{
+    (void)closure;
+    if (!check_model(self))
+        return NULL;
+    return PyLong_FromLongLong((long long)scnn_model_num_parameters(self->model));
+}
+
+static PyObject *model_shapes(ModelObject *self, int want_min)
+{
+    int64_t shape[4], min_hw[2];
+    scnn_status st;
+    if (!check_model(self))
+        return NULL;
+    st = scnn_model_input_shape(self->model, shape, min_hw);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    if (want_min)
+        return Py_BuildValue("(LL)", (long long)min_hw[0], (long long)min_hw[1]);
+    return Py_BuildValue("(LLLL)", (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3]);
+}
+
+static PyObject *model_get_input_shape(ModelObject *self, void *closure)
+{
+    (void)closure;
+    return model_shapes(self, 0);
+}
+
+static PyObject *model_get_min_input_size(ModelObject *self, void *closure)
+{
+    (void)closure;
+    return model_shapes(self, 1);
+}
+
+static PyMethodDef model_methods[] = {
+    {"_forward", (PyCFunction)model_forward, METH_O, "_forward(x) -> TensorBuffer: scnn_model_forward."},
+    {"_output_shape", (PyCFunction)model_output_shape, METH_O,
+     "_output_shape(input_shape) -> (N, num_classes): scnn_model_output_shape."},
+    {"_load", (PyCFunction)model_load, METH_O, "_load(path): scnn_model_load."},
+    {"_save", (PyCFunction)model_save, METH_O, "_save(path): scnn_model_save."},
+    {"_summary", (PyCFunction)model_summary, METH_O, "_summary(input_shape|None) -> str: scnn_model_summary."},
+    {"_macs", (PyCFunction)model_macs, METH_O, "_macs(input_shape|None) -> int: scnn_model_macs (per example)."},
+    {"_state_dict", (PyCFunction)model_state_dict, METH_NOARGS,
+     "_state_dict() -> [(key, TensorBuffer, is_buffer)]: scnn_model_get_parameter for every key."},
+    {"_load_state_dict", (PyCFunction)model_load_state_dict, METH_VARARGS,
+     "_load_state_dict(keys, arrays, strict): scnn_model_load_state_dict."},
+    {"_init_seeded", (PyCFunction)model_init_seeded, METH_O, "_init_seeded(seed): scnn_model_init_seeded."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef model_getset[] = {
+    {"name", (getter)model_get_name, NULL, "The zoo name, e.g. 'resnet50'.", NULL},
+    {"num_classes", (getter)model_get_num_classes, NULL, "Number of outputs per example.", NULL},
+    {"num_parameters", (getter)model_get_num_parameters, NULL,
+     "Trainable parameters (batch-norm running statistics not counted), as PyTorch counts them.", NULL},
+    {"input_shape", (getter)model_get_input_shape, NULL,
+     "The input the model was designed for, batch 1: (1, C, H, W).", NULL},
+    {"min_input_size", (getter)model_get_min_input_size, NULL,
+     "The smallest (H, W) the model accepts (the design size for fixed-size models).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "swiftcnn._swiftcnn.Model",
+    .tp_basicsize = sizeof(ModelObject),
+    .tp_dealloc = (destructor)model_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Model(name, num_classes): a zoo model of libswiftcnn (scnn_model_create).\n"
+              "Use swiftcnn.models, whose Model subclasses this.",
+    .tp_methods = model_methods,
+    .tp_getset = model_getset,
+    .tp_new = model_new,
+};
+
+/* ---- module functions ----------------------------------------------------------------- */
+
+static PyObject *py_model_names(PyObject *self, PyObject *unused)
+{
+    const char *const *names = scnn_model_names();
+    Py_ssize_t n = 0, i;
+    PyObject *t;
+    (void)self;
+    (void)unused;
+    while (names != NULL && names[n] != NULL)
+        n++;
+    t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *s = PyUnicode_FromString(names[i]);
+        if (s == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+static PyObject *py_model_default_num_classes(PyObject *self, PyObject *args)
+{
+    const char *name;
+    Py_ssize_t len;
+    int64_t n = 0;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s#:model_default_num_classes", &name, &len))
+        return NULL;
+    if ((size_t)len != strlen(name)) {
+        PyErr_SetString(PyExc_ValueError, "name: embedded NUL character");
+        return NULL;
+    }
+    st = scnn_model_default_num_classes(name, &n);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return PyLong_FromLongLong((long long)n);
+}
+
+static PyObject *py_imagenet_classes(PyObject *self, PyObject *unused)
+{
+    int32_t n = scnn_imagenet_class_count(), i;
+    PyObject *t;
+    (void)self;
+    (void)unused;
+    t = PyTuple_New(n > 0 ? n : 0);
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const char *label = scnn_imagenet_class(i);
+        PyObject *s = PyUnicode_FromString(label != NULL ? label : "");
+        if (s == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+/* seeded_tensor(name, shape, lo, hi, seed) -> TensorBuffer: scnn_seeded_tensor. */
+static PyObject *py_seeded_tensor(PyObject *self, PyObject *args)
+{
+    const char *name;
+    Py_ssize_t len;
+    PyObject *shape_obj, *seed_obj;
+    double lo, hi;
+    int64_t shape[PyBUF_MAX_NDIM + 1];
+    unsigned long long seed;
+    scnn_tensor *out = NULL;
+    scnn_status st;
+    int n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s#OddO:seeded_tensor", &name, &len, &shape_obj, &lo, &hi, &seed_obj))
+        return NULL;
+    if ((size_t)len != strlen(name)) {
+        PyErr_SetString(PyExc_ValueError, "name: embedded NUL character");
+        return NULL;
+    }
+    n = int64_sequence(shape_obj, "shape", shape, PyBUF_MAX_NDIM);
+    if (n < 0)
+        return NULL;
+    shape[n] = 0;
+    seed = PyLong_AsUnsignedLongLong(seed_obj);
+    if (seed == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_seeded_tensor(name, shape, (int32_t)n, lo, hi, (uint64_t)seed, &out);
+    Py_END_ALLOW_THREADS
+    if (st != SCNN_STATUS_OK) {
+        scnn_tensor_destroy(out);
+        return raise_status(st, NULL);
+    }
+    return tensor_result(out);
+}
+
+static PyMethodDef model_functions[] = {
+    {"model_names", (PyCFunction)py_model_names, METH_NOARGS, "model_names() -> tuple[str]: scnn_model_names."},
+    {"model_default_num_classes", (PyCFunction)py_model_default_num_classes, METH_VARARGS,
+     "model_default_num_classes(name) -> int: scnn_model_default_num_classes."},
+    {"imagenet_classes", (PyCFunction)py_imagenet_classes, METH_NOARGS,
+     "imagenet_classes() -> tuple[str]: scnn_imagenet_class for 0 ..< scnn_imagenet_class_count()."},
+    {"seeded_tensor", (PyCFunction)py_seeded_tensor, METH_VARARGS,
+     "seeded_tensor(name, shape, lo, hi, seed) -> TensorBuffer: scnn_seeded_tensor."},
+    {NULL, NULL, 0, NULL},
+};
+
+int scnn_py_add_models(PyObject *module, scnn_py_raise_fn raise, scnn_py_tensor_fn tensor)
+{
+    raise_status = raise;
+    tensor_result = tensor;
+    if (PyType_Ready(&ModelType) < 0)
+        return -1;
+    Py_INCREF(&ModelType);
+    if (PyModule_AddObject(module, "Model", (PyObject *)&ModelType) < 0) {
+        Py_DECREF(&ModelType);
+        return -1;
+    }
+    return PyModule_AddFunctions(module, model_functions);
+}
