@@ -111,8 +111,13 @@ public struct Model {
     public let architecture: Architecture
     /// The state dict's entries in PyTorch's order.
     public let parameterSpecs: [ParameterSpec]
-    /// Weights and buffers by full name.
-    var store: [String: Tensor]
+    /// Weights and buffers by full name. Any change drops the inference plan.
+    var store: [String: Tensor] {
+        didSet { plan = InferencePlan() }
+    }
+    /// Prepared weights for the optimized forward (see ``InferencePlan``), built lazily;
+    /// shared by copies until either changes its weights.
+    var plan = InferencePlan()
     /// Constants that are not part of the state dict (LeNet-5's RBF codes), by full name.
     var constants: [String: Tensor]
     /// Index into parameterSpecs by name.
@@ -282,7 +287,10 @@ public struct Model {
     /// that says the expected one.
     public func forward(_ input: Tensor) throws -> Tensor {
         _ = try architecture.outputShape(forInput: input.shape)
-        return try run(architecture.root, path: "", input)
+        if KernelDispatch.forceReference {
+            return try run(architecture.root, path: "", input)
+        }
+        return try runPlanned(architecture.root, path: "", input)
     }
 
     func weight(_ path: String, _ leaf: String) throws -> Tensor {
