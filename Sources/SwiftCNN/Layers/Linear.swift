@@ -29,7 +29,13 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> T
     let shape = x.rank == 2 ? [batch, outFeatures] : [outFeatures]
     return try layerOutput(shape, reading: x) { xp, yp in
         weight.withUnsafePointer { w in
-            withOptionalPointer(bias) { b in Reference.linear(xp, weight: w, bias: b, yp, g) }
+            withOptionalPointer(bias) { b in
+                if KernelDispatch.forceReference {
+                    Reference.linear(xp, weight: w, bias: b, yp, g)
+                } else {
+                    Optimized.linear(xp, weight: w, bias: b, yp, g)
+                }
+            }
         }
     }
 }
