@@ -322,6 +322,62 @@ final class BackwardTests: XCTestCase {
         }
     }
 
+    /// Both ways of taking the weight gradient (dot products over im2col's rows, and a GEMM
+    /// over the patches as rows), forced by the threshold, against the reference; batches
+    /// large enough to make chunks of several images and of one.
+    func testConv2dBackwardBothWeightPathsMatchReference() throws {
+        var rng = TestRNG(0xB07)
+        for trial in 0..<16 {
+            var (xs, ws, o) = Self.randomConv(&rng, maxSize: 9, maxChannels: 4)
+            xs[0] = rng.int(1...5)
+            let x = try rng.tensor(xs), w = try rng.tensor(ws)
+            let g = try Conv2DGeometry(input: x, weight: w, bias: nil, options: o)
+            let gy = try rng.tensor([g.batch, g.outChannels, g.outHeight, g.outWidth])
+            let ref = try withReferenceKernels { try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: false) }
+            for dotPlane in [1, Int.max] {
+                var dw = try Tensor(zeros: ws), dx = try Tensor(zeros: xs)
+                try x.withUnsafePointer { xp in
+                    try w.withUnsafePointer { wp in
+                        try gy.withUnsafePointer { gp in
+                            try dw.withUnsafeMutablePointerUnchecked { dwp in
+                                try dx.withUnsafeMutablePointerUnchecked { dxp in
+                                    try Optimized.conv2dBackward(g, input: xp, weight: wp, gradOutput: gp, gradWeight: dwp,
+                                                                 gradInput: dxp, dotPlane: dotPlane)
+                                }
+                            }
+                        }
+                    }
+                }
+                let ctx = "trial \(trial) dotPlane \(dotPlane): input \(xs) weight \(ws) \(o)"
+                assertMatchesReference(dw, ref.weight, "\(ctx): weight")
+                if let r = ref.input { assertMatchesReference(dx, r, "\(ctx): input") }
+            }
+        }
+        // gemmNT against a double loop at edge sizes (blocks of 4, k around multiples of 16 and the chunk).
+        for (m, n, k) in [(1, 1, 1), (3, 5, 15), (4, 4, 16), (5, 9, 17), (7, 2, 33), (2, 3, 1030), (6, 25, 2100), (0, 3, 4), (2, 2, 0)] {
+            let a = try rng.tensor([max(m, 1), max(k, 1)]).scalars, b = try rng.tensor([max(n, 1), max(k, 1)]).scalars
+            var c = [Float](repeating: 0.5, count: max(m * n, 1))
+            for accumulate in [false, true] {
+                let before = c
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        c.withUnsafeMutableBufferPointer { cp in
+                            Optimized.gemmNT(m: m, n: n, k: k, a: ap.baseAddress!, lda: max(k, 1), b: bp.baseAddress!, ldb: max(k, 1),
+                                             c: cp.baseAddress!, ldc: max(n, 1), accumulate: accumulate)
+                        }
+                    }
+                }
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var want = accumulate ? Double(before[i * n + j]) : 0
+                        for p in 0..<k { want += Double(a[i * k + p]) * Double(b[j * k + p]) }
+                        XCTAssertEqual(Double(c[i * n + j]), want, accuracy: 1e-5 * Double(k + 1), "gemmNT \(m)×\(n)×\(k) acc \(accumulate) at \(i),\(j)")
+                    }
+                }
+            }
+        }
+    }
+
     /// |fast − reference| <= 2e-5 · max |reference| + 1e-6, element by element.
     func assertMatchesReference(_ fast: Tensor, _ ref: Tensor, _ what: String, tol: Float = 2e-5,
                                 file: StaticString = #filePath, line: UInt = #line) {
@@ -832,15 +888,19 @@ final class BackwardTests: XCTestCase {
         let x = try rng.tensor([3, 8, 20, 20]), w = try rng.tensor([16, 4, 3, 3])
         let o = Conv2DOptions(stride: Size2D(1, 2), padding: Padding2D(1), groups: 2)
         let gy = try rng.tensor(try conv2d(x, weight: w, options: o).shape)
+        // A small feature map (the GEMM-over-rows weight path), many channels.
+        let sx = try rng.tensor([6, 48, 4, 4]), sw = try rng.tensor([64, 48, 3, 3])
+        let sg = try rng.tensor([6, 64, 4, 4])
         let lx = try rng.tensor([17, 300]), lw = try rng.tensor([70, 300]), lg = try rng.tensor([17, 70])
         let bx = try rng.tensor([4, 16, 24, 24]), bg = try rng.tensor([4, 16, 24, 24])
         func run() throws -> [[Float]] {
             let c = try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: true)
+            let sc = try conv2dBackward(sx, weight: sw, gradOutput: sg, options: Conv2DOptions(padding: 1), hasBias: false)
             let l = try linearBackward(lx, weight: lw, gradOutput: lg, hasBias: true)
             let (_, stats) = try batchNormTraining(bx, weight: nil, bias: nil)
             let b = try batchNormBackward(bx, gradOutput: bg, weight: nil, statistics: stats)
             let r = try localResponseNormBackward(bx, gradOutput: bg, size: 5, alpha: 1e-4, beta: 0.75, k: 2)
-            return [c.weight.scalars, c.input?.scalars ?? [], c.bias?.scalars ?? [], l.input.scalars, l.weight.scalars,
+            return [c.weight.scalars, c.input?.scalars ?? [], c.bias?.scalars ?? [], sc.weight.scalars, sc.input?.scalars ?? [], l.input.scalars, l.weight.scalars,
                     l.bias?.scalars ?? [], stats.mean.scalars, stats.invStd.scalars, b.input.scalars, b.weight.scalars, r.scalars]
         }
         let old = Threading.numThreads
