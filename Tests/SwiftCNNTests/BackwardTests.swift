@@ -606,12 +606,18 @@ final class BackwardTests: XCTestCase {
             let (xd, gd) = (doubles(x), doubles(gy))
             let ctx = "input \(shape) kernel \(o.kernel) stride \(o.stride) padding \(o.padding) ceil \(o.ceilMode) countPad \(o.countIncludePad)"
             XCTAssertEqual(y.scalars.map(Double.init), pool2dD(xd, planes: planes, h: h, w: w, o, max: true), "\(ctx): max forward")
-            let dmax = try maxPool2dBackward(x, gradOutput: gy, o)
-            checkGradient("\(ctx): max", dmax.scalars, at: xd, rng: &rng) { dotD(gd, pool2dD($0, planes: planes, h: h, w: w, o, max: true)) }
             let ya = try avgPool2d(x, o)
             assertClose(ya.scalars, pool2dD(xd, planes: planes, h: h, w: w, o, max: false), "\(ctx): avg forward")
-            let davg = try avgPool2dBackward(inputShape: shape, gradOutput: gy, o)
-            checkGradient("\(ctx): avg", davg.scalars, at: xd, rng: &rng) { dotD(gd, pool2dD($0, planes: planes, h: h, w: w, o, max: false)) }
+            try forBothPaths { path in
+                let dmax = try maxPool2dBackward(x, gradOutput: gy, o)
+                checkGradient("\(ctx) \(path): max", dmax.scalars, at: xd, rng: &rng) {
+                    dotD(gd, pool2dD($0, planes: planes, h: h, w: w, o, max: true))
+                }
+                let davg = try avgPool2dBackward(inputShape: shape, gradOutput: gy, o)
+                checkGradient("\(ctx) \(path): avg", davg.scalars, at: xd, rng: &rng) {
+                    dotD(gd, pool2dD($0, planes: planes, h: h, w: w, o, max: false))
+                }
+            }
         }
         // Adaptive average pooling, output sizes smaller and larger than the input.
         for trial in 0..<12 {
@@ -621,9 +627,11 @@ final class BackwardTests: XCTestCase {
             let y = try adaptiveAvgPool2d(x, outputSize: Size2D(oh, ow))
             let gy = try rng.tensor(y.shape)
             let gd = doubles(gy)
-            let dx = try adaptiveAvgPool2dBackward(inputShape: x.shape, gradOutput: gy)
-            checkGradient("trial \(trial): adaptive \(x.shape) → \(oh)×\(ow)", dx.scalars, at: doubles(x), rng: &rng) {
-                dotD(gd, adaptivePoolD($0, planes: n * c, h: h, w: w, oh: oh, ow: ow))
+            try forBothPaths { path in
+                let dx = try adaptiveAvgPool2dBackward(inputShape: x.shape, gradOutput: gy)
+                checkGradient("trial \(trial) \(path): adaptive \(x.shape) → \(oh)×\(ow)", dx.scalars, at: doubles(x), rng: &rng) {
+                    dotD(gd, adaptivePoolD($0, planes: n * c, h: h, w: w, oh: oh, ow: ow))
+                }
             }
         }
     }
@@ -894,14 +902,27 @@ final class BackwardTests: XCTestCase {
         let lx = try rng.tensor([17, 300]), lw = try rng.tensor([70, 300]), lg = try rng.tensor([17, 70])
         let bx = try rng.tensor([4, 16, 24, 24]), bg = try rng.tensor([4, 16, 24, 24])
         func run() throws -> [[Float]] {
+            var rng2 = TestRNG(5)
             let c = try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: true)
             let sc = try conv2dBackward(sx, weight: sw, gradOutput: sg, options: Conv2DOptions(padding: 1), hasBias: false)
             let l = try linearBackward(lx, weight: lw, gradOutput: lg, hasBias: true)
             let (_, stats) = try batchNormTraining(bx, weight: nil, bias: nil)
             let b = try batchNormBackward(bx, gradOutput: bg, weight: nil, statistics: stats)
             let r = try localResponseNormBackward(bx, gradOutput: bg, size: 5, alpha: 1e-4, beta: 0.75, k: 2)
+            let po = Pool2DOptions(kernel: 3, stride: 2, padding: 1, ceilMode: true)
+            let pg = try rng2.tensor(try maxPool2d(bx, po).shape)
+            let pm = try maxPool2dBackward(bx, gradOutput: pg, po)
+            let pa = try avgPool2dBackward(inputShape: bx.shape, gradOutput: pg, po)
+            let pd = try adaptiveAvgPool2dBackward(inputShape: bx.shape, gradOutput: pg)
+            // The parallel pooling backward runs the reference per plane range: bitwise equal.
+            let refs = try withReferenceKernels {
+                [try maxPool2dBackward(bx, gradOutput: pg, po).scalars, try avgPool2dBackward(inputShape: bx.shape, gradOutput: pg, po).scalars,
+                 try adaptiveAvgPool2dBackward(inputShape: bx.shape, gradOutput: pg).scalars]
+            }
+            XCTAssertEqual(refs, [pm.scalars, pa.scalars, pd.scalars], "pooling backward: optimized = reference")
             return [c.weight.scalars, c.input?.scalars ?? [], c.bias?.scalars ?? [], sc.weight.scalars, sc.input?.scalars ?? [], l.input.scalars, l.weight.scalars,
-                    l.bias?.scalars ?? [], stats.mean.scalars, stats.invStd.scalars, b.input.scalars, b.weight.scalars, r.scalars]
+                    l.bias?.scalars ?? [], stats.mean.scalars, stats.invStd.scalars, b.input.scalars, b.weight.scalars, r.scalars,
+                    pm.scalars, pa.scalars, pd.scalars]
         }
         let old = Threading.numThreads
         defer { Threading.numThreads = old }
