@@ -762,6 +762,9 @@ final class BackwardTests: XCTestCase {
         assertThrows(.invalidArgument, "batchNormTraining", "rank") { try batchNormTraining(try Tensor(zeros: [4]), weight: nil, bias: nil) }
         assertThrows(.shapeMismatch, "batchNormTraining", "weight") { try batchNormTraining(x, weight: try Tensor(zeros: [5]), bias: nil) }
         assertThrows(.invalidArgument, "batchNormTraining", "eps") { try batchNormTraining(x, weight: nil, bias: nil, eps: -1) }
+        assertThrows(.invalidArgument, "batchNormTraining", "more than 1 value") {
+            try batchNormTraining(try Tensor(zeros: [1, 3, 1, 1]), weight: nil, bias: nil)
+        }
         assertThrows(.shapeMismatch, "batchNormBackward", "gradOutput") {
             try batchNormBackward(x, gradOutput: try Tensor(zeros: [8, 6]), weight: nil, statistics: fast.statistics)
         }
