@@ -327,9 +327,16 @@ final class BackwardTests: XCTestCase {
     /// large enough to make chunks of several images and of one.
     func testConv2dBackwardBothWeightPathsMatchReference() throws {
         var rng = TestRNG(0xB07)
-        for trial in 0..<16 {
-            var (xs, ws, o) = Self.randomConv(&rng, maxSize: 9, maxChannels: 4)
-            xs[0] = rng.int(1...5)
+        // Fixed cases first: tiny feature maps with large patches (dX as rows, dYᵀ · W), flipped
+        // and grouped; then random ones.
+        let fixed: [([Int], [Int], Conv2DOptions)] = [
+            ([3, 8, 1, 1], [6, 8, 3, 3], Conv2DOptions(padding: 1)),
+            ([2, 6, 2, 3], [4, 3, 3, 3], Conv2DOptions(padding: 1, groups: 2, flipKernel: true)),
+            ([1, 5, 3, 3], [7, 5, 3, 2], Conv2DOptions(stride: 2, padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), flipKernel: true)),
+        ]
+        for trial in 0..<(16 + fixed.count) {
+            var (xs, ws, o) = trial < fixed.count ? fixed[trial] : Self.randomConv(&rng, maxSize: 9, maxChannels: 4)
+            if trial >= fixed.count { xs[0] = rng.int(1...5) }
             let x = try rng.tensor(xs), w = try rng.tensor(ws)
             let g = try Conv2DGeometry(input: x, weight: w, bias: nil, options: o)
             let gy = try rng.tensor([g.batch, g.outChannels, g.outHeight, g.outWidth])

@@ -2,6 +2,7 @@
 //
 //     dW_g  = dY_g · im2col(X_g)ᵀ       im2col(X_g) [Cg·KH·KW, images·OH·OW]
 //     dX_g  = col2im(W_gᵀ · dY_g)       W_gᵀ [Cg·KH·KW, O/groups]
+//          or row2im(dY_gᵀ · W_g)       when a chunk has fewer output pixels than patch entries
 //
 // per group, over chunks of images (as many as fit in 16 MiB of unrolled patches): a
 // chunk's output gradients are gathered into one [O/groups, images·OH·OW] matrix and its
@@ -42,21 +43,45 @@ extension Optimized {
             : try ScratchBuffer(count: try Checked.mul(try Checked.mul(chunk, plane), og, "conv2dBackward scratch size"))
         // One image's im2col, when a chunk holds several.
         let single: ScratchBuffer? = chunk == 1 ? nil : try ScratchBuffer(count: try Checked.mul(patch, plane))
-        // Wᵀ of one group, [patch, og], the kernel flipped for true convolution.
-        let wt: ScratchBuffer? = gradInput == nil ? nil : try ScratchBuffer(count: try Checked.mul(patch, og))
+        // dX: with fewer output pixels per chunk than patch entries, as rows: dXrows = dYᵀ · W
+        // ([pixels, og] · [og, patch]) scattered back by row2im; otherwise as columns:
+        // dXcols = Wᵀ · dY ([patch, og] · [og, pixels]) scattered back by col2im. Either way the
+        // smaller operand is the one transposed.
+        let rowsForm = chunk * plane < patch
+        let flip = g.flipKernel && taps > 1
+        // Wᵀ of one group, [patch, og] (columns form), or W flipped, [og, patch] (rows form
+        // of a true convolution), the kernel flipped for true convolution.
+        let wt: ScratchBuffer? = gradInput == nil || (rowsForm && !flip) ? nil : try ScratchBuffer(count: try Checked.mul(patch, og))
+        // dYᵀ of a chunk, [pixels, og] (rows form).
+        let dyT: ScratchBuffer? = gradInput == nil || !rowsForm ? nil
+            : try ScratchBuffer(count: try Checked.mul(try Checked.mul(chunk, plane), og, "conv2dBackward scratch size"))
         if let gradInput {
             gradInput.update(repeating: 0, count: g.batch * g.inChannels * g.inPlane)
         }
         for grp in 0..<g.groups {
             let dwg = gradWeight + grp * og * patch
-            if let wt {
+            if let wt, rowsForm {
                 let w = weight + grp * og * patch
-                for o in 0..<og {
-                    for r in 0..<patch {
-                        let t = r % taps
-                        let src = g.flipKernel ? r - t + (taps - 1 - t) : r
-                        wt.pointer[r * og + o] = w[o * patch + src]
+                for kernel in 0..<(og * g.inChannelsPerGroup) {
+                    for t in 0..<taps { wt.pointer[kernel * taps + t] = w[kernel * taps + taps - 1 - t] }
+                }
+            } else if let wt {
+                // In 16×16 tiles, so that both the reads and the writes stay in cache.
+                let w = weight + grp * og * patch
+                var r0 = 0
+                while r0 < patch {
+                    let r1 = min(patch, r0 + 16)
+                    var o0 = 0
+                    while o0 < og {
+                        let o1 = min(og, o0 + 16)
+                        for r in r0..<r1 {
+                            let t = r % taps
+                            let src = g.flipKernel ? r - t + (taps - 1 - t) : r
+                            for o in o0..<o1 { wt.pointer[r * og + o] = w[o * patch + src] }
+                        }
+                        o0 = o1
                     }
+                    r0 = r1
                 }
             }
             var n0 = 0
@@ -97,7 +122,15 @@ extension Optimized {
                     gemm(m: og, n: patch, k: width, a: dy, lda: width, b: cols.pointer, ldb: patch,
                          c: dwg, ldc: patch, accumulate: n0 > 0)
                 }
-                if let gradInput, let wt {
+                if let gradInput, let dyT {
+                    for o in 0..<og {
+                        for q in 0..<width { dyT.pointer[q * og + o] = dy[o * width + q] }
+                    }
+                    let w = wt.map { UnsafePointer($0.pointer) } ?? weight + grp * og * patch
+                    gemm(m: width, n: patch, k: og, a: dyT.pointer, lda: og, b: w, ldb: patch,
+                         c: cols.pointer, ldc: patch, accumulate: false)
+                    row2imParallel(g, cols.pointer, images: n0..<(n0 + nb), group: grp, gradInput: gradInput)
+                } else if let gradInput, let wt {
                     gemm(m: patch, n: width, k: og, a: wt.pointer, lda: og, b: dy, ldb: width,
                          c: cols.pointer, ldc: width, accumulate: false)
                     col2imParallel(g, cols.pointer, ldc: width, images: n0..<(n0 + nb), group: grp, gradInput: gradInput)
@@ -116,7 +149,7 @@ extension Optimized {
                 }
             }
         }
-        withExtendedLifetime((cols, dys, single, wt)) {}
+        withExtendedLifetime((cols, dys, single, wt, dyT)) {}
     }
 
     /// The unrolled patches of `images` (group `group`) as rows: row (i, y, x) of `rows`
@@ -161,6 +194,41 @@ extension Optimized {
                         let ix = ix0 + l * g.dilation.w
                         dst[j] = ix >= 0 && ix < iw ? line[ix] : 0
                         j += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the row matrix `rows` (`[images·OH·OW, Cg·KH·KW]`, the layout of
+    /// ``im2rowParallel(_:_:images:group:rows:)``) back onto the input planes of `images`,
+    /// group `group`: entry (i, y, x; c, k, l) is added to gradInput[n0+i, group·Cg + c,
+    /// y·sH − pT + k·dH, x·sW − pL + l·dW] when inside the input. Work items are whole
+    /// (image, channel) planes, each summed in a fixed order.
+    static func row2imParallel(_ g: Conv2DGeometry, _ rows: UnsafePointer<Float>, images: Range<Int>, group: Int,
+                               gradInput: UnsafeMutablePointer<Float>) {
+        let cg = g.inChannelsPerGroup, kh = g.kernelHeight, kw = g.kernelWidth
+        let patch = g.patchSize
+        let total = images.count * cg
+        let work = total * kh * kw * g.outPlane
+        let items = work < 1 << 15 ? 1 : min(total, Threading.numThreads * 4)
+        Threading.parallelFor(items) { item in
+            for r in (total * item / items)..<(total * (item + 1) / items) {
+                let i = r / cg, c = r % cg
+                let dst = gradInput + ((images.lowerBound + i) * g.inChannels + group * cg + c) * g.inPlane
+                let src = rows + i * g.outPlane * patch + c * kh * kw
+                for y in 0..<g.outHeight {
+                    for x in 0..<g.outWidth {
+                        let row = src + (y * g.outWidth + x) * patch
+                        for k in 0..<kh {
+                            let iy = y * g.stride.h - g.padding.top + k * g.dilation.h
+                            if iy < 0 || iy >= g.inHeight { continue }
+                            for l in 0..<kw {
+                                let ix = x * g.stride.w - g.padding.left + l * g.dilation.w
+                                if ix < 0 || ix >= g.inWidth { continue }
+                                dst[iy * g.inWidth + ix] += row[k * kw + l]
+                            }
+                        }
                     }
                 }
             }
