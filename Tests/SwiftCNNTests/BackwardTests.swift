@@ -322,9 +322,9 @@ final class BackwardTests: XCTestCase {
         }
     }
 
-    /// Both ways of taking the weight gradient (dot products over im2col's rows, and a GEMM
-    /// over the patches as rows), forced by the threshold, against the reference; batches
-    /// large enough to make chunks of several images and of one.
+    /// Every way of taking the gradients (weight: dot products over im2col's rows or a GEMM
+    /// over the patches as rows; images in chunks or one by one; input: as rows or as
+    /// columns), forced by the thresholds, against the reference.
     func testConv2dBackwardBothWeightPathsMatchReference() throws {
         var rng = TestRNG(0xB07)
         // Fixed cases first: tiny feature maps with large patches (dX as rows, dYᵀ · W), flipped
@@ -341,7 +341,7 @@ final class BackwardTests: XCTestCase {
             let g = try Conv2DGeometry(input: x, weight: w, bias: nil, options: o)
             let gy = try rng.tensor([g.batch, g.outChannels, g.outHeight, g.outWidth])
             let ref = try withReferenceKernels { try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: false) }
-            for dotPlane in [1, Int.max] {
+            for (dotPlane, imagePlane) in [(1, Int.max), (Int.max, Int.max), (1, 1)] {
                 var dw = try Tensor(zeros: ws), dx = try Tensor(zeros: xs)
                 try x.withUnsafePointer { xp in
                     try w.withUnsafePointer { wp in
@@ -349,13 +349,13 @@ final class BackwardTests: XCTestCase {
                             try dw.withUnsafeMutablePointerUnchecked { dwp in
                                 try dx.withUnsafeMutablePointerUnchecked { dxp in
                                     try Optimized.conv2dBackward(g, input: xp, weight: wp, gradOutput: gp, gradWeight: dwp,
-                                                                 gradInput: dxp, dotPlane: dotPlane)
+                                                                 gradInput: dxp, dotPlane: dotPlane, imagePlane: imagePlane)
                                 }
                             }
                         }
                     }
                 }
-                let ctx = "trial \(trial) dotPlane \(dotPlane): input \(xs) weight \(ws) \(o)"
+                let ctx = "trial \(trial) dotPlane \(dotPlane) imagePlane \(imagePlane): input \(xs) weight \(ws) \(o)"
                 assertMatchesReference(dw, ref.weight, "\(ctx): weight")
                 if let r = ref.input { assertMatchesReference(dx, r, "\(ctx): input") }
             }
