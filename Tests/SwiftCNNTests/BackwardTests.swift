@@ -687,10 +687,11 @@ final class BackwardTests: XCTestCase {
     func testLocalResponseNormBackward() throws {
         var rng = TestRNG(0x124)
         for trial in 0..<12 {
-            let n = rng.int(1...2), c = rng.int(1...7), s = rng.int(1...6)
+            // Spatial sizes past 16 take the vector path; beta 0.75 its square-root power.
+            let n = rng.int(1...2), c = rng.int(1...7), s = rng.int(1...20)
             let size = rng.int(1...5)
             // Large alpha so that the cross-channel term matters (with 1e-4 it would be ~1e-4 of the gradient).
-            let alpha = rng.float(0.2, 2), beta = rng.float(0.3, 0.9), k = rng.float(1, 2)
+            let alpha = rng.float(0.2, 2), beta = trial % 2 == 0 ? 0.75 : rng.float(0.3, 0.9), k = rng.float(1, 2)
             let shape = rng.int(0...1) == 0 ? [n, c, s] : [n, c, 1, s]
             let x = try rng.tensor(shape, -2, 2), gy = try rng.tensor(shape)
             let (xd, gd) = (doubles(x), doubles(gy))
@@ -707,6 +708,9 @@ final class BackwardTests: XCTestCase {
         let fast = try localResponseNormBackward(x, gradOutput: gy, size: 5, alpha: 1e-4, beta: 0.75, k: 2)
         let ref = try withReferenceKernels { try localResponseNormBackward(x, gradOutput: gy, size: 5, alpha: 1e-4, beta: 0.75, k: 2) }
         assertMatchesReference(fast, ref, "LRN alexnet parameters")
+        let fast2 = try localResponseNormBackward(x, gradOutput: gy, size: 4, alpha: 0.3, beta: 0.6, k: 1)
+        let ref2 = try withReferenceKernels { try localResponseNormBackward(x, gradOutput: gy, size: 4, alpha: 0.3, beta: 0.6, k: 1) }
+        assertMatchesReference(fast2, ref2, "LRN beta 0.6")
         assertThrows(.shapeMismatch, "localResponseNormBackward") {
             try localResponseNormBackward(x, gradOutput: try Tensor(zeros: [2, 16, 9]), size: 5)
         }
