@@ -648,6 +648,25 @@ int32_t scnn_imagenet_class_count(void) SCNN_WARN_UNUSED_RESULT;
 /// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
 char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Safetensors files ---- */
+
+/// Reads the tensor called `name` from the safetensors file at `path` (e.g. a data set
+/// written by numpy or `safetensors.numpy.save_file`). F32, F16, BF16 and F64 tensors of
+/// rank 1 to 4 load, converted to float32 (integers are not: store labels as F32, which
+/// holds every integer up to 2^24 exactly). The whole file is validated first.
+/// *out is a new tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no tensor called `name`), IO (cannot read the
+/// file), FORMAT (malformed file), UNSUPPORTED (the tensor has another dtype, rank 0 or a
+/// rank above 4), OUT_OF_MEMORY.
+scnn_status scnn_safetensors_read(char const * path, char const * name, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Writes `count` tensors (float32, F32 entries) called `names[i]` to a safetensors file at
+/// `path`, in that order, atomically: a temporary file is written, synced and renamed over
+/// `path`, so a failure leaves an existing file intact. numpy/PyTorch's safetensors readers
+/// load it. Errors: INVALID_ARGUMENT (NULL pointer or element, count < 1, a name given
+/// twice), IO (cannot write), OUT_OF_MEMORY.
+scnn_status scnn_safetensors_write(char const * path, char const * const * names, scnn_tensor const * const * tensors, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Threads ---- */
 
 /// Sets how many threads the library's kernels use, the calling thread included
