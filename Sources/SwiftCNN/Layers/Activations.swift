@@ -18,4 +18,54 @@ public func sigmoid(_ x: Tensor) throws -> Tensor {
     try layerOutput(x.shape, reading: x) { Reference.sigmoid($0, $1, count: x.count) }
 }
 
-// Backward: reluBackward(...), tanhBackward(...), sigmoidBackward(...) arrive with training (issue 5).
+// MARK: - Backward
+
+/// Checks that an elementwise backward's `gradOutput` has the forward output's shape.
+func checkSameShape(_ op: String, output: Tensor, gradOutput: Tensor, outputName: String = "output") throws {
+    guard output.shape == gradOutput.shape else {
+        throw SwiftCNNError.shapeMismatch(
+            "\(op): gradOutput must have the \(outputName)'s shape \(Tensor.describe(output.shape)); got \(Tensor.describe(gradOutput.shape))")
+    }
+}
+
+/// Runs an elementwise backward kernel over `output` and `gradOutput` (same shape, checked).
+func elementwiseBackward(
+    _ op: String, output: Tensor, gradOutput: Tensor,
+    _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void
+) throws -> Tensor {
+    try checkSameShape(op, output: output, gradOutput: gradOutput)
+    return try layerOutput(output.shape, reading: output) { yp, dxp in
+        gradOutput.withUnsafePointer { gp in kernel(yp, gp, dxp, output.count) }
+    }
+}
+
+/// The backward twin of ``relu(_:)``, from the forward's output: dx = gradOutput where
+/// output > 0, else 0 (0 at the kink, as PyTorch). Both tensors have the same (any) shape.
+/// - Throws: ``SwiftCNNError`` when the shapes differ or memory runs out.
+public func reluBackward(output: Tensor, gradOutput: Tensor) throws -> Tensor {
+    let reference = KernelDispatch.forceReference
+    return try elementwiseBackward("reluBackward", output: output, gradOutput: gradOutput) { y, g, dx, n in
+        if reference { Reference.reluBackward(output: y, gradOutput: g, dx, count: n) }
+        else { Optimized.reluBackward(output: y, gradOutput: g, dx, count: n) }
+    }
+}
+
+/// The backward twin of ``tanh(_:)``, from the forward's output y: dx = gradOutput · (1 − y²).
+/// - Throws: ``SwiftCNNError`` when the shapes differ or memory runs out.
+public func tanhBackward(output: Tensor, gradOutput: Tensor) throws -> Tensor {
+    let reference = KernelDispatch.forceReference
+    return try elementwiseBackward("tanhBackward", output: output, gradOutput: gradOutput) { y, g, dx, n in
+        if reference { Reference.tanhBackward(output: y, gradOutput: g, dx, count: n) }
+        else { Optimized.tanhBackward(output: y, gradOutput: g, dx, count: n) }
+    }
+}
+
+/// The backward twin of ``sigmoid(_:)``, from the forward's output y: dx = gradOutput · y · (1 − y).
+/// - Throws: ``SwiftCNNError`` when the shapes differ or memory runs out.
+public func sigmoidBackward(output: Tensor, gradOutput: Tensor) throws -> Tensor {
+    let reference = KernelDispatch.forceReference
+    return try elementwiseBackward("sigmoidBackward", output: output, gradOutput: gradOutput) { y, g, dx, n in
+        if reference { Reference.sigmoidBackward(output: y, gradOutput: g, dx, count: n) }
+        else { Optimized.sigmoidBackward(output: y, gradOutput: g, dx, count: n) }
+    }
+}

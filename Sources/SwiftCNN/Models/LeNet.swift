@@ -133,12 +133,15 @@ enum LeNetOps {
     /// bias[j]. Runs as one dense convolution whose absent connections have zero kernels.
     static func partialConv(_ x: Tensor, weight: Tensor, bias: Tensor, inChannels: Int,
                             connections: [[Int]], kernel k: Int) throws -> Tensor {
-        let links = connections.reduce(0) { $0 + $1.count }
-        guard weight.shape == [links, k, k], bias.shape == [connections.count],
-              connections.allSatisfy({ $0.allSatisfy { (0..<inChannels).contains($0) } }) else {
-            throw SwiftCNNError.shapeMismatch(
-                "partial conv: weight \(Tensor.describe(weight.shape)) / bias \(Tensor.describe(bias.shape)) do not match the connection table")
-        }
+        try checkPartialConv(weight, bias: bias.shape, inChannels: inChannels, connections: connections, kernel: k, op: "partial conv")
+        let dense = try partialConvDenseWeight(weight, inChannels: inChannels, connections: connections, kernel: k)
+        return try conv2d(x, weight: dense, bias: bias)
+    }
+
+    /// The dense `[maps, inChannels, k, k]` kernel of a partial connection table: the kernels
+    /// of `weight` `[links, k, k]` in place, zeros for absent connections. `weight` and the
+    /// table are already validated.
+    static func partialConvDenseWeight(_ weight: Tensor, inChannels: Int, connections: [[Int]], kernel k: Int) throws -> Tensor {
         var dense = try Tensor(zeros: [connections.count, inChannels, k, k])
         try dense.withUnsafeMutableBufferPointer { d in
             weight.withUnsafeBufferPointer { w in
@@ -152,7 +155,7 @@ enum LeNetOps {
                 }
             }
         }
-        return try conv2d(x, weight: dense, bias: bias)
+        return dense
     }
 
     /// y[n, i] = Σ_j (x[n, j] − codes[i, j])².
