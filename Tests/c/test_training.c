@@ -296,13 +296,6 @@ SCNN_TEST(test_fit_and_resume_from_checkpoint) {
     CHECK(second.last_epoch_loss == log.last_epoch_loss);
     CHECK(second.last_val_accuracy == log.last_val_accuracy);
 
-    /* the checkpoint's weights load as a plain weights file */
-    {
-        scnn_model *c = NULL;
-        CHECK_OK(scnn_model_create("lenet5", 10, &c));
-        CHECK_OK(scnn_model_load(c, path));
-        scnn_model_destroy(c);
-    }
     scnn_optimizer_destroy(oa);
     scnn_optimizer_destroy(ob);
     scnn_model_destroy(a);

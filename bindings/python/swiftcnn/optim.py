@@ -86,7 +86,7 @@ class Optimizer(_c.Optimizer):
 
     def save_checkpoint(self, path: PathLike) -> None:
         """Writes the model's weights, this optimizer's state and the fit progress to one
-        safetensors file, atomically (``models.Model.load`` also reads its weights)."""
+        safetensors file, atomically (for a plain weights file use ``Model.save``)."""
         self._checkpoint(_fspath(path), False)
 
     def load_checkpoint(self, path: PathLike) -> None:
