@@ -720,13 +720,14 @@ int32_t scnn_get_num_threads(void) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Training mode ---- */
 
-/// Switches the model between training mode (`training` nonzero: batch norm normalizes with
-/// the batch's statistics and updates its running statistics, dropout is active) and
-/// evaluation mode (0, the default for a new model: running statistics, no dropout), like
-/// PyTorch's model.train() / model.eval(). scnn_model_forward runs in the current mode;
-/// scnn_model_train_step and scnn_model_fit always train in training mode and
-/// scnn_model_evaluate / scnn_model_predict always run in evaluation mode, each leaving
-/// the mode as it was. Errors: INVALID_ARGUMENT (NULL model).
+/// Sets the model's mode, like PyTorch's model.train() / model.eval(): training mode
+/// (`training` nonzero: batch norm normalizes with the batch's statistics and updates its
+/// running statistics, dropout is active) or evaluation mode (0, the default for a new model:
+/// running statistics, no dropout). The library applies each mode where it belongs whatever
+/// the flag says: scnn_model_train_step and scnn_model_fit always train in training mode,
+/// while scnn_model_forward, scnn_model_evaluate and scnn_model_predict always run in
+/// evaluation mode; the training calls leave the flag as it was. The flag is kept for
+/// PyTorch-style code (scnn_model_is_training). Errors: INVALID_ARGUMENT (NULL model).
 scnn_status scnn_model_set_training(scnn_model * model, int32_t training) SCNN_WARN_UNUSED_RESULT;
 
 /// 1 when the model is in training mode, 0 in evaluation mode, -1 for NULL.
@@ -850,9 +851,10 @@ scnn_status scnn_model_predict(scnn_model * model, scnn_tensor const * images, i
 /// Saves a training checkpoint to a safetensors file, atomically (a temporary file is
 /// written, synced and renamed over `path`): the model's weights (state-dict names), the
 /// optimizer's state (momentum buffers, Adam moments, step count, learning rate) and the
-/// training progress and configuration of scnn_model_fit. (scnn_model_load does not take
-/// a checkpoint - it has the optimizer's entries too; use scnn_model_save for a weights file.) Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model),
-/// IO (cannot write), OUT_OF_MEMORY.
+/// training progress and configuration of scnn_model_fit. (scnn_model_load does not take a
+/// checkpoint - it has the optimizer's entries too; scnn_model_save writes a weights file.)
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot write),
+/// OUT_OF_MEMORY.
 scnn_status scnn_checkpoint_save(scnn_model * model, scnn_optimizer * optimizer, char const * path) SCNN_WARN_UNUSED_RESULT;
 
 /// Restores a checkpoint written by scnn_checkpoint_save into `model` and `optimizer`

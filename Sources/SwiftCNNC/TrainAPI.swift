@@ -60,6 +60,18 @@ func labelsArg(_ p: UnsafePointer<Int32>?, _ n: Int64, images: Tensor, _ name: S
     return Array(UnsafeBufferPointer(start: labels, count: Int(n)))
 }
 
+/// Validates a checkpoint call's arguments and runs `body` with the trainer and the path.
+func checkpointCall(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
+    _ path: UnsafePointer<CChar>?, _ body: (Trainer, String) throws -> Void
+) -> scnn_status {
+    guarded {
+        let opt = try optimizerArg(optimizer, for: try modelArg(model))
+        let p = try stringArg(path, "path")
+        try opt.training { try body($0, p) }
+    }
+}
+
 /// Class indices must lie in 0 ..< classes.
 func checkLabels(_ labels: [Int32], classes: Int, _ name: String = "labels") throws {
     if let i = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
@@ -78,13 +90,14 @@ func batchSizeArg(_ v: Int64) throws -> Int {
 
 // MARK: - Training mode
 
-/// Switches the model between training mode (`training` nonzero: batch norm normalizes with
-/// the batch's statistics and updates its running statistics, dropout is active) and
-/// evaluation mode (0, the default for a new model: running statistics, no dropout), like
-/// PyTorch's model.train() / model.eval(). scnn_model_forward runs in the current mode;
-/// scnn_model_train_step and scnn_model_fit always train in training mode and
-/// scnn_model_evaluate / scnn_model_predict always run in evaluation mode, each leaving
-/// the mode as it was. Errors: INVALID_ARGUMENT (NULL model).
+/// Sets the model's mode, like PyTorch's model.train() / model.eval(): training mode
+/// (`training` nonzero: batch norm normalizes with the batch's statistics and updates its
+/// running statistics, dropout is active) or evaluation mode (0, the default for a new model:
+/// running statistics, no dropout). The library applies each mode where it belongs whatever
+/// the flag says: scnn_model_train_step and scnn_model_fit always train in training mode,
+/// while scnn_model_forward, scnn_model_evaluate and scnn_model_predict always run in
+/// evaluation mode; the training calls leave the flag as it was. The flag is kept for
+/// PyTorch-style code (scnn_model_is_training). Errors: INVALID_ARGUMENT (NULL model).
 @c(scnn_model_set_training)
 public func scnnModelSetTraining(_ model: UnsafeMutablePointer<scnn_model>?, _ training: Int32) -> scnn_status {
     guarded {
@@ -402,20 +415,16 @@ public func scnnModelPredict(
 /// Saves a training checkpoint to a safetensors file, atomically (a temporary file is
 /// written, synced and renamed over `path`): the model's weights (state-dict names), the
 /// optimizer's state (momentum buffers, Adam moments, step count, learning rate) and the
-/// training progress and configuration of scnn_model_fit. (scnn_model_load does not take
-/// a checkpoint -- it has the optimizer's entries too; use scnn_model_save for a weights file.) Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model),
-/// IO (cannot write), OUT_OF_MEMORY.
+/// training progress and configuration of scnn_model_fit. (scnn_model_load does not take a
+/// checkpoint -- it has the optimizer's entries too; scnn_model_save writes a weights file.)
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot write),
+/// OUT_OF_MEMORY.
 @c(scnn_checkpoint_save)
 public func scnnCheckpointSave(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
     _ path: UnsafePointer<CChar>?
 ) -> scnn_status {
-    guarded {
-        let box = try modelArg(model)
-        let opt = try optimizerArg(optimizer, for: box)
-        let p = try stringArg(path, "path")
-        try opt.training { try $0.saveCheckpoint(path: p) }
-    }
+    checkpointCall(model, optimizer, path) { try $0.saveCheckpoint(path: $1) }
 }
 
 /// Restores a checkpoint written by scnn_checkpoint_save into `model` and `optimizer`
@@ -430,10 +439,5 @@ public func scnnCheckpointLoad(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
     _ path: UnsafePointer<CChar>?
 ) -> scnn_status {
-    guarded {
-        let box = try modelArg(model)
-        let opt = try optimizerArg(optimizer, for: box)
-        let p = try stringArg(path, "path")
-        try opt.training { try $0.loadCheckpoint(path: p) }
-    }
+    checkpointCall(model, optimizer, path) { try $0.loadCheckpoint(path: $1) }
 }

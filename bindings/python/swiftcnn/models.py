@@ -221,11 +221,13 @@ class Model(_c.Model):
     # ---- training ------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> "Model":
-        """Training mode (``mode`` True, as torch's ``model.train()``): batch norm normalizes
-        with the batch's statistics and updates its running statistics, dropout is active,
-        in :meth:`__call__` too. Returns the model. :meth:`fit` and :meth:`train_step` always
-        train in training mode and :meth:`evaluate` / :meth:`predict` always run in
-        evaluation mode, whatever the mode; each leaves it as it was."""
+        """Sets training mode (``mode`` True) like torch's ``model.train()``: the mode in which
+        batch norm uses the batch's statistics and updates its running statistics and dropout
+        is active. Returns the model. The library applies each mode where it belongs whatever
+        this flag says: :meth:`fit` and :meth:`train_step` always train in training mode,
+        while :meth:`__call__`, :meth:`evaluate` and :meth:`predict` always run in evaluation
+        mode; training leaves the flag as it was. It is kept for PyTorch-style code
+        (:attr:`training`)."""
         _c.set_training(self, bool(mode))
         return self
 
