@@ -756,25 +756,17 @@ typedef enum scnn_lr_schedule {
 } scnn_lr_schedule;
 
 /// Creates an optimizer for `model`'s trainable parameters (batch-norm running statistics
-/// are not trained), with PyTorch's semantics:
-/// <ul>
-///   <li>
-///     SCNN_OPTIMIZER_KIND_SGD: lr, momentum (0 = plain SGD), nesterov (nonzero: Nesterov
-///     momentum; needs momentum > 0), weight_decay (L2, added to the gradient); beta1, beta2
-///     and eps are ignored.
-///   </li>
-///   <li>
-///     SCNN_OPTIMIZER_KIND_ADAM / _ADAMW: lr, beta1, beta2 (each in [0, 1); PyTorch's defaults
-///     0.9 and 0.999), eps (default 1e-8), weight_decay (Adam: added to the gradient;
-///     AdamW: decoupled, PyTorch's AdamW default is 0.01); momentum and nesterov are ignored.
-///     lr must be finite and >= 0, momentum finite and >= 0, weight_decay finite and >= 0,
-///     eps finite and >= 0 (PyTorch's domains).
-///     The optimizer keeps the model alive and works only with it. *out is a new optimizer
-///     freed with scnn_optimizer_destroy; NULL on failure.
-///     Errors: INVALID_ARGUMENT (NULL pointer, unknown kind, a value out of its range),
-///     OUT_OF_MEMORY.
-///   </li>
-/// </ul>
+/// are not trained), with PyTorch's semantics. SCNN_OPTIMIZER_KIND_SGD uses lr, momentum
+/// (0: plain SGD), nesterov (nonzero: Nesterov momentum; needs momentum > 0) and
+/// weight_decay (L2, added to the gradient), and ignores beta1, beta2 and eps.
+/// SCNN_OPTIMIZER_KIND_ADAM and _ADAMW use lr, beta1 and beta2 (each in [0, 1); PyTorch's
+/// defaults are 0.9 and 0.999), eps (default 1e-8) and weight_decay (Adam: added to the
+/// gradient; AdamW: decoupled, PyTorch's AdamW default 0.01), and ignore momentum and
+/// nesterov. lr, momentum, weight_decay and eps must be finite and >= 0 (PyTorch's domains).
+/// The optimizer keeps the model alive and works only with it. *out is a new optimizer
+/// freed with scnn_optimizer_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown kind, a value out of its range),
+/// OUT_OF_MEMORY.
 scnn_status scnn_optimizer_create(scnn_model * model, int32_t kind, float lr, float momentum, int32_t nesterov, float weight_decay, float beta1, float beta2, float eps, scnn_optimizer ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Frees an optimizer (the model stays). NULL is a no-op.
@@ -782,9 +774,9 @@ void scnn_optimizer_destroy(scnn_optimizer * optimizer);
 
 /// Sets the learning-rate schedule, applied at every later step from the optimizer's
 /// base learning rate: SCNN_LR_SCHEDULE_CONSTANT (steps and value ignored),
-/// SCNN_LR_SCHEDULE_STEP (lr · value^floor(step / steps); steps >= 1, value >= 0: torch's
+/// SCNN_LR_SCHEDULE_STEP (lr * value^floor(step / steps); steps >= 1, value >= 0: torch's
 /// StepLR stepped after every optimizer step), SCNN_LR_SCHEDULE_COSINE
-/// (min + (lr − min)·(1 + cos(π·step/steps))/2; steps >= 1, value = min >= 0: torch's
+/// (min + (lr - min) * (1 + cos(pi * step / steps)) / 2; steps >= 1, value = min >= 0: torch's
 /// CosineAnnealingLR closed form, which rises again after `steps`). Step = the optimizer's
 /// step count (0 for its first step). Errors: INVALID_ARGUMENT (NULL, unknown
 /// schedule, a value out of range).
@@ -807,7 +799,7 @@ scnn_status scnn_optimizer_progress(scnn_optimizer const * optimizer, int64_t * 
 
 /// One training step on a batch: forward in training mode, softmax cross-entropy (mean over
 /// the batch), backward, optimizer step. `images` is [N, C, H, W] as the model takes,
-/// `labels` N class indices (n_labels = N), each in 0 .. num_classes − 1. The batch's loss
+/// `labels` N class indices (n_labels = N), each in 0 .. num_classes - 1. The batch's loss
 /// (before the step) is written to *loss_out (NULL: not wanted). The model's mode is left
 /// as it was. Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, a label
 /// out of range), SHAPE_MISMATCH (images the model does not take, n_labels != N),
@@ -837,14 +829,14 @@ scnn_status scnn_model_fit(scnn_model * model, scnn_optimizer * optimizer, scnn_
 /// the results do not depend on it). The model's mode is left as it was.
 /// Errors: INVALID_ARGUMENT (NULL pointer, batch_size < 1, a label out of range),
 /// SHAPE_MISMATCH (images the model does not take, n_labels != N), OUT_OF_MEMORY.
-scnn_status scnn_model_evaluate(scnn_model * model, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, int64_t batch_size, float * loss_out, double * accuracy_out) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_model_evaluate(scnn_model const * model, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, int64_t batch_size, float * loss_out, double * accuracy_out) SCNN_WARN_UNUSED_RESULT;
 
 /// The predicted class of each image of `images` [N, C, H, W] (evaluation mode: argmax of
 /// the logits; argmin of lenet5_original's RBF penalties), written to `classes_out`, which
 /// has room for `capacity` values (>= N). The model's mode is left as it was.
 /// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (images the model does not take,
 /// capacity < N), OUT_OF_MEMORY.
-scnn_status scnn_model_predict(scnn_model * model, scnn_tensor const * images, int32_t * classes_out, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_model_predict(scnn_model const * model, scnn_tensor const * images, int32_t * classes_out, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Checkpoints ---- */
 

@@ -136,15 +136,13 @@ public func scnnModelIsTraining(_ model: UnsafePointer<scnn_model>?) -> Int32 {
 }
 
 /// Creates an optimizer for `model`'s trainable parameters (batch-norm running statistics
-/// are not trained), with PyTorch's semantics:
-/// - SCNN_OPTIMIZER_KIND_SGD: lr, momentum (0 = plain SGD), nesterov (nonzero: Nesterov
-///   momentum; needs momentum > 0), weight_decay (L2, added to the gradient); beta1, beta2
-///   and eps are ignored.
-/// - SCNN_OPTIMIZER_KIND_ADAM / _ADAMW: lr, beta1, beta2 (each in [0, 1); PyTorch's defaults
-///   0.9 and 0.999), eps (default 1e-8), weight_decay (Adam: added to the gradient;
-///   AdamW: decoupled, PyTorch's AdamW default is 0.01); momentum and nesterov are ignored.
-/// lr must be finite and >= 0, momentum finite and >= 0, weight_decay finite and >= 0,
-/// eps finite and >= 0 (PyTorch's domains).
+/// are not trained), with PyTorch's semantics. SCNN_OPTIMIZER_KIND_SGD uses lr, momentum
+/// (0: plain SGD), nesterov (nonzero: Nesterov momentum; needs momentum > 0) and
+/// weight_decay (L2, added to the gradient), and ignores beta1, beta2 and eps.
+/// SCNN_OPTIMIZER_KIND_ADAM and _ADAMW use lr, beta1 and beta2 (each in [0, 1); PyTorch's
+/// defaults are 0.9 and 0.999), eps (default 1e-8) and weight_decay (Adam: added to the
+/// gradient; AdamW: decoupled, PyTorch's AdamW default 0.01), and ignore momentum and
+/// nesterov. lr, momentum, weight_decay and eps must be finite and >= 0 (PyTorch's domains).
 /// The optimizer keeps the model alive and works only with it. *out is a new optimizer
 /// freed with scnn_optimizer_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pointer, unknown kind, a value out of its range),
@@ -187,9 +185,9 @@ public func scnnOptimizerDestroy(_ optimizer: UnsafeMutablePointer<scnn_optimize
 
 /// Sets the learning-rate schedule, applied at every later step from the optimizer's
 /// base learning rate: SCNN_LR_SCHEDULE_CONSTANT (steps and value ignored),
-/// SCNN_LR_SCHEDULE_STEP (lr · value^floor(step / steps); steps >= 1, value >= 0: torch's
+/// SCNN_LR_SCHEDULE_STEP (lr * value^floor(step / steps); steps >= 1, value >= 0: torch's
 /// StepLR stepped after every optimizer step), SCNN_LR_SCHEDULE_COSINE
-/// (min + (lr − min)·(1 + cos(π·step/steps))/2; steps >= 1, value = min >= 0: torch's
+/// (min + (lr - min) * (1 + cos(pi * step / steps)) / 2; steps >= 1, value = min >= 0: torch's
 /// CosineAnnealingLR closed form, which rises again after `steps`). Step = the optimizer's
 /// step count (0 for its first step). Errors: INVALID_ARGUMENT (NULL, unknown
 /// schedule, a value out of range).
@@ -266,7 +264,7 @@ public func scnnOptimizerProgress(
 
 /// One training step on a batch: forward in training mode, softmax cross-entropy (mean over
 /// the batch), backward, optimizer step. `images` is [N, C, H, W] as the model takes,
-/// `labels` N class indices (n_labels = N), each in 0 .. num_classes − 1. The batch's loss
+/// `labels` N class indices (n_labels = N), each in 0 .. num_classes - 1. The batch's loss
 /// (before the step) is written to *loss_out (NULL: not wanted). The model's mode is left
 /// as it was. Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, a label
 /// out of range), SHAPE_MISMATCH (images the model does not take, n_labels != N),
@@ -369,7 +367,7 @@ public func scnnModelFit(
 /// SHAPE_MISMATCH (images the model does not take, n_labels != N), OUT_OF_MEMORY.
 @c(scnn_model_evaluate)
 public func scnnModelEvaluate(
-    _ model: UnsafeMutablePointer<scnn_model>?, _ images: UnsafePointer<scnn_tensor>?,
+    _ model: UnsafePointer<scnn_model>?, _ images: UnsafePointer<scnn_tensor>?,
     _ labels: UnsafePointer<Int32>?, _ n_labels: Int64, _ batch_size: Int64,
     _ loss_out: UnsafeMutablePointer<Float>?, _ accuracy_out: UnsafeMutablePointer<Double>?
 ) -> scnn_status {
@@ -393,7 +391,7 @@ public func scnnModelEvaluate(
 /// capacity < N), OUT_OF_MEMORY.
 @c(scnn_model_predict)
 public func scnnModelPredict(
-    _ model: UnsafeMutablePointer<scnn_model>?, _ images: UnsafePointer<scnn_tensor>?,
+    _ model: UnsafePointer<scnn_model>?, _ images: UnsafePointer<scnn_tensor>?,
     _ classes_out: UnsafeMutablePointer<Int32>?, _ capacity: Int64
 ) -> scnn_status {
     guarded {
