@@ -89,6 +89,27 @@ static void end_write(ModelObject *self)
     self->writing = 0;
 }
 
+scnn_model *scnn_py_model_begin(PyObject *obj, int write)
+{
+    ModelObject *self;
+    if (!PyObject_TypeCheck(obj, &ModelType)) {
+        PyErr_Format(PyExc_TypeError, "model: expected a swiftcnn.models.Model, got %.200s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    self = (ModelObject *)obj;
+    if (!(write ? begin_write(self) : begin_read(self)))
+        return NULL;
+    return self->model;
+}
+
+void scnn_py_model_end(PyObject *obj, int write)
+{
+    if (write)
+        end_write((ModelObject *)obj);
+    else
+        end_read((ModelObject *)obj);
+}
+
 /* Model(name, num_classes): scnn_model_create. */
 static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
