@@ -104,9 +104,13 @@ enum PreparedConvWeights {
     case im2col(PackedConvWeights)
     case winograd(WinogradConvWeights)
 
+    /// Whether Winograd may be chosen at all (true; tests and benchmarks turn it off to
+    /// compare with im2col + GEMM). Read when weights are prepared.
+    nonisolated(unsafe) static var allowWinograd = true
+
     /// Prepares `weight` for `g`. Throws `.outOfMemory`.
     init(_ g: Conv2DGeometry, weight: UnsafePointer<Float>) throws {
-        if WinogradConvWeights.isFaster(g) {
+        if Self.allowWinograd && WinogradConvWeights.isFaster(g) {
             self = .winograd(try WinogradConvWeights(g, weight: weight))
         } else {
             self = .im2col(try PackedConvWeights(g, weight: weight))
@@ -118,9 +122,10 @@ enum PreparedConvWeights {
 ///
 /// Tiles (4×4 output pixels) are numbered by image, tile row and tile column. A tile row
 /// is cut into segments of at most ``maxSegment`` tiles; a block is a run of consecutive
-/// segments with about ``targetTiles(_:)`` tiles, so that its transformed input and
-/// products (36·(C+O) floats per tile) stay near the L2 cache. Blocks are independent;
-/// their size never changes a result (every GEMM sums each element in the same order).
+/// segments with about ``targetTiles(_:_:)`` tiles: enough columns for the GEMMs (the
+/// micro-kernel is 32 columns wide, and every block streams all of U once) while its
+/// transformed input and products (36·(C+O) floats per tile) stay near the caches.
+/// The cut never changes a result: every GEMM sums each element in the same order.
 struct WinogradBlocking {
     let tilesH: Int, tilesW: Int
     /// Segments per tile row, and the longest segment.
@@ -130,32 +135,47 @@ struct WinogradBlocking {
     let blocks: Int
     /// Row stride of the V and M matrices (>= tiles per block + 16 spare columns).
     let ld: Int
-    /// Length of one phase row of the deinterleaved input.
-    let qlen: Int
+    /// Floats of one zero-padded input row buffer: 4 per tile of a segment rounded up to
+    /// 16 tiles, plus the 4 the last tile and the SIMD loads read past them.
+    let rowWidth: Int
+    /// Columns of V and M given to each segment: its length, or rounded up to 16 (aligned
+    /// SIMD stores) when that wastes at most 1/8 of the GEMM columns.
+    let segmentColumns: Int
 
     static let maxSegment = 64
 
-    /// Tiles per block for `c` input and `o` output channels: about 1 MiB of V and M, 32...128.
+    /// Scratch budget of one block's V and M, in bytes.
+    nonisolated(unsafe) static var blockBytes = 2 << 20
+
+    /// Tiles per block for `c` input and `o` output channels: V and M within
+    /// ``blockBytes``, but at least 64 and at most 256 tiles.
     static func targetTiles(_ c: Int, _ o: Int) -> Int {
         let perTile = 36 * 4 * (c + o)
-        return max(32, min(128, (1 << 20) / max(perTile, 1)))
+        return max(64, min(256, blockBytes / max(perTile, 1)))
     }
 
-    init(_ g: Conv2DGeometry, threads: Int) {
+    init(_ g: Conv2DGeometry) {
         tilesH = (g.outHeight + 3) / 4
         tilesW = (g.outWidth + 3) / 4
         segmentsPerRow = (tilesW + Self.maxSegment - 1) / Self.maxSegment
         segmentLength = (tilesW + segmentsPerRow - 1) / segmentsPerRow
         segments = g.batch * tilesH * segmentsPerRow
-        var per = max(1, Self.targetTiles(g.inChannels, g.outChannels) / segmentLength)
-        // Enough blocks to keep every thread busy.
-        if threads > 1 && (segments + per - 1) / per < threads * 2 {
-            per = max(1, segments / (threads * 2))
-        }
+        // Round to whole segments, spreading them evenly over the blocks.
+        let target = Self.targetTiles(g.inChannels, g.outChannels)
+        let want = max(1, (segments * segmentLength + target / 2) / target)
+        let per = (segments + min(segments, want) - 1) / min(segments, want)
         segmentsPerBlock = per
         blocks = (segments + per - 1) / per
-        ld = (per * segmentLength + 15) / 16 * 16 + 16
-        qlen = (segmentLength + 1 + 15) / 16 * 16 + 16
+        let rounded = (segmentLength + 15) / 16 * 16
+        segmentColumns = (rounded - segmentLength) * 8 <= segmentLength ? rounded : segmentLength
+        ld = segmentsPerBlock * segmentColumns + 16
+        rowWidth = 4 * rounded + 16
+    }
+
+    /// Segments `lo..<hi` of block `block` (empty past the last segment).
+    func segments(ofBlock block: Int) -> Range<Int> {
+        let lo = min(segments, block * segmentsPerBlock)
+        return lo..<min(segments, lo + segmentsPerBlock)
     }
 
     /// Image, tile row, first tile column and length of segment `s`.
@@ -188,11 +208,12 @@ extension Optimized {
     /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
     /// `g` must satisfy ``WinogradConvWeights/supports(_:)``; `residual` must not overlap `output`.
     ///
-    /// Per block of tiles: the input transform Bᵀ·d·B (16 tiles per SIMD vector) fills
-    /// V[36][C][tiles], 36 packed GEMMs give M[36][O][tiles], and the output transform Aᵀ·m·A
-    /// adds the bias and residual, applies ReLU and writes the 4×4 tiles (clipped at the
-    /// edges). Blocks are spread over the thread pool; results are bitwise identical for
-    /// every thread count.
+    /// Per block of tiles (``WinogradBlocking``): the input transform Bᵀ·d·B (16 tiles per
+    /// SIMD vector; input channels spread over the threads) fills V[36][C][tiles], the 36
+    /// packed GEMMs (spread over the threads) give M[36][O][tiles], and the output transform
+    /// Aᵀ·m·A (output channels spread over the threads) adds the bias and residual, applies
+    /// ReLU and writes the 4×4 tiles, clipped at the edges. Each value is computed by the
+    /// same instructions whatever the thread count, so results are bitwise identical.
     /// - Throws: `.outOfMemory` when scratch memory cannot be had; `.internal` when the
     ///   weights or geometry do not fit.
     static func conv2dWinograd(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: WinogradConvWeights,
@@ -202,50 +223,58 @@ extension Optimized {
               weights.inChannels == g.inChannels, weights.matrices.count == 36 else {
             throw SwiftCNNError(.internal, "conv2d: Winograd weights do not match the geometry")
         }
-        let blocking = WinogradBlocking(g, threads: Threading.numThreads)
+        let blocking = WinogradBlocking(g)
         let c = g.inChannels, o = g.outChannels, ld = blocking.ld
         let vSize = try Checked.product([36, c, ld], "winograd input buffer")
         let mSize = try Checked.product([36, o, ld], "winograd product buffer")
-        let qSize = 24 * blocking.qlen
+        let qSize = 6 * blocking.rowWidth
         let rowSize = 16 * ((blocking.segmentLength + 15) / 16 * 16)
-        let perWorker = try Checked.add(try Checked.add(vSize, mSize, "winograd scratch"), qSize + rowSize, "winograd scratch")
-        let workers = max(1, min(Threading.numThreads, blocking.blocks))
-        let scratch = try ScratchBuffer(count: try Checked.mul(perWorker, workers, "winograd scratch"))
-        let failed = try ScratchBuffer(count: workers, zeroed: true)
+        let workers = max(1, min(Threading.numThreads, min(c, o)))
+        let shared = try Checked.add(vSize, mSize, "winograd scratch")
+        let total = try Checked.add(shared, try Checked.mul(qSize + rowSize, workers, "winograd scratch"), "winograd scratch")
+        let scratch = try ScratchBuffer(count: total)
+        let failed = try ScratchBuffer(count: 36, zeroed: true)
         let u = weights.matrices.map { $0.pointer }
         let base = scratch.pointer, failures = failed.pointer
-        u.withUnsafeBufferPointer { up in
-            Threading.parallelFor(workers) { w in
-                let s = base + w * perWorker
-                let work = WinogradWork(g: g, b: blocking, u: up, input: input, bias: bias, residual: residual,
-                                        relu: relu, output: output, v: s, m: s + vSize,
-                                        q: s + vSize + mSize, row: s + vSize + mSize + qSize)
-                var blk = w
-                while blk < blocking.blocks {
-                    do {
-                        try work.run(block: blk)
-                    } catch {
-                        failures[w] = 1
-                        return
-                    }
-                    blk += workers
+        try u.withUnsafeBufferPointer { up in
+            for blk in 0..<blocking.blocks {
+                let segs = blocking.segments(ofBlock: blk)
+                @inline(__always) func work(_ w: Int) -> WinogradWork {
+                    let q = base + shared + w * (qSize + rowSize)
+                    return WinogradWork(g: g, b: blocking, input: input, bias: bias, residual: residual, relu: relu,
+                                        output: output, v: base, m: base + vSize, q: q, row: q + qSize)
                 }
+                Threading.parallelFor(workers) { w in
+                    work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
+                }
+                let nt = segs.count * blocking.segmentColumns
+                Threading.parallelFor(36) { xi in
+                    do {
+                        try Optimized.gemmPacked(m: o, n: nt, k: c, a: up[xi], b: base + xi * c * ld, ldb: ld,
+                                                 c: base + vSize + xi * o * ld, ldc: ld, accumulate: false, epilogue: .none)
+                    } catch {
+                        failures[xi] = 1
+                    }
+                }
+                for xi in 0..<36 where failures[xi] != 0 {
+                    throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
+                }
+                Threading.parallelFor(workers) { w in
+                    work(w).outputTransform(segments: segs, channels: (o * w / workers)..<(o * (w + 1) / workers))
+                }
+
             }
-        }
-        for w in 0..<workers where failures[w] != 0 {
-            throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
         }
         withExtendedLifetime((scratch, failed, weights)) {}
     }
 }
 
-/// One worker's view of a Winograd convolution: its scratch (V, M, the deinterleaved input
-/// rows Q and the output row buffers) and the shared inputs.
+/// One worker's view of a Winograd convolution: the shared V and M, its own scratch (the
+/// deinterleaved input rows Q and the output row buffers) and the shared inputs.
 private struct WinogradWork {
     typealias V = SIMD16<Float>
     let g: Conv2DGeometry
     let b: WinogradBlocking
-    let u: UnsafeBufferPointer<UnsafePointer<Float>>
     let input: UnsafePointer<Float>
     let bias: UnsafePointer<Float>?
     let residual: UnsafePointer<Float>?
@@ -256,66 +285,57 @@ private struct WinogradWork {
     let q: UnsafeMutablePointer<Float>
     let row: UnsafeMutablePointer<Float>
 
-    func run(block: Int) throws {
-        let s0 = block * b.segmentsPerBlock, s1 = min(b.segments, s0 + b.segmentsPerBlock)
-        let c = g.inChannels, o = g.outChannels, ld = b.ld
+    /// Input transform of `channels` for the block's `segments` into V.
+    func inputTransform(segments: Range<Int>, channels: Range<Int>) {
         var t0 = 0
-        for s in s0..<s1 {
+        for s in segments {
             let seg = b.segment(s)
-            for ch in 0..<c { inputTransform(seg, channel: ch, column: t0) }
-            t0 += seg.len
+            for ch in channels { inputTransform(seg, channel: ch, column: t0) }
+            t0 += b.segmentColumns
         }
-        let nt = t0
-        for xi in 0..<36 {
-            try Optimized.gemmPacked(m: o, n: nt, k: c, a: u[xi], b: v + xi * c * ld, ldb: ld,
-                                     c: m + xi * o * ld, ldc: ld, accumulate: false, epilogue: .none)
-        }
-        t0 = 0
-        for s in s0..<s1 {
+    }
+
+    /// Output transform and epilogue of `channels` for the block's `segments` from M.
+    func outputTransform(segments: Range<Int>, channels: Range<Int>) {
+        var t0 = 0
+        for s in segments {
             let seg = b.segment(s)
-            for oc in 0..<o { outputTransform(seg, channel: oc, column: t0) }
-            t0 += seg.len
+            for oc in channels { outputTransform(seg, channel: oc, column: t0) }
+            t0 += b.segmentColumns
         }
     }
 
     // MARK: Input transform
 
-    /// Fills Q for one input row: phase `p` (0..<4) row holds x[4·(tx0 + j) − padLeft + p]
-    /// for j in 0...len (zeros outside the image and past the end).
+    /// Copies the input row at `src` (nil: a row of the padding) into `dst`, zero-padded:
+    /// dst[i] = x[4·tx0 − padLeft + i] for i in 0..<rowWidth, 0 outside the image.
     @inline(__always)
-    func fillRow(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, tx0: Int, len: Int) {
-        let qlen = b.qlen
-        let q0 = dst, q1 = dst + qlen, q2 = dst + 2 * qlen, q3 = dst + 3 * qlen
+    func fillRow(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, tx0: Int) {
+        let width = b.rowWidth
         guard let src else {
-            dst.update(repeating: 0, count: 4 * qlen)
+            dst.update(repeating: 0, count: width)
             return
         }
-        let w = g.inWidth
-        let count = len + 1
-        let start = 4 * tx0 - g.padding.left   // column of phase 0, j = 0
-        // j in lo..<hi: all four columns inside the row.
-        let lo = start >= 0 ? 0 : min(count, (-start + 3) / 4)
-        let hiRaw = w - 4 - start
-        let hi = hiRaw < 0 ? lo : max(lo, min(count, hiRaw / 4 + 1))
-        for j in 0..<lo { checked(src, j, start, w, q0, q1, q2, q3) }
+        let start = 4 * tx0 - g.padding.left
+        let lo = min(width, max(0, -start))
+        let hi = max(lo, min(width, g.inWidth - start))
+        var i = 0
+        while i < lo { dst[i] = 0; i += 1 }
         let s = src + start
-        for j in lo..<hi {
-            let p = s + 4 &* j
-            q0[j] = p[0]; q1[j] = p[1]; q2[j] = p[2]; q3[j] = p[3]
+        while i + 16 <= hi {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(s + i).loadUnaligned(as: V.self), as: V.self)
+            i += 16
         }
-        for j in hi..<count { checked(src, j, start, w, q0, q1, q2, q3) }
-        for p in 0..<4 { (dst + p * qlen + count).update(repeating: 0, count: qlen - count) }
+        while i < hi { dst[i] = s[i]; i += 1 }
+        while i < width { dst[i] = 0; i += 1 }
     }
 
+    /// Lanes `o, o+4, o+8, o+12` of each of a, b, c, d: phase `o` of 64 consecutive floats
+    /// (constant `o` after inlining, so the compiler emits permutes).
     @inline(__always)
-    func checked(_ src: UnsafePointer<Float>, _ j: Int, _ start: Int, _ w: Int,
-                 _ q0: UnsafeMutablePointer<Float>, _ q1: UnsafeMutablePointer<Float>,
-                 _ q2: UnsafeMutablePointer<Float>, _ q3: UnsafeMutablePointer<Float>) {
-        let x = start + 4 * j
-        q0[j] = x >= 0 && x < w ? src[x] : 0
-        q1[j] = x + 1 >= 0 && x + 1 < w ? src[x + 1] : 0
-        q2[j] = x + 2 >= 0 && x + 2 < w ? src[x + 2] : 0
-        q3[j] = x + 3 >= 0 && x + 3 < w ? src[x + 3] : 0
+    static func phase(_ a: V, _ b: V, _ c: V, _ d: V, _ o: Int) -> V {
+        V(a[o], a[o + 4], a[o + 8], a[o + 12], b[o], b[o + 4], b[o + 8], b[o + 12],
+          c[o], c[o + 4], c[o + 8], c[o + 12], d[o], d[o + 4], d[o + 8], d[o + 12])
     }
 
     /// Bᵀ·(d0…d5): the 1-D input transform.
@@ -328,21 +348,25 @@ private struct WinogradWork {
 
     /// Transforms one channel of one segment's tiles into V's columns `column...`.
     func inputTransform(_ seg: (n: Int, ty: Int, tx0: Int, len: Int), channel ch: Int, column: Int) {
-        let h = g.inHeight, qlen = b.qlen
+        let h = g.inHeight, width = b.rowWidth
         let plane = input + (seg.n * g.inChannels + ch) * g.inPlane
         for r in 0..<6 {
             let iy = 4 * seg.ty - g.padding.top + r
-            fillRow(iy >= 0 && iy < h ? plane + iy * g.inWidth : nil, q + r * 4 * qlen, tx0: seg.tx0, len: seg.len)
+            fillRow(iy >= 0 && iy < h ? plane + iy * g.inWidth : nil, q + r * width, tx0: seg.tx0)
         }
         let cstride = g.inChannels * b.ld
         let out = v + ch * b.ld + column
         var j0 = 0
         while j0 < seg.len {
-            @inline(__always) func ld(_ r: Int, _ i: Int) -> V {
-                UnsafeRawPointer(q + (r * 4 + (i & 3)) * qlen + j0 + (i >> 2)).loadUnaligned(as: V.self)
-            }
+            // Row r of 16 tiles: elements i = 0..<6 of tile k are p[4k + i].
             @inline(__always) func rowT(_ r: Int) -> (V, V, V, V, V, V) {
-                Self.bt(ld(r, 0), ld(r, 1), ld(r, 2), ld(r, 3), ld(r, 4), ld(r, 5))
+                let p = UnsafeRawPointer(q + r * width + 4 * j0)
+                let a = p.loadUnaligned(as: V.self), bb = p.loadUnaligned(fromByteOffset: 64, as: V.self)
+                let c = p.loadUnaligned(fromByteOffset: 128, as: V.self), d = p.loadUnaligned(fromByteOffset: 192, as: V.self)
+                let a4 = p.loadUnaligned(fromByteOffset: 16, as: V.self), b4 = p.loadUnaligned(fromByteOffset: 80, as: V.self)
+                let c4 = p.loadUnaligned(fromByteOffset: 144, as: V.self), d4 = p.loadUnaligned(fromByteOffset: 208, as: V.self)
+                return Self.bt(Self.phase(a, bb, c, d, 0), Self.phase(a, bb, c, d, 1), Self.phase(a, bb, c, d, 2),
+                               Self.phase(a, bb, c, d, 3), Self.phase(a4, b4, c4, d4, 0), Self.phase(a4, b4, c4, d4, 1))
             }
             let r0 = rowT(0), r1 = rowT(1), r2 = rowT(2), r3 = rowT(3), r4 = rowT(4), r5 = rowT(5)
             @inline(__always) func col(_ x: Int, _ t: (V, V, V, V, V, V)) {
@@ -371,6 +395,21 @@ private struct WinogradWork {
         return (m0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + m5)
     }
 
+    /// Stores pixel 4·k + p of a row of 16 tiles, `y_p[k]`, at `dst` (64 floats). Not
+    /// inlined: inlined, the compiler computes the output transform lane by lane.
+    @inline(never)
+    static func interleave(_ y0: V, _ y1: V, _ y2: V, _ y3: V, into dst: UnsafeMutablePointer<Float>) {
+        @inline(__always) func four(_ k: Int) -> V {
+            V(y0[k], y1[k], y2[k], y3[k], y0[k + 1], y1[k + 1], y2[k + 1], y3[k + 1],
+              y0[k + 2], y1[k + 2], y2[k + 2], y3[k + 2], y0[k + 3], y1[k + 3], y2[k + 3], y3[k + 3])
+        }
+        let p = UnsafeMutableRawPointer(dst)
+        p.storeBytes(of: four(0), as: V.self)
+        p.storeBytes(of: four(4), toByteOffset: 64, as: V.self)
+        p.storeBytes(of: four(8), toByteOffset: 128, as: V.self)
+        p.storeBytes(of: four(12), toByteOffset: 192, as: V.self)
+    }
+
     /// Transforms output channel `oc` of one segment's tiles (M's columns `column...`),
     /// applies the epilogue and writes the tiles' pixels inside the output.
     func outputTransform(_ seg: (n: Int, ty: Int, tx0: Int, len: Int), channel oc: Int, column: Int) {
@@ -388,12 +427,7 @@ private struct WinogradWork {
             }
             let c0 = colT(0), c1 = colT(1), c2 = colT(2), c3 = colT(3), c4 = colT(4), c5 = colT(5)
             @inline(__always) func put(_ a: Int, _ y: (V, V, V, V)) {
-                // Interleave the four phases: pixel 4·j + p of the row.
-                let dst = row + a * rowLen + 4 * j0
-                for k in 0..<16 {
-                    dst[4 &* k] = y.0[k]; dst[4 &* k &+ 1] = y.1[k]
-                    dst[4 &* k &+ 2] = y.2[k]; dst[4 &* k &+ 3] = y.3[k]
-                }
+                Self.interleave(y.0, y.1, y.2, y.3, into: row + a * rowLen + 4 * j0)
             }
             put(0, Self.at(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0))
             put(1, Self.at(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
