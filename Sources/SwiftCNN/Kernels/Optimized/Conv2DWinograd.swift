@@ -47,6 +47,12 @@ final class WinogradConvWeights {
         return min(g.inChannels, g.outChannels) >= 64 && tiles >= 32
     }
 
+    /// ``isFaster(_:)`` when the weights are transformed for this one call (the public
+    /// `conv2d`): the transform (≈ 36·O·C values) must be paid back too, so at least 128 tiles.
+    static func isFasterUnprepared(_ g: Conv2DGeometry) -> Bool {
+        isFaster(g) && g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4) >= 128
+    }
+
     /// Transforms `weight` `[O, C, 3, 3]` for `g` (which must satisfy ``supports(_:)``).
     /// Throws `.outOfMemory`, or `.internal` for an unsupported geometry.
     init(_ g: Conv2DGeometry, weight: UnsafePointer<Float>) throws {
@@ -54,7 +60,9 @@ final class WinogradConvWeights {
             throw SwiftCNNError(.internal, "conv2d: the Winograd kernel needs a 3×3, stride-1, dilation-1, one-group convolution")
         }
         let o = g.outChannels, c = g.inChannels
-        let count = try Checked.mul(o, c, "winograd weight matrix")
+        // Matrices one cache line more than O·C apart: at a power-of-two distance the 36
+        // output streams below would all fall in the same cache set.
+        let count = try Checked.add(try Checked.mul(o, c, "winograd weight matrix"), 16, "winograd weight matrix")
         let u = try ScratchBuffer(count: try Checked.mul(36, count, "winograd weights"))
         let gm: [Double] = [1.0 / 4, 0, 0,
                             -1.0 / 6, -1.0 / 6, -1.0 / 6,
@@ -106,8 +114,8 @@ enum PreparedConvWeights {
     case im2col(PackedConvWeights)
     case winograd(WinogradConvWeights)
 
-    /// Whether Winograd may be chosen at all (true; tests and benchmarks turn it off to
-    /// compare with im2col + GEMM). Read when weights are prepared.
+    /// Whether Winograd may be chosen at all, by the inference plan and by the public
+    /// `conv2d` (true; tests and benchmarks turn it off to compare with im2col + GEMM).
     nonisolated(unsafe) static var allowWinograd = true
 
     /// Prepares `weight` for `g`. Throws `.outOfMemory`.
@@ -202,6 +210,19 @@ extension Optimized {
             try conv2dPacked(g, input: input, weights: packed, bias: bias, residual: residual, relu: relu, output: output)
         case .winograd(let transformed):
             try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: residual, relu: relu, output: output)
+        }
+    }
+
+    /// The optimized kernel of the public ``conv2d(_:weight:bias:options:)``: Winograd (the
+    /// weights transformed for this call) where ``WinogradConvWeights/isFasterUnprepared(_:)``
+    /// says so, ``conv2dIm2col(_:input:weight:bias:output:)`` otherwise. Same contract.
+    static func conv2dUnprepared(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        if PreparedConvWeights.allowWinograd && WinogradConvWeights.isFasterUnprepared(g) {
+            let transformed = try WinogradConvWeights(g, weight: weight)
+            try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: nil, relu: false, output: output)
+        } else {
+            try conv2dIm2col(g, input: input, weight: weight, bias: bias, output: output)
         }
     }
 
