@@ -128,37 +128,55 @@ enum PreparedConvWeights {
     }
 }
 
+/// A run of tiles transformed together, 16 per SIMD vector: `rows` tile rows of one image
+/// from tile row `ty`, tiles `tx0..<tx0+len` of each. Tile (ty + t, tx0 + k) is lane
+/// t·len + k (and column t·len + k of the segment's part of V and M).
+struct WinogradSegment {
+    let n: Int, ty: Int, rows: Int, tx0: Int, len: Int
+    /// Lanes the segment spans.
+    var lanes: Int { rows * len }
+    /// Columns of V and M it is given: its lanes, or rounded up to 16 (aligned SIMD
+    /// stores) when that wastes at most 1/8 of its GEMM columns.
+    var columns: Int {
+        let rounded = (lanes + 15) / 16 * 16
+        return (rounded - lanes) * 8 <= lanes ? rounded : lanes
+    }
+}
+
 /// How the output tiles of one Winograd convolution are cut into blocks.
 ///
-/// Tiles (4×4 output pixels) are numbered by image, tile row and tile column. A tile row
-/// is cut into segments of at most ``maxSegment`` tiles; a block is a run of consecutive
-/// segments with about ``targetTiles(_:_:)`` tiles: enough columns for the GEMMs (the
-/// micro-kernel is 32 columns wide, and every block streams all of U once) while its
-/// transformed input and products (36·(C+O) floats per tile) stay near the caches.
-/// The cut never changes a result: every GEMM sums each element in the same order.
+/// Tiles (4×4 output pixels) are numbered by image, tile row and tile column. A wide tile
+/// row is cut into segments of at most ``maxSegment`` tiles; narrow ones (8 tiles or
+/// fewer) are stacked several rows to a segment, so that the 16 SIMD lanes stay busy. A
+/// block is a run of consecutive segments with about ``targetTiles(_:_:)`` columns:
+/// enough for the GEMMs (the micro-kernel is 32 columns wide, and every block streams all
+/// of U once) while its transformed input and products (36·(C+O) floats per column) stay
+/// near the caches. The cut never changes a result: every GEMM sums each element in the
+/// same order.
 struct WinogradBlocking {
     let tilesH: Int, tilesW: Int
-    /// Segments per tile row, and the longest segment.
+    /// Segments per tile row, and the longest segment (in tiles per row).
     let segmentsPerRow: Int, segmentLength: Int
+    /// Tile rows stacked in one segment.
+    let rowsPerSegment: Int
     let segments: Int
     let segmentsPerBlock: Int
     let blocks: Int
-    /// Row stride of the V and M matrices (>= tiles per block + 16 spare columns).
+    /// Row stride of the V and M matrices (>= columns per block + 16 spare columns).
     let ld: Int
-    /// Floats of one zero-padded input row buffer: 4 per tile of a segment rounded up to
-    /// 16 tiles, plus the 4 the last tile and the SIMD loads read past them.
+    /// Floats of one zero-padded input row buffer: 4 per lane rounded up to 16 lanes, plus
+    /// slack.
     let rowWidth: Int
-    /// Columns of V and M given to each segment: its length, or rounded up to 16 (aligned
-    /// SIMD stores) when that wastes at most 1/8 of the GEMM columns.
-    let segmentColumns: Int
+    /// Lanes of the widest segment rounded up to 16 (no segment has more columns).
+    let roundedLanes: Int
 
     static let maxSegment = 64
 
     /// Scratch budget of one block's V and M, in bytes.
     nonisolated(unsafe) static var blockBytes = 2 << 20
 
-    /// Tiles per block for `c` input and `o` output channels: V and M within
-    /// ``blockBytes``, but at least 64 and at most 256 tiles.
+    /// Columns per block for `c` input and `o` output channels: V and M within
+    /// ``blockBytes``, but at least 64 and at most 256 columns.
     static func targetTiles(_ c: Int, _ o: Int) -> Int {
         let perTile = 36 * 4 * (c + o)
         return max(64, min(256, blockBytes / max(perTile, 1)))
@@ -169,17 +187,35 @@ struct WinogradBlocking {
         tilesW = (g.outWidth + 3) / 4
         segmentsPerRow = (tilesW + Self.maxSegment - 1) / Self.maxSegment
         segmentLength = (tilesW + segmentsPerRow - 1) / segmentsPerRow
-        segments = g.batch * tilesH * segmentsPerRow
-        // Round to whole segments, spreading them evenly over the blocks.
+        rowsPerSegment = segmentsPerRow == 1 ? max(1, min(tilesH, 16 / tilesW)) : 1
+        let groupsPerImage = (tilesH + rowsPerSegment - 1) / rowsPerSegment
+        segments = g.batch * groupsPerImage * segmentsPerRow
+        let lanes = rowsPerSegment * segmentLength
+        roundedLanes = (lanes + 15) / 16 * 16
+        // Whole segments per block: at least the target's columns, and as close to a
+        // multiple of the micro-kernel's 32 columns as doubling that allows.
         let target = Self.targetTiles(g.inChannels, g.outChannels)
-        let want = max(1, (segments * segmentLength + target / 2) / target)
-        let per = (segments + min(segments, want) - 1) / min(segments, want)
+        var imageColumns = 0
+        for ty in stride(from: 0, to: tilesH, by: rowsPerSegment) {
+            for k in 0..<segmentsPerRow {
+                let len = tilesW * (k + 1) / segmentsPerRow - tilesW * k / segmentsPerRow
+                imageColumns += WinogradSegment(n: 0, ty: ty, rows: min(rowsPerSegment, tilesH - ty), tx0: 0, len: len).columns
+            }
+        }
+        let perImage = groupsPerImage * segmentsPerRow
+        let average = Double(imageColumns) / Double(perImage)
+        let first = max(1, min(segments, Int((Double(target) / average).rounded(.up))))
+        var per = first, best = 0.0
+        for p in first...max(first, min(segments, 2 * first)) {
+            let columns = Double(p) * average
+            let use = columns / ((columns / 32).rounded(.up) * 32)
+            if use > best + 1e-9 { best = use; per = p }
+        }
+        per = (segments + ((segments + per - 1) / per) - 1) / ((segments + per - 1) / per)
         segmentsPerBlock = per
         blocks = (segments + per - 1) / per
-        let rounded = (segmentLength + 15) / 16 * 16
-        segmentColumns = (rounded - segmentLength) * 8 <= segmentLength ? rounded : segmentLength
-        ld = segmentsPerBlock * segmentColumns + 16
-        rowWidth = 4 * rounded + 16
+        ld = segmentsPerBlock * roundedLanes + 16
+        rowWidth = 4 * roundedLanes + 16
     }
 
     /// Segments `lo..<hi` of block `block` (empty past the last segment).
@@ -188,13 +224,14 @@ struct WinogradBlocking {
         return lo..<min(segments, lo + segmentsPerBlock)
     }
 
-    /// Image, tile row, first tile column and length of segment `s`.
-    func segment(_ s: Int) -> (n: Int, ty: Int, tx0: Int, len: Int) {
-        let perImage = tilesH * segmentsPerRow
+    /// Segment `s`: image, first tile row, rows, first tile column, length.
+    func segment(_ s: Int) -> WinogradSegment {
+        let groupsPerImage = (tilesH + rowsPerSegment - 1) / rowsPerSegment
+        let perImage = groupsPerImage * segmentsPerRow
         let n = s / perImage, r = s % perImage
-        let ty = r / segmentsPerRow, k = r % segmentsPerRow
+        let ty = (r / segmentsPerRow) * rowsPerSegment, k = r % segmentsPerRow
         let tx0 = tilesW * k / segmentsPerRow, tx1 = tilesW * (k + 1) / segmentsPerRow
-        return (n, ty, tx0, tx1 - tx0)
+        return WinogradSegment(n: n, ty: ty, rows: min(rowsPerSegment, tilesH - ty), tx0: tx0, len: tx1 - tx0)
     }
 }
 
@@ -250,8 +287,8 @@ extension Optimized {
         let c = g.inChannels, o = g.outChannels, ld = blocking.ld
         let vSize = try Checked.product([36, c, ld], "winograd input buffer")
         let mSize = try Checked.product([36, o, ld], "winograd product buffer")
-        let qSize = 6 * blocking.rowWidth
-        let rowSize = 16 * ((blocking.segmentLength + 15) / 16 * 16)
+        let qSize = 12 * blocking.rowWidth
+        let rowSize = 16 * blocking.roundedLanes
         let workers = max(1, min(Threading.numThreads, min(c, o)))
         let shared = try Checked.add(vSize, mSize, "winograd scratch")
         let total = try Checked.add(shared, try Checked.mul(qSize + rowSize, workers, "winograd scratch"), "winograd scratch")
@@ -270,7 +307,7 @@ extension Optimized {
                 Threading.parallelFor(workers) { w in
                     work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
                 }
-                let nt = segs.count * blocking.segmentColumns
+                let nt = segs.reduce(0) { $0 + blocking.segment($1).columns }
                 Threading.parallelFor(36) { xi in
                     do {
                         try Optimized.gemmPacked(m: o, n: nt, k: c, a: up[xi], b: base + xi * c * ld, ldb: ld,
@@ -314,7 +351,7 @@ private struct WinogradWork {
         for s in segments {
             let seg = b.segment(s)
             for ch in channels { inputTransform(seg, channel: ch, column: t0) }
-            t0 += b.segmentColumns
+            t0 += seg.columns
         }
     }
 
@@ -324,22 +361,20 @@ private struct WinogradWork {
         for s in segments {
             let seg = b.segment(s)
             for oc in channels { outputTransform(seg, channel: oc, column: t0) }
-            t0 += b.segmentColumns
+            t0 += seg.columns
         }
     }
 
     // MARK: Input transform
 
     /// Copies the input row at `src` (nil: a row of the padding) into `dst`, zero-padded:
-    /// dst[i] = x[4·tx0 − padLeft + i] for i in 0..<rowWidth, 0 outside the image.
+    /// dst[i] = x[x0 + i] for i in 0..<width, 0 outside the image.
     @inline(__always)
-    func fillRow(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, tx0: Int) {
-        let width = b.rowWidth
+    func fillRow(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, x0 start: Int, width: Int) {
         guard let src else {
             dst.update(repeating: 0, count: width)
             return
         }
-        let start = 4 * tx0 - g.padding.left
         let lo = min(width, max(0, -start))
         let hi = max(lo, min(width, g.inWidth - start))
         var i = 0
@@ -370,24 +405,34 @@ private struct WinogradWork {
     }
 
     /// Transforms one channel of one segment's tiles into V's columns `column...`.
-    func inputTransform(_ seg: (n: Int, ty: Int, tx0: Int, len: Int), channel ch: Int, column: Int) {
-        let h = g.inHeight, width = b.rowWidth
+    ///
+    /// Each of the 6 input rows of the tiles goes to two zero-padded buffers, P (pixels
+    /// 0..<4 of lane k's 6-pixel window at 4k) and P' (pixels 4 and 5 at 4k): tile row t
+    /// fills floats 4·len·t… of P from its first window's pixel 0, and of P' from pixel 4.
+    func inputTransform(_ seg: WinogradSegment, channel ch: Int, column: Int) {
+        let h = g.inHeight, width = b.rowWidth, region = 4 * seg.len
         let plane = input + (seg.n * g.inChannels + ch) * g.inPlane
         for r in 0..<6 {
-            let iy = 4 * seg.ty - g.padding.top + r
-            fillRow(iy >= 0 && iy < h ? plane + iy * g.inWidth : nil, q + r * width, tx0: seg.tx0)
+            for t in 0..<seg.rows {
+                let iy = 4 * (seg.ty + t) - g.padding.top + r
+                let w = t == seg.rows - 1 ? width - t * region : region
+                let src = iy >= 0 && iy < h ? plane + iy * g.inWidth : nil
+                fillRow(src, q + r * width + t * region, x0: 4 * seg.tx0 - g.padding.left, width: w)
+                fillRow(src, q + (6 + r) * width + t * region, x0: 4 * seg.tx0 + 4 - g.padding.left, width: w)
+            }
         }
         let cstride = g.inChannels * b.ld
         let out = v + ch * b.ld + column
         var j0 = 0
-        while j0 < seg.len {
-            // Row r of 16 tiles: elements i = 0..<6 of tile k are p[4k + i].
+        while j0 < seg.lanes {
+            // Row r of 16 tiles: pixels 0..<4 of lane k at P[4k...], pixels 4, 5 at P'[4k...].
             @inline(__always) func rowT(_ r: Int) -> (V, V, V, V, V, V) {
                 let p = UnsafeRawPointer(q + r * width + 4 * j0)
                 let a = p.loadUnaligned(as: V.self), bb = p.loadUnaligned(fromByteOffset: 64, as: V.self)
                 let c = p.loadUnaligned(fromByteOffset: 128, as: V.self), d = p.loadUnaligned(fromByteOffset: 192, as: V.self)
-                let a4 = p.loadUnaligned(fromByteOffset: 16, as: V.self), b4 = p.loadUnaligned(fromByteOffset: 80, as: V.self)
-                let c4 = p.loadUnaligned(fromByteOffset: 144, as: V.self), d4 = p.loadUnaligned(fromByteOffset: 208, as: V.self)
+                let p4 = UnsafeRawPointer(q + (6 + r) * width + 4 * j0)
+                let a4 = p4.loadUnaligned(as: V.self), b4 = p4.loadUnaligned(fromByteOffset: 64, as: V.self)
+                let c4 = p4.loadUnaligned(fromByteOffset: 128, as: V.self), d4 = p4.loadUnaligned(fromByteOffset: 192, as: V.self)
                 return Self.bt(Self.phase(a, bb, c, d, 0), Self.phase(a, bb, c, d, 1), Self.phase(a, bb, c, d, 2),
                                Self.phase(a, bb, c, d, 3), Self.phase(a4, b4, c4, d4, 0), Self.phase(a4, b4, c4, d4, 1))
             }
@@ -435,12 +480,12 @@ private struct WinogradWork {
 
     /// Transforms output channel `oc` of one segment's tiles (M's columns `column...`),
     /// applies the epilogue and writes the tiles' pixels inside the output.
-    func outputTransform(_ seg: (n: Int, ty: Int, tx0: Int, len: Int), channel oc: Int, column: Int) {
+    func outputTransform(_ seg: WinogradSegment, channel oc: Int, column: Int) {
         let ostride = g.outChannels * b.ld
         let src = m + oc * b.ld + column
-        let rowLen = 4 * ((seg.len + 15) / 16 * 16)
+        let rowLen = 4 * b.roundedLanes
         var j0 = 0
-        while j0 < seg.len {
+        while j0 < seg.lanes {
             @inline(__always) func ld(_ y: Int, _ x: Int) -> V {
                 UnsafeRawPointer(src + (y * 6 + x) * ostride + j0).loadUnaligned(as: V.self)
             }
@@ -462,11 +507,13 @@ private struct WinogradWork {
         let x0 = 4 * seg.tx0
         let count = min(ow - x0, 4 * seg.len)
         let bv: Float? = bias.map { $0[oc] }
-        for a in 0..<4 {
-            let oy = 4 * seg.ty + a
-            if oy >= oh { break }
-            let offset = ((seg.n * g.outChannels + oc) * oh + oy) * ow + x0
-            finishRow(row + a * rowLen, output + offset, residual.map { $0 + offset }, count, bv)
+        for t in 0..<seg.rows {
+            for a in 0..<4 {
+                let oy = 4 * (seg.ty + t) + a
+                if oy >= oh { break }
+                let offset = ((seg.n * g.outChannels + oc) * oh + oy) * ow + x0
+                finishRow(row + a * rowLen + 4 * t * seg.len, output + offset, residual.map { $0 + offset }, count, bv)
+            }
         }
     }
 
