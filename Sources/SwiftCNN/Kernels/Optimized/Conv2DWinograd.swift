@@ -16,9 +16,12 @@
 //          | 0  2 −1 −2  1  0 |         | 1/24 −1/12  1/6 |
 //          | 0  4  0 −5  0  1 |         |  0     0     1  |
 //
-// Rounding: in float32 the transforms add an error of a few 1e-6 relative to the largest
-// output of a layer (measured in numpy over 256 channels: mean 3e-6, worst 8e-6), well
-// inside the 1e-4 the zoo's parity tests allow.
+// F(4, 3) takes 5 finite points and ∞. Rounding in float32 (numpy, 256 channels, relative
+// to the largest output of the layer): 0, ±1, ±2 mean 3e-6, worst 8e-6; 0, ±1, ±1/2
+// mean 4e-6, worst 1.2e-5; 0, ±1, 1/2, −2 mean 2e-6, worst 4e-6. All far inside the
+// 1e-4 of the zoo's parity tests; the symmetric ±2 set is kept for its cheaper transforms
+// (even/odd pairs). Whole models: VGG-16 and ResNet-18 logits move by 2e-6 and 2e-7 of
+// the largest logit against im2col + GEMM.
 
 /// Convolution weights transformed once for ``Optimized/conv2dWinograd(_:input:weights:bias:residual:relu:output:)``:
 /// U = G·g·Gᵀ (computed in double precision, the kernel flipped first for true convolution),
@@ -39,8 +42,10 @@ final class WinogradConvWeights {
     /// Whether the Winograd kernel is expected to beat im2col + GEMM for `g`: at least 64
     /// input and output channels (fewer, and the transforms outweigh the GEMMs' savings)
     /// and at least 32 tiles (fewer, and the 36 GEMMs are too narrow for the 32-column
-    /// micro-kernel). Measured on the zoo's 3×3 convolutions at 1 and 2 threads, batch 1
-    /// and 8: 1.3–4.9× faster where chosen (VGG's 224×224 layers most), 0.4–1.0× elsewhere.
+    /// micro-kernel). Measured side by side on the zoo's 3×3 convolutions (1 and 2 threads,
+    /// batch 1 and 8, a shared and noisy machine): 1.3–4.9× faster where chosen (VGG's
+    /// 224×224 layers most); 16-tile layers (14×14, batch 1) 1.0–1.4×, left to im2col for
+    /// the 4× memory of the transformed weights; 32 channels or fewer, or 4 tiles, 0.3–0.9×.
     static func isFaster(_ g: Conv2DGeometry) -> Bool {
         guard supports(g) else { return false }
         let tiles = g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
@@ -173,7 +178,7 @@ struct WinogradBlocking {
     static let maxSegment = 64
 
     /// Scratch budget of one block's V and M, in bytes.
-    nonisolated(unsafe) static var blockBytes = 2 << 20
+    static let blockBytes = 2 << 20
 
     /// Columns per block for `c` input and `o` output channels: V and M within
     /// ``blockBytes``, but at least 64 and at most 256 columns.
@@ -322,7 +327,6 @@ extension Optimized {
                 Threading.parallelFor(workers) { w in
                     work(w).outputTransform(segments: segs, channels: (o * w / workers)..<(o * (w + 1) / workers))
                 }
-
             }
         }
         withExtendedLifetime((scratch, failed, weights)) {}
