@@ -13,8 +13,10 @@ import Darwin
 /// For each convolution: a batch norm that directly follows it is folded in (inference
 /// only: w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, computed in double precision; the
 /// state dict keeps the original parameters), and the weights are packed once for the
-/// GEMM (or Winograd-transformed, for the 3×3 stride-1 convolutions where that is faster). The forward pass then fuses the bias, a following ReLU and, at the end of a
-/// residual block, the shortcut add and its ReLU into the convolution's output pass.
+/// GEMM (or Winograd-transformed, for the 3×3 stride-1 convolutions where that is faster:
+/// ``PreparedConvWeights``). The forward pass then fuses the bias, a following ReLU and,
+/// at the end of a residual block, the shortcut add and its ReLU into the convolution's
+/// output pass.
 /// Safe to use from several threads (a mutex guards the table).
 final class InferencePlan: @unchecked Sendable {
     /// One prepared convolution.
@@ -136,7 +138,7 @@ extension Model {
                 try withOptionalPointer(residual) { r in
                     try out.withUnsafeMutablePointerUnchecked { yp in
                         try Optimized.conv2dPrepared(g, input: xp, weights: conv.packed, bias: b,
-                                                   residual: r, relu: relu, output: yp)
+                                                     residual: r, relu: relu, output: yp)
                     }
                 }
             }
