@@ -150,7 +150,8 @@ public func convolve2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, opt
     return try conv2dForward(input, weight: weight, bias: bias, options: o, op: "convolve2d")
 }
 
-/// Validates, allocates the output and runs the reference or optimized kernel.
+/// Validates, allocates the output and runs the reference or optimized kernel (Winograd
+/// for large 3×3 stride-1 convolutions, im2col + GEMM otherwise).
 func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, op: String) throws -> Tensor {
     let g = try Conv2DGeometry(input: input, weight: weight, bias: bias, options: options, op: op)
     var out = try Tensor(uninitialized: imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
@@ -161,7 +162,7 @@ func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv
                     if KernelDispatch.forceReference {
                         Reference.conv2d(g, input: xp, weight: wp, bias: b, output: yp)
                     } else {
-                        try Optimized.conv2dIm2col(g, input: xp, weight: wp, bias: b, output: yp)
+                        try Optimized.conv2dUnprepared(g, input: xp, weight: wp, bias: b, output: yp)
                     }
                 }
             }

@@ -13,16 +13,18 @@ import Darwin
 /// For each convolution: a batch norm that directly follows it is folded in (inference
 /// only: w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, computed in double precision; the
 /// state dict keeps the original parameters), and the weights are packed once for the
-/// GEMM. The forward pass then fuses the bias, a following ReLU and, at the end of a
-/// residual block, the shortcut add and its ReLU into the convolution's output pass.
+/// GEMM (or Winograd-transformed, for the 3×3 stride-1 convolutions where that is faster:
+/// ``PreparedConvWeights``). The forward pass then fuses the bias, a following ReLU and,
+/// at the end of a residual block, the shortcut add and its ReLU into the convolution's
+/// output pass.
 /// Safe to use from several threads (a mutex guards the table).
 final class InferencePlan: @unchecked Sendable {
     /// One prepared convolution.
     final class Conv {
-        let packed: PackedConvWeights
+        let packed: PreparedConvWeights
         /// The bias after folding (or the conv's own bias), nil when there is none.
         let bias: Tensor?
-        init(packed: PackedConvWeights, bias: Tensor?) {
+        init(packed: PreparedConvWeights, bias: Tensor?) {
             self.packed = packed
             self.bias = bias
         }
@@ -135,8 +137,8 @@ extension Model {
             try withOptionalPointer(conv.bias) { b in
                 try withOptionalPointer(residual) { r in
                     try out.withUnsafeMutablePointerUnchecked { yp in
-                        try Optimized.conv2dPacked(g, input: xp, weights: conv.packed, bias: b,
-                                                   residual: r, relu: relu, output: yp)
+                        try Optimized.conv2dPrepared(g, input: xp, weights: conv.packed, bias: b,
+                                                     residual: r, relu: relu, output: yp)
                     }
                 }
             }
@@ -147,7 +149,7 @@ extension Model {
     /// Folds the batch norm at `bn` (if any) into the weights and bias, then packs them.
     func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?) throws -> InferencePlan.Conv {
         guard let bn else {
-            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            let packed = try weight.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
             return InferencePlan.Conv(packed: packed, bias: bias)
         }
         let gamma = try self.weight(bn.path, "weight").scalars, beta = try self.weight(bn.path, "bias").scalars
@@ -171,7 +173,7 @@ extension Model {
                 }
             }
         }
-        let packed = try folded.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+        let packed = try folded.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
         return InferencePlan.Conv(packed: packed, bias: newBias)
     }
 }
