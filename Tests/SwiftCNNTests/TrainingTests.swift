@@ -409,37 +409,42 @@ class TrainingTests: XCTestCase {
 
     // MARK: - Trainer
 
-    /// Random images with labels from a fixed rule (mean of the left half vs the right half).
-    func separableData(_ n: Int, seed: UInt64, classes: Int = 2) throws -> Dataset {
+    /// Random [n, 3, 8, 8] images whose label k ∈ 0..<3 is the third of the columns that is
+    /// brighter (noise ±0.5, signal ±0.5).
+    func separableData(_ n: Int, seed: UInt64) throws -> Dataset {
         var rng = TestRNG(seed)
         var values: [Float] = []
         var labels: [Int32] = []
         for _ in 0..<n {
-            let label = Int32(rng.int(0...(classes - 1)))
-            labels.append(label)
-            for _ in 0..<32 { for x in 0..<32 {
-                let bright = (x < 16) == (label == 0)
-                values.append(rng.float(-0.5, 0.5) + (bright ? 0.5 : -0.5))
-            } }
+            let label = rng.int(0...2)
+            labels.append(Int32(label))
+            for _ in 0..<3 { for _ in 0..<8 { for x in 0..<8 {
+                values.append(rng.float(-0.5, 0.5) + (x * 3 / 8 == label ? 0.5 : -0.5))
+            } } }
         }
-        return try Dataset(images: try Tensor(shape: [n, 1, 32, 32], scalars: values), labels: labels)
+        return try Dataset(images: try Tensor(shape: [n, 3, 8, 8], scalars: values), labels: labels)
     }
 
     func testLossDecreasesOnSeparableProblem() throws {
         let data = try separableData(48, seed: 1)
-        let model = try Model(lenet5Architecture(numClasses: 2), seed: 1)
+        let model = try Model(tinyResNetArchitecture(dropout: 0.1), seed: 1)
         let opt = try Optimizer(.sgd(lr: 0.05, momentum: 0.9), for: model)
-        let trainer = Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 4, batchSize: 16, seed: 3))
+        let trainer = Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 12, batchSize: 16, seed: 3))
         var steps: [StepReport] = []
-        let reports = try trainer.fit(data, validation: try separableData(20, seed: 2), onStep: { steps.append($0); return true })
-        XCTAssertEqual(reports.count, 4)
-        XCTAssertEqual(steps.count, 12)
-        XCTAssertEqual(steps.map(\.step), Array(0..<12))
-        XCTAssertLessThan(reports[3].loss, reports[0].loss * 0.5)
-        XCTAssertEqual(reports[3].validationAccuracy ?? 0, 1.0, accuracy: 1e-9)
+        var epochs: [EpochReport] = []
+        let reports = try trainer.fit(data, validation: try separableData(30, seed: 2), onStep: { steps.append($0); return true },
+                                      onEpoch: { epochs.append($0) })
+        XCTAssertEqual(reports.count, 12)
+        XCTAssertEqual(epochs.map(\.epoch), Array(0..<12))
+        XCTAssertEqual(steps.count, 36)
+        XCTAssertEqual(steps.map(\.step), Array(0..<36))
+        XCTAssertEqual(steps.map(\.batchIndex), (0..<36).map { $0 % 3 })
+        XCTAssertLessThan(reports[11].loss, reports[0].loss * 0.5, "\(reports.map(\.loss))")
+        XCTAssertGreaterThanOrEqual(reports[11].validationAccuracy ?? 0, 0.9, "\(reports.map { $0.validationAccuracy ?? 0 })")
         let eval = try trainer.model.evaluate(images: data.images, labels: data.labels, batchSize: 7)
-        XCTAssertGreaterThan(eval.accuracy, 0.99)
-        XCTAssertEqual(try trainer.model.predict(data.images, batchSize: 5), data.labels)
+        XCTAssertGreaterThanOrEqual(eval.accuracy, 0.9)
+        let predicted = try trainer.model.predict(data.images, batchSize: 5)
+        XCTAssertEqual(Double(zip(predicted, data.labels).filter { $0 == $1 }.count) / 48, eval.accuracy, accuracy: 1e-12)
     }
 
     func testEvaluateAndPredictMatchForward() throws {
@@ -541,4 +546,52 @@ private func system_rm(_ dir: String) -> Int32 {
         closedir(d)
     }
     return rmdir(dir)
+}
+
+/// Training throughput, run only when SWIFTCNN_TRAIN_BENCH is set (meant for a release
+/// build: `swift test -c release -Xswiftc -target-cpu -Xswiftc native --filter TrainingBenchmark`).
+final class TrainingBenchmark: XCTestCase {
+    func testLeNet5TrainingThroughput() throws {
+        guard getenv("SWIFTCNN_TRAIN_BENCH") != nil else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=1 to run") }
+        var rng = TestRNG(1)
+        let batch = 64
+        let x = try rng.tensor([batch, 1, 32, 32])
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        let model = try Model(lenet5Architecture())
+        let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.01, momentum: 0.9), for: model),
+                              config: TrainingConfig(batchSize: batch))
+        for _ in 0..<5 { _ = try trainer.step(images: x, labels: labels) }
+        var rates: [Double] = []
+        for _ in 0..<7 {
+            let steps = 20
+            var t0 = timespec(), t1 = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &t0)
+            for _ in 0..<steps { _ = try trainer.step(images: x, labels: labels) }
+            clock_gettime(CLOCK_MONOTONIC, &t1)
+            let s = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
+            rates.append(Double(steps * batch) / s)
+        }
+        rates.sort()
+        // Breakdown of one step (medians of 15).
+        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        var fw: [Double] = [], bw: [Double] = [], op: [Double] = [], inf: [Double] = []
+        var m = trainer.model
+        let opt = trainer.optimizer
+        for _ in 0..<15 {
+            let a = now()
+            let (out, tape) = try m.forwardRecording(x)
+            let (_, g) = try crossEntropyLoss(out, labels: labels)
+            let b = now()
+            let grads = try m.backward(tape, gradOutput: g)
+            let c = now()
+            try opt.step(&m, grads)
+            let d = now()
+            _ = try m.forward(x)
+            let e = now()
+            fw.append(b - a); bw.append(c - b); op.append(d - c); inf.append(e - d)
+        }
+        func med(_ v: [Double]) -> String { String(Int(v.sorted()[v.count / 2] * 1e6)) + " µs" }
+        print("step breakdown: forwardRecording+loss \(med(fw)), backward \(med(bw)), optimizer \(med(op)), inference forward \(med(inf))")
+        print("lenet5 training, batch \(batch), \(Threading.numThreads) threads: median \(Int(rates[3])) images/s (min \(Int(rates[0])), max \(Int(rates[6])))")
+    }
 }
