@@ -29,14 +29,6 @@ public func sigmoid(_ x: Tensor) throws -> Tensor {
 
 // MARK: - Backward
 
-/// Checks that an elementwise backward's `gradOutput` has the forward output's shape.
-func checkSameShape(_ op: String, output: Tensor, gradOutput: Tensor, outputName: String = "output") throws {
-    guard output.shape == gradOutput.shape else {
-        throw SwiftCNNError.shapeMismatch(
-            "\(op): gradOutput must have the \(outputName)'s shape \(Tensor.describe(output.shape)); got \(Tensor.describe(gradOutput.shape))")
-    }
-}
-
 /// Runs an elementwise backward kernel over `output` and `gradOutput` (same shape, checked).
 func elementwiseBackward(
     _ op: String, output: Tensor, gradOutput: Tensor,

@@ -85,13 +85,18 @@ func batchNormGeometry(_ x: Tensor, _ perChannel: [(String, Tensor?)], op: Strin
 ///   - x: `[N, C]`, `[N, C, L]` or `[N, C, H, W]`.
 ///   - weight, bias: `[C]`, or nil for 1 and 0.
 ///   - eps: finite and not negative.
-/// - Throws: ``SwiftCNNError`` for a wrong rank or shape, a bad eps, or memory running out.
+/// - Throws: ``SwiftCNNError`` for a wrong rank or shape, a bad eps, a single value per
+///   channel (N · spatial = 1, where PyTorch refuses too), or memory running out.
 public func batchNormTraining(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) throws
     -> (output: Tensor, statistics: BatchNormStatistics) {
     let op = "batchNormTraining"
     let g = try batchNormGeometry(x, [("weight", weight), ("bias", bias)], op: op)
     guard eps.isFinite && eps >= 0 else {
         throw SwiftCNNError.invalidArgument("\(op): eps must be a finite number >= 0; got \(eps)")
+    }
+    guard g.batch * g.spatial > 1 else {
+        throw SwiftCNNError.invalidArgument(
+            "\(op): needs more than 1 value per channel to take batch statistics (as PyTorch in training mode); got input \(Tensor.describe(x.shape))")
     }
     var mean = try Tensor(uninitialized: [g.channels])
     var variance = try Tensor(uninitialized: [g.channels])

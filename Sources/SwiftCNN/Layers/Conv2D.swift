@@ -251,12 +251,3 @@ func channelSumTensor(_ gradOutput: Tensor, batch: Int, channels: Int, spatial: 
         }
     }
 }
-
-/// The elements of an optional tensor made with ``Tensor/init(uninitialized:)`` for writing,
-/// or nil, for the duration of `body`.
-func withOptionalMutablePointer<R>(_ t: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
-    guard var tensor = t else { return try body(nil) }
-    t = nil   // keep the storage uniquely referenced while writing
-    defer { t = tensor }
-    return try tensor.withUnsafeMutablePointerUnchecked { try body($0) }
-}

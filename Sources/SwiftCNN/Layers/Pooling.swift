@@ -182,7 +182,13 @@ public func maxPool2dBackward(_ x: Tensor, gradOutput: Tensor, _ options: Pool2D
     let g = try pool2dGeometry(x, options, op: op)
     try checkPoolGradOutput(op, inputShape: x.shape, g, gradOutput: gradOutput)
     return try layerOutput(x.shape, reading: x) { xp, dxp in
-        gradOutput.withUnsafePointer { Reference.maxPool2dBackward(g, input: xp, gradOutput: $0, gradInput: dxp) }
+        gradOutput.withUnsafePointer { gp in
+            if KernelDispatch.forceReference {
+                Reference.maxPool2dBackward(g, input: xp, gradOutput: gp, gradInput: dxp)
+            } else {
+                Optimized.maxPool2dBackward(g, input: xp, gradOutput: gp, gradInput: dxp)
+            }
+        }
     }
 }
 
@@ -200,7 +206,13 @@ public func avgPool2dBackward(inputShape: [Int], gradOutput: Tensor, _ options: 
     let op = "avgPool2dBackward"
     let g = try pool2dGeometry(shape: inputShape, options, op: op)
     try checkPoolGradOutput(op, inputShape: inputShape, g, gradOutput: gradOutput)
-    return try layerOutput(inputShape, reading: gradOutput) { Reference.avgPool2dBackward(g, gradOutput: $0, gradInput: $1) }
+    return try layerOutput(inputShape, reading: gradOutput) { gp, dxp in
+        if KernelDispatch.forceReference {
+            Reference.avgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        } else {
+            Optimized.avgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        }
+    }
 }
 
 /// The backward twin of ``adaptiveAvgPool2d(_:outputSize:)`` (and of ``globalAvgPool2d(_:)``
@@ -222,5 +234,11 @@ public func adaptiveAvgPool2dBackward(inputShape: [Int], gradOutput: Tensor) thr
     let r = gradOutput.rank
     let g = try adaptivePoolGeometry(shape: inputShape, outputSize: Size2D(gradOutput.shape[r - 2], gradOutput.shape[r - 1]), op: op)
     try checkPoolGradOutput(op, inputShape: inputShape, g, gradOutput: gradOutput)
-    return try layerOutput(inputShape, reading: gradOutput) { Reference.adaptiveAvgPool2dBackward(g, gradOutput: $0, gradInput: $1) }
+    return try layerOutput(inputShape, reading: gradOutput) { gp, dxp in
+        if KernelDispatch.forceReference {
+            Reference.adaptiveAvgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        } else {
+            Optimized.adaptiveAvgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        }
+    }
 }

@@ -88,8 +88,29 @@ extension Optimized {
         forEachChannel(g) { c in
             let m = mean[c], inv = invStd[c]
             let mv = SIMD16<Float>(repeating: m), iv = SIMD16<Float>(repeating: inv)
-            let sumG = channelReduce(g, c, gy, gy, { a, _ in a }, { a, _ in a })
-            let sumGX = channelReduce(g, c, gy, x, { gv, xv in gv * ((xv - mv) * iv) }, { gv, xv in gv * ((xv - m) * inv) })
+            // Σ g and Σ g·x̂ in one sweep: per plane 16-lane float sums, planes added in Double.
+            var sumG = 0.0, sumGX = 0.0
+            for n in 0..<g.batch {
+                let base = (n * g.channels + c) * g.spatial
+                let rg = UnsafeRawPointer(gy + base), rx = UnsafeRawPointer(x + base)
+                var ag = SIMD16<Float>(), agx = SIMD16<Float>()
+                var i = 0
+                while i + 16 <= g.spatial {
+                    let gv = rg.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                    let xv = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                    ag += gv
+                    agx += gv * ((xv - mv) * iv)
+                    i += 16
+                }
+                var tg: Float = 0, tgx: Float = 0
+                while i < g.spatial {
+                    tg += gy[base + i]
+                    tgx += gy[base + i] * ((x[base + i] - m) * inv)
+                    i += 1
+                }
+                sumG += Double(ag.sum()) + Double(tg)
+                sumGX += Double(agx.sum()) + Double(tgx)
+            }
             db[c] = Float(sumG)
             dw[c] = Float(sumGX)
             let k1d = (weight.map { Double($0[c]) } ?? 1) * Double(inv)

@@ -21,6 +21,7 @@ extension Reference {
                 for xo in 0..<g.outWidth {
                     let x0 = xo * g.stride.w - g.padding.w
                     let xs = max(x0, 0), xe = min(x0 + g.kernel.w, g.inWidth)
+                    if ys >= ye || xs >= xe { continue }   // no input element (not reachable with validated options)
                     var m = -Float.infinity
                     var best = ys * g.inWidth + xs
                     for iy in ys..<ye {
