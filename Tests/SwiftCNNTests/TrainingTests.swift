@@ -58,7 +58,7 @@ func tinyLinearArchitecture() -> Architecture {
                                     NamedLayer("fc", .linear(inFeatures: 4, outFeatures: 2, bias: true))]))
 }
 
-class TrainingTests: XCTestCase {
+final class TrainingTests: XCTestCase {
 
     // MARK: - Gradients vs finite differences
 
