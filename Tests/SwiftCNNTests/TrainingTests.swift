@@ -10,20 +10,6 @@ import XCTest
 /// Inception-like concat of two branches, global average pooling, dropout and a linear
 /// head. Input [N, 3, 8, 8]. `stemPool` false leaves out the stem's max pool.
 func tinyResNetArchitecture(numClasses: Int = 3, dropout: Float = 0.25, stemPool: Bool = true) -> Architecture {
-    func block(_ inC: Int, _ outC: Int, stride: Int) -> Layer {
-        let body: [NamedLayer] = [
-            NamedLayer("conv1", .conv2d(ConvSpec(inC, outC, kernel: 3, stride: stride, padding: 1, bias: false))),
-            NamedLayer("bn1", .batchNorm2d(channels: outC, eps: 1e-5)),
-            NamedLayer("relu", .relu),
-            NamedLayer("conv2", .conv2d(ConvSpec(outC, outC, kernel: 3, padding: 1, bias: false))),
-            NamedLayer("bn2", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]
-        let shortcut: NamedLayer? = stride == 1 && inC == outC ? nil : NamedLayer("downsample", .sequential([
-            NamedLayer("0", .conv2d(ConvSpec(inC, outC, kernel: 1, stride: stride, bias: false))),
-            NamedLayer("1", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]))
-        return .residual(body: body, shortcut: shortcut)
-    }
     let mixed: Layer = .concat([
         NamedLayer("branch1", .conv2d(ConvSpec(8, 4, kernel: 1))),
         NamedLayer("branch2", .sequential([
@@ -36,9 +22,9 @@ func tinyResNetArchitecture(numClasses: Int = 3, dropout: Float = 0.25, stemPool
         NamedLayer("conv1", .conv2d(ConvSpec(3, 4, kernel: 3, padding: 1, bias: false))),
         NamedLayer("bn1", .batchNorm2d(channels: 4, eps: 1e-5)),
         NamedLayer("relu", .relu),
-        NamedLayer("maxpool", stemPool ? .maxPool2d(PoolSpec(kernel: 3, stride: 1, padding: 1)) : .flatten),
-        NamedLayer("layer1", .sequential([NamedLayer("0", block(4, 4, stride: 1))])),
-        NamedLayer("layer2", .sequential([NamedLayer("0", block(4, 8, stride: 2))])),
+        NamedLayer("maxpool", .maxPool2d(PoolSpec(kernel: 3, stride: 1, padding: 1))),
+        NamedLayer("layer1", .sequential([NamedLayer("0", basicBlock(4, 4, stride: 1))])),
+        NamedLayer("layer2", .sequential([NamedLayer("0", basicBlock(4, 8, stride: 2))])),
         NamedLayer("mixed", mixed),
         NamedLayer("lrn", .localResponseNorm(size: 3, alpha: 1e-2, beta: 0.75, k: 2)),
         NamedLayer("avgpool", .adaptiveAvgPool2d(Size2D(1))),
