@@ -534,11 +534,14 @@ private func system_rm(_ dir: String) -> Int32 {
     return rmdir(dir)
 }
 
-/// Training throughput, run only when SWIFTCNN_TRAIN_BENCH is set (meant for a release
+/// Training throughput, run only when SWIFTCNN_TRAIN_BENCH is set to a thread count (meant for a release
 /// build: `swift test -c release -Xswiftc -target-cpu -Xswiftc native --filter TrainingBenchmark`).
 final class TrainingBenchmark: XCTestCase {
     func testLeNet5TrainingThroughput() throws {
-        guard getenv("SWIFTCNN_TRAIN_BENCH") != nil else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=1 to run") }
+        guard let setting = getenv("SWIFTCNN_TRAIN_BENCH") else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=<threads> to run") }
+        let saved = Threading.numThreads
+        if let n = Int(String(cString: setting)), n >= 1 { Threading.numThreads = n }
+        defer { Threading.numThreads = saved }
         var rng = TestRNG(1)
         let batch = 64
         let x = try rng.tensor([batch, 1, 32, 32])
