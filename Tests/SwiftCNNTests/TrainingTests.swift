@@ -508,6 +508,30 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// The optimizer writes the weights and its state where they are: no copy per step (a
+    /// copy would allocate a new buffer while the old one is alive, so equal addresses after
+    /// the step prove the update was in place).
+    func testStepsUpdateWeightsInPlace() throws {
+        for config in [OptimizerConfig.sgd(lr: 0.1, momentum: 0.9), .adam(lr: 1e-3)] {
+            let model = try Model(tinyResNetArchitecture(), seed: 2)
+            let trainer = Trainer(model: model, optimizer: try Optimizer(config, for: model), config: TrainingConfig())
+            var rng = TestRNG(3)
+            let x = try rng.tensor([4, 3, 8, 8])
+            let labels: [Int32] = [0, 1, 2, 0]
+            _ = try trainer.step(images: x, labels: labels)
+            func addresses() -> [UInt] {
+                trainer.model.parameterSpecs.map { p in
+                    trainer.model.store[p.name].map { t in t.withUnsafePointer { UInt(bitPattern: $0) } } ?? 0
+                } + trainer.optimizer.stateDict().map { $0.1.withUnsafePointer { UInt(bitPattern: $0) } }.dropLast(2)
+            }
+            let before = addresses()
+            let weights = try trainer.model.parameter("fc.weight").scalars
+            _ = try trainer.step(images: x, labels: labels)
+            XCTAssertNotEqual(try trainer.model.parameter("fc.weight").scalars, weights)
+            XCTAssertEqual(addresses(), before, "\(config.kind)")
+        }
+    }
+
     func testStepValidatesLabelsFirst() throws {
         let model = try Model(lenet5Architecture())
         let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.1), for: model), config: TrainingConfig())

@@ -87,6 +87,17 @@ public struct TrainingState: Sendable, Equatable {
 /// index: s)` as ``Model/forwardRecording(_:dropoutSeed:)``'s seed — so a run resumed from a
 /// checkpoint produces the same losses and weights as an uninterrupted one (with the same
 /// thread count: kernels are bitwise deterministic per thread count).
+///
+///     var model = try Model(lenet5Architecture(), seed: 0)
+///     let optimizer = try Optimizer(.sgd(lr: 0.05, momentum: 0.9), for: model)
+///     let trainer = Trainer(model: model, optimizer: optimizer,
+///                           config: TrainingConfig(epochs: 30, batchSize: 64, seed: 0))
+///     let history = try trainer.fit(train, validation: test, onStep: { report in
+///         print(report.epoch, report.batchIndex, report.loss)
+///         return true                        // false stops; fit again (or a checkpoint) resumes
+///     })
+///     try trainer.saveCheckpoint(path: "run.safetensors")
+///     model = trainer.model                  // trained weights; model.save(path:) writes them
 public final class Trainer {
     /// The model being trained.
     public var model: Model
