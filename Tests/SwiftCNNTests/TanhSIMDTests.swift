@@ -36,6 +36,18 @@ final class TanhSIMDTests: XCTestCase {
             let part = try Tensor(shape: [n], scalars: Array(values[40..<(40 + n)]))
             XCTAssertEqual(try tanh(part).scalars, Array(y.scalars[40..<(40 + n)]))
         }
+        // Thread count and chunking do not change any element.
+        var big: [Float] = []
+        for _ in 0..<70_001 { big.append(rng.float(-6, 6)) }
+        let bx = try Tensor(shape: [big.count], scalars: big)
+        let threads = Threading.numThreads
+        Threading.numThreads = 1
+        let one = try tanh(bx).scalars
+        Threading.numThreads = 2
+        let two = try tanh(bx).scalars
+        Threading.numThreads = threads
+        XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern))
+        XCTAssertEqual(Array(one[0..<17]), try tanh(try Tensor(shape: [17], scalars: Array(big[0..<17]))).scalars)
         // The reference path stays the C library's.
         let saved = KernelDispatch.forceReference
         KernelDispatch.forceReference = true
