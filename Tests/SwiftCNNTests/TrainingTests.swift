@@ -106,12 +106,17 @@ final class TrainingTests: XCTestCase {
         }
     }
 
+    /// The LeNets are smooth (tanh, average pooling / subsampling, RBF), so a larger step
+    /// (1e-2) keeps float32 noise down; lenet5_original's outputs are penalties in the
+    /// hundreds, which makes that noise larger still.
     func testGradientsLeNet5() throws {
-        try checkGradients(lenet5Architecture(), inputShape: [2, 1, 32, 32], training: true, seed: 1)
+        try checkGradients(lenet5Architecture(), inputShape: [2, 1, 32, 32], training: true, seed: 1, h: 1e-2)
     }
 
     func testGradientsLeNet5Original() throws {
-        try checkGradients(lenet5OriginalArchitecture(), inputShape: [2, 1, 32, 32], training: true, seed: 2)
+        for seed: UInt64 in [2, 12] {
+            try checkGradients(lenet5OriginalArchitecture(), inputShape: [1, 1, 32, 32], training: true, seed: seed, h: 1e-2)
+        }
     }
 
     /// Training-mode batch norm couples every activation of a channel, so each ReLU or
