@@ -548,6 +548,17 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue(loss.isFinite)
         XCTAssertEqual(trainer.state.globalStep, 1)
         XCTAssertTrue(trainer.model.isTraining)
+        // fit: a batch larger than the data is one batch; bad settings are errors.
+        let data = try Dataset(images: try Tensor(zeros: [3, 1, 32, 32]), labels: [0, 1, 2])
+        trainer.config = TrainingConfig(epochs: 1, batchSize: Int.max)
+        var sizes: [Int] = []
+        _ = try trainer.fit(data, onStep: { sizes.append($0.batchesPerEpoch); return true })
+        XCTAssertEqual(sizes, [1])
+        trainer.config.batchSize = 0
+        trainer.config.epochs = 2
+        assertThrows(.invalidArgument, "batch size") { try trainer.fit(data) }
+        trainer.config.batchSize = 2
+        assertThrows(.invalidArgument, "label 10") { try trainer.fit(try Dataset(images: try Tensor(zeros: [1, 1, 32, 32]), labels: [10])) }
     }
 }
 
@@ -567,35 +578,39 @@ private func system_rm(_ dir: String) -> Int32 {
 /// build: `swift test -c release -Xswiftc -target-cpu -Xswiftc native --filter TrainingBenchmark`).
 final class TrainingBenchmark: XCTestCase {
     func testLeNet5TrainingThroughput() throws {
+        try measure(lenet5Architecture(), batch: 64, image: [1, 32, 32])
+    }
+
+    func testResNet18TrainingThroughput() throws {
+        guard let arch = resnetArchitecture("resnet18", numClasses: 10) else { return XCTFail("no resnet18") }
+        try measure(arch, batch: 32, image: [3, 32, 32], rounds: 3, steps: 3)
+    }
+
+    func measure(_ arch: Architecture, batch: Int, image: [Int], rounds: Int = 7, steps: Int = 20) throws {
         guard let setting = getenv("SWIFTCNN_TRAIN_BENCH") else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=<threads> to run") }
         let saved = Threading.numThreads
         if let n = Int(String(cString: setting)), n >= 1 { Threading.numThreads = n }
         defer { Threading.numThreads = saved }
         var rng = TestRNG(1)
-        let batch = 64
-        let x = try rng.tensor([batch, 1, 32, 32])
+        let x = try rng.tensor([batch] + image)
         let labels = (0..<batch).map { Int32($0 % 10) }
-        let model = try Model(lenet5Architecture())
+        let model = try Model(arch)
         let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.01, momentum: 0.9), for: model),
                               config: TrainingConfig(batchSize: batch))
-        for _ in 0..<5 { _ = try trainer.step(images: x, labels: labels) }
+        for _ in 0..<2 { _ = try trainer.step(images: x, labels: labels) }
+        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
         var rates: [Double] = []
-        for _ in 0..<7 {
-            let steps = 20
-            var t0 = timespec(), t1 = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &t0)
+        for _ in 0..<rounds {
+            let t0 = now()
             for _ in 0..<steps { _ = try trainer.step(images: x, labels: labels) }
-            clock_gettime(CLOCK_MONOTONIC, &t1)
-            let s = Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
-            rates.append(Double(steps * batch) / s)
+            rates.append(Double(steps * batch) / (now() - t0))
         }
         rates.sort()
-        // Breakdown of one step (medians of 15).
-        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        // Breakdown of one step (medians).
         var fw: [Double] = [], bw: [Double] = [], op: [Double] = [], inf: [Double] = []
         var m = trainer.model
         let opt = trainer.optimizer
-        for _ in 0..<15 {
+        for _ in 0..<rounds {
             let a = now()
             let (out, tape) = try m.forwardRecording(x)
             let (_, g) = try crossEntropyLoss(out, labels: labels)
@@ -609,7 +624,7 @@ final class TrainingBenchmark: XCTestCase {
             fw.append(b - a); bw.append(c - b); op.append(d - c); inf.append(e - d)
         }
         func med(_ v: [Double]) -> String { String(Int(v.sorted()[v.count / 2] * 1e6)) + " µs" }
-        print("step breakdown: forwardRecording+loss \(med(fw)), backward \(med(bw)), optimizer \(med(op)), inference forward \(med(inf))")
-        print("lenet5 training, batch \(batch), \(Threading.numThreads) threads: median \(Int(rates[3])) images/s (min \(Int(rates[0])), max \(Int(rates[6])))")
+        print("\(arch.name) step breakdown: forwardRecording+loss \(med(fw)), backward \(med(bw)), optimizer \(med(op)), inference forward \(med(inf))")
+        print("\(arch.name) training, batch \(batch), \(Threading.numThreads) threads: median \(Int(rates[rates.count / 2])) images/s (min \(Int(rates[0])), max \(Int(rates[rates.count - 1])))")
     }
 }

@@ -154,14 +154,15 @@ public final class Trainer {
         try model.checkLabels(data.labels, "fit")
         if let v = validation { try model.checkLabels(v.labels, "fit: validation") }
         let n = data.count, bs = config.batchSize
-        let batches = (n + bs - 1) / bs
+        let batches = n / bs + (n % bs == 0 ? 0 : 1)   // no overflow for any batch size
         var reports: [EpochReport] = []
         while state.epoch < config.epochs {
             let order = data.order(epoch: state.epoch, seed: config.seed, shuffle: config.shuffle)
             let augmentationSeed = config.seed &+ UInt64(truncatingIfNeeded: state.epoch)
             while state.batchInEpoch < batches {
                 let b = state.batchInEpoch
-                let indices = order[(b * bs)..<min(n, (b + 1) * bs)]
+                let start = b * bs                           // < n, since b < batches
+                let indices = order[start..<(start + min(bs, n - start))]
                 let (x, y) = try data.batch(indices: indices, augmentation: config.augmentation, seed: augmentationSeed)
                 let lr = optimizer.learningRate
                 let r = try trainStep(x, y)
