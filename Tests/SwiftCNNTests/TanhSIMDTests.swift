@@ -56,4 +56,18 @@ final class TanhSIMDTests: XCTestCase {
         XCTAssertEqual(r.scalars.map(\.bitPattern), values.map { tanhf($0).bitPattern })
         print("SIMD tanh: worst \(worst) ulp over \(values.count) values")
     }
+
+    /// LeNet-5's 1.7159·tanh(2x/3) on the SIMD path against the reference loop (tanhf):
+    /// within 2 ulp of the tanh plus the product's rounding, i.e. 4e-7 relative.
+    func testScaledTanhMatchesReference() throws {
+        var rng = TestRNG(9)
+        let x = try rng.tensor([3, 7, 5, 5], -8, 8)
+        let fast = try LeNetOps.scaledTanh(x).scalars
+        let saved = KernelDispatch.forceReference
+        KernelDispatch.forceReference = true
+        defer { KernelDispatch.forceReference = saved }
+        let slow = try LeNetOps.scaledTanh(x).scalars
+        for (a, b) in zip(fast, slow) { XCTAssertEqual(a, b, accuracy: 4e-7 * max(abs(b), 1e-6)) }
+        XCTAssertEqual(slow, x.scalars.map { tanhf($0 * Float(2.0 / 3.0)) * 1.7159 })
+    }
 }
