@@ -169,6 +169,32 @@ final class TrainingTests: XCTestCase {
         XCTAssertNoThrow(try one.forwardRecording(single))   // 64 values per channel in the stem
     }
 
+    /// Dropout: active and seeded in training mode (same seed, same output; another seed,
+    /// another output), the identity in eval mode, where the recording forward equals
+    /// `forward` (the reference path: the plan folds batch norm, so only close).
+    func testModesAndDropoutSeeds() throws {
+        var model = try Model(tinyResNetArchitecture(dropout: 0.5), seed: 6)
+        var rng = TestRNG(6)
+        let x = try rng.tensor([4, 3, 8, 8])
+        XCTAssertFalse(model.isTraining)
+        let evalOut = try model.forwardRecording(x, dropoutSeed: 1).output
+        XCTAssertEqual(try model.forwardRecording(x, dropoutSeed: 2).output.scalars, evalOut.scalars)
+        let planned = try model.forward(x).scalars
+        for (a, b) in zip(evalOut.scalars, planned) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        model.train()
+        XCTAssertTrue(model.isTraining)
+        var a = model, b = model, c = model
+        let ya = try a.forwardRecording(x, dropoutSeed: 1).output.scalars
+        let yb = try b.forwardRecording(x, dropoutSeed: 1).output.scalars
+        let yc = try c.forwardRecording(x, dropoutSeed: 2).output.scalars
+        XCTAssertEqual(ya, yb)
+        XCTAssertNotEqual(ya, yc)
+        XCTAssertEqual(try a.parameter("bn1.running_mean").scalars, try b.parameter("bn1.running_mean").scalars)
+        XCTAssertNotEqual(try a.parameter("bn1.running_mean").scalars, try model.parameter("bn1.running_mean").scalars)
+        model.eval()
+        XCTAssertFalse(model.isTraining)
+    }
+
     func testBackwardRejectsWrongGradientShape() throws {
         var model = try Model(lenet5Architecture())
         let (_, tape) = try model.forwardRecording(try Tensor(zeros: [2, 1, 32, 32]))
