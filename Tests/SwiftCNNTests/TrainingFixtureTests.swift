@@ -2,30 +2,16 @@ import XCTest
 @testable import SwiftCNN
 
 /// The ResNet of scripts/make_training_fixtures.py (`ResNetBlockNet`) from Layer values, with
-/// the same state-dict names: conv1 3→8, bn1, relu, layer1 = [BasicBlock(8, 8)],
+/// the same state-dict names (blocks from the zoo's `basicBlock`, torchvision's layout): conv1 3→8, bn1, relu, layer1 = [BasicBlock(8, 8)],
 /// layer2 = [BasicBlock(8, 16, stride 2, 1×1 projection)], adaptive average pool, fc 16→10.
 func fixtureResNetArchitecture() -> Architecture {
-    func block(_ inC: Int, _ outC: Int, stride: Int) -> Layer {
-        let body: [NamedLayer] = [
-            NamedLayer("conv1", .conv2d(ConvSpec(inC, outC, kernel: 3, stride: stride, padding: 1, bias: false))),
-            NamedLayer("bn1", .batchNorm2d(channels: outC, eps: 1e-5)),
-            NamedLayer("relu", .relu),
-            NamedLayer("conv2", .conv2d(ConvSpec(outC, outC, kernel: 3, padding: 1, bias: false))),
-            NamedLayer("bn2", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]
-        let shortcut: NamedLayer? = stride == 1 && inC == outC ? nil : NamedLayer("downsample", .sequential([
-            NamedLayer("0", .conv2d(ConvSpec(inC, outC, kernel: 1, stride: stride, bias: false))),
-            NamedLayer("1", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]))
-        return .residual(body: body, shortcut: shortcut)
-    }
     return Architecture(name: "resnet_block", numClasses: 10, inputChannels: 3, inputSize: Size2D(8), acceptsAnyInputSize: false,
                         root: .sequential([
                             NamedLayer("conv1", .conv2d(ConvSpec(3, 8, kernel: 3, padding: 1, bias: false))),
                             NamedLayer("bn1", .batchNorm2d(channels: 8, eps: 1e-5)),
                             NamedLayer("relu", .relu),
-                            NamedLayer("layer1", .sequential([NamedLayer("0", block(8, 8, stride: 1))])),
-                            NamedLayer("layer2", .sequential([NamedLayer("0", block(8, 16, stride: 2))])),
+                            NamedLayer("layer1", .sequential([NamedLayer("0", basicBlock(8, 8, stride: 1))])),
+                            NamedLayer("layer2", .sequential([NamedLayer("0", basicBlock(8, 16, stride: 2))])),
                             NamedLayer("avgpool", .adaptiveAvgPool2d(Size2D(1))),
                             NamedLayer("flatten", .flatten),
                             NamedLayer("fc", .linear(inFeatures: 16, outFeatures: 10, bias: true)),

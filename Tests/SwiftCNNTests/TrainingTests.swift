@@ -10,20 +10,6 @@ import XCTest
 /// Inception-like concat of two branches, global average pooling, dropout and a linear
 /// head. Input [N, 3, 8, 8]. `stemPool` false leaves out the stem's max pool.
 func tinyResNetArchitecture(numClasses: Int = 3, dropout: Float = 0.25, stemPool: Bool = true) -> Architecture {
-    func block(_ inC: Int, _ outC: Int, stride: Int) -> Layer {
-        let body: [NamedLayer] = [
-            NamedLayer("conv1", .conv2d(ConvSpec(inC, outC, kernel: 3, stride: stride, padding: 1, bias: false))),
-            NamedLayer("bn1", .batchNorm2d(channels: outC, eps: 1e-5)),
-            NamedLayer("relu", .relu),
-            NamedLayer("conv2", .conv2d(ConvSpec(outC, outC, kernel: 3, padding: 1, bias: false))),
-            NamedLayer("bn2", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]
-        let shortcut: NamedLayer? = stride == 1 && inC == outC ? nil : NamedLayer("downsample", .sequential([
-            NamedLayer("0", .conv2d(ConvSpec(inC, outC, kernel: 1, stride: stride, bias: false))),
-            NamedLayer("1", .batchNorm2d(channels: outC, eps: 1e-5)),
-        ]))
-        return .residual(body: body, shortcut: shortcut)
-    }
     let mixed: Layer = .concat([
         NamedLayer("branch1", .conv2d(ConvSpec(8, 4, kernel: 1))),
         NamedLayer("branch2", .sequential([
@@ -36,9 +22,9 @@ func tinyResNetArchitecture(numClasses: Int = 3, dropout: Float = 0.25, stemPool
         NamedLayer("conv1", .conv2d(ConvSpec(3, 4, kernel: 3, padding: 1, bias: false))),
         NamedLayer("bn1", .batchNorm2d(channels: 4, eps: 1e-5)),
         NamedLayer("relu", .relu),
-        NamedLayer("maxpool", stemPool ? .maxPool2d(PoolSpec(kernel: 3, stride: 1, padding: 1)) : .flatten),
-        NamedLayer("layer1", .sequential([NamedLayer("0", block(4, 4, stride: 1))])),
-        NamedLayer("layer2", .sequential([NamedLayer("0", block(4, 8, stride: 2))])),
+        NamedLayer("maxpool", .maxPool2d(PoolSpec(kernel: 3, stride: 1, padding: 1))),
+        NamedLayer("layer1", .sequential([NamedLayer("0", basicBlock(4, 4, stride: 1))])),
+        NamedLayer("layer2", .sequential([NamedLayer("0", basicBlock(4, 8, stride: 2))])),
         NamedLayer("mixed", mixed),
         NamedLayer("lrn", .localResponseNorm(size: 3, alpha: 1e-2, beta: 0.75, k: 2)),
         NamedLayer("avgpool", .adaptiveAvgPool2d(Size2D(1))),
@@ -58,7 +44,7 @@ func tinyLinearArchitecture() -> Architecture {
                                     NamedLayer("fc", .linear(inFeatures: 4, outFeatures: 2, bias: true))]))
 }
 
-class TrainingTests: XCTestCase {
+final class TrainingTests: XCTestCase {
 
     // MARK: - Gradients vs finite differences
 
@@ -120,12 +106,17 @@ class TrainingTests: XCTestCase {
         }
     }
 
+    /// The LeNets are smooth (tanh, average pooling / subsampling, RBF), so a larger step
+    /// (1e-2) keeps float32 noise down; lenet5_original's outputs are penalties in the
+    /// hundreds, which makes that noise larger still.
     func testGradientsLeNet5() throws {
-        try checkGradients(lenet5Architecture(), inputShape: [2, 1, 32, 32], training: true, seed: 1)
+        try checkGradients(lenet5Architecture(), inputShape: [2, 1, 32, 32], training: true, seed: 1, h: 1e-2)
     }
 
     func testGradientsLeNet5Original() throws {
-        try checkGradients(lenet5OriginalArchitecture(), inputShape: [2, 1, 32, 32], training: true, seed: 2)
+        for seed: UInt64 in [2, 12] {
+            try checkGradients(lenet5OriginalArchitecture(), inputShape: [1, 1, 32, 32], training: true, seed: seed, h: 1e-2)
+        }
     }
 
     /// Training-mode batch norm couples every activation of a channel, so each ReLU or
@@ -176,6 +167,32 @@ class TrainingTests: XCTestCase {
         one.train()
         let single = try rng.tensor([1, 3, 8, 8])
         XCTAssertNoThrow(try one.forwardRecording(single))   // 64 values per channel in the stem
+    }
+
+    /// Dropout: active and seeded in training mode (same seed, same output; another seed,
+    /// another output), the identity in eval mode, where the recording forward equals
+    /// `forward` (the reference path: the plan folds batch norm, so only close).
+    func testModesAndDropoutSeeds() throws {
+        var model = try Model(tinyResNetArchitecture(dropout: 0.5), seed: 6)
+        var rng = TestRNG(6)
+        let x = try rng.tensor([4, 3, 8, 8])
+        XCTAssertFalse(model.isTraining)
+        let evalOut = try model.forwardRecording(x, dropoutSeed: 1).output
+        XCTAssertEqual(try model.forwardRecording(x, dropoutSeed: 2).output.scalars, evalOut.scalars)
+        let planned = try model.forward(x).scalars
+        for (a, b) in zip(evalOut.scalars, planned) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
+        model.train()
+        XCTAssertTrue(model.isTraining)
+        var a = model, b = model, c = model
+        let ya = try a.forwardRecording(x, dropoutSeed: 1).output.scalars
+        let yb = try b.forwardRecording(x, dropoutSeed: 1).output.scalars
+        let yc = try c.forwardRecording(x, dropoutSeed: 2).output.scalars
+        XCTAssertEqual(ya, yb)
+        XCTAssertNotEqual(ya, yc)
+        XCTAssertEqual(try a.parameter("bn1.running_mean").scalars, try b.parameter("bn1.running_mean").scalars)
+        XCTAssertNotEqual(try a.parameter("bn1.running_mean").scalars, try model.parameter("bn1.running_mean").scalars)
+        model.eval()
+        XCTAssertFalse(model.isTraining)
     }
 
     func testBackwardRejectsWrongGradientShape() throws {
@@ -409,37 +426,42 @@ class TrainingTests: XCTestCase {
 
     // MARK: - Trainer
 
-    /// Random images with labels from a fixed rule (mean of the left half vs the right half).
-    func separableData(_ n: Int, seed: UInt64, classes: Int = 2) throws -> Dataset {
+    /// Random [n, 3, 8, 8] images whose label k ∈ 0..<3 is the third of the columns that is
+    /// brighter (noise ±0.5, signal ±0.5).
+    func separableData(_ n: Int, seed: UInt64) throws -> Dataset {
         var rng = TestRNG(seed)
         var values: [Float] = []
         var labels: [Int32] = []
         for _ in 0..<n {
-            let label = Int32(rng.int(0...(classes - 1)))
-            labels.append(label)
-            for _ in 0..<32 { for x in 0..<32 {
-                let bright = (x < 16) == (label == 0)
-                values.append(rng.float(-0.5, 0.5) + (bright ? 0.5 : -0.5))
-            } }
+            let label = rng.int(0...2)
+            labels.append(Int32(label))
+            for _ in 0..<3 { for _ in 0..<8 { for x in 0..<8 {
+                values.append(rng.float(-0.5, 0.5) + (x * 3 / 8 == label ? 0.5 : -0.5))
+            } } }
         }
-        return try Dataset(images: try Tensor(shape: [n, 1, 32, 32], scalars: values), labels: labels)
+        return try Dataset(images: try Tensor(shape: [n, 3, 8, 8], scalars: values), labels: labels)
     }
 
     func testLossDecreasesOnSeparableProblem() throws {
         let data = try separableData(48, seed: 1)
-        let model = try Model(lenet5Architecture(numClasses: 2), seed: 1)
+        let model = try Model(tinyResNetArchitecture(dropout: 0.1), seed: 1)
         let opt = try Optimizer(.sgd(lr: 0.05, momentum: 0.9), for: model)
-        let trainer = Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 4, batchSize: 16, seed: 3))
+        let trainer = Trainer(model: model, optimizer: opt, config: TrainingConfig(epochs: 12, batchSize: 16, seed: 3))
         var steps: [StepReport] = []
-        let reports = try trainer.fit(data, validation: try separableData(20, seed: 2), onStep: { steps.append($0); return true })
-        XCTAssertEqual(reports.count, 4)
-        XCTAssertEqual(steps.count, 12)
-        XCTAssertEqual(steps.map(\.step), Array(0..<12))
-        XCTAssertLessThan(reports[3].loss, reports[0].loss * 0.5)
-        XCTAssertEqual(reports[3].validationAccuracy ?? 0, 1.0, accuracy: 1e-9)
+        var epochs: [EpochReport] = []
+        let reports = try trainer.fit(data, validation: try separableData(30, seed: 2), onStep: { steps.append($0); return true },
+                                      onEpoch: { epochs.append($0) })
+        XCTAssertEqual(reports.count, 12)
+        XCTAssertEqual(epochs.map(\.epoch), Array(0..<12))
+        XCTAssertEqual(steps.count, 36)
+        XCTAssertEqual(steps.map(\.step), Array(0..<36))
+        XCTAssertEqual(steps.map(\.batchIndex), (0..<36).map { $0 % 3 })
+        XCTAssertLessThan(reports[11].loss, reports[0].loss * 0.5, "\(reports.map(\.loss))")
+        XCTAssertGreaterThanOrEqual(reports[11].validationAccuracy ?? 0, 0.9, "\(reports.map { $0.validationAccuracy ?? 0 })")
         let eval = try trainer.model.evaluate(images: data.images, labels: data.labels, batchSize: 7)
-        XCTAssertGreaterThan(eval.accuracy, 0.99)
-        XCTAssertEqual(try trainer.model.predict(data.images, batchSize: 5), data.labels)
+        XCTAssertGreaterThanOrEqual(eval.accuracy, 0.9)
+        let predicted = try trainer.model.predict(data.images, batchSize: 5)
+        XCTAssertEqual(Double(zip(predicted, data.labels).filter { $0 == $1 }.count) / 48, eval.accuracy, accuracy: 1e-12)
     }
 
     func testEvaluateAndPredictMatchForward() throws {
@@ -517,6 +539,30 @@ class TrainingTests: XCTestCase {
         }
     }
 
+    /// The optimizer writes the weights and its state where they are: no copy per step (a
+    /// copy would allocate a new buffer while the old one is alive, so equal addresses after
+    /// the step prove the update was in place).
+    func testStepsUpdateWeightsInPlace() throws {
+        for config in [OptimizerConfig.sgd(lr: 0.1, momentum: 0.9), .adam(lr: 1e-3)] {
+            let model = try Model(tinyResNetArchitecture(), seed: 2)
+            let trainer = Trainer(model: model, optimizer: try Optimizer(config, for: model), config: TrainingConfig())
+            var rng = TestRNG(3)
+            let x = try rng.tensor([4, 3, 8, 8])
+            let labels: [Int32] = [0, 1, 2, 0]
+            _ = try trainer.step(images: x, labels: labels)
+            func addresses() -> [UInt] {
+                trainer.model.parameterSpecs.map { p in
+                    trainer.model.store[p.name].map { t in t.withUnsafePointer { UInt(bitPattern: $0) } } ?? 0
+                } + trainer.optimizer.stateDict().map { $0.1.withUnsafePointer { UInt(bitPattern: $0) } }.dropLast(2)
+            }
+            let before = addresses()
+            let weights = try trainer.model.parameter("fc.weight").scalars
+            _ = try trainer.step(images: x, labels: labels)
+            XCTAssertNotEqual(try trainer.model.parameter("fc.weight").scalars, weights)
+            XCTAssertEqual(addresses(), before, "\(config.kind)")
+        }
+    }
+
     func testStepValidatesLabelsFirst() throws {
         let model = try Model(lenet5Architecture())
         let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.1), for: model), config: TrainingConfig())
@@ -528,6 +574,17 @@ class TrainingTests: XCTestCase {
         XCTAssertTrue(loss.isFinite)
         XCTAssertEqual(trainer.state.globalStep, 1)
         XCTAssertTrue(trainer.model.isTraining)
+        // fit: a batch larger than the data is one batch; bad settings are errors.
+        let data = try Dataset(images: try Tensor(zeros: [3, 1, 32, 32]), labels: [0, 1, 2])
+        trainer.config = TrainingConfig(epochs: 1, batchSize: Int.max)
+        var sizes: [Int] = []
+        _ = try trainer.fit(data, onStep: { sizes.append($0.batchesPerEpoch); return true })
+        XCTAssertEqual(sizes, [1])
+        trainer.config.batchSize = 0
+        trainer.config.epochs = 2
+        assertThrows(.invalidArgument, "batch size") { try trainer.fit(data) }
+        trainer.config.batchSize = 2
+        assertThrows(.invalidArgument, "label 10") { try trainer.fit(try Dataset(images: try Tensor(zeros: [1, 1, 32, 32]), labels: [10])) }
     }
 }
 
@@ -541,4 +598,59 @@ private func system_rm(_ dir: String) -> Int32 {
         closedir(d)
     }
     return rmdir(dir)
+}
+
+/// Training throughput, run only when SWIFTCNN_TRAIN_BENCH is set to a thread count (meant for a release
+/// build: `swift test -c release -Xswiftc -target-cpu -Xswiftc native --filter TrainingBenchmark`).
+final class TrainingBenchmark: XCTestCase {
+    func testLeNet5TrainingThroughput() throws {
+        try measure(lenet5Architecture(), batch: 64, image: [1, 32, 32])
+    }
+
+    func testResNet18TrainingThroughput() throws {
+        guard let arch = resnetArchitecture("resnet18", numClasses: 10) else { return XCTFail("no resnet18") }
+        try measure(arch, batch: 32, image: [3, 32, 32], rounds: 3, steps: 3)
+    }
+
+    func measure(_ arch: Architecture, batch: Int, image: [Int], rounds: Int = 7, steps: Int = 20) throws {
+        guard let setting = getenv("SWIFTCNN_TRAIN_BENCH") else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=<threads> to run") }
+        let saved = Threading.numThreads
+        if let n = Int(String(cString: setting)), n >= 1 { Threading.numThreads = n }
+        defer { Threading.numThreads = saved }
+        var rng = TestRNG(1)
+        let x = try rng.tensor([batch] + image)
+        let labels = (0..<batch).map { Int32($0 % 10) }
+        let model = try Model(arch)
+        let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.01, momentum: 0.9), for: model),
+                              config: TrainingConfig(batchSize: batch))
+        for _ in 0..<2 { _ = try trainer.step(images: x, labels: labels) }
+        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        var rates: [Double] = []
+        for _ in 0..<rounds {
+            let t0 = now()
+            for _ in 0..<steps { _ = try trainer.step(images: x, labels: labels) }
+            rates.append(Double(steps * batch) / (now() - t0))
+        }
+        rates.sort()
+        // Breakdown of one step (medians).
+        var fw: [Double] = [], bw: [Double] = [], op: [Double] = [], inf: [Double] = []
+        var m = trainer.model
+        let opt = trainer.optimizer
+        for _ in 0..<rounds {
+            let a = now()
+            let (out, tape) = try m.forwardRecording(x)
+            let (_, g) = try crossEntropyLoss(out, labels: labels)
+            let b = now()
+            let grads = try m.backward(tape, gradOutput: g)
+            let c = now()
+            try opt.step(&m, grads)
+            let d = now()
+            _ = try m.forward(x)
+            let e = now()
+            fw.append(b - a); bw.append(c - b); op.append(d - c); inf.append(e - d)
+        }
+        func med(_ v: [Double]) -> String { String(Int(v.sorted()[v.count / 2] * 1e6)) + " µs" }
+        print("\(arch.name) step breakdown: forwardRecording+loss \(med(fw)), backward \(med(bw)), optimizer \(med(op)), inference forward \(med(inf))")
+        print("\(arch.name) training, batch \(batch), \(Threading.numThreads) threads: median \(Int(rates[rates.count / 2])) images/s (min \(Int(rates[0])), max \(Int(rates[rates.count - 1])))")
+    }
 }

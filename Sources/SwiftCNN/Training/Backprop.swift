@@ -149,24 +149,10 @@ extension Model {
             let (y, mask) = try dropoutTraining(x, p: p, seed: seed)
             return (y, .leaf(LeafRecord(mask: mask)))
         case .sequential(let children):
-            var y = x
-            var nodes: [TapeNode] = []
-            nodes.reserveCapacity(children.count)
-            for c in children {
-                let (out, node) = try record(c.layer, path: Layer.join(path, c.name), y, dropoutSeed: dropoutSeed)
-                y = out
-                nodes.append(node)
-            }
+            let (y, nodes) = try recordChain(children, path: path, x, dropoutSeed: dropoutSeed)
             return (y, .sequential(nodes))
         case .residual(let body, let shortcut):
-            var y = x
-            var nodes: [TapeNode] = []
-            nodes.reserveCapacity(body.count)
-            for c in body {
-                let (out, node) = try record(c.layer, path: Layer.join(path, c.name), y, dropoutSeed: dropoutSeed)
-                y = out
-                nodes.append(node)
-            }
+            let (y, nodes) = try recordChain(body, path: path, x, dropoutSeed: dropoutSeed)
             var s = x
             var shortNode: TapeNode?
             if let sc = shortcut {
@@ -185,6 +171,19 @@ extension Model {
             let sizes = outs.map { $0.rank >= 2 ? $0.shape[1] : 0 }
             return (try concat(outs, axis: 1), .concat(nodes, sizes: sizes))
         }
+    }
+
+    /// Records children applied in order.
+    mutating func recordChain(_ children: [NamedLayer], path: String, _ x: Tensor, dropoutSeed: UInt64) throws -> (Tensor, [TapeNode]) {
+        var y = x
+        var nodes: [TapeNode] = []
+        nodes.reserveCapacity(children.count)
+        for c in children {
+            let (out, node) = try record(c.layer, path: Layer.join(path, c.name), y, dropoutSeed: dropoutSeed)
+            y = out
+            nodes.append(node)
+        }
+        return (y, nodes)
     }
 
     /// running = (1 − m)·running + m·statistic in float64 (m = 0.1), the variance unbiased.

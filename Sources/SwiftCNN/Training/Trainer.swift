@@ -87,6 +87,17 @@ public struct TrainingState: Sendable, Equatable {
 /// index: s)` as ``Model/forwardRecording(_:dropoutSeed:)``'s seed — so a run resumed from a
 /// checkpoint produces the same losses and weights as an uninterrupted one (with the same
 /// thread count: kernels are bitwise deterministic per thread count).
+///
+///     var model = try Model(lenet5Architecture(), seed: 0)
+///     let optimizer = try Optimizer(.sgd(lr: 0.05, momentum: 0.9), for: model)
+///     let trainer = Trainer(model: model, optimizer: optimizer,
+///                           config: TrainingConfig(epochs: 30, batchSize: 64, seed: 0))
+///     let history = try trainer.fit(train, validation: test, onStep: { report in
+///         print(report.epoch, report.batchIndex, report.loss)
+///         return true                        // false stops; fit again (or a checkpoint) resumes
+///     })
+///     try trainer.saveCheckpoint(path: "run.safetensors")
+///     model = trainer.model                  // trained weights; model.save(path:) writes them
 public final class Trainer {
     /// The model being trained.
     public var model: Model
@@ -143,14 +154,15 @@ public final class Trainer {
         try model.checkLabels(data.labels, "fit")
         if let v = validation { try model.checkLabels(v.labels, "fit: validation") }
         let n = data.count, bs = config.batchSize
-        let batches = (n + bs - 1) / bs
+        let batches = n / bs + (n % bs == 0 ? 0 : 1)   // no overflow for any batch size
         var reports: [EpochReport] = []
         while state.epoch < config.epochs {
             let order = data.order(epoch: state.epoch, seed: config.seed, shuffle: config.shuffle)
             let augmentationSeed = config.seed &+ UInt64(truncatingIfNeeded: state.epoch)
             while state.batchInEpoch < batches {
                 let b = state.batchInEpoch
-                let indices = order[(b * bs)..<min(n, (b + 1) * bs)]
+                let start = b * bs                           // < n, since b < batches
+                let indices = order[start..<(start + min(bs, n - start))]
                 let (x, y) = try data.batch(indices: indices, augmentation: config.augmentation, seed: augmentationSeed)
                 let lr = optimizer.learningRate
                 let r = try trainStep(x, y)
