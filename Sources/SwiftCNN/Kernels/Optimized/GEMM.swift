@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What the GEMM applies to each output element after the last block of the k dimension,
 /// in this order: `+ bias[row]`, `+ residual[row, col]`, then ReLU (`v < 0 ? 0 : v`, NaN
 /// kept). Lets a convolution finish its bias, residual add and activation in the pass
@@ -18,16 +20,25 @@ struct GEMMEpilogue {
     var isNone: Bool { bias == nil && residual == nil && !relu }
 }
 
-/// A matrix A (`m × k`, the left factor) packed once for ``Optimized/gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:)``:
-/// for each block of ``Optimized/gemmKC`` columns of A, panels of ``Optimized/gemmMR`` rows,
-/// each stored column by column (`MR` contiguous values per column), rows past `m` zero.
-final class PackedGEMMMatrix {
-    let m: Int
-    let k: Int
+/// A matrix A (`m × k`, the left factor, e.g. convolution weights) packed once for repeated
+/// products with ``Optimized/gemm(m:n:k:packedA:b:ldb:c:ldc:accumulate:)``.
+///
+/// Layout: for each block of ``Optimized/gemmKC`` columns of A, panels of
+/// ``Optimized/gemmMR`` rows, each stored column by column (`MR` contiguous values per
+/// column), rows past `m` zero.
+public final class PackedGEMMMatrix {
+    /// Rows of A.
+    public let m: Int
+    /// Columns of A (the product's inner dimension).
+    public let k: Int
     let buffer: ScratchBuffer
 
-    /// Packs `a` (row `i` at `a + i·lda`). Throws `.outOfMemory`.
-    init(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) throws {
+    /// Packs `a` (`m × k`, row `i` at `a + i·lda`, lda >= k; the caller guarantees the
+    /// pointer covers that extent). Throws when m or k is negative or when memory cannot be had.
+    public init(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) throws {
+        if m < 0 || k < 0 || lda < k {
+            throw SwiftCNNError.invalidArgument("gemm: packing needs m >= 0, k >= 0 and lda >= k, got m \(m), k \(k), lda \(lda)")
+        }
         self.m = m
         self.k = k
         buffer = try ScratchBuffer(count: try Optimized.packedASize(m: m, k: k))
@@ -38,14 +49,33 @@ final class PackedGEMMMatrix {
 }
 
 extension Optimized {
-    /// Rows of C computed together by the micro-kernel.
-    static let gemmMR = 8
-    /// Columns of C computed together by the micro-kernel (two `SIMD16<Float>`).
-    static let gemmNR = 32
-    /// Depth of one block of the k dimension.
+#if SCNN_AVX2
+    /// The micro-kernel's vector: 8 lanes, one ymm register (AVX2 build, `SWIFT_CPU=haswell`).
+    typealias GEMMVector = SIMD8<Float>
+    /// Rows of C computed together by the micro-kernel: 6 rows × 2 vectors = 12 of the 16
+    /// ymm registers as accumulators, 2 for B, 1 for the broadcast A value.
+    static let gemmMR = 6
+#else
+    /// The micro-kernel's vector: 16 lanes, one zmm register (AVX-512).
+    typealias GEMMVector = SIMD16<Float>
+    /// Rows of C computed together by the micro-kernel: 12 rows × 2 vectors = 24 of the 32
+    /// zmm registers as accumulators, 2 for B (A values are broadcast from memory).
+    static let gemmMR = 12
+#endif
+    /// Columns of C computed together by the micro-kernel (two ``GEMMVector``s).
+    static let gemmNR = 2 * GEMMVector.scalarCount
+    /// Depth of one block of the k dimension: a KC×NR panel of B (32 KiB with AVX-512) is
+    /// reused from L1 by a run of A panels.
     static let gemmKC = 256
-    /// Columns of one packed block of B (a multiple of ``gemmNR``); a KC×NC block (512 KiB) sits in L2.
-    static let gemmNC = 512
+    /// Floats of the B tiles (one KC block) that each A panel runs over before the next
+    /// group: 512 KiB, about half of a Zen 4 core's L2.
+    static let gemmL2Floats = 1 << 17
+    /// Floats of packed B a thread holds at once when the work is split along N (2 MiB):
+    /// its columns of B are packed in chunks of whole NR tiles over all of k.
+    static let gemmPackedBFloats = 1 << 19
+    /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
+    /// a larger B is split along N instead.
+    static let gemmSharedBFloats = 1 << 22
     /// Below this many multiply-adds a GEMM runs on the calling thread only.
     static let gemmParallelThreshold = 1 << 18
 
@@ -59,23 +89,50 @@ extension Optimized {
     /// the block of columns starting at `pc` begins at `pc·Mp` (Mp = m rounded up to MR);
     /// inside it, panel `ip` (rows `ip·MR..<ip·MR+MR`) begins at `ip·MR·kc` and holds column `p`
     /// at `p·MR`, zeros for rows past `m`.
+    /// Large matrices are packed by ``Threading``'s threads, a range of panels each.
     static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>) {
+        let panels = (m + gemmMR - 1) / gemmMR
+        let (mk, o) = m.multipliedReportingOverflow(by: k)
+        let threads = Threading.numThreads
+        if threads > 1 && panels > 1 && (o || mk >= 1 << 17) {
+            let parts = min(panels, threads)
+            Threading.parallelFor(parts) { part in
+                packA(m: m, k: k, a: a, lda: lda, into: dst, panels: (panels * part / parts)..<(panels * (part + 1) / parts))
+            }
+        } else {
+            packA(m: m, k: k, a: a, lda: lda, into: dst, panels: 0..<panels)
+        }
+    }
+
+    /// ``packA(m:k:a:lda:into:)`` for the panels `range` only.
+    static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>,
+                      panels range: Range<Int>) {
         let mr = gemmMR
-        let panels = (m + mr - 1) / mr
-        let mp = panels * mr
+        let mp = (m + mr - 1) / mr * mr
         var pc = 0
         while pc < k {
             let kc = min(gemmKC, k - pc)
             let block = dst + pc * mp
-            for ip in 0..<panels {
+            for ip in range {
                 let panel = block + ip * mr * kc
                 let rows = min(mr, m - ip * mr)
-                for r in 0..<mr {
-                    if r < rows {
-                        let src = a + (ip * mr + r) * lda + pc
-                        for p in 0..<kc { panel[p * mr + r] = src[p] }
-                    } else {
-                        for p in 0..<kc { panel[p * mr + r] = 0 }
+                let src = a + ip * mr * lda + pc
+                // Writes run contiguously; the MR rows are read as MR sequential streams.
+                if rows == mr {
+                    // A full panel: MR (a constant) unrolled loads from the rows, one contiguous run of stores.
+                    for p in 0..<kc {
+                        let d = panel + p * gemmMR
+                        var s = src + p
+                        for r in 0..<gemmMR {
+                            d[r] = s.pointee
+                            s += lda
+                        }
+                    }
+                } else {
+                    for p in 0..<kc {
+                        let d = panel + p * mr
+                        for r in 0..<rows { d[r] = src[r * lda + p] }
+                        for r in rows..<mr { d[r] = 0 }
                     }
                 }
             }
@@ -89,11 +146,11 @@ extension Optimized {
     /// - b: `k × n`, row `p` at `b + p·ldb` (ldb >= n)
     /// - c: `m × n`, row `i` at `c + i·ldc` (ldc >= n); only these m×n elements are written
     ///
-    /// A is packed into ``gemmMR``-row panels, B in blocks of ``gemmKC``×``gemmNC`` into
-    /// ``gemmNR``-column panels (both zero-padded at the edges, so edge tiles run the same
-    /// 8×32 register micro-kernel as full ones). Tiles of C are spread over ``Threading``'s
-    /// threads; each element's sum runs in the same order whatever the thread count, so
-    /// results are bitwise identical for every thread count.
+    /// A is packed into ``gemmMR``-row panels, B into ``gemmNR``-column panels (both
+    /// zero-padded at the edges, so edge tiles run the same register micro-kernel as full
+    /// ones; a last panel of few rows runs a shorter variant). Work is spread over
+    /// ``Threading``'s threads; each element's sum runs in the same order whatever the thread
+    /// count, so results are bitwise identical for every thread count.
     /// Sizes <= 0 are allowed: m or n <= 0 writes nothing; k <= 0 sets C to 0 (or leaves it
     /// when accumulating). The caller guarantees the pointers cover the stated extents.
     /// Falls back to a plain loop if scratch memory cannot be had.
@@ -103,6 +160,18 @@ extension Optimized {
                             c: UnsafeMutablePointer<Float>, ldc: Int,
                             accumulate: Bool) {
         gemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: .none)
+    }
+
+    /// ``gemm(m:n:k:a:lda:b:ldb:c:ldc:accumulate:)`` with A packed beforehand (`packedA.m`
+    /// rows, `packedA.k` columns): what a convolution does with its weights. Same
+    /// contract otherwise; bitwise the same result as the unpacked call.
+    /// - Throws: `.outOfMemory` when B's packing buffer cannot be had (C untouched).
+    public static func gemm(n: Int, packedA: PackedGEMMMatrix,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool) throws {
+        try gemmPacked(m: packedA.m, n: n, k: packedA.k, a: packedA.pointer, b: b, ldb: ldb, c: c, ldc: ldc,
+                       accumulate: accumulate, epilogue: .none)
     }
 
     /// ``gemm(m:n:k:a:lda:b:ldb:c:ldc:accumulate:)`` with an epilogue.
@@ -145,159 +214,314 @@ extension Optimized {
         }
     }
 
+    /// The rows a micro-kernel variant computes for a panel with `rows` real rows: MR/3,
+    /// 2·MR/3 or MR (a short last panel, e.g. 64 = 5·12 + 4 rows, runs a 4-row kernel).
+    @inline(__always)
+    static func kernelRows(_ rows: Int) -> Int {
+        let third = gemmMR / 3
+        return rows <= third ? third : rows <= 2 * third ? 2 * third : gemmMR
+    }
+
     /// The product with A already packed by ``packA(m:k:a:lda:into:)`` (k >= 1).
+    ///
+    /// The tiles of C are split in one rectangle per thread (one ``Threading/parallelFor(_:_:)``
+    /// call, no other synchronization), along M or along N, whichever balances better:
+    /// - along N, each thread packs its own columns of B, in chunks of whole NR tiles over
+    ///   all of k (``gemmPackedBFloats`` at most);
+    /// - along M, all threads share one packed B: the first thread to need a KC×NR block packs
+    ///   it (an atomic flag per block; the others wait for it), each thread starting on a
+    ///   different tile so that packing is spread.
+    /// Inside a rectangle: for each KC block, for each group of B tiles that fits in L2, for
+    /// each A panel (kept in L1), for each B tile: one micro-kernel call. Each element of C is
+    /// summed in the same order whatever the split, so results are bitwise identical for
+    /// every thread count.
     /// Throws `.outOfMemory` when the B panels' scratch memory cannot be had (C untouched).
     static func gemmPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
                            b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int,
                            accumulate: Bool, epilogue: GEMMEpilogue) throws {
         if m <= 0 || n <= 0 || k <= 0 { return }
-        let mr = gemmMR, nr = gemmNR
+        let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
         let panelsM = (m + mr - 1) / mr
         let tilesN = (n + nr - 1) / nr
-        // Work items: column ranges of whole NR tiles × row ranges of whole MR panels.
-        let threads = Threading.numThreads
-        var splitN = 1, splitM = 1
+        let kBlocks = (k + kcMax - 1) / kcMax
+        let perTile = try Checked.mul(k, nr, "gemm packing buffer")
+        var threads = Threading.numThreads
         let (mn, o1) = m.multipliedReportingOverflow(by: n)
         let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
-        if threads > 1 && (o1 || o2 || mnk >= gemmParallelThreshold) {
-            let want = threads * 2
-            splitN = min(tilesN, want)
-            if splitN < want { splitM = min(panelsM, (want + splitN - 1) / splitN) }
+        if !o1 && !o2 && mnk < gemmParallelThreshold { threads = 1 }
+
+        // Split: along M into panel ranges of balanced row cost, or along N into equal tile ranges.
+        var parts = 1
+        var alongM = false
+        var rowBounds = [0, panelsM]
+        if threads > 1 {
+            var totalRowCost = 0
+            for ip in 0..<panelsM { totalRowCost += kernelRows(min(mr, m - ip * mr)) }
+            let pm = min(threads, panelsM)
+            var mb = [0]
+            var acc = 0, ip = 0, worst = 0, start = 0
+            for part in 1...pm {
+                let target = totalRowCost * part / pm
+                while ip < panelsM && (acc < target || part == pm) {
+                    acc += kernelRows(min(mr, m - ip * mr))
+                    ip += 1
+                }
+                mb.append(ip)
+                worst = max(worst, acc - start)
+                start = acc
+            }
+            let pn = min(threads, tilesN)
+            let costM = worst * tilesN, costN = totalRowCost * ((tilesN + pn - 1) / pn)
+            let sharedFits = perTile <= gemmSharedBFloats / tilesN
+            if pm > 1 && (costM < costN || (costM == costN && pn < pm)) && sharedFits {
+                alongM = true
+                parts = pm
+                rowBounds = mb
+            } else {
+                parts = pn
+            }
         }
-        let items = splitN * splitM
-        let ncMax = min(gemmNC, tilesN * nr)
-        let perItem = min(gemmKC, k) * ncMax
-        let work = try ScratchBuffer(count: try Checked.mul(perItem, items, "gemm packing buffer"))
-        let mp = panelsM * mr
-        let workBase = work.pointer
-        Threading.parallelFor(items) { item in
-            let sn = item % splitN, sm = item / splitN
-            let n0 = (tilesN * sn / splitN) * nr, n1 = min(n, (tilesN * (sn + 1) / splitN) * nr)
-            let p0 = panelsM * sm / splitM, p1 = panelsM * (sm + 1) / splitM
-            if n0 >= n1 || p0 >= p1 { return }
-            let packedB = workBase + item * perItem
-            var jc = n0
-            while jc < n1 {
-                let nc = min(gemmNC, n1 - jc)
-                var pc = 0
-                while pc < k {
-                    let kc = min(gemmKC, k - pc)
-                    packB(kc: kc, nc: nc, b: b + pc * ldb + jc, ldb: ldb, into: packedB)
-                    let acc = accumulate || pc > 0
-                    let last = pc + kc == k
-                    let ablock = a + pc * mp
-                    for ip in p0..<p1 {
-                        let apanel = ablock + ip * mr * kc
-                        let rows = min(mr, m - ip * mr)
+
+        if alongM {
+            let shared = try ScratchBuffer(count: perTile * tilesN)
+            let flagCount = kBlocks * tilesN
+            let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: flagCount)
+            for i in 0..<flagCount { (flags + i).initialize(to: Atomic(0)) }
+            let bp = shared.pointer
+            let bounds = rowBounds
+            Threading.parallelFor(parts) { part in
+                gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
+                              tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
+                              accumulate: accumulate, epilogue: epilogue) { kb, j in
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    let tile = bp + pc * tilesN * nr + j * kc * nr
+                    let flag = flags + kb * tilesN + j
+                    if flag.pointee.load(ordering: .acquiring) != 2 {
+                        if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                            packBTile(kc: kc, cols: min(nr, n - j * nr), b: b + pc * ldb + j * nr, ldb: ldb, into: tile)
+                            flag.pointee.store(2, ordering: .releasing)
+                        } else {
+                            while flag.pointee.load(ordering: .acquiring) != 2 {}
+                        }
+                    }
+                    return UnsafePointer(tile)
+                }
+            }
+            flags.deinitialize(count: flagCount)
+            flags.deallocate()
+            withExtendedLifetime(shared) {}
+            return
+        }
+
+        // Along N: each part packs its own tiles, chunk by chunk.
+        var chunkTiles = max(1, min((tilesN + parts - 1) / parts, gemmPackedBFloats / perTile))
+        let chunks = ((tilesN + parts - 1) / parts + chunkTiles - 1) / chunkTiles
+        chunkTiles = ((tilesN + parts - 1) / parts + chunks - 1) / chunks
+        let chunkFloats = perTile * chunkTiles
+        let privateB = try ScratchBuffer(count: try Checked.mul(chunkFloats, parts, "gemm packing buffer"))
+        let base = privateB.pointer
+        let body = { (part: Int) in
+            let j0 = tilesN * part / parts, j1 = tilesN * (part + 1) / parts
+            let bp = base + part * chunkFloats
+            var t0 = j0
+            while t0 < j1 {
+                let t1 = min(j1, t0 + chunkTiles)
+                let nt = t1 - t0
+                for kb in 0..<kBlocks {
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    for j in t0..<t1 {
+                        packBTile(kc: kc, cols: min(nr, n - j * nr), b: b + pc * ldb + j * nr, ldb: ldb,
+                                  into: bp + pc * nt * nr + (j - t0) * kc * nr)
+                    }
+                }
+                gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: t0..<t1, rotate: 0,
+                              c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j in
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    return UnsafePointer(bp + pc * nt * nr + (j - t0) * kc * nr)
+                }
+                t0 = t1
+            }
+        }
+        if parts > 1 {
+            Threading.parallelFor(parts, body)
+        } else {
+            body(0)
+        }
+        withExtendedLifetime(privateB) {}
+    }
+
+    /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block. `bTile(kb, j)`
+    /// gives the packed KC×NR block `kb` of tile `j`. The tiles are visited from
+    /// `tiles.lowerBound + rotate` on, wrapping around; every element still sees the KC blocks in order.
+    @inline(__always)
+    static func gemmRectangle(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
+                              tiles: Range<Int>, rotate: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                              accumulate: Bool, epilogue: GEMMEpilogue,
+                              bTile: (Int, Int) -> UnsafePointer<Float>) {
+        let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
+        let mp = (m + mr - 1) / mr * mr
+        let kBlocks = (k + kcMax - 1) / kcMax
+        let count = tiles.count
+        if panels.isEmpty || count == 0 { return }
+        for kb in 0..<kBlocks {
+            let pc = kb * kcMax, kc = min(kcMax, k - pc)
+            let acc = accumulate || kb > 0
+            let last = kb == kBlocks - 1
+            let ablock = a + pc * mp
+            // Groups of B tiles whose KC block fits in about half of L2, reused by every A panel.
+            let group = max(1, gemmL2Floats / (kc * nr))
+            var g0 = 0
+            while g0 < count {
+                let g1 = min(count, g0 + group)
+                for ip in panels {
+                    let rows = min(mr, m - ip * mr)
+                    let apanel = ablock + ip * mr * kc
+                    for jj in g0..<g1 {
+                        var j = jj + rotate
+                        if j >= count { j -= count }
+                        j += tiles.lowerBound
+                        let col = j * nr
                         var ep = GEMMEpilogue.none
                         if last && !epilogue.isNone {
                             ep.relu = epilogue.relu
                             ep.bias = epilogue.bias.map { $0 + ip * mr }
-                            ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + jc }
+                            ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
                             ep.ldr = epilogue.ldr
                         }
-                        var jr = 0
-                        while jr < nc {
-                            let cols = min(nr, nc - jr)
-                            var e = ep
-                            if let r = e.residual { e.residual = r + jr }
-                            microKernel(kc: kc, a: apanel, b: UnsafePointer(packedB + jr * kc),
-                                        c: c + ip * mr * ldc + jc + jr, ldc: ldc, rows: rows, cols: cols,
-                                        accumulate: acc, epilogue: e)
-                            jr += nr
-                        }
+                        microKernel(kc: kc, a: apanel, b: bTile(kb, j), c: c + ip * mr * ldc + col, ldc: ldc,
+                                    rows: rows, cols: min(nr, n - col), accumulate: acc, epilogue: ep)
                     }
-                    pc += kc
                 }
-                jc += nc
+                g0 = g1
             }
         }
-        withExtendedLifetime(work) {}
     }
 
-    /// Packs the `kc × nc` block of B at `b` into panels of 32 columns: panel `j` holds
-    /// rows `0..<kc` of columns `32j..<32j+32`, each row 32 contiguous floats (zeros past `nc`).
+    /// Packs `cols` (<= NR) columns of a `kc`-row block of B at `b` into one panel: row `p`
+    /// at `p·NR`, NR contiguous floats, zeros past `cols`.
     @inline(__always)
-    static func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+    static func packBTile(kc: Int, cols: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+        typealias V = GEMMVector
         let nr = gemmNR
-        var d = dst
-        var j = 0
-        while j < nc {
-            let width = min(nr, nc - j)
-            if width == nr {
-                for p in 0..<kc {
-                    let s = UnsafeRawPointer(b + p * ldb + j)
-                    let v0 = s.loadUnaligned(as: SIMD16<Float>.self)
-                    let v1 = s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-                    let o = UnsafeMutableRawPointer(d)
-                    o.storeBytes(of: v0, as: SIMD16<Float>.self)
-                    o.storeBytes(of: v1, toByteOffset: 64, as: SIMD16<Float>.self)
-                    d += nr
-                }
-            } else {
-                for p in 0..<kc {
-                    let src = b + p * ldb + j
-                    for jj in 0..<width { d[jj] = src[jj] }
-                    for jj in width..<nr { d[jj] = 0 }
-                    d += nr
-                }
+        let vb = MemoryLayout<V>.size
+        if cols == nr {
+            for p in 0..<kc {
+                let s = UnsafeRawPointer(b + p * ldb)
+                let o = UnsafeMutableRawPointer(dst + p * nr)
+                o.storeBytes(of: s.loadUnaligned(as: V.self), as: V.self)
+                o.storeBytes(of: s.loadUnaligned(fromByteOffset: vb, as: V.self), toByteOffset: vb, as: V.self)
             }
-            j += nr
+        } else {
+            for p in 0..<kc {
+                let src = b + p * ldb
+                let d = dst + p * nr
+                for jj in 0..<cols { d[jj] = src[jj] }
+                for jj in cols..<nr { d[jj] = 0 }
+            }
         }
     }
 
-    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= 8, cols <= 32.
-    /// The panels are zero-padded, so the full 8×32 tile is always computed; edge tiles go
-    /// through a small buffer with the same vector arithmetic as full ones.
+    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= MR, cols <= NR,
+    /// with the kernel variant for `rows` (see ``kernelRows(_:)``).
     @inline(__always)
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                             accumulate: Bool, epilogue: GEMMEpilogue) {
-        typealias V = SIMD16<Float>
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+        let third = gemmMR / 3
+        if rows > 2 * third {
+            kernelFull(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+        } else if rows > third {
+            kernelTwoThirds(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+        } else {
+            kernelThird(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+        }
+    }
+
+    /// The MR-row micro-kernel.
+    @inline(never)
+    static func kernelFull(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The 2·MR/3-row micro-kernel (A read with the panel's MR stride).
+    @inline(never)
+    static func kernelTwoThirds(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                                accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(2 * (gemmMR / 3), kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The MR/3-row micro-kernel.
+    @inline(never)
+    static func kernelThird(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                            accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR / 3, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The register-blocked kernel for `R` rows (a constant after inlining; rows <= R <= 12):
+    /// 2·R vector accumulators, per step of k two B vectors and R broadcast A values. The
+    /// panels are zero-padded, so every tile computes full NR-wide rows; an edge tile's
+    /// store goes through a small buffer with the same vector arithmetic as a full one.
+    @inline(__always)
+    static func kernelBody(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR
+        let vb = MemoryLayout<V>.size
+        var c0a = V(), c0b = V(); var c1a = V(), c1b = V(); var c2a = V(), c2b = V(); var c3a = V(), c3b = V()
+        var c4a = V(), c4b = V(); var c5a = V(), c5b = V(); var c6a = V(), c6b = V(); var c7a = V(), c7b = V()
+        var c8a = V(), c8b = V(); var c9a = V(), c9b = V(); var c10a = V(), c10b = V(); var c11a = V(), c11b = V()
         var ap = a
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
             let b0 = bp.load(as: V.self)
-            let b1 = bp.load(fromByteOffset: 64, as: V.self)
-            var s = ap[0]
-            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = ap[1]
-            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = ap[2]
-            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = ap[3]
-            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = ap[4]
-            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = ap[5]
-            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = ap[6]
-            c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = ap[7]
-            c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-            ap += 8
-            bp += 128
+            let b1 = bp.load(fromByteOffset: vb, as: V.self)
+            if R > 0 { let s = ap[0]; c0a = c0a.addingProduct(s, b0); c0b = c0b.addingProduct(s, b1) }
+            if R > 1 { let s = ap[1]; c1a = c1a.addingProduct(s, b0); c1b = c1b.addingProduct(s, b1) }
+            if R > 2 { let s = ap[2]; c2a = c2a.addingProduct(s, b0); c2b = c2b.addingProduct(s, b1) }
+            if R > 3 { let s = ap[3]; c3a = c3a.addingProduct(s, b0); c3b = c3b.addingProduct(s, b1) }
+            if R > 4 { let s = ap[4]; c4a = c4a.addingProduct(s, b0); c4b = c4b.addingProduct(s, b1) }
+            if R > 5 { let s = ap[5]; c5a = c5a.addingProduct(s, b0); c5b = c5b.addingProduct(s, b1) }
+            if R > 6 { let s = ap[6]; c6a = c6a.addingProduct(s, b0); c6b = c6b.addingProduct(s, b1) }
+            if R > 7 { let s = ap[7]; c7a = c7a.addingProduct(s, b0); c7b = c7b.addingProduct(s, b1) }
+            if R > 8 { let s = ap[8]; c8a = c8a.addingProduct(s, b0); c8b = c8b.addingProduct(s, b1) }
+            if R > 9 { let s = ap[9]; c9a = c9a.addingProduct(s, b0); c9b = c9b.addingProduct(s, b1) }
+            if R > 10 { let s = ap[10]; c10a = c10a.addingProduct(s, b0); c10b = c10b.addingProduct(s, b1) }
+            if R > 11 { let s = ap[11]; c11a = c11a.addingProduct(s, b0); c11b = c11b.addingProduct(s, b1) }
+            ap += mr
+            bp += 2 * vb
         }
-        if rows == gemmMR && cols == gemmNR {
+        if cols == gemmNR {
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
                 finish(v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
             }
-            put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3)
-            put(c40, c41, 4); put(c50, c51, 5); put(c60, c61, 6); put(c70, c71, 7)
+            if R > 0 && rows > 0 { put(c0a, c0b, 0) }
+            if R > 1 && rows > 1 { put(c1a, c1b, 1) }
+            if R > 2 && rows > 2 { put(c2a, c2b, 2) }
+            if R > 3 && rows > 3 { put(c3a, c3b, 3) }
+            if R > 4 && rows > 4 { put(c4a, c4b, 4) }
+            if R > 5 && rows > 5 { put(c5a, c5b, 5) }
+            if R > 6 && rows > 6 { put(c6a, c6b, 6) }
+            if R > 7 && rows > 7 { put(c7a, c7b, 7) }
+            if R > 8 && rows > 8 { put(c8a, c8b, 8) }
+            if R > 9 && rows > 9 { put(c9a, c9b, 9) }
+            if R > 10 && rows > 10 { put(c10a, c10b, 10) }
+            if R > 11 && rows > 11 { put(c11a, c11b, 11) }
             return
         }
-        // Edge tile: stage C (and the residual) in a 2×32-float buffer per row.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 32) { tmp in
+        // Edge tile: stage C (and the residual) in a 2·NR-float buffer per row.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * gemmNR) { tmp in
             guard let t = tmp.baseAddress else { return }
-            let tr = t + 32
+            let tr = t + gemmNR
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
-                guard r < rows else { return }
                 let crow = c + r * ldc
                 if accumulate { for j in 0..<cols { t[j] = crow[j] } }
                 var rp: UnsafeRawPointer? = nil
@@ -309,33 +533,45 @@ extension Optimized {
                 finish(v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
                 for j in 0..<cols { crow[j] = t[j] }
             }
-            put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3)
-            put(c40, c41, 4); put(c50, c51, 5); put(c60, c61, 6); put(c70, c71, 7)
+            if R > 0 && rows > 0 { put(c0a, c0b, 0) }
+            if R > 1 && rows > 1 { put(c1a, c1b, 1) }
+            if R > 2 && rows > 2 { put(c2a, c2b, 2) }
+            if R > 3 && rows > 3 { put(c3a, c3b, 3) }
+            if R > 4 && rows > 4 { put(c4a, c4b, 4) }
+            if R > 5 && rows > 5 { put(c5a, c5b, 5) }
+            if R > 6 && rows > 6 { put(c6a, c6b, 6) }
+            if R > 7 && rows > 7 { put(c7a, c7b, 7) }
+            if R > 8 && rows > 8 { put(c8a, c8b, 8) }
+            if R > 9 && rows > 9 { put(c9a, c9b, 9) }
+            if R > 10 && rows > 10 { put(c10a, c10b, 10) }
+            if R > 11 && rows > 11 { put(c11a, c11b, 11) }
         }
     }
 
-    /// Writes one 32-wide row: v (+ old value) (+ bias) (+ residual) (ReLU).
+    /// Writes one NR-wide row: v (+ old value) (+ bias) (+ residual) (ReLU).
     @inline(__always)
-    static func finish(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ dst: UnsafeMutableRawPointer,
+    static func finish(_ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
                        _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
         if accumulate {
-            r0 += dst.loadUnaligned(as: SIMD16<Float>.self)
-            r1 += dst.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            r0 += dst.loadUnaligned(as: V.self)
+            r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self)
         }
         if let bias {
             r0 += bias
             r1 += bias
         }
         if let res {
-            r0 += res.loadUnaligned(as: SIMD16<Float>.self)
-            r1 += res.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            r0 += res.loadUnaligned(as: V.self)
+            r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self)
         }
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
             r1.replace(with: 0, where: r1 .< 0)
         }
-        dst.storeBytes(of: r0, as: SIMD16<Float>.self)
-        dst.storeBytes(of: r1, toByteOffset: 64, as: SIMD16<Float>.self)
+        dst.storeBytes(of: r0, as: V.self)
+        dst.storeBytes(of: r1, toByteOffset: vb, as: V.self)
     }
 }
