@@ -79,10 +79,12 @@ extension Optimized {
     /// Below this many multiply-adds a GEMM runs on the calling thread only.
     static let gemmParallelThreshold = 1 << 18
 
-    /// Floats of a packed A (`m` rounded up to ``gemmMR``, times `k`).
+    /// Floats of a packed A: `m` rounded up to ``gemmMR``, times `k`, plus one vector of
+    /// slack read (and unused) by ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
     static func packedASize(m: Int, k: Int) throws -> Int {
         let mp = try Checked.mul((m + gemmMR - 1) / gemmMR, gemmMR, "gemm packed rows")
-        return try Checked.mul(mp, max(k, 1), "gemm packed A size")
+        let size = try Checked.mul(mp, max(k, 1), "gemm packed A size")
+        return try Checked.add(size, GEMMVector.scalarCount, "gemm packed A size")
     }
 
     /// Packs A (`m × k`, row `i` at `a + i·lda`) into `dst` (``packedASize(m:k:)`` floats):
@@ -422,52 +424,106 @@ extension Optimized {
         }
     }
 
-    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= MR, cols <= NR,
-    /// with the kernel variant for `rows` (see ``kernelRows(_:)``).
+    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= MR, cols <= NR.
+    ///
+    /// A full tile runs the register kernel for its rows (``kernelRows(_:)``). A narrower last
+    /// tile of `w` columns (VL = lanes of ``GEMMVector``) runs: the two-vector kernel when
+    /// w > VL + 4; otherwise the one-vector kernel on its first min(w, VL) columns (when
+    /// w > 4) and the column kernel ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)`` on the
+    /// last w − VL <= 4 (or all w <= 4). The choice depends on n only, never on the thread split.
     @inline(__always)
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                             accumulate: Bool, epilogue: GEMMEpilogue) {
         let third = gemmMR / 3
-        if rows > 2 * third {
-            kernelFull(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
-        } else if rows > third {
-            kernelTwoThirds(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
-        } else {
-            kernelThird(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+        let vl = GEMMVector.scalarCount
+        if cols > vl + gemmNarrowMax {
+            if rows > 2 * third {
+                kernelFull2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            } else if rows > third {
+                kernelTwoThirds2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            } else {
+                kernelThird2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            }
+            return
+        }
+        var done = 0
+        if cols > gemmNarrowMax {
+            done = min(cols, vl)
+            if rows > 2 * third {
+                kernelFull1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            } else if rows > third {
+                kernelTwoThirds1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            } else {
+                kernelThird1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            }
+        }
+        if cols > done {
+            var ep = epilogue
+            ep.residual = epilogue.residual.map { $0 + done }
+            narrowKernel(kc: kc, a: a, b: b + done, c: c + done, ldc: ldc, rows: rows, cols: cols - done,
+                         accumulate: accumulate, epilogue: ep)
         }
     }
 
-    /// The MR-row micro-kernel.
+    /// Columns of a last tile left to ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
+    static let gemmNarrowMax = 4
+
+    /// The micro-kernel for MR rows, 2 vectors of columns.
     @inline(never)
-    static func kernelFull(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func kernelFull2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                            accumulate: Bool, epilogue: GEMMEpilogue) {
-        kernelBody(gemmMR, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+        kernelBody(gemmMR, 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
     }
 
-    /// The 2·MR/3-row micro-kernel (A read with the panel's MR stride).
+    /// The micro-kernel for MR rows, 1 vector of columns.
     @inline(never)
-    static func kernelTwoThirds(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
-                                accumulate: Bool, epilogue: GEMMEpilogue) {
-        kernelBody(2 * (gemmMR / 3), kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    static func kernelFull1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR, 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
     }
 
-    /// The MR/3-row micro-kernel.
+    /// The micro-kernel for 2·MR/3 rows (A read with the panel's MR stride), 2 vectors of columns.
     @inline(never)
-    static func kernelThird(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
-                            accumulate: Bool, epilogue: GEMMEpilogue) {
-        kernelBody(gemmMR / 3, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    static func kernelTwoThirds2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(2 * (gemmMR / 3), 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
     }
 
-    /// The register-blocked kernel for `R` rows (a constant after inlining; rows <= R <= 12):
-    /// 2·R vector accumulators, per step of k two B vectors and R broadcast A values. The
-    /// panels are zero-padded, so every tile computes full NR-wide rows; an edge tile's
-    /// store goes through a small buffer with the same vector arithmetic as a full one.
+    /// The micro-kernel for 2·MR/3 rows (A read with the panel's MR stride), 1 vector of columns.
+    @inline(never)
+    static func kernelTwoThirds1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(2 * (gemmMR / 3), 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for MR/3 rows, 2 vectors of columns.
+    @inline(never)
+    static func kernelThird2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR / 3, 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for MR/3 rows, 1 vector of columns.
+    @inline(never)
+    static func kernelThird1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR / 3, 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The register-blocked kernel for `R` rows and `W` vectors of columns (constants after
+    /// inlining; rows <= R <= 12, W = 1 or 2): R·W vector accumulators, per step of k W B
+    /// vectors and R broadcast A values. The panels are zero-padded, so every tile computes
+    /// full rows; an edge tile's store goes through a small buffer with the same vector
+    /// arithmetic as a full one.
     @inline(__always)
-    static func kernelBody(_ R: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func kernelBody(_ R: Int, _ W: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                            accumulate: Bool, epilogue: GEMMEpilogue) {
         typealias V = GEMMVector
@@ -480,23 +536,23 @@ extension Optimized {
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
             let b0 = bp.load(as: V.self)
-            let b1 = bp.load(fromByteOffset: vb, as: V.self)
-            if R > 0 { let s = ap[0]; c0a = c0a.addingProduct(s, b0); c0b = c0b.addingProduct(s, b1) }
-            if R > 1 { let s = ap[1]; c1a = c1a.addingProduct(s, b0); c1b = c1b.addingProduct(s, b1) }
-            if R > 2 { let s = ap[2]; c2a = c2a.addingProduct(s, b0); c2b = c2b.addingProduct(s, b1) }
-            if R > 3 { let s = ap[3]; c3a = c3a.addingProduct(s, b0); c3b = c3b.addingProduct(s, b1) }
-            if R > 4 { let s = ap[4]; c4a = c4a.addingProduct(s, b0); c4b = c4b.addingProduct(s, b1) }
-            if R > 5 { let s = ap[5]; c5a = c5a.addingProduct(s, b0); c5b = c5b.addingProduct(s, b1) }
-            if R > 6 { let s = ap[6]; c6a = c6a.addingProduct(s, b0); c6b = c6b.addingProduct(s, b1) }
-            if R > 7 { let s = ap[7]; c7a = c7a.addingProduct(s, b0); c7b = c7b.addingProduct(s, b1) }
-            if R > 8 { let s = ap[8]; c8a = c8a.addingProduct(s, b0); c8b = c8b.addingProduct(s, b1) }
-            if R > 9 { let s = ap[9]; c9a = c9a.addingProduct(s, b0); c9b = c9b.addingProduct(s, b1) }
-            if R > 10 { let s = ap[10]; c10a = c10a.addingProduct(s, b0); c10b = c10b.addingProduct(s, b1) }
-            if R > 11 { let s = ap[11]; c11a = c11a.addingProduct(s, b0); c11b = c11b.addingProduct(s, b1) }
+            let b1 = W > 1 ? bp.load(fromByteOffset: vb, as: V.self) : V()
+            if R > 0 { let s = ap[0]; c0a = c0a.addingProduct(s, b0); if W > 1 { c0b = c0b.addingProduct(s, b1) } }
+            if R > 1 { let s = ap[1]; c1a = c1a.addingProduct(s, b0); if W > 1 { c1b = c1b.addingProduct(s, b1) } }
+            if R > 2 { let s = ap[2]; c2a = c2a.addingProduct(s, b0); if W > 1 { c2b = c2b.addingProduct(s, b1) } }
+            if R > 3 { let s = ap[3]; c3a = c3a.addingProduct(s, b0); if W > 1 { c3b = c3b.addingProduct(s, b1) } }
+            if R > 4 { let s = ap[4]; c4a = c4a.addingProduct(s, b0); if W > 1 { c4b = c4b.addingProduct(s, b1) } }
+            if R > 5 { let s = ap[5]; c5a = c5a.addingProduct(s, b0); if W > 1 { c5b = c5b.addingProduct(s, b1) } }
+            if R > 6 { let s = ap[6]; c6a = c6a.addingProduct(s, b0); if W > 1 { c6b = c6b.addingProduct(s, b1) } }
+            if R > 7 { let s = ap[7]; c7a = c7a.addingProduct(s, b0); if W > 1 { c7b = c7b.addingProduct(s, b1) } }
+            if R > 8 { let s = ap[8]; c8a = c8a.addingProduct(s, b0); if W > 1 { c8b = c8b.addingProduct(s, b1) } }
+            if R > 9 { let s = ap[9]; c9a = c9a.addingProduct(s, b0); if W > 1 { c9b = c9b.addingProduct(s, b1) } }
+            if R > 10 { let s = ap[10]; c10a = c10a.addingProduct(s, b0); if W > 1 { c10b = c10b.addingProduct(s, b1) } }
+            if R > 11 { let s = ap[11]; c11a = c11a.addingProduct(s, b0); if W > 1 { c11b = c11b.addingProduct(s, b1) } }
             ap += mr
             bp += 2 * vb
         }
-        if cols == gemmNR {
+        if W > 1 && cols == gemmNR {
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
@@ -546,6 +602,46 @@ extension Optimized {
             if R > 10 && rows > 10 { put(c10a, c10b, 10) }
             if R > 11 && rows > 11 { put(c11a, c11b, 11) }
         }
+    }
+
+    /// C[0..<rows, 0..<cols] (+)= Apanel · B for a few columns (cols <= 4) at `b` (a column
+    /// offset inside a packed NR-wide B tile): vectors run along the rows of the A panel
+    /// (one load of ``GEMMVector`` lanes per k, the lanes past MR unused), one accumulator
+    /// per column with B values broadcast. Reads up to VL − MR floats past the panel (the
+    /// packed A has that slack, ``packedASize(m:k:)``).
+    @inline(never)
+    static func narrowKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                             accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR, nr = gemmNR
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var ap = UnsafeRawPointer(a)
+        var bp = b
+        for _ in 0..<kc {
+            let av = ap.loadUnaligned(as: V.self)
+            s0 = s0.addingProduct(av, bp[0])
+            s1 = s1.addingProduct(av, bp[1])
+            s2 = s2.addingProduct(av, bp[2])
+            s3 = s3.addingProduct(av, bp[3])
+            ap += mr * 4
+            bp += nr
+        }
+        @inline(__always) func put(_ s: V, _ j: Int) {
+            for r in 0..<rows {
+                let dst = c + r * ldc + j
+                var v = s[r]
+                if accumulate { v = dst.pointee + v }
+                if let bias = epilogue.bias { v += bias[r] }
+                if let res = epilogue.residual { v += res[r * epilogue.ldr + j] }
+                if epilogue.relu && v < 0 { v = 0 }
+                dst.pointee = v
+            }
+        }
+        put(s0, 0)
+        if cols > 1 { put(s1, 1) }
+        if cols > 2 { put(s2, 2) }
+        if cols > 3 { put(s3, 3) }
     }
 
     /// Writes one NR-wide row: v (+ old value) (+ bias) (+ residual) (ReLU).
