@@ -55,12 +55,18 @@ extension Optimized {
     /// Rows of C computed together by the micro-kernel: 6 rows × 2 vectors = 12 of the 16
     /// ymm registers as accumulators, 2 for B, 1 for the broadcast A value.
     static let gemmMR = 6
+    /// Loop order: each KC×NR B tile (16 KiB) stays in L1 while a group of A panels streams
+    /// from L2 (the order with less L2 traffic for a 6×16 kernel).
+    static let gemmBTileOuter = true
 #else
     /// The micro-kernel's vector: 16 lanes, one zmm register (AVX-512).
     typealias GEMMVector = SIMD16<Float>
     /// Rows of C computed together by the micro-kernel: 12 rows × 2 vectors = 24 of the 32
     /// zmm registers as accumulators, 2 for B (A values are broadcast from memory).
     static let gemmMR = 12
+    /// Loop order: each A panel (12 KiB) stays in L1 while a group of B tiles streams from
+    /// L2 (a KC×NR B tile is 32 KiB, all of L1; measured faster than the opposite order).
+    static let gemmBTileOuter = false
 #endif
     /// Columns of C computed together by the micro-kernel (two ``GEMMVector``s).
     static let gemmNR = 2 * GEMMVector.scalarCount
@@ -371,7 +377,36 @@ extension Optimized {
             let acc = accumulate || kb > 0
             let last = kb == kBlocks - 1
             let ablock = a + pc * mp
-            // Groups of B tiles whose KC block fits in about half of L2, reused by every A panel.
+            if gemmBTileOuter {
+                // Groups of A panels that fit in about half of L2, each B tile (in L1) run
+                // over the whole group.
+                let group = max(1, gemmL2Floats / (kc * mr))
+                var q0 = panels.lowerBound
+                while q0 < panels.upperBound {
+                    let q1 = min(panels.upperBound, q0 + group)
+                    for jj in 0..<count {
+                        var j = jj + rotate
+                        if j >= count { j -= count }
+                        j += tiles.lowerBound
+                        let col = j * nr
+                        let btile = bTile(kb, j)
+                        for ip in q0..<q1 {
+                            var ep = GEMMEpilogue.none
+                            if last && !epilogue.isNone {
+                                ep.relu = epilogue.relu
+                                ep.bias = epilogue.bias.map { $0 + ip * mr }
+                                ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
+                                ep.ldr = epilogue.ldr
+                            }
+                            microKernel(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
+                                        rows: min(mr, m - ip * mr), cols: min(nr, n - col), accumulate: acc, epilogue: ep)
+                        }
+                    }
+                    q0 = q1
+                }
+                continue
+            }
+            // Groups of B tiles whose KC block fits in about half of L2, reused by every A panel (in L1).
             let group = max(1, gemmL2Floats / (kc * nr))
             var g0 = 0
             while g0 < count {
