@@ -68,6 +68,15 @@ extension Optimized {
     /// L2 (a KC×NR B tile is 32 KiB, all of L1; measured faster than the opposite order).
     static let gemmBTileOuter = false
 #endif
+    /// The micro-kernel this build uses, in words (for benchmarks and logs).
+    public static var gemmKernelDescription: String {
+#if SCNN_AVX2
+        "6x16 rows x columns, SIMD8<Float> (AVX2 build: 12 ymm accumulators)"
+#else
+        "12x32 rows x columns, SIMD16<Float> (AVX-512: 24 zmm accumulators)"
+#endif
+    }
+
     /// Columns of C computed together by the micro-kernel (two ``GEMMVector``s).
     static let gemmNR = 2 * GEMMVector.scalarCount
     /// Depth of one block of the k dimension: a KC×NR panel of B (32 KiB with AVX-512) is
