@@ -20,6 +20,16 @@ struct GEMMEpilogue {
     var isNone: Bool { bias == nil && residual == nil && !relu }
 }
 
+/// Where a GEMM's right factor B (`k × n`) comes from.
+enum GEMMBSource {
+    /// A row-major matrix: row `p` at `pointer + p·ldb`.
+    case matrix(UnsafePointer<Float>, ldb: Int)
+    /// The im2col matrix of one image and group of a convolution, `[Cg·KH·KW, OH·OW]`, whose
+    /// input planes start at the pointer: generated tile by tile while packing, never stored
+    /// (see ``Optimized/packIm2colTile(_:_:pc:kc:col:cols:into:)``).
+    case im2col(Conv2DGeometry, UnsafePointer<Float>)
+}
+
 /// A matrix A (`m × k`, the left factor, e.g. convolution weights) packed once for repeated
 /// products with ``Optimized/gemm(m:n:k:packedA:b:ldb:c:ldc:accumulate:)``.
 ///
@@ -257,6 +267,15 @@ extension Optimized {
                            b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int,
                            accumulate: Bool, epilogue: GEMMEpilogue) throws {
+        try gemmPacked(m: m, n: n, k: k, a: a, source: .matrix(b, ldb: ldb), c: c, ldc: ldc,
+                       accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:)`` with B given by `source`
+    /// (a matrix, or a convolution's im2col matrix generated while packing).
+    static func gemmPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: GEMMBSource,
+                           c: UnsafeMutablePointer<Float>, ldc: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) throws {
         if m <= 0 || n <= 0 || k <= 0 { return }
         let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
         let panelsM = (m + mr - 1) / mr
@@ -288,8 +307,18 @@ extension Optimized {
                 worst = max(worst, acc - start)
                 start = acc
             }
+            // Column cost of a tile: a full one 6, a narrow last tile less (see microKernel).
+            let vl = GEMMVector.scalarCount
+            let lastCols = n - (tilesN - 1) * nr
+            let lastCost = lastCols > vl + gemmNarrowMax ? 6 : (lastCols > gemmNarrowMax ? 3 : 0) + (lastCols > vl || lastCols <= gemmNarrowMax ? 1 : 0)
+            let totalColCost = 6 * (tilesN - 1) + lastCost
             let pn = min(threads, tilesN)
-            let costM = worst * tilesN, costN = totalRowCost * ((tilesN + pn - 1) / pn)
+            var worstN = 0
+            for part in 0..<pn {
+                let j0 = tilesN * part / pn, j1 = tilesN * (part + 1) / pn
+                worstN = max(worstN, 6 * (j1 - j0) - (j1 == tilesN ? 6 - lastCost : 0))
+            }
+            let costM = worst * totalColCost, costN = totalRowCost * worstN
             let sharedFits = perTile <= gemmSharedBFloats / tilesN
             if pm > 1 && (costM < costN || (costM == costN && pn < pm)) && sharedFits {
                 alongM = true
@@ -316,7 +345,7 @@ extension Optimized {
                     let flag = flags + kb * tilesN + j
                     if flag.pointee.load(ordering: .acquiring) != 2 {
                         if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-                            packBTile(kc: kc, cols: min(nr, n - j * nr), b: b + pc * ldb + j * nr, ldb: ldb, into: tile)
+                            packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
                             flag.pointee.store(2, ordering: .releasing)
                         } else {
                             while flag.pointee.load(ordering: .acquiring) != 2 {}
@@ -348,8 +377,8 @@ extension Optimized {
                 for kb in 0..<kBlocks {
                     let pc = kb * kcMax, kc = min(kcMax, k - pc)
                     for j in t0..<t1 {
-                        packBTile(kc: kc, cols: min(nr, n - j * nr), b: b + pc * ldb + j * nr, ldb: ldb,
-                                  into: bp + pc * nt * nr + (j - t0) * kc * nr)
+                        packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr),
+                              into: bp + pc * nt * nr + (j - t0) * kc * nr)
                     }
                 }
                 gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: t0..<t1, rotate: 0,
@@ -441,6 +470,18 @@ extension Optimized {
                 }
                 g0 = g1
             }
+        }
+    }
+
+    /// Packs rows `pc..<pc+kc`, columns `col..<col+cols` (cols <= NR) of the B of `source`
+    /// into one NR-wide panel (zeros past `cols`).
+    @inline(__always)
+    static func packB(_ source: GEMMBSource, pc: Int, kc: Int, col: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+        switch source {
+        case .matrix(let b, let ldb):
+            packBTile(kc: kc, cols: cols, b: b + pc * ldb + col, ldb: ldb, into: dst)
+        case .im2col(let g, let x):
+            packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst)
         }
     }
 
