@@ -166,4 +166,56 @@ final class GEMMTests: XCTestCase {
             }
         }
     }
+
+    /// The im2col panels a convolution packs straight from its input equal the im2col
+    /// matrix (bitwise: both are copies) at every KC block and NR tile, including tiles that
+    /// span several output rows, strides, dilations, per-side padding and more than one k
+    /// block; and the optimized conv2d on those geometries matches the reference kernel.
+    func testIm2colPanelsMatchIm2colMatrix() throws {
+        var rng = TestRNG(59)
+        let cases: [(c: Int, h: Int, w: Int, kh: Int, kw: Int, o: Conv2DOptions)] = [
+            (3, 30, 37, 7, 7, Conv2DOptions(stride: 2, padding: 3)),
+            (20, 9, 11, 3, 3, Conv2DOptions(padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1), dilation: Size2D(2, 1))),
+            (5, 40, 6, 1, 3, Conv2DOptions(stride: Size2D(1, 3), padding: Padding2D(top: 0, bottom: 0, left: 1, right: 1))),
+            (30, 7, 7, 3, 3, Conv2DOptions(padding: 1)),
+            (2, 5, 5, 3, 3, Conv2DOptions(stride: Size2D(Int.max), padding: 2)),
+        ]
+        let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
+        for (ci, t) in cases.enumerated() {
+            let input = try rng.tensor([1, t.c, t.h, t.w])
+            let weight = try rng.tensor([4, t.c, t.kh, t.kw])
+            let g = try Conv2DGeometry(input: input, weight: weight, bias: nil, options: t.o)
+            let patch = g.patchSize, outPlane = g.outPlane
+            var matrix = [Float](repeating: .nan, count: patch * outPlane)
+            var tile = [Float](repeating: .nan, count: kcMax * nr)
+            var mismatches = 0
+            try input.withUnsafePointer { x in
+                try matrix.withUnsafeMutableBufferPointer { mp in
+                    let m = try XCTUnwrap(mp.baseAddress)
+                    Optimized.im2col(g, x, m, channels: 0..<t.c)
+                }
+                for pc in stride(from: 0, to: patch, by: kcMax) {
+                    let kc = min(kcMax, patch - pc)
+                    for col in stride(from: 0, to: outPlane, by: nr) {
+                        let cols = min(nr, outPlane - col)
+                        try tile.withUnsafeMutableBufferPointer { tp in
+                            Optimized.packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: try XCTUnwrap(tp.baseAddress))
+                        }
+                        for p in 0..<kc {
+                            for j in 0..<nr {
+                                let want: Float = j < cols ? matrix[(pc + p) * outPlane + col + j] : 0
+                                if tile[p * nr + j].bitPattern != want.bitPattern { mismatches += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, "case \(ci): \(t.o)")
+            let bias = try rng.tensor([4])
+            let fast = try conv2d(input, weight: weight, bias: bias, options: t.o)
+            let slow = try withReferenceKernels { try conv2d(input, weight: weight, bias: bias, options: t.o) }
+            XCTAssertEqual(fast.shape, slow.shape)
+            XCTAssertLessThanOrEqual(maxDiff(fast.scalars, slow.scalars), 2e-4 * Float(patch).squareRoot(), "case \(ci)")
+        }
+    }
 }
