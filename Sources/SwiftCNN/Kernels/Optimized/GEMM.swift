@@ -637,12 +637,12 @@ extension Optimized {
             ap += mr
             bp += 2 * vb
         }
-        if W > 1 && cols == gemmNR {
+        if cols == W * V.scalarCount {
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
-                finish(v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(W, v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
             }
             if R > 0 && rows > 0 { put(c0a, c0b, 0) }
             if R > 1 && rows > 1 { put(c1a, c1b, 1) }
@@ -671,7 +671,7 @@ extension Optimized {
                     for j in 0..<cols { tr[j] = rrow[j] }
                     rp = UnsafeRawPointer(tr)
                 }
-                finish(v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(2, v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
                 for j in 0..<cols { crow[j] = t[j] }
             }
             if R > 0 && rows > 0 { put(c0a, c0b, 0) }
@@ -729,30 +729,31 @@ extension Optimized {
         if cols > 3 { put(s3, 3) }
     }
 
-    /// Writes one NR-wide row: v (+ old value) (+ bias) (+ residual) (ReLU).
+    /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
+    /// (+ bias) (+ residual) (ReLU).
     @inline(__always)
-    static func finish(_ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
+    static func finish(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
                        _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
         typealias V = GEMMVector
         let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
         if accumulate {
             r0 += dst.loadUnaligned(as: V.self)
-            r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self)
+            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
         }
         if let bias {
             r0 += bias
-            r1 += bias
+            if W > 1 { r1 += bias }
         }
         if let res {
             r0 += res.loadUnaligned(as: V.self)
-            r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self)
+            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
         }
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
-            r1.replace(with: 0, where: r1 .< 0)
+            if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
         }
         dst.storeBytes(of: r0, as: V.self)
-        dst.storeBytes(of: r1, toByteOffset: vb, as: V.self)
+        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
     }
 }
