@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// What the GEMM applies to each output element after the last block of the k dimension,
@@ -18,6 +25,49 @@ struct GEMMEpilogue {
     /// Nothing to do.
     static var none: GEMMEpilogue { GEMMEpilogue() }
     var isNone: Bool { bias == nil && residual == nil && !relu }
+}
+
+/// Scratch buffers (packed B panels, the packed A of an unpacked call) kept between GEMM
+/// calls, so that steady-state products neither allocate nor fault fresh pages in. Holds at
+/// most ``maxBuffers`` buffers and ``maxFloats`` floats; a call takes the smallest that is
+/// large enough (or allocates) and gives it back when done. Thread-safe.
+final class GEMMScratchCache: @unchecked Sendable {
+    static let shared = GEMMScratchCache()
+    static let maxBuffers = 6
+    static let maxFloats = 1 << 24
+
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var buffers: [ScratchBuffer] = []
+
+    private init() {
+        lock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(lock, nil)
+        buffers.reserveCapacity(Self.maxBuffers + 1)
+    }
+
+    /// A buffer of at least `count` floats (contents undefined). Throws `.outOfMemory`.
+    func take(_ count: Int) throws -> ScratchBuffer {
+        pthread_mutex_lock(lock)
+        var best = -1
+        for (i, b) in buffers.enumerated() where b.count >= count && (best < 0 || b.count < buffers[best].count) {
+            best = i
+        }
+        let found = best >= 0 ? buffers.remove(at: best) : nil
+        pthread_mutex_unlock(lock)
+        return try found ?? ScratchBuffer(count: count)
+    }
+
+    /// Returns a buffer from ``take(_:)``; the oldest are dropped past the limits.
+    func give(_ buffer: ScratchBuffer) {
+        if buffer.count > Self.maxFloats { return }
+        pthread_mutex_lock(lock)
+        buffers.append(buffer)
+        var total = buffers.reduce(0) { $0 + $1.count }
+        while buffers.count > Self.maxBuffers || total > Self.maxFloats {
+            total -= buffers.removeFirst().count
+        }
+        pthread_mutex_unlock(lock)
+    }
 }
 
 /// Where a GEMM's right factor B (`k × n`) comes from.
@@ -208,13 +258,15 @@ extension Optimized {
                      c: UnsafeMutablePointer<Float>, ldc: Int,
                      accumulate: Bool, epilogue: GEMMEpilogue) {
         if m <= 0 || n <= 0 { return }
-        guard k > 0, let packed = try? PackedGEMMMatrix(m: m, k: k, a: a, lda: lda) else {
+        guard k > 0, let size = try? packedASize(m: m, k: k), let packed = try? GEMMScratchCache.shared.take(size) else {
             naiveGEMM(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
                       accumulate: accumulate, epilogue: epilogue)
             return
         }
+        defer { GEMMScratchCache.shared.give(packed) }
+        packA(m: m, k: k, a: a, lda: lda, into: packed.pointer)
         do {
-            try gemmPacked(m: m, n: n, k: k, a: packed.pointer, b: b, ldb: ldb, c: c, ldc: ldc,
+            try gemmPacked(m: m, n: n, k: k, a: UnsafePointer(packed.pointer), b: b, ldb: ldb, c: c, ldc: ldc,
                            accumulate: accumulate, epilogue: epilogue)
         } catch {
             naiveGEMM(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
@@ -330,7 +382,8 @@ extension Optimized {
         }
 
         if alongM {
-            let shared = try ScratchBuffer(count: perTile * tilesN)
+            let shared = try GEMMScratchCache.shared.take(perTile * tilesN)
+            defer { GEMMScratchCache.shared.give(shared) }
             let flagCount = kBlocks * tilesN
             let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: flagCount)
             for i in 0..<flagCount { (flags + i).initialize(to: Atomic(0)) }
@@ -356,7 +409,6 @@ extension Optimized {
             }
             flags.deinitialize(count: flagCount)
             flags.deallocate()
-            withExtendedLifetime(shared) {}
             return
         }
 
@@ -365,7 +417,8 @@ extension Optimized {
         let chunks = ((tilesN + parts - 1) / parts + chunkTiles - 1) / chunkTiles
         chunkTiles = ((tilesN + parts - 1) / parts + chunks - 1) / chunks
         let chunkFloats = perTile * chunkTiles
-        let privateB = try ScratchBuffer(count: try Checked.mul(chunkFloats, parts, "gemm packing buffer"))
+        let privateB = try GEMMScratchCache.shared.take(try Checked.mul(chunkFloats, parts, "gemm packing buffer"))
+        defer { GEMMScratchCache.shared.give(privateB) }
         let base = privateB.pointer
         let body = { (part: Int) in
             let j0 = tilesN * part / parts, j1 = tilesN * (part + 1) / parts
@@ -394,7 +447,6 @@ extension Optimized {
         } else {
             body(0)
         }
-        withExtendedLifetime(privateB) {}
     }
 
     /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block. `bTile(kb, j)`
