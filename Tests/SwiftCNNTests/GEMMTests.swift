@@ -146,14 +146,15 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// 1, 2 and 3 threads give bitwise equal results, on shapes that the GEMM splits along M
-    /// (few columns, many rows: shared B panels packed by whichever thread needs them first)
-    /// and along N (many columns: private B panels), with the epilogue and with accumulation.
+    /// 1, 2 and 3 threads give bitwise equal results, on shapes (all above the parallel
+    /// threshold) that the GEMM splits along M (few columns: (300, 49, 300), (200, 4, 2000);
+    /// shared B panels packed by whichever thread needs them first) and along N (many
+    /// columns: private B panels), with the epilogue and with accumulation.
     func testBitwiseIdenticalAcrossThreadCounts() throws {
         var rng = TestRNG(53)
         let old = Threading.numThreads
         defer { Threading.numThreads = old }
-        for (m, n, k) in [(300, 49, 300), (100, 4, 700), (20, 1100, 40), (64, 196, 70)] {
+        for (m, n, k) in [(300, 49, 300), (200, 4, 2000), (20, 1100, 60), (64, 196, 100)] {
             let p = Problem(m, n, k, pad: 2, rng: &rng)
             for acc in [false, true] {
                 var results: [[UInt32]] = []

@@ -151,8 +151,9 @@ extension Optimized {
     /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
     /// a larger B is split along N instead.
     static let gemmSharedBFloats = 1 << 22
-    /// Below this many multiply-adds a GEMM runs on the calling thread only.
-    static let gemmParallelThreshold = 1 << 18
+    /// Below this many multiply-adds (about 20 µs of one core) a GEMM runs on the calling
+    /// thread only: waking the pool costs about 10–30 µs.
+    static let gemmParallelThreshold = 1 << 20
 
     /// Floats of a packed A: `m` rounded up to ``gemmMR``, times `k`, plus one vector of
     /// slack read (and unused) by ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
