@@ -335,52 +335,10 @@ extension Optimized {
         let tilesN = (n + nr - 1) / nr
         let kBlocks = (k + kcMax - 1) / kcMax
         let perTile = try Checked.mul(k, nr, "gemm packing buffer")
-        var threads = Threading.numThreads
-        let (mn, o1) = m.multipliedReportingOverflow(by: n)
-        let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
-        if !o1 && !o2 && mnk < gemmParallelThreshold { threads = 1 }
+        let threads = Threading.numThreads
 
-        // Split: along M into panel ranges of balanced row cost, or along N into equal tile ranges.
-        var parts = 1
-        var alongM = false
-        var rowBounds = [0, panelsM]
-        if threads > 1 {
-            var totalRowCost = 0
-            for ip in 0..<panelsM { totalRowCost += kernelRows(min(mr, m - ip * mr)) }
-            let pm = min(threads, panelsM)
-            var mb = [0]
-            var acc = 0, ip = 0, worst = 0, start = 0
-            for part in 1...pm {
-                let target = totalRowCost * part / pm
-                while ip < panelsM && (acc < target || part == pm) {
-                    acc += kernelRows(min(mr, m - ip * mr))
-                    ip += 1
-                }
-                mb.append(ip)
-                worst = max(worst, acc - start)
-                start = acc
-            }
-            // Column cost of a tile: a full one 6, a narrow last tile less (see microKernel).
-            let vl = GEMMVector.scalarCount
-            let lastCols = n - (tilesN - 1) * nr
-            let lastCost = lastCols > vl + gemmNarrowMax ? 6 : (lastCols > gemmNarrowMax ? 3 : 0) + (lastCols > vl || lastCols <= gemmNarrowMax ? 1 : 0)
-            let totalColCost = 6 * (tilesN - 1) + lastCost
-            let pn = min(threads, tilesN)
-            var worstN = 0
-            for part in 0..<pn {
-                let j0 = tilesN * part / pn, j1 = tilesN * (part + 1) / pn
-                worstN = max(worstN, 6 * (j1 - j0) - (j1 == tilesN ? 6 - lastCost : 0))
-            }
-            let costM = worst * totalColCost, costN = totalRowCost * worstN
-            let sharedFits = perTile <= gemmSharedBFloats / tilesN
-            if pm > 1 && (costM < costN || (costM == costN && pn < pm)) && sharedFits {
-                alongM = true
-                parts = pm
-                rowBounds = mb
-            } else {
-                parts = pn
-            }
-        }
+        let split = gemmSplit(m: m, n: n, k: k, threads: threads)
+        let parts = split.parts, alongM = split.alongM
 
         if alongM {
             let shared = try GEMMScratchCache.shared.take(perTile * tilesN)
@@ -389,7 +347,7 @@ extension Optimized {
             let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: flagCount)
             for i in 0..<flagCount { (flags + i).initialize(to: Atomic(0)) }
             let bp = shared.pointer
-            let bounds = rowBounds
+            let bounds = split.rowBounds
             Threading.parallelFor(parts) { part in
                 gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
                               tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
@@ -448,6 +406,64 @@ extension Optimized {
         } else {
             body(0)
         }
+    }
+
+    /// How ``gemmPacked(m:n:k:a:source:c:ldc:accumulate:epilogue:)`` splits its work over
+    /// `threads` threads (1 below ``gemmParallelThreshold``): `parts` rectangles, along M
+    /// (panel ranges `rowBounds[i]..<rowBounds[i+1]`, balanced by the rows each panel's
+    /// kernel computes) or along N (equal ranges of tiles), whichever leaves the largest part
+    /// cheaper, counting a narrow last tile at its real cost. Along M needs all of B packed
+    /// and shared, so only when that fits in ``gemmSharedBFloats``.
+    static func gemmSplit(m: Int, n: Int, k: Int, threads requested: Int) -> (alongM: Bool, parts: Int, rowBounds: [Int]) {
+        let mr = gemmMR, nr = gemmNR
+        let panelsM = (m + mr - 1) / mr
+        let tilesN = (n + nr - 1) / nr
+        var threads = requested
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
+        if !o1 && !o2 && mnk < gemmParallelThreshold { threads = 1 }
+        var parts = 1
+        var alongM = false
+        var rowBounds = [0, panelsM]
+        if threads > 1 {
+            var totalRowCost = 0
+            for ip in 0..<panelsM { totalRowCost += kernelRows(min(mr, m - ip * mr)) }
+            let pm = min(threads, panelsM)
+            var mb = [0]
+            var acc = 0, ip = 0, worst = 0, start = 0
+            for part in 1...pm {
+                let target = totalRowCost * part / pm
+                while ip < panelsM && (acc < target || part == pm) {
+                    acc += kernelRows(min(mr, m - ip * mr))
+                    ip += 1
+                }
+                mb.append(ip)
+                worst = max(worst, acc - start)
+                start = acc
+            }
+            // Column cost of a tile: a full one 6, a narrow last tile less (see microKernel).
+            let vl = GEMMVector.scalarCount
+            let lastCols = n - (tilesN - 1) * nr
+            let lastCost = lastCols > vl + gemmNarrowMax ? 6 : (lastCols > gemmNarrowMax ? 3 : 0) + (lastCols > vl || lastCols <= gemmNarrowMax ? 1 : 0)
+            let totalColCost = 6 * (tilesN - 1) + lastCost
+            let pn = min(threads, tilesN)
+            var worstN = 0
+            for part in 0..<pn {
+                let j0 = tilesN * part / pn, j1 = tilesN * (part + 1) / pn
+                worstN = max(worstN, 6 * (j1 - j0) - (j1 == tilesN ? 6 - lastCost : 0))
+            }
+            let costM = worst * totalColCost, costN = totalRowCost * worstN
+            let sharedFits = k <= gemmSharedBFloats / nr / tilesN
+            if pm > 1 && (costM < costN || (costM == costN && pn < pm)) && sharedFits {
+                alongM = true
+                parts = pm
+                rowBounds = mb
+            } else {
+                parts = pn
+            }
+        }
+
+        return (alongM, parts, rowBounds)
     }
 
     /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block. `bTile(kb, j)`
