@@ -34,7 +34,7 @@ struct GEMMEpilogue {
 final class GEMMScratchCache: @unchecked Sendable {
     static let shared = GEMMScratchCache()
     static let maxBuffers = 6
-    static let maxFloats = 1 << 24
+    static let maxFloats = 1 << 23
 
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var buffers: [ScratchBuffer] = []
@@ -145,9 +145,6 @@ extension Optimized {
     /// Floats of the B tiles (one KC block) that each A panel runs over before the next
     /// group: 512 KiB, about half of a Zen 4 core's L2.
     static let gemmL2Floats = 1 << 17
-    /// Floats of packed B a thread holds at once when the work is split along N (2 MiB):
-    /// its columns of B are packed in chunks of whole NR tiles over all of k.
-    static let gemmPackedBFloats = 1 << 19
     /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
     /// a larger B is split along N instead.
     static let gemmSharedBFloats = 1 << 22
@@ -306,13 +303,12 @@ extension Optimized {
     ///
     /// The tiles of C are split in one rectangle per thread (one ``Threading/parallelFor(_:_:)``
     /// call, no other synchronization), along M or along N, whichever balances better:
-    /// - along N, each thread packs its own columns of B, in chunks of whole NR tiles over
-    ///   all of k (``gemmPackedBFloats`` at most);
+    /// - along N, each thread packs its own columns of B, one L2-sized group of KC×NR blocks
+    ///   at a time, right before using them;
     /// - along M, all threads share one packed B: the first thread to need a KC×NR block packs
     ///   it (an atomic flag per block; the others wait for it), each thread starting on a
     ///   different tile so that packing is spread.
-    /// Inside a rectangle: for each KC block, for each group of B tiles that fits in L2, for
-    /// each A panel (kept in L1), for each B tile: one micro-kernel call. Each element of C is
+    /// Inside a rectangle: see ``gemmRectangle(m:n:k:a:panels:tiles:rotate:c:ldc:accumulate:epilogue:bTile:)``. Each element of C is
     /// summed in the same order whatever the split, so results are bitwise identical for
     /// every thread count.
     /// Throws `.outOfMemory` when the B panels' scratch memory cannot be had (C untouched).
@@ -351,7 +347,7 @@ extension Optimized {
             Threading.parallelFor(parts) { part in
                 gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
                               tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
-                              accumulate: accumulate, epilogue: epilogue) { kb, j in
+                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _ in
                     let pc = kb * kcMax, kc = min(kcMax, k - pc)
                     let tile = bp + pc * tilesN * nr + j * kc * nr
                     let flag = flags + kb * tilesN + j
@@ -371,34 +367,21 @@ extension Optimized {
             return
         }
 
-        // Along N: each part packs its own tiles, chunk by chunk.
-        var chunkTiles = max(1, min((tilesN + parts - 1) / parts, gemmPackedBFloats / perTile))
-        let chunks = ((tilesN + parts - 1) / parts + chunkTiles - 1) / chunkTiles
-        chunkTiles = ((tilesN + parts - 1) / parts + chunks - 1) / chunks
-        let chunkFloats = perTile * chunkTiles
-        let privateB = try GEMMScratchCache.shared.take(try Checked.mul(chunkFloats, parts, "gemm packing buffer"))
+        // Along N: each part packs its own tiles, a group at a time, as the first A panel
+        // reaches them (so they are used while still in cache).
+        let slotFloats = max(gemmL2Floats, kcMax * nr)
+        let privateB = try GEMMScratchCache.shared.take(try Checked.mul(slotFloats, parts, "gemm packing buffer"))
         defer { GEMMScratchCache.shared.give(privateB) }
         let base = privateB.pointer
         let body = { (part: Int) in
-            let j0 = tilesN * part / parts, j1 = tilesN * (part + 1) / parts
-            let bp = base + part * chunkFloats
-            var t0 = j0
-            while t0 < j1 {
-                let t1 = min(j1, t0 + chunkTiles)
-                let nt = t1 - t0
-                for kb in 0..<kBlocks {
-                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                    for j in t0..<t1 {
-                        packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr),
-                              into: bp + pc * nt * nr + (j - t0) * kc * nr)
-                    }
-                }
-                gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: t0..<t1, rotate: 0,
-                              c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j in
-                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                    return UnsafePointer(bp + pc * nt * nr + (j - t0) * kc * nr)
-                }
-                t0 = t1
+            let bp = base + part * slotFloats
+            gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM,
+                          tiles: (tilesN * part / parts)..<(tilesN * (part + 1) / parts), rotate: 0,
+                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh in
+                let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                let tile = bp + slot * kc * nr
+                if fresh { packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile) }
+                return UnsafePointer(tile)
             }
         }
         if parts > 1 {
@@ -466,14 +449,22 @@ extension Optimized {
         return (alongM, parts, rowBounds)
     }
 
-    /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block. `bTile(kb, j)`
-    /// gives the packed KC×NR block `kb` of tile `j`. The tiles are visited from
-    /// `tiles.lowerBound + rotate` on, wrapping around; every element still sees the KC blocks in order.
+    /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block.
+    /// `bTile(kb, j, slot, fresh)` gives the packed KC×NR block `kb` of tile `j`; `slot` is
+    /// the tile's place in the current group of tiles (see below) and `fresh` is true on the
+    /// group's first request for it, false when it was already handed out in this group.
+    /// The tiles are visited from `tiles.lowerBound + rotate` on, wrapping around; every
+    /// element still sees the KC blocks in order.
+    ///
+    /// Loop order (``gemmBTileOuter``): either, per KC block, groups of B tiles whose block
+    /// fits in about half of L2 (slots 0..<group), each A panel (in L1) run over the group;
+    /// or groups of A panels that fit in half of L2, each B tile (slot 0, in L1) run over
+    /// the group.
     @inline(__always)
     static func gemmRectangle(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
                               tiles: Range<Int>, rotate: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                               accumulate: Bool, epilogue: GEMMEpilogue,
-                              bTile: (Int, Int) -> UnsafePointer<Float>) {
+                              bTile: (_ kb: Int, _ j: Int, _ slot: Int, _ fresh: Bool) -> UnsafePointer<Float>) {
         let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
         let mp = (m + mr - 1) / mr * mr
         let kBlocks = (k + kcMax - 1) / kcMax
@@ -484,60 +475,50 @@ extension Optimized {
             let acc = accumulate || kb > 0
             let last = kb == kBlocks - 1
             let ablock = a + pc * mp
+            /// The tile index of the `jj`-th visited tile.
+            @inline(__always) func tile(_ jj: Int) -> Int {
+                let j = jj + rotate
+                return (j >= count ? j - count : j) + tiles.lowerBound
+            }
+            /// One micro-kernel call: A panel `ip` times tile `j`.
+            @inline(__always) func run(_ ip: Int, _ j: Int, _ btile: UnsafePointer<Float>) {
+                let col = j * nr
+                var ep = GEMMEpilogue.none
+                if last && !epilogue.isNone {
+                    ep.relu = epilogue.relu
+                    ep.bias = epilogue.bias.map { $0 + ip * mr }
+                    ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
+                    ep.ldr = epilogue.ldr
+                }
+                microKernel(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
+                            rows: min(mr, m - ip * mr), cols: min(nr, n - col), accumulate: acc, epilogue: ep)
+            }
             if gemmBTileOuter {
-                // Groups of A panels that fit in about half of L2, each B tile (in L1) run
-                // over the whole group.
                 let group = max(1, gemmL2Floats / (kc * mr))
                 var q0 = panels.lowerBound
                 while q0 < panels.upperBound {
                     let q1 = min(panels.upperBound, q0 + group)
                     for jj in 0..<count {
-                        var j = jj + rotate
-                        if j >= count { j -= count }
-                        j += tiles.lowerBound
-                        let col = j * nr
-                        let btile = bTile(kb, j)
-                        for ip in q0..<q1 {
-                            var ep = GEMMEpilogue.none
-                            if last && !epilogue.isNone {
-                                ep.relu = epilogue.relu
-                                ep.bias = epilogue.bias.map { $0 + ip * mr }
-                                ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
-                                ep.ldr = epilogue.ldr
-                            }
-                            microKernel(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
-                                        rows: min(mr, m - ip * mr), cols: min(nr, n - col), accumulate: acc, epilogue: ep)
-                        }
+                        let j = tile(jj)
+                        let btile = bTile(kb, j, 0, true)
+                        for ip in q0..<q1 { run(ip, j, btile) }
                     }
                     q0 = q1
                 }
-                continue
-            }
-            // Groups of B tiles whose KC block fits in about half of L2, reused by every A panel (in L1).
-            let group = max(1, gemmL2Floats / (kc * nr))
-            var g0 = 0
-            while g0 < count {
-                let g1 = min(count, g0 + group)
-                for ip in panels {
-                    let rows = min(mr, m - ip * mr)
-                    let apanel = ablock + ip * mr * kc
-                    for jj in g0..<g1 {
-                        var j = jj + rotate
-                        if j >= count { j -= count }
-                        j += tiles.lowerBound
-                        let col = j * nr
-                        var ep = GEMMEpilogue.none
-                        if last && !epilogue.isNone {
-                            ep.relu = epilogue.relu
-                            ep.bias = epilogue.bias.map { $0 + ip * mr }
-                            ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
-                            ep.ldr = epilogue.ldr
+            } else {
+                let group = max(1, gemmL2Floats / (kc * nr))
+                var g0 = 0
+                while g0 < count {
+                    let g1 = min(count, g0 + group)
+                    for ip in panels {
+                        let fresh = ip == panels.lowerBound
+                        for jj in g0..<g1 {
+                            let j = tile(jj)
+                            run(ip, j, bTile(kb, j, jj - g0, fresh))
                         }
-                        microKernel(kc: kc, a: apanel, b: bTile(kb, j), c: c + ip * mr * ldc + col, ldc: ldc,
-                                    rows: rows, cols: min(nr, n - col), accumulate: acc, epilogue: ep)
                     }
+                    g0 = g1
                 }
-                g0 = g1
             }
         }
     }
