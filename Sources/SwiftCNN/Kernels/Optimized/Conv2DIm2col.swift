@@ -47,10 +47,11 @@ final class PackedConvWeights {
 extension Optimized {
     /// 2-D convolution as im2col + GEMM, with the same contract as ``Reference/conv2d(_:input:weight:bias:output:)``.
     ///
-    /// For each image and group: the input patches are unrolled into a column matrix
-    /// `[Cg·KH·KW, OH·OW]` (zeros where a tap falls in the padding), and
-    /// output[og rows] = weight[og, Cg·KH·KW] · columns + bias, the bias added in the GEMM's
-    /// output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
+    /// For each image and group: output[og rows] = weight[og, Cg·KH·KW] · columns + bias,
+    /// where `columns` is the im2col matrix `[Cg·KH·KW, OH·OW]` of the input patches (zeros
+    /// where a tap falls in the padding). The GEMM generates it tile by tile straight into its
+    /// packed B panels (``packIm2colTile(_:_:pc:kc:col:cols:into:)``), so it is never stored;
+    /// the bias is added in the GEMM's output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
     /// directly. A flipped kernel (true convolution) is flipped once while packing.
     /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
     public static func conv2dIm2col(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,

@@ -81,7 +81,7 @@ enum GEMMBSource {
 }
 
 /// A matrix A (`m × k`, the left factor, e.g. convolution weights) packed once for repeated
-/// products with ``Optimized/gemm(m:n:k:packedA:b:ldb:c:ldc:accumulate:)``.
+/// products with ``Optimized/gemm(n:packedA:b:ldb:c:ldc:accumulate:)``.
 ///
 /// Layout: for each block of ``Optimized/gemmKC`` columns of A, panels of
 /// ``Optimized/gemmMR`` rows, each stored column by column (`MR` contiguous values per
