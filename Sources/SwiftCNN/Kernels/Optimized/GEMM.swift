@@ -145,6 +145,9 @@ extension Optimized {
     /// Floats of the B tiles (one KC block) that each A panel runs over before the next
     /// group: 512 KiB, about half of a Zen 4 core's L2.
     static let gemmL2Floats = 1 << 17
+    /// Most B tiles per group in the A-panel-outer order: with a short k block, C (written
+    /// through L2) rather than B bounds the group.
+    static let gemmGroupTiles = 16
     /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
     /// a larger B is split along N instead.
     static let gemmSharedBFloats = 1 << 22
@@ -347,7 +350,7 @@ extension Optimized {
             Threading.parallelFor(parts) { part in
                 gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
                               tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
-                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _ in
+                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
                     let pc = kb * kcMax, kc = min(kcMax, k - pc)
                     let tile = bp + pc * tilesN * nr + j * kc * nr
                     let flag = flags + kb * tilesN + j
@@ -367,8 +370,8 @@ extension Optimized {
             return
         }
 
-        // Along N: each part packs its own tiles, a group at a time, as the first A panel
-        // reaches them (so they are used while still in cache).
+        // Along N: each part packs its own tiles, a group at a time (row by row across the
+        // group's tiles), as the first A panel reaches them.
         let slotFloats = max(gemmL2Floats, kcMax * nr)
         let privateB = try GEMMScratchCache.shared.take(try Checked.mul(slotFloats, parts, "gemm packing buffer"))
         defer { GEMMScratchCache.shared.give(privateB) }
@@ -377,11 +380,10 @@ extension Optimized {
             let bp = base + part * slotFloats
             gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM,
                           tiles: (tilesN * part / parts)..<(tilesN * (part + 1) / parts), rotate: 0,
-                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh in
+                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
                 let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                let tile = bp + slot * kc * nr
-                if fresh { packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile) }
-                return UnsafePointer(tile)
+                if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
+                return UnsafePointer(bp + slot * kc * nr)
             }
         }
         if parts > 1 {
@@ -450,9 +452,10 @@ extension Optimized {
     }
 
     /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block.
-    /// `bTile(kb, j, slot, fresh)` gives the packed KC×NR block `kb` of tile `j`; `slot` is
-    /// the tile's place in the current group of tiles (see below) and `fresh` is true on the
-    /// group's first request for it, false when it was already handed out in this group.
+    /// `bTile(kb, j, slot, fresh, span)` gives the packed KC×NR block `kb` of tile `j`; `slot`
+    /// is the tile's place in the current group of `span` tiles (see below) and `fresh` is
+    /// true on the group's first request for it, false when it was already handed out in
+    /// this group. Slot 0 is always requested first.
     /// The tiles are visited from `tiles.lowerBound + rotate` on, wrapping around; every
     /// element still sees the KC blocks in order.
     ///
@@ -464,7 +467,7 @@ extension Optimized {
     static func gemmRectangle(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
                               tiles: Range<Int>, rotate: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                               accumulate: Bool, epilogue: GEMMEpilogue,
-                              bTile: (_ kb: Int, _ j: Int, _ slot: Int, _ fresh: Bool) -> UnsafePointer<Float>) {
+                              bTile: (_ kb: Int, _ j: Int, _ slot: Int, _ fresh: Bool, _ span: Int) -> UnsafePointer<Float>) {
         let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
         let mp = (m + mr - 1) / mr * mr
         let kBlocks = (k + kcMax - 1) / kcMax
@@ -500,13 +503,13 @@ extension Optimized {
                     let q1 = min(panels.upperBound, q0 + group)
                     for jj in 0..<count {
                         let j = tile(jj)
-                        let btile = bTile(kb, j, 0, true)
+                        let btile = bTile(kb, j, 0, true, 1)
                         for ip in q0..<q1 { run(ip, j, btile) }
                     }
                     q0 = q1
                 }
             } else {
-                let group = max(1, gemmL2Floats / (kc * nr))
+                let group = max(1, min(gemmGroupTiles, gemmL2Floats / (kc * nr)))
                 var g0 = 0
                 while g0 < count {
                     let g1 = min(count, g0 + group)
@@ -514,7 +517,7 @@ extension Optimized {
                         let fresh = ip == panels.lowerBound
                         for jj in g0..<g1 {
                             let j = tile(jj)
-                            run(ip, j, bTile(kb, j, jj - g0, fresh))
+                            run(ip, j, bTile(kb, j, jj - g0, fresh, g1 - g0))
                         }
                     }
                     g0 = g1
@@ -532,6 +535,39 @@ extension Optimized {
             packBTile(kc: kc, cols: cols, b: b + pc * ldb + col, ldb: ldb, into: dst)
         case .im2col(let g, let x):
             packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst)
+        }
+    }
+
+    /// Packs rows `pc..<pc+kc` of `tiles` consecutive NR-wide tiles from column `col` on (of
+    /// `n` columns) into consecutive panels at `dst` (tile `t` at `t·kc·NR`). A matrix is
+    /// read row by row across the tiles (sequential reads); im2col tile by tile.
+    static func packBGroup(_ source: GEMMBSource, pc: Int, kc: Int, col: Int, tiles: Int, n: Int,
+                           into dst: UnsafeMutablePointer<Float>) {
+        let nr = gemmNR
+        guard case .matrix(let b, let ldb) = source else {
+            for t in 0..<tiles {
+                let c0 = col + t * nr
+                packB(source, pc: pc, kc: kc, col: c0, cols: min(nr, n - c0), into: dst + t * kc * nr)
+            }
+            return
+        }
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
+        let full = min(tiles, (n - col) / nr)
+        if full > 0 {
+            for p in 0..<kc {
+                let s = UnsafeRawPointer(b + (pc + p) * ldb + col)
+                let d = UnsafeMutableRawPointer(dst + p * nr)
+                for t in 0..<full {
+                    let o = d + t * kc * nr * 4
+                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4, as: V.self), as: V.self)
+                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4 + vb, as: V.self), toByteOffset: vb, as: V.self)
+                }
+            }
+        }
+        if full < tiles {
+            let c0 = col + full * nr
+            packBTile(kc: kc, cols: min(nr, n - c0), b: b + pc * ldb + c0, ldb: ldb, into: dst + full * kc * nr)
         }
     }
 
