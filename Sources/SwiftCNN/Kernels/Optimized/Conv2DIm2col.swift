@@ -47,10 +47,11 @@ final class PackedConvWeights {
 extension Optimized {
     /// 2-D convolution as im2col + GEMM, with the same contract as ``Reference/conv2d(_:input:weight:bias:output:)``.
     ///
-    /// For each image and group: the input patches are unrolled into a column matrix
-    /// `[Cg·KH·KW, OH·OW]` (zeros where a tap falls in the padding), and
-    /// output[og rows] = weight[og, Cg·KH·KW] · columns + bias, the bias added in the GEMM's
-    /// output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
+    /// For each image and group: output[og rows] = weight[og, Cg·KH·KW] · columns + bias,
+    /// where `columns` is the im2col matrix `[Cg·KH·KW, OH·OW]` of the input patches (zeros
+    /// where a tap falls in the padding). The GEMM generates it tile by tile straight into its
+    /// packed B panels (``packIm2colTile(_:_:pc:kc:col:cols:into:)``), so it is never stored;
+    /// the bias is added in the GEMM's output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
     /// directly. A flipped kernel (true convolution) is flipped once while packing.
     /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
     public static func conv2dIm2col(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -72,27 +73,75 @@ extension Optimized {
             throw SwiftCNNError(.internal, "conv2d: packed weights do not match the geometry")
         }
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
-        let columns: ScratchBuffer? = direct ? nil : try ScratchBuffer(count: try Checked.mul(patch, outPlane))
 
         for n in 0..<g.batch {
             for grp in 0..<g.groups {
                 let x = input + (n * g.inChannels + grp * cg) * g.inPlane
                 let offset = (n * g.outChannels + grp * og) * outPlane
-                let b: UnsafePointer<Float>
-                if let columns {
-                    im2colParallel(g, x, columns.pointer)
-                    b = UnsafePointer(columns.pointer)
-                } else {
-                    b = x
-                }
                 var ep = GEMMEpilogue()
                 ep.bias = bias.map { $0 + grp * og }
                 ep.residual = residual.map { $0 + offset }
                 ep.ldr = outPlane
                 ep.relu = relu
+                // The im2col matrix is generated straight into the GEMM's packed B panels.
+                let source: GEMMBSource = direct ? .matrix(x, ldb: outPlane) : .im2col(g, x)
                 try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,
-                               b: b, ldb: outPlane, c: output + offset, ldc: outPlane,
+                               source: source, c: output + offset, ldc: outPlane,
                                accumulate: false, epilogue: ep)
+            }
+        }
+    }
+
+    /// Packs rows `pc..<pc+kc`, columns `col..<col+cols` (cols <= NR) of the im2col matrix of
+    /// the input planes at `x` (row (c, k, l), column (y, x) = in[c, y·sH − pT + k·dH,
+    /// x·sW − pL + l·dW], 0 in the padding) into one NR-wide GEMM panel: row `p` at `p·NR`,
+    /// zeros past `cols`. The columns of one output row are a run: a contiguous copy with
+    /// stride 1, zeros where the taps fall in the padding.
+    static func packIm2colTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
+                               into dst: UnsafeMutablePointer<Float>) {
+        let nr = gemmNR
+        let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth
+        let ih = g.inHeight, iw = g.inWidth
+        let sh = g.stride.h, sw = g.stride.w
+        let taps = kh * kw
+        var c = pc / taps
+        var ki = (pc % taps) / kw, kj = pc % kw
+        for p in 0..<kc {
+            let d = dst + p * nr
+            let plane = x + c * g.inPlane
+            // Output columns ox with 0 <= ox·sW + off < W are x0..<x1 (as in im2col).
+            let off = kj * g.dilation.w - g.padding.left
+            let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
+            let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+            var q = 0, oy = col / ow, ox = col % ow
+            while q < cols {
+                let run = min(cols - q, ow - ox)
+                let iy = oy * sh - g.padding.top + ki * g.dilation.h
+                let out = d + q
+                if iy < 0 || iy >= ih {
+                    out.update(repeating: 0, count: run)
+                } else {
+                    // Run-relative range inside the input row.
+                    let r0 = min(run, max(0, x0 - ox)), r1 = max(r0, min(run, x1 - ox))
+                    if r0 > 0 { out.update(repeating: 0, count: r0) }
+                    let src = plane + iy * iw + off
+                    if sw == 1 {
+                        (out + r0).update(from: src + ox + r0, count: r1 - r0)
+                    } else {
+                        for r in r0..<r1 { out[r] = src[(ox + r) * sw] }
+                    }
+                    if r1 < run { (out + r1).update(repeating: 0, count: run - r1) }
+                }
+                q += run
+                ox = 0
+                oy += 1
+            }
+            if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
+            kj += 1
+            if kj == kw {
+                kj = 0
+                ki += 1
+                if ki == kh { ki = 0; c += 1 }
             }
         }
     }
