@@ -26,7 +26,9 @@ public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta:
     try LayerChecks.finite(k, op, "k")
     let g = ChannelGeometry(batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2...].reduce(1, *))
     let p = LRNParameters(size: size, alpha: alpha, beta: beta, k: k)
-    return try layerOutput(x.shape, reading: x) { Reference.localResponseNorm($0, $1, g, p) }
+    return try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.localResponseNorm($0, $1, g, p) } else { Optimized.localResponseNorm($0, $1, g, p) }
+    }
 }
 
 // Backward: localResponseNormBackward(...) arrives with training (issue 5).

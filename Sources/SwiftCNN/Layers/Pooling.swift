@@ -98,7 +98,7 @@ public func maxPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "maxPool2d")
     let (n, c, _, _) = try imageDims(x, "maxPool2d")
     return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
-        Reference.maxPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.maxPool2d(g, input: $0, output: $1) } else { Optimized.maxPool2d(g, input: $0, output: $1) }
     }
 }
 
@@ -109,7 +109,7 @@ public func avgPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "avgPool2d")
     let (n, c, _, _) = try imageDims(x, "avgPool2d")
     return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
-        Reference.avgPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.avgPool2d(g, input: $0, output: $1) } else { Optimized.avgPool2d(g, input: $0, output: $1) }
     }
 }
 
@@ -140,7 +140,7 @@ func adaptivePool(_ x: Tensor, outputSize s: Size2D, op: String) throws -> Tenso
     let g = Pool2DGeometry(planes: n * c, inHeight: h, inWidth: w, outHeight: s.h, outWidth: s.w,
                            kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
     return try layerOutput(imageShape(rank: x.rank, n, c, s.h, s.w), reading: x) {
-        Reference.adaptiveAvgPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.adaptiveAvgPool2d(g, input: $0, output: $1) } else { Optimized.adaptiveAvgPool2d(g, input: $0, output: $1) }
     }
 }
 

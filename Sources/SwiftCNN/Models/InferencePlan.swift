@@ -15,7 +15,12 @@ import Darwin
 /// state dict keeps the original parameters), and the weights are packed once for the
 /// GEMM. The forward pass then fuses the bias, a following ReLU and, at the end of a
 /// residual block, the shortcut add and its ReLU into the convolution's output pass.
-/// Safe to use from several threads (a mutex guards the table).
+/// Safe to use from several threads (a mutex guards the tables).
+///
+/// It also holds the compiled forward passes (``ForwardPlan``, one per input shape, see
+/// ForwardPlan.swift) and a small pool of activation arenas: each forward checks one out
+/// for its whole run and returns it, so concurrent forwards never share a buffer and a
+/// steady-state forward allocates only its result.
 final class InferencePlan: @unchecked Sendable {
     /// One prepared convolution.
     final class Conv {
@@ -26,10 +31,76 @@ final class InferencePlan: @unchecked Sendable {
             self.packed = packed
             self.bias = bias
         }
+
+        /// Output planes (per image) below which the product runs as matrix-vector products
+        /// (``Optimized/gemvPacked(m:n:k:a:b:ldb:c:ldc:epilogue:)``) instead of the GEMM, whose
+        /// 32-column tiles would mostly compute padding.
+        static let gemvMaxColumns = 8
+
+        /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
+        /// when it is given them: the im2col columns and the GEMM's packing workspace.
+        static func scratchCount(_ g: Conv2DGeometry) -> Int {
+            let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+            let columns = direct ? 0 : g.patchSize * g.outPlane
+            if g.groups == 1 && g.outPlane < gemvMaxColumns { return columns }
+            return columns + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
+        }
+
+        /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU).
+        /// `scratch` (see ``scratchCount(_:)``) avoids allocating; nil allocates what is needed.
+        /// The one place the tensor path (``Model/plannedConv``) and the compiled plan run a conv.
+        func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+                     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            try withOptionalPointer(bias) { b in
+                if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns && Optimized.gemmMR == 8 {
+                    try executeGEMV(g, input: input, bias: b, residual: residual, relu: relu, output: output, scratch: scratch)
+                } else {
+                    try Optimized.conv2dPacked(g, input: input, weights: packed, bias: b, residual: residual,
+                                               relu: relu, output: output, scratch: scratch)
+                }
+            }
+        }
+
+        /// Tiny output planes (LeNet's C5, a network's last layers on small inputs): im2col,
+        /// then one packed matrix-vector product per output position.
+        private func executeGEMV(_ g: Conv2DGeometry, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                 residual: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>,
+                                 scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+            let columnCount = direct ? 0 : g.patchSize * g.outPlane
+            let given = scratch.flatMap { $0.count >= columnCount ? $0.baseAddress : nil }
+            let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
+            let columns = direct ? nil : given ?? owned?.pointer
+            for n in 0..<g.batch {
+                let x = input + n * g.inChannels * g.inPlane
+                let offset = n * g.outChannels * g.outPlane
+                var b = x
+                if let columns {
+                    Optimized.im2col(g, x, columns, channels: 0..<g.inChannels)
+                    b = UnsafePointer(columns)
+                }
+                var ep = GEMMEpilogue()
+                ep.bias = bias
+                ep.residual = residual.map { $0 + offset }
+                ep.ldr = g.outPlane
+                ep.relu = relu
+                Optimized.gemvPacked(m: g.outChannels, n: g.outPlane, k: g.patchSize, a: packed.groups[0].pointer,
+                                     b: b, ldb: g.outPlane, c: output + offset, ldc: g.outPlane, epilogue: ep)
+            }
+            withExtendedLifetime(owned) {}
+        }
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var convs: [String: Conv] = [:]
+    /// Compiled forward passes by input shape (at most ``maxForwardPlans``).
+    private var forwardPlans: [[Int]: ForwardPlan] = [:]
+    /// Arenas not in use (at most ``maxIdleArenas``; the largest kept).
+    private var idleArenas: [ScratchBuffer] = []
+    /// Input shapes whose compiled plans are kept.
+    static let maxForwardPlans = 8
+    /// Arenas kept for reuse: one per forward running at the same time, up to this many.
+    static let maxIdleArenas = 4
 
     init() {
         mutex.initialize(to: pthread_mutex_t())
@@ -49,6 +120,64 @@ final class InferencePlan: @unchecked Sendable {
         let c = try make()
         convs[key] = c
         return c
+    }
+
+    /// The compiled forward pass for `shape`, if there is one.
+    func cachedForwardPlan(_ shape: [Int]) -> ForwardPlan? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return forwardPlans[shape]
+    }
+
+    /// The compiled forward pass for `shape`, compiled by `make` (outside the lock: it
+    /// prepares convolutions through ``conv(_:_:)``) when there is none yet.
+    func forwardPlan(_ shape: [Int], _ make: () throws -> ForwardPlan) throws -> ForwardPlan {
+        if let p = cachedForwardPlan(shape) { return p }
+        let made = try make()
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let p = forwardPlans[shape] { return p }  // another thread was first
+        if forwardPlans.count >= InferencePlan.maxForwardPlans, let victim = forwardPlans.keys.first {
+            forwardPlans[victim] = nil
+        }
+        forwardPlans[shape] = made
+        return made
+    }
+
+    /// An arena of at least `count` floats for one forward: the smallest idle one that is
+    /// large enough, else a new one. Give it back with ``checkIn(_:)``.
+    func checkOutArena(_ count: Int) throws -> ScratchBuffer {
+        pthread_mutex_lock(mutex)
+        var best: Int? = nil
+        for (i, a) in idleArenas.enumerated() where a.count >= count {
+            if best.map({ idleArenas[$0].count > a.count }) ?? true { best = i }
+        }
+        if let best {
+            let a = idleArenas.remove(at: best)
+            pthread_mutex_unlock(mutex)
+            return a
+        }
+        pthread_mutex_unlock(mutex)
+        return try ScratchBuffer(count: max(count, 1))
+    }
+
+    /// Returns an arena from ``checkOutArena(_:)``; the smallest idle one is freed when more
+    /// than ``maxIdleArenas`` would be kept.
+    func checkIn(_ arena: ScratchBuffer) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        idleArenas.append(arena)
+        if idleArenas.count > InferencePlan.maxIdleArenas,
+           let smallest = idleArenas.indices.min(by: { idleArenas[$0].count < idleArenas[$1].count }) {
+            idleArenas.remove(at: smallest)
+        }
+    }
+
+    /// Floats held by idle arenas (for tests).
+    var idleArenaFloats: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return idleArenas.reduce(0) { $0 + $1.count }
     }
 
     /// Number of prepared convolutions (for tests).
@@ -132,12 +261,9 @@ extension Model {
         }
         var out = try Tensor(uninitialized: shape)
         try x.withUnsafePointer { xp in
-            try withOptionalPointer(conv.bias) { b in
-                try withOptionalPointer(residual) { r in
-                    try out.withUnsafeMutablePointerUnchecked { yp in
-                        try Optimized.conv2dPacked(g, input: xp, weights: conv.packed, bias: b,
-                                                   residual: r, relu: relu, output: yp)
-                    }
+            try withOptionalPointer(residual) { r in
+                try out.withUnsafeMutablePointerUnchecked { yp in
+                    try conv.execute(g, input: xp, residual: r, relu: relu, output: yp, scratch: nil)
                 }
             }
         }

@@ -61,10 +61,13 @@ extension Optimized {
 
     /// The convolution with pre-packed weights and a fused output pass:
     /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
-    /// `residual` must not overlap `output`.
+    /// `residual` must not overlap `output`. `scratch`, when given, holds the im2col columns
+    /// (the first `patch·outPlane` floats, none for a 1×1 stride-1 unpadded conv) and the
+    /// GEMM's packing workspace (the rest) instead of fresh buffers.
     static func conv2dPacked(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                             output: UnsafeMutablePointer<Float>) throws {
+                             output: UnsafeMutablePointer<Float>,
+                             scratch: UnsafeMutableBufferPointer<Float>? = nil) throws {
         let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
         let patch = g.patchSize
         let outPlane = g.outPlane
@@ -72,7 +75,11 @@ extension Optimized {
             throw SwiftCNNError(.internal, "conv2d: packed weights do not match the geometry")
         }
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
-        let columns: ScratchBuffer? = direct ? nil : try ScratchBuffer(count: try Checked.mul(patch, outPlane))
+        let columnCount = direct ? 0 : try Checked.mul(patch, outPlane)
+        let given = scratch.flatMap { $0.count >= columnCount ? $0 : nil }
+        let workspace = given.map { UnsafeMutableBufferPointer(rebasing: $0[columnCount...]) }
+        let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
+        let columns = direct ? nil : given?.baseAddress ?? owned?.pointer
 
         for n in 0..<g.batch {
             for grp in 0..<g.groups {
@@ -80,8 +87,8 @@ extension Optimized {
                 let offset = (n * g.outChannels + grp * og) * outPlane
                 let b: UnsafePointer<Float>
                 if let columns {
-                    im2colParallel(g, x, columns.pointer)
-                    b = UnsafePointer(columns.pointer)
+                    im2colParallel(g, x, columns)
+                    b = UnsafePointer(columns)
                 } else {
                     b = x
                 }
@@ -92,9 +99,10 @@ extension Optimized {
                 ep.relu = relu
                 try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,
                                b: b, ldb: outPlane, c: output + offset, ldc: outPlane,
-                               accumulate: false, epilogue: ep)
+                               accumulate: false, epilogue: ep, workspace: workspace)
             }
         }
+        withExtendedLifetime(owned) {}
     }
 
     /// ``im2col(_:_:_:channels:)`` with the input channels spread over the thread pool.

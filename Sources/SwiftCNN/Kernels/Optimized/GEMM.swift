@@ -147,10 +147,12 @@ extension Optimized {
 
     /// The product with A already packed by ``packA(m:k:a:lda:into:)`` (k >= 1).
     /// Throws `.outOfMemory` when the B panels' scratch memory cannot be had (C untouched).
+    /// `workspace`, when large enough, holds the B panels instead of a fresh buffer.
     static func gemmPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
                            b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int,
-                           accumulate: Bool, epilogue: GEMMEpilogue) throws {
+                           accumulate: Bool, epilogue: GEMMEpilogue,
+                           workspace: UnsafeMutableBufferPointer<Float>? = nil) throws {
         if m <= 0 || n <= 0 || k <= 0 { return }
         let mr = gemmMR, nr = gemmNR
         let panelsM = (m + mr - 1) / mr
@@ -168,9 +170,11 @@ extension Optimized {
         let items = splitN * splitM
         let ncMax = min(gemmNC, tilesN * nr)
         let perItem = min(gemmKC, k) * ncMax
-        let work = try ScratchBuffer(count: try Checked.mul(perItem, items, "gemm packing buffer"))
+        let need = try Checked.mul(perItem, items, "gemm packing buffer")
+        let given = workspace.flatMap { $0.count >= need ? $0.baseAddress : nil }
+        let work = given == nil ? try ScratchBuffer(count: need) : nil
         let mp = panelsM * mr
-        let workBase = work.pointer
+        guard let workBase = given ?? work?.pointer else { return }
         Threading.parallelFor(items) { item in
             let sn = item % splitN, sm = item / splitN
             let n0 = (tilesN * sn / splitN) * nr, n1 = min(n, (tilesN * (sn + 1) / splitN) * nr)

@@ -1,0 +1,69 @@
+// Matrix-vector products on a packed A, and the size of the GEMM's packing workspace — the
+// pieces the inference plan needs around GEMM.swift without changing it.
+
+extension Optimized {
+    /// C (`m × n`, n small) = A · B with A packed by ``packA(m:k:a:lda:into:)`` (``gemmMR`` = 8
+    /// rows per panel), then the epilogue (bias, residual, ReLU). Each column of C is one
+    /// matrix-vector product: per 8-row panel, four SIMD8 accumulators over k (fixed order),
+    /// so a 1×1 output costs m·k multiply-adds instead of the GEMM's m·32·k.
+    /// b: `k × n` (row p at `b + p·ldb`); c: row i at `c + i·ldc`.
+    static func gemvPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue) {
+        typealias V = SIMD8<Float>
+        let mr = 8
+        let panels = (m + mr - 1) / mr
+        let mp = panels * mr
+        for j in 0..<n {
+            for ip in 0..<panels {
+                var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                var pc = 0
+                while pc < k {
+                    let kc = min(gemmKC, k - pc)
+                    let panel = UnsafeRawPointer(a + pc * mp + ip * mr * kc)
+                    let col = b + pc * ldb + j
+                    var p = 0
+                    while p + 4 <= kc {
+                        a0 = a0.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32, as: V.self), col[p * ldb])
+                        a1 = a1.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 32, as: V.self), col[(p + 1) * ldb])
+                        a2 = a2.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 64, as: V.self), col[(p + 2) * ldb])
+                        a3 = a3.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 96, as: V.self), col[(p + 3) * ldb])
+                        p += 4
+                    }
+                    while p < kc {
+                        a0 = a0.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32, as: V.self), col[p * ldb])
+                        p += 1
+                    }
+                    pc += kc
+                }
+                let acc = (a0 + a1) + (a2 + a3)
+                for r in 0..<min(mr, m - ip * mr) {
+                    let i = ip * mr + r
+                    var v = acc[r]
+                    if let bias = epilogue.bias { v += bias[i] }
+                    if let res = epilogue.residual { v += res[i * epilogue.ldr + j] }
+                    if epilogue.relu && v < 0 { v = 0 }
+                    c[i * ldc + j] = v
+                }
+            }
+        }
+    }
+
+    /// Floats of B-panel workspace ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:workspace:)``
+    /// asks for at the current thread count (its work split, restated). Should the GEMM's
+    /// split change, a smaller workspace only makes it allocate its own.
+    static func gemmWorkspaceEstimate(m: Int, n: Int, k: Int) -> Int {
+        if m <= 0 || n <= 0 || k <= 0 { return 0 }
+        let panelsM = (m + gemmMR - 1) / gemmMR
+        let tilesN = (n + gemmNR - 1) / gemmNR
+        let threads = Threading.numThreads
+        var splitN = 1, splitM = 1
+        let (mn, o1) = m.multipliedReportingOverflow(by: n)
+        let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
+        if threads > 1 && (o1 || o2 || mnk >= gemmParallelThreshold) {
+            let want = threads * 2
+            splitN = min(tilesN, want)
+            if splitN < want { splitM = min(panelsM, (want + splitN - 1) / splitN) }
+        }
+        return min(gemmKC, k) * min(gemmNC, tilesN * gemmNR) * splitN * splitM
+    }
+}

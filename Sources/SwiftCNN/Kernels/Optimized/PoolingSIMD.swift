@@ -1,0 +1,196 @@
+// Pooling with SIMD16<Float> along the output width. Same contracts as the ``Reference``
+// pooling kernels (torch semantics: −∞ / zero padding, ceil mode, count_include_pad,
+// adaptive windows).
+//
+// Max and average pooling: output columns whose window lies inside the input row (and, for
+// the vector's reads, within it) are computed 16 at a time — stride 1 by plain loads,
+// stride 2 by loading 32 floats and taking the even or odd lanes; any other stride, and the
+// columns at the borders, one by one with the same arithmetic. Max pooling is bitwise equal
+// to the reference (NaN propagates). Average pooling sums in float (the reference sums in
+// double), in the same order for vector and scalar columns. Planes are spread over
+// ``Threading``'s threads when there is enough work.
+
+extension Optimized {
+    /// Below this many window reads a pooling stays on the calling thread.
+    static let poolParallelThreshold = 1 << 17
+
+    /// Runs `body(plane)` for every plane, in parallel when `workPerPlane · planes` is large.
+    @inline(__always)
+    static func forEachPlane(_ planes: Int, workPerPlane: Int, _ body: (Int) -> Void) {
+        let threads = Threading.numThreads
+        if threads < 2 || planes < 2 || planes &* workPerPlane < poolParallelThreshold {
+            for p in 0..<planes { body(p) }
+            return
+        }
+        let items = min(planes, threads * 4)
+        Threading.parallelFor(items) { i in
+            for p in (planes * i / items)..<(planes * (i + 1) / items) { body(p) }
+        }
+    }
+
+    /// Max pooling, bitwise equal to ``Reference/maxPool2d(_:input:output:)``.
+    static func maxPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        pool2d(g, input, output, isMax: true)
+    }
+
+    /// Average pooling, ``Reference/avgPool2d(_:input:output:)`` summed in float.
+    static func avgPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        pool2d(g, input, output, isMax: false)
+    }
+
+    static func pool2d(_ g: Pool2DGeometry, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                       isMax: Bool) {
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let work = outPlane &* g.kernel.h &* g.kernel.w
+        forEachPlane(g.planes, workPerPlane: work) { p in
+            if isMax {
+                poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: true)
+            } else {
+                poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: false)
+            }
+        }
+    }
+
+    /// One plane of max or average pooling.
+    @inline(__always)
+    static func poolPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                          isMax: Bool) {
+        typealias V = SIMD16<Float>
+        let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let kh = g.kernel.h, kw = g.kernel.w, sh = g.stride.h, sw = g.stride.w
+        let ph = g.padding.h, pw = g.padding.w
+        // Columns read by a vector block, past its first window's start.
+        let span: Int
+        switch sw {
+        case 1: span = kw - 1 + 15
+        case 2: span = 2 * ((kw - 1) / 2) + 31
+        default: span = -1
+        }
+        let firstInside = (pw + sw - 1) / sw  // first column whose window starts at >= 0
+        var out = dst
+        for y in 0..<oh {
+            let y0 = y * sh - ph
+            let y1 = min(y0 + kh, h + ph)
+            let ys = max(y0, 0), ye = min(y1, h)
+            let rowsInDivisor = g.countIncludePad ? y1 - y0 : ye - ys
+            var x = 0
+            while x < ow {
+                let x0 = x * sw - pw
+                if span >= 0 && x >= firstInside && x + 16 <= ow && x0 + span < w && ys < ye {
+                    if isMax {
+                        var m = V(repeating: -.infinity)
+                        for iy in ys..<ye {
+                            let row = src + iy * w + x0
+                            for l in 0..<kw {
+                                let v = load(row, l, sw)
+                                m.replace(with: v, where: (v .> m) .| (v .!= v))
+                            }
+                        }
+                        UnsafeMutableRawPointer(out + x).storeBytes(of: m, as: V.self)
+                    } else {
+                        var s = V()
+                        for iy in ys..<ye {
+                            let row = src + iy * w + x0
+                            for l in 0..<kw { s += load(row, l, sw) }
+                        }
+                        UnsafeMutableRawPointer(out + x).storeBytes(of: s / Float(rowsInDivisor * kw), as: V.self)
+                    }
+                    x += 16
+                    continue
+                }
+                // One column, any position.
+                let x1 = min(x0 + kw, w + pw)
+                let xs = max(x0, 0), xe = min(x1, w)
+                if isMax {
+                    var m = -Float.infinity
+                    if xs < xe {
+                        for iy in ys..<ye {
+                            let row = src + iy * w
+                            for ix in xs..<xe {
+                                let v = row[ix]
+                                if v > m || v.isNaN { m = v }
+                            }
+                        }
+                    }
+                    out[x] = m
+                } else if ys >= ye || xs >= xe {
+                    out[x] = 0
+                } else {
+                    var s: Float = 0
+                    for iy in ys..<ye {
+                        let row = src + iy * w
+                        for ix in xs..<xe { s += row[ix] }
+                    }
+                    let divisor = g.countIncludePad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs)
+                    out[x] = s / Float(divisor)
+                }
+                x += 1
+            }
+            out += ow
+        }
+    }
+
+    /// Lane j = row[j·stride + l] for stride 1 or 2 (reads at most the block's span).
+    @inline(__always)
+    static func load(_ row: UnsafePointer<Float>, _ l: Int, _ stride: Int) -> SIMD16<Float> {
+        if stride == 1 {
+            return UnsafeRawPointer(row + l).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        let pair = UnsafeRawPointer(row + 2 * (l / 2)).loadUnaligned(as: SIMD32<Float>.self)
+        return l % 2 == 0 ? pair.evenHalf : pair.oddHalf
+    }
+
+    /// Adaptive average pooling, ``Reference/adaptiveAvgPool2d(_:input:output:)`` summed in
+    /// float: a copy when the output size equals the input's, a 16-lane plane mean for
+    /// global pooling (1×1), window sums otherwise.
+    static func adaptiveAvgPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+        let inPlane = h * w, outPlane = oh * ow
+        if h == oh && w == ow {
+            output.update(from: input, count: g.planes * inPlane)
+            return
+        }
+        if oh == 1 && ow == 1 {
+            let inv = Float(inPlane)
+            forEachPlane(g.planes, workPerPlane: inPlane) { p in
+                output[p] = sum(input + p * inPlane, inPlane) / inv
+            }
+            return
+        }
+        let work = max(inPlane, outPlane)
+        forEachPlane(g.planes, workPerPlane: work) { p in
+            let plane = input + p * inPlane
+            var o = output + p * outPlane
+            for i in 0..<oh {
+                let ys = i * h / oh, ye = ((i + 1) * h + oh - 1) / oh
+                for j in 0..<ow {
+                    let xs = j * w / ow, xe = ((j + 1) * w + ow - 1) / ow
+                    var s: Float = 0
+                    for iy in ys..<ye {
+                        for ix in xs..<xe { s += plane[iy * w + ix] }
+                    }
+                    o.pointee = s / Float((ye - ys) * (xe - xs))
+                    o += 1
+                }
+            }
+        }
+    }
+
+    /// Σ x[0..<n] in float: 16-lane partial sums, then the lanes, then the tail.
+    @inline(__always)
+    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD16<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        while i + 16 <= n {
+            acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            i += 16
+        }
+        var s = acc.sum()
+        while i < n {
+            s += x[i]
+            i += 1
+        }
+        return s
+    }
+}
