@@ -73,6 +73,8 @@ final class ForwardPlan: @unchecked Sendable {
     let shapes: [[Int]]
     /// Floats of the arena one forward needs (activations and scratch together).
     let arenaCount: Int
+    /// The arena buffers: offset and size in floats, first and last step (for tests).
+    let placement: [(offset: Int, count: Int, first: Int, last: Int)]
 
     /// Compiles `model`'s forward pass for `inputShape` (already validated; `outputShape`
     /// is what shape inference gave).
@@ -85,7 +87,8 @@ final class ForwardPlan: @unchecked Sendable {
             }
             b.steps.append(.copy(x: result, y: Builder.output, count: b.values[result].count))
         }
-        let (locations, arena) = b.place()
+        let (locations, arena, placement) = b.place()
+        self.placement = placement
         self.inputShape = inputShape
         self.outputShape = outputShape
         steps = b.steps
@@ -432,7 +435,7 @@ extension ForwardPlan {
 
         /// Places the arena buffers: live ranges from the steps, then first fit by offset,
         /// largest buffers first, each rounded up to 16 floats (64 bytes).
-        func place() -> (locations: [Location], arenaCount: Int) {
+        func place() -> (locations: [Location], arenaCount: Int, placement: [(offset: Int, count: Int, first: Int, last: Int)]) {
             let nb = bufferCounts.count
             var first = [Int](repeating: Int.max, count: nb), last = [Int](repeating: -1, count: nb)
             for (i, s) in steps.enumerated() {
@@ -463,7 +466,7 @@ extension ForwardPlan {
             let locations = values.map { v in
                 Location(base: v.buffer == 0 ? 0 : v.buffer == 1 ? 1 : 2, offset: (v.buffer >= 2 ? offsets[v.buffer] : 0) + v.offset)
             }
-            return (locations, total)
+            return (locations, total, order.map { (offsets[$0], bufferCounts[$0], first[$0], last[$0]) })
         }
     }
 

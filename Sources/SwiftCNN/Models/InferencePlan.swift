@@ -43,7 +43,7 @@ final class InferencePlan: @unchecked Sendable {
             let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
             let columns = direct ? 0 : g.patchSize * g.outPlane
             if g.groups == 1 && g.outPlane < gemvMaxColumns { return columns }
-            return columns + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
+            return (columns + 15) / 16 * 16 + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
         }
 
         /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU).
@@ -171,6 +171,13 @@ final class InferencePlan: @unchecked Sendable {
            let smallest = idleArenas.indices.min(by: { idleArenas[$0].count < idleArenas[$1].count }) {
             idleArenas.remove(at: smallest)
         }
+    }
+
+    /// Number of idle arenas (for tests).
+    var idleArenaCount: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return idleArenas.count
     }
 
     /// Floats held by idle arenas (for tests).

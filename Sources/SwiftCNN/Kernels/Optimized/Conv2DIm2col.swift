@@ -61,9 +61,9 @@ extension Optimized {
 
     /// The convolution with pre-packed weights and a fused output pass:
     /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
-    /// `residual` must not overlap `output`. `scratch`, when given, holds the im2col columns
-    /// (the first `patch·outPlane` floats, none for a 1×1 stride-1 unpadded conv) and the
-    /// GEMM's packing workspace (the rest) instead of fresh buffers.
+    /// `residual` must not overlap `output`. `scratch` (64-byte aligned), when given, holds
+    /// the im2col columns (the first `patch·outPlane` floats rounded up to 16, none for a 1×1
+    /// stride-1 unpadded conv) and the GEMM's packing workspace (the rest) instead of fresh buffers.
     static func conv2dPacked(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
                              output: UnsafeMutablePointer<Float>,
@@ -77,7 +77,7 @@ extension Optimized {
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
         let columnCount = direct ? 0 : try Checked.mul(patch, outPlane)
         let given = scratch.flatMap { $0.count >= columnCount ? $0 : nil }
-        let workspace = given.map { UnsafeMutableBufferPointer(rebasing: $0[columnCount...]) }
+        let workspace = given.map { UnsafeMutableBufferPointer(rebasing: $0[min($0.count, (columnCount + 15) / 16 * 16)...]) }
         let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
         let columns = direct ? nil : given?.baseAddress ?? owned?.pointer
 

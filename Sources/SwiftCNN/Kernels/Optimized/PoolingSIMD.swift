@@ -42,8 +42,13 @@ extension Optimized {
                        isMax: Bool) {
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let work = outPlane &* g.kernel.h &* g.kernel.w
+        // 2×2 windows, stride 2, no padding, all inside the input: the common case.
+        let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
+            && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
         forEachPlane(g.planes, workPerPlane: work) { p in
-            if isMax {
+            if simple {
+                pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
+            } else if isMax {
                 poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: true)
             } else {
                 poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: false)
@@ -75,8 +80,10 @@ extension Optimized {
             let rowsInDivisor = g.countIncludePad ? y1 - y0 : ye - ys
             var x = 0
             while x < ow {
-                let x0 = x * sw - pw
-                if span >= 0 && x >= firstInside && x + 16 <= ow && x0 + span < w && ys < ye {
+                // The last block may start earlier and overlap the previous one.
+                let xb = span >= 0 && ow >= 16 && x + 16 > ow ? ow - 16 : x
+                if span >= 0 && xb >= firstInside && xb + 16 <= ow && xb * sw - pw + span < w && ys < ye {
+                    let x0 = xb * sw - pw
                     if isMax {
                         var m = V(repeating: -.infinity)
                         for iy in ys..<ye {
@@ -86,19 +93,20 @@ extension Optimized {
                                 m.replace(with: v, where: (v .> m) .| (v .!= v))
                             }
                         }
-                        UnsafeMutableRawPointer(out + x).storeBytes(of: m, as: V.self)
+                        UnsafeMutableRawPointer(out + xb).storeBytes(of: m, as: V.self)
                     } else {
                         var s = V()
                         for iy in ys..<ye {
                             let row = src + iy * w + x0
                             for l in 0..<kw { s += load(row, l, sw) }
                         }
-                        UnsafeMutableRawPointer(out + x).storeBytes(of: s / Float(rowsInDivisor * kw), as: V.self)
+                        UnsafeMutableRawPointer(out + xb).storeBytes(of: s / Float(rowsInDivisor * kw), as: V.self)
                     }
-                    x += 16
+                    x = xb + 16
                     continue
                 }
                 // One column, any position.
+                let x0 = x * sw - pw
                 let x1 = min(x0 + kw, w + pw)
                 let xs = max(x0, 0), xe = min(x1, w)
                 if isMax {
@@ -127,6 +135,54 @@ extension Optimized {
                 x += 1
             }
             out += ow
+        }
+    }
+
+    /// 2×2 windows with stride 2 inside the plane: 16 (or 8) outputs per step from two rows
+    /// of 32 (or 16) inputs, even and odd lanes; the last block may overlap the previous one.
+    /// The same comparisons (max) and summation order (average) as ``poolPlane(_:_:_:isMax:)``.
+    @inline(__always)
+    static func pool2x2Plane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                             isMax: Bool) {
+        let w = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        @inline(__always) func maxNaN<V: SIMD>(_ m: V, _ v: V) -> V where V.Scalar == Float {
+            m.replacing(with: v, where: (v .> m) .| (v .!= v))
+        }
+        @inline(__always) func combine<V: SIMD>(_ a0: V, _ a1: V, _ b0: V, _ b1: V) -> V where V.Scalar == Float {
+            if isMax {
+                return maxNaN(maxNaN(maxNaN(maxNaN(V(repeating: -.infinity), a0), a1), b0), b1)
+            }
+            var s = a0 + a1
+            s += b0
+            s += b1
+            return s / 4
+        }
+        for y in 0..<oh {
+            let r0 = UnsafeRawPointer(src + 2 * y * w), r1 = UnsafeRawPointer(src + (2 * y + 1) * w)
+            let o = UnsafeMutableRawPointer(dst + y * ow)
+            if ow >= 16 {
+                var x = 0
+                while x < ow {
+                    let xb = min(x, ow - 16)
+                    let a = r0.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD32<Float>.self)
+                    let b = r1.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD32<Float>.self)
+                    o.storeBytes(of: combine(a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf), toByteOffset: 4 * xb, as: SIMD16<Float>.self)
+                    x = xb + 16
+                }
+            } else if ow >= 8 {
+                for step in 0..<2 {
+                    let xb = step == 0 ? 0 : ow - 8
+                    let a = r0.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD16<Float>.self)
+                    let b = r1.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD16<Float>.self)
+                    o.storeBytes(of: combine(a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf), toByteOffset: 4 * xb, as: SIMD8<Float>.self)
+                }
+            } else {
+                let p0 = src + 2 * y * w, p1 = p0 + w
+                for x in 0..<ow {
+                    let v = combine(SIMD2(p0[2 * x], 0), SIMD2(p0[2 * x + 1], 0), SIMD2(p1[2 * x], 0), SIMD2(p1[2 * x + 1], 0))
+                    dst[y * ow + x] = v[0]
+                }
+            }
         }
     }
 
