@@ -181,6 +181,8 @@ extension ForwardPlan {
         static let output = 1
 
         let model: Model
+        /// One buffer for every batch-norm fold of this compilation (see ``Model/prepareConv``).
+        let folding: FoldingBuffer
         var values: [Value] = []
         /// Floats per buffer (0 and 1: the input and output tensors, not in the arena).
         var bufferCounts: [Int] = []
@@ -188,6 +190,8 @@ extension ForwardPlan {
 
         init(model: Model, inputShape: [Int], outputShape: [Int]) {
             self.model = model
+            let largest = model.parameterSpecs.filter { $0.shape.count == 4 }.map { $0.shape.reduce(1, *) }.max() ?? 1
+            folding = FoldingBuffer(count: largest)
             let n = inputShape.reduce(1, *), m = outputShape.reduce(1, *)
             values = [Value(buffer: 0, offset: 0, shape: inputShape, count: n),
                       Value(buffer: 1, offset: 0, shape: outputShape, count: m)]
@@ -379,9 +383,10 @@ extension ForwardPlan {
             let ownBias = spec.bias ? try model.weight(path, "bias") : nil
             let g = try Conv2DGeometry(input: try Builder.shapeOnly(values[x].shape), weight: weight, bias: ownBias, options: options)
             let key = bn.map { path + "+" + $0.path } ?? path
-            let model = self.model
+            let model = self.model, folding = self.folding
             let conv = try model.plan.conv(key) {
-                try model.prepareConv(g, weight: weight, bias: ownBias, batchNorm: bn)
+                try model.prepareConv(g, weight: weight, bias: ownBias, batchNorm: bn,
+                                      foldingInto: bn == nil || weight.count > folding.count ? nil : try folding.pointer())
             }
             let shape = [g.batch, g.outChannels, g.outHeight, g.outWidth]
             if let residual, values[residual].shape != shape {
@@ -470,6 +475,19 @@ extension ForwardPlan {
         }
     }
 
+    /// Room for the largest convolution weight of a model, allocated on first use.
+    final class FoldingBuffer {
+        let count: Int
+        private var buffer: ScratchBuffer?
+        init(count: Int) { self.count = count }
+        func pointer() throws -> UnsafeMutablePointer<Float> {
+            if let b = buffer { return b.pointer }
+            let b = try ScratchBuffer(count: count)
+            buffer = b
+            return b.pointer
+        }
+    }
+
     /// What ``Builder/shapeOnly(_:)`` borrows: never read.
     nonisolated(unsafe) static let placeholder: UnsafePointer<Float> = {
         let p = UnsafeMutablePointer<Float>.allocate(capacity: 1)
@@ -496,5 +514,15 @@ extension Model {
     /// compiling the plan if needed. Weights, packed weights and the result are not counted.
     func plannedWorkspaceBytes(inputShape: [Int]) throws -> Int {
         try Checked.mul(try forwardPlan(for: inputShape).arenaCount, MemoryLayout<Float>.stride)
+    }
+
+    /// Bytes of activation and scratch memory (im2col columns, GEMM packing) one optimized
+    /// forward pass of `inputShape` [N, C, H, W] uses: the arena planned once per input shape,
+    /// in which buffers whose live ranges do not overlap share memory. Each forward running at
+    /// the same time uses one such arena (a few are kept for reuse). Weights, their packed
+    /// copies and the result are not counted. Plans the shape (packing the weights) if no
+    /// forward has yet; an error naming the expected shape when the model does not take it.
+    public func workspaceBytes(forInput inputShape: [Int]) throws -> Int {
+        try plannedWorkspaceBytes(inputShape: inputShape)
     }
 }

@@ -278,7 +278,11 @@ extension Model {
     }
 
     /// Folds the batch norm at `bn` (if any) into the weights and bias, then packs them.
-    func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?) throws -> InferencePlan.Conv {
+    /// `foldingInto`: room for `weight.count` floats to fold into (the compiled plan reuses one
+    /// for every conv, so that no short-lived weight-sized buffers fragment the heap between
+    /// the long-lived packed ones); nil allocates a temporary.
+    func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?,
+                     foldingInto scratch: UnsafeMutablePointer<Float>? = nil) throws -> InferencePlan.Conv {
         guard let bn else {
             let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
             return InferencePlan.Conv(packed: packed, bias: bias)
@@ -290,21 +294,21 @@ extension Model {
             throw SwiftCNNError(.internal, "\(bn.path): batch norm has \(gamma.count) channels, the convolution \(oc)")
         }
         let own = bias?.scalars
-        var folded = try Tensor(uninitialized: weight.shape)
+        let temporary: ScratchBuffer? = scratch == nil ? try ScratchBuffer(count: weight.count) : nil
+        guard let f = scratch ?? temporary?.pointer else { throw SwiftCNNError(.internal, "\(bn.path): no folding buffer") }
         var newBias = try Tensor(uninitialized: [oc])
         let per = weight.count / oc
         weight.withUnsafePointer { w in
-            folded.withUnsafeMutablePointerUnchecked { f in
-                newBias.withUnsafeMutablePointerUnchecked { nb in
-                    for o in 0..<oc {
-                        let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.eps)).squareRoot()
-                        for j in 0..<per { f[o * per + j] = Float(Double(w[o * per + j]) * scale) }
-                        nb[o] = Float((Double(own?[o] ?? 0) - Double(mean[o])) * scale + Double(beta[o]))
-                    }
+            newBias.withUnsafeMutablePointerUnchecked { nb in
+                for o in 0..<oc {
+                    let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.eps)).squareRoot()
+                    for j in 0..<per { f[o * per + j] = Float(Double(w[o * per + j]) * scale) }
+                    nb[o] = Float((Double(own?[o] ?? 0) - Double(mean[o])) * scale + Double(beta[o]))
                 }
             }
         }
-        let packed = try folded.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+        let packed = try PackedConvWeights(g, weight: UnsafePointer(f))
+        withExtendedLifetime(temporary) {}
         return InferencePlan.Conv(packed: packed, bias: newBias)
     }
 }
