@@ -146,7 +146,7 @@ extension Optimized {
                         if x0 > 0 { dst.update(repeating: 0, count: x0) }
                         let src = plane + iy * iw + off
                         if sw == 1 {
-                            (dst + x0).update(from: src + x0, count: x1 - x0)
+                            copyFloats(dst + x0, src + x0, x1 - x0)
                         } else {
                             for xo in x0..<x1 { dst[xo] = src[xo * sw] }
                         }

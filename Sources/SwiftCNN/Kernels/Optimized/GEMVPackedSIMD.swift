@@ -48,6 +48,26 @@ extension Optimized {
         }
     }
 
+    /// Copies `n` floats (no overlap) inline with 16- and 8-lane moves: im2col copies many
+    /// short rows (LeNet's are 28 and 10 floats), where a `memmove` call per row dominates.
+    @inline(__always)
+    static func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+        var i = 0
+        while i + 16 <= n {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self), toByteOffset: 4 * i, as: SIMD16<Float>.self)
+            i += 16
+        }
+        if i + 8 <= n {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            dst[i] = src[i]
+            i += 1
+        }
+    }
+
     /// Floats of B-panel workspace ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:workspace:)``
     /// asks for at the current thread count (its work split, restated). Should the GEMM's
     /// split change, a smaller workspace only makes it allocate its own.
