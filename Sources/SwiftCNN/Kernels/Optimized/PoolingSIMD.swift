@@ -64,14 +64,13 @@ extension Optimized {
         let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
         let kh = g.kernel.h, kw = g.kernel.w, sh = g.stride.h, sw = g.stride.w
         let ph = g.padding.h, pw = g.padding.w
-        // Columns read by a vector block, past its first window's start.
-        let span: Int
-        switch sw {
-        case 1: span = kw - 1 + 15
-        case 2: span = 2 * ((kw - 1) / 2) + 31
-        default: span = -1
+        // Columns read by a vector block, past its first window's start (-1: no vector path;
+        // huge windows, whose sums could overflow an Int, always take the scalar path).
+        var span = -1
+        if kw <= 1 << 20 {
+            if sw == 1 { span = kw - 1 + 15 } else if sw == 2 { span = 2 * ((kw - 1) / 2) + 31 }
         }
-        let firstInside = (pw + sw - 1) / sw  // first column whose window starts at >= 0
+        let firstInside = span < 0 ? 0 : (pw + sw - 1) / sw  // first column whose window starts at >= 0
         var out = dst
         for y in 0..<oh {
             let y0 = y * sh - ph
