@@ -20,10 +20,15 @@ extension Optimized {
     /// Below this many elements an elementwise kernel stays on the calling thread.
     static let elementwiseParallelThreshold = 1 << 17
 
-    /// Runs `body(start, count)` over `0..<count` in vector-friendly chunks, in parallel when long.
+    /// Below this many elements a memory-bound elementwise kernel (relu, add) stays on the
+    /// calling thread: one core streams them about as fast as two, and the hand-off costs.
+    static let memoryBoundParallelThreshold = 1 << 22
+
+    /// Runs `body(start, count)` over `0..<count` in vector-friendly chunks, in parallel when
+    /// longer than `threshold`.
     @inline(__always)
-    static func elementwiseChunks(_ count: Int, _ body: (Int, Int) -> Void) {
-        if count < elementwiseParallelThreshold || Threading.numThreads < 2 {
+    static func elementwiseChunks(_ count: Int, threshold: Int = elementwiseParallelThreshold, _ body: (Int, Int) -> Void) {
+        if count < threshold || Threading.numThreads < 2 {
             body(0, count)
             return
         }
@@ -34,12 +39,14 @@ extension Optimized {
         }
     }
 
-    /// Applies `f` to `x[0..<count]` into `y` (y may be x): whole vectors, then the tail
-    /// through a zero-padded vector, so the tail gets the same arithmetic.
+    /// Applies `F.apply` to `x[0..<count]` into `y` (y may be x): whole vectors, then the tail
+    /// through a zero-padded vector, so the tail gets the same arithmetic. (A type rather
+    /// than a closure, so that the specialized loop calls nothing per vector.)
     @inline(__always)
-    static func mapSIMD(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
-                        _ f: (SIMD16<Float>) -> SIMD16<Float>) {
-        elementwiseChunks(count) { start, n in
+    static func mapSIMD<F: VectorFunction>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+                                           threshold: Int = elementwiseParallelThreshold, _ function: F.Type) {
+        @inline(__always) func f(_ v: SIMD16<Float>) -> SIMD16<Float> { F.apply(v) }
+        elementwiseChunks(count, threshold: threshold) { start, n in
             let src = UnsafeRawPointer(x + start), dst = UnsafeMutableRawPointer(y + start)
             var i = 0
             while i + 16 <= n {
@@ -58,28 +65,27 @@ extension Optimized {
 
     /// y = max(x, 0), NaN kept (bitwise equal to the reference).
     static func relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count: count) { $0.replacing(with: 0, where: $0 .< 0) }
+        mapSIMD(x, y, count: count, threshold: memoryBoundParallelThreshold, ReLUFunction.self)
     }
 
     /// y = tanh(x).
     static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count: count) { tanhSIMD($0) }
+        mapSIMD(x, y, count: count, TanhFunction.self)
     }
 
     /// y = 1 / (1 + e^(−x)), no overflow for large |x|.
     static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count: count) { sigmoidSIMD($0) }
+        mapSIMD(x, y, count: count, SigmoidFunction.self)
     }
 
     /// y = 1.7159 · tanh(x · Float(2/3)) (LeNet-5's squashing function, the reference's order).
     static func scaledTanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        let s = Float(2.0 / 3.0)
-        mapSIMD(x, y, count: count) { tanhSIMD($0 * s) * 1.7159 }
+        mapSIMD(x, y, count: count, ScaledTanhFunction.self)
     }
 
     /// y = a + b (bitwise equal to the reference); y may alias a or b.
     static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        elementwiseChunks(count) { start, n in
+        elementwiseChunks(count, threshold: memoryBoundParallelThreshold) { start, n in
             let pa = UnsafeRawPointer(a + start), pb = UnsafeRawPointer(b + start)
             let dst = UnsafeMutableRawPointer(y + start)
             var i = 0
@@ -166,4 +172,29 @@ extension Optimized {
         let s = 1 / (1 + e)
         return s.replacing(with: e * s, where: x .< 0)
     }
+}
+
+/// A function of 16 lanes for ``Optimized/mapSIMD(_:_:count:threshold:_:)``.
+protocol VectorFunction {
+    static func apply(_ v: SIMD16<Float>) -> SIMD16<Float>
+}
+
+/// max(v, 0), NaN kept.
+enum ReLUFunction: VectorFunction {
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: 0, where: v .< 0) }
+}
+
+/// tanh.
+enum TanhFunction: VectorFunction {
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanhSIMD(v) }
+}
+
+/// The logistic sigmoid.
+enum SigmoidFunction: VectorFunction {
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.sigmoidSIMD(v) }
+}
+
+/// 1.7159 · tanh(v · Float(2/3)).
+enum ScaledTanhFunction: VectorFunction {
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanhSIMD(v * Float(2.0 / 3.0)) * 1.7159 }
 }

@@ -144,17 +144,25 @@ extension Optimized {
     static func pool2x2Plane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                              isMax: Bool) {
         let w = g.inWidth, oh = g.outHeight, ow = g.outWidth
-        @inline(__always) func maxNaN<V: SIMD>(_ m: V, _ v: V) -> V where V.Scalar == Float {
-            m.replacing(with: v, where: (v .> m) .| (v .!= v))
-        }
-        @inline(__always) func combine<V: SIMD>(_ a0: V, _ a1: V, _ b0: V, _ b1: V) -> V where V.Scalar == Float {
+        // (Concrete vector types: generic SIMD code here would not be specialized.)
+        @inline(__always) func combine(_ a0: SIMD16<Float>, _ a1: SIMD16<Float>, _ b0: SIMD16<Float>, _ b1: SIMD16<Float>) -> SIMD16<Float> {
             if isMax {
-                return maxNaN(maxNaN(maxNaN(maxNaN(V(repeating: -.infinity), a0), a1), b0), b1)
+                var m = SIMD16<Float>(repeating: -.infinity)
+                m.replace(with: a0, where: (a0 .> m) .| (a0 .!= a0))
+                m.replace(with: a1, where: (a1 .> m) .| (a1 .!= a1))
+                m.replace(with: b0, where: (b0 .> m) .| (b0 .!= b0))
+                m.replace(with: b1, where: (b1 .> m) .| (b1 .!= b1))
+                return m
             }
             var s = a0 + a1
             s += b0
             s += b1
             return s / 4
+        }
+        @inline(__always) func combine(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) -> SIMD8<Float> {
+            let r = combine(SIMD16(lowHalf: a0, highHalf: a0), SIMD16(lowHalf: a1, highHalf: a1),
+                            SIMD16(lowHalf: b0, highHalf: b0), SIMD16(lowHalf: b1, highHalf: b1))
+            return r.lowHalf
         }
         for y in 0..<oh {
             let r0 = UnsafeRawPointer(src + 2 * y * w), r1 = UnsafeRawPointer(src + (2 * y + 1) * w)
@@ -178,7 +186,8 @@ extension Optimized {
             } else {
                 let p0 = src + 2 * y * w, p1 = p0 + w
                 for x in 0..<ow {
-                    let v = combine(SIMD2(p0[2 * x], 0), SIMD2(p0[2 * x + 1], 0), SIMD2(p1[2 * x], 0), SIMD2(p1[2 * x + 1], 0))
+                    let v = combine(SIMD16(repeating: p0[2 * x]), SIMD16(repeating: p0[2 * x + 1]),
+                                    SIMD16(repeating: p1[2 * x]), SIMD16(repeating: p1[2 * x + 1]))
                     dst[y * ow + x] = v[0]
                 }
             }
