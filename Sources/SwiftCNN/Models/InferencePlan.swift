@@ -66,7 +66,11 @@ final class InferencePlan: @unchecked Sendable {
         private func executeGEMV(_ g: Conv2DGeometry, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                  residual: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>,
                                  scratch: UnsafeMutableBufferPointer<Float>?) throws {
-            let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+            // The im2col matrix is the input itself for a 1×1 stride-1 conv, and for a kernel
+            // that covers the whole unpadded input (one output position: LeNet's C5).
+            let unpadded = g.padding == Padding2D(0) && g.dilation == Size2D(1)
+            let direct = unpadded && ((g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1))
+                                      || (g.kernelHeight == g.inHeight && g.kernelWidth == g.inWidth))
             let columnCount = direct ? 0 : g.patchSize * g.outPlane
             let given = scratch.flatMap { $0.count >= columnCount ? $0.baseAddress : nil }
             let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)

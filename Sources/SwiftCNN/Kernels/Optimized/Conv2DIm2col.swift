@@ -134,8 +134,8 @@ extension Optimized {
                 for l in 0..<kw {
                     // Columns x0..<x1 read inside the input: 0 <= x·sW + off < W.
                     let off = l * g.dilation.w - g.padding.left
-                    let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
-                    let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+                    let x0 = off >= 0 ? 0 : sw == 1 ? min(ow, -off) : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
+                    let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, sw == 1 ? iw - off : (iw - 1 - off) / sw + 1))
                     for yo in 0..<oh {
                         let dst = row + yo * ow
                         let iy = yo * sh - g.padding.top + k * g.dilation.h
