@@ -348,24 +348,13 @@ extension ForwardPlan {
                     i += 1
                     continue
                 }
-                var next = i + 1
-                var bn: (path: String, eps: Float)? = nil
-                if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
-                    bn = (Layer.join(path, children[next].name), eps)
-                    next += 1
-                }
-                var relu = false
-                if next < children.endIndex, case .relu = children[next].layer {
-                    relu = true
-                    next += 1
-                }
-                let takesResidual = residual != nil && next == children.endIndex && !relu
-                y = try compileConv(spec, path: childPath, batchNorm: bn, x: y, residual: takesResidual ? residual : nil,
-                                    relu: relu || takesResidual,
-                                    dest: takesResidual ? dest : next >= tailStart ? resultDest : nil)
+                let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
+                y = try compileConv(spec, path: childPath, batchNorm: group.bn, x: y,
+                                    residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual,
+                                    dest: group.takesResidual ? dest : group.next >= tailStart ? resultDest : nil)
                 owned = true
-                if takesResidual { return y }
-                i = next
+                if group.takesResidual { return y }
+                i = group.next
             }
             if let residual {
                 let out = owned ? y : try newValue(values[y].shape, dest: destination(dest))

@@ -231,27 +231,33 @@ extension Model {
                 i += 1
                 continue
             }
-            let convPath = Layer.join(path, children[i].name)
-            var next = i + 1
-            var bn: (path: String, eps: Float)? = nil
-            if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
-                bn = (Layer.join(path, children[next].name), eps)
-                next += 1
-            }
-            var relu = false
-            if next < children.endIndex, case .relu = children[next].layer {
-                relu = true
-                next += 1
-            }
-            // The block's last conv (+ bn) takes the residual add and the block's ReLU.
-            let takesResidual = residual != nil && next == children.endIndex && !relu
-            y = try plannedConv(spec, path: convPath, batchNorm: bn, y,
-                                residual: takesResidual ? residual : nil, relu: relu || takesResidual)
-            if takesResidual { return y }
-            i = next
+            let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
+            y = try plannedConv(spec, path: Layer.join(path, children[i].name), batchNorm: group.bn, y,
+                                residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual)
+            if group.takesResidual { return y }
+            i = group.next
         }
         if let residual { return try SwiftCNN.relu(try add(y, residual)) }
         return y
+    }
+
+    /// What follows the conv at `i` of `children` and is fused into it: a batch norm (its
+    /// path and eps), a ReLU; `next` is the child after them. With a residual, the block's
+    /// last conv (+ bn) takes the residual add and the block's ReLU (`takesResidual`).
+    static func convGroup(_ children: ArraySlice<NamedLayer>, at i: Int, path: String, residual: Bool)
+        -> (bn: (path: String, eps: Float)?, relu: Bool, takesResidual: Bool, next: Int) {
+        var next = i + 1
+        var bn: (path: String, eps: Float)? = nil
+        if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
+            bn = (Layer.join(path, children[next].name), eps)
+            next += 1
+        }
+        var relu = false
+        if next < children.endIndex, case .relu = children[next].layer {
+            relu = true
+            next += 1
+        }
+        return (bn, relu, residual && next == children.endIndex && !relu, next)
     }
 
     /// One convolution through the plan: packed (BN-folded) weights, fused output pass.

@@ -68,22 +68,13 @@ extension Optimized {
         }
     }
 
-    /// Floats of B-panel workspace ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:workspace:)``
-    /// asks for at the current thread count (its work split, restated). Should the GEMM's
-    /// split change, a smaller workspace only makes it allocate its own.
+    /// Floats of B-panel workspace that always cover what
+    /// ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:workspace:)`` asks for at the
+    /// current thread count: one KC×NC block per work item, and it makes fewer than 4 items
+    /// per thread. (Should the GEMM change, a smaller workspace only makes it allocate its own.)
     static func gemmWorkspaceEstimate(m: Int, n: Int, k: Int) -> Int {
         if m <= 0 || n <= 0 || k <= 0 { return 0 }
-        let panelsM = (m + gemmMR - 1) / gemmMR
         let tilesN = (n + gemmNR - 1) / gemmNR
-        let threads = Threading.numThreads
-        var splitN = 1, splitM = 1
-        let (mn, o1) = m.multipliedReportingOverflow(by: n)
-        let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
-        if threads > 1 && (o1 || o2 || mnk >= gemmParallelThreshold) {
-            let want = threads * 2
-            splitN = min(tilesN, want)
-            if splitN < want { splitM = min(panelsM, (want + splitN - 1) / splitN) }
-        }
-        return min(gemmKC, k) * min(gemmNC, tilesN * gemmNR) * splitN * splitM
+        return min(gemmKC, k) * min(gemmNC, tilesN * gemmNR) * 4 * Threading.numThreads
     }
 }
