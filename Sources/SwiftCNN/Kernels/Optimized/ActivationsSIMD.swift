@@ -112,12 +112,12 @@ extension Optimized {
     // MARK: Vector math
 
     /// e^x per lane (Cephes' expf: x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n as two
-    /// exponent-bit factors so that n = ±128 works); about 1 ulp. +∞ above 88.7228, 0 below
-    /// −88.3763, NaN kept.
+    /// normal exponent-bit factors, so that n = 128 and the subnormal results down to n = −150
+    /// work); about 1 ulp. +∞ above 88.7228, 0 below −104, NaN kept.
     @inline(__always)
     static func expSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
         typealias V = SIMD16<Float>
-        let hi: Float = 88.7228391, lo: Float = -88.3762626647949
+        let hi: Float = 88.7228391, lo: Float = -104
         var v = x.replacing(with: hi, where: x .> hi)
         v.replace(with: lo, where: x .< lo)
         // Round to nearest (even) by adding 1.5·2²³: the sum's low mantissa bits hold n.
