@@ -197,20 +197,25 @@ final class OptimizedKernelsTests: XCTestCase {
         }
     }
 
-    /// Convolutions with tiny output planes (< 8 positions, the packed-GEMV path: LeNet's C5,
-    /// late layers on small inputs), with bias, residual and ReLU, batch 1 and 2, 1×1 and
-    /// larger kernels: within 1e-5 relative of the reference convolution (+ residual, ReLU).
-    func testTinyOutputConvolutionsThroughThePlan() throws {
+    /// The plan's small-convolution paths, with bias, residual and ReLU, batch 1 and 2:
+    /// tiny output planes (< 8 positions, the packed GEMV: LeNet's C5, late layers on small
+    /// inputs; 1×1 and larger kernels, padding) and small direct convolutions (rows of >= 16
+    /// outputs, patch · channels <= 1024: LeNet's C1; row counts not a multiple of 4, widths
+    /// not a multiple of 16): within 1e-5 of the reference convolution (+ residual, ReLU).
+    func testSmallConvolutionsThroughThePlan() throws {
         var r = TestRNG(7)
-        for t in 0..<20 {
-            let n = r.int(1...2), c = r.int(1...20), o = r.int(1...19)
-            let k = r.int(1...5), pad = r.int(0...1)
-            let h = max(1, k - 2 * pad) + r.int(0...1), w = max(1, k - 2 * pad) + r.int(0...2)
+        for t in 0..<36 {
+            let direct = t >= 20
+            let n = r.int(1...2), c = direct ? r.int(1...3) : r.int(1...20), o = direct ? r.int(1...20) : r.int(1...19)
+            let k = direct ? r.int(1...4) : r.int(1...5), pad = direct ? 0 : r.int(0...1)
+            let h = direct ? k + r.int(0...9) : max(1, k - 2 * pad) + r.int(0...1)
+            let w = direct ? k + 15 + r.int(0...20) : max(1, k - 2 * pad) + r.int(0...2)
             let x = try r.tensor([n, c, h, w]), weight = try r.tensor([o, c, k, k])
             let bias = t % 3 == 0 ? nil : try r.tensor([o])
             let options = Conv2DOptions(padding: Padding2D(pad))
             let want = try withReferenceKernels { try conv2d(x, weight: weight, bias: bias, options: options) }
             let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: options)
+            XCTAssertEqual(Optimized.smallConvApplies(g), direct, "\(x.shape) × \(weight.shape)")
             let residual = try r.tensor(want.shape)
             let relu = t % 2 == 0
             let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }

@@ -42,6 +42,7 @@ final class InferencePlan: @unchecked Sendable {
         static func scratchCount(_ g: Conv2DGeometry) -> Int {
             let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
             let columns = direct ? 0 : g.patchSize * g.outPlane
+            if Optimized.smallConvApplies(g) { return 0 }
             if g.groups == 1 && g.outPlane < gemvMaxColumns { return columns }
             return (columns + 15) / 16 * 16 + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
         }
@@ -52,7 +53,10 @@ final class InferencePlan: @unchecked Sendable {
         func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                      output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
             try withOptionalPointer(bias) { b in
-                if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns && Optimized.gemmMR == 8 {
+                if Optimized.smallConvApplies(g) {
+                    Optimized.smallConv(g, input: input, packed: packed.groups[0].pointer, bias: b, residual: residual,
+                                        relu: relu, output: output)
+                } else if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns && Optimized.gemmMR == 8 {
                     try executeGEMV(g, input: input, bias: b, residual: residual, relu: relu, output: output, scratch: scratch)
                 } else {
                     try Optimized.conv2dPacked(g, input: input, weights: packed, bias: b, residual: residual,
