@@ -45,21 +45,23 @@ extension Optimized {
         // 2×2 windows, stride 2, no padding, all inside the input: the common case.
         let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
             && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+        let end = input + g.planes * inPlane
         forEachPlane(g.planes, workPerPlane: work) { p in
             if simple {
                 pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
             } else if isMax {
-                poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: true)
+                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: true)
             } else {
-                poolPlane(g, input + p * inPlane, output + p * outPlane, isMax: false)
+                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: false)
             }
         }
     }
 
-    /// One plane of max or average pooling.
+    /// One plane of max or average pooling; `end`: the end of the whole input (vector loads
+    /// may read a little past a row, never past `end`).
     @inline(__always)
     static func poolPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                          isMax: Bool) {
+                          end: UnsafePointer<Float>, isMax: Bool) {
         typealias V = SIMD16<Float>
         let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
         let kh = g.kernel.h, kw = g.kernel.w, sh = g.stride.h, sw = g.stride.w
@@ -71,6 +73,8 @@ extension Optimized {
             if sw == 1 { span = kw - 1 + 15 } else if sw == 2 { span = 2 * ((kw - 1) / 2) + 31 }
         }
         let firstInside = span < 0 ? 0 : (pw + sw - 1) / sw  // first column whose window starts at >= 0
+        // Columns firstInside..<insideEnd have their whole window inside the row.
+        let insideEnd = span < 0 ? 0 : min(ow, (w + pw - kw) >= 0 ? (w + pw - kw) / sw + 1 : 0)
         var out = dst
         for y in 0..<oh {
             let y0 = y * sh - ph
@@ -79,9 +83,11 @@ extension Optimized {
             let rowsInDivisor = g.countIncludePad ? y1 - y0 : ye - ys
             var x = 0
             while x < ow {
-                // The last block may start earlier and overlap the previous one.
-                let xb = span >= 0 && ow >= 16 && x + 16 > ow ? ow - 16 : x
-                if span >= 0 && xb >= firstInside && xb + 16 <= ow && xb * sw - pw + span < w && ys < ye {
+                // Blocks of 16 inside the row; the last one may start earlier and overlap the
+                // previous one. Its loads may run past the row (lanes not used), not past `end`.
+                let xb = min(x, insideEnd - 16)
+                if x >= firstInside && x < insideEnd && xb >= firstInside && ys < ye
+                    && src + (ye - 1) * w + (xb * sw - pw) + span < end {
                     let x0 = xb * sw - pw
                     if isMax {
                         var m = V(repeating: -.infinity)
