@@ -65,9 +65,9 @@ final class InferencePlanTests: XCTestCase {
         try withReferenceKernels { try m.forward(x) }
     }
 
-    /// The compiled plan matches the reference path within 1e-4 of the largest logit for
-    /// batch 1 (concat branches write their slices in place) and batch 2 (copied), odd
-    /// sizes; LeNet-5 both ways (planned tanh, pooling, tiny-output conv; the original's
+    /// The compiled plan (and the tensor-by-tensor ``Model/runPlanned``) matches the reference
+    /// path within 1e-4 of the largest logit for batch 1 (concat branches write their slices
+    /// in place) and batch 2 (copied), odd sizes; LeNet-5 both ways (planned tanh, pooling, tiny-output conv; the original's
     /// own layers); the state dict is unchanged by planning.
     func testPlannedForwardMatchesReference() throws {
         var r = TestRNG(9)
@@ -79,6 +79,9 @@ final class InferencePlanTests: XCTestCase {
             let slow = try referenceForward(model, x)
             XCTAssertEqual(fast.shape, slow.shape)
             XCTAssertLessThanOrEqual(relDiff(fast, slow), 1e-4, "\(shape)")
+            // The tensor-by-tensor planned path (same fusions, no compiled plan) agrees too.
+            let tensorPath = try model.runPlanned(model.architecture.root, path: "", x)
+            XCTAssertLessThanOrEqual(relDiff(tensorPath, slow), 1e-4, "\(shape) (tensor path)")
         }
         XCTAssertGreaterThan(model.plan.preparedCount, 0)
         XCTAssertEqual(model.stateDict().map { $0.1.scalars }, before, "planning changed the state dict")
