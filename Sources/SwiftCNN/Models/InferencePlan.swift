@@ -107,8 +107,9 @@ final class InferencePlan: @unchecked Sendable {
     private var idleArenas: [ScratchBuffer] = []
     /// Input shapes whose compiled plans are kept.
     static let maxForwardPlans = 8
-    /// Arenas kept for reuse: one per forward running at the same time, up to this many.
-    static let maxIdleArenas = 4
+    /// Arenas kept for reuse: one per forward running at the same time, up to this many
+    /// (more concurrent forwards allocate theirs and free them after: memory stays bounded).
+    static let maxIdleArenas = 2
 
     init() {
         mutex.initialize(to: pthread_mutex_t())
