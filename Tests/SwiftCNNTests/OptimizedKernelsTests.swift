@@ -199,9 +199,11 @@ final class OptimizedKernelsTests: XCTestCase {
 
     /// The plan's small-convolution paths, with bias, residual and ReLU, batch 1 and 2:
     /// tiny output planes (< 8 positions, the packed GEMV: LeNet's C5, late layers on small
-    /// inputs; 1×1 and larger kernels, padding) and small direct convolutions (rows of >= 16
+    /// inputs; 1×1 and larger kernels, padding), small direct convolutions (rows of >= 16
     /// outputs, patch · channels <= 1024: LeNet's C1; row counts not a multiple of 4, widths
-    /// not a multiple of 16): within 1e-5 of the reference convolution (+ residual, ReLU).
+    /// not a multiple of 16) and small ones by output positions (LeNet's C3; strides 1 and 2,
+    /// position counts not a multiple of 4): within 1e-5 of the reference convolution
+    /// (+ residual, ReLU).
     func testSmallConvolutionsThroughThePlan() throws {
         var r = TestRNG(7)
         for t in 0..<36 {
@@ -232,6 +234,31 @@ final class OptimizedKernelsTests: XCTestCase {
             }
             let expected = zip(want.scalars, residual.scalars).map { relu ? max($0 + $1, 0) : $0 + $1 }
             assertNear(out.scalars, expected, abs: 1e-5, rel: 1e-5, "conv \(x.shape) × \(weight.shape) pad \(pad) plane \(g.outPlane)")
+        }
+        for t in 0..<16 {
+            let n = r.int(1...2), c = r.int(1...8), o = r.int(1...20), k = r.int(1...5), s = r.int(1...2)
+            let x = try r.tensor([n, c, k + 2 + r.int(0...8), k + 2 + r.int(0...10)]), weight = try r.tensor([o, c, k, k])
+            let bias = t % 3 == 0 ? nil : try r.tensor([o])
+            let options = Conv2DOptions(stride: Size2D(s))
+            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: options)
+            XCTAssertTrue(Optimized.smallConvByPositionsApplies(g))
+            let want = try withReferenceKernels { try conv2d(x, weight: weight, bias: bias, options: options) }
+            let residual = try r.tensor(want.shape)
+            let relu = t % 2 == 0
+            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            var out = try Tensor(zeros: want.shape)
+            try x.withUnsafePointer { xp in
+                try residual.withUnsafePointer { rp in
+                    try out.withUnsafeMutableBufferPointer { yp in
+                        withOptionalPointer(bias) { bp in
+                            Optimized.smallConvByPositions(g, input: xp, packed: packed.groups[0].pointer, bias: bp,
+                                                           residual: rp, relu: relu, output: yp.baseAddress!)
+                        }
+                    }
+                }
+            }
+            let expected = zip(want.scalars, residual.scalars).map { relu ? max($0 + $1, 0) : $0 + $1 }
+            assertNear(out.scalars, expected, abs: 1e-5, rel: 1e-5, "by positions \(x.shape) × \(weight.shape) stride \(s)")
         }
     }
 }

@@ -43,6 +43,7 @@ final class InferencePlan: @unchecked Sendable {
             let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
             let columns = direct ? 0 : g.patchSize * g.outPlane
             if Optimized.smallConvApplies(g) { return 0 }
+            if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= gemvMaxColumns { return 0 }
             if g.groups == 1 && g.outPlane < gemvMaxColumns { return columns }
             return (columns + 15) / 16 * 16 + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
         }
@@ -56,6 +57,9 @@ final class InferencePlan: @unchecked Sendable {
                 if Optimized.smallConvApplies(g) {
                     Optimized.smallConv(g, input: input, packed: packed.groups[0].pointer, bias: b, residual: residual,
                                         relu: relu, output: output)
+                } else if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns {
+                    Optimized.smallConvByPositions(g, input: input, packed: packed.groups[0].pointer, bias: b,
+                                                   residual: residual, relu: relu, output: output)
                 } else if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns && Optimized.gemmMR == 8 {
                     try executeGEMV(g, input: input, bias: b, residual: residual, relu: relu, output: output, scratch: scratch)
                 } else {

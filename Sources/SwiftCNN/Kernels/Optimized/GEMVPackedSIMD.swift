@@ -19,18 +19,23 @@ extension Optimized {
                 var pc = 0
                 while pc < k {
                     let kc = min(gemmKC, k - pc)
-                    let panel = UnsafeRawPointer(a + pc * mp + ip * mr * kc)
-                    let col = b + pc * ldb + j
+                    // Plain pointer steps: no checked index arithmetic in the loop.
+                    var panel = UnsafeRawPointer(a + pc * mp + ip * mr * kc)
+                    var col = b + pc * ldb + j
                     var p = 0
                     while p + 4 <= kc {
-                        a0 = a0.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32, as: V.self), col[p * ldb])
-                        a1 = a1.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 32, as: V.self), col[(p + 1) * ldb])
-                        a2 = a2.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 64, as: V.self), col[(p + 2) * ldb])
-                        a3 = a3.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32 + 96, as: V.self), col[(p + 3) * ldb])
+                        a0 = a0.addingProduct(panel.loadUnaligned(as: V.self), col.pointee)
+                        a1 = a1.addingProduct(panel.loadUnaligned(fromByteOffset: 32, as: V.self), (col + ldb).pointee)
+                        a2 = a2.addingProduct(panel.loadUnaligned(fromByteOffset: 64, as: V.self), (col + 2 * ldb).pointee)
+                        a3 = a3.addingProduct(panel.loadUnaligned(fromByteOffset: 96, as: V.self), (col + 3 * ldb).pointee)
+                        panel += 128
+                        col += 4 * ldb
                         p += 4
                     }
                     while p < kc {
-                        a0 = a0.addingProduct(panel.loadUnaligned(fromByteOffset: p * 32, as: V.self), col[p * ldb])
+                        a0 = a0.addingProduct(panel.loadUnaligned(as: V.self), col.pointee)
+                        panel += 32
+                        col += ldb
                         p += 1
                     }
                     pc += kc

@@ -38,17 +38,21 @@ extension Optimized {
                         while xb < ow {
                             let x0 = min(xb, ow - 16)
                             var a0 = V(repeating: b), a1 = a0, a2 = a0, a3 = a0
-                            var p = 0
+                            var wp = wts
                             for ch in 0..<c {
-                                let src = UnsafeRawPointer(x + ch * h * w + x0)
+                                let src = x + ch * h * w + x0
                                 for k in 0..<kh {
-                                    for l in 0..<kw {
-                                        let wv = wts[p]
-                                        a0 = a0.addingProduct(src.loadUnaligned(fromByteOffset: 4 * ((r0 + k) * w + l), as: V.self), wv)
-                                        a1 = a1.addingProduct(src.loadUnaligned(fromByteOffset: 4 * ((r1 + k) * w + l), as: V.self), wv)
-                                        a2 = a2.addingProduct(src.loadUnaligned(fromByteOffset: 4 * ((r2 + k) * w + l), as: V.self), wv)
-                                        a3 = a3.addingProduct(src.loadUnaligned(fromByteOffset: 4 * ((r3 + k) * w + l), as: V.self), wv)
-                                        p += 1
+                                    // Row pointers, then plain pointer steps (no checked index arithmetic).
+                                    var p0 = UnsafeRawPointer(src + (r0 + k) * w), p1 = UnsafeRawPointer(src + (r1 + k) * w)
+                                    var p2 = UnsafeRawPointer(src + (r2 + k) * w), p3 = UnsafeRawPointer(src + (r3 + k) * w)
+                                    for _ in 0..<kw {
+                                        let wv = wp.pointee
+                                        a0 = a0.addingProduct(p0.loadUnaligned(as: V.self), wv)
+                                        a1 = a1.addingProduct(p1.loadUnaligned(as: V.self), wv)
+                                        a2 = a2.addingProduct(p2.loadUnaligned(as: V.self), wv)
+                                        a3 = a3.addingProduct(p3.loadUnaligned(as: V.self), wv)
+                                        wp += 1
+                                        p0 += 4; p1 += 4; p2 += 4; p3 += 4
                                     }
                                 }
                             }
@@ -63,6 +67,80 @@ extension Optimized {
                             xb = x0 + 16
                         }
                         y += 4
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether ``smallConvByPositions(_:input:packed:bias:residual:relu:output:)`` takes `g`:
+    /// one group, no padding or dilation, a patch within one packed k block, and little work
+    /// (out channels · patch · positions <= 2²⁰ multiply-adds per image: LeNet's C3).
+    static func smallConvByPositionsApplies(_ g: Conv2DGeometry) -> Bool {
+        g.groups == 1 && g.dilation == Size2D(1) && g.padding == Padding2D(0) && g.patchSize <= gemmKC
+            && gemmMR == 8 && g.outChannels * g.patchSize * g.outPlane <= 1 << 20
+    }
+
+    /// The same convolution as an implicit GEMM with the output channels in the lanes: for
+    /// each 8-channel panel of the packed weights and four output positions at a time,
+    /// Σ_p panel[p] · in[position + offset(p)] (offsets of the patch's taps precomputed), so
+    /// there is no im2col copy and no 32-column GEMM tile to fill.
+    static func smallConvByPositions(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                                     bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                                     output: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        let c = g.inChannels, h = g.inHeight, w = g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth
+        let oh = g.outHeight, ow = g.outWidth, patch = g.patchSize, plane = g.outPlane
+        let sh = g.stride.h, sw = g.stride.w
+        let panels = (g.outChannels + 7) / 8
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: patch + plane) { buffer in
+            guard let offsets = buffer.baseAddress else { return }
+            let starts = offsets + patch
+            var p = 0
+            for ch in 0..<c {
+                for k in 0..<kh {
+                    for l in 0..<kw {
+                        offsets[p] = ch * h * w + k * w + l
+                        p += 1
+                    }
+                }
+            }
+            for y in 0..<oh {
+                for x in 0..<ow { starts[y * ow + x] = y * sh * w + x * sw }
+            }
+            for n in 0..<g.batch {
+                let img = input + n * c * h * w
+                for ip in 0..<panels {
+                    let panel = packed + ip * 8 * patch
+                    let rows = min(8, g.outChannels - ip * 8)
+                    var q = 0
+                    while q < plane {
+                        let q1 = min(q + 1, plane - 1), q2 = min(q + 2, plane - 1), q3 = min(q + 3, plane - 1)
+                        let x0 = img + starts[q], x1 = img + starts[q1], x2 = img + starts[q2], x3 = img + starts[q3]
+                        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                        var wp = UnsafeRawPointer(panel)
+                        var op = UnsafePointer(offsets)
+                        for _ in 0..<patch {
+                            let wv = wp.loadUnaligned(as: V.self)
+                            let o = op.pointee
+                            a0 = a0.addingProduct(wv, x0[o])
+                            a1 = a1.addingProduct(wv, x1[o])
+                            a2 = a2.addingProduct(wv, x2[o])
+                            a3 = a3.addingProduct(wv, x3[o])
+                            wp += 32
+                            op += 1
+                        }
+                        @inline(__always) func put(_ a: V, _ pos: Int) {
+                            for r in 0..<rows {
+                                let i = (n * g.outChannels + ip * 8 + r) * plane + pos
+                                var v = a[r] + (bias?[ip * 8 + r] ?? 0)
+                                if let residual { v += residual[i] }
+                                if relu && v < 0 { v = 0 }
+                                output[i] = v
+                            }
+                        }
+                        put(a0, q); put(a1, q1); put(a2, q2); put(a3, q3)
+                        q += 4
                     }
                 }
             }
