@@ -31,25 +31,26 @@ extension Optimized {
     }
 
     /// Local response normalization across channels (``Reference/localResponseNorm(_:_:_:_:)``'s
-    /// formula), 16 spatial positions at a time: each channel's window sum of squares is
-    /// summed directly (no running sum, so no drift), then y = x / (k + α/size·Σ)^β with
-    /// β = 0.75 as 1/(√d·√√d) and other β through powf per lane.
+    /// formula), channel by channel, 16 spatial positions at a time (the window's channel rows
+    /// stream through the cache): each window sum of squares is summed directly (no running
+    /// sum, so no drift), then y = x / (k + α/size·Σ)^β with β = 0.75 as 1/(√d·√√d) and other
+    /// β through powf per lane. Channels are spread over the threads when there is work enough.
     static func localResponseNorm(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                   _ g: ChannelGeometry, _ p: LRNParameters) {
         typealias V = SIMD16<Float>
         let before = p.size / 2, after = (p.size - 1) / 2
         let scale = p.alpha / Float(p.size)
         let c = g.channels, s = g.spatial
-        let blocks = (s + 15) / 16
-        let items = g.batch * blocks
+        let items = g.batch * c
         let fast = p.beta == 0.75
         let body = { (item: Int) in
-            let n = item / blocks, s0 = (item % blocks) * 16
-            let cnt = min(16, s - s0)
-            let base = x + n * c * s + s0
-            let out = y + n * c * s + s0
-            for ch in 0..<c {
-                let lo = max(0, ch - before), hi = min(c - 1, ch + after)
+            let n = item / c, ch = item % c
+            let lo = max(0, ch - before), hi = min(c - 1, ch + after)
+            var s0 = 0
+            while s0 < s {
+                let cnt = min(16, s - s0)
+                let base = x + n * c * s + s0
+                let out = y + n * c * s + s0
                 var sum = V()
                 for j in lo...hi {
                     let v = loadPartial(base + j * s, cnt)
@@ -66,9 +67,10 @@ extension Optimized {
                     for j in 0..<cnt { r[j] = xv[j] / powf(d[j], p.beta) }
                 }
                 storePartial(r, out + ch * s, cnt)
+                s0 += 16
             }
         }
-        let work = items &* c &* p.size
+        let work = items &* s &* p.size
         if work < 1 << 15 || Threading.numThreads < 2 || items < 2 {
             for i in 0..<items { body(i) }
         } else {
