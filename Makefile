@@ -25,7 +25,11 @@ VENV         := .venv
 VPY          := $(VENV)/bin/python
 OUT          := build
 
-SWIFT_FLAGS  := -c release --product swiftcnn -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU)
+# CPUs without AVX-512 (haswell: AVX2 + FMA, 16 ymm registers) get the 8-lane GEMM kernels
+# (compilation condition SCNN_AVX2, see Kernels/Optimized/GEMM.swift).
+AVX2_CPUS    := haswell broadwell skylake znver1 znver2 znver3 x86-64-v3 alderlake
+SWIFT_CPU_FLAGS := -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU) $(if $(filter $(SWIFT_CPU),$(AVX2_CPUS)),-Xswiftc -DSCNN_AVX2)
+SWIFT_FLAGS  := -c release --product swiftcnn $(SWIFT_CPU_FLAGS)
 CWARN        := -Wall -Wextra -Werror -pedantic
 RPATH        := -Wl,-rpath,$(abspath $(BUILD_DIR))
 SWIFT_SRCS   := $(shell find Sources -type f) Package.swift
@@ -143,7 +147,7 @@ BENCH_GEMM_ARGS ?=
 GEMM_BENCH      := $(BUILD_DIR)/swiftcnn-bench
 
 $(GEMM_BENCH): $(SWIFT_SRCS)
-	$(SWIFT) build -c release --product swiftcnn-bench -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU)
+	$(SWIFT) build -c release --product swiftcnn-bench $(SWIFT_CPU_FLAGS)
 	@touch $@
 
 $(OUT)/bench/bench_models: benchmarks/bench_models.c $(HEADER) $(LIB)

@@ -61,6 +61,42 @@ typedef struct scnn_tensor scnn_tensor;
  * the same model; forward, summary and reads may run from several threads at once.
  */
 typedef struct scnn_model scnn_model;
+/**
+ * An optimizer (SGD, Adam or AdamW) bound to one model, with its state (momentum buffers,
+ * Adam moments, step count, learning-rate schedule) and the training progress of
+ * scnn_model_fit (epoch and batch reached: a stopped fit resumes from there). Made by
+ * scnn_optimizer_create, freed by scnn_optimizer_destroy; saved and restored together
+ * with the model's weights by scnn_checkpoint_save / scnn_checkpoint_load. It keeps its
+ * model alive. Training calls change the model: nothing else may use that model or
+ * optimizer concurrently.
+ */
+typedef struct scnn_optimizer scnn_optimizer;
+/** What scnn_model_fit reports after every training step (to its step callback). */
+typedef struct scnn_step_report {
+    int64_t epoch;             /**< epoch of this step, 0-based */
+    int64_t step;              /**< global step number, 0-based (steps done before this one) */
+    int64_t batch;             /**< batch index within the epoch, 0-based */
+    int64_t batches_per_epoch; /**< number of batches in an epoch (the last may be smaller) */
+    float loss;                /**< this batch's loss, mean over its examples */
+    float learning_rate;       /**< the learning rate this step used */
+} scnn_step_report;
+/** What scnn_model_fit reports at the end of every epoch (to its epoch callback). */
+typedef struct scnn_epoch_report {
+    int64_t epoch;               /**< the epoch just finished, 0-based */
+    float loss;                  /**< mean training loss over the epoch's examples */
+    double accuracy;             /**< training accuracy from the epoch's forward passes, 0 to 1 */
+    int32_t has_validation;      /**< 1 when validation data was given (the next two are set) */
+    float validation_loss;       /**< mean loss on the validation data, eval mode (0 without) */
+    double validation_accuracy;  /**< accuracy on the validation data, 0 to 1 (0 without) */
+} scnn_epoch_report;
+/**
+ * Called by scnn_model_fit after each step (report valid during the call only; `user` is
+ * the fit's user pointer). Return nonzero to go on, 0 to stop: the fit returns OK at once
+ * and a later scnn_model_fit with the same optimizer continues from the next step.
+ */
+typedef int32_t (*scnn_step_callback)(const scnn_step_report *report, void *user);
+/** Called by scnn_model_fit after each epoch; return 0 to stop after it (as above). */
+typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *user);
 
 /* ---- Versions ---- */
 
@@ -576,12 +612,14 @@ scnn_status scnn_model_macs(scnn_model const * model, int64_t const * input_shap
 /// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
 void scnn_string_free(char * s);
 
-/// Bytes of activation and scratch memory (im2col columns, GEMM packing) one forward pass
-/// of input_shape uses: the optimized forward plans its buffers once per input shape and
-/// reuses them, buffers whose live ranges do not overlap sharing memory, so a steady-state
-/// forward allocates only its result. Each forward running at the same time (several threads
-/// on one model) uses its own such workspace. Weights, their packed copies and the output are
-/// not counted; forwards with the reference kernels (scnn_set_reference_kernels) do not use it.
+/// Bytes of activation and scratch memory (Winograd transforms, small im2col matrices) one
+/// forward pass of input_shape uses: the optimized forward plans its buffers once per input
+/// shape and reuses them, buffers whose live ranges do not overlap sharing memory, so a
+/// steady-state forward allocates only its result. Each forward running at the same time
+/// (several threads on one model) uses its own such workspace. Weights, their packed copies,
+/// the output and the GEMM's packing buffers (kept between calls by the process, a few MiB at
+/// most) are not counted; forwards with the reference kernels (scnn_set_reference_kernels)
+/// do not use it.
 /// Plans the shape if no forward has yet (packing the weights, as the first forward would).
 /// input_shape: 4 values [N, C, H, W], or NULL for the design size with N = 1.
 /// Writes *out (0 on failure). Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH
@@ -660,6 +698,25 @@ int32_t scnn_imagenet_class_count(void) SCNN_WARN_UNUSED_RESULT;
 /// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
 char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Safetensors files ---- */
+
+/// Reads the tensor called `name` from the safetensors file at `path` (e.g. a data set
+/// written by numpy or `safetensors.numpy.save_file`). F32, F16, BF16 and F64 tensors of
+/// rank 1 to 4 load, converted to float32 (integers are not: store labels as F32, which
+/// holds every integer up to 2^24 exactly). The whole file is validated first.
+/// *out is a new tensor freed with scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no tensor called `name`), IO (cannot read the
+/// file), FORMAT (malformed file), UNSUPPORTED (the tensor has another dtype, rank 0 or a
+/// rank above 4), OUT_OF_MEMORY.
+scnn_status scnn_safetensors_read(char const * path, char const * name, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Writes `count` tensors (float32, F32 entries) called `names[i]` to a safetensors file at
+/// `path`, in that order, atomically: a temporary file is written, synced and renamed over
+/// `path`, so a failure leaves an existing file intact. numpy/PyTorch's safetensors readers
+/// load it. Errors: INVALID_ARGUMENT (NULL pointer or element, count < 1, a name given
+/// twice), IO (cannot write), OUT_OF_MEMORY.
+scnn_status scnn_safetensors_write(char const * path, char const * const * names, scnn_tensor const * const * tensors, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Threads ---- */
 
 /// Sets how many threads the library's kernels use, the calling thread included
@@ -674,6 +731,146 @@ scnn_status scnn_set_num_threads(int32_t count) SCNN_WARN_UNUSED_RESULT;
 
 /// The number of threads the library's kernels use (>= 1), the calling thread included.
 int32_t scnn_get_num_threads(void) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Training mode ---- */
+
+/// Sets the model's mode, like PyTorch's model.train() / model.eval(): training mode
+/// (`training` nonzero: batch norm normalizes with the batch's statistics and updates its
+/// running statistics, dropout is active) or evaluation mode (0, the default for a new model:
+/// running statistics, no dropout). The library applies each mode where it belongs whatever
+/// the flag says: scnn_model_train_step and scnn_model_fit always train in training mode,
+/// while scnn_model_forward, scnn_model_evaluate and scnn_model_predict always run in
+/// evaluation mode; the training calls leave the flag as it was. The flag is kept for
+/// PyTorch-style code (scnn_model_is_training). Errors: INVALID_ARGUMENT (NULL model).
+scnn_status scnn_model_set_training(scnn_model * model, int32_t training) SCNN_WARN_UNUSED_RESULT;
+
+/// 1 when the model is in training mode, 0 in evaluation mode, -1 for NULL.
+int32_t scnn_model_is_training(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Optimizers ---- */
+
+/// The optimizers of scnn_optimizer_create (PyTorch's torch.optim.SGD, Adam and AdamW).
+typedef enum scnn_optimizer_kind {
+  /// Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+  SCNN_OPTIMIZER_KIND_SGD = 0,
+  /// Adam (weight decay added to the gradient, as torch.optim.Adam).
+  SCNN_OPTIMIZER_KIND_ADAM = 1,
+  /// AdamW (decoupled weight decay, as torch.optim.AdamW).
+  SCNN_OPTIMIZER_KIND_ADAMW = 2,
+} scnn_optimizer_kind;
+
+/// Learning-rate schedules of scnn_optimizer_set_schedule.
+typedef enum scnn_lr_schedule {
+  /// The learning rate stays as set.
+  SCNN_LR_SCHEDULE_CONSTANT = 0,
+  /// Multiplied by `value` (gamma) every `steps` optimizer steps (torch's StepLR, per step).
+  SCNN_LR_SCHEDULE_STEP = 1,
+  /// Cosine annealing from the base rate to `value` (the minimum) over `steps` steps.
+  SCNN_LR_SCHEDULE_COSINE = 2,
+} scnn_lr_schedule;
+
+/// Creates an optimizer for `model`'s trainable parameters (batch-norm running statistics
+/// are not trained), with PyTorch's semantics. SCNN_OPTIMIZER_KIND_SGD uses lr, momentum
+/// (0: plain SGD), nesterov (nonzero: Nesterov momentum; needs momentum > 0) and
+/// weight_decay (L2, added to the gradient), and ignores beta1, beta2 and eps.
+/// SCNN_OPTIMIZER_KIND_ADAM and _ADAMW use lr, beta1 and beta2 (each in [0, 1); PyTorch's
+/// defaults are 0.9 and 0.999), eps (default 1e-8) and weight_decay (Adam: added to the
+/// gradient; AdamW: decoupled, PyTorch's AdamW default 0.01), and ignore momentum and
+/// nesterov. lr, momentum, weight_decay and eps must be finite and >= 0 (PyTorch's domains).
+/// The optimizer keeps the model alive and works only with it. *out is a new optimizer
+/// freed with scnn_optimizer_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown kind, a value out of its range),
+/// OUT_OF_MEMORY.
+scnn_status scnn_optimizer_create(scnn_model * model, int32_t kind, float lr, float momentum, int32_t nesterov, float weight_decay, float beta1, float beta2, float eps, scnn_optimizer ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees an optimizer (the model stays). NULL is a no-op.
+void scnn_optimizer_destroy(scnn_optimizer * optimizer);
+
+/// Sets the learning-rate schedule, applied at every later step from the optimizer's
+/// base learning rate: SCNN_LR_SCHEDULE_CONSTANT (steps and value ignored),
+/// SCNN_LR_SCHEDULE_STEP (lr * value^floor(step / steps); steps >= 1, value >= 0: torch's
+/// StepLR stepped after every optimizer step), SCNN_LR_SCHEDULE_COSINE
+/// (min + (lr - min) * (1 + cos(pi * step / steps)) / 2; steps >= 1, value = min >= 0: torch's
+/// CosineAnnealingLR closed form, which rises again after `steps`). Step = the optimizer's
+/// step count (0 for its first step). Errors: INVALID_ARGUMENT (NULL, unknown
+/// schedule, a value out of range).
+scnn_status scnn_optimizer_set_schedule(scnn_optimizer * optimizer, int32_t schedule, int64_t steps, float value) SCNN_WARN_UNUSED_RESULT;
+
+/// Sets the learning rate (the base rate of the schedule); finite and >= 0.
+/// Errors: INVALID_ARGUMENT (NULL, bad value).
+scnn_status scnn_optimizer_set_lr(scnn_optimizer * optimizer, float lr) SCNN_WARN_UNUSED_RESULT;
+
+/// The learning rate the next step will use (after the schedule) in *out.
+/// Errors: INVALID_ARGUMENT (NULL pointer).
+scnn_status scnn_optimizer_get_lr(scnn_optimizer const * optimizer, float * out) SCNN_WARN_UNUSED_RESULT;
+
+/// The training progress: optimizer steps taken so far (`step`), and where the next
+/// scnn_model_fit starts: `epoch` (0-based) and `batch` within it. Any of the three
+/// pointers may be NULL. Errors: INVALID_ARGUMENT (NULL optimizer).
+scnn_status scnn_optimizer_progress(scnn_optimizer const * optimizer, int64_t * step, int64_t * epoch, int64_t * batch) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Training ---- */
+
+/// One training step on a batch: forward in training mode, softmax cross-entropy (mean over
+/// the batch), backward, optimizer step. `images` is [N, C, H, W] as the model takes,
+/// `labels` N class indices (n_labels = N), each in 0 .. num_classes - 1. The batch's loss
+/// (before the step) is written to *loss_out (NULL: not wanted). The model's mode is left
+/// as it was. Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, a label
+/// out of range), SHAPE_MISMATCH (images the model does not take, n_labels != N),
+/// OUT_OF_MEMORY. On error the weights are unchanged.
+scnn_status scnn_model_train_step(scnn_model * model, scnn_optimizer * optimizer, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, float * loss_out) SCNN_WARN_UNUSED_RESULT;
+
+/// Trains for whole epochs (Keras's fit): the training set (`images` [N, C, H, W],
+/// `n_labels` = N labels) is shuffled every epoch (`shuffle` nonzero; the order is a
+/// Fisher-Yates permutation from swiftcnn's counter-based generator keyed by
+/// seed + epoch -- see swiftcnn.datasets.epoch_order), cut into batches of `batch_size`
+/// (the last may be smaller), and each batch makes one scnn_model_train_step. Runs from the
+/// optimizer's progress (0 for a new one; see scnn_optimizer_progress) until `epochs`
+/// epochs in total are done, so a fit stopped by a callback, or restored from a checkpoint,
+/// continues as if uninterrupted when called again with the same arguments.
+/// Validation data (`val_images` and `val_labels`, NULL for none, n_val labels) is evaluated
+/// after every epoch in evaluation mode. `on_step` / `on_epoch` (NULL: none) are called
+/// after every step / epoch with `user`; returning 0 stops the fit, which then returns OK.
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, epochs < 1,
+/// batch_size < 1, a label out of range), SHAPE_MISMATCH (images the model does not take,
+/// label count != image count), OUT_OF_MEMORY. Steps completed before an error are kept.
+scnn_status scnn_model_fit(scnn_model * model, scnn_optimizer * optimizer, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, scnn_tensor const * val_images, int32_t const * val_labels, int64_t n_val, int64_t epochs, int64_t batch_size, uint64_t seed, int32_t shuffle, scnn_step_callback on_step, scnn_epoch_callback on_epoch, void * user) SCNN_WARN_UNUSED_RESULT;
+
+/// Evaluates the model in evaluation mode on `images` [N, C, H, W] with N labels
+/// (n_labels = N): the mean softmax cross-entropy over the N examples in *loss_out and the
+/// fraction classified correctly (argmax; argmin of lenet5_original's RBF penalties) in
+/// *accuracy_out (either may be NULL), computed in batches of `batch_size` (memory only:
+/// the results do not depend on it). The model's mode is left as it was.
+/// Errors: INVALID_ARGUMENT (NULL pointer, batch_size < 1, a label out of range),
+/// SHAPE_MISMATCH (images the model does not take, n_labels != N), OUT_OF_MEMORY.
+scnn_status scnn_model_evaluate(scnn_model const * model, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, int64_t batch_size, float * loss_out, double * accuracy_out) SCNN_WARN_UNUSED_RESULT;
+
+/// The predicted class of each image of `images` [N, C, H, W] (evaluation mode: argmax of
+/// the logits; argmin of lenet5_original's RBF penalties), written to `classes_out`, which
+/// has room for `capacity` values (>= N). The model's mode is left as it was.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (images the model does not take,
+/// capacity < N), OUT_OF_MEMORY.
+scnn_status scnn_model_predict(scnn_model const * model, scnn_tensor const * images, int32_t * classes_out, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Checkpoints ---- */
+
+/// Saves a training checkpoint to a safetensors file, atomically (a temporary file is
+/// written, synced and renamed over `path`): the model's weights (state-dict names), the
+/// optimizer's state (momentum buffers, Adam moments, step count, learning rate) and the
+/// training progress and configuration of scnn_model_fit. (scnn_model_load does not take a
+/// checkpoint - it has the optimizer's entries too; scnn_model_save writes a weights file.)
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot write),
+/// OUT_OF_MEMORY.
+scnn_status scnn_checkpoint_save(scnn_model * model, scnn_optimizer * optimizer, char const * path) SCNN_WARN_UNUSED_RESULT;
+
+/// Restores a checkpoint written by scnn_checkpoint_save into `model` and `optimizer`
+/// (which must be of the same architecture and optimizer kind): afterwards training
+/// continues exactly as the saved run would have (same losses and weights for the same
+/// data and arguments). On any error both are unchanged.
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot read),
+/// FORMAT (not a checkpoint, or malformed), SHAPE_MISMATCH (a weight or state of another
+/// shape, a missing entry: the message names it), OUT_OF_MEMORY.
+scnn_status scnn_checkpoint_load(scnn_model * model, scnn_optimizer * optimizer, char const * path) SCNN_WARN_UNUSED_RESULT;
 
 #ifdef __cplusplus
 } /* extern "C" */

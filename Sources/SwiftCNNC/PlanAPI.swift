@@ -3,12 +3,14 @@ import CSwiftCNNTypes
 
 // MARK: - Model inference
 
-/// Bytes of activation and scratch memory (im2col columns, GEMM packing) one forward pass
-/// of input_shape uses: the optimized forward plans its buffers once per input shape and
-/// reuses them, buffers whose live ranges do not overlap sharing memory, so a steady-state
-/// forward allocates only its result. Each forward running at the same time (several threads
-/// on one model) uses its own such workspace. Weights, their packed copies and the output are
-/// not counted; forwards with the reference kernels (scnn_set_reference_kernels) do not use it.
+/// Bytes of activation and scratch memory (Winograd transforms, small im2col matrices) one
+/// forward pass of input_shape uses: the optimized forward plans its buffers once per input
+/// shape and reuses them, buffers whose live ranges do not overlap sharing memory, so a
+/// steady-state forward allocates only its result. Each forward running at the same time
+/// (several threads on one model) uses its own such workspace. Weights, their packed copies,
+/// the output and the GEMM's packing buffers (kept between calls by the process, a few MiB at
+/// most) are not counted; forwards with the reference kernels (scnn_set_reference_kernels)
+/// do not use it.
 /// Plans the shape if no forward has yet (packing the weights, as the first forward would).
 /// input_shape: 4 values [N, C, H, W], or NULL for the design size with N = 1.
 /// Writes *out (0 on failure). Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH

@@ -1,17 +1,20 @@
 // swiftcnn-bench: the GEMM micro-benchmark of `make bench`.
 //
 // Measures the single-core FP32 peak with a register-only fused-multiply-add loop, then
-// times `Optimized.gemm` (one thread) on 1024³ and on the im2col GEMM shapes of
-// ResNet-50's convolutions at 224×224, batch 1 (M = output channels, N = OH·OW,
-// K = C_in·KH·KW: the orientation Conv2DIm2col uses), and prints GFLOP/s (2 FLOP per MAC)
-// and the fraction of the measured peak.
+// times the GEMM at 1 thread and at 2 threads (set explicitly with `Threading.numThreads`,
+// the two alternating run by run so that both see the same machine load) on 1024³
+// (`Optimized.gemm`, packing A included, like a BLAS sgemm call) and on the im2col GEMM
+// shapes of ResNet-50's convolutions at 224×224, batch 1 (M = output channels, N = OH·OW,
+// K = C_in·KH·KW, A packed beforehand as the convolutions' weights are: `Optimized.gemm(n:packedA:…)`).
+// Prints GFLOP/s (2 FLOP per MAC), the fraction of the measured peak at 1 thread and the
+// 2-thread speed-up.
 //
 //   swift build -c release --product swiftcnn-bench -Xswiftc -target-cpu -Xswiftc native
 //   .build/release/swiftcnn-bench [--min-time SECONDS] [--reps N] [--quick]
 //
-// Each case runs once as warm-up, then repeatedly until both N runs (default 5) and
-// SECONDS (default 0.3) are reached; the median and the fastest run are reported (the
-// fastest shows what the kernel does when no other process takes the core).
+// Each case runs once per thread count as warm-up, then alternately at 1 and 2 threads until
+// both N runs each (default 5) and SECONDS (default 0.3) are reached; medians are reported,
+// and the fastest 1-thread run (what the kernel does when no other process takes the core).
 
 import Glibc
 import SwiftCNN
@@ -70,21 +73,32 @@ func medianTime(reps: Int, minTime: Double, _ body: () -> Void) -> (median: Doub
 
 // MARK: - Peak
 
-/// A register-only FMA loop: 12 independent SIMD16<Float> accumulators (enough to cover
-/// the FMA latency × pipes of current x86 cores), each a ← a·x + y (stays finite), no
-/// memory traffic. Returns GFLOP/s.
+#if SCNN_AVX2
+/// The peak loop's vector: 8 lanes (one ymm register) in the AVX2 build.
+typealias PeakVector = SIMD8<Float>
+#else
+/// The peak loop's vector: 16 lanes (one zmm register).
+typealias PeakVector = SIMD16<Float>
+#endif
+
+/// A register-only FMA loop: 12 independent vector accumulators (enough to cover the FMA
+/// latency × pipes of current x86 cores; 12 of the 16 ymm registers in the AVX2 build),
+/// each a ← a·x + y (stays finite), no memory traffic. Returns GFLOP/s.
 @inline(never)
 func fmaPeak(iterations: Int) -> (gflops: Double, sink: Float) {
-    let x = SIMD16<Float>(repeating: 0.999_999)
-    let y = SIMD16<Float>(repeating: 1e-7)
-    var a0 = SIMD16<Float>(repeating: 0.1), a1 = SIMD16<Float>(repeating: 0.2)
-    var a2 = SIMD16<Float>(repeating: 0.3), a3 = SIMD16<Float>(repeating: 0.4)
-    var a4 = SIMD16<Float>(repeating: 0.5), a5 = SIMD16<Float>(repeating: 0.6)
-    var a6 = SIMD16<Float>(repeating: 0.7), a7 = SIMD16<Float>(repeating: 0.8)
-    var a8 = SIMD16<Float>(repeating: 0.9), a9 = SIMD16<Float>(repeating: 1.0)
-    var a10 = SIMD16<Float>(repeating: 1.1), a11 = SIMD16<Float>(repeating: 1.2)
+    typealias V = PeakVector
+    let x = V(repeating: 0.999_999)
+    let y = V(repeating: 1e-7)
+    var a0 = V(repeating: 0.1), a1 = V(repeating: 0.2)
+    var a2 = V(repeating: 0.3), a3 = V(repeating: 0.4)
+    var a4 = V(repeating: 0.5), a5 = V(repeating: 0.6)
+    var a6 = V(repeating: 0.7), a7 = V(repeating: 0.8)
+    var a8 = V(repeating: 0.9), a9 = V(repeating: 1.0)
+    var a10 = V(repeating: 1.1), a11 = V(repeating: 1.2)
+    // Twice the iterations with 8-lane vectors: about the same time per run.
+    let steps = iterations * 16 / V.scalarCount
     let t0 = now()
-    for _ in 0..<iterations {
+    for _ in 0..<steps {
         a0 = y.addingProduct(a0, x); a1 = y.addingProduct(a1, x)
         a2 = y.addingProduct(a2, x); a3 = y.addingProduct(a3, x)
         a4 = y.addingProduct(a4, x); a5 = y.addingProduct(a5, x)
@@ -94,7 +108,7 @@ func fmaPeak(iterations: Int) -> (gflops: Double, sink: Float) {
     }
     let dt = now() - t0
     let s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11
-    let flops = Double(iterations) * 12 * 16 * 2
+    let flops = Double(steps) * 12 * Double(V.scalarCount) * 2
     return (flops / dt / 1e9, s.sum())
 }
 
@@ -131,17 +145,49 @@ let resnet50Shapes: [Shape] = [
     Shape(label: "l4 1x1 2048>512", m: 512, n: 49, k: 2048, count: 2),
 ]
 
-/// Times `Optimized.gemm` on one shape; returns seconds per call (median, fastest).
-func timeGemm(_ s: Shape, options: Options) -> (median: Double, best: Double) {
+/// Times one shape alternately at 1 and 2 threads; seconds per call (medians, fastest 1-thread run).
+/// `prepacked`: A packed once outside the timing (the convolution path); else `Optimized.gemm` packs it.
+func timeGemm(_ s: Shape, prepacked: Bool, options: Options) -> (one: Double, two: Double, bestOne: Double) {
     let a = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.k)
     let b = UnsafeMutablePointer<Float>.allocate(capacity: s.k * s.n)
     let c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
     defer { a.deallocate(); b.deallocate(); c.deallocate() }
     for i in 0..<(s.m * s.k) { a[i] = Float(i % 7) * 0.01 - 0.03 }
     for i in 0..<(s.k * s.n) { b[i] = Float(i % 5) * 0.01 - 0.02 }
-    return medianTime(reps: options.reps, minTime: options.minTime) {
-        Optimized.gemm(m: s.m, n: s.n, k: s.k, a: a, lda: s.k, b: b, ldb: s.n, c: c, ldc: s.n, accumulate: false)
+    guard let packed = try? PackedGEMMMatrix(m: s.m, k: s.k, a: a, lda: s.k) else {
+        print("swiftcnn-bench: out of memory packing \(s.label)")
+        exit(1)
     }
+    let run = {
+        if prepacked {
+            do {
+                try Optimized.gemm(n: s.n, packedA: packed, b: b, ldb: s.n, c: c, ldc: s.n, accumulate: false)
+            } catch {
+                print("swiftcnn-bench: \(error)")
+                exit(1)
+            }
+        } else {
+            Optimized.gemm(m: s.m, n: s.n, k: s.k, a: a, lda: s.k, b: b, ldb: s.n, c: c, ldc: s.n, accumulate: false)
+        }
+    }
+    var one: [Double] = [], two: [Double] = []
+    for threads in [1, 2] {
+        Threading.numThreads = threads
+        run()
+    }
+    let start = now()
+    while one.count < options.reps || now() - start < options.minTime {
+        for threads in [1, 2] {
+            Threading.numThreads = threads
+            let t0 = now()
+            run()
+            (threads == 1 ? { one.append(now() - t0) } : { two.append(now() - t0) })()
+        }
+        if one.count >= 10_000 { break }
+    }
+    one.sort()
+    two.sort()
+    return (one[one.count / 2], two[two.count / 2], one[0])
 }
 
 func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
@@ -160,7 +206,8 @@ func fmt(_ v: Double, _ digits: Int) -> String {
 // MARK: - Main
 
 let options = parseOptions()
-print("## GEMM micro-benchmark (Optimized.gemm, 1 thread, float32)\n")
+let defaultThreads = Threading.numThreads
+print("## GEMM micro-benchmark (float32; 1 thread and 2 threads, alternating)\n")
 // Peak: best of 5 runs of ~0.1 s each (the first also warms the core's clock up).
 var peak = 0.0
 var sink: Float = 0
@@ -169,29 +216,33 @@ for _ in 0..<5 {
     peak = max(peak, r.gflops)
     sink += r.sink
 }
-print("measured single-core peak (register-only FMA loop, 12 x SIMD16<Float> accumulators): \(fmt(peak, 1)) GFLOP/s\n")
+print("measured single-core peak (register-only FMA loop, 12 x \(PeakVector.self) accumulators): \(fmt(peak, 1)) GFLOP/s")
+print("GEMM micro-kernel: \(Optimized.gemmKernelDescription)\n")
 
-var cases = [Shape(label: "square 1024^3", m: 1024, n: 1024, k: 1024, count: 1)]
+var cases = [Shape(label: "square 1024^3 (packs A)", m: 1024, n: 1024, k: 1024, count: 0),
+             Shape(label: "square 1024^3, A prepacked", m: 1024, n: 1024, k: 1024, count: 0)]
 cases += options.quick ? Array(resnet50Shapes.prefix(3)) : resnet50Shapes
-print("| case | M | N | K | convs | median ms | GFLOP/s | % of peak | best GFLOP/s | best % |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-var totalFlops = 0.0, totalTime = 0.0, totalBest = 0.0
-for s in cases {
-    let t = timeGemm(s, options: options)
+print("| case | M | N | K | convs | 1T ms | 1T GFLOP/s | 1T % of peak | 1T best GFLOP/s | 2T ms | 2T GFLOP/s | 2T / 1T |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+var totalFlops = 0.0, totalOne = 0.0, totalTwo = 0.0, totalBest = 0.0
+for (index, s) in cases.enumerated() {
+    let t = timeGemm(s, prepacked: index != 0, options: options)
     let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
-    let g = flops / t.median / 1e9, gb = flops / t.best / 1e9
-    if s.label != "square 1024^3" {
+    let g1 = flops / t.one / 1e9, g2 = flops / t.two / 1e9, gb = flops / t.bestOne / 1e9
+    if s.count > 0 {
         totalFlops += flops * Double(s.count)
-        totalTime += t.median * Double(s.count)
-        totalBest += t.best * Double(s.count)
+        totalOne += t.one * Double(s.count)
+        totalTwo += t.two * Double(s.count)
+        totalBest += t.bestOne * Double(s.count)
     }
-    print("| \(s.label) | \(s.m) | \(s.n) | \(s.k) | \(s.label == "square 1024^3" ? "-" : String(s.count)) | \(fmt(t.median * 1e3, 3)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% | \(fmt(gb, 1)) | \(fmt(100 * gb / peak, 0))% |")
+    print("| \(s.label) | \(s.m) | \(s.n) | \(s.k) | \(s.count > 0 ? String(s.count) : "-") | \(fmt(t.one * 1e3, 3)) | \(fmt(g1, 1)) | \(fmt(100 * g1 / peak, 0))% | \(fmt(gb, 1)) | \(fmt(t.two * 1e3, 3)) | \(fmt(g2, 1)) | \(fmt(t.one / t.two, 2))x |")
 }
-if totalTime > 0 {
-    let g = totalFlops / totalTime / 1e9, gb = totalFlops / totalBest / 1e9
-    print("| **ResNet-50 convs, all (weighted)** | | | | | \(fmt(totalTime * 1e3, 1)) | \(fmt(g, 1)) | \(fmt(100 * g / peak, 0))% | \(fmt(gb, 1)) | \(fmt(100 * gb / peak, 0))% |")
-    print("\nResNet-50 conv GEMMs: \(fmt(totalFlops / 2e9, 3)) GMAC per image; the row above is their summed time at one thread.")
+if totalOne > 0 {
+    let g1 = totalFlops / totalOne / 1e9, g2 = totalFlops / totalTwo / 1e9, gb = totalFlops / totalBest / 1e9
+    print("| **ResNet-50 convs, all (weighted)** | | | | | \(fmt(totalOne * 1e3, 1)) | \(fmt(g1, 1)) | \(fmt(100 * g1 / peak, 0))% | \(fmt(gb, 1)) | \(fmt(totalTwo * 1e3, 1)) | \(fmt(g2, 1)) | \(fmt(totalOne / totalTwo, 2))x |")
+    print("\nResNet-50 conv GEMMs: \(fmt(totalFlops / 2e9, 3)) GMAC per image; the last row sums their times (A prepacked).")
 }
+Threading.numThreads = defaultThreads
 
 // MARK: - Layer ops
 

@@ -90,6 +90,15 @@ final class InferencePlanTests: XCTestCase {
             let x = try r.tensor([2, 1, 32, 32])
             XCTAssertLessThanOrEqual(relDiff(try m.forward(x), try referenceForward(m, x)), 1e-4, name)
         }
+        // LeNet-5's convolutions take the small kernels (on the GEMM's packed layout), not the GEMM:
+        // C1 direct, C3 by output positions, C5 (one output position) the packed GEMV.
+        let lenet = try Zoo.create("lenet5", numClasses: 10, seed: 2)
+        _ = try lenet.forward(try r.tensor([2, 1, 32, 32]))
+        let steps = try XCTUnwrap(lenet.plan.cachedForwardPlan([2, 1, 32, 32])).steps
+        let kernels: [InferencePlan.Conv.Kernel] = steps.compactMap {
+            if case .conv(let conv, let g, _, _, _, _, _) = $0 { return conv.kernel(g) } else { return nil }
+        }
+        XCTAssertEqual(kernels, [.small, .byPositions, .gemv])
     }
 
     /// A second forward of the same shape reuses everything: no convolution is re-packed,

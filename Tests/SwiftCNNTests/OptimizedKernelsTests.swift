@@ -221,9 +221,17 @@ final class OptimizedKernelsTests: XCTestCase {
             let residual = try r.tensor(want.shape)
             let relu = t % 2 == 0
             let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
-            let conv = InferencePlan.Conv(packed: packed, bias: bias)
+            let conv = InferencePlan.Conv(packed: .im2col(packed), bias: bias)
+            // The small kernels run on the GEMM's packed layout (gemmMR-row panels): none
+            // falls back to the GEMM where it applies.
+            let kernel = conv.kernel(g)
+            if direct {
+                XCTAssertTrue(kernel == .small, "\(x.shape) × \(weight.shape): \(kernel)")
+            } else if g.outPlane < InferencePlan.Conv.gemvMaxColumns {
+                XCTAssertTrue(kernel == .gemv, "\(x.shape) × \(weight.shape): \(kernel)")
+            }
             var out = try Tensor(zeros: want.shape)
-            let scratch = try ScratchBuffer(count: max(1, InferencePlan.Conv.scratchCount(g)))
+            let scratch = try ScratchBuffer(count: max(1, try conv.scratchCount(g)))
             try x.withUnsafePointer { xp in
                 try residual.withUnsafePointer { rp in
                     try out.withUnsafeMutableBufferPointer { yp in

@@ -10,6 +10,8 @@
 #ifndef CSWIFTCNN_TYPES_H
 #define CSWIFTCNN_TYPES_H
 
+#include <stdint.h>
+
 /* PUBLIC BEGIN */
 /**
  * A tensor: float32, row-major (NCHW for images), rank 1 to 4, every dimension >= 1.
@@ -24,9 +26,46 @@ typedef struct scnn_tensor scnn_tensor;
  * the same model; forward, summary and reads may run from several threads at once.
  */
 typedef struct scnn_model scnn_model;
+/**
+ * An optimizer (SGD, Adam or AdamW) bound to one model, with its state (momentum buffers,
+ * Adam moments, step count, learning-rate schedule) and the training progress of
+ * scnn_model_fit (epoch and batch reached: a stopped fit resumes from there). Made by
+ * scnn_optimizer_create, freed by scnn_optimizer_destroy; saved and restored together
+ * with the model's weights by scnn_checkpoint_save / scnn_checkpoint_load. It keeps its
+ * model alive. Training calls change the model: nothing else may use that model or
+ * optimizer concurrently.
+ */
+typedef struct scnn_optimizer scnn_optimizer;
+/** What scnn_model_fit reports after every training step (to its step callback). */
+typedef struct scnn_step_report {
+    int64_t epoch;             /**< epoch of this step, 0-based */
+    int64_t step;              /**< global step number, 0-based (steps done before this one) */
+    int64_t batch;             /**< batch index within the epoch, 0-based */
+    int64_t batches_per_epoch; /**< number of batches in an epoch (the last may be smaller) */
+    float loss;                /**< this batch's loss, mean over its examples */
+    float learning_rate;       /**< the learning rate this step used */
+} scnn_step_report;
+/** What scnn_model_fit reports at the end of every epoch (to its epoch callback). */
+typedef struct scnn_epoch_report {
+    int64_t epoch;               /**< the epoch just finished, 0-based */
+    float loss;                  /**< mean training loss over the epoch's examples */
+    double accuracy;             /**< training accuracy from the epoch's forward passes, 0 to 1 */
+    int32_t has_validation;      /**< 1 when validation data was given (the next two are set) */
+    float validation_loss;       /**< mean loss on the validation data, eval mode (0 without) */
+    double validation_accuracy;  /**< accuracy on the validation data, 0 to 1 (0 without) */
+} scnn_epoch_report;
+/**
+ * Called by scnn_model_fit after each step (report valid during the call only; `user` is
+ * the fit's user pointer). Return nonzero to go on, 0 to stop: the fit returns OK at once
+ * and a later scnn_model_fit with the same optimizer continues from the next step.
+ */
+typedef int32_t (*scnn_step_callback)(const scnn_step_report *report, void *user);
+/** Called by scnn_model_fit after each epoch; return 0 to stop after it (as above). */
+typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *user);
 /* PUBLIC END */
 
 struct scnn_tensor { char opaque_; };
 struct scnn_model { char opaque_; };
+struct scnn_optimizer { char opaque_; };
 
 #endif

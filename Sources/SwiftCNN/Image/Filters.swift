@@ -132,4 +132,4 @@ public func applyFilter(_ image: Tensor, kernel: Tensor, border: BorderMode = .z
     return out
 }
 
-// Backward: applyFilterBackward(...) arrives with training (issue 5).
+// Backward: not provided (image filters are not trainable layers of the zoo).

@@ -85,4 +85,4 @@ func conv1dForward(_ x: Tensor, _ w: Tensor, mode: Conv1DMode, convolve: Bool, o
     return out
 }
 
-// Backward: correlate1dBackward(...) and convolve1dBackward(...) arrive with training (issue 5).
+// Backward: not provided (no model of the zoo uses 1-D correlation or convolution).

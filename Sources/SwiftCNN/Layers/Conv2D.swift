@@ -150,7 +150,8 @@ public func convolve2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, opt
     return try conv2dForward(input, weight: weight, bias: bias, options: o, op: "convolve2d")
 }
 
-/// Validates, allocates the output and runs the reference or optimized kernel.
+/// Validates, allocates the output and runs the reference or optimized kernel (Winograd
+/// for large 3×3 stride-1 convolutions, im2col + GEMM otherwise).
 func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, op: String) throws -> Tensor {
     let g = try Conv2DGeometry(input: input, weight: weight, bias: bias, options: options, op: op)
     var out = try Tensor(uninitialized: imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
@@ -161,7 +162,7 @@ func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv
                     if KernelDispatch.forceReference {
                         Reference.conv2d(g, input: xp, weight: wp, bias: b, output: yp)
                     } else {
-                        try Optimized.conv2dIm2col(g, input: xp, weight: wp, bias: b, output: yp)
+                        try Optimized.conv2dUnprepared(g, input: xp, weight: wp, bias: b, output: yp)
                     }
                 }
             }
@@ -170,4 +171,84 @@ func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv
     return out
 }
 
-// Backward: conv2dBackward(...) arrives with training (issue 5).
+// MARK: - Backward
+
+/// The gradients of a 2-D convolution's loss with respect to its input, weight and bias.
+public struct Conv2DGradients {
+    /// dL/dinput, the input's shape; nil when not asked for (`computeInputGradient` false).
+    public var input: Tensor?
+    /// dL/dweight, `[O, C/groups, KH, KW]`.
+    public var weight: Tensor
+    /// dL/dbias, `[O]`; nil when the convolution has no bias.
+    public var bias: Tensor?
+
+    /// The three gradients.
+    public init(input: Tensor?, weight: Tensor, bias: Tensor?) {
+        self.input = input; self.weight = weight; self.bias = bias
+    }
+}
+
+/// The backward twin of ``conv2d(_:weight:bias:options:)``: given the forward's input and
+/// weight and dL/doutput, returns dL/dinput, dL/dweight and (when `hasBias`) dL/dbias.
+///
+///     dW[o, c, k, l] = Σ_{n, y, x} dY[n, o, y, x] · in[n, g·Cg + c, y·sH − pT + k·dH, x·sW − pL + l·dW]
+///     dX = the transpose of the convolution applied to dY;   db[o] = Σ_{n, y, x} dY[n, o, y, x]
+///
+/// Runs im2col + GEMM (dW = dY · im2col(X)ᵀ, dX = col2im(Wᵀ · dY), per image and group);
+/// the direct reference loops when ``KernelDispatch/forceReference`` is set.
+///
+/// - Parameters:
+///   - input: `[N, C, H, W]` or `[C, H, W]`, the forward's input.
+///   - weight: `[O, C/groups, KH, KW]`.
+///   - gradOutput: the shape of conv2d's output, `[N, O, OH, OW]` (or `[O, OH, OW]`).
+///   - options: the forward's options (a flipped kernel is handled too).
+///   - hasBias: whether to compute the bias gradient.
+///   - computeInputGradient: false skips dL/dinput (a network's first layer).
+/// - Throws: ``SwiftCNNError`` for the forward's errors, a gradOutput whose shape differs
+///   from the forward's output shape, or memory running out.
+public func conv2dBackward(_ input: Tensor, weight: Tensor, gradOutput: Tensor, options: Conv2DOptions = .init(),
+                           hasBias: Bool, computeInputGradient: Bool = true) throws -> Conv2DGradients {
+    let op = "conv2dBackward"
+    let g = try Conv2DGeometry(input: input, weight: weight, bias: nil, options: options, op: op)
+    let outShape = imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth)
+    guard gradOutput.shape == outShape else {
+        throw SwiftCNNError.shapeMismatch(
+            "\(op): gradOutput must have the forward's output shape \(Tensor.describe(outShape)); got \(Tensor.describe(gradOutput.shape))")
+    }
+    let reference = KernelDispatch.forceReference
+    var dW = try Tensor(uninitialized: weight.shape)
+    var dX: Tensor? = computeInputGradient ? try Tensor(uninitialized: input.shape) : nil
+    try input.withUnsafePointer { xp in
+        try weight.withUnsafePointer { wp in
+            try gradOutput.withUnsafePointer { gp in
+                try dW.withUnsafeMutablePointerUnchecked { dwp in
+                    try withOptionalMutablePointer(&dX) { dxp in
+                        if reference {
+                            Reference.conv2dBackwardWeight(g, input: xp, gradOutput: gp, gradWeight: dwp)
+                            if let dxp { Reference.conv2dBackwardInput(g, weight: wp, gradOutput: gp, gradInput: dxp) }
+                        } else {
+                            try Optimized.conv2dBackward(g, input: xp, weight: wp, gradOutput: gp, gradWeight: dwp, gradInput: dxp)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    var dB: Tensor? = nil
+    if hasBias {
+        dB = try channelSumTensor(gradOutput, batch: g.batch, channels: g.outChannels, spatial: g.outPlane, reference: reference)
+    }
+    return Conv2DGradients(input: dX, weight: dW, bias: dB)
+}
+
+/// Σ over batch and spatial positions of gradOutput `[batch, channels, spatial]`, a new
+/// `[channels]` tensor (a bias gradient).
+func channelSumTensor(_ gradOutput: Tensor, batch: Int, channels: Int, spatial: Int, reference: Bool) throws -> Tensor {
+    try layerOutput([channels], reading: gradOutput) { gp, dbp in
+        if reference {
+            Reference.channelSum(gp, batch: batch, channels: channels, spatial: spatial, into: dbp)
+        } else {
+            Optimized.channelSum(gp, batch: batch, channels: channels, spatial: spatial, into: dbp)
+        }
+    }
+}

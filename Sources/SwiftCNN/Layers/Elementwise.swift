@@ -11,4 +11,4 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     }
 }
 
-// Backward: addBackward(...) arrives with training (issue 5).
+// Backward: the gradient of a sum flows unchanged to both operands (no function needed).

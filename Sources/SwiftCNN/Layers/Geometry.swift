@@ -54,13 +54,21 @@ public struct Padding2D: Equatable, Sendable, ExpressibleByIntegerLiteral, Custo
 /// Splits an image tensor of rank 3 `[C, H, W]` or rank 4 `[N, C, H, W]` into `(n, c, h, w)`;
 /// `op` names the caller in the error for other ranks.
 func imageDims(_ x: Tensor, _ op: String, _ name: String = "input") throws -> (n: Int, c: Int, h: Int, w: Int) {
-    switch x.rank {
-    case 4: return (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    case 3: return (1, x.shape[0], x.shape[1], x.shape[2])
-    default:
+    try imageDims(shape: x.shape, op, name)
+}
+
+/// ``imageDims(_:_:_:)`` for a shape given as numbers (e.g. a backward's `inputShape`):
+/// also checks that every dimension is at least 1 and that the element count fits.
+func imageDims(shape: [Int], _ op: String, _ name: String = "input") throws -> (n: Int, c: Int, h: Int, w: Int) {
+    guard shape.count == 3 || shape.count == 4 else {
         throw SwiftCNNError.invalidArgument(
-            "\(op): \(name) must have rank 4 [N, C, H, W] or rank 3 [C, H, W]; got rank \(x.rank) (shape \(Tensor.describe(x.shape)))")
+            "\(op): \(name) must have rank 4 [N, C, H, W] or rank 3 [C, H, W]; got rank \(shape.count) (shape \(Tensor.describe(shape)))")
     }
+    guard shape.allSatisfy({ $0 >= 1 }) else {
+        throw SwiftCNNError.invalidArgument("\(op): every dimension of \(name) must be at least 1; got \(Tensor.describe(shape))")
+    }
+    _ = try Checked.product(shape, "\(op) \(name) element count")
+    return shape.count == 4 ? (shape[0], shape[1], shape[2], shape[3]) : (1, shape[0], shape[1], shape[2])
 }
 
 /// The output shape for an image op: `[n, c, h, w]` when the input had rank 4, `[c, h, w]` otherwise.

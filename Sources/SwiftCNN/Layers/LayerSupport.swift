@@ -38,3 +38,20 @@ func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) throws
     guard let t else { return try body(nil) }
     return try t.withUnsafePointer { try body($0) }
 }
+
+/// The elements of an optional tensor made with ``Tensor/init(uninitialized:)`` for writing,
+/// or nil, for the duration of `body`.
+func withOptionalMutablePointer<R>(_ t: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
+    guard var tensor = t else { return try body(nil) }
+    t = nil   // keep the storage uniquely referenced while writing
+    defer { t = tensor }
+    return try tensor.withUnsafeMutablePointerUnchecked { try body($0) }
+}
+
+/// Checks that a backward's `gradOutput` has the shape of the forward's output (or of `outputName`).
+func checkSameShape(_ op: String, output: Tensor, gradOutput: Tensor, outputName: String = "output") throws {
+    guard output.shape == gradOutput.shape else {
+        throw SwiftCNNError.shapeMismatch(
+            "\(op): gradOutput must have the \(outputName)'s shape \(Tensor.describe(output.shape)); got \(Tensor.describe(gradOutput.shape))")
+    }
+}

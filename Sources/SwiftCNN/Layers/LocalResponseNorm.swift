@@ -13,7 +13,14 @@
 ///   - size: channels in the window, at least 1.
 ///   - alpha, beta, k: finite numbers (PyTorch's defaults 1e-4, 0.75, 1).
 public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) throws -> Tensor {
-    let op = "localResponseNorm"
+    let (g, p) = try lrnGeometry(x, size: size, alpha: alpha, beta: beta, k: k, op: "localResponseNorm")
+    return try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.localResponseNorm($0, $1, g, p) } else { Optimized.localResponseNorm($0, $1, g, p) }
+    }
+}
+
+/// Validates a local response normalization's input and parameters for `op`.
+func lrnGeometry(_ x: Tensor, size: Int, alpha: Float, beta: Float, k: Float, op: String) throws -> (ChannelGeometry, LRNParameters) {
     guard x.rank >= 3 else {
         throw SwiftCNNError.invalidArgument(
             "\(op): input must have rank 3 [N, C, L] or 4 [N, C, H, W]; got rank \(x.rank) (shape \(Tensor.describe(x.shape)))")
@@ -26,9 +33,35 @@ public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta:
     try LayerChecks.finite(k, op, "k")
     let g = ChannelGeometry(batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2...].reduce(1, *))
     let p = LRNParameters(size: size, alpha: alpha, beta: beta, k: k)
-    return try layerOutput(x.shape, reading: x) {
-        if KernelDispatch.forceReference { Reference.localResponseNorm($0, $1, g, p) } else { Optimized.localResponseNorm($0, $1, g, p) }
-    }
+    return (g, p)
 }
 
-// Backward: localResponseNormBackward(...) arrives with training (issue 5).
+// MARK: - Backward
+
+/// The backward twin of ``localResponseNorm(_:size:alpha:beta:k:)``, PyTorch's formula
+/// differentiated: with D[c] = k + alpha/size · Σ_{c' ∈ window(c)} x[c']² and y = x · D^(−beta),
+///
+///     dx[j] = g[j] · D[j]^(−beta) − 2·alpha·beta/size · x[j] · Σ_{c : j ∈ window(c)} g[c] · x[c] · D[c]^(−beta−1)
+///
+/// computed in double precision per element.
+/// - Parameters:
+///   - x: the forward's input, `[N, C, L]` or `[N, C, H, W]`.
+///   - gradOutput: x's shape.
+///   - size, alpha, beta, k: the forward's parameters.
+/// - Returns: dL/dx, x's shape.
+/// - Throws: ``SwiftCNNError`` for the forward's errors, a gradOutput of another shape, or memory running out.
+public func localResponseNormBackward(_ x: Tensor, gradOutput: Tensor, size: Int, alpha: Float = 1e-4,
+                                      beta: Float = 0.75, k: Float = 1) throws -> Tensor {
+    let op = "localResponseNormBackward"
+    let (g, p) = try lrnGeometry(x, size: size, alpha: alpha, beta: beta, k: k, op: op)
+    try checkSameShape(op, output: x, gradOutput: gradOutput, outputName: "input")
+    return try layerOutput(x.shape, reading: x) { xp, dxp in
+        gradOutput.withUnsafePointer { gp in
+            if KernelDispatch.forceReference {
+                Reference.localResponseNormBackward(xp, gradOutput: gp, gradInput: dxp, g, p)
+            } else {
+                Optimized.localResponseNormBackward(xp, gradOutput: gp, gradInput: dxp, g, p)
+            }
+        }
+    }
+}

@@ -64,7 +64,12 @@ func poolOutputLength(_ op: String, _ dim: String, input: Int, kernel: Int, stri
 
 /// Validates `x` and `o` for `op` and returns the pooling geometry.
 func pool2dGeometry(_ x: Tensor, _ o: Pool2DOptions, op: String) throws -> Pool2DGeometry {
-    let (n, c, h, w) = try imageDims(x, op)
+    try pool2dGeometry(shape: x.shape, o, op: op)
+}
+
+/// ``pool2dGeometry(_:_:op:)`` for an input shape given as numbers.
+func pool2dGeometry(shape: [Int], _ o: Pool2DOptions, op: String) throws -> Pool2DGeometry {
+    let (n, c, h, w) = try imageDims(shape: shape, op)
     guard o.kernel.h >= 1 && o.kernel.w >= 1 else {
         throw SwiftCNNError.invalidArgument("\(op): kernel size must be at least 1; got \(o.kernel)")
     }
@@ -130,18 +135,110 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2D) throws -> Tensor 
 }
 
 func adaptivePool(_ x: Tensor, outputSize s: Size2D, op: String) throws -> Tensor {
-    let (n, c, h, w) = try imageDims(x, op)
+    let g = try adaptivePoolGeometry(shape: x.shape, outputSize: s, op: op)
+    let (n, c, _, _) = try imageDims(x, op)
+    return try layerOutput(imageShape(rank: x.rank, n, c, s.h, s.w), reading: x) {
+        if KernelDispatch.forceReference { Reference.adaptiveAvgPool2d(g, input: $0, output: $1) } else { Optimized.adaptiveAvgPool2d(g, input: $0, output: $1) }
+    }
+}
+
+/// Validates an adaptive pooling of an input of `shape` to `s` and returns its geometry.
+func adaptivePoolGeometry(shape: [Int], outputSize s: Size2D, op: String) throws -> Pool2DGeometry {
+    let (n, c, h, w) = try imageDims(shape: shape, op)
     guard s.h >= 1 && s.w >= 1 else {
         throw SwiftCNNError.invalidArgument("\(op): output size must be at least 1×1; got \(s)")
     }
     // The window bounds compute (i+1)·H + OH − 1: make sure it fits.
     _ = try Checked.add(try Checked.mul(s.h, h, "\(op) window bound"), s.h, "\(op) window bound")
     _ = try Checked.add(try Checked.mul(s.w, w, "\(op) window bound"), s.w, "\(op) window bound")
-    let g = Pool2DGeometry(planes: n * c, inHeight: h, inWidth: w, outHeight: s.h, outWidth: s.w,
-                           kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
-    return try layerOutput(imageShape(rank: x.rank, n, c, s.h, s.w), reading: x) {
-        if KernelDispatch.forceReference { Reference.adaptiveAvgPool2d(g, input: $0, output: $1) } else { Optimized.adaptiveAvgPool2d(g, input: $0, output: $1) }
+    return Pool2DGeometry(planes: n * c, inHeight: h, inWidth: w, outHeight: s.h, outWidth: s.w,
+                          kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
+}
+
+// MARK: - Backward
+
+/// Checks that a pooling backward's gradOutput has the forward's output shape for an input
+/// of `inputShape` (validated) and geometry `g`.
+func checkPoolGradOutput(_ op: String, inputShape: [Int], _ g: Pool2DGeometry, gradOutput: Tensor) throws {
+    let (n, c, _, _) = try imageDims(shape: inputShape, op)
+    let expected = imageShape(rank: inputShape.count, n, c, g.outHeight, g.outWidth)
+    guard gradOutput.shape == expected else {
+        throw SwiftCNNError.shapeMismatch(
+            "\(op): gradOutput must have the forward's output shape \(Tensor.describe(expected)) for input \(Tensor.describe(inputShape)); got \(Tensor.describe(gradOutput.shape))")
     }
 }
 
-// Backward: maxPool2dBackward(...), avgPool2dBackward(...) and adaptiveAvgPool2dBackward(...) arrive with training (issue 5).
+/// The backward twin of ``maxPool2d(_:_:)``: each output gradient goes to the input element
+/// its window's maximum came from (the first maximum in row-major order, as PyTorch picks),
+/// summed where windows overlap; other elements get 0.
+/// - Parameters:
+///   - x: the forward's input, `[N, C, H, W]` or `[C, H, W]`.
+///   - gradOutput: the forward's output shape.
+///   - options: the forward's options.
+/// - Returns: dL/dx, x's shape.
+/// - Throws: ``SwiftCNNError`` for the forward's errors, a gradOutput of another shape, or memory running out.
+public func maxPool2dBackward(_ x: Tensor, gradOutput: Tensor, _ options: Pool2DOptions) throws -> Tensor {
+    let op = "maxPool2dBackward"
+    let g = try pool2dGeometry(x, options, op: op)
+    try checkPoolGradOutput(op, inputShape: x.shape, g, gradOutput: gradOutput)
+    return try layerOutput(x.shape, reading: x) { xp, dxp in
+        gradOutput.withUnsafePointer { gp in
+            if KernelDispatch.forceReference {
+                Reference.maxPool2dBackward(g, input: xp, gradOutput: gp, gradInput: dxp)
+            } else {
+                Optimized.maxPool2dBackward(g, input: xp, gradOutput: gp, gradInput: dxp)
+            }
+        }
+    }
+}
+
+/// The backward twin of ``avgPool2d(_:_:)``: each output gradient, divided by the forward's
+/// divisor for its window (count_include_pad and the clipped-window rules included), is
+/// added to every input element of its window.
+/// - Parameters:
+///   - inputShape: the forward input's shape, `[N, C, H, W]` or `[C, H, W]`.
+///   - gradOutput: the forward's output shape.
+///   - options: the forward's options.
+/// - Returns: dL/dx of shape `inputShape`.
+/// - Throws: ``SwiftCNNError`` for the forward's errors, a bad `inputShape`, a gradOutput of
+///   another shape, or memory running out.
+public func avgPool2dBackward(inputShape: [Int], gradOutput: Tensor, _ options: Pool2DOptions) throws -> Tensor {
+    let op = "avgPool2dBackward"
+    let g = try pool2dGeometry(shape: inputShape, options, op: op)
+    try checkPoolGradOutput(op, inputShape: inputShape, g, gradOutput: gradOutput)
+    return try layerOutput(inputShape, reading: gradOutput) { gp, dxp in
+        if KernelDispatch.forceReference {
+            Reference.avgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        } else {
+            Optimized.avgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        }
+    }
+}
+
+/// The backward twin of ``adaptiveAvgPool2d(_:outputSize:)`` (and of ``globalAvgPool2d(_:)``
+/// with a `[N, C, 1, 1]` gradOutput): the output size is gradOutput's last two dims; each
+/// output gradient, divided by its window's area, is added to the window's input elements.
+/// - Parameters:
+///   - inputShape: the forward input's shape, `[N, C, H, W]` or `[C, H, W]`.
+///   - gradOutput: `[N, C, OH, OW]` (or `[C, OH, OW]`).
+/// - Returns: dL/dx of shape `inputShape`.
+/// - Throws: ``SwiftCNNError`` for a bad `inputShape`, a gradOutput whose rank, batch or
+///   channels differ, or memory running out.
+public func adaptiveAvgPool2dBackward(inputShape: [Int], gradOutput: Tensor) throws -> Tensor {
+    let op = "adaptiveAvgPool2dBackward"
+    _ = try imageDims(shape: inputShape, op, "inputShape")
+    guard gradOutput.rank == inputShape.count else {
+        throw SwiftCNNError.shapeMismatch(
+            "\(op): gradOutput must have the input's rank \(inputShape.count) (input \(Tensor.describe(inputShape))); got shape \(Tensor.describe(gradOutput.shape))")
+    }
+    let r = gradOutput.rank
+    let g = try adaptivePoolGeometry(shape: inputShape, outputSize: Size2D(gradOutput.shape[r - 2], gradOutput.shape[r - 1]), op: op)
+    try checkPoolGradOutput(op, inputShape: inputShape, g, gradOutput: gradOutput)
+    return try layerOutput(inputShape, reading: gradOutput) { gp, dxp in
+        if KernelDispatch.forceReference {
+            Reference.adaptiveAvgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        } else {
+            Optimized.adaptiveAvgPool2dBackward(g, gradOutput: gp, gradInput: dxp)
+        }
+    }
+}

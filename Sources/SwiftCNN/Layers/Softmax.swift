@@ -11,4 +11,18 @@ public func softmax(_ x: Tensor, axis: Int = -1) throws -> Tensor {
     }
 }
 
-// Backward: softmaxBackward(...) arrives with training (issue 5).
+// MARK: - Backward
+
+/// The backward twin of ``softmax(_:axis:)``, from the forward's output y:
+/// dx = y · (g − Σ_axis y·g) (the sum in double precision).
+/// - Parameters: output: the forward's output; gradOutput: its shape; axis: the forward's axis.
+/// - Throws: ``SwiftCNNError`` for a bad axis, a gradOutput of another shape, or memory running out.
+public func softmaxBackward(output: Tensor, gradOutput: Tensor, axis: Int = -1) throws -> Tensor {
+    let op = "softmaxBackward"
+    let a = try LayerChecks.axis(axis, rank: output.rank, op)
+    try checkSameShape(op, output: output, gradOutput: gradOutput)
+    let g = AxisGeometry(shape: output.shape, axis: a)
+    return try layerOutput(output.shape, reading: output) { yp, dxp in
+        gradOutput.withUnsafePointer { Reference.softmaxBackward(output: yp, gradOutput: $0, dxp, g) }
+    }
+}

@@ -6,10 +6,12 @@
 // convolution, the weight tensors, validated geometries — so a forward does no string
 // building, no dictionary lookup per layer and no shape inference.
 //
-// Memory: every intermediate value (and each convolution's im2col + GEMM scratch) lives in a
-// buffer with a live range [first step, last step]; buffers are placed in one arena by a
-// greedy first-fit over offsets, largest first, so buffers whose ranges do not overlap
-// share memory. Activations that follow the step producing their input run in place;
+// Memory: every intermediate value (and each convolution's scratch: Winograd's transform
+// buffers, the GEMV path's im2col columns) lives in a buffer with a live range [first step,
+// last step]; buffers are placed in one arena by a greedy first-fit over offsets, largest
+// first, so buffers whose ranges do not overlap share memory. (The GEMM generates im2col
+// straight into its packed B panels, whose buffers it keeps between calls in
+// ``GEMMScratchCache``: nothing of it is in the arena.) Activations that follow the step producing their input run in place;
 // flatten and dropout are views; a concat branch's last step writes straight into its slice
 // of the concatenation (batch 1), and the network's last step writes straight into the
 // returned tensor — the only allocation of a steady-state forward. Each forward checks an
@@ -383,7 +385,7 @@ extension ForwardPlan {
                     "\(path): residual shape \(Tensor.describe(values[residual].shape)) differs from the convolution's \(Tensor.describe(shape))")
             }
             let y = try newValue(shape, dest: destination(dest))
-            let scratchCount = InferencePlan.Conv.scratchCount(g)
+            let scratchCount = try conv.scratchCount(g)
             let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
             steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, scratch: scratch))
             return y
@@ -505,11 +507,12 @@ extension Model {
         try Checked.mul(try forwardPlan(for: inputShape).arenaCount, MemoryLayout<Float>.stride)
     }
 
-    /// Bytes of activation and scratch memory (im2col columns, GEMM packing) one optimized
+    /// Bytes of activation and scratch memory (Winograd transforms, small im2col matrices) one optimized
     /// forward pass of `inputShape` [N, C, H, W] uses: the arena planned once per input shape,
     /// in which buffers whose live ranges do not overlap share memory. Each forward running at
     /// the same time uses one such arena (a few are kept for reuse). Weights, their packed
-    /// copies and the result are not counted. Plans the shape (packing the weights) if no
+    /// copies, the result and the GEMM's packing buffers (kept between calls, shared by the
+    /// process: at most a few MiB) are not counted. Plans the shape (packing the weights) if no
     /// forward has yet; an error naming the expected shape when the model does not take it.
     public func workspaceBytes(forInput inputShape: [Int]) throws -> Int {
         try plannedWorkspaceBytes(inputShape: inputShape)

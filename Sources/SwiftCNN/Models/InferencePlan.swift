@@ -13,8 +13,10 @@ import Darwin
 /// For each convolution: a batch norm that directly follows it is folded in (inference
 /// only: w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β, computed in double precision; the
 /// state dict keeps the original parameters), and the weights are packed once for the
-/// GEMM. The forward pass then fuses the bias, a following ReLU and, at the end of a
-/// residual block, the shortcut add and its ReLU into the convolution's output pass.
+/// GEMM (or Winograd-transformed, for the 3×3 stride-1 convolutions where that is faster:
+/// ``PreparedConvWeights``). The forward pass then fuses the bias, a following ReLU and,
+/// at the end of a residual block, the shortcut add and its ReLU into the convolution's
+/// output pass.
 /// Safe to use from several threads (a mutex guards the tables).
 ///
 /// It also holds the compiled forward passes (``ForwardPlan``, one per input shape, see
@@ -24,10 +26,10 @@ import Darwin
 final class InferencePlan: @unchecked Sendable {
     /// One prepared convolution.
     final class Conv {
-        let packed: PackedConvWeights
+        let packed: PreparedConvWeights
         /// The bias after folding (or the conv's own bias), nil when there is none.
         let bias: Tensor?
-        init(packed: PackedConvWeights, bias: Tensor?) {
+        init(packed: PreparedConvWeights, bias: Tensor?) {
             self.packed = packed
             self.bias = bias
         }
@@ -37,48 +39,85 @@ final class InferencePlan: @unchecked Sendable {
         /// 32-column tiles would mostly compute padding.
         static let gemvMaxColumns = 8
 
+        /// The kernel ``execute(_:input:residual:relu:output:scratch:)`` runs for `g`.
+        enum Kernel {
+            /// Winograd F(4×4, 3×3) (the weights were prepared for it).
+            case winograd
+            /// Direct SIMD convolution of a small first layer (``Optimized/smallConv``).
+            case small
+            /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
+            case byPositions
+            /// im2col, then one packed matrix-vector product per output position.
+            case gemv
+            /// im2col generated into the GEMM's packed panels (``Optimized/conv2dPacked``).
+            case gemm
+        }
+
+        /// Which kernel runs `g`. The small-conv kernels read the GEMM-packed weights
+        /// (``Optimized/gemmMR``-row panels).
+        func kernel(_ g: Conv2DGeometry) -> Kernel {
+            guard case .im2col = packed else { return .winograd }
+            if Optimized.smallConvApplies(g) { return .small }
+            if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns { return .byPositions }
+            if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns { return .gemv }
+            return .gemm
+        }
+
         /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
-        /// when it is given them: the im2col columns and the GEMM's packing workspace.
-        static func scratchCount(_ g: Conv2DGeometry) -> Int {
-            let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
-            let columns = direct ? 0 : g.patchSize * g.outPlane
-            if Optimized.smallConvApplies(g) { return 0 }
-            if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= gemvMaxColumns { return 0 }
-            if g.groups == 1 && g.outPlane < gemvMaxColumns { return columns }
-            return (columns + 15) / 16 * 16 + Optimized.gemmWorkspaceEstimate(m: g.outChannelsPerGroup, n: g.outPlane, k: g.patchSize)
+        /// when it is given them: the Winograd transforms' buffers, or the im2col columns of
+        /// the GEMV path. The GEMM path needs none: it generates im2col straight into its
+        /// packed B panels, whose buffers come from ``GEMMScratchCache`` (kept between calls).
+        func scratchCount(_ g: Conv2DGeometry) throws -> Int {
+            switch kernel(g) {
+            case .winograd: return try Optimized.winogradScratchCount(g)
+            case .gemv: return Conv.gemvDirect(g) ? 0 : try Checked.mul(g.patchSize, g.outPlane, "conv2d im2col columns")
+            case .small, .byPositions, .gemm: return 0
+            }
+        }
+
+        /// Whether the GEMV path's im2col matrix is the input itself: a 1×1 stride-1 conv, or
+        /// a kernel that covers the whole unpadded input (one output position: LeNet's C5).
+        static func gemvDirect(_ g: Conv2DGeometry) -> Bool {
+            g.padding == Padding2D(0) && g.dilation == Size2D(1)
+                && ((g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1))
+                    || (g.kernelHeight == g.inHeight && g.kernelWidth == g.inWidth))
         }
 
         /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU).
-        /// `scratch` (see ``scratchCount(_:)``) avoids allocating; nil allocates what is needed.
-        /// The one place the tensor path (``Model/plannedConv``) and the compiled plan run a conv.
+        /// `scratch` (see ``scratchCount(_:)``) avoids allocating; nil (or too small) allocates
+        /// what is needed. The one place the tensor path (``Model/plannedConv``) and the
+        /// compiled plan run a conv.
         func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                      output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
             try withOptionalPointer(bias) { b in
-                if Optimized.smallConvApplies(g) {
-                    Optimized.smallConv(g, input: input, packed: packed.groups[0].pointer, bias: b, residual: residual,
+                guard case .im2col(let weights) = packed, weights.groups.count == g.groups else {
+                    try Optimized.conv2dPrepared(g, input: input, weights: packed, bias: b, residual: residual,
+                                                 relu: relu, output: output, scratch: scratch)
+                    return
+                }
+                switch kernel(g) {
+                case .small:
+                    Optimized.smallConv(g, input: input, packed: weights.groups[0].pointer, bias: b, residual: residual,
                                         relu: relu, output: output)
-                } else if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns {
-                    Optimized.smallConvByPositions(g, input: input, packed: packed.groups[0].pointer, bias: b,
+                case .byPositions:
+                    Optimized.smallConvByPositions(g, input: input, packed: weights.groups[0].pointer, bias: b,
                                                    residual: residual, relu: relu, output: output)
-                } else if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns && Optimized.gemmMR == 8 {
-                    try executeGEMV(g, input: input, bias: b, residual: residual, relu: relu, output: output, scratch: scratch)
-                } else {
-                    try Optimized.conv2dPacked(g, input: input, weights: packed, bias: b, residual: residual,
-                                               relu: relu, output: output, scratch: scratch)
+                case .gemv:
+                    try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu,
+                                    output: output, scratch: scratch)
+                case .gemm, .winograd:
+                    try Optimized.conv2dPacked(g, input: input, weights: weights, bias: b, residual: residual,
+                                               relu: relu, output: output)
                 }
             }
         }
 
         /// Tiny output planes (LeNet's C5, a network's last layers on small inputs): im2col,
         /// then one packed matrix-vector product per output position.
-        private func executeGEMV(_ g: Conv2DGeometry, input: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                 residual: UnsafePointer<Float>?, relu: Bool, output: UnsafeMutablePointer<Float>,
-                                 scratch: UnsafeMutableBufferPointer<Float>?) throws {
-            // The im2col matrix is the input itself for a 1×1 stride-1 conv, and for a kernel
-            // that covers the whole unpadded input (one output position: LeNet's C5).
-            let unpadded = g.padding == Padding2D(0) && g.dilation == Size2D(1)
-            let direct = unpadded && ((g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1))
-                                      || (g.kernelHeight == g.inHeight && g.kernelWidth == g.inWidth))
+        private func executeGEMV(_ g: Conv2DGeometry, weights: PackedConvWeights, input: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                                 output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            let direct = Conv.gemvDirect(g)
             let columnCount = direct ? 0 : g.patchSize * g.outPlane
             let given = scratch.flatMap { $0.count >= columnCount ? $0.baseAddress : nil }
             let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
@@ -96,7 +135,7 @@ final class InferencePlan: @unchecked Sendable {
                 ep.residual = residual.map { $0 + offset }
                 ep.ldr = g.outPlane
                 ep.relu = relu
-                Optimized.gemvPacked(m: g.outChannels, n: g.outPlane, k: g.patchSize, a: packed.groups[0].pointer,
+                Optimized.gemvPacked(m: g.outChannels, n: g.outPlane, k: g.patchSize, a: weights.groups[0].pointer,
                                      b: b, ldb: g.outPlane, c: output + offset, ldc: g.outPlane, epilogue: ep)
             }
             withExtendedLifetime(owned) {}
@@ -303,7 +342,7 @@ extension Model {
     func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?,
                      foldingInto scratch: UnsafeMutablePointer<Float>? = nil) throws -> InferencePlan.Conv {
         guard let bn else {
-            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            let packed = try weight.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
             return InferencePlan.Conv(packed: packed, bias: bias)
         }
         let gamma = try self.weight(bn.path, "weight").scalars, beta = try self.weight(bn.path, "bias").scalars
@@ -326,7 +365,7 @@ extension Model {
                 }
             }
         }
-        let packed = try PackedConvWeights(g, weight: UnsafePointer(f))
+        let packed = try PreparedConvWeights(g, weight: UnsafePointer(f))
         withExtendedLifetime(temporary) {}
         return InferencePlan.Conv(packed: packed, bias: newBias)
     }

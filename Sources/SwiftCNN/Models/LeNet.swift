@@ -85,14 +85,17 @@ public func lenet5OriginalArchitecture(numClasses: Int = 10) -> Architecture {
 /// inference before these run; each still checks what it indexes.
 enum LeNetOps {
     /// 1.7159 · tanh(2x/3), elementwise, in float32 in the reference's order:
-    /// tanh(x · Float(2/3)) · 1.7159.
+    /// tanh(x · Float(2/3)) · 1.7159 — with the SIMD tanh (``Optimized/scaledTanh(_:_:count:)``),
+    /// or the C library's tanhf under ``KernelDispatch/forceReference``.
     static func scaledTanh(_ x: Tensor) throws -> Tensor {
-        var y = x
         let s = Float(2.0 / 3.0)
-        try y.withUnsafeMutableBufferPointer { b in
-            for i in 0..<b.count { b[i] = tanhf(b[i] * s) * 1.7159 }
+        return try layerOutput(x.shape, reading: x) { xp, yp in
+            if KernelDispatch.forceReference {
+                for i in 0..<x.count { yp[i] = tanhf(xp[i] * s) * 1.7159 }
+            } else {
+                Optimized.scaledTanh(xp, yp, count: x.count)
+            }
         }
-        return y
     }
 
     /// Per map c: out[n, c, i, j] = weight[c] · Σ of the 2×2 block at (2i, 2j) + bias[c].
@@ -133,12 +136,15 @@ enum LeNetOps {
     /// bias[j]. Runs as one dense convolution whose absent connections have zero kernels.
     static func partialConv(_ x: Tensor, weight: Tensor, bias: Tensor, inChannels: Int,
                             connections: [[Int]], kernel k: Int) throws -> Tensor {
-        let links = connections.reduce(0) { $0 + $1.count }
-        guard weight.shape == [links, k, k], bias.shape == [connections.count],
-              connections.allSatisfy({ $0.allSatisfy { (0..<inChannels).contains($0) } }) else {
-            throw SwiftCNNError.shapeMismatch(
-                "partial conv: weight \(Tensor.describe(weight.shape)) / bias \(Tensor.describe(bias.shape)) do not match the connection table")
-        }
+        try checkPartialConv(weight, bias: bias.shape, inChannels: inChannels, connections: connections, kernel: k, op: "partial conv")
+        let dense = try partialConvDenseWeight(weight, inChannels: inChannels, connections: connections, kernel: k)
+        return try conv2d(x, weight: dense, bias: bias)
+    }
+
+    /// The dense `[maps, inChannels, k, k]` kernel of a partial connection table: the kernels
+    /// of `weight` `[links, k, k]` in place, zeros for absent connections. `weight` and the
+    /// table are already validated.
+    static func partialConvDenseWeight(_ weight: Tensor, inChannels: Int, connections: [[Int]], kernel k: Int) throws -> Tensor {
         var dense = try Tensor(zeros: [connections.count, inChannels, k, k])
         try dense.withUnsafeMutableBufferPointer { d in
             weight.withUnsafeBufferPointer { w in
@@ -152,7 +158,7 @@ enum LeNetOps {
                 }
             }
         }
-        return try conv2d(x, weight: dense, bias: bias)
+        return dense
     }
 
     /// y[n, i] = Σ_j (x[n, j] − codes[i, j])².

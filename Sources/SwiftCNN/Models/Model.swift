@@ -122,6 +122,11 @@ public struct Model {
     var constants: [String: Tensor]
     /// Index into parameterSpecs by name.
     let specIndex: [String: Int]
+    /// Training mode (see ``train()`` / ``eval()``): batch norm normalizes with batch
+    /// statistics and updates its running statistics, dropout is active — in
+    /// ``forwardRecording(_:dropoutSeed:)``. ``forward(_:)`` always runs in inference mode.
+    /// New models start in eval mode (false).
+    public internal(set) var isTraining: Bool = false
 
     /// A model with seeded weights (see ``SeededInit``). Throws `.outOfMemory` when the
     /// weights do not fit.

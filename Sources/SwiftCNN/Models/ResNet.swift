@@ -10,7 +10,7 @@
 // (designed for 224).
 
 /// A basic block (two 3×3 convolutions), torchvision's names.
-private func basicBlock(_ inC: Int, _ planes: Int, stride: Int) -> Layer {
+func basicBlock(_ inC: Int, _ planes: Int, stride: Int) -> Layer {
     let body: [NamedLayer] = [
         NamedLayer("conv1", .conv2d(ConvSpec(inC, planes, kernel: 3, stride: stride, padding: 1, bias: false))),
         NamedLayer("bn1", .batchNorm2d(channels: planes, eps: 1e-5)),
@@ -38,7 +38,7 @@ private func bottleneck(_ inC: Int, _ planes: Int, stride: Int) -> Layer {
 }
 
 /// The projection shortcut when the block changes the shape, else nil (identity).
-private func downsample(_ inC: Int, _ outC: Int, stride: Int) -> NamedLayer? {
+func downsample(_ inC: Int, _ outC: Int, stride: Int) -> NamedLayer? {
     guard stride != 1 || inC != outC else { return nil }
     return NamedLayer("downsample", .sequential([
         NamedLayer("0", .conv2d(ConvSpec(inC, outC, kernel: 1, stride: stride, bias: false))),

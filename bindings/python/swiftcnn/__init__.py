@@ -81,7 +81,8 @@ __all__ = [
     "output_size", "receptive_field", "conv2d_parameter_count", "linear_parameter_count",
     "conv2d_macs", "linear_macs",
     "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads", "imagenet_classes",
-    "image", "filters", "models",
+    "read_safetensors", "write_safetensors",
+    "image", "filters", "models", "optim", "datasets",
 ]
 
 ArrayLike = Any
@@ -413,4 +414,33 @@ def imagenet_classes() -> list:
     return list(_c.imagenet_classes())
 
 
-from . import filters, image, models  # noqa: E402  (submodules use the names above)
+# ---- safetensors files ---------------------------------------------------------------------
+
+def read_safetensors(path: Any, name: str) -> np.ndarray:
+    """The tensor ``name`` of a safetensors file as a float32 array (F32, F16, BF16 and F64
+    entries of rank 1 to 4 load; scnn_safetensors_read). A missing name raises ValueError,
+    an unreadable file OSError, a malformed one FormatError."""
+    import os
+
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    return out(_c.safetensors_read(os.fspath(path), name))
+
+
+def write_safetensors(path: Any, tensors: Any) -> None:
+    """Writes ``{name: array}`` (converted to float32, rank 1 to 4) to a safetensors file in
+    the mapping's order, atomically (scnn_safetensors_write); numpy's and PyTorch's
+    safetensors readers load it."""
+    import os
+    from collections.abc import Mapping
+
+    if not isinstance(tensors, Mapping) or not tensors:
+        raise TypeError("tensors: expected a non-empty mapping of str to arrays")
+    names = list(tensors.keys())
+    for k in names:
+        if not isinstance(k, str):
+            raise TypeError(f"tensors: names must be str, got {type(k).__name__}")
+    _c.safetensors_write(os.fspath(path), names, [as_f32(tensors[k], k) for k in names])
+
+
+from . import datasets, filters, image, models, optim  # noqa: E402  (submodules use the names above)

@@ -18,6 +18,30 @@ typedef PyObject *(*scnn_py_raise_fn)(scnn_status status, const char *prefix);
  * failure, the tensor destroyed). */
 typedef PyObject *(*scnn_py_tensor_fn)(scnn_tensor *tensor);
 
+/* A Python argument wrapped as a tensor that borrows its buffer (_swiftcnn.c's arg_wrap). */
+typedef struct {
+    Py_buffer view;
+    int has_view;
+    scnn_tensor *tensor;
+} scnn_py_arg;
+
+/* Wraps `obj` (a C-contiguous float32 buffer) as a borrowing tensor; with `optional`, None
+ * gives a NULL tensor. Returns 0 with an exception set on failure. */
+typedef int (*scnn_py_wrap_fn)(PyObject *obj, const char *name, int optional, scnn_py_arg *a);
+/* Destroys the wrapped tensor and releases the buffer (harmless on a failed/None wrap). */
+typedef void (*scnn_py_release_fn)(scnn_py_arg *a);
+
+/* The scnn_model* of a swiftcnn Model object for one call, registered as a reader (write
+ * = 0) or as the writer (write = 1) of _models.c's per-model use counts; NULL with an
+ * exception when obj is not a created Model or the use would race another thread's.
+ * Every successful begin is paired with scnn_py_model_end(obj, write). */
+scnn_model *scnn_py_model_begin(PyObject *obj, int write);
+void scnn_py_model_end(PyObject *obj, int write);
+
+/* Adds the training part and the safetensors file functions (_training.c: the Optimizer type and the model training calls). */
+int scnn_py_add_training(PyObject *module, scnn_py_raise_fn raise_status, scnn_py_tensor_fn tensor_result,
+                         scnn_py_wrap_fn wrap, scnn_py_release_fn release);
+
 /* Adds the Model type and the model functions (model_names, model_default_num_classes,
  * imagenet_classes) to the module. Returns 0, or -1 with an exception set. */
 int scnn_py_add_models(PyObject *module, scnn_py_raise_fn raise_status, scnn_py_tensor_fn tensor_result);

@@ -266,12 +266,8 @@ static PyObject *finish(scnn_status st, scnn_tensor *out)
 
 /* ---- arrays in ----------------------------------------------------------------------- */
 
-/* A Python argument wrapped as a tensor that borrows its buffer. */
-typedef struct {
-    Py_buffer view;
-    int has_view;
-    scnn_tensor *tensor;
-} Arg;
+/* A Python argument wrapped as a tensor that borrows its buffer (shared with _training.c). */
+typedef scnn_py_arg Arg;
 
 static int is_float32_format(const char *f)
 {
@@ -1431,6 +1427,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
         PyModule_AddStringConstant(m, "__version__", scnn_version()) < 0)
         goto fail;
     if (scnn_py_add_models(m, raise_status, tensor_buffer_new) < 0)
+        goto fail;
+    if (scnn_py_add_training(m, raise_status, tensor_buffer_new, arg_wrap, arg_release) < 0)
         goto fail;
     return m;
 

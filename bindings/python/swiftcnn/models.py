@@ -213,10 +213,236 @@ class Model(_c.Model):
         """
         return self._macs(None if input_shape is None else tuple(input_shape))
 
+    def workspace_bytes(self, input_shape: Optional[Sequence[int]] = None) -> int:
+        """Bytes of activation and scratch memory one optimized forward pass of
+        ``input_shape`` uses: the buffers planned once per input shape, those whose live
+        ranges do not overlap sharing memory (each forward running at the same time uses its
+        own). Weights, their packed copies and the result are not counted. Plans the shape
+        (packing the weights) if no forward has yet.
+
+        input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
+        """
+        return self._workspace_bytes(None if input_shape is None else tuple(input_shape))
+
     def reset_parameters(self, seed: int = 0) -> None:
         """Replaces every weight with swiftcnn seeded init v1's values for ``seed`` (what a
         new model holds for seed 0; the generator of the parity fixtures)."""
         self._init_seeded(int(seed))
+
+    # ---- training ------------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> "Model":
+        """Sets training mode (``mode`` True) like torch's ``model.train()``: the mode in which
+        batch norm uses the batch's statistics and updates its running statistics and dropout
+        is active. Returns the model. The library applies each mode where it belongs whatever
+        this flag says: :meth:`fit` and :meth:`train_step` always train in training mode,
+        while :meth:`__call__`, :meth:`evaluate` and :meth:`predict` always run in evaluation
+        mode; training leaves the flag as it was. It is kept for PyTorch-style code
+        (:attr:`training`)."""
+        _c.set_training(self, bool(mode))
+        return self
+
+    def eval(self) -> "Model":
+        """Evaluation mode (the default; torch's ``model.eval()``): running statistics, no
+        dropout. Returns the model."""
+        _c.set_training(self, False)
+        return self
+
+    @property
+    def training(self) -> bool:
+        """True in training mode (see :meth:`train`)."""
+        return _c.is_training(self)
+
+    def train_step(self, x: Any, y: Any, optimizer: Any) -> float:
+        """One training step on the batch ``(x, y)``: forward in training mode, softmax
+        cross-entropy (mean over the batch), backward, ``optimizer`` step (an optimizer of
+        :mod:`swiftcnn.optim` created for this model). Returns the batch's loss before the
+        step. x: ``[N, C, H, W]`` float32 (other real dtypes are converted); y: N class
+        indices in ``0 .. num_classes-1`` (ValueError otherwise). The GIL is released."""
+        x = self._images(x, "x")
+        return _c.train_step(self, optimizer, x, _labels(y, x.shape[0], "y"))
+
+    def fit(self, x: Any, y: Any, epochs: int = 10, batch_size: int = 64, optimizer: Any = "sgd",
+            lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
+            validation_data: Optional[Tuple[Any, Any]] = None, seed: int = 0, verbose: bool = True,
+            shuffle: bool = True) -> Dict[str, List[float]]:
+        """Trains on ``(x, y)`` for ``epochs`` epochs (Keras's fit); returns the history.
+
+        x: ``[N, C, H, W]`` images, y: N class indices. Every epoch the training set is
+        shuffled (``shuffle``; the order is :func:`swiftcnn.datasets.epoch_order` for
+        ``seed``) and cut into batches of ``batch_size`` (the last may be smaller); each batch
+        is one :meth:`train_step` (softmax cross-entropy). ``optimizer``: ``"sgd"`` (with
+        ``lr``, ``momentum``, ``weight_decay``), ``"adam"`` or ``"adamw"`` (with ``lr``,
+        ``weight_decay``; momentum ignored), or an optimizer of :mod:`swiftcnn.optim` made for
+        this model (then lr, momentum and weight_decay are ignored). An optimizer instance
+        carries the run's progress: ``epochs`` is the run's total, so a fit stopped early
+        (Ctrl-C) or restored with ``optimizer.load_checkpoint`` continues where it stopped
+        and ends exactly as an uninterrupted run. ``validation_data``: ``(x_val, y_val)``,
+        evaluated after every epoch in evaluation mode.
+
+        Returns ``{"loss": [...], "accuracy": [...]}`` (per epoch run by this call: mean
+        training loss and accuracy from the training forward passes), plus ``"val_loss"``
+        and ``"val_accuracy"`` with validation data. ``verbose``: a progress bar on a
+        terminal (stderr), one line per epoch otherwise; False: silent. Ctrl-C stops the
+        fit after the current step (the model keeps what it learnt) and raises
+        KeyboardInterrupt. The GIL is released while the library trains.
+        """
+        from . import optim as _optim
+
+        x = self._images(x, "x")
+        y32 = _labels(y, x.shape[0], "y")
+        vx = vy = None
+        if validation_data is not None:
+            try:
+                vx_raw, vy_raw = validation_data
+            except (TypeError, ValueError):
+                raise TypeError("validation_data: expected a pair (x_val, y_val)") from None
+            vx = self._images(vx_raw, "validation x")
+            vy = _labels(vy_raw, vx.shape[0], "validation y")
+        if isinstance(optimizer, str):
+            name = optimizer.lower()
+            if name == "sgd":
+                optimizer = _optim.SGD(self, lr, momentum=momentum, weight_decay=weight_decay)
+            elif name in ("adam", "adamw"):
+                optimizer = _optim.Optimizer(self, name, lr, weight_decay=weight_decay)
+            else:
+                raise ValueError(f"optimizer: expected 'sgd', 'adam', 'adamw' or a swiftcnn.optim optimizer, "
+                                 f"got {optimizer!r}")
+        elif not isinstance(optimizer, _c.Optimizer):
+            raise TypeError(f"optimizer: expected a str or a swiftcnn.optim optimizer, got {type(optimizer).__name__}")
+        epochs = _count(epochs, "epochs")
+        batch_size = _count(batch_size, "batch_size")
+        seed = int(seed)
+        history: Dict[str, List[float]] = {"loss": [], "accuracy": []}
+        if vx is not None:
+            history["val_loss"] = []
+            history["val_accuracy"] = []
+        progress = _Progress(epochs, verbose)
+
+        def on_epoch(epoch, loss, accuracy, val_loss, val_accuracy):
+            history["loss"].append(loss)
+            history["accuracy"].append(accuracy)
+            if val_loss is not None:
+                history["val_loss"].append(val_loss)
+                history["val_accuracy"].append(val_accuracy)
+            progress.epoch(epoch, loss, accuracy, val_loss, val_accuracy)
+            return True
+
+        try:
+            _c.fit(self, optimizer, x, y32, vx, vy, epochs, batch_size, seed, bool(shuffle),
+                   progress.step if progress.enabled else None, on_epoch)
+        finally:
+            progress.close()
+        return history
+
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> Tuple[float, float]:
+        """``(loss, accuracy)`` on ``(x, y)`` in evaluation mode: mean softmax cross-entropy
+        and the fraction classified correctly (:meth:`predict`), computed in batches of
+        ``batch_size`` (memory only). The GIL is released."""
+        x = self._images(x, "x")
+        return _c.evaluate(self, x, _labels(y, x.shape[0], "y"), _count(batch_size, "batch_size"))
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Predicted class indices (int64, shape ``[N]``) for the images ``x`` ``[N, C, H, W]``
+        in evaluation mode: the argmax of the logits (lenet5_original: the argmin of its RBF
+        penalties). The GIL is released."""
+        x = self._images(x, "x")
+        out = np.empty(x.shape[0] if x.ndim >= 1 else 0, dtype=np.int32)
+        _c.predict(self, x, out)
+        return out.astype(np.int64)
+
+    def _images(self, x: Any, what: str) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
+            a = x
+        else:
+            a = np.asarray(x)
+            if a.dtype.kind not in _REAL_KINDS:
+                _, c, h, w = self.input_shape
+                raise TypeError(f"{what}: expected a float32 array [N, {c}, {h}, {w}] (real numbers), got dtype {a.dtype}")
+            a = np.require(a, dtype=np.float32, requirements=["C", "A"])
+        if a.ndim != 4:
+            _, c, h, w = self.input_shape
+            raise ValueError(f"{what}: expected images [N, {c}, {h}, {w}], got shape {a.shape}")
+        return a
+
+
+def _labels(y: Any, n: int, what: str) -> np.ndarray:
+    """Class indices as a C-contiguous int32 array of length n (the library range-checks)."""
+    a = np.asarray(y)
+    if a.dtype.kind not in "iub" and not (a.dtype.kind == "f" and a.size and np.all(np.isfinite(a))
+                                          and np.all(a == np.round(a))):
+        raise TypeError(f"{what}: expected integer class indices, got dtype {a.dtype}")
+    if a.ndim != 1 or a.shape[0] != n:
+        raise ValueError(f"{what}: expected {n} class indices (one per image), got shape {a.shape}")
+    if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"{what}: class index out of range: {a.min()} .. {a.max()}")
+    return np.ascontiguousarray(a, dtype=np.int32)
+
+
+def _count(v: Any, what: str) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{what}: expected an int, got {type(v).__name__}")
+    if v < 1:
+        raise ValueError(f"{what}: must be >= 1, got {v}")
+    return int(v)
+
+
+class _Progress:
+    """fit's output: a progress bar redrawn in place on a terminal (stderr), plain epoch
+    lines otherwise."""
+
+    def __init__(self, epochs: int, verbose: bool):
+        import sys
+        import time
+
+        self.epochs = epochs
+        self.enabled = bool(verbose)
+        self.stream = sys.stderr
+        self.tty = self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.time = time.monotonic
+        self.t0 = self.time()
+        self.last = 0.0
+        self.loss_sum = 0.0
+        self.steps = 0
+        self.open_line = False
+
+    def step(self, epoch, step, batch, batches, loss, lr):
+        if batch == 0:
+            self.t0 = self.time()
+            self.loss_sum = 0.0
+            self.steps = 0
+        self.loss_sum += loss
+        self.steps += 1
+        now = self.time()
+        if self.tty and (now - self.last >= 0.1 or batch + 1 == batches):
+            self.last = now
+            width = 30
+            done = (batch + 1) * width // max(batches, 1)
+            bar = "=" * done + (">" if done < width else "") + "." * max(width - done - 1, 0)
+            self.stream.write(f"\rEpoch {epoch + 1}/{self.epochs} [{bar}] {batch + 1}/{batches} "
+                              f"loss {self.loss_sum / self.steps:.4f}")
+            self.stream.flush()
+            self.open_line = True
+        return True
+
+    def epoch(self, epoch, loss, accuracy, val_loss, val_accuracy):
+        if not self.enabled:
+            return
+        line = (f"Epoch {epoch + 1}/{self.epochs} - {self.time() - self.t0:.1f}s - loss {loss:.4f} - "
+                f"accuracy {accuracy:.4f}")
+        if val_loss is not None:
+            line += f" - val_loss {val_loss:.4f} - val_accuracy {val_accuracy:.4f}"
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self.open_line = False
+
+    def close(self):
+        if self.open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.open_line = False
 
 
 def create(name: str, num_classes: Optional[int] = None) -> Model:

@@ -37,19 +37,27 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_model_num_classes": "Model.num_classes", "scnn_model_num_parameters": "Model.num_parameters",
            "scnn_model_input_shape": "Model.input_shape", "scnn_model_output_shape": "Model._output_shape",
            "scnn_model_forward": "Model._forward", "scnn_model_forward_tensor": "Model._forward",
-           "scnn_model_summary": "Model._summary", "scnn_model_macs": "Model._macs", "scnn_model_load": "Model._load",
+           "scnn_model_summary": "Model._summary", "scnn_model_macs": "Model._macs",
+           "scnn_model_workspace_bytes": "Model._workspace_bytes", "scnn_model_load": "Model._load",
            "scnn_model_save": "Model._save", "scnn_model_init_seeded": "Model._init_seeded",
            "scnn_model_parameter_count": "Model._state_dict", "scnn_model_parameter_name": "Model._state_dict",
            "scnn_model_parameter_is_buffer": "Model._state_dict", "scnn_model_get_parameter": "Model._state_dict",
            "scnn_model_set_parameter": "Model._load_state_dict",
            "scnn_model_load_state_dict": "Model._load_state_dict",
-           "scnn_imagenet_class_count": "imagenet_classes", "scnn_imagenet_class": "imagenet_classes"}
+           "scnn_imagenet_class_count": "imagenet_classes", "scnn_imagenet_class": "imagenet_classes",
+           # training (swiftcnn/_training.c): model calls and the Optimizer type
+           "scnn_model_set_training": "set_training", "scnn_model_is_training": "is_training",
+           "scnn_model_train_step": "train_step", "scnn_model_fit": "fit", "scnn_model_evaluate": "evaluate",
+           "scnn_model_predict": "predict", "scnn_optimizer_create": "Optimizer",
+           "scnn_optimizer_set_lr": "Optimizer.lr", "scnn_optimizer_get_lr": "Optimizer.lr",
+           "scnn_optimizer_progress": "Optimizer.progress", "scnn_optimizer_set_schedule": "Optimizer._set_schedule",
+           "scnn_checkpoint_save": "Optimizer._checkpoint", "scnn_checkpoint_load": "Optimizer._checkpoint"}
 # C functions the extension uses as plumbing (wrapping arguments, exporting results,
 # reporting errors) rather than as calls of their own; results are zero-copy views, so
 # scnn_tensor_copy_to has no use in Python.
 PLUMBING = {"scnn_last_error", "scnn_tensor_wrap", "scnn_tensor_destroy", "scnn_tensor_data",
             "scnn_tensor_mutable_data", "scnn_tensor_rank", "scnn_tensor_shape", "scnn_tensor_numel",
-            "scnn_tensor_copy_to", "scnn_model_destroy", "scnn_string_free"}
+            "scnn_tensor_copy_to", "scnn_model_destroy", "scnn_string_free", "scnn_optimizer_destroy"}
 
 
 def _reachable(dotted):

@@ -11,8 +11,8 @@ import Darwin
 // element is read before it is written. Long arrays are split over ``Threading``'s threads
 // in blocks of ``Optimized/elementwiseBlock`` elements; each element's result does not depend
 // on the split. relu and add are bitwise equal to the reference; tanh, sigmoid and the
-// scaled tanh use the polynomial exp/tanh below (a few ulp; the tests hold them to
-// 1e-6 absolute + 1e-6 relative of the C library's tanhf/expf).
+// scaled tanh use ``Optimized/tanh16(_:)`` (TanhSIMD.swift) and the polynomial exp below
+// (a few ulp; the tests hold them to 1e-6 absolute + 1e-6 relative of the C library's tanhf/expf).
 
 extension Optimized {
     /// Elements per parallel item of the elementwise kernels.
@@ -145,25 +145,6 @@ extension Optimized {
         return r
     }
 
-    /// tanh per lane: Cephes' tanhf polynomial for |x| < 0.625, 1 − 2/(e^(2|x|) + 1)
-    /// above (sign restored); saturates to ±1, NaN kept.
-    @inline(__always)
-    static func tanhSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        typealias V = SIMD16<Float>
-        let a = x.replacing(with: -x, where: x .< 0)
-        let z = x * x
-        var p = V(repeating: -5.70498872745E-3)
-        p = p * z + 2.06390887954E-2
-        p = p * z - 5.37397155531E-2
-        p = p * z + 1.33314422036E-1
-        p = p * z - 3.33332819422E-1
-        let small = p * z * x + x
-        let e = expSIMD(a + a)
-        var big = 1 - 2 / (e + 1)
-        big.replace(with: -big, where: x .< 0)
-        return big.replacing(with: small, where: a .< 0.625)
-    }
-
     /// The logistic sigmoid per lane: s = 1/(1 + e^(−|x|)), then s for x ≥ 0 and e^(−|x|)·s below.
     @inline(__always)
     static func sigmoidSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
@@ -186,7 +167,7 @@ enum ReLUFunction: VectorFunction {
 
 /// tanh.
 enum TanhFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanhSIMD(v) }
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v) }
 }
 
 /// The logistic sigmoid.
@@ -196,5 +177,5 @@ enum SigmoidFunction: VectorFunction {
 
 /// 1.7159 · tanh(v · Float(2/3)).
 enum ScaledTanhFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanhSIMD(v * Float(2.0 / 3.0)) * 1.7159 }
+    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v * Float(2.0 / 3.0)) * 1.7159 }
 }

@@ -47,10 +47,11 @@ final class PackedConvWeights {
 extension Optimized {
     /// 2-D convolution as im2col + GEMM, with the same contract as ``Reference/conv2d(_:input:weight:bias:output:)``.
     ///
-    /// For each image and group: the input patches are unrolled into a column matrix
-    /// `[Cg·KH·KW, OH·OW]` (zeros where a tap falls in the padding), and
-    /// output[og rows] = weight[og, Cg·KH·KW] · columns + bias, the bias added in the GEMM's
-    /// output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
+    /// For each image and group: output[og rows] = weight[og, Cg·KH·KW] · columns + bias,
+    /// where `columns` is the im2col matrix `[Cg·KH·KW, OH·OW]` of the input patches (zeros
+    /// where a tap falls in the padding). The GEMM generates it tile by tile straight into its
+    /// packed B panels (``packIm2colTile(_:_:pc:kc:col:cols:into:)``), so it is never stored;
+    /// the bias is added in the GEMM's output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
     /// directly. A flipped kernel (true convolution) is flipped once while packing.
     /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
     public static func conv2dIm2col(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -61,13 +62,10 @@ extension Optimized {
 
     /// The convolution with pre-packed weights and a fused output pass:
     /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
-    /// `residual` must not overlap `output`. `scratch` (64-byte aligned), when given, holds
-    /// the im2col columns (the first `patch·outPlane` floats rounded up to 16, none for a 1×1
-    /// stride-1 unpadded conv) and the GEMM's packing workspace (the rest) instead of fresh buffers.
+    /// `residual` must not overlap `output`.
     static func conv2dPacked(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                             output: UnsafeMutablePointer<Float>,
-                             scratch: UnsafeMutableBufferPointer<Float>? = nil) throws {
+                             output: UnsafeMutablePointer<Float>) throws {
         let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
         let patch = g.patchSize
         let outPlane = g.outPlane
@@ -75,34 +73,77 @@ extension Optimized {
             throw SwiftCNNError(.internal, "conv2d: packed weights do not match the geometry")
         }
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
-        let columnCount = direct ? 0 : try Checked.mul(patch, outPlane)
-        let given = scratch.flatMap { $0.count >= columnCount ? $0 : nil }
-        let workspace = given.map { UnsafeMutableBufferPointer(rebasing: $0[min($0.count, (columnCount + 15) / 16 * 16)...]) }
-        let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
-        let columns = direct ? nil : given?.baseAddress ?? owned?.pointer
 
         for n in 0..<g.batch {
             for grp in 0..<g.groups {
                 let x = input + (n * g.inChannels + grp * cg) * g.inPlane
                 let offset = (n * g.outChannels + grp * og) * outPlane
-                let b: UnsafePointer<Float>
-                if let columns {
-                    im2colParallel(g, x, columns)
-                    b = UnsafePointer(columns)
-                } else {
-                    b = x
-                }
                 var ep = GEMMEpilogue()
                 ep.bias = bias.map { $0 + grp * og }
                 ep.residual = residual.map { $0 + offset }
                 ep.ldr = outPlane
                 ep.relu = relu
+                // The im2col matrix is generated straight into the GEMM's packed B panels.
+                let source: GEMMBSource = direct ? .matrix(x, ldb: outPlane) : .im2col(g, x)
                 try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,
-                               b: b, ldb: outPlane, c: output + offset, ldc: outPlane,
-                               accumulate: false, epilogue: ep, workspace: workspace)
+                               source: source, c: output + offset, ldc: outPlane,
+                               accumulate: false, epilogue: ep)
             }
         }
-        withExtendedLifetime(owned) {}
+    }
+
+    /// Packs rows `pc..<pc+kc`, columns `col..<col+cols` (cols <= NR) of the im2col matrix of
+    /// the input planes at `x` (row (c, k, l), column (y, x) = in[c, y·sH − pT + k·dH,
+    /// x·sW − pL + l·dW], 0 in the padding) into one NR-wide GEMM panel: row `p` at `p·NR`,
+    /// zeros past `cols`. The columns of one output row are a run: a contiguous copy with
+    /// stride 1, zeros where the taps fall in the padding.
+    static func packIm2colTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
+                               into dst: UnsafeMutablePointer<Float>) {
+        let nr = gemmNR
+        let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth
+        let ih = g.inHeight, iw = g.inWidth
+        let sh = g.stride.h, sw = g.stride.w
+        let taps = kh * kw
+        var c = pc / taps
+        var ki = (pc % taps) / kw, kj = pc % kw
+        for p in 0..<kc {
+            let d = dst + p * nr
+            let plane = x + c * g.inPlane
+            // Output columns ox with 0 <= ox·sW + off < W are x0..<x1 (as in im2col).
+            let off = kj * g.dilation.w - g.padding.left
+            let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
+            let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+            var q = 0, oy = col / ow, ox = col % ow
+            while q < cols {
+                let run = min(cols - q, ow - ox)
+                let iy = oy * sh - g.padding.top + ki * g.dilation.h
+                let out = d + q
+                if iy < 0 || iy >= ih {
+                    out.update(repeating: 0, count: run)
+                } else {
+                    // Run-relative range inside the input row.
+                    let r0 = min(run, max(0, x0 - ox)), r1 = max(r0, min(run, x1 - ox))
+                    if r0 > 0 { out.update(repeating: 0, count: r0) }
+                    let src = plane + iy * iw + off
+                    if sw == 1 {
+                        (out + r0).update(from: src + ox + r0, count: r1 - r0)
+                    } else {
+                        for r in r0..<r1 { out[r] = src[(ox + r) * sw] }
+                    }
+                    if r1 < run { (out + r1).update(repeating: 0, count: run - r1) }
+                }
+                q += run
+                ox = 0
+                oy += 1
+            }
+            if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
+            kj += 1
+            if kj == kw {
+                kj = 0
+                ki += 1
+                if ki == kh { ki = 0; c += 1 }
+            }
+        }
     }
 
     /// ``im2col(_:_:_:channels:)`` with the input channels spread over the thread pool.

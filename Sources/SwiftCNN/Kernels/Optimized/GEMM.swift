@@ -1,3 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
 /// What the GEMM applies to each output element after the last block of the k dimension,
 /// in this order: `+ bias[row]`, `+ residual[row, col]`, then ReLU (`v < 0 ? 0 : v`, NaN
 /// kept). Lets a convolution finish its bias, residual add and activation in the pass
@@ -18,16 +27,78 @@ struct GEMMEpilogue {
     var isNone: Bool { bias == nil && residual == nil && !relu }
 }
 
-/// A matrix A (`m × k`, the left factor) packed once for ``Optimized/gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:)``:
-/// for each block of ``Optimized/gemmKC`` columns of A, panels of ``Optimized/gemmMR`` rows,
-/// each stored column by column (`MR` contiguous values per column), rows past `m` zero.
-final class PackedGEMMMatrix {
-    let m: Int
-    let k: Int
+/// Scratch buffers (packed B panels, the packed A of an unpacked call) kept between GEMM
+/// calls, so that steady-state products neither allocate nor fault fresh pages in. Holds at
+/// most ``maxBuffers`` buffers and ``maxFloats`` floats; a call takes the smallest that is
+/// large enough (or allocates) and gives it back when done. Thread-safe.
+final class GEMMScratchCache: @unchecked Sendable {
+    static let shared = GEMMScratchCache()
+    static let maxBuffers = 6
+    static let maxFloats = 1 << 23
+
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var buffers: [ScratchBuffer] = []
+
+    private init() {
+        lock.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(lock, nil)
+        buffers.reserveCapacity(Self.maxBuffers + 1)
+    }
+
+    /// A buffer of at least `count` floats (contents undefined). Throws `.outOfMemory`.
+    func take(_ count: Int) throws -> ScratchBuffer {
+        pthread_mutex_lock(lock)
+        var best = -1
+        for (i, b) in buffers.enumerated() where b.count >= count && (best < 0 || b.count < buffers[best].count) {
+            best = i
+        }
+        let found = best >= 0 ? buffers.remove(at: best) : nil
+        pthread_mutex_unlock(lock)
+        return try found ?? ScratchBuffer(count: count)
+    }
+
+    /// Returns a buffer from ``take(_:)``; the oldest are dropped past the limits.
+    func give(_ buffer: ScratchBuffer) {
+        if buffer.count > Self.maxFloats { return }
+        pthread_mutex_lock(lock)
+        buffers.append(buffer)
+        var total = buffers.reduce(0) { $0 + $1.count }
+        while buffers.count > Self.maxBuffers || total > Self.maxFloats {
+            total -= buffers.removeFirst().count
+        }
+        pthread_mutex_unlock(lock)
+    }
+}
+
+/// Where a GEMM's right factor B (`k × n`) comes from.
+enum GEMMBSource {
+    /// A row-major matrix: row `p` at `pointer + p·ldb`.
+    case matrix(UnsafePointer<Float>, ldb: Int)
+    /// The im2col matrix of one image and group of a convolution, `[Cg·KH·KW, OH·OW]`, whose
+    /// input planes start at the pointer: generated tile by tile while packing, never stored
+    /// (see ``Optimized/packIm2colTile(_:_:pc:kc:col:cols:into:)``).
+    case im2col(Conv2DGeometry, UnsafePointer<Float>)
+}
+
+/// A matrix A (`m × k`, the left factor, e.g. convolution weights) packed once for repeated
+/// products with ``Optimized/gemm(n:packedA:b:ldb:c:ldc:accumulate:)``.
+///
+/// Layout: for each block of ``Optimized/gemmKC`` columns of A, panels of
+/// ``Optimized/gemmMR`` rows, each stored column by column (`MR` contiguous values per
+/// column), rows past `m` zero.
+public final class PackedGEMMMatrix {
+    /// Rows of A.
+    public let m: Int
+    /// Columns of A (the product's inner dimension).
+    public let k: Int
     let buffer: ScratchBuffer
 
-    /// Packs `a` (row `i` at `a + i·lda`). Throws `.outOfMemory`.
-    init(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) throws {
+    /// Packs `a` (`m × k`, row `i` at `a + i·lda`, lda >= k; the caller guarantees the
+    /// pointer covers that extent). Throws when m or k is negative or when memory cannot be had.
+    public init(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) throws {
+        if m < 0 || k < 0 || lda < k {
+            throw SwiftCNNError.invalidArgument("gemm: packing needs m >= 0, k >= 0 and lda >= k, got m \(m), k \(k), lda \(lda)")
+        }
         self.m = m
         self.k = k
         buffer = try ScratchBuffer(count: try Optimized.packedASize(m: m, k: k))
@@ -38,44 +109,108 @@ final class PackedGEMMMatrix {
 }
 
 extension Optimized {
-    /// Rows of C computed together by the micro-kernel.
-    static let gemmMR = 8
-    /// Columns of C computed together by the micro-kernel (two `SIMD16<Float>`).
-    static let gemmNR = 32
-    /// Depth of one block of the k dimension.
-    static let gemmKC = 256
-    /// Columns of one packed block of B (a multiple of ``gemmNR``); a KC×NC block (512 KiB) sits in L2.
-    static let gemmNC = 512
-    /// Below this many multiply-adds a GEMM runs on the calling thread only.
-    static let gemmParallelThreshold = 1 << 18
+#if SCNN_AVX2
+    /// The micro-kernel's vector: 8 lanes, one ymm register (AVX2 build, `SWIFT_CPU=haswell`).
+    typealias GEMMVector = SIMD8<Float>
+    /// Rows of C computed together by the micro-kernel: 6 rows × 2 vectors = 12 of the 16
+    /// ymm registers as accumulators, 2 for B, 1 for the broadcast A value.
+    static let gemmMR = 6
+    /// Loop order: each KC×NR B tile (16 KiB) stays in L1 while a group of A panels streams
+    /// from L2 (the order with less L2 traffic for a 6×16 kernel).
+    static let gemmBTileOuter = true
+#else
+    /// The micro-kernel's vector: 16 lanes, one zmm register (AVX-512).
+    typealias GEMMVector = SIMD16<Float>
+    /// Rows of C computed together by the micro-kernel: 12 rows × 2 vectors = 24 of the 32
+    /// zmm registers as accumulators, 2 for B (A values are broadcast from memory).
+    static let gemmMR = 12
+    /// Loop order: each A panel (12 KiB) stays in L1 while a group of B tiles streams from
+    /// L2 (a KC×NR B tile is 32 KiB, all of L1; measured faster than the opposite order).
+    static let gemmBTileOuter = false
+#endif
+    /// The micro-kernel this build uses, in words (for benchmarks and logs).
+    public static var gemmKernelDescription: String {
+#if SCNN_AVX2
+        "6x16 rows x columns, SIMD8<Float> (AVX2 build: 12 ymm accumulators)"
+#else
+        "12x32 rows x columns, SIMD16<Float> (AVX-512: 24 zmm accumulators)"
+#endif
+    }
 
-    /// Floats of a packed A (`m` rounded up to ``gemmMR``, times `k`).
+    /// Columns of C computed together by the micro-kernel (two ``GEMMVector``s).
+    static let gemmNR = 2 * GEMMVector.scalarCount
+    /// Depth of one block of the k dimension: a KC×NR panel of B (32 KiB with AVX-512) is
+    /// reused from L1 by a run of A panels.
+    static let gemmKC = 256
+    /// Floats of the B tiles (one KC block) that each A panel runs over before the next
+    /// group: 512 KiB, about half of a Zen 4 core's L2.
+    static let gemmL2Floats = 1 << 17
+    /// Most B tiles per group in the A-panel-outer order: with a short k block, C (written
+    /// through L2) rather than B bounds the group.
+    static let gemmGroupTiles = 16
+    /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
+    /// a larger B is split along N instead.
+    static let gemmSharedBFloats = 1 << 22
+    /// Below this many multiply-adds (about 20 µs of one core) a GEMM runs on the calling
+    /// thread only: waking the pool costs about 10–30 µs.
+    static let gemmParallelThreshold = 1 << 20
+
+    /// Floats of a packed A: `m` rounded up to ``gemmMR``, times `k`, plus one vector of
+    /// slack read (and unused) by ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
     static func packedASize(m: Int, k: Int) throws -> Int {
         let mp = try Checked.mul((m + gemmMR - 1) / gemmMR, gemmMR, "gemm packed rows")
-        return try Checked.mul(mp, max(k, 1), "gemm packed A size")
+        let size = try Checked.mul(mp, max(k, 1), "gemm packed A size")
+        return try Checked.add(size, GEMMVector.scalarCount, "gemm packed A size")
     }
 
     /// Packs A (`m × k`, row `i` at `a + i·lda`) into `dst` (``packedASize(m:k:)`` floats):
     /// the block of columns starting at `pc` begins at `pc·Mp` (Mp = m rounded up to MR);
     /// inside it, panel `ip` (rows `ip·MR..<ip·MR+MR`) begins at `ip·MR·kc` and holds column `p`
     /// at `p·MR`, zeros for rows past `m`.
+    /// Large matrices are packed by ``Threading``'s threads, a range of panels each.
     static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>) {
+        let panels = (m + gemmMR - 1) / gemmMR
+        let (mk, o) = m.multipliedReportingOverflow(by: k)
+        let threads = Threading.numThreads
+        if threads > 1 && panels > 1 && (o || mk >= 1 << 17) {
+            let parts = min(panels, threads)
+            Threading.parallelFor(parts) { part in
+                packA(m: m, k: k, a: a, lda: lda, into: dst, panels: (panels * part / parts)..<(panels * (part + 1) / parts))
+            }
+        } else {
+            packA(m: m, k: k, a: a, lda: lda, into: dst, panels: 0..<panels)
+        }
+    }
+
+    /// ``packA(m:k:a:lda:into:)`` for the panels `range` only.
+    static func packA(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, into dst: UnsafeMutablePointer<Float>,
+                      panels range: Range<Int>) {
         let mr = gemmMR
-        let panels = (m + mr - 1) / mr
-        let mp = panels * mr
+        let mp = (m + mr - 1) / mr * mr
         var pc = 0
         while pc < k {
             let kc = min(gemmKC, k - pc)
             let block = dst + pc * mp
-            for ip in 0..<panels {
+            for ip in range {
                 let panel = block + ip * mr * kc
                 let rows = min(mr, m - ip * mr)
-                for r in 0..<mr {
-                    if r < rows {
-                        let src = a + (ip * mr + r) * lda + pc
-                        for p in 0..<kc { panel[p * mr + r] = src[p] }
-                    } else {
-                        for p in 0..<kc { panel[p * mr + r] = 0 }
+                let src = a + ip * mr * lda + pc
+                // Writes run contiguously; the MR rows are read as MR sequential streams.
+                if rows == mr {
+                    // A full panel: MR (a constant) unrolled loads from the rows, one contiguous run of stores.
+                    for p in 0..<kc {
+                        let d = panel + p * gemmMR
+                        var s = src + p
+                        for r in 0..<gemmMR {
+                            d[r] = s.pointee
+                            s += lda
+                        }
+                    }
+                } else {
+                    for p in 0..<kc {
+                        let d = panel + p * mr
+                        for r in 0..<rows { d[r] = src[r * lda + p] }
+                        for r in rows..<mr { d[r] = 0 }
                     }
                 }
             }
@@ -89,11 +224,11 @@ extension Optimized {
     /// - b: `k × n`, row `p` at `b + p·ldb` (ldb >= n)
     /// - c: `m × n`, row `i` at `c + i·ldc` (ldc >= n); only these m×n elements are written
     ///
-    /// A is packed into ``gemmMR``-row panels, B in blocks of ``gemmKC``×``gemmNC`` into
-    /// ``gemmNR``-column panels (both zero-padded at the edges, so edge tiles run the same
-    /// 8×32 register micro-kernel as full ones). Tiles of C are spread over ``Threading``'s
-    /// threads; each element's sum runs in the same order whatever the thread count, so
-    /// results are bitwise identical for every thread count.
+    /// A is packed into ``gemmMR``-row panels, B into ``gemmNR``-column panels (both
+    /// zero-padded at the edges, so edge tiles run the same register micro-kernel as full
+    /// ones; a last panel of few rows runs a shorter variant). Work is spread over
+    /// ``Threading``'s threads; each element's sum runs in the same order whatever the thread
+    /// count, so results are bitwise identical for every thread count.
     /// Sizes <= 0 are allowed: m or n <= 0 writes nothing; k <= 0 sets C to 0 (or leaves it
     /// when accumulating). The caller guarantees the pointers cover the stated extents.
     /// Falls back to a plain loop if scratch memory cannot be had.
@@ -105,6 +240,18 @@ extension Optimized {
         gemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: .none)
     }
 
+    /// ``gemm(m:n:k:a:lda:b:ldb:c:ldc:accumulate:)`` with A packed beforehand (`packedA.m`
+    /// rows, `packedA.k` columns): what a convolution does with its weights. Same
+    /// contract otherwise; bitwise the same result as the unpacked call.
+    /// - Throws: `.outOfMemory` when B's packing buffer cannot be had (C untouched).
+    public static func gemm(n: Int, packedA: PackedGEMMMatrix,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            c: UnsafeMutablePointer<Float>, ldc: Int,
+                            accumulate: Bool) throws {
+        try gemmPacked(m: packedA.m, n: n, k: packedA.k, a: packedA.pointer, b: b, ldb: ldb, c: c, ldc: ldc,
+                       accumulate: accumulate, epilogue: .none)
+    }
+
     /// ``gemm(m:n:k:a:lda:b:ldb:c:ldc:accumulate:)`` with an epilogue.
     static func gemm(m: Int, n: Int, k: Int,
                      a: UnsafePointer<Float>, lda: Int,
@@ -112,13 +259,15 @@ extension Optimized {
                      c: UnsafeMutablePointer<Float>, ldc: Int,
                      accumulate: Bool, epilogue: GEMMEpilogue) {
         if m <= 0 || n <= 0 { return }
-        guard k > 0, let packed = try? PackedGEMMMatrix(m: m, k: k, a: a, lda: lda) else {
+        guard k > 0, let size = try? packedASize(m: m, k: k), let packed = try? GEMMScratchCache.shared.take(size) else {
             naiveGEMM(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
                       accumulate: accumulate, epilogue: epilogue)
             return
         }
+        defer { GEMMScratchCache.shared.give(packed) }
+        packA(m: m, k: k, a: a, lda: lda, into: packed.pointer)
         do {
-            try gemmPacked(m: m, n: n, k: k, a: packed.pointer, b: b, ldb: ldb, c: c, ldc: ldc,
+            try gemmPacked(m: m, n: n, k: k, a: UnsafePointer(packed.pointer), b: b, ldb: ldb, c: c, ldc: ldc,
                            accumulate: accumulate, epilogue: epilogue)
         } catch {
             naiveGEMM(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
@@ -145,163 +294,461 @@ extension Optimized {
         }
     }
 
+    /// The rows a micro-kernel variant computes for a panel with `rows` real rows: MR/3,
+    /// 2·MR/3 or MR (a short last panel, e.g. 64 = 5·12 + 4 rows, runs a 4-row kernel).
+    @inline(__always)
+    static func kernelRows(_ rows: Int) -> Int {
+        let third = gemmMR / 3
+        return rows <= third ? third : rows <= 2 * third ? 2 * third : gemmMR
+    }
+
     /// The product with A already packed by ``packA(m:k:a:lda:into:)`` (k >= 1).
+    ///
+    /// The tiles of C are split in one rectangle per thread (one ``Threading/parallelFor(_:_:)``
+    /// call, no other synchronization), along M or along N, whichever balances better:
+    /// - along N, each thread packs its own columns of B, one L2-sized group of KC×NR blocks
+    ///   at a time, right before using them;
+    /// - along M, all threads share one packed B: the first thread to need a KC×NR block packs
+    ///   it (an atomic flag per block; the others wait for it), each thread starting on a
+    ///   different tile so that packing is spread.
+    /// Inside a rectangle: see ``gemmRectangle(m:n:k:a:panels:tiles:rotate:c:ldc:accumulate:epilogue:bTile:)``. Each element of C is
+    /// summed in the same order whatever the split, so results are bitwise identical for
+    /// every thread count.
     /// Throws `.outOfMemory` when the B panels' scratch memory cannot be had (C untouched).
-    /// `workspace`, when large enough, holds the B panels instead of a fresh buffer.
     static func gemmPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
                            b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int,
-                           accumulate: Bool, epilogue: GEMMEpilogue,
-                           workspace: UnsafeMutableBufferPointer<Float>? = nil) throws {
+                           accumulate: Bool, epilogue: GEMMEpilogue) throws {
+        try gemmPacked(m: m, n: n, k: k, a: a, source: .matrix(b, ldb: ldb), c: c, ldc: ldc,
+                       accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:)`` with B given by `source`
+    /// (a matrix, or a convolution's im2col matrix generated while packing).
+    static func gemmPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, source: GEMMBSource,
+                           c: UnsafeMutablePointer<Float>, ldc: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) throws {
         if m <= 0 || n <= 0 || k <= 0 { return }
+        let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
+        let panelsM = (m + mr - 1) / mr
+        let tilesN = (n + nr - 1) / nr
+        let kBlocks = (k + kcMax - 1) / kcMax
+        let perTile = try Checked.mul(k, nr, "gemm packing buffer")
+        let threads = Threading.numThreads
+
+        let split = gemmSplit(m: m, n: n, k: k, threads: threads)
+        let parts = split.parts, alongM = split.alongM
+
+        if alongM {
+            let shared = try GEMMScratchCache.shared.take(perTile * tilesN)
+            defer { GEMMScratchCache.shared.give(shared) }
+            let flagCount = kBlocks * tilesN
+            let flags = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: flagCount)
+            for i in 0..<flagCount { (flags + i).initialize(to: Atomic(0)) }
+            let bp = shared.pointer
+            let bounds = split.rowBounds
+            Threading.parallelFor(parts) { part in
+                gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
+                              tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
+                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    let tile = bp + pc * tilesN * nr + j * kc * nr
+                    let flag = flags + kb * tilesN + j
+                    if flag.pointee.load(ordering: .acquiring) != 2 {
+                        if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                            packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
+                            flag.pointee.store(2, ordering: .releasing)
+                        } else {
+                            while flag.pointee.load(ordering: .acquiring) != 2 {}
+                        }
+                    }
+                    return UnsafePointer(tile)
+                }
+            }
+            flags.deinitialize(count: flagCount)
+            flags.deallocate()
+            return
+        }
+
+        // Along N: each part packs its own tiles, a group at a time (row by row across the
+        // group's tiles), as the first A panel reaches them.
+        let slotFloats = max(gemmL2Floats, kcMax * nr)
+        let privateB = try GEMMScratchCache.shared.take(try Checked.mul(slotFloats, parts, "gemm packing buffer"))
+        defer { GEMMScratchCache.shared.give(privateB) }
+        let base = privateB.pointer
+        let body = { (part: Int) in
+            let bp = base + part * slotFloats
+            gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM,
+                          tiles: (tilesN * part / parts)..<(tilesN * (part + 1) / parts), rotate: 0,
+                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
+                let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
+                return UnsafePointer(bp + slot * kc * nr)
+            }
+        }
+        if parts > 1 {
+            Threading.parallelFor(parts, body)
+        } else {
+            body(0)
+        }
+    }
+
+    /// How ``gemmPacked(m:n:k:a:source:c:ldc:accumulate:epilogue:)`` splits its work over
+    /// `threads` threads (1 below ``gemmParallelThreshold``): `parts` rectangles, along M
+    /// (panel ranges `rowBounds[i]..<rowBounds[i+1]`, balanced by the rows each panel's
+    /// kernel computes) or along N (equal ranges of tiles), whichever leaves the largest part
+    /// cheaper, counting a narrow last tile at its real cost. Along M needs all of B packed
+    /// and shared, so only when that fits in ``gemmSharedBFloats``.
+    static func gemmSplit(m: Int, n: Int, k: Int, threads requested: Int) -> (alongM: Bool, parts: Int, rowBounds: [Int]) {
         let mr = gemmMR, nr = gemmNR
         let panelsM = (m + mr - 1) / mr
         let tilesN = (n + nr - 1) / nr
-        // Work items: column ranges of whole NR tiles × row ranges of whole MR panels.
-        let threads = Threading.numThreads
-        var splitN = 1, splitM = 1
+        var threads = requested
         let (mn, o1) = m.multipliedReportingOverflow(by: n)
         let (mnk, o2) = mn.multipliedReportingOverflow(by: k)
-        if threads > 1 && (o1 || o2 || mnk >= gemmParallelThreshold) {
-            let want = threads * 2
-            splitN = min(tilesN, want)
-            if splitN < want { splitM = min(panelsM, (want + splitN - 1) / splitN) }
-        }
-        let items = splitN * splitM
-        let ncMax = min(gemmNC, tilesN * nr)
-        let perItem = min(gemmKC, k) * ncMax
-        let need = try Checked.mul(perItem, items, "gemm packing buffer")
-        let given = workspace.flatMap { $0.count >= need ? $0.baseAddress : nil }
-        let work = given == nil ? try ScratchBuffer(count: need) : nil
-        let mp = panelsM * mr
-        guard let workBase = given ?? work?.pointer else { return }
-        Threading.parallelFor(items) { item in
-            let sn = item % splitN, sm = item / splitN
-            let n0 = (tilesN * sn / splitN) * nr, n1 = min(n, (tilesN * (sn + 1) / splitN) * nr)
-            let p0 = panelsM * sm / splitM, p1 = panelsM * (sm + 1) / splitM
-            if n0 >= n1 || p0 >= p1 { return }
-            let packedB = workBase + item * perItem
-            var jc = n0
-            while jc < n1 {
-                let nc = min(gemmNC, n1 - jc)
-                var pc = 0
-                while pc < k {
-                    let kc = min(gemmKC, k - pc)
-                    packB(kc: kc, nc: nc, b: b + pc * ldb + jc, ldb: ldb, into: packedB)
-                    let acc = accumulate || pc > 0
-                    let last = pc + kc == k
-                    let ablock = a + pc * mp
-                    for ip in p0..<p1 {
-                        let apanel = ablock + ip * mr * kc
-                        let rows = min(mr, m - ip * mr)
-                        var ep = GEMMEpilogue.none
-                        if last && !epilogue.isNone {
-                            ep.relu = epilogue.relu
-                            ep.bias = epilogue.bias.map { $0 + ip * mr }
-                            ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + jc }
-                            ep.ldr = epilogue.ldr
-                        }
-                        var jr = 0
-                        while jr < nc {
-                            let cols = min(nr, nc - jr)
-                            var e = ep
-                            if let r = e.residual { e.residual = r + jr }
-                            microKernel(kc: kc, a: apanel, b: UnsafePointer(packedB + jr * kc),
-                                        c: c + ip * mr * ldc + jc + jr, ldc: ldc, rows: rows, cols: cols,
-                                        accumulate: acc, epilogue: e)
-                            jr += nr
-                        }
-                    }
-                    pc += kc
+        if !o1 && !o2 && mnk < gemmParallelThreshold { threads = 1 }
+        var parts = 1
+        var alongM = false
+        var rowBounds = [0, panelsM]
+        if threads > 1 {
+            var totalRowCost = 0
+            for ip in 0..<panelsM { totalRowCost += kernelRows(min(mr, m - ip * mr)) }
+            let pm = min(threads, panelsM)
+            var mb = [0]
+            var acc = 0, ip = 0, worst = 0, start = 0
+            for part in 1...pm {
+                let target = totalRowCost * part / pm
+                while ip < panelsM && (acc < target || part == pm) {
+                    acc += kernelRows(min(mr, m - ip * mr))
+                    ip += 1
                 }
-                jc += nc
+                mb.append(ip)
+                worst = max(worst, acc - start)
+                start = acc
+            }
+            // Column cost of a tile: a full one 6, a narrow last tile less (see microKernel).
+            let vl = GEMMVector.scalarCount
+            let lastCols = n - (tilesN - 1) * nr
+            let lastCost = lastCols > vl + gemmNarrowMax ? 6 : (lastCols > gemmNarrowMax ? 3 : 0) + (lastCols > vl || lastCols <= gemmNarrowMax ? 1 : 0)
+            let totalColCost = 6 * (tilesN - 1) + lastCost
+            let pn = min(threads, tilesN)
+            var worstN = 0
+            for part in 0..<pn {
+                let j0 = tilesN * part / pn, j1 = tilesN * (part + 1) / pn
+                worstN = max(worstN, 6 * (j1 - j0) - (j1 == tilesN ? 6 - lastCost : 0))
+            }
+            let costM = worst * totalColCost, costN = totalRowCost * worstN
+            let sharedFits = k <= gemmSharedBFloats / nr / tilesN
+            if pm > 1 && (costM < costN || (costM == costN && pn < pm)) && sharedFits {
+                alongM = true
+                parts = pm
+                rowBounds = mb
+            } else {
+                parts = pn
             }
         }
-        withExtendedLifetime(work) {}
+
+        return (alongM, parts, rowBounds)
     }
 
-    /// Packs the `kc × nc` block of B at `b` into panels of 32 columns: panel `j` holds
-    /// rows `0..<kc` of columns `32j..<32j+32`, each row 32 contiguous floats (zeros past `nc`).
+    /// C's tiles `panels` × `tiles` (+)= A·B with the epilogue at the last KC block.
+    /// `bTile(kb, j, slot, fresh, span)` gives the packed KC×NR block `kb` of tile `j`; `slot`
+    /// is the tile's place in the current group of `span` tiles (see below) and `fresh` is
+    /// true on the group's first request for it, false when it was already handed out in
+    /// this group. Slot 0 is always requested first.
+    /// The tiles are visited from `tiles.lowerBound + rotate` on, wrapping around; every
+    /// element still sees the KC blocks in order.
+    ///
+    /// Loop order (``gemmBTileOuter``): either, per KC block, groups of B tiles whose block
+    /// fits in about half of L2 (slots 0..<group), each A panel (in L1) run over the group;
+    /// or groups of A panels that fit in half of L2, each B tile (slot 0, in L1) run over
+    /// the group.
     @inline(__always)
-    static func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
-        let nr = gemmNR
-        var d = dst
-        var j = 0
-        while j < nc {
-            let width = min(nr, nc - j)
-            if width == nr {
-                for p in 0..<kc {
-                    let s = UnsafeRawPointer(b + p * ldb + j)
-                    let v0 = s.loadUnaligned(as: SIMD16<Float>.self)
-                    let v1 = s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-                    let o = UnsafeMutableRawPointer(d)
-                    o.storeBytes(of: v0, as: SIMD16<Float>.self)
-                    o.storeBytes(of: v1, toByteOffset: 64, as: SIMD16<Float>.self)
-                    d += nr
+    static func gemmRectangle(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
+                              tiles: Range<Int>, rotate: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                              accumulate: Bool, epilogue: GEMMEpilogue,
+                              bTile: (_ kb: Int, _ j: Int, _ slot: Int, _ fresh: Bool, _ span: Int) -> UnsafePointer<Float>) {
+        let mr = gemmMR, nr = gemmNR, kcMax = gemmKC
+        let mp = (m + mr - 1) / mr * mr
+        let kBlocks = (k + kcMax - 1) / kcMax
+        let count = tiles.count
+        if panels.isEmpty || count == 0 { return }
+        for kb in 0..<kBlocks {
+            let pc = kb * kcMax, kc = min(kcMax, k - pc)
+            let acc = accumulate || kb > 0
+            let last = kb == kBlocks - 1
+            let ablock = a + pc * mp
+            /// The tile index of the `jj`-th visited tile.
+            @inline(__always) func tile(_ jj: Int) -> Int {
+                let j = jj + rotate
+                return (j >= count ? j - count : j) + tiles.lowerBound
+            }
+            /// One micro-kernel call: A panel `ip` times tile `j`.
+            @inline(__always) func run(_ ip: Int, _ j: Int, _ btile: UnsafePointer<Float>) {
+                let col = j * nr
+                var ep = GEMMEpilogue.none
+                if last && !epilogue.isNone {
+                    ep.relu = epilogue.relu
+                    ep.bias = epilogue.bias.map { $0 + ip * mr }
+                    ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
+                    ep.ldr = epilogue.ldr
+                }
+                microKernel(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
+                            rows: min(mr, m - ip * mr), cols: min(nr, n - col), accumulate: acc, epilogue: ep)
+            }
+            if gemmBTileOuter {
+                let group = max(1, gemmL2Floats / (kc * mr))
+                var q0 = panels.lowerBound
+                while q0 < panels.upperBound {
+                    let q1 = min(panels.upperBound, q0 + group)
+                    for jj in 0..<count {
+                        let j = tile(jj)
+                        let btile = bTile(kb, j, 0, true, 1)
+                        for ip in q0..<q1 { run(ip, j, btile) }
+                    }
+                    q0 = q1
                 }
             } else {
-                for p in 0..<kc {
-                    let src = b + p * ldb + j
-                    for jj in 0..<width { d[jj] = src[jj] }
-                    for jj in width..<nr { d[jj] = 0 }
-                    d += nr
+                let group = max(1, min(gemmGroupTiles, gemmL2Floats / (kc * nr)))
+                var g0 = 0
+                while g0 < count {
+                    let g1 = min(count, g0 + group)
+                    for ip in panels {
+                        let fresh = ip == panels.lowerBound
+                        for jj in g0..<g1 {
+                            let j = tile(jj)
+                            run(ip, j, bTile(kb, j, jj - g0, fresh, g1 - g0))
+                        }
+                    }
+                    g0 = g1
                 }
             }
-            j += nr
         }
     }
 
-    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= 8, cols <= 32.
-    /// The panels are zero-padded, so the full 8×32 tile is always computed; edge tiles go
-    /// through a small buffer with the same vector arithmetic as full ones.
+    /// Packs rows `pc..<pc+kc`, columns `col..<col+cols` (cols <= NR) of the B of `source`
+    /// into one NR-wide panel (zeros past `cols`).
+    @inline(__always)
+    static func packB(_ source: GEMMBSource, pc: Int, kc: Int, col: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+        switch source {
+        case .matrix(let b, let ldb):
+            packBTile(kc: kc, cols: cols, b: b + pc * ldb + col, ldb: ldb, into: dst)
+        case .im2col(let g, let x):
+            packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst)
+        }
+    }
+
+    /// Packs rows `pc..<pc+kc` of `tiles` consecutive NR-wide tiles from column `col` on (of
+    /// `n` columns) into consecutive panels at `dst` (tile `t` at `t·kc·NR`). A matrix is
+    /// read row by row across the tiles (sequential reads); im2col tile by tile.
+    static func packBGroup(_ source: GEMMBSource, pc: Int, kc: Int, col: Int, tiles: Int, n: Int,
+                           into dst: UnsafeMutablePointer<Float>) {
+        let nr = gemmNR
+        guard case .matrix(let b, let ldb) = source else {
+            for t in 0..<tiles {
+                let c0 = col + t * nr
+                packB(source, pc: pc, kc: kc, col: c0, cols: min(nr, n - c0), into: dst + t * kc * nr)
+            }
+            return
+        }
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
+        let full = min(tiles, (n - col) / nr)
+        if full > 0 {
+            for p in 0..<kc {
+                let s = UnsafeRawPointer(b + (pc + p) * ldb + col)
+                let d = UnsafeMutableRawPointer(dst + p * nr)
+                for t in 0..<full {
+                    let o = d + t * kc * nr * 4
+                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4, as: V.self), as: V.self)
+                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4 + vb, as: V.self), toByteOffset: vb, as: V.self)
+                }
+            }
+        }
+        if full < tiles {
+            let c0 = col + full * nr
+            packBTile(kc: kc, cols: min(nr, n - c0), b: b + pc * ldb + c0, ldb: ldb, into: dst + full * kc * nr)
+        }
+    }
+
+    /// Packs `cols` (<= NR) columns of a `kc`-row block of B at `b` into one panel: row `p`
+    /// at `p·NR`, NR contiguous floats, zeros past `cols`.
+    @inline(__always)
+    static func packBTile(kc: Int, cols: Int, b: UnsafePointer<Float>, ldb: Int, into dst: UnsafeMutablePointer<Float>) {
+        typealias V = GEMMVector
+        let nr = gemmNR
+        let vb = MemoryLayout<V>.size
+        if cols == nr {
+            for p in 0..<kc {
+                let s = UnsafeRawPointer(b + p * ldb)
+                let o = UnsafeMutableRawPointer(dst + p * nr)
+                o.storeBytes(of: s.loadUnaligned(as: V.self), as: V.self)
+                o.storeBytes(of: s.loadUnaligned(fromByteOffset: vb, as: V.self), toByteOffset: vb, as: V.self)
+            }
+        } else {
+            for p in 0..<kc {
+                let src = b + p * ldb
+                let d = dst + p * nr
+                for jj in 0..<cols { d[jj] = src[jj] }
+                for jj in cols..<nr { d[jj] = 0 }
+            }
+        }
+    }
+
+    /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= MR, cols <= NR.
+    ///
+    /// A full tile runs the register kernel for its rows (``kernelRows(_:)``). A narrower last
+    /// tile of `w` columns (VL = lanes of ``GEMMVector``) runs: the two-vector kernel when
+    /// w > VL + 4; otherwise the one-vector kernel on its first min(w, VL) columns (when
+    /// w > 4) and the column kernel ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)`` on the
+    /// last w − VL <= 4 (or all w <= 4). The choice depends on n only, never on the thread split.
     @inline(__always)
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
                             accumulate: Bool, epilogue: GEMMEpilogue) {
-        typealias V = SIMD16<Float>
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+        let third = gemmMR / 3
+        let vl = GEMMVector.scalarCount
+        if cols > vl + gemmNarrowMax {
+            if rows > 2 * third {
+                kernelFull2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            } else if rows > third {
+                kernelTwoThirds2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            } else {
+                kernelThird2(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+            }
+            return
+        }
+        var done = 0
+        if cols > gemmNarrowMax {
+            done = min(cols, vl)
+            if rows > 2 * third {
+                kernelFull1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            } else if rows > third {
+                kernelTwoThirds1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            } else {
+                kernelThird1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: done, accumulate: accumulate, epilogue: epilogue)
+            }
+        }
+        if cols > done {
+            var ep = epilogue
+            ep.residual = epilogue.residual.map { $0 + done }
+            narrowKernel(kc: kc, a: a, b: b + done, c: c + done, ldc: ldc, rows: rows, cols: cols - done,
+                         accumulate: accumulate, epilogue: ep)
+        }
+    }
+
+    /// Columns of a last tile left to ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
+    static let gemmNarrowMax = 4
+
+    /// The micro-kernel for MR rows, 2 vectors of columns.
+    @inline(never)
+    static func kernelFull2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR, 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for MR rows, 1 vector of columns.
+    @inline(never)
+    static func kernelFull1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR, 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for 2·MR/3 rows (A read with the panel's MR stride), 2 vectors of columns.
+    @inline(never)
+    static func kernelTwoThirds2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(2 * (gemmMR / 3), 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for 2·MR/3 rows (A read with the panel's MR stride), 1 vector of columns.
+    @inline(never)
+    static func kernelTwoThirds1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(2 * (gemmMR / 3), 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for MR/3 rows, 2 vectors of columns.
+    @inline(never)
+    static func kernelThird2(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR / 3, 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The micro-kernel for MR/3 rows, 1 vector of columns.
+    @inline(never)
+    static func kernelThird1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        kernelBody(gemmMR / 3, 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, cols: cols, accumulate: accumulate, epilogue: epilogue)
+    }
+
+    /// The register-blocked kernel for `R` rows and `W` vectors of columns (constants after
+    /// inlining; rows <= R <= 12, W = 1 or 2): R·W vector accumulators, per step of k W B
+    /// vectors and R broadcast A values. The panels are zero-padded, so every tile computes
+    /// full rows; an edge tile's store goes through a small buffer with the same vector
+    /// arithmetic as a full one.
+    @inline(__always)
+    static func kernelBody(_ R: Int, _ W: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                           accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR
+        let vb = MemoryLayout<V>.size
+        var c0a = V(), c0b = V(); var c1a = V(), c1b = V(); var c2a = V(), c2b = V(); var c3a = V(), c3b = V()
+        var c4a = V(), c4b = V(); var c5a = V(), c5b = V(); var c6a = V(), c6b = V(); var c7a = V(), c7b = V()
+        var c8a = V(), c8b = V(); var c9a = V(), c9b = V(); var c10a = V(), c10b = V(); var c11a = V(), c11b = V()
         var ap = a
         var bp = UnsafeRawPointer(b)
         for _ in 0..<kc {
             let b0 = bp.load(as: V.self)
-            let b1 = bp.load(fromByteOffset: 64, as: V.self)
-            var s = ap[0]
-            c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = ap[1]
-            c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = ap[2]
-            c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = ap[3]
-            c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = ap[4]
-            c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = ap[5]
-            c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = ap[6]
-            c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = ap[7]
-            c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
-            ap += 8
-            bp += 128
+            let b1 = W > 1 ? bp.load(fromByteOffset: vb, as: V.self) : V()
+            if R > 0 { let s = ap[0]; c0a = c0a.addingProduct(s, b0); if W > 1 { c0b = c0b.addingProduct(s, b1) } }
+            if R > 1 { let s = ap[1]; c1a = c1a.addingProduct(s, b0); if W > 1 { c1b = c1b.addingProduct(s, b1) } }
+            if R > 2 { let s = ap[2]; c2a = c2a.addingProduct(s, b0); if W > 1 { c2b = c2b.addingProduct(s, b1) } }
+            if R > 3 { let s = ap[3]; c3a = c3a.addingProduct(s, b0); if W > 1 { c3b = c3b.addingProduct(s, b1) } }
+            if R > 4 { let s = ap[4]; c4a = c4a.addingProduct(s, b0); if W > 1 { c4b = c4b.addingProduct(s, b1) } }
+            if R > 5 { let s = ap[5]; c5a = c5a.addingProduct(s, b0); if W > 1 { c5b = c5b.addingProduct(s, b1) } }
+            if R > 6 { let s = ap[6]; c6a = c6a.addingProduct(s, b0); if W > 1 { c6b = c6b.addingProduct(s, b1) } }
+            if R > 7 { let s = ap[7]; c7a = c7a.addingProduct(s, b0); if W > 1 { c7b = c7b.addingProduct(s, b1) } }
+            if R > 8 { let s = ap[8]; c8a = c8a.addingProduct(s, b0); if W > 1 { c8b = c8b.addingProduct(s, b1) } }
+            if R > 9 { let s = ap[9]; c9a = c9a.addingProduct(s, b0); if W > 1 { c9b = c9b.addingProduct(s, b1) } }
+            if R > 10 { let s = ap[10]; c10a = c10a.addingProduct(s, b0); if W > 1 { c10b = c10b.addingProduct(s, b1) } }
+            if R > 11 { let s = ap[11]; c11a = c11a.addingProduct(s, b0); if W > 1 { c11b = c11b.addingProduct(s, b1) } }
+            ap += mr
+            bp += 2 * vb
         }
-        if rows == gemmMR && cols == gemmNR {
+        if cols == W * V.scalarCount {
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
-                finish(v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(W, v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
             }
-            put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3)
-            put(c40, c41, 4); put(c50, c51, 5); put(c60, c61, 6); put(c70, c71, 7)
+            if R > 0 && rows > 0 { put(c0a, c0b, 0) }
+            if R > 1 && rows > 1 { put(c1a, c1b, 1) }
+            if R > 2 && rows > 2 { put(c2a, c2b, 2) }
+            if R > 3 && rows > 3 { put(c3a, c3b, 3) }
+            if R > 4 && rows > 4 { put(c4a, c4b, 4) }
+            if R > 5 && rows > 5 { put(c5a, c5b, 5) }
+            if R > 6 && rows > 6 { put(c6a, c6b, 6) }
+            if R > 7 && rows > 7 { put(c7a, c7b, 7) }
+            if R > 8 && rows > 8 { put(c8a, c8b, 8) }
+            if R > 9 && rows > 9 { put(c9a, c9b, 9) }
+            if R > 10 && rows > 10 { put(c10a, c10b, 10) }
+            if R > 11 && rows > 11 { put(c11a, c11b, 11) }
             return
         }
-        // Edge tile: stage C (and the residual) in a 2×32-float buffer per row.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * 32) { tmp in
+        // Edge tile: stage C (and the residual) in a 2·NR-float buffer per row.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * gemmNR) { tmp in
             guard let t = tmp.baseAddress else { return }
-            let tr = t + 32
+            let tr = t + gemmNR
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
-                guard r < rows else { return }
                 let crow = c + r * ldc
                 if accumulate { for j in 0..<cols { t[j] = crow[j] } }
                 var rp: UnsafeRawPointer? = nil
@@ -310,36 +757,89 @@ extension Optimized {
                     for j in 0..<cols { tr[j] = rrow[j] }
                     rp = UnsafeRawPointer(tr)
                 }
-                finish(v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(2, v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
                 for j in 0..<cols { crow[j] = t[j] }
             }
-            put(c00, c01, 0); put(c10, c11, 1); put(c20, c21, 2); put(c30, c31, 3)
-            put(c40, c41, 4); put(c50, c51, 5); put(c60, c61, 6); put(c70, c71, 7)
+            if R > 0 && rows > 0 { put(c0a, c0b, 0) }
+            if R > 1 && rows > 1 { put(c1a, c1b, 1) }
+            if R > 2 && rows > 2 { put(c2a, c2b, 2) }
+            if R > 3 && rows > 3 { put(c3a, c3b, 3) }
+            if R > 4 && rows > 4 { put(c4a, c4b, 4) }
+            if R > 5 && rows > 5 { put(c5a, c5b, 5) }
+            if R > 6 && rows > 6 { put(c6a, c6b, 6) }
+            if R > 7 && rows > 7 { put(c7a, c7b, 7) }
+            if R > 8 && rows > 8 { put(c8a, c8b, 8) }
+            if R > 9 && rows > 9 { put(c9a, c9b, 9) }
+            if R > 10 && rows > 10 { put(c10a, c10b, 10) }
+            if R > 11 && rows > 11 { put(c11a, c11b, 11) }
         }
     }
 
-    /// Writes one 32-wide row: v (+ old value) (+ bias) (+ residual) (ReLU).
+    /// C[0..<rows, 0..<cols] (+)= Apanel · B for a few columns (cols <= 4) at `b` (a column
+    /// offset inside a packed NR-wide B tile): vectors run along the rows of the A panel
+    /// (one load of ``GEMMVector`` lanes per k, the lanes past MR unused), one accumulator
+    /// per column with B values broadcast. Reads up to VL − MR floats past the panel (the
+    /// packed A has that slack, ``packedASize(m:k:)``).
+    @inline(never)
+    static func narrowKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                             accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR, nr = gemmNR
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        var ap = UnsafeRawPointer(a)
+        var bp = b
+        for _ in 0..<kc {
+            let av = ap.loadUnaligned(as: V.self)
+            s0 = s0.addingProduct(av, bp[0])
+            s1 = s1.addingProduct(av, bp[1])
+            s2 = s2.addingProduct(av, bp[2])
+            s3 = s3.addingProduct(av, bp[3])
+            ap += mr * 4
+            bp += nr
+        }
+        @inline(__always) func put(_ s: V, _ j: Int) {
+            for r in 0..<rows {
+                let dst = c + r * ldc + j
+                var v = s[r]
+                if accumulate { v = dst.pointee + v }
+                if let bias = epilogue.bias { v += bias[r] }
+                if let res = epilogue.residual { v += res[r * epilogue.ldr + j] }
+                if epilogue.relu && v < 0 { v = 0 }
+                dst.pointee = v
+            }
+        }
+        put(s0, 0)
+        if cols > 1 { put(s1, 1) }
+        if cols > 2 { put(s2, 2) }
+        if cols > 3 { put(s3, 3) }
+    }
+
+    /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
+    /// (+ bias) (+ residual) (ReLU).
     @inline(__always)
-    static func finish(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ dst: UnsafeMutableRawPointer,
+    static func finish(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
                        _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
         if accumulate {
-            r0 += dst.loadUnaligned(as: SIMD16<Float>.self)
-            r1 += dst.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            r0 += dst.loadUnaligned(as: V.self)
+            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
         }
         if let bias {
             r0 += bias
-            r1 += bias
+            if W > 1 { r1 += bias }
         }
         if let res {
-            r0 += res.loadUnaligned(as: SIMD16<Float>.self)
-            r1 += res.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            r0 += res.loadUnaligned(as: V.self)
+            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
         }
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
-            r1.replace(with: 0, where: r1 .< 0)
+            if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
         }
-        dst.storeBytes(of: r0, as: SIMD16<Float>.self)
-        dst.storeBytes(of: r1, toByteOffset: 64, as: SIMD16<Float>.self)
+        dst.storeBytes(of: r0, as: V.self)
+        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
     }
 }

@@ -1,16 +1,18 @@
-// Matrix-vector products on a packed A, and the size of the GEMM's packing workspace — the
-// pieces the inference plan needs around GEMM.swift without changing it.
+// Matrix-vector products on a packed A (the inference plan's path for tiny output planes)
+// and an inline float copy for im2col's short rows.
 
 extension Optimized {
-    /// C (`m × n`, n small) = A · B with A packed by ``packA(m:k:a:lda:into:)`` (``gemmMR`` = 8
+    /// C (`m × n`, n small) = A · B with A packed by ``packA(m:k:a:lda:into:)`` (``gemmMR``
     /// rows per panel), then the epilogue (bias, residual, ReLU). Each column of C is one
-    /// matrix-vector product: per 8-row panel, four SIMD8 accumulators over k (fixed order),
-    /// so a 1×1 output costs m·k multiply-adds instead of the GEMM's m·32·k.
+    /// matrix-vector product: per panel, four ``GEMMVector`` accumulators over k (fixed order;
+    /// a vector's lanes past MR read the next panel's values or the packed A's slack, and are
+    /// unused), so a 1×1 output costs m·k multiply-adds instead of the GEMM's m·NR·k.
     /// b: `k × n` (row p at `b + p·ldb`); c: row i at `c + i·ldc`.
     static func gemvPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                            c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue) {
-        typealias V = SIMD8<Float>
-        let mr = 8
+        typealias V = GEMMVector
+        let mr = gemmMR
+        let step = mr * MemoryLayout<Float>.stride  // bytes from one packed column to the next
         let panels = (m + mr - 1) / mr
         let mp = panels * mr
         for j in 0..<n {
@@ -25,16 +27,16 @@ extension Optimized {
                     var p = 0
                     while p + 4 <= kc {
                         a0 = a0.addingProduct(panel.loadUnaligned(as: V.self), col.pointee)
-                        a1 = a1.addingProduct(panel.loadUnaligned(fromByteOffset: 32, as: V.self), (col + ldb).pointee)
-                        a2 = a2.addingProduct(panel.loadUnaligned(fromByteOffset: 64, as: V.self), (col + 2 * ldb).pointee)
-                        a3 = a3.addingProduct(panel.loadUnaligned(fromByteOffset: 96, as: V.self), (col + 3 * ldb).pointee)
-                        panel += 128
+                        a1 = a1.addingProduct(panel.loadUnaligned(fromByteOffset: step, as: V.self), (col + ldb).pointee)
+                        a2 = a2.addingProduct(panel.loadUnaligned(fromByteOffset: 2 * step, as: V.self), (col + 2 * ldb).pointee)
+                        a3 = a3.addingProduct(panel.loadUnaligned(fromByteOffset: 3 * step, as: V.self), (col + 3 * ldb).pointee)
+                        panel += 4 * step
                         col += 4 * ldb
                         p += 4
                     }
                     while p < kc {
                         a0 = a0.addingProduct(panel.loadUnaligned(as: V.self), col.pointee)
-                        panel += 32
+                        panel += step
                         col += ldb
                         p += 1
                     }
@@ -71,15 +73,5 @@ extension Optimized {
             dst[i] = src[i]
             i += 1
         }
-    }
-
-    /// Floats of B-panel workspace that always cover what
-    /// ``gemmPacked(m:n:k:a:b:ldb:c:ldc:accumulate:epilogue:workspace:)`` asks for at the
-    /// current thread count: one KC×NC block per work item, and it makes fewer than 4 items
-    /// per thread. (Should the GEMM change, a smaller workspace only makes it allocate its own.)
-    static func gemmWorkspaceEstimate(m: Int, n: Int, k: Int) -> Int {
-        if m <= 0 || n <= 0 || k <= 0 { return 0 }
-        let tilesN = (n + gemmNR - 1) / gemmNR
-        return min(gemmKC, k) * min(gemmNC, tilesN * gemmNR) * 4 * Threading.numThreads
     }
 }

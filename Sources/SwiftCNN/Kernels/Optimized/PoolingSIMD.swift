@@ -245,22 +245,4 @@ extension Optimized {
             }
         }
     }
-
-    /// Σ x[0..<n] in float: 16-lane partial sums, then the lanes, then the tail.
-    @inline(__always)
-    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = SIMD16<Float>()
-        var i = 0
-        let raw = UnsafeRawPointer(x)
-        while i + 16 <= n {
-            acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        var s = acc.sum()
-        while i < n {
-            s += x[i]
-            i += 1
-        }
-        return s
-    }
 }

@@ -1,6 +1,6 @@
 // Direct convolution for small first layers (LeNet's C1: one input channel, 5×5, 28 columns):
 // SIMD16 along the output width, four output rows at a time (four independent FMA chains),
-// weights read as scalars straight from the packed GEMM panels. It skips the im2col copy and
+// weights read as scalars straight from the packed GEMM panels (``Optimized/gemmMR`` rows each). It skips the im2col copy and
 // the GEMM's edge tiles, which dominate when the patch and the channel count are tiny.
 
 extension Optimized {
@@ -9,7 +9,7 @@ extension Optimized {
     /// packed k block, and few weights (patch · out channels <= 1024).
     static func smallConvApplies(_ g: Conv2DGeometry) -> Bool {
         g.groups == 1 && g.stride == Size2D(1) && g.dilation == Size2D(1) && g.padding == Padding2D(0)
-            && g.outWidth >= 16 && g.patchSize <= gemmKC && gemmMR == 8 && g.patchSize * g.outChannels <= 1024
+            && g.outWidth >= 16 && g.patchSize <= gemmKC && g.patchSize * g.outChannels <= 1024
     }
 
     /// out[n, o] = Σ_{c,k,l} w[o, c, k, l] · in[n, c, y + k, x + l] + bias[o] (+ residual) (ReLU),
@@ -26,9 +26,10 @@ extension Optimized {
             for n in 0..<g.batch {
                 let x = input + n * c * h * w
                 for o in 0..<g.outChannels {
-                    // Row o of the packed matrix: panel o/8, lane o%8, column p at p·8.
-                    let row = packed + (o / 8) * 8 * patch + o % 8
-                    for p in 0..<patch { wts[p] = row[p * 8] }
+                    // Row o of the packed matrix: panel o/MR, lane o%MR, column p at p·MR.
+                    let mr = gemmMR
+                    let row = packed + (o / mr) * mr * patch + o % mr
+                    for p in 0..<patch { wts[p] = row[p * mr] }
                     let b = bias?[o] ?? 0
                     let plane = (n * g.outChannels + o) * oh * ow
                     var y = 0
@@ -78,21 +79,24 @@ extension Optimized {
     /// (out channels · patch · positions <= 2²⁰ multiply-adds per image: LeNet's C3).
     static func smallConvByPositionsApplies(_ g: Conv2DGeometry) -> Bool {
         g.groups == 1 && g.dilation == Size2D(1) && g.padding == Padding2D(0) && g.patchSize <= gemmKC
-            && gemmMR == 8 && g.outChannels * g.patchSize * g.outPlane <= 1 << 20
+            && g.outChannels * g.patchSize * g.outPlane <= 1 << 20
     }
 
     /// The same convolution as an implicit GEMM with the output channels in the lanes: for
-    /// each 8-channel panel of the packed weights and four output positions at a time,
-    /// Σ_p panel[p] · in[position + offset(p)] (offsets of the patch's taps precomputed), so
-    /// there is no im2col copy and no 32-column GEMM tile to fill.
+    /// each ``gemmMR``-channel panel of the packed weights (one ``GEMMVector`` per tap, its
+    /// lanes past MR unused: they read the next panel or the packed A's slack) and four
+    /// output positions at a time, Σ_p panel[p] · in[position + offset(p)] (offsets of the
+    /// patch's taps precomputed), so there is no im2col copy and no 32-column GEMM tile to fill.
     static func smallConvByPositions(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                                      bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
                                      output: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD8<Float>
+        typealias V = GEMMVector
         let c = g.inChannels, h = g.inHeight, w = g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth
         let oh = g.outHeight, ow = g.outWidth, patch = g.patchSize, plane = g.outPlane
         let sh = g.stride.h, sw = g.stride.w
-        let panels = (g.outChannels + 7) / 8
+        let mr = gemmMR
+        let step = mr * MemoryLayout<Float>.stride
+        let panels = (g.outChannels + mr - 1) / mr
         withUnsafeTemporaryAllocation(of: Int.self, capacity: patch + plane) { buffer in
             guard let offsets = buffer.baseAddress else { return }
             let starts = offsets + patch
@@ -111,8 +115,8 @@ extension Optimized {
             for n in 0..<g.batch {
                 let img = input + n * c * h * w
                 for ip in 0..<panels {
-                    let panel = packed + ip * 8 * patch
-                    let rows = min(8, g.outChannels - ip * 8)
+                    let panel = packed + ip * mr * patch
+                    let rows = min(mr, g.outChannels - ip * mr)
                     var q = 0
                     while q < plane {
                         let q1 = min(q + 1, plane - 1), q2 = min(q + 2, plane - 1), q3 = min(q + 3, plane - 1)
@@ -127,13 +131,13 @@ extension Optimized {
                             a1 = a1.addingProduct(wv, x1[o])
                             a2 = a2.addingProduct(wv, x2[o])
                             a3 = a3.addingProduct(wv, x3[o])
-                            wp += 32
+                            wp += step
                             op += 1
                         }
                         @inline(__always) func put(_ a: V, _ pos: Int) {
                             for r in 0..<rows {
-                                let i = (n * g.outChannels + ip * 8 + r) * plane + pos
-                                var v = a[r] + (bias?[ip * 8 + r] ?? 0)
+                                let i = (n * g.outChannels + ip * mr + r) * plane + pos
+                                var v = a[r] + (bias?[ip * mr + r] ?? 0)
                                 if let residual { v += residual[i] }
                                 if relu && v < 0 { v = 0 }
                                 output[i] = v

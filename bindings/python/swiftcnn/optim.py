@@ -1,0 +1,137 @@
+"""swiftcnn.optim -- optimizers for training a zoo model (PyTorch's torch.optim semantics).
+
+    import swiftcnn
+    from swiftcnn import models, optim
+
+    m = models.lenet5()
+    opt = optim.SGD(m, lr=0.05, momentum=0.9)
+    for x, y in batches:                    # x float32 [N, 1, 32, 32], y class indices [N]
+        loss = m.train_step(x, y, opt)      # forward (training mode), cross-entropy, backward, step
+    opt.save_checkpoint("run.safetensors")  # weights + optimizer state + fit progress
+    opt.load_checkpoint("run.safetensors")  # resume exactly
+
+An optimizer belongs to the model it was created for (it keeps it alive) and updates its
+trainable parameters (batch-norm running statistics are buffers, not trained). Its state --
+momentum buffers, Adam moments, the step count, the learning-rate schedule and the progress
+of :meth:`swiftcnn.models.Model.fit` (epoch and batch reached) -- lives in libswiftcnn.
+
+- :class:`SGD` as ``torch.optim.SGD``: ``v = momentum*v + (g + weight_decay*w)``, ``w -= lr*v``
+  (Nesterov: ``w -= lr*(g' + momentum*v)``); the first step sets ``v = g'``.
+- :class:`Adam` as ``torch.optim.Adam`` (weight decay added to the gradient) and
+  :class:`AdamW` as ``torch.optim.AdamW`` (decoupled: ``w -= lr*weight_decay*w`` first), with
+  bias-corrected moments.
+
+Errors raise :class:`swiftcnn.SwiftCNNError` subclasses with the library's message (a
+learning rate <= 0, momentum outside [0, 1), betas outside [0, 1), ... raise ValueError).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Tuple, Union
+
+from . import _swiftcnn as _c
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "KINDS"]
+
+# scnn_optimizer_kind
+KINDS = {"sgd": 0, "adam": 1, "adamw": 2}
+# scnn_lr_schedule
+_SCHEDULES = {"constant": 0, "step": 1, "cosine": 2}
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def _number(v: Any, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+        raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
+    return float(v)
+
+
+class Optimizer(_c.Optimizer):
+    """Base of the optimizers: an ``scnn_optimizer`` bound to ``model``.
+
+    Attributes: ``model`` (read-only), ``lr`` (the learning rate of the next step; setting it
+    sets the schedule's base rate), ``progress`` (``(steps taken, epoch, batch)``: where the
+    next :meth:`~swiftcnn.models.Model.fit` starts).
+    """
+
+    __slots__ = ()
+    kind = ""
+
+    def __new__(cls, model: Any, kind: str, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                weight_decay: float = 0.0, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        if kind not in KINDS:
+            raise ValueError(f"optimizer: expected one of {', '.join(KINDS)}, got {kind!r}")
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise TypeError(f"betas: expected a pair of numbers, got {betas!r}") from None
+        self = super().__new__(cls, model, KINDS[kind], _number(lr, "lr"), _number(momentum, "momentum"),
+                               bool(nesterov), _number(weight_decay, "weight_decay"), _number(b1, "betas[0]"),
+                               _number(b2, "betas[1]"), _number(eps, "eps"))
+        return self
+
+    def __repr__(self) -> str:
+        steps, epoch, batch = self.progress
+        return (f"<swiftcnn.optim.{type(self).__name__} for {self.model.name}: lr {self.lr:g}, "
+                f"{steps} steps, next epoch {epoch} batch {batch}>")
+
+    def set_schedule(self, schedule: str = "constant", steps: int = 1, value: float = 1.0) -> None:
+        """Learning-rate schedule from the base rate, per optimizer step:
+        ``"constant"``; ``"step"``: multiplied by ``value`` (gamma, in (0, 1]) every ``steps``
+        steps; ``"cosine"``: cosine annealing to ``value`` (the minimum) over ``steps`` steps."""
+        if schedule not in _SCHEDULES:
+            raise ValueError(f"schedule: expected one of {', '.join(_SCHEDULES)}, got {schedule!r}")
+        self._set_schedule(_SCHEDULES[schedule], int(steps), _number(value, "value"))
+
+    def save_checkpoint(self, path: PathLike) -> None:
+        """Writes the model's weights, this optimizer's state and the fit progress to one
+        safetensors file, atomically (for a plain weights file use ``Model.save``)."""
+        self._checkpoint(_fspath(path), False)
+
+    def load_checkpoint(self, path: PathLike) -> None:
+        """Restores a checkpoint of :meth:`save_checkpoint` into the model and this optimizer:
+        training then continues exactly as the saved run would have. On error (OSError,
+        ValueError) both are unchanged."""
+        self._checkpoint(_fspath(path), True)
+
+
+def _fspath(path: Any) -> Union[str, bytes]:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"path: expected str, bytes or os.PathLike, got {type(path).__name__}") from None
+
+
+class SGD(Optimizer):
+    """``SGD(model, lr, momentum=0, nesterov=False, weight_decay=0)``, as torch.optim.SGD."""
+
+    __slots__ = ()
+    kind = "sgd"
+
+    def __new__(cls, model: Any, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                weight_decay: float = 0.0) -> "SGD":
+        return super().__new__(cls, model, "sgd", lr, momentum=momentum, nesterov=nesterov,
+                               weight_decay=weight_decay)
+
+
+class Adam(Optimizer):
+    """``Adam(model, lr, betas=(0.9, 0.999), weight_decay=0, eps=1e-8)``, as torch.optim.Adam."""
+
+    __slots__ = ()
+    kind = "adam"
+
+    def __new__(cls, model: Any, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                weight_decay: float = 0.0, eps: float = 1e-8) -> "Adam":
+        return super().__new__(cls, model, "adam", lr, betas=betas, weight_decay=weight_decay, eps=eps)
+
+
+class AdamW(Optimizer):
+    """``AdamW(model, lr, betas=(0.9, 0.999), weight_decay=0.01, eps=1e-8)``, as torch.optim.AdamW."""
+
+    __slots__ = ()
+    kind = "adamw"
+
+    def __new__(cls, model: Any, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                weight_decay: float = 0.01, eps: float = 1e-8) -> "AdamW":
+        return super().__new__(cls, model, "adamw", lr, betas=betas, weight_decay=weight_decay, eps=eps)
