@@ -612,6 +612,20 @@ scnn_status scnn_model_macs(scnn_model const * model, int64_t const * input_shap
 /// Frees a string returned by this library (e.g. by scnn_model_summary). NULL is a no-op.
 void scnn_string_free(char * s);
 
+/// Bytes of activation and scratch memory (Winograd transforms, small im2col matrices) one
+/// forward pass of input_shape uses: the optimized forward plans its buffers once per input
+/// shape and reuses them, buffers whose live ranges do not overlap sharing memory, so a
+/// steady-state forward allocates only its result. Each forward running at the same time
+/// (several threads on one model) uses its own such workspace. Weights, their packed copies,
+/// the output and the GEMM's packing buffers (kept between calls by the process, a few MiB at
+/// most) are not counted; forwards with the reference kernels (scnn_set_reference_kernels)
+/// do not use it.
+/// Plans the shape if no forward has yet (packing the weights, as the first forward would).
+/// input_shape: 4 values [N, C, H, W], or NULL for the design size with N = 1.
+/// Writes *out (0 on failure). Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH
+/// (input shape not accepted), OUT_OF_MEMORY.
+scnn_status scnn_model_workspace_bytes(scnn_model const * model, int64_t const * input_shape, int64_t * out) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Model weights ---- */
 
 /// Loads weights from a safetensors file with PyTorch/torchvision state_dict names (e.g. a

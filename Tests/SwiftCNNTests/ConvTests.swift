@@ -65,6 +65,77 @@ final class ConvTests: XCTestCase {
         XCTAssertGreaterThan(outputs, 48 * 4)  // the sweep computed real outputs
     }
 
+    /// Small output maps (OH·OW < ``Optimized/batchedPlaneLimit``) with batch > 1 run one GEMM
+    /// over several images (n = images·OH·OW, tiles spanning two images). Random geometries
+    /// (strides, per-side padding, dilation, groups, 1×1 direct, 1×1 outputs, maps of 1 to
+    /// 255 positions; batches 2–7 and one larger than a GEMM's share, so that the batch is cut
+    /// into several GEMMs), with bias, residual and ReLU through ``Optimized/conv2dPacked``:
+    /// within 1e-4 of `directConv` (+ residual, ReLU) in Double, and bitwise equal to the same
+    /// convolution run image by image (batch 1 geometries: one GEMM per image).
+    func testBatchedSmallMapsMatchReference() throws {
+        var r = TestRNG(77)
+        var batchedCases = 0
+        for case_ in 0..<30 {
+            let groups = [1, 1, 2][r.int(0...2)]
+            let cg = r.int(1...4), og = r.int(1...14)
+            let c = cg * groups, oc = og * groups
+            let k = case_ % 6 == 0 ? 1 : r.int(1...3)
+            let direct = case_ % 6 == 0 && case_ % 12 == 0
+            let o = Conv2DOptions(stride: direct ? 1 : Size2D(r.int(1...2), r.int(1...2)),
+                                  padding: direct ? 0 : Padding2D(top: r.int(0...1), bottom: r.int(0...1), left: r.int(0...1), right: r.int(0...1)),
+                                  dilation: direct ? 1 : Size2D(r.int(1...2), 1), groups: groups)
+            let span = o.dilation.h * (k - 1) + 1
+            var h = span + r.int(0...9), w = k + r.int(0...12)
+            if case_ % 10 == 7 { h = span; w = k }  // one output position
+            let n = case_ == 29 ? Optimized.batchedColumns / 200 + 3 : r.int(2...7)
+            if case_ == 29 { h = 20; w = 10 }  // 1×1 stride 1 below: 200 positions, several GEMMs
+            let x = try r.tensor([n, c, h, w])
+            let weight = try r.tensor([oc, cg, case_ == 29 ? 1 : k, case_ == 29 ? 1 : k])
+            let opts = case_ == 29 ? Conv2DOptions(groups: groups) : o
+            let bias = case_ % 3 == 0 ? nil : try r.tensor([oc])
+            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: opts)
+            guard g.outPlane < Optimized.batchedPlaneLimit else { continue }
+            batchedCases += 1
+            let residual = case_ % 2 == 0 ? try r.tensor([n, oc, g.outHeight, g.outWidth]) : nil
+            let relu = case_ % 4 < 2
+            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            var out = try Tensor(zeros: [n, oc, g.outHeight, g.outWidth])
+            try x.withUnsafePointer { xp in
+                try withOptionalPointer(residual) { rp in
+                    try withOptionalPointer(bias) { bp in
+                        try out.withUnsafeMutableBufferPointer { yp in
+                            try Optimized.conv2dPacked(g, input: xp, weights: packed, bias: bp, residual: rp, relu: relu,
+                                                       output: yp.baseAddress!)
+                        }
+                    }
+                }
+            }
+            var want = directConv(x, weight, bias, opts)
+            if let residual { want = zip(want, residual.scalars).map { $0 + $1 } }
+            if relu { want = want.map { max($0, 0) } }
+            XCTAssertLessThanOrEqual(maxDiff(out.scalars, want), 1e-4, "case \(case_): \(opts) \(x.shape) \(weight.shape)")
+            // Image by image: the per-image GEMM path.
+            let one = try Conv2DGeometry(input: try Tensor(zeros: [1, c, h, w]), weight: weight, bias: bias, options: opts)
+            var single = try Tensor(zeros: out.shape)
+            let perImage = c * h * w, perOut = oc * g.outPlane
+            try x.withUnsafePointer { xp in
+                try withOptionalPointer(residual) { rp in
+                    try withOptionalPointer(bias) { bp in
+                        try single.withUnsafeMutableBufferPointer { yp in
+                            for i in 0..<n {
+                                try Optimized.conv2dPacked(one, input: xp + i * perImage, weights: packed, bias: bp,
+                                                           residual: rp.map { $0 + i * perOut }, relu: relu,
+                                                           output: yp.baseAddress! + i * perOut)
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(out.scalars.map(\.bitPattern), single.scalars.map(\.bitPattern), "case \(case_): batched vs per image")
+        }
+        XCTAssertGreaterThan(batchedCases, 25)
+    }
+
     /// A 1×1 kernel with stride 1 and no padding (the direct GEMM path) is a per-pixel matrix product.
     func testPointwiseConv() throws {
         var r = TestRNG(7)

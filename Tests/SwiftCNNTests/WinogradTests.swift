@@ -219,7 +219,9 @@ final class WinogradTests: XCTestCase {
 
     /// The inference plan prepares Winograd weights for a 64-channel 3×3 convolution with
     /// enough tiles (batch norm folded in, ReLU and the residual add + ReLU fused into the
-    /// output pass) and matches the reference forward.
+    /// output pass) and matches the reference forward. The compiled forward runs those
+    /// convolutions by Winograd with their scratch in the planned arena: a second forward
+    /// allocates only its result, and gives the same values.
     func testInferencePlanUsesWinograd() throws {
         let conv = { (name: String) in NamedLayer(name, .conv2d(ConvSpec(64, 64, kernel: 3, padding: 1, bias: false))) }
         let root = Layer.sequential([
@@ -243,5 +245,19 @@ final class WinogradTests: XCTestCase {
                 continue
             }
         }
+        let plan = try XCTUnwrap(model.plan.cachedForwardPlan(x.shape))
+        var winogradSteps = 0
+        for step in plan.steps {
+            guard case .conv(let conv, let g, _, _, _, _, let scratch) = step else { continue }
+            XCTAssertTrue(conv.kernel(g) == .winograd)
+            let s = try XCTUnwrap(scratch, "a Winograd step without arena scratch")
+            XCTAssertEqual(plan.shapes[s], [try Optimized.winogradScratchCount(g)])
+            winogradSteps += 1
+        }
+        XCTAssertEqual(winogradSteps, 2)
+        let buffers = Memory.allocations.load(ordering: .relaxed)
+        let again = try model.forward(x)
+        XCTAssertEqual(Memory.allocations.load(ordering: .relaxed) - buffers, 1, "a steady-state forward allocates only its result")
+        XCTAssertEqual(again.scalars, fast.scalars)
     }
 }

@@ -1,7 +1,9 @@
 /// Rectified linear unit, elementwise: max(x, 0). NaN stays NaN (as in PyTorch).
 /// Any shape; the output has the input's shape.
 public func relu(_ x: Tensor) throws -> Tensor {
-    try layerOutput(x.shape, reading: x) { Reference.relu($0, $1, count: x.count) }
+    try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.relu($0, $1, count: x.count) } else { Optimized.relu($0, $1, count: x.count) }
+    }
 }
 
 /// Hyperbolic tangent, elementwise. Saturates to ±1 for large |x|; any shape.
@@ -24,7 +26,9 @@ public func tanh(_ x: Tensor) throws -> Tensor {
 /// Logistic sigmoid 1 / (1 + e^(−x)), elementwise, computed without overflow for large |x|
 /// (e^x / (1 + e^x) for negative x). Any shape.
 public func sigmoid(_ x: Tensor) throws -> Tensor {
-    try layerOutput(x.shape, reading: x) { Reference.sigmoid($0, $1, count: x.count) }
+    try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.sigmoid($0, $1, count: x.count) } else { Optimized.sigmoid($0, $1, count: x.count) }
+    }
 }
 
 // MARK: - Backward

@@ -5,7 +5,9 @@ public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
             "add: shapes must be equal (no broadcasting); got \(Tensor.describe(a.shape)) and \(Tensor.describe(b.shape))")
     }
     return try layerOutput(a.shape, reading: a) { ap, yp in
-        b.withUnsafePointer { Reference.add(ap, $0, yp, count: a.count) }
+        b.withUnsafePointer {
+            if KernelDispatch.forceReference { Reference.add(ap, $0, yp, count: a.count) } else { Optimized.add(ap, $0, yp, count: a.count) }
+        }
     }
 }
 

@@ -14,7 +14,9 @@
 ///   - alpha, beta, k: finite numbers (PyTorch's defaults 1e-4, 0.75, 1).
 public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) throws -> Tensor {
     let (g, p) = try lrnGeometry(x, size: size, alpha: alpha, beta: beta, k: k, op: "localResponseNorm")
-    return try layerOutput(x.shape, reading: x) { Reference.localResponseNorm($0, $1, g, p) }
+    return try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.localResponseNorm($0, $1, g, p) } else { Optimized.localResponseNorm($0, $1, g, p) }
+    }
 }
 
 /// Validates a local response normalization's input and parameters for `op`.

@@ -103,7 +103,7 @@ public func maxPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "maxPool2d")
     let (n, c, _, _) = try imageDims(x, "maxPool2d")
     return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
-        Reference.maxPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.maxPool2d(g, input: $0, output: $1) } else { Optimized.maxPool2d(g, input: $0, output: $1) }
     }
 }
 
@@ -114,7 +114,7 @@ public func avgPool2d(_ x: Tensor, _ options: Pool2DOptions) throws -> Tensor {
     let g = try pool2dGeometry(x, options, op: "avgPool2d")
     let (n, c, _, _) = try imageDims(x, "avgPool2d")
     return try layerOutput(imageShape(rank: x.rank, n, c, g.outHeight, g.outWidth), reading: x) {
-        Reference.avgPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.avgPool2d(g, input: $0, output: $1) } else { Optimized.avgPool2d(g, input: $0, output: $1) }
     }
 }
 
@@ -138,7 +138,7 @@ func adaptivePool(_ x: Tensor, outputSize s: Size2D, op: String) throws -> Tenso
     let g = try adaptivePoolGeometry(shape: x.shape, outputSize: s, op: op)
     let (n, c, _, _) = try imageDims(x, op)
     return try layerOutput(imageShape(rank: x.rank, n, c, s.h, s.w), reading: x) {
-        Reference.adaptiveAvgPool2d(g, input: $0, output: $1)
+        if KernelDispatch.forceReference { Reference.adaptiveAvgPool2d(g, input: $0, output: $1) } else { Optimized.adaptiveAvgPool2d(g, input: $0, output: $1) }
     }
 }
 

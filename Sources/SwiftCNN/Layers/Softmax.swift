@@ -6,7 +6,9 @@
 public func softmax(_ x: Tensor, axis: Int = -1) throws -> Tensor {
     let a = try LayerChecks.axis(axis, rank: x.rank, "softmax")
     let g = AxisGeometry(shape: x.shape, axis: a)
-    return try layerOutput(x.shape, reading: x) { Reference.softmax($0, $1, g) }
+    return try layerOutput(x.shape, reading: x) {
+        if KernelDispatch.forceReference { Reference.softmax($0, $1, g) } else { Optimized.softmax($0, $1, g) }
+    }
 }
 
 // MARK: - Backward

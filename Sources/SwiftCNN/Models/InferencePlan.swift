@@ -17,7 +17,12 @@ import Darwin
 /// ``PreparedConvWeights``). The forward pass then fuses the bias, a following ReLU and,
 /// at the end of a residual block, the shortcut add and its ReLU into the convolution's
 /// output pass.
-/// Safe to use from several threads (a mutex guards the table).
+/// Safe to use from several threads (a mutex guards the tables).
+///
+/// It also holds the compiled forward passes (``ForwardPlan``, one per input shape, see
+/// ForwardPlan.swift) and a small pool of activation arenas: each forward checks one out
+/// for its whole run and returns it, so concurrent forwards never share a buffer and a
+/// steady-state forward allocates only its result.
 final class InferencePlan: @unchecked Sendable {
     /// One prepared convolution.
     final class Conv {
@@ -28,10 +33,126 @@ final class InferencePlan: @unchecked Sendable {
             self.packed = packed
             self.bias = bias
         }
+
+        /// Output planes (per image) below which the product runs as matrix-vector products
+        /// (``Optimized/gemvPacked(m:n:k:a:b:ldb:c:ldc:epilogue:)``) instead of the GEMM, whose
+        /// 32-column tiles would mostly compute padding.
+        static let gemvMaxColumns = 8
+
+        /// The kernel ``execute(_:input:residual:relu:output:scratch:)`` runs for `g`.
+        enum Kernel {
+            /// Winograd F(4×4, 3×3) (the weights were prepared for it).
+            case winograd
+            /// Direct SIMD convolution of a small first layer (``Optimized/smallConv``).
+            case small
+            /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
+            case byPositions
+            /// im2col, then one packed matrix-vector product per output position.
+            case gemv
+            /// im2col generated into the GEMM's packed panels (``Optimized/conv2dPacked``).
+            case gemm
+        }
+
+        /// Which kernel runs `g`. The small-conv kernels read the GEMM-packed weights
+        /// (``Optimized/gemmMR``-row panels).
+        func kernel(_ g: Conv2DGeometry) -> Kernel {
+            guard case .im2col = packed else { return .winograd }
+            if Optimized.smallConvApplies(g) { return .small }
+            if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns { return .byPositions }
+            if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns { return .gemv }
+            return .gemm
+        }
+
+        /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
+        /// when it is given them: the Winograd transforms' buffers, or the im2col columns of
+        /// the GEMV path. The GEMM path needs none: it generates im2col straight into its
+        /// packed B panels, whose buffers come from ``GEMMScratchCache`` (kept between calls).
+        func scratchCount(_ g: Conv2DGeometry) throws -> Int {
+            switch kernel(g) {
+            case .winograd: return try Optimized.winogradScratchCount(g)
+            case .gemv: return Conv.gemvDirect(g) ? 0 : try Checked.mul(g.patchSize, g.outPlane, "conv2d im2col columns")
+            case .small, .byPositions, .gemm: return 0
+            }
+        }
+
+        /// Whether the GEMV path's im2col matrix is the input itself: a 1×1 stride-1 conv, or
+        /// a kernel that covers the whole unpadded input (one output position: LeNet's C5).
+        static func gemvDirect(_ g: Conv2DGeometry) -> Bool {
+            g.padding == Padding2D(0) && g.dilation == Size2D(1)
+                && ((g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1))
+                    || (g.kernelHeight == g.inHeight && g.kernelWidth == g.inWidth))
+        }
+
+        /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU).
+        /// `scratch` (see ``scratchCount(_:)``) avoids allocating; nil (or too small) allocates
+        /// what is needed. The one place the tensor path (``Model/plannedConv``) and the
+        /// compiled plan run a conv.
+        func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
+                     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            try withOptionalPointer(bias) { b in
+                guard case .im2col(let weights) = packed, weights.groups.count == g.groups else {
+                    try Optimized.conv2dPrepared(g, input: input, weights: packed, bias: b, residual: residual,
+                                                 relu: relu, output: output, scratch: scratch)
+                    return
+                }
+                switch kernel(g) {
+                case .small:
+                    Optimized.smallConv(g, input: input, packed: weights.groups[0].pointer, bias: b, residual: residual,
+                                        relu: relu, output: output)
+                case .byPositions:
+                    Optimized.smallConvByPositions(g, input: input, packed: weights.groups[0].pointer, bias: b,
+                                                   residual: residual, relu: relu, output: output)
+                case .gemv:
+                    try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu,
+                                    output: output, scratch: scratch)
+                case .gemm, .winograd:
+                    try Optimized.conv2dPacked(g, input: input, weights: weights, bias: b, residual: residual,
+                                               relu: relu, output: output)
+                }
+            }
+        }
+
+        /// Tiny output planes (LeNet's C5, a network's last layers on small inputs): im2col,
+        /// then one packed matrix-vector product per output position.
+        private func executeGEMV(_ g: Conv2DGeometry, weights: PackedConvWeights, input: UnsafePointer<Float>,
+                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                                 output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            let direct = Conv.gemvDirect(g)
+            let columnCount = direct ? 0 : g.patchSize * g.outPlane
+            let given = scratch.flatMap { $0.count >= columnCount ? $0.baseAddress : nil }
+            let owned: ScratchBuffer? = direct || given != nil ? nil : try ScratchBuffer(count: columnCount)
+            let columns = direct ? nil : given ?? owned?.pointer
+            for n in 0..<g.batch {
+                let x = input + n * g.inChannels * g.inPlane
+                let offset = n * g.outChannels * g.outPlane
+                var b = x
+                if let columns {
+                    Optimized.im2col(g, x, columns, channels: 0..<g.inChannels)
+                    b = UnsafePointer(columns)
+                }
+                var ep = GEMMEpilogue()
+                ep.bias = bias
+                ep.residual = residual.map { $0 + offset }
+                ep.ldr = g.outPlane
+                ep.relu = relu
+                Optimized.gemvPacked(m: g.outChannels, n: g.outPlane, k: g.patchSize, a: weights.groups[0].pointer,
+                                     b: b, ldb: g.outPlane, c: output + offset, ldc: g.outPlane, epilogue: ep)
+            }
+            withExtendedLifetime(owned) {}
+        }
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var convs: [String: Conv] = [:]
+    /// Compiled forward passes by input shape (at most ``maxForwardPlans``).
+    private var forwardPlans: [[Int]: ForwardPlan] = [:]
+    /// Arenas not in use (at most ``maxIdleArenas``; the largest kept).
+    private var idleArenas: [ScratchBuffer] = []
+    /// Input shapes whose compiled plans are kept.
+    static let maxForwardPlans = 8
+    /// Arenas kept for reuse: one per forward running at the same time, up to this many
+    /// (more concurrent forwards allocate theirs and free them after: memory stays bounded).
+    static let maxIdleArenas = 2
 
     init() {
         mutex.initialize(to: pthread_mutex_t())
@@ -51,6 +172,71 @@ final class InferencePlan: @unchecked Sendable {
         let c = try make()
         convs[key] = c
         return c
+    }
+
+    /// The compiled forward pass for `shape`, if there is one.
+    func cachedForwardPlan(_ shape: [Int]) -> ForwardPlan? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return forwardPlans[shape]
+    }
+
+    /// The compiled forward pass for `shape`, compiled by `make` (outside the lock: it
+    /// prepares convolutions through ``conv(_:_:)``) when there is none yet.
+    func forwardPlan(_ shape: [Int], _ make: () throws -> ForwardPlan) throws -> ForwardPlan {
+        if let p = cachedForwardPlan(shape) { return p }
+        let made = try make()
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let p = forwardPlans[shape] { return p }  // another thread was first
+        if forwardPlans.count >= InferencePlan.maxForwardPlans, let victim = forwardPlans.keys.first {
+            forwardPlans[victim] = nil
+        }
+        forwardPlans[shape] = made
+        return made
+    }
+
+    /// An arena of at least `count` floats for one forward: the smallest idle one that is
+    /// large enough, else a new one. Give it back with ``checkIn(_:)``.
+    func checkOutArena(_ count: Int) throws -> ScratchBuffer {
+        pthread_mutex_lock(mutex)
+        var best: Int? = nil
+        for (i, a) in idleArenas.enumerated() where a.count >= count {
+            if best.map({ idleArenas[$0].count > a.count }) ?? true { best = i }
+        }
+        if let best {
+            let a = idleArenas.remove(at: best)
+            pthread_mutex_unlock(mutex)
+            return a
+        }
+        pthread_mutex_unlock(mutex)
+        return try ScratchBuffer(count: max(count, 1))
+    }
+
+    /// Returns an arena from ``checkOutArena(_:)``; the smallest idle one is freed when more
+    /// than ``maxIdleArenas`` would be kept.
+    func checkIn(_ arena: ScratchBuffer) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        idleArenas.append(arena)
+        if idleArenas.count > InferencePlan.maxIdleArenas,
+           let smallest = idleArenas.indices.min(by: { idleArenas[$0].count < idleArenas[$1].count }) {
+            idleArenas.remove(at: smallest)
+        }
+    }
+
+    /// Number of idle arenas (for tests).
+    var idleArenaCount: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return idleArenas.count
+    }
+
+    /// Floats held by idle arenas (for tests).
+    var idleArenaFloats: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return idleArenas.reduce(0) { $0 + $1.count }
     }
 
     /// Number of prepared convolutions (for tests).
@@ -93,27 +279,33 @@ extension Model {
                 i += 1
                 continue
             }
-            let convPath = Layer.join(path, children[i].name)
-            var next = i + 1
-            var bn: (path: String, eps: Float)? = nil
-            if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
-                bn = (Layer.join(path, children[next].name), eps)
-                next += 1
-            }
-            var relu = false
-            if next < children.endIndex, case .relu = children[next].layer {
-                relu = true
-                next += 1
-            }
-            // The block's last conv (+ bn) takes the residual add and the block's ReLU.
-            let takesResidual = residual != nil && next == children.endIndex && !relu
-            y = try plannedConv(spec, path: convPath, batchNorm: bn, y,
-                                residual: takesResidual ? residual : nil, relu: relu || takesResidual)
-            if takesResidual { return y }
-            i = next
+            let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
+            y = try plannedConv(spec, path: Layer.join(path, children[i].name), batchNorm: group.bn, y,
+                                residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual)
+            if group.takesResidual { return y }
+            i = group.next
         }
         if let residual { return try SwiftCNN.relu(try add(y, residual)) }
         return y
+    }
+
+    /// What follows the conv at `i` of `children` and is fused into it: a batch norm (its
+    /// path and eps), a ReLU; `next` is the child after them. With a residual, the block's
+    /// last conv (+ bn) takes the residual add and the block's ReLU (`takesResidual`).
+    static func convGroup(_ children: ArraySlice<NamedLayer>, at i: Int, path: String, residual: Bool)
+        -> (bn: (path: String, eps: Float)?, relu: Bool, takesResidual: Bool, next: Int) {
+        var next = i + 1
+        var bn: (path: String, eps: Float)? = nil
+        if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
+            bn = (Layer.join(path, children[next].name), eps)
+            next += 1
+        }
+        var relu = false
+        if next < children.endIndex, case .relu = children[next].layer {
+            relu = true
+            next += 1
+        }
+        return (bn, relu, residual && next == children.endIndex && !relu, next)
     }
 
     /// One convolution through the plan: packed (BN-folded) weights, fused output pass.
@@ -134,12 +326,9 @@ extension Model {
         }
         var out = try Tensor(uninitialized: shape)
         try x.withUnsafePointer { xp in
-            try withOptionalPointer(conv.bias) { b in
-                try withOptionalPointer(residual) { r in
-                    try out.withUnsafeMutablePointerUnchecked { yp in
-                        try Optimized.conv2dPrepared(g, input: xp, weights: conv.packed, bias: b,
-                                                     residual: r, relu: relu, output: yp)
-                    }
+            try withOptionalPointer(residual) { r in
+                try out.withUnsafeMutablePointerUnchecked { yp in
+                    try conv.execute(g, input: xp, residual: r, relu: relu, output: yp, scratch: nil)
                 }
             }
         }
@@ -147,7 +336,11 @@ extension Model {
     }
 
     /// Folds the batch norm at `bn` (if any) into the weights and bias, then packs them.
-    func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?) throws -> InferencePlan.Conv {
+    /// `foldingInto`: room for `weight.count` floats to fold into (the compiled plan reuses one
+    /// for every conv, so that no short-lived weight-sized buffers fragment the heap between
+    /// the long-lived packed ones); nil allocates a temporary.
+    func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?,
+                     foldingInto scratch: UnsafeMutablePointer<Float>? = nil) throws -> InferencePlan.Conv {
         guard let bn else {
             let packed = try weight.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
             return InferencePlan.Conv(packed: packed, bias: bias)
@@ -159,21 +352,21 @@ extension Model {
             throw SwiftCNNError(.internal, "\(bn.path): batch norm has \(gamma.count) channels, the convolution \(oc)")
         }
         let own = bias?.scalars
-        var folded = try Tensor(uninitialized: weight.shape)
+        let temporary: ScratchBuffer? = scratch == nil ? try ScratchBuffer(count: weight.count) : nil
+        guard let f = scratch ?? temporary?.pointer else { throw SwiftCNNError(.internal, "\(bn.path): no folding buffer") }
         var newBias = try Tensor(uninitialized: [oc])
         let per = weight.count / oc
         weight.withUnsafePointer { w in
-            folded.withUnsafeMutablePointerUnchecked { f in
-                newBias.withUnsafeMutablePointerUnchecked { nb in
-                    for o in 0..<oc {
-                        let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.eps)).squareRoot()
-                        for j in 0..<per { f[o * per + j] = Float(Double(w[o * per + j]) * scale) }
-                        nb[o] = Float((Double(own?[o] ?? 0) - Double(mean[o])) * scale + Double(beta[o]))
-                    }
+            newBias.withUnsafeMutablePointerUnchecked { nb in
+                for o in 0..<oc {
+                    let scale = Double(gamma[o]) / (Double(variance[o]) + Double(bn.eps)).squareRoot()
+                    for j in 0..<per { f[o * per + j] = Float(Double(w[o * per + j]) * scale) }
+                    nb[o] = Float((Double(own?[o] ?? 0) - Double(mean[o])) * scale + Double(beta[o]))
                 }
             }
         }
-        let packed = try folded.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
+        let packed = try PreparedConvWeights(g, weight: UnsafePointer(f))
+        withExtendedLifetime(temporary) {}
         return InferencePlan.Conv(packed: packed, bias: newBias)
     }
 }

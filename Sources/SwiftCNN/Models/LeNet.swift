@@ -85,15 +85,15 @@ public func lenet5OriginalArchitecture(numClasses: Int = 10) -> Architecture {
 /// inference before these run; each still checks what it indexes.
 enum LeNetOps {
     /// 1.7159 · tanh(2x/3), elementwise, in float32 in the reference's order:
-    /// tanh(x · Float(2/3)) · 1.7159 — with the SIMD tanh (see `Optimized.tanh`), or the C
-    /// library's tanhf under ``KernelDispatch/forceReference``.
+    /// tanh(x · Float(2/3)) · 1.7159 — with the SIMD tanh (``Optimized/scaledTanh(_:_:count:)``),
+    /// or the C library's tanhf under ``KernelDispatch/forceReference``.
     static func scaledTanh(_ x: Tensor) throws -> Tensor {
         let s = Float(2.0 / 3.0)
         return try layerOutput(x.shape, reading: x) { xp, yp in
             if KernelDispatch.forceReference {
                 for i in 0..<x.count { yp[i] = tanhf(xp[i] * s) * 1.7159 }
             } else {
-                Optimized.tanh(xp, yp, count: x.count, inputScale: s, outputScale: 1.7159)
+                Optimized.scaledTanh(xp, yp, count: x.count)
             }
         }
     }

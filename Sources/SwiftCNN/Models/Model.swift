@@ -284,18 +284,19 @@ public struct Model {
 
     /// The output shape [N, numClasses] for an input shape; an error naming the expected shape.
     public func outputShape(forInput shape: [Int]) throws -> [Int] {
-        try architecture.outputShape(forInput: shape)
+        if let p = plan.cachedForwardPlan(shape) { return p.outputShape }  // validated when compiled
+        return try architecture.outputShape(forInput: shape)
     }
 
     /// The logits (or, for lenet5_original, the RBF penalties) of a batch: input
     /// [N, C, H, W] → [N, numClasses]. The shape is checked before any work, with an error
     /// that says the expected one.
     public func forward(_ input: Tensor) throws -> Tensor {
-        _ = try architecture.outputShape(forInput: input.shape)
         if KernelDispatch.forceReference {
+            _ = try architecture.outputShape(forInput: input.shape)
             return try run(architecture.root, path: "", input)
         }
-        return try runPlanned(architecture.root, path: "", input)
+        return try forwardPlanned(input)  // validates the shape when it compiles a plan for it
     }
 
     func weight(_ path: String, _ leaf: String) throws -> Tensor {

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Float buffers for tensors and kernel scratch space.
 ///
@@ -39,8 +40,15 @@ public enum Memory {
         guard rc == 0, let p = raw else {
             throw SwiftCNNError.outOfMemory("could not allocate \(bytes) bytes")
         }
+        allocations.add(1, ordering: .relaxed)
+        allocatedBytes.add(bytes, ordering: .relaxed)
         return p.bindMemory(to: Float.self, capacity: max(count, 1))
     }
+
+    /// Buffers and bytes allocated so far by ``allocateFloats(_:)`` (process-wide; tests use
+    /// the difference over a call to check that it allocates nothing large).
+    static let allocations = Atomic<Int>(0)
+    static let allocatedBytes = Atomic<Int>(0)
 
     /// Frees a buffer from ``allocateFloats(_:)``.
     public static func free(_ p: UnsafeMutablePointer<Float>) {

@@ -361,10 +361,12 @@ static PyObject *model_summary(ModelObject *self, PyObject *obj)
     return result;
 }
 
-/* _macs(input_shape | None) -> int: scnn_model_macs (per example). */
-static PyObject *model_macs(ModelObject *self, PyObject *obj)
+/* A model query that takes an optional [N, C, H, W] shape and writes one int64. */
+typedef scnn_status (*shape_query)(scnn_model const *, int64_t const *, int64_t *);
+
+static PyObject *model_shape_query(ModelObject *self, PyObject *obj, shape_query query)
 {
-    int64_t shape[4], macs = 0;
+    int64_t shape[4], value = 0;
     const int64_t *ptr = NULL;
     scnn_status st;
     if (obj != Py_None) {
@@ -380,12 +382,24 @@ static PyObject *model_macs(ModelObject *self, PyObject *obj)
     if (!begin_read(self))
         return NULL;
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_model_macs(self->model, ptr, &macs);
+    st = query(self->model, ptr, &value);
     Py_END_ALLOW_THREADS
     end_read(self);
     if (st != SCNN_STATUS_OK)
         return raise_status(st, NULL);
-    return PyLong_FromLongLong((long long)macs);
+    return PyLong_FromLongLong((long long)value);
+}
+
+/* _macs(input_shape | None) -> int: scnn_model_macs (per example). */
+static PyObject *model_macs(ModelObject *self, PyObject *obj)
+{
+    return model_shape_query(self, obj, scnn_model_macs);
+}
+
+/* _workspace_bytes(input_shape | None) -> int: scnn_model_workspace_bytes. */
+static PyObject *model_workspace_bytes(ModelObject *self, PyObject *obj)
+{
+    return model_shape_query(self, obj, scnn_model_workspace_bytes);
 }
 
 /* _state_dict() -> [(key, TensorBuffer, is_buffer), ...] in PyTorch's order (copies). */
@@ -595,6 +609,8 @@ static PyMethodDef model_methods[] = {
     {"_save", (PyCFunction)model_save, METH_O, "_save(path): scnn_model_save."},
     {"_summary", (PyCFunction)model_summary, METH_O, "_summary(input_shape|None) -> str: scnn_model_summary."},
     {"_macs", (PyCFunction)model_macs, METH_O, "_macs(input_shape|None) -> int: scnn_model_macs (per example)."},
+    {"_workspace_bytes", (PyCFunction)model_workspace_bytes, METH_O,
+     "_workspace_bytes(input_shape|None) -> int: scnn_model_workspace_bytes."},
     {"_state_dict", (PyCFunction)model_state_dict, METH_NOARGS,
      "_state_dict() -> [(key, TensorBuffer, is_buffer)]: scnn_model_get_parameter for every key."},
     {"_load_state_dict", (PyCFunction)model_load_state_dict, METH_VARARGS,

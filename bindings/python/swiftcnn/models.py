@@ -213,6 +213,17 @@ class Model(_c.Model):
         """
         return self._macs(None if input_shape is None else tuple(input_shape))
 
+    def workspace_bytes(self, input_shape: Optional[Sequence[int]] = None) -> int:
+        """Bytes of activation and scratch memory one optimized forward pass of
+        ``input_shape`` uses: the buffers planned once per input shape, those whose live
+        ranges do not overlap sharing memory (each forward running at the same time uses its
+        own). Weights, their packed copies and the result are not counted. Plans the shape
+        (packing the weights) if no forward has yet.
+
+        input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
+        """
+        return self._workspace_bytes(None if input_shape is None else tuple(input_shape))
+
     def reset_parameters(self, seed: int = 0) -> None:
         """Replaces every weight with swiftcnn seeded init v1's values for ``seed`` (what a
         new model holds for seed 0; the generator of the parity fixtures)."""

@@ -216,6 +216,23 @@ def test_macs():
         m.macs((1, 1, 32))
 
 
+def test_workspace_bytes():
+    # LeNet-5 at batch 1 holds at least its largest live pair of activations (conv1's
+    # 6x28x28 output, read by the pooling that writes 6x14x14), well under a MiB; batch 8
+    # needs more; a shape the model does not take is a ValueError.
+    m = models.create("lenet5")
+    one = m.workspace_bytes()
+    assert 4 * (6 * 28 * 28 + 6 * 14 * 14) <= one < 1 << 20
+    assert m.workspace_bytes((1, 1, 32, 32)) == one
+    assert m.workspace_bytes((8, 1, 32, 32)) > one
+    x = np.random.default_rng(0).standard_normal((1, 1, 32, 32)).astype(np.float32)
+    np.testing.assert_array_equal(m(x), m(x))  # forwards after planning agree
+    with pytest.raises(ValueError):
+        m.workspace_bytes((1, 1, 28, 28))
+    with pytest.raises(ValueError):
+        m.workspace_bytes((1, 1, 32))
+
+
 def test_imagenet_classes():
     labels = swiftcnn.imagenet_classes()
     assert isinstance(labels, list) and len(labels) == 1000

@@ -50,7 +50,7 @@ extension Optimized {
     /// For each image and group: output[og rows] = weight[og, Cg·KH·KW] · columns + bias,
     /// where `columns` is the im2col matrix `[Cg·KH·KW, OH·OW]` of the input patches (zeros
     /// where a tap falls in the padding). The GEMM generates it tile by tile straight into its
-    /// packed B panels (``packIm2colTile(_:_:pc:kc:col:cols:into:)``), so it is never stored;
+    /// packed B panels (``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)``), so it is never stored;
     /// the bias is added in the GEMM's output pass. A 1×1 kernel with stride 1 and no padding multiplies the input planes
     /// directly. A flipped kernel (true convolution) is flipped once while packing.
     /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
@@ -72,6 +72,11 @@ extension Optimized {
         guard weights.groups.count == g.groups, weights.patchSize == patch, weights.outChannels == g.outChannels else {
             throw SwiftCNNError(.internal, "conv2d: packed weights do not match the geometry")
         }
+        if g.batch > 1 && outPlane < batchedPlaneLimit {
+            try conv2dPackedBatched(g, input: input, weights: weights, bias: bias, residual: residual, relu: relu,
+                                    output: output)
+            return
+        }
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
 
         for n in 0..<g.batch {
@@ -92,28 +97,88 @@ extension Optimized {
         }
     }
 
+    /// Output planes (OH·OW) below which ``conv2dPacked(_:input:weights:bias:residual:relu:output:)``
+    /// multiplies several images at once: one GEMM per image would be only a few NR-column
+    /// tiles wide (a 4×4 map is half a tile, 1×1 one column), too narrow for the micro-kernel
+    /// and the thread split.
+    static let batchedPlaneLimit = 256
+    /// Most columns (images × OH·OW) of one batched GEMM: bounds its staging buffer to
+    /// O/groups × this many floats.
+    static let batchedColumns = 8192
+
+    /// ``conv2dPacked(_:input:weights:bias:residual:relu:output:)`` for small output planes:
+    /// per group, one GEMM over B images at once (n = B·OH·OW, im2col of the B images side by
+    /// side, generated into the packed panels) into a staging buffer `[O/groups, B·OH·OW]`
+    /// (from ``GEMMScratchCache``), with the bias (and the ReLU when there is no residual) in
+    /// its output pass; then each image's rows are copied to their place in the output, adding
+    /// the residual and applying the ReLU there. Each element gets the same operations in the
+    /// same order as in the per-image GEMM.
+    static func conv2dPackedBatched(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
+                                    bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                                    output: UnsafeMutablePointer<Float>) throws {
+        let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
+        let plane = g.outPlane
+        let imageStride = g.inChannels * g.inPlane
+        let perGEMM = max(1, min(g.batch, batchedColumns / plane))
+        let staging = try GEMMScratchCache.shared.take(try Checked.product([og, perGEMM, plane], "conv2d batched GEMM"))
+        defer { GEMMScratchCache.shared.give(staging) }
+        let c = staging.pointer
+        var n0 = 0
+        while n0 < g.batch {
+            let images = min(perGEMM, g.batch - n0)
+            let columns = images * plane
+            for grp in 0..<g.groups {
+                var ep = GEMMEpilogue()
+                ep.bias = bias.map { $0 + grp * og }
+                ep.relu = relu && residual == nil
+                let x = input + (n0 * g.inChannels + grp * cg) * g.inPlane
+                try gemmPacked(m: og, n: columns, k: g.patchSize, a: weights.groups[grp].pointer,
+                               source: .im2col(g, x, imageStride: imageStride), c: c, ldc: columns,
+                               accumulate: false, epilogue: ep)
+                for b in 0..<images {
+                    for i in 0..<og {
+                        let src = c + i * columns + b * plane
+                        let at = ((n0 + b) * g.outChannels + grp * og + i) * plane
+                        if let residual {
+                            for q in 0..<plane {
+                                let v = src[q] + residual[at + q]
+                                output[at + q] = relu && v < 0 ? 0 : v
+                            }
+                        } else {
+                            (output + at).update(from: src, count: plane)
+                        }
+                    }
+                }
+            }
+            n0 += images
+        }
+    }
+
     /// Packs rows `pc..<pc+kc`, columns `col..<col+cols` (cols <= NR) of the im2col matrix of
     /// the input planes at `x` (row (c, k, l), column (y, x) = in[c, y·sH − pT + k·dH,
     /// x·sW − pL + l·dW], 0 in the padding) into one NR-wide GEMM panel: row `p` at `p·NR`,
     /// zeros past `cols`. The columns of one output row are a run: a contiguous copy with
-    /// stride 1, zeros where the taps fall in the padding.
+    /// stride 1, zeros where the taps fall in the padding. Columns past OH·OW continue in the
+    /// next image, whose planes start `imageStride` floats further (several images' matrices
+    /// side by side, for one GEMM over a batch of small maps).
     static func packIm2colTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
-                               into dst: UnsafeMutablePointer<Float>) {
+                               into dst: UnsafeMutablePointer<Float>, imageStride: Int = 0) {
         let nr = gemmNR
-        let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth
+        let kh = g.kernelHeight, kw = g.kernelWidth, oh = g.outHeight, ow = g.outWidth
         let ih = g.inHeight, iw = g.inWidth
         let sh = g.stride.h, sw = g.stride.w
         let taps = kh * kw
+        let image0 = col / g.outPlane, rest = col % g.outPlane
         var c = pc / taps
         var ki = (pc % taps) / kw, kj = pc % kw
         for p in 0..<kc {
             let d = dst + p * nr
-            let plane = x + c * g.inPlane
+            var plane = x + image0 * imageStride + c * g.inPlane
             // Output columns ox with 0 <= ox·sW + off < W are x0..<x1 (as in im2col).
             let off = kj * g.dilation.w - g.padding.left
             let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
             let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
-            var q = 0, oy = col / ow, ox = col % ow
+            var q = 0, oy = rest / ow, ox = rest % ow
             while q < cols {
                 let run = min(cols - q, ow - ox)
                 let iy = oy * sh - g.padding.top + ki * g.dilation.h
@@ -135,6 +200,10 @@ extension Optimized {
                 q += run
                 ox = 0
                 oy += 1
+                if oy == oh {
+                    oy = 0
+                    plane += imageStride
+                }
             }
             if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
             kj += 1
@@ -175,8 +244,8 @@ extension Optimized {
                 for l in 0..<kw {
                     // Columns x0..<x1 read inside the input: 0 <= x·sW + off < W.
                     let off = l * g.dilation.w - g.padding.left
-                    let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
-                    let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+                    let x0 = off >= 0 ? 0 : sw == 1 ? min(ow, -off) : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
+                    let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, sw == 1 ? iw - off : (iw - 1 - off) / sw + 1))
                     for yo in 0..<oh {
                         let dst = row + yo * ow
                         let iy = yo * sh - g.padding.top + k * g.dilation.h
@@ -187,7 +256,7 @@ extension Optimized {
                         if x0 > 0 { dst.update(repeating: 0, count: x0) }
                         let src = plane + iy * iw + off
                         if sw == 1 {
-                            (dst + x0).update(from: src + x0, count: x1 - x0)
+                            copyFloats(dst + x0, src + x0, x1 - x0)
                         } else {
                             for xo in x0..<x1 { dst[xo] = src[xo * sw] }
                         }

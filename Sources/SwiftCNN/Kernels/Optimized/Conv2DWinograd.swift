@@ -244,14 +244,18 @@ extension Optimized {
     /// The convolution with prepared weights and the fused output pass (bias, residual,
     /// ReLU): ``conv2dWinograd(_:input:weights:bias:residual:relu:output:)`` or
     /// ``conv2dPacked(_:input:weights:bias:residual:relu:output:)``, whichever the weights are for.
+    /// `scratch`, when given and large enough (``winogradScratchCount(_:)``), holds the
+    /// Winograd buffers instead of a fresh allocation (the im2col + GEMM path needs none).
     static func conv2dPrepared(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PreparedConvWeights,
                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                               output: UnsafeMutablePointer<Float>) throws {
+                               output: UnsafeMutablePointer<Float>,
+                               scratch: UnsafeMutableBufferPointer<Float>? = nil) throws {
         switch weights {
         case .im2col(let packed):
             try conv2dPacked(g, input: input, weights: packed, bias: bias, residual: residual, relu: relu, output: output)
         case .winograd(let transformed):
-            try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: residual, relu: relu, output: output)
+            try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: residual, relu: relu,
+                               output: output, scratch: scratch)
         }
     }
 
@@ -279,16 +283,74 @@ extension Optimized {
     /// Aᵀ·m·A (output channels spread over the threads) adds the bias and residual, applies
     /// ReLU and writes the 4×4 tiles, clipped at the edges. Each value is computed by the
     /// same instructions whatever the thread count, so results are bitwise identical.
+    /// `scratch`: room for the transformed input and products and the workers' row buffers
+    /// (``winogradScratchCount(_:)`` floats at the current thread count) — the compiled
+    /// forward's arena; nil, or too small, allocates them for this call.
     /// - Throws: `.outOfMemory` when scratch memory cannot be had; `.internal` when the
     ///   weights or geometry do not fit.
     static func conv2dWinograd(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: WinogradConvWeights,
                                bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                               output: UnsafeMutablePointer<Float>) throws {
+                               output: UnsafeMutablePointer<Float>,
+                               scratch: UnsafeMutableBufferPointer<Float>? = nil) throws {
         guard WinogradConvWeights.supports(g), weights.outChannels == g.outChannels,
               weights.inChannels == g.inChannels, weights.matrices.count == 36 else {
             throw SwiftCNNError(.internal, "conv2d: Winograd weights do not match the geometry")
         }
         let blocking = WinogradBlocking(g)
+        let c = g.inChannels, o = g.outChannels, ld = blocking.ld
+        let sizes = try winogradScratchSizes(g, blocking)
+        let vSize = sizes.v, qSize = sizes.q, rowSize = sizes.row, workers = sizes.workers
+        let shared = sizes.v + sizes.m
+        let given = scratch.flatMap { $0.count >= sizes.total ? $0.baseAddress : nil }
+        let owned: ScratchBuffer? = given == nil ? try ScratchBuffer(count: sizes.total) : nil
+        guard let base = given ?? owned?.pointer else { return }
+        let u = weights.matrices.map { $0.pointer }
+        // One flag per GEMM that ran out of memory (on the stack: a steady-state call allocates nothing).
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: 36) { failed in
+            guard let failures = failed.baseAddress else { return }
+            failures.initialize(repeating: 0, count: 36)
+            try u.withUnsafeBufferPointer { up in
+                for blk in 0..<blocking.blocks {
+                    let segs = blocking.segments(ofBlock: blk)
+                    @inline(__always) func work(_ w: Int) -> WinogradWork {
+                        let q = base + shared + w * (qSize + rowSize)
+                        return WinogradWork(g: g, b: blocking, input: input, bias: bias, residual: residual, relu: relu,
+                                            output: output, v: base, m: base + vSize, q: q, row: q + qSize)
+                    }
+                    Threading.parallelFor(workers) { w in
+                        work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
+                    }
+                    let nt = segs.reduce(0) { $0 + blocking.segment($1).columns }
+                    Threading.parallelFor(36) { xi in
+                        do {
+                            try Optimized.gemmPacked(m: o, n: nt, k: c, a: up[xi], b: base + xi * c * ld, ldb: ld,
+                                                     c: base + vSize + xi * o * ld, ldc: ld, accumulate: false, epilogue: .none)
+                        } catch {
+                            failures[xi] = 1
+                        }
+                    }
+                    for xi in 0..<36 where failures[xi] != 0 {
+                        throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
+                    }
+                    Threading.parallelFor(workers) { w in
+                        work(w).outputTransform(segments: segs, channels: (o * w / workers)..<(o * (w + 1) / workers))
+                    }
+                }
+            }
+        }
+        withExtendedLifetime((owned, weights)) {}
+    }
+
+    /// Floats of scratch ``conv2dWinograd(_:input:weights:bias:residual:relu:output:scratch:)``
+    /// uses for `g` at the current thread count (``Threading/numThreads``).
+    static func winogradScratchCount(_ g: Conv2DGeometry) throws -> Int {
+        try winogradScratchSizes(g, WinogradBlocking(g)).total
+    }
+
+    /// The Winograd scratch layout: V (36·C·ld), M (36·O·ld), then per worker its
+    /// deinterleaved input rows Q and its output row buffer.
+    static func winogradScratchSizes(_ g: Conv2DGeometry, _ blocking: WinogradBlocking) throws
+        -> (v: Int, m: Int, q: Int, row: Int, workers: Int, total: Int) {
         let c = g.inChannels, o = g.outChannels, ld = blocking.ld
         let vSize = try Checked.product([36, c, ld], "winograd input buffer")
         let mSize = try Checked.product([36, o, ld], "winograd product buffer")
@@ -297,39 +359,7 @@ extension Optimized {
         let workers = max(1, min(Threading.numThreads, min(c, o)))
         let shared = try Checked.add(vSize, mSize, "winograd scratch")
         let total = try Checked.add(shared, try Checked.mul(qSize + rowSize, workers, "winograd scratch"), "winograd scratch")
-        let scratch = try ScratchBuffer(count: total)
-        let failed = try ScratchBuffer(count: 36, zeroed: true)
-        let u = weights.matrices.map { $0.pointer }
-        let base = scratch.pointer, failures = failed.pointer
-        try u.withUnsafeBufferPointer { up in
-            for blk in 0..<blocking.blocks {
-                let segs = blocking.segments(ofBlock: blk)
-                @inline(__always) func work(_ w: Int) -> WinogradWork {
-                    let q = base + shared + w * (qSize + rowSize)
-                    return WinogradWork(g: g, b: blocking, input: input, bias: bias, residual: residual, relu: relu,
-                                        output: output, v: base, m: base + vSize, q: q, row: q + qSize)
-                }
-                Threading.parallelFor(workers) { w in
-                    work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
-                }
-                let nt = segs.reduce(0) { $0 + blocking.segment($1).columns }
-                Threading.parallelFor(36) { xi in
-                    do {
-                        try Optimized.gemmPacked(m: o, n: nt, k: c, a: up[xi], b: base + xi * c * ld, ldb: ld,
-                                                 c: base + vSize + xi * o * ld, ldc: ld, accumulate: false, epilogue: .none)
-                    } catch {
-                        failures[xi] = 1
-                    }
-                }
-                for xi in 0..<36 where failures[xi] != 0 {
-                    throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
-                }
-                Threading.parallelFor(workers) { w in
-                    work(w).outputTransform(segments: segs, channels: (o * w / workers)..<(o * (w + 1) / workers))
-                }
-            }
-        }
-        withExtendedLifetime((scratch, failed, weights)) {}
+        return (vSize, mSize, qSize, rowSize, workers, total)
     }
 }
 

@@ -76,8 +76,10 @@ enum GEMMBSource {
     case matrix(UnsafePointer<Float>, ldb: Int)
     /// The im2col matrix of one image and group of a convolution, `[Cg·KH·KW, OH·OW]`, whose
     /// input planes start at the pointer: generated tile by tile while packing, never stored
-    /// (see ``Optimized/packIm2colTile(_:_:pc:kc:col:cols:into:)``).
-    case im2col(Conv2DGeometry, UnsafePointer<Float>)
+    /// (see ``Optimized/packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)``). A GEMM with
+    /// `n` = B·OH·OW columns reads the im2col matrices of B consecutive images side by side
+    /// (`[Cg·KH·KW, B·OH·OW]`), image `b`'s planes at `pointer + b·imageStride`.
+    case im2col(Conv2DGeometry, UnsafePointer<Float>, imageStride: Int = 0)
 }
 
 /// A matrix A (`m × k`, the left factor, e.g. convolution weights) packed once for repeated
@@ -533,8 +535,8 @@ extension Optimized {
         switch source {
         case .matrix(let b, let ldb):
             packBTile(kc: kc, cols: cols, b: b + pc * ldb + col, ldb: ldb, into: dst)
-        case .im2col(let g, let x):
-            packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst)
+        case .im2col(let g, let x, let imageStride):
+            packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
         }
     }
 

@@ -38,6 +38,10 @@ extension Optimized {
             s3 = s3.addingProduct(ra.loadUnaligned(fromByteOffset: o + 192, as: V.self), rb.loadUnaligned(fromByteOffset: o + 192, as: V.self))
             i += 64
         }
+        while i + 16 <= n {
+            s0 = s0.addingProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self), rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            i += 16
+        }
         var tail: Float = 0
         while i < n {
             tail = tail.addingProduct(a[i], b[i])

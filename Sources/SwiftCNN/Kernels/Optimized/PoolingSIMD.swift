@@ -1,0 +1,248 @@
+// Pooling with SIMD16<Float> along the output width. Same contracts as the ``Reference``
+// pooling kernels (torch semantics: −∞ / zero padding, ceil mode, count_include_pad,
+// adaptive windows).
+//
+// Max and average pooling: output columns whose window lies inside the input row (and, for
+// the vector's reads, within it) are computed 16 at a time — stride 1 by plain loads,
+// stride 2 by loading 32 floats and taking the even or odd lanes; any other stride, and the
+// columns at the borders, one by one with the same arithmetic. Max pooling is bitwise equal
+// to the reference (NaN propagates). Average pooling sums in float (the reference sums in
+// double), in the same order for vector and scalar columns. Planes are spread over
+// ``Threading``'s threads when there is enough work.
+
+extension Optimized {
+    /// Below this many window reads a pooling stays on the calling thread.
+    static let poolParallelThreshold = 1 << 17
+
+    /// Runs `body(plane)` for every plane, in parallel when `workPerPlane · planes` is large.
+    @inline(__always)
+    static func forEachPlane(_ planes: Int, workPerPlane: Int, _ body: (Int) -> Void) {
+        let threads = Threading.numThreads
+        if threads < 2 || planes < 2 || planes &* workPerPlane < poolParallelThreshold {
+            for p in 0..<planes { body(p) }
+            return
+        }
+        let items = min(planes, threads * 4)
+        Threading.parallelFor(items) { i in
+            for p in (planes * i / items)..<(planes * (i + 1) / items) { body(p) }
+        }
+    }
+
+    /// Max pooling, bitwise equal to ``Reference/maxPool2d(_:input:output:)``.
+    static func maxPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        pool2d(g, input, output, isMax: true)
+    }
+
+    /// Average pooling, ``Reference/avgPool2d(_:input:output:)`` summed in float.
+    static func avgPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        pool2d(g, input, output, isMax: false)
+    }
+
+    static func pool2d(_ g: Pool2DGeometry, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                       isMax: Bool) {
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let work = outPlane &* g.kernel.h &* g.kernel.w
+        // 2×2 windows, stride 2, no padding, all inside the input: the common case.
+        let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
+            && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+        let end = input + g.planes * inPlane
+        forEachPlane(g.planes, workPerPlane: work) { p in
+            if simple {
+                pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
+            } else if isMax {
+                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: true)
+            } else {
+                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: false)
+            }
+        }
+    }
+
+    /// One plane of max or average pooling; `end`: the end of the whole input (vector loads
+    /// may read a little past a row, never past `end`).
+    @inline(__always)
+    static func poolPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                          end: UnsafePointer<Float>, isMax: Bool) {
+        typealias V = SIMD16<Float>
+        let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let kh = g.kernel.h, kw = g.kernel.w, sh = g.stride.h, sw = g.stride.w
+        let ph = g.padding.h, pw = g.padding.w
+        // Columns read by a vector block, past its first window's start (-1: no vector path;
+        // huge windows, whose sums could overflow an Int, always take the scalar path).
+        var span = -1
+        if kw <= 1 << 20 {
+            if sw == 1 { span = kw - 1 + 15 } else if sw == 2 { span = 2 * ((kw - 1) / 2) + 31 }
+        }
+        let firstInside = span < 0 ? 0 : (pw + sw - 1) / sw  // first column whose window starts at >= 0
+        // Columns firstInside..<insideEnd have their whole window inside the row.
+        let insideEnd = span < 0 ? 0 : min(ow, (w + pw - kw) >= 0 ? (w + pw - kw) / sw + 1 : 0)
+        var out = dst
+        for y in 0..<oh {
+            let y0 = y * sh - ph
+            let y1 = min(y0 + kh, h + ph)
+            let ys = max(y0, 0), ye = min(y1, h)
+            let rowsInDivisor = g.countIncludePad ? y1 - y0 : ye - ys
+            var x = 0
+            while x < ow {
+                // Blocks of 16 inside the row; the last one may start earlier and overlap the
+                // previous one. Its loads may run past the row (lanes not used), not past `end`.
+                let xb = min(x, insideEnd - 16)
+                if x >= firstInside && x < insideEnd && xb >= firstInside && ys < ye
+                    && src + (ye - 1) * w + (xb * sw - pw) + span < end {
+                    let x0 = xb * sw - pw
+                    if isMax {
+                        var m = V(repeating: -.infinity)
+                        for iy in ys..<ye {
+                            let row = src + iy * w + x0
+                            for l in 0..<kw {
+                                let v = load(row, l, sw)
+                                m.replace(with: v, where: (v .> m) .| (v .!= v))
+                            }
+                        }
+                        UnsafeMutableRawPointer(out + xb).storeBytes(of: m, as: V.self)
+                    } else {
+                        var s = V()
+                        for iy in ys..<ye {
+                            let row = src + iy * w + x0
+                            for l in 0..<kw { s += load(row, l, sw) }
+                        }
+                        UnsafeMutableRawPointer(out + xb).storeBytes(of: s / Float(rowsInDivisor * kw), as: V.self)
+                    }
+                    x = xb + 16
+                    continue
+                }
+                // One column, any position.
+                let x0 = x * sw - pw
+                let x1 = min(x0 + kw, w + pw)
+                let xs = max(x0, 0), xe = min(x1, w)
+                if isMax {
+                    var m = -Float.infinity
+                    if xs < xe {
+                        for iy in ys..<ye {
+                            let row = src + iy * w
+                            for ix in xs..<xe {
+                                let v = row[ix]
+                                if v > m || v.isNaN { m = v }
+                            }
+                        }
+                    }
+                    out[x] = m
+                } else if ys >= ye || xs >= xe {
+                    out[x] = 0
+                } else {
+                    var s: Float = 0
+                    for iy in ys..<ye {
+                        let row = src + iy * w
+                        for ix in xs..<xe { s += row[ix] }
+                    }
+                    let divisor = g.countIncludePad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs)
+                    out[x] = s / Float(divisor)
+                }
+                x += 1
+            }
+            out += ow
+        }
+    }
+
+    /// 2×2 windows with stride 2 inside the plane: 16 (or 8) outputs per step from two rows
+    /// of 32 (or 16) inputs, even and odd lanes; the last block may overlap the previous one.
+    /// The same comparisons (max) and summation order (average) as ``poolPlane(_:_:_:isMax:)``.
+    @inline(__always)
+    static func pool2x2Plane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                             isMax: Bool) {
+        let w = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        // (Concrete vector types: generic SIMD code here would not be specialized.)
+        @inline(__always) func combine(_ a0: SIMD16<Float>, _ a1: SIMD16<Float>, _ b0: SIMD16<Float>, _ b1: SIMD16<Float>) -> SIMD16<Float> {
+            if isMax {
+                var m = SIMD16<Float>(repeating: -.infinity)
+                m.replace(with: a0, where: (a0 .> m) .| (a0 .!= a0))
+                m.replace(with: a1, where: (a1 .> m) .| (a1 .!= a1))
+                m.replace(with: b0, where: (b0 .> m) .| (b0 .!= b0))
+                m.replace(with: b1, where: (b1 .> m) .| (b1 .!= b1))
+                return m
+            }
+            var s = a0 + a1
+            s += b0
+            s += b1
+            return s / 4
+        }
+        @inline(__always) func combine(_ a0: SIMD8<Float>, _ a1: SIMD8<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) -> SIMD8<Float> {
+            let r = combine(SIMD16(lowHalf: a0, highHalf: a0), SIMD16(lowHalf: a1, highHalf: a1),
+                            SIMD16(lowHalf: b0, highHalf: b0), SIMD16(lowHalf: b1, highHalf: b1))
+            return r.lowHalf
+        }
+        for y in 0..<oh {
+            let r0 = UnsafeRawPointer(src + 2 * y * w), r1 = UnsafeRawPointer(src + (2 * y + 1) * w)
+            let o = UnsafeMutableRawPointer(dst + y * ow)
+            if ow >= 16 {
+                var x = 0
+                while x < ow {
+                    let xb = min(x, ow - 16)
+                    let a = r0.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD32<Float>.self)
+                    let b = r1.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD32<Float>.self)
+                    o.storeBytes(of: combine(a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf), toByteOffset: 4 * xb, as: SIMD16<Float>.self)
+                    x = xb + 16
+                }
+            } else if ow >= 8 {
+                for step in 0..<2 {
+                    let xb = step == 0 ? 0 : ow - 8
+                    let a = r0.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD16<Float>.self)
+                    let b = r1.loadUnaligned(fromByteOffset: 8 * xb, as: SIMD16<Float>.self)
+                    o.storeBytes(of: combine(a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf), toByteOffset: 4 * xb, as: SIMD8<Float>.self)
+                }
+            } else {
+                let p0 = src + 2 * y * w, p1 = p0 + w
+                for x in 0..<ow {
+                    let v = combine(SIMD16(repeating: p0[2 * x]), SIMD16(repeating: p0[2 * x + 1]),
+                                    SIMD16(repeating: p1[2 * x]), SIMD16(repeating: p1[2 * x + 1]))
+                    dst[y * ow + x] = v[0]
+                }
+            }
+        }
+    }
+
+    /// Lane j = row[j·stride + l] for stride 1 or 2 (reads at most the block's span).
+    @inline(__always)
+    static func load(_ row: UnsafePointer<Float>, _ l: Int, _ stride: Int) -> SIMD16<Float> {
+        if stride == 1 {
+            return UnsafeRawPointer(row + l).loadUnaligned(as: SIMD16<Float>.self)
+        }
+        let pair = UnsafeRawPointer(row + 2 * (l / 2)).loadUnaligned(as: SIMD32<Float>.self)
+        return l % 2 == 0 ? pair.evenHalf : pair.oddHalf
+    }
+
+    /// Adaptive average pooling, ``Reference/adaptiveAvgPool2d(_:input:output:)`` summed in
+    /// float: a copy when the output size equals the input's, a 16-lane plane mean for
+    /// global pooling (1×1), window sums otherwise.
+    static func adaptiveAvgPool2d(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
+        let (h, w, oh, ow) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth)
+        let inPlane = h * w, outPlane = oh * ow
+        if h == oh && w == ow {
+            output.update(from: input, count: g.planes * inPlane)
+            return
+        }
+        if oh == 1 && ow == 1 {
+            let inv = Float(inPlane)
+            forEachPlane(g.planes, workPerPlane: inPlane) { p in
+                output[p] = sum(input + p * inPlane, inPlane) / inv
+            }
+            return
+        }
+        let work = max(inPlane, outPlane)
+        forEachPlane(g.planes, workPerPlane: work) { p in
+            let plane = input + p * inPlane
+            var o = output + p * outPlane
+            for i in 0..<oh {
+                let ys = i * h / oh, ye = ((i + 1) * h + oh - 1) / oh
+                for j in 0..<ow {
+                    let xs = j * w / ow, xe = ((j + 1) * w + ow - 1) / ow
+                    var s: Float = 0
+                    for iy in ys..<ye {
+                        for ix in xs..<xe { s += plane[iy * w + ix] }
+                    }
+                    o.pointee = s / Float((ye - ys) * (xe - xs))
+                    o += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,520 @@
+// The optimized forward pass compiled once per input shape, with planned activation memory.
+//
+// Compiling walks the layer tree once (the same fusions as ``Model/runPlanned``: conv +
+// batch norm + ReLU, the residual add + ReLU in a block's last conv) and records a flat list
+// of steps over numbered values, each step holding what it needs directly — the prepared
+// convolution, the weight tensors, validated geometries — so a forward does no string
+// building, no dictionary lookup per layer and no shape inference.
+//
+// Memory: every intermediate value (and each convolution's scratch: Winograd's transform
+// buffers, the GEMV path's im2col columns) lives in a buffer with a live range [first step,
+// last step]; buffers are placed in one arena by a greedy first-fit over offsets, largest
+// first, so buffers whose ranges do not overlap share memory. (The GEMM generates im2col
+// straight into its packed B panels, whose buffers it keeps between calls in
+// ``GEMMScratchCache``: nothing of it is in the arena.) Activations that follow the step producing their input run in place;
+// flatten and dropout are views; a concat branch's last step writes straight into its slice
+// of the concatenation (batch 1), and the network's last step writes straight into the
+// returned tensor — the only allocation of a steady-state forward. Each forward checks an
+// arena out of its ``InferencePlan``'s pool for the whole run, so forwards on several
+// threads never share one.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A forward pass compiled for one input shape (see the file comment). Immutable once made;
+/// shared by the threads that run it.
+final class ForwardPlan: @unchecked Sendable {
+    /// Elementwise activations the plan runs (in place when it may).
+    enum Unary { case relu, tanh, scaledTanh }
+
+    /// One step. Ints are value numbers (see ``Builder``).
+    enum Step {
+        case conv(InferencePlan.Conv, Conv2DGeometry, x: Int, y: Int, residual: Int?, relu: Bool, scratch: Int?)
+        case linear(weight: Tensor, bias: Tensor?, LinearGeometry, x: Int, y: Int)
+        case unary(Unary, x: Int, y: Int, count: Int)
+        case addReLU(a: Int, b: Int, y: Int, count: Int)
+        case maxPool(Pool2DGeometry, x: Int, y: Int)
+        case avgPool(Pool2DGeometry, x: Int, y: Int)
+        case adaptiveAvgPool(Pool2DGeometry, x: Int, y: Int)
+        case lrn(ChannelGeometry, LRNParameters, x: Int, y: Int)
+        case concatPart(x: Int, axisSize: Int, axisOffset: Int, AxisGeometry, y: Int)
+        case copy(x: Int, y: Int, count: Int)
+        /// A layer without a planned kernel (LeNet-5's own layers, a lone batch norm): runs
+        /// the tensor op on a borrowed view of x and copies the result into y.
+        case layer((Tensor) throws -> Tensor, x: Int, y: Int)
+
+        /// The values the step reads or writes.
+        var operands: [Int] {
+            switch self {
+            case .conv(_, _, let x, let y, let r, _, let s): return [x, y] + (r.map { [$0] } ?? []) + (s.map { [$0] } ?? [])
+            case .linear(_, _, _, let x, let y), .unary(_, let x, let y, _), .maxPool(_, let x, let y),
+                 .avgPool(_, let x, let y), .adaptiveAvgPool(_, let x, let y), .lrn(_, _, let x, let y),
+                 .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y):
+                return [x, y]
+            case .addReLU(let a, let b, let y, _): return [a, b, y]
+            }
+        }
+    }
+
+    /// Where a value lives at run time: `base` 0 the input, 1 the output, 2 the arena.
+    struct Location {
+        var base: Int
+        var offset: Int
+    }
+
+    let inputShape: [Int]
+    let outputShape: [Int]
+    let steps: [Step]
+    /// Per value: its location and shape.
+    let locations: [Location]
+    let shapes: [[Int]]
+    /// Floats of the arena one forward needs (activations and scratch together).
+    let arenaCount: Int
+    /// The arena buffers: offset and size in floats, first and last step (for tests).
+    let placement: [(offset: Int, count: Int, first: Int, last: Int)]
+
+    /// Compiles `model`'s forward pass for `inputShape` (already validated; `outputShape`
+    /// is what shape inference gave).
+    init(_ model: Model, inputShape: [Int], outputShape: [Int]) throws {
+        var b = Builder(model: model, inputShape: inputShape, outputShape: outputShape)
+        let result = try b.compile(model.architecture.root, path: "", x: Builder.input, owned: false, dest: Builder.output)
+        if result != Builder.output {
+            guard b.values[result].count == b.values[Builder.output].count else {
+                throw SwiftCNNError(.internal, "\(model.name): the plan's result has shape \(Tensor.describe(b.values[result].shape)), not \(Tensor.describe(outputShape))")
+            }
+            b.steps.append(.copy(x: result, y: Builder.output, count: b.values[result].count))
+        }
+        let (locations, arena, placement) = b.place()
+        self.placement = placement
+        self.inputShape = inputShape
+        self.outputShape = outputShape
+        steps = b.steps
+        self.locations = locations
+        shapes = b.values.map(\.shape)
+        arenaCount = arena
+    }
+
+    /// Runs the plan on `input` (of ``inputShape``) with an arena from `pool`; returns a new tensor.
+    func run(_ input: Tensor, pool: InferencePlan) throws -> Tensor {
+        var out = try Tensor(uninitialized: outputShape)
+        let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
+        defer { if let arena { pool.checkIn(arena) } }
+        try input.withUnsafePointer { xp in
+            try out.withUnsafeMutablePointerUnchecked { yp in
+                let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
+                @inline(__always) func p(_ v: Int) -> UnsafeMutablePointer<Float> {
+                    let l = locations[v]
+                    return (l.base == 0 ? bases.0 : l.base == 1 ? bases.1 : bases.2) + l.offset
+                }
+                for step in steps {
+                    try execute(step, p)
+                }
+                withExtendedLifetime(arena) {}
+            }
+        }
+        return out
+    }
+
+    private func execute(_ step: Step, _ p: (Int) -> UnsafeMutablePointer<Float>) throws {
+        switch step {
+        case .conv(let conv, let g, let x, let y, let r, let relu, let s):
+            let scratch = s.map { UnsafeMutableBufferPointer(start: p($0), count: shapes[$0][0]) }
+            try conv.execute(g, input: p(x), residual: r.map { UnsafePointer(p($0)) }, relu: relu, output: p(y), scratch: scratch)
+        case .linear(let w, let bias, let g, let x, let y):
+            w.withUnsafePointer { wp in
+                withOptionalPointer(bias) { bp in Optimized.linear(p(x), weight: wp, bias: bp, p(y), g) }
+            }
+        case .unary(let f, let x, let y, let count):
+            switch f {
+            case .relu: Optimized.relu(p(x), p(y), count: count)
+            case .tanh: Optimized.tanh(p(x), p(y), count: count)
+            case .scaledTanh: Optimized.scaledTanh(p(x), p(y), count: count)
+            }
+        case .addReLU(let a, let b, let y, let count):
+            Optimized.addReLU(p(a), p(b), p(y), count: count)
+        case .maxPool(let g, let x, let y):
+            Optimized.maxPool2d(g, input: p(x), output: p(y))
+        case .avgPool(let g, let x, let y):
+            Optimized.avgPool2d(g, input: p(x), output: p(y))
+        case .adaptiveAvgPool(let g, let x, let y):
+            Optimized.adaptiveAvgPool2d(g, input: p(x), output: p(y))
+        case .lrn(let g, let params, let x, let y):
+            Optimized.localResponseNorm(p(x), p(y), g, params)
+        case .concatPart(let x, let size, let offset, let g, let y):
+            Reference.concatPart(p(x), axisSize: size, into: p(y), axisOffset: offset, g)
+        case .copy(let x, let y, let count):
+            p(y).update(from: p(x), count: count)
+        case .layer(let f, let x, let y):
+            let xs = shapes[x]
+            let r = try f(try Tensor(borrowing: p(x), count: try Checked.product(xs), shape: xs))
+            guard r.shape == shapes[y] else {
+                throw SwiftCNNError(.internal, "forward plan: a layer gave \(Tensor.describe(r.shape)), the plan expected \(Tensor.describe(shapes[y]))")
+            }
+            r.withUnsafePointer { p(y).update(from: $0, count: r.count) }
+        }
+    }
+}
+
+extension ForwardPlan {
+    /// A value: `count` floats at `offset` in buffer `buffer` (0: the input, 1: the output,
+    /// others: arena buffers), seen as `shape`. Scratch values have shape [count].
+    struct Value {
+        var buffer: Int
+        var offset: Int
+        var shape: [Int]
+        var count: Int
+    }
+
+    /// Where a step should put its result if it can: `count` floats at `offset` of `buffer`.
+    struct Destination {
+        var buffer: Int
+        var offset: Int
+        var count: Int
+    }
+
+    /// Builds the steps and values of a plan.
+    struct Builder {
+        static let input = 0
+        static let output = 1
+
+        let model: Model
+        /// One buffer for every batch-norm fold of this compilation (see ``Model/prepareConv``).
+        let folding: FoldingBuffer
+        var values: [Value] = []
+        /// Floats per buffer (0 and 1: the input and output tensors, not in the arena).
+        var bufferCounts: [Int] = []
+        var steps: [Step] = []
+
+        init(model: Model, inputShape: [Int], outputShape: [Int]) {
+            self.model = model
+            let largest = model.parameterSpecs.filter { $0.shape.count == 4 }.map { $0.shape.reduce(1, *) }.max() ?? 1
+            folding = FoldingBuffer(count: largest)
+            let n = inputShape.reduce(1, *), m = outputShape.reduce(1, *)
+            values = [Value(buffer: 0, offset: 0, shape: inputShape, count: n),
+                      Value(buffer: 1, offset: 0, shape: outputShape, count: m)]
+            bufferCounts = [n, m]
+        }
+
+        /// A new value of `shape`: at `dest` when given and of the same size, else in a new buffer.
+        mutating func newValue(_ shape: [Int], dest: Destination?) throws -> Int {
+            let count = try Checked.product(shape, "forward plan: value size")
+            if let d = dest, d.count == count {
+                values.append(Value(buffer: d.buffer, offset: d.offset, shape: shape, count: count))
+            } else {
+                bufferCounts.append(count)
+                values.append(Value(buffer: bufferCounts.count - 1, offset: 0, shape: shape, count: count))
+            }
+            return values.count - 1
+        }
+
+        /// The same floats as `x` seen as `shape` (flatten).
+        mutating func view(_ x: Int, _ shape: [Int]) -> Int {
+            var v = values[x]
+            v.shape = shape
+            values.append(v)
+            return values.count - 1
+        }
+
+        /// `dest` as a destination (the output value's place, or nil).
+        func destination(_ v: Int?) -> Destination? {
+            guard let v else { return nil }
+            return Destination(buffer: values[v].buffer, offset: values[v].offset, count: values[v].count)
+        }
+
+        /// A tensor of `shape` for the geometry checks, which read shapes only: it borrows a
+        /// static float it never reads.
+        static func shapeOnly(_ shape: [Int]) throws -> Tensor {
+            try Tensor(borrowing: ForwardPlan.placeholder, count: try Checked.product(shape), shape: shape)
+        }
+
+        /// Compiles `layer` at `path` applied to value `x`; returns its result. `owned`: x was
+        /// made by the enclosing sequence and is read by nothing else (may be overwritten).
+        /// `dest`: a value the result should be written into when possible.
+        mutating func compile(_ layer: Layer, path: String, x: Int, owned: Bool, dest: Int?) throws -> Int {
+            let xs = values[x].shape
+            switch layer {
+            case .relu, .tanh, .scaledTanh:
+                let f: Unary = layer == .relu ? .relu : layer == .tanh ? .tanh : .scaledTanh
+                let y = owned ? x : try newValue(xs, dest: destination(dest))
+                steps.append(.unary(f, x: x, y: y, count: values[x].count))
+                return y
+            case .dropout:
+                return x
+            case .flatten:
+                return view(x, [xs[0], xs.dropFirst().reduce(1, *)])
+            case .linear(_, let o, let hasBias):
+                let w = try model.weight(path, "weight")
+                let b = hasBias ? try model.weight(path, "bias") : nil
+                guard xs.count == 2, w.shape == [o, xs[1]] else {
+                    throw SwiftCNNError(.internal, "\(path): linear input \(Tensor.describe(xs)), weight \(Tensor.describe(w.shape))")
+                }
+                let y = try newValue([xs[0], o], dest: destination(dest))
+                steps.append(.linear(weight: w, bias: b, LinearGeometry(batch: xs[0], inFeatures: xs[1], outFeatures: o), x: x, y: y))
+                return y
+            case .maxPool2d(let p), .avgPool2d(let p):
+                let isMax: Bool
+                if case .maxPool2d = layer { isMax = true } else { isMax = false }
+                let g = try pool2dGeometry(try Builder.shapeOnly(xs), p.options, op: isMax ? "maxPool2d" : "avgPool2d")
+                let y = try newValue([xs[0], xs[1], g.outHeight, g.outWidth], dest: destination(dest))
+                steps.append(isMax ? .maxPool(g, x: x, y: y) : .avgPool(g, x: x, y: y))
+                return y
+            case .adaptiveAvgPool2d(let s):
+                guard xs.count == 4 else { throw SwiftCNNError(.internal, "\(path): adaptive pool input \(Tensor.describe(xs))") }
+                let g = Pool2DGeometry(planes: xs[0] * xs[1], inHeight: xs[2], inWidth: xs[3], outHeight: s.h, outWidth: s.w,
+                                       kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
+                let y = try newValue([xs[0], xs[1], s.h, s.w], dest: destination(dest))
+                steps.append(.adaptiveAvgPool(g, x: x, y: y))
+                return y
+            case .localResponseNorm(let size, let alpha, let beta, let k):
+                let g = ChannelGeometry(batch: xs[0], channels: xs[1], spatial: xs.dropFirst(2).reduce(1, *))
+                let y = try newValue(xs, dest: destination(dest))
+                steps.append(.lrn(g, LRNParameters(size: size, alpha: alpha, beta: beta, k: k), x: x, y: y))
+                return y
+            case .sequential(let children):
+                return try compileSequence(children[...], path: path, x: x, owned: owned, residual: nil, dest: dest)
+            case .residual(let body, let shortcut):
+                let s = try shortcut.map { try compile($0.layer, path: Layer.join(path, $0.name), x: x, owned: false, dest: nil) } ?? x
+                return try compileSequence(body[...], path: path, x: x, owned: false, residual: s, dest: dest)
+            case .concat(let branches):
+                return try compileConcat(branches, path: path, x: x)
+            case .conv2d, .batchNorm2d, .subsampling, .partialConv2d, .euclideanRBF:
+                if case .conv2d = layer {
+                    return try compileSequence([NamedLayer("", layer)][...], path: path, x: x, owned: owned, residual: nil, dest: dest)
+                }
+                return try compileFallback(layer, path: path, x: x, dest: dest)
+            }
+        }
+
+        /// A layer run through its tensor op (weights fetched now, not per forward).
+        mutating func compileFallback(_ layer: Layer, path: String, x: Int, dest: Int?) throws -> Int {
+            let f: (Tensor) throws -> Tensor
+            switch layer {
+            case .batchNorm2d(_, let eps):
+                let (m, v, w, b) = (try model.weight(path, "running_mean"), try model.weight(path, "running_var"),
+                                    try model.weight(path, "weight"), try model.weight(path, "bias"))
+                f = { try batchNorm($0, runningMean: m, runningVar: v, weight: w, bias: b, eps: eps) }
+            case .subsampling:
+                let (w, b) = (try model.weight(path, "weight"), try model.weight(path, "bias"))
+                f = { try LeNetOps.subsample($0, weight: w, bias: b) }
+            case .partialConv2d(let inChannels, let connections, let k):
+                let (w, b) = (try model.weight(path, "weight"), try model.weight(path, "bias"))
+                f = { try LeNetOps.partialConv($0, weight: w, bias: b, inChannels: inChannels, connections: connections, kernel: k) }
+            case .euclideanRBF:
+                let codes = try model.weight(path, "codes")
+                f = { try LeNetOps.rbf($0, codes: codes) }
+            default:
+                throw SwiftCNNError(.internal, "\(path): no planned step for \(layer.typeName)")
+            }
+            // The result's shape: run shape inference on one example.
+            var walker = ShapeWalker(recordRows: false)
+            let xs = values[x].shape
+            let st = try walker.walk(layer, name: path, FlowState(shape: Array(xs.dropFirst()), rf: nil, jump: Size2D(1)))
+            let y = try newValue([xs[0]] + st.shape, dest: destination(dest))
+            steps.append(.layer(f, x: x, y: y))
+            return y
+        }
+
+        /// ``Model/runSequence(_:path:_:residual:)`` compiled: conv → batch norm → ReLU fused, the
+        /// residual add + ReLU in the block's last conv (or a separate step).
+        mutating func compileSequence(_ children: ArraySlice<NamedLayer>, path: String, x: Int, owned xOwned: Bool,
+                                      residual: Int?, dest: Int?) throws -> Int {
+            // Children from tailStart on only change values in place or view them: the
+            // step before them may write the destination.
+            func inPlaceOrView(_ l: Layer) -> Bool {
+                switch l {
+                case .relu, .tanh, .scaledTanh, .dropout, .flatten: return true
+                default: return false
+                }
+            }
+            var tailStart = children.endIndex
+            while tailStart > children.startIndex && inPlaceOrView(children[tailStart - 1].layer) { tailStart -= 1 }
+            let resultDest = residual == nil ? dest : nil
+            var y = x
+            var owned = xOwned
+            var i = children.startIndex
+            while i < children.endIndex {
+                let child = children[i]
+                let childPath = Layer.join(path, child.name)
+                guard case .conv2d(let spec) = child.layer else {
+                    let before = y
+                    y = try compile(child.layer, path: childPath, x: y, owned: owned,
+                                    dest: i + 1 >= tailStart ? resultDest : nil)
+                    if values[y].buffer != values[before].buffer || values[y].offset != values[before].offset {
+                        owned = true  // a new value, read only by the next child
+                    }
+                    i += 1
+                    continue
+                }
+                let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
+                y = try compileConv(spec, path: childPath, batchNorm: group.bn, x: y,
+                                    residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual,
+                                    dest: group.takesResidual ? dest : group.next >= tailStart ? resultDest : nil)
+                owned = true
+                if group.takesResidual { return y }
+                i = group.next
+            }
+            if let residual {
+                let out = owned ? y : try newValue(values[y].shape, dest: destination(dest))
+                steps.append(.addReLU(a: y, b: residual, y: out, count: values[y].count))
+                return out
+            }
+            return y
+        }
+
+        /// One convolution through the plan (``Model/plannedConv``'s preparation, done once).
+        mutating func compileConv(_ spec: ConvSpec, path: String, batchNorm bn: (path: String, eps: Float)?, x: Int,
+                                  residual: Int?, relu: Bool, dest: Int?) throws -> Int {
+            let options = Conv2DOptions(stride: spec.stride, padding: spec.padding)
+            let weight = try model.weight(path, "weight")
+            let ownBias = spec.bias ? try model.weight(path, "bias") : nil
+            let g = try Conv2DGeometry(input: try Builder.shapeOnly(values[x].shape), weight: weight, bias: ownBias, options: options)
+            let key = bn.map { path + "+" + $0.path } ?? path
+            let model = self.model, folding = self.folding
+            let conv = try model.plan.conv(key) {
+                try model.prepareConv(g, weight: weight, bias: ownBias, batchNorm: bn,
+                                      foldingInto: bn == nil || weight.count > folding.count ? nil : try folding.pointer())
+            }
+            let shape = [g.batch, g.outChannels, g.outHeight, g.outWidth]
+            if let residual, values[residual].shape != shape {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(path): residual shape \(Tensor.describe(values[residual].shape)) differs from the convolution's \(Tensor.describe(shape))")
+            }
+            let y = try newValue(shape, dest: destination(dest))
+            let scratchCount = try conv.scratchCount(g)
+            let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
+            steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, scratch: scratch))
+            return y
+        }
+
+        /// Branches concatenated along channels: with batch 1 each branch's last step writes
+        /// its slice of the result directly; otherwise (or when it cannot) a copy step does.
+        mutating func compileConcat(_ branches: [NamedLayer], path: String, x: Int) throws -> Int {
+            let xs = values[x].shape
+            var shapes: [[Int]] = []
+            for b in branches {
+                var walker = ShapeWalker(recordRows: false)
+                let st = try walker.walk(b.layer, name: Layer.join(path, b.name),
+                                         FlowState(shape: Array(xs.dropFirst()), rf: nil, jump: Size2D(1)))
+                shapes.append([xs[0]] + st.shape)
+            }
+            guard let first = shapes.first, first.count == 4 else {
+                throw SwiftCNNError(.internal, "\(path): concat of \(shapes.map(Tensor.describe))")
+            }
+            let channels = shapes.reduce(0) { $0 + $1[1] }
+            let out = try newValue([xs[0], channels, first[2], first[3]], dest: nil)
+            let plane = first[2] * first[3]
+            let g = AxisGeometry(outer: xs[0], axis: channels, inner: plane)
+            var c0 = 0
+            for (b, shape) in zip(branches, shapes) {
+                var slot: Int? = nil
+                if xs[0] == 1 {
+                    values.append(Value(buffer: values[out].buffer, offset: values[out].offset + c0 * plane,
+                                        shape: shape, count: shape.reduce(1, *)))
+                    slot = values.count - 1
+                }
+                let r = try compile(b.layer, path: Layer.join(path, b.name), x: x, owned: false, dest: slot)
+                let rv = values[r]
+                if let slot, rv.buffer == values[slot].buffer && rv.offset == values[slot].offset {
+                    // Written in place.
+                } else {
+                    steps.append(.concatPart(x: r, axisSize: shape[1], axisOffset: c0, g, y: out))
+                }
+                c0 += shape[1]
+            }
+            return out
+        }
+
+        /// Places the arena buffers: live ranges from the steps, then first fit by offset,
+        /// largest buffers first, each rounded up to 16 floats (64 bytes).
+        func place() -> (locations: [Location], arenaCount: Int, placement: [(offset: Int, count: Int, first: Int, last: Int)]) {
+            let nb = bufferCounts.count
+            var first = [Int](repeating: Int.max, count: nb), last = [Int](repeating: -1, count: nb)
+            for (i, s) in steps.enumerated() {
+                for v in s.operands {
+                    let b = values[v].buffer
+                    first[b] = min(first[b], i)
+                    last[b] = max(last[b], i)
+                }
+            }
+            var offsets = [Int](repeating: 0, count: nb)
+            var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
+            let order = (2..<max(nb, 2)).filter { last[$0] >= 0 }.sorted {
+                bufferCounts[$0] != bufferCounts[$1] ? bufferCounts[$0] > bufferCounts[$1] : $0 < $1
+            }
+            var total = 0
+            for b in order {
+                let size = (bufferCounts[b] + 15) / 16 * 16
+                let clashes = placed.filter { $0.first <= last[b] && first[b] <= $0.last }.sorted { $0.offset < $1.offset }
+                var offset = 0
+                for c in clashes {
+                    if offset + size <= c.offset { break }
+                    offset = max(offset, c.offset + c.size)
+                }
+                offsets[b] = offset
+                placed.append((offset, size, first[b], last[b]))
+                total = max(total, offset + size)
+            }
+            let locations = values.map { v in
+                Location(base: v.buffer == 0 ? 0 : v.buffer == 1 ? 1 : 2, offset: (v.buffer >= 2 ? offsets[v.buffer] : 0) + v.offset)
+            }
+            return (locations, total, order.map { (offsets[$0], bufferCounts[$0], first[$0], last[$0]) })
+        }
+    }
+
+    /// Room for the largest convolution weight of a model, allocated on first use.
+    final class FoldingBuffer {
+        let count: Int
+        private var buffer: ScratchBuffer?
+        init(count: Int) { self.count = count }
+        func pointer() throws -> UnsafeMutablePointer<Float> {
+            if let b = buffer { return b.pointer }
+            let b = try ScratchBuffer(count: count)
+            buffer = b
+            return b.pointer
+        }
+    }
+
+    /// What ``Builder/shapeOnly(_:)`` borrows: never read.
+    nonisolated(unsafe) static let placeholder: UnsafePointer<Float> = {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return UnsafePointer(p)
+    }()
+}
+
+extension Model {
+    /// The compiled forward pass for an input shape: cached in the plan, or validated by
+    /// shape inference and compiled.
+    func forwardPlan(for shape: [Int]) throws -> ForwardPlan {
+        if let p = plan.cachedForwardPlan(shape) { return p }
+        let out = try architecture.outputShape(forInput: shape)
+        return try plan.forwardPlan(shape) { try ForwardPlan(self, inputShape: shape, outputShape: out) }
+    }
+
+    /// The optimized forward: the compiled plan for the input's shape, run with a pooled arena.
+    func forwardPlanned(_ input: Tensor) throws -> Tensor {
+        try forwardPlan(for: input.shape).run(input, pool: plan)
+    }
+
+    /// Bytes of activation and scratch memory one forward of `inputShape` uses (its arena),
+    /// compiling the plan if needed. Weights, packed weights and the result are not counted.
+    func plannedWorkspaceBytes(inputShape: [Int]) throws -> Int {
+        try Checked.mul(try forwardPlan(for: inputShape).arenaCount, MemoryLayout<Float>.stride)
+    }
+
+    /// Bytes of activation and scratch memory (Winograd transforms, small im2col matrices) one optimized
+    /// forward pass of `inputShape` [N, C, H, W] uses: the arena planned once per input shape,
+    /// in which buffers whose live ranges do not overlap share memory. Each forward running at
+    /// the same time uses one such arena (a few are kept for reuse). Weights, their packed
+    /// copies, the result and the GEMM's packing buffers (kept between calls, shared by the
+    /// process: at most a few MiB) are not counted. Plans the shape (packing the weights) if no
+    /// forward has yet; an error naming the expected shape when the model does not take it.
+    public func workspaceBytes(forInput inputShape: [Int]) throws -> Int {
+        try plannedWorkspaceBytes(inputShape: inputShape)
+    }
+}

@@ -1,0 +1,272 @@
+import XCTest
+@testable import SwiftCNN
+
+/// The SIMD kernels of Kernels/Optimized (activations, add, pooling, LRN, softmax, the
+/// packed GEMV of tiny convolutions) against their reference twins, over random shapes,
+/// edge sizes (vector tails, overlapping last blocks, the parallel paths) and every pooling
+/// configuration of the zoo. Tolerances are stated per test.
+final class OptimizedKernelsTests: XCTestCase {
+    /// Equal, with NaN equal to NaN (bitwise kernels).
+    func assertSame(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        for (i, (x, y)) in zip(a, b).enumerated() where !(x == y || (x.isNaN && y.isNaN)) {
+            XCTFail("\(what): element \(i): \(x) vs reference \(y)", file: file, line: line)
+            return
+        }
+    }
+
+    /// |a − b| <= abs + rel·|b|, NaN where the reference has NaN, equal infinities.
+    func assertNear(_ a: [Float], _ b: [Float], abs: Float, rel: Float, _ what: String,
+                    file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            let ok = y.isNaN ? x.isNaN : y.isInfinite ? x == y : Swift.abs(x - y) <= abs + rel * Swift.abs(y)
+            if !ok {
+                XCTFail("\(what): element \(i): \(x) vs reference \(y)", file: file, line: line)
+                return
+            }
+        }
+    }
+
+    /// Values with the awkward ones mixed in: ±0, tiny, large, ±∞, NaN.
+    func awkward(_ n: Int, _ r: inout TestRNG, scale: Float = 6) -> [Float] {
+        let specials: [Float] = [0, -0.0, 1e-30, -1e-8, 0.624, -0.626, 9, -9, 20, 44, -50, 88, 89, -87, -104, 1e4,
+                                 .infinity, -.infinity, .nan]
+        return (0..<n).map { i in i % 7 == 3 ? specials[(i / 7) % specials.count] : r.float(-scale, scale) }
+    }
+
+    func run(_ x: [Float], _ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { f(xp.baseAddress!, $0.baseAddress!, x.count) } }
+        return y
+    }
+
+    /// relu and add bitwise; tanh, sigmoid, scaled tanh within 1e-6 + 2e-6·|ref| of the C
+    /// library (saturation, signs, NaN and ±∞ exact); in place gives the same result; lengths
+    /// around the 16-lane vector and one past the parallel threshold.
+    func testActivationsAndAdd() throws {
+        var r = TestRNG(1)
+        for n in [1, 15, 16, 17, 33, 100, 1000, Optimized.elementwiseParallelThreshold + 5] {
+            let x = awkward(n, &r), b = awkward(n, &r)
+            if n > 1000 {  // the parallel split: relu and tanh only (debug builds are slow)
+                assertSame(run(x) { Optimized.relu($0, $1, count: $2) }, run(x) { Reference.relu($0, $1, count: $2) }, "relu \(n)")
+                assertNear(run(x) { Optimized.tanh($0, $1, count: $2) }, run(x) { Reference.tanh($0, $1, count: $2) },
+                           abs: 1e-6, rel: 2e-6, "tanh \(n)")
+                continue
+            }
+            assertSame(run(x) { Optimized.relu($0, $1, count: $2) }, run(x) { Reference.relu($0, $1, count: $2) }, "relu \(n)")
+            assertNear(run(x) { Optimized.tanh($0, $1, count: $2) }, run(x) { Reference.tanh($0, $1, count: $2) },
+                       abs: 1e-6, rel: 2e-6, "tanh \(n)")
+            assertNear(run(x) { Optimized.sigmoid($0, $1, count: $2) }, run(x) { Reference.sigmoid($0, $1, count: $2) },
+                       abs: 1e-6, rel: 2e-6, "sigmoid \(n)")
+            let scaled = try LeNetOps.scaledTanh(try Tensor(shape: [n], scalars: x)).scalars
+            assertNear(run(x) { Optimized.scaledTanh($0, $1, count: $2) }, scaled, abs: 2e-6, rel: 2e-6, "scaledTanh \(n)")
+            let sum = run(x) { xp, yp, c in b.withUnsafeBufferPointer { Optimized.add(xp, $0.baseAddress!, yp, count: c) } }
+            let ref = run(x) { xp, yp, c in b.withUnsafeBufferPointer { Reference.add(xp, $0.baseAddress!, yp, count: c) } }
+            assertSame(sum, ref, "add \(n)")
+            // In place.
+            var inPlace = x
+            inPlace.withUnsafeMutableBufferPointer { Optimized.tanh($0.baseAddress!, $0.baseAddress!, count: n) }
+            assertSame(inPlace, run(x) { Optimized.tanh($0, $1, count: $2) }, "tanh in place \(n)")
+        }
+        // The public ops dispatch to these and to the reference under forceReference.
+        let t = try Tensor(shape: [3, 7], scalars: awkward(21, &r))
+        assertNear(try tanh(t).scalars, try withReferenceKernels { try tanh(t) }.scalars, abs: 1e-6, rel: 2e-6, "tanh op")
+        XCTAssertEqual(try withReferenceKernels { try sigmoid(t) }.scalars.map(\.bitPattern),
+                       run(t.scalars) { Reference.sigmoid($0, $1, count: $2) }.map(\.bitPattern))
+    }
+
+    /// e^x in 16 lanes: within 3e-7 relative of expf over the whole range (subnormal results
+    /// within 1e-44 absolute), +∞ above 88.72, 0 below −104, NaN kept.
+    func testExp() {
+        var r = TestRNG(2)
+        var x: [Float] = (0..<2000).map { _ in r.float(-103.9, 88.7) }
+        x += [0, -0.0, 1, -1, 88.72, 88.8, -88.3, -100, -103.9, -104.5, -1000, .infinity, -.infinity, .nan]
+        while x.count % 16 != 0 { x.append(0.5) }
+        for i in stride(from: 0, to: x.count, by: 16) {
+            let v = Optimized.expSIMD(SIMD16<Float>(x[i..<(i + 16)]))
+            for j in 0..<16 {
+                let want = expf(x[i + j])
+                let got = v[j]
+                if want.isNaN { XCTAssertTrue(got.isNaN); continue }
+                if want.isInfinite || want == 0 { XCTAssertTrue(got == want || (want == 0 && got < 1e-44), "exp(\(x[i + j])) = \(got)"); continue }
+                if want < 1.2e-38 { XCTAssertLessThanOrEqual(abs(got - want), 1e-44 + 3e-7 * want, "exp(\(x[i + j])) = \(got), expf \(want)"); continue }
+                XCTAssertLessThanOrEqual(abs(got - want) / want, 3e-7, "exp(\(x[i + j])) = \(got), expf \(want)")
+            }
+        }
+    }
+
+    /// The zoo's pooling configurations plus random ones (kernel 1–4, stride 1–3, padding up
+    /// to half the kernel, ceil mode, count_include_pad, widths that reach the vector paths):
+    /// max pooling bitwise equal to the reference (NaN propagates), average within 2e-6
+    /// (inputs in [−1, 1], float vs double sums); a parallel-sized case.
+    func testPoolingAgainstReference() throws {
+        var r = TestRNG(3)
+        struct Case { var shape: [Int]; var o: Pool2DOptions; var max: Bool }
+        func opt(_ k: Int, _ s: Int, _ p: Int = 0, ceil: Bool = false, include: Bool = true) -> Pool2DOptions {
+            Pool2DOptions(kernel: Size2D(k), stride: Size2D(s), padding: Size2D(p), ceilMode: ceil, countIncludePad: include)
+        }
+        var cases: [Case] = [
+            Case(shape: [1, 3, 28, 28], o: opt(2, 2), max: false),               // lenet5
+            Case(shape: [1, 2, 10, 10], o: opt(2, 2), max: false),
+            Case(shape: [1, 3, 56, 56], o: opt(2, 2), max: true),                // vgg
+            Case(shape: [1, 2, 55, 55], o: opt(3, 2), max: true),                // alexnet
+            Case(shape: [1, 2, 27, 27], o: opt(3, 2), max: true),
+            Case(shape: [1, 2, 112, 112], o: opt(3, 2, 1), max: true),           // resnet
+            Case(shape: [1, 2, 112, 112], o: opt(3, 2, ceil: true), max: true),  // googlenet
+            Case(shape: [1, 2, 28, 28], o: opt(3, 1, 1, ceil: true), max: true), // inception branch 4
+            Case(shape: [1, 2, 14, 14], o: opt(2, 2, ceil: true), max: true),    // googlenet maxpool4
+            Case(shape: [1, 2, 7, 7], o: opt(2, 2, ceil: true), max: true),
+            Case(shape: [32, 1, 60, 60], o: opt(3, 2), max: true),               // parallel over planes
+            Case(shape: [32, 1, 60, 60], o: opt(2, 2), max: false),
+        ]
+        for _ in 0..<40 {
+            let k = r.int(1...4), s = r.int(1...3)
+            let o = Pool2DOptions(kernel: Size2D(k, r.int(1...4)), stride: Size2D(s, r.int(1...3)),
+                                  padding: Size2D(r.int(0...k / 2), 0), ceilMode: r.int(0...1) == 1,
+                                  countIncludePad: r.int(0...1) == 1)
+            let shape = [r.int(1...2), r.int(1...3), r.int(k...24), r.int(4...70)]
+            cases.append(Case(shape: shape, o: o, max: r.int(0...1) == 1))
+        }
+        for c in cases {
+            var v = (0..<c.shape.reduce(1, *)).map { _ in r.float() }
+            if c.max && v.count > 40 { v[17] = .nan; v[v.count - 3] = -0.0 }
+            let x = try Tensor(shape: c.shape, scalars: v)
+            guard let g = try? pool2dGeometry(x, c.o, op: "t") else { continue }  // empty output: skipped
+            let what = "\(c.max ? "max" : "avg") \(c.shape) \(c.o)"
+            if c.max {
+                assertSame(try maxPool2d(x, c.o).scalars, try withReferenceKernels { try maxPool2d(x, c.o) }.scalars, what)
+            } else {
+                assertNear(try avgPool2d(x, c.o).scalars, try withReferenceKernels { try avgPool2d(x, c.o) }.scalars,
+                           abs: 2e-6, rel: 0, what)
+            }
+            _ = g
+        }
+    }
+
+    /// Adaptive average pooling (identity size, global 1×1, shrinking and growing windows,
+    /// the zoo's 7×7 / 6×6 / 1×1) within 2e-6 of the reference.
+    func testAdaptivePooling() throws {
+        var r = TestRNG(4)
+        let cases: [([Int], Size2D)] = [([1, 4, 7, 7], Size2D(7)), ([1, 3, 6, 6], Size2D(6)), ([1, 5, 7, 7], Size2D(1)),
+                                        ([2, 3, 13, 11], Size2D(6)), ([1, 2, 5, 9], Size2D(7, 4)), ([1, 2, 3, 3], Size2D(5)),
+                                        ([1, 300, 10, 10], Size2D(1)), ([2, 2, 1, 40], Size2D(1, 3))]
+        for (shape, size) in cases {
+            let x = try r.tensor(shape)
+            assertNear(try adaptiveAvgPool2d(x, outputSize: size).scalars,
+                       try withReferenceKernels { try adaptiveAvgPool2d(x, outputSize: size) }.scalars,
+                       abs: 2e-6, rel: 0, "adaptive \(shape) → \(size)")
+        }
+    }
+
+    /// LRN over random shapes, window sizes (even and odd, larger than the channels) and
+    /// parameters (β = 0.75 through square roots, others through powf): within 1e-5 relative
+    /// (float window sums vs the reference's double).
+    func testLocalResponseNorm() throws {
+        var r = TestRNG(5)
+        var cases: [([Int], Int, Float, Float, Float)] = [([1, 96, 11, 13], 5, 1e-4, 0.75, 2), ([1, 16, 40], 5, 1e-2, 0.75, 1)]
+        for _ in 0..<25 {
+            let rank = r.int(3...4)
+            let shape = rank == 3 ? [r.int(1...2), r.int(1...12), r.int(1...40)] : [r.int(1...2), r.int(1...12), r.int(1...7), r.int(1...9)]
+            let beta: Float = r.int(0...1) == 0 ? 0.75 : r.float(0.1, 1.5)
+            cases.append((shape, r.int(1...7), r.float(1e-4, 0.5), beta, r.float(0.5, 2)))
+        }
+        for (shape, size, alpha, beta, k) in cases {
+            let x = try r.tensor(shape, -3, 3)
+            assertNear(try localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k).scalars,
+                       try withReferenceKernels { try localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k) }.scalars,
+                       abs: 1e-6, rel: 1e-5, "lrn \(shape) size \(size) α \(alpha) β \(beta) k \(k)")
+        }
+    }
+
+    /// Softmax along every axis of random shapes, with large magnitudes (no overflow), −∞
+    /// entries (0) and a NaN slice (NaN): within 1e-6 + 1e-5 relative of the reference.
+    func testSoftmax() throws {
+        var r = TestRNG(6)
+        var cases: [[Int]] = [[1, 1000], [3, 17], [2, 33, 5], [1], [40]]
+        for _ in 0..<20 { cases.append(r.shape(rank: r.int(1...4), maxDim: 9)) }
+        for shape in cases {
+            for axis in -shape.count..<shape.count {
+                var v = (0..<shape.reduce(1, *)).map { _ in r.float(-30, 30) }
+                if v.count > 5 { v[2] = -.infinity; v[v.count - 1] = 80 }
+                if v.count > 30 { v[25] = .nan }
+                let x = try Tensor(shape: shape, scalars: v)
+                assertNear(try softmax(x, axis: axis).scalars, try withReferenceKernels { try softmax(x, axis: axis) }.scalars,
+                           abs: 1e-6, rel: 1e-5, "softmax \(shape) axis \(axis)")
+            }
+        }
+    }
+
+    /// The plan's small-convolution paths, with bias, residual and ReLU, batch 1 and 2:
+    /// tiny output planes (< 8 positions, the packed GEMV: LeNet's C5, late layers on small
+    /// inputs; 1×1 and larger kernels, padding), small direct convolutions (rows of >= 16
+    /// outputs, patch · channels <= 1024: LeNet's C1; row counts not a multiple of 4, widths
+    /// not a multiple of 16) and small ones by output positions (LeNet's C3; strides 1 and 2,
+    /// position counts not a multiple of 4): within 1e-5 of the reference convolution
+    /// (+ residual, ReLU).
+    func testSmallConvolutionsThroughThePlan() throws {
+        var r = TestRNG(7)
+        for t in 0..<36 {
+            let direct = t >= 20
+            let n = r.int(1...2), c = direct ? r.int(1...3) : r.int(1...20), o = direct ? r.int(1...20) : r.int(1...19)
+            let k = direct ? r.int(1...4) : r.int(1...5), pad = direct ? 0 : r.int(0...1)
+            let h = direct ? k + r.int(0...9) : max(1, k - 2 * pad) + r.int(0...1)
+            let w = direct ? k + 15 + r.int(0...20) : max(1, k - 2 * pad) + r.int(0...2)
+            let x = try r.tensor([n, c, h, w]), weight = try r.tensor([o, c, k, k])
+            let bias = t % 3 == 0 ? nil : try r.tensor([o])
+            let options = Conv2DOptions(padding: Padding2D(pad))
+            let want = try withReferenceKernels { try conv2d(x, weight: weight, bias: bias, options: options) }
+            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: options)
+            XCTAssertEqual(Optimized.smallConvApplies(g), direct, "\(x.shape) × \(weight.shape)")
+            let residual = try r.tensor(want.shape)
+            let relu = t % 2 == 0
+            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            let conv = InferencePlan.Conv(packed: .im2col(packed), bias: bias)
+            // The small kernels run on the GEMM's packed layout (gemmMR-row panels): none
+            // falls back to the GEMM where it applies.
+            let kernel = conv.kernel(g)
+            if direct {
+                XCTAssertTrue(kernel == .small, "\(x.shape) × \(weight.shape): \(kernel)")
+            } else if g.outPlane < InferencePlan.Conv.gemvMaxColumns {
+                XCTAssertTrue(kernel == .gemv, "\(x.shape) × \(weight.shape): \(kernel)")
+            }
+            var out = try Tensor(zeros: want.shape)
+            let scratch = try ScratchBuffer(count: max(1, try conv.scratchCount(g)))
+            try x.withUnsafePointer { xp in
+                try residual.withUnsafePointer { rp in
+                    try out.withUnsafeMutableBufferPointer { yp in
+                        try conv.execute(g, input: xp, residual: rp, relu: relu, output: yp.baseAddress!,
+                                         scratch: UnsafeMutableBufferPointer(start: scratch.pointer, count: scratch.count))
+                    }
+                }
+            }
+            let expected = zip(want.scalars, residual.scalars).map { relu ? max($0 + $1, 0) : $0 + $1 }
+            assertNear(out.scalars, expected, abs: 1e-5, rel: 1e-5, "conv \(x.shape) × \(weight.shape) pad \(pad) plane \(g.outPlane)")
+        }
+        for t in 0..<16 {
+            let n = r.int(1...2), c = r.int(1...8), o = r.int(1...20), k = r.int(1...5), s = r.int(1...2)
+            let x = try r.tensor([n, c, k + 2 + r.int(0...8), k + 2 + r.int(0...10)]), weight = try r.tensor([o, c, k, k])
+            let bias = t % 3 == 0 ? nil : try r.tensor([o])
+            let options = Conv2DOptions(stride: Size2D(s))
+            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: options)
+            XCTAssertTrue(Optimized.smallConvByPositionsApplies(g))
+            let want = try withReferenceKernels { try conv2d(x, weight: weight, bias: bias, options: options) }
+            let residual = try r.tensor(want.shape)
+            let relu = t % 2 == 0
+            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            var out = try Tensor(zeros: want.shape)
+            try x.withUnsafePointer { xp in
+                try residual.withUnsafePointer { rp in
+                    try out.withUnsafeMutableBufferPointer { yp in
+                        withOptionalPointer(bias) { bp in
+                            Optimized.smallConvByPositions(g, input: xp, packed: packed.groups[0].pointer, bias: bp,
+                                                           residual: rp, relu: relu, output: yp.baseAddress!)
+                        }
+                    }
+                }
+            }
+            let expected = zip(want.scalars, residual.scalars).map { relu ? max($0 + $1, 0) : $0 + $1 }
+            assertNear(out.scalars, expected, abs: 1e-5, rel: 1e-5, "by positions \(x.shape) × \(weight.shape) stride \(s)")
+        }
+    }
+}
