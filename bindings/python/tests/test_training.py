@@ -480,3 +480,74 @@ def test_digits_first_epochs_match_pytorch():
               momentum=r["momentum"], seed=0, verbose=False)
     assert h["loss"] == pytest.approx(split["train_loss_per_epoch"][:3], rel=1e-5)
     assert np.allclose(h["accuracy"], split["train_accuracy_per_epoch"][:3], rtol=0, atol=1.01 / 1437)
+
+
+_KILL_CHILD = r'''
+import sys, time
+import numpy as np
+from swiftcnn import models, optim
+path, done, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+x = models.seeded_tensor("input", (48, 1, 32, 32), -1, 1, 11)
+y = np.arange(48) % 10
+m = models.lenet5()
+opt = optim.SGD(m, 0.05, momentum=0.9, weight_decay=1e-4)
+if mode == "resume":
+    opt.load_checkpoint(path)
+    m.fit(x, y, epochs=4, batch_size=16, optimizer=opt, seed=3, verbose=False)
+    m.save(done)
+else:
+    for epoch in range(4):
+        m.fit(x, y, epochs=epoch + 1, batch_size=16, optimizer=opt, seed=3, verbose=False)
+        opt.save_checkpoint(path)  # written to a temporary name, then renamed
+        if mode == "full" and epoch == 3:
+            m.save(done)
+        if mode == "killed" and epoch == 1:
+            open(done, "w").close()  # tell the parent: epoch 2's checkpoint is on disk
+            time.sleep(600)          # ... and wait to be killed mid-run
+'''
+
+
+def test_process_killed_mid_run_resumes_to_identical_weights(tmp_path):
+    """A training process killed with SIGKILL after its second epoch's checkpoint; a new
+    process loads the checkpoint and finishes the run: its weights equal, bit for bit, those
+    of a run that was never interrupted."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "child.py"
+    script.write_text(_KILL_CHILD)
+    env = dict(os.environ)
+
+    def run(mode, ckpt, done):
+        return subprocess.run([sys.executable, str(script), str(ckpt), str(done), mode], env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    full = run("full", tmp_path / "full.ckpt", tmp_path / "full.safetensors")
+    assert full.returncode == 0, full.stderr
+
+    ckpt, flag = tmp_path / "run.ckpt", tmp_path / "epoch2.flag"
+    child = subprocess.Popen([sys.executable, str(script), str(ckpt), str(flag), "killed"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not flag.exists() and child.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert flag.exists(), child.stderr.read().decode() if child.poll() is not None else "timed out"
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("run.ckpt") and p != "run.ckpt"], \
+        "a temporary checkpoint file was left behind"
+
+    resumed = run("resume", ckpt, tmp_path / "resumed.safetensors")
+    assert resumed.returncode == 0, resumed.stderr
+    full_model, resumed_model = models.lenet5(), models.lenet5()
+    full_model.load(tmp_path / "full.safetensors")
+    resumed_model.load(tmp_path / "resumed.safetensors")
+    a, b = full_model.state_dict(), resumed_model.state_dict()
+    fresh = models.lenet5().state_dict()
+    assert len(a) == 10
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+        assert not np.array_equal(a[k], fresh[k]), f"{k} did not train"
