@@ -621,6 +621,36 @@ final class TrainingBenchmark: XCTestCase {
         try measure(arch, batch: 32, image: [3, 32, 32], rounds: 3, steps: 3)
     }
 
+    /// ResNet-18's training step with the forward convolutions of small maps batched into one
+    /// GEMM (``Optimized/batchedPlaneLimit`` 256) and one GEMM per image (0), alternating in
+    /// one process; medians of the step times.
+    func testResNet18BatchedSmallConvolutions() throws {
+        guard let setting = getenv("SWIFTCNN_TRAIN_BENCH") else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=<threads> to run") }
+        guard let arch = resnetArchitecture("resnet18", numClasses: 10) else { return XCTFail("no resnet18") }
+        let saved = (Threading.numThreads, Optimized.batchedPlaneLimit)
+        if let n = Int(String(cString: setting)), n >= 1 { Threading.numThreads = n }
+        defer { (Threading.numThreads, Optimized.batchedPlaneLimit) = saved }
+        var rng = TestRNG(1)
+        let x = try rng.tensor([32, 3, 32, 32])
+        let labels = (0..<32).map { Int32($0 % 10) }
+        let model = try Model(arch)
+        let trainer = Trainer(model: model, optimizer: try Optimizer(.sgd(lr: 0.01, momentum: 0.9), for: model),
+                              config: TrainingConfig(batchSize: 32))
+        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        var times: [Int: [Double]] = [256: [], 0: []]
+        for round in 0..<12 {
+            let limit = round % 2 == 0 ? 256 : 0
+            Optimized.batchedPlaneLimit = limit
+            _ = try trainer.step(images: x, labels: labels)
+            let t0 = now()
+            for _ in 0..<3 { _ = try trainer.step(images: x, labels: labels) }
+            times[limit, default: []].append((now() - t0) / 3)
+        }
+        func med(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        let on = med(times[256] ?? [1]), off = med(times[0] ?? [1])
+        print("resnet18 training step, batch 32, \(Threading.numThreads) threads: batched small convs \(Int(on * 1e3)) ms (\(Int(32 / on)) img/s), per-image GEMMs \(Int(off * 1e3)) ms (\(Int(32 / off)) img/s)")
+    }
+
     func measure(_ arch: Architecture, batch: Int, image: [Int], rounds: Int = 7, steps: Int = 20) throws {
         guard let setting = getenv("SWIFTCNN_TRAIN_BENCH") else { throw XCTSkip("set SWIFTCNN_TRAIN_BENCH=<threads> to run") }
         let saved = Threading.numThreads

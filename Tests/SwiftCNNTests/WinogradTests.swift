@@ -182,6 +182,16 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(WinogradConvWeights.supports(try geometry(64, 64, 56, groups: 2)))
         XCTAssertFalse(WinogradConvWeights.supports(try geometry(64, 64, 56, k: 5)))
         XCTAssertFalse(WinogradConvWeights.isFaster(try geometry(3, 64, 56)))
+        // Maps whose 4×4 tiles would be mostly empty stay on im2col + GEMM, whatever the batch.
+        func batched(_ n: Int, _ hw: Int) throws -> Conv2DGeometry {
+            try Conv2DGeometry(input: try Tensor(zeros: [n, 64, hw, hw]), weight: try Tensor(zeros: [64, 64, 3, 3]), bias: nil,
+                               options: Conv2DOptions(padding: Padding2D(1)))
+        }
+        XCTAssertFalse(WinogradConvWeights.isFaster(try batched(32, 1)))
+        XCTAssertFalse(WinogradConvWeights.isFaster(try batched(32, 2)))
+        XCTAssertFalse(WinogradConvWeights.isFaster(try batched(32, 5)))
+        XCTAssertTrue(WinogradConvWeights.isFaster(try batched(32, 4)))
+        XCTAssertTrue(WinogradConvWeights.isFaster(try batched(8, 7)))
         let strided = try geometry(8, 8, 9, stride: 2)
         XCTAssertThrowsError(try Tensor(zeros: [8, 8, 3, 3]).withUnsafePointer { try WinogradConvWeights(strided, weight: $0) })
     }

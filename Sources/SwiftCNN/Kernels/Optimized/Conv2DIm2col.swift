@@ -100,8 +100,8 @@ extension Optimized {
     /// Output planes (OH·OW) below which ``conv2dPacked(_:input:weights:bias:residual:relu:output:)``
     /// multiplies several images at once: one GEMM per image would be only a few NR-column
     /// tiles wide (a 4×4 map is half a tile, 1×1 one column), too narrow for the micro-kernel
-    /// and the thread split.
-    static let batchedPlaneLimit = 256
+    /// and the thread split. (A variable so that benchmarks can compare with 0: never batch.)
+    nonisolated(unsafe) static var batchedPlaneLimit = 256
     /// Most columns (images × OH·OW) of one batched GEMM: bounds its staging buffer to
     /// O/groups × this many floats.
     static let batchedColumns = 8192

@@ -46,10 +46,16 @@ final class WinogradConvWeights {
     /// batch 1 and 8, a shared and noisy machine): 1.3–4.9× faster where chosen (VGG's
     /// 224×224 layers most); 16-tile layers (14×14, batch 1) 1.0–1.4×, left to im2col for
     /// the 4× memory of the transformed weights; 32 channels or fewer, or 4 tiles, 0.3–0.9×.
+    ///
+    /// And at least half of the tiles' 16 outputs must be real on average (maps of 3×3, 4×4,
+    /// 6×6 or more; not 1×1, 2×2 or 5×5): a 4×4 tile costs 36 multiply-adds per channel pair
+    /// whatever it keeps, im2col 9 per output, so a 1×1 map (1 output of 16) would cost 4×
+    /// the GEMM's and a 2×2 map as much — ResNet-18's last stages at 32×32 inputs, batch 32.
     static func isFaster(_ g: Conv2DGeometry) -> Bool {
         guard supports(g) else { return false }
-        let tiles = g.batch * ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
-        return min(g.inChannels, g.outChannels) >= 64 && tiles >= 32
+        let tilesPerImage = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
+        let tiles = g.batch * tilesPerImage
+        return min(g.inChannels, g.outChannels) >= 64 && tiles >= 32 && 2 * g.outPlane >= 16 * tilesPerImage
     }
 
     /// ``isFaster(_:)`` when the weights are transformed for this one call (the public
