@@ -144,6 +144,63 @@ final class OptimizedKernelsTests: XCTestCase {
         }
     }
 
+    /// Narrow maps (widths and heights 1…20, the stride-1 narrow path and its neighbours):
+    /// kernels 2/3/5, strides 1 and 2, padding 0…2, ceil mode on/off, count_include_pad
+    /// on/off, several planes, inputs holding NaNs (distinct payloads), ±∞ and ±0. Max pooling
+    /// bitwise equal to the reference (bit patterns, NaN payloads included); average pooling
+    /// within 2e-6 of the reference (NaN where it has NaN, equal infinities). Also checks that
+    /// the GoogLeNet inception pools (3×3, stride 1, padding 1, ceil, 14×14 and 7×7) take the
+    /// narrow path, so the sweep exercises it.
+    func testPoolingNarrowMaps() throws {
+        var r = TestRNG(11)
+        func bitsSame(_ a: [Float], _ b: [Float], _ what: String) {
+            XCTAssertEqual(a.count, b.count, what)
+            for (i, (x, y)) in zip(a, b).enumerated() where x.bitPattern != y.bitPattern {
+                XCTFail("\(what): element \(i): \(x) (\(x.bitPattern)) vs reference \(y) (\(y.bitPattern))")
+                return
+            }
+        }
+        var cases: [([Int], Pool2DOptions)] = []
+        for (h, w) in [(14, 14), (7, 7), (1, 1), (20, 20), (16, 15)] {
+            cases.append(([2, 3, h, w], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1),
+                                                      ceilMode: true, countIncludePad: true)))
+        }
+        for _ in 0..<160 {
+            let k = [2, 3, 5][r.int(0...2)], s = r.int(1...2)
+            let o = Pool2DOptions(kernel: Size2D(k, [2, 3, 5][r.int(0...2)]), stride: Size2D(s, r.int(1...3) == 1 ? s : 1),
+                                  padding: Size2D(r.int(0...2), r.int(0...2)), ceilMode: r.int(0...1) == 1,
+                                  countIncludePad: r.int(0...1) == 1)
+            cases.append(([r.int(1...2), r.int(1...3), r.int(1...20), r.int(1...20)], o))
+        }
+        var narrowSeen = 0
+        for (shape, o) in cases {
+            var v = (0..<shape.reduce(1, *)).map { _ in r.float() }
+            for _ in 0..<max(1, v.count / 12) {
+                let i = r.int(0...(v.count - 1))
+                switch r.int(0...4) {
+                case 0: v[i] = Float(bitPattern: 0x7FC0_0000 | UInt32(r.int(1...0xFFFF)))  // quiet NaN, own payload
+                case 1: v[i] = Float(bitPattern: 0xFFC0_0000 | UInt32(r.int(1...0xFFFF)))  // negative NaN
+                case 2: v[i] = .infinity
+                case 3: v[i] = -.infinity
+                default: v[i] = r.int(0...1) == 0 ? 0.0 : -0.0
+                }
+            }
+            let x = try Tensor(shape: shape, scalars: v)
+            guard let g = try? pool2dGeometry(x, o, op: "t") else { continue }  // invalid or empty: skipped
+            if Optimized.usesNarrowPath(g) { narrowSeen += 1 }
+            let what = "\(shape) \(o)"
+            bitsSame(try maxPool2d(x, o).scalars, try withReferenceKernels { try maxPool2d(x, o) }.scalars, "max " + what)
+            assertNear(try avgPool2d(x, o).scalars, try withReferenceKernels { try avgPool2d(x, o) }.scalars,
+                       abs: 2e-6, rel: 0, "avg " + what)
+        }
+        XCTAssertGreaterThan(narrowSeen, 40, "narrow-path cases in the sweep")
+        for (h, w) in [(14, 14), (7, 7)] {
+            let g = try pool2dGeometry(shape: [1, 832, h, w], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1),
+                                                                           ceilMode: true, countIncludePad: true), op: "t")
+            XCTAssertTrue(Optimized.usesNarrowPath(g), "inception pool \(h)×\(w)")
+        }
+    }
+
     /// Adaptive average pooling (identity size, global 1×1, shrinking and growing windows,
     /// the zoo's 7×7 / 6×6 / 1×1) within 2e-6 of the reference.
     func testAdaptivePooling() throws {

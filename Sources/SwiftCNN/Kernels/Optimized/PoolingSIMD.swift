@@ -45,10 +45,17 @@ extension Optimized {
         // 2×2 windows, stride 2, no padding, all inside the input: the common case.
         let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
             && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+        let narrow = usesNarrowPath(g)
         let end = input + g.planes * inPlane
         forEachPlane(g.planes, workPerPlane: work) { p in
             if simple {
                 pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
+            } else if narrow {
+                if isMax {
+                    poolNarrowPlane(g, input + p * inPlane, output + p * outPlane, isMax: true)
+                } else {
+                    poolNarrowPlane(g, input + p * inPlane, output + p * outPlane, isMax: false)
+                }
             } else if isMax {
                 poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: true)
             } else {
@@ -140,6 +147,98 @@ extension Optimized {
                 x += 1
             }
             out += ow
+        }
+    }
+
+    /// Most floats in a padded plane of the narrow path (its scratch lives on the stack).
+    static let narrowPlaneLimit = 4096
+
+    /// Whether ``poolNarrowPlane(_:_:_:isMax:)`` takes this geometry: stride 1, input rows
+    /// narrower than 32 (where the row-wise vector path of ``poolPlane`` is mostly scalar),
+    /// small windows and padding, and a padded plane of at most ``narrowPlaneLimit`` floats.
+    static func usesNarrowPath(_ g: Pool2DGeometry) -> Bool {
+        guard g.stride == Size2D(1), g.inWidth < 32, g.inHeight <= 1024,
+              g.kernel.h <= 16, g.kernel.w <= 16, g.padding.h <= 16, g.padding.w <= 16,
+              g.outHeight <= 2048, g.outWidth <= 64 else { return false }
+        let (pw, ph) = narrowPaddedSize(g)
+        return pw * (g.outHeight + g.kernel.h) + g.kernel.w + 16 <= narrowPlaneLimit
+    }
+
+    /// Padded row width and height of the narrow path: every window of the output lies inside.
+    @inline(__always)
+    static func narrowPaddedSize(_ g: Pool2DGeometry) -> (w: Int, h: Int) {
+        (max(g.padding.w + g.inWidth, g.outWidth - 1 + g.kernel.w),
+         max(g.padding.h + g.inHeight, g.outHeight - 1 + g.kernel.h))
+    }
+
+    /// One plane of stride-1 pooling on a narrow map: the plane is copied into a stack
+    /// buffer padded with −∞ (max) or 0 (average) on every side, so that the window of output
+    /// (y, x) is the kh × kw block at padded (y, x). Windows are then evaluated for all padded
+    /// positions y·PW + c of the output rows as one flat array, 16 at a time, by plain loads
+    /// (columns c ≥ outWidth are computed and dropped), and the output columns copied out.
+    /// Max: the same comparisons in the same row-major order as the reference (padding −∞
+    /// never wins), hence bitwise equal, NaN included. Average: float sums of the padded
+    /// window (zeros add nothing), divided as ``poolPlane`` does (count_include_pad; an empty
+    /// window gives 0).
+    @inline(__always)
+    static func poolNarrowPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                                isMax: Bool) {
+        typealias V = SIMD16<Float>
+        let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let kh = g.kernel.h, kw = g.kernel.w, ph = g.padding.h, pw = g.padding.w
+        let (PW, _) = narrowPaddedSize(g)
+        let flat = oh * PW                         // output positions computed
+        let blocks = (flat + 15) / 16
+        // Reads reach blocks·16 − 1 + (kh − 1)·PW + kw − 1 < padded count.
+        let padded = blocks * 16 + kh * PW + kw
+        let pad: Float = isMax ? -.infinity : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + blocks * 16) { buf in
+            guard let base = buf.baseAddress else { return }
+            let p = base, o = base + padded
+            p.initialize(repeating: pad, count: padded)
+            for iy in 0..<h {
+                (p + (iy + ph) * PW + pw).update(from: src + iy * w, count: w)
+            }
+            for b in 0..<blocks {
+                let f = b * 16
+                if isMax {
+                    var m = V(repeating: -.infinity)
+                    for iy in 0..<kh {
+                        let row = UnsafeRawPointer(p + f + iy * PW)
+                        for l in 0..<kw {
+                            let v = row.loadUnaligned(fromByteOffset: 4 * l, as: V.self)
+                            m.replace(with: v, where: (v .> m) .| (v .!= v))
+                        }
+                    }
+                    UnsafeMutableRawPointer(o + f).storeBytes(of: m, as: V.self)
+                } else {
+                    var s = V()
+                    for iy in 0..<kh {
+                        let row = UnsafeRawPointer(p + f + iy * PW)
+                        for l in 0..<kw { s += row.loadUnaligned(fromByteOffset: 4 * l, as: V.self) }
+                    }
+                    UnsafeMutableRawPointer(o + f).storeBytes(of: s, as: V.self)
+                }
+            }
+            if isMax {
+                for y in 0..<oh { (dst + y * ow).update(from: o + y * PW, count: ow) }
+                return
+            }
+            for y in 0..<oh {
+                let y0 = y - ph, y1 = min(y0 + kh, h + ph)
+                let ys = max(y0, 0), ye = min(y1, h)
+                let rows = g.countIncludePad ? y1 - y0 : ye - ys
+                for x in 0..<ow {
+                    let x0 = x - pw, x1 = min(x0 + kw, w + pw)
+                    let xs = max(x0, 0), xe = min(x1, w)
+                    if ys >= ye || xs >= xe {
+                        dst[y * ow + x] = 0
+                    } else {
+                        let cols = g.countIncludePad ? x1 - x0 : xe - xs
+                        dst[y * ow + x] = o[y * PW + x] / Float(rows * cols)
+                    }
+                }
+            }
         }
     }
 
