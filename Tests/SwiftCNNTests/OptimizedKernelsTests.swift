@@ -149,8 +149,8 @@ final class OptimizedKernelsTests: XCTestCase {
     /// on/off, several planes, inputs holding NaNs (distinct payloads), ±∞ and ±0. Max pooling
     /// bitwise equal to the reference (bit patterns, NaN payloads included); average pooling
     /// within 2e-6 of the reference (NaN where it has NaN, equal infinities). Also checks that
-    /// the GoogLeNet inception pools (3×3, stride 1, padding 1, ceil, 14×14 and 7×7) take the
-    /// narrow path, so the sweep exercises it.
+    /// the GoogLeNet inception pools (3×3, stride 1, padding 1, ceil, 14×14 and 7×7) and its
+    /// 3×3 stride-2 ceil pool on 28×28 take the narrow path, so the sweep exercises it.
     func testPoolingNarrowMaps() throws {
         var r = TestRNG(11)
         func bitsSame(_ a: [Float], _ b: [Float], _ what: String) {
@@ -193,12 +193,14 @@ final class OptimizedKernelsTests: XCTestCase {
             assertNear(try avgPool2d(x, o).scalars, try withReferenceKernels { try avgPool2d(x, o) }.scalars,
                        abs: 2e-6, rel: 0, "avg " + what)
         }
-        XCTAssertGreaterThan(narrowSeen, 40, "narrow-path cases in the sweep")
+        XCTAssertGreaterThan(narrowSeen, 80, "narrow-path cases in the sweep")
         for (h, w) in [(14, 14), (7, 7)] {
             let g = try pool2dGeometry(shape: [1, 832, h, w], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1),
                                                                            ceilMode: true, countIncludePad: true), op: "t")
             XCTAssertTrue(Optimized.usesNarrowPath(g), "inception pool \(h)×\(w)")
         }
+        let g2 = try pool2dGeometry(shape: [1, 480, 28, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true), op: "t")
+        XCTAssertTrue(Optimized.usesNarrowPath(g2), "googlenet 3×3 stride-2 pool on 28×28")
     }
 
     /// Adaptive average pooling (identity size, global 1×1, shrinking and growing windows,

@@ -153,44 +153,47 @@ extension Optimized {
     /// Most floats in a padded plane of the narrow path (its scratch lives on the stack).
     static let narrowPlaneLimit = 4096
 
-    /// Whether ``poolNarrowPlane(_:_:_:isMax:)`` takes this geometry: stride 1, input rows
-    /// narrower than 32 (where the row-wise vector path of ``poolPlane`` is mostly scalar),
-    /// small windows and padding, and a padded plane of at most ``narrowPlaneLimit`` floats.
+    /// Whether ``poolNarrowPlane(_:_:_:isMax:)`` takes this geometry: strides 1 or 2, input
+    /// rows narrower than 32 (where the row-wise vector path of ``poolPlane`` is mostly
+    /// scalar), small windows and padding, and scratch of at most ``narrowPlaneLimit`` floats.
     static func usesNarrowPath(_ g: Pool2DGeometry) -> Bool {
-        guard g.stride == Size2D(1), g.inWidth < 32, g.inHeight <= 1024,
+        guard (1...2).contains(g.stride.h), (1...2).contains(g.stride.w), g.inWidth < 32, g.inHeight <= 1024,
               g.kernel.h <= 16, g.kernel.w <= 16, g.padding.h <= 16, g.padding.w <= 16,
               g.outHeight <= 2048, g.outWidth <= 64 else { return false }
-        let (pw, ph) = narrowPaddedSize(g)
-        return pw * (g.outHeight + g.kernel.h) + g.kernel.w + 16 <= narrowPlaneLimit
+        let n = narrowSizes(g)
+        return n.padded + 16 * n.blocks <= narrowPlaneLimit
     }
 
-    /// Padded row width and height of the narrow path: every window of the output lies inside.
+    /// Scratch layout of the narrow path: padded row width `pw` (every window inside), padded
+    /// rows computed `rows` (= (outHeight − 1)·stride + 1), 16-lane blocks over rows·pw,
+    /// and the padded plane's float count (covers the input rows and every block's reads).
     @inline(__always)
-    static func narrowPaddedSize(_ g: Pool2DGeometry) -> (w: Int, h: Int) {
-        (max(g.padding.w + g.inWidth, g.outWidth - 1 + g.kernel.w),
-         max(g.padding.h + g.inHeight, g.outHeight - 1 + g.kernel.h))
+    static func narrowSizes(_ g: Pool2DGeometry) -> (pw: Int, rows: Int, blocks: Int, padded: Int) {
+        let pw = max(g.padding.w + g.inWidth, (g.outWidth - 1) * g.stride.w + g.kernel.w)
+        let rows = (g.outHeight - 1) * g.stride.h + 1
+        let ph = max(g.padding.h + g.inHeight, rows - 1 + g.kernel.h)
+        let blocks = (rows * pw + 15) / 16
+        // Reads reach blocks·16 − 1 + (kh − 1)·pw + kw − 1.
+        return (pw, rows, blocks, max(ph * pw, blocks * 16 + g.kernel.h * pw + g.kernel.w))
     }
 
-    /// One plane of stride-1 pooling on a narrow map: the plane is copied into a stack
+    /// One plane of stride-1 or -2 pooling on a narrow map: the plane is copied into a stack
     /// buffer padded with −∞ (max) or 0 (average) on every side, so that the window of output
-    /// (y, x) is the kh × kw block at padded (y, x). Windows are then evaluated for all padded
-    /// positions y·PW + c of the output rows as one flat array, 16 at a time, by plain loads
-    /// (columns c ≥ outWidth are computed and dropped), and the output columns copied out.
-    /// Max: the same comparisons in the same row-major order as the reference (padding −∞
-    /// never wins), hence bitwise equal, NaN included. Average: float sums of the padded
-    /// window (zeros add nothing), divided as ``poolPlane`` does (count_include_pad; an empty
-    /// window gives 0).
+    /// (y, x) is the kh × kw block at padded (y·sH, x·sW). Windows are evaluated at every
+    /// padded position r·PW + c of rows 0…(OH − 1)·sH as one flat array, 16 at a time, by
+    /// plain loads (positions that are no output are computed and dropped), and the outputs
+    /// picked out. Max: the same comparisons in the same row-major order as the reference
+    /// (padding −∞ never wins), hence bitwise equal, NaN included. Average: float sums of the
+    /// padded window (zeros add nothing), divided as ``poolPlane`` does (count_include_pad;
+    /// an empty window gives 0).
     @inline(__always)
     static func poolNarrowPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
                                 isMax: Bool) {
         typealias V = SIMD16<Float>
         let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
         let kh = g.kernel.h, kw = g.kernel.w, ph = g.padding.h, pw = g.padding.w
-        let (PW, _) = narrowPaddedSize(g)
-        let flat = oh * PW                         // output positions computed
-        let blocks = (flat + 15) / 16
-        // Reads reach blocks·16 − 1 + (kh − 1)·PW + kw − 1 < padded count.
-        let padded = blocks * 16 + kh * PW + kw
+        let sh = g.stride.h, sw = g.stride.w
+        let (PW, _, blocks, padded) = narrowSizes(g)
         let pad: Float = isMax ? -.infinity : 0
         withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + blocks * 16) { buf in
             guard let base = buf.baseAddress else { return }
@@ -221,21 +224,27 @@ extension Optimized {
                 }
             }
             if isMax {
-                for y in 0..<oh { (dst + y * ow).update(from: o + y * PW, count: ow) }
+                if sw == 1 {
+                    for y in 0..<oh { (dst + y * ow).update(from: o + y * sh * PW, count: ow) }
+                } else {
+                    for y in 0..<oh {
+                        for x in 0..<ow { dst[y * ow + x] = o[y * sh * PW + x * sw] }
+                    }
+                }
                 return
             }
             for y in 0..<oh {
-                let y0 = y - ph, y1 = min(y0 + kh, h + ph)
+                let y0 = y * sh - ph, y1 = min(y0 + kh, h + ph)
                 let ys = max(y0, 0), ye = min(y1, h)
                 let rows = g.countIncludePad ? y1 - y0 : ye - ys
                 for x in 0..<ow {
-                    let x0 = x - pw, x1 = min(x0 + kw, w + pw)
+                    let x0 = x * sw - pw, x1 = min(x0 + kw, w + pw)
                     let xs = max(x0, 0), xe = min(x1, w)
                     if ys >= ye || xs >= xe {
                         dst[y * ow + x] = 0
                     } else {
                         let cols = g.countIncludePad ? x1 - x0 : xe - xs
-                        dst[y * ow + x] = o[y * PW + x] / Float(rows * cols)
+                        dst[y * ow + x] = o[y * sh * PW + x * sw] / Float(rows * cols)
                     }
                 }
             }
