@@ -31,6 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+from bench_compare import timed  # noqa: E402  (warm-up for >= 1 s, then timed runs)
+
 CASES = {"lenet5": (64, 32), "resnet18": (32, 32)}   # name -> (batch, input size)
 CLASSES = 10
 
@@ -44,20 +46,6 @@ def batch_data(name: str):
     return x, y
 
 
-def timed(step, steps: int) -> list[float]:
-    t_end = time.perf_counter() + 1.0
-    i = 0
-    while i < 3 or time.perf_counter() < t_end:
-        step()
-        i += 1
-    out = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def worker_swiftcnn(args) -> dict:
     import swiftcnn
     swiftcnn.set_num_threads(args.threads)
@@ -66,7 +54,7 @@ def worker_swiftcnn(args) -> dict:
     model.train()
     opt = swiftcnn.optim.SGD(model, lr=0.01, momentum=0.9)
     losses = []
-    times = timed(lambda: losses.append(model.train_step(x, y, opt)), args.steps)
+    times = timed(lambda: losses.append(model.train_step(x, y, opt)), 3, args.steps)
     return {"times": times, "first_loss": float(losses[0]), "version": swiftcnn.__version__}
 
 
@@ -95,7 +83,7 @@ def worker_torch(args) -> dict:
         opt.step()
         losses.append(loss.item())
 
-    times = timed(step, args.steps)
+    times = timed(step, 3, args.steps)
     return {"times": times, "first_loss": losses[0], "version": torch.__version__}
 
 

@@ -102,3 +102,22 @@ func withReferenceKernels<R>(_ body: () throws -> R) rethrows -> R {
     defer { KernelDispatch.forceReference = old }
     return try body()
 }
+
+/// Every distinct convolution of the zoo's architectures, in first-seen order.
+func zooConvSpecs() throws -> [ConvSpec] {
+    var specs: [ConvSpec] = []
+    func collect(_ layer: Layer) {
+        switch layer {
+        case .conv2d(let s):
+            if !specs.contains(s) { specs.append(s) }
+        case .sequential(let children), .concat(let children):
+            for c in children { collect(c.layer) }
+        case .residual(let body, let shortcut):
+            for c in body { collect(c.layer) }
+            if let shortcut { collect(shortcut.layer) }
+        default: break
+        }
+    }
+    for name in Zoo.names { collect(try Zoo.architecture(name).root) }
+    return specs
+}

@@ -13,24 +13,6 @@ import XCTest
 /// batch sizes are run. Weights are at the zoo's scale (uniform ±√(6 / fan_in)), inputs
 /// uniform in [−1, 1]. Tolerance: max |optimized − reference| ≤ 1e-4 · max |reference| + 1e-5.
 final class ZooConvShapesTests: XCTestCase {
-    func zooConvSpecs() throws -> [ConvSpec] {
-        var specs: [ConvSpec] = []
-        func collect(_ layer: Layer) {
-            switch layer {
-            case .conv2d(let s):
-                if !specs.contains(s) { specs.append(s) }
-            case .sequential(let children), .concat(let children):
-                for c in children { collect(c.layer) }
-            case .residual(let body, let shortcut):
-                for c in body { collect(c.layer) }
-                if let shortcut { collect(shortcut.layer) }
-            default: break
-            }
-        }
-        for name in Zoo.names { collect(try Zoo.architecture(name).root) }
-        return specs
-    }
-
     func testEveryZooConvShapeMatchesReference() throws {
         let specs = try zooConvSpecs()
         // The zoo has 1×1, 3×3, 5×5, 7×7/2, 11×11/4 and strided 1×1/3×3 convolutions.
