@@ -159,6 +159,12 @@ bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 	@echo
 	$(OUT)/bench/bench_models $(BENCH_ARGS)
 
+# ---- hardening: bad-input sweeps, fuzzing, sanitizers (mk/*.mk) ------------------------
+
+-include mk/bad_inputs.mk
+-include mk/fuzz.mk
+-include mk/sanitize.mk
+
 # ---- the two commands ------------------------------------------------------------------
 
 demo: lib header examples python

@@ -25,9 +25,35 @@
  * - Tensors are float32, row-major, rank 1 to 4 (images NCHW), every dimension >= 1.
  * - Versions. Functions are only ever added; an existing one never changes. Should one
  *   have to, SCNN_ABI_VERSION changes.
+ * - Limits. Counts that the library iterates over (epochs, batch sizes, schedule steps,
+ *   tensor counts) are int64_t in the ABI but must be 1 to 2^31 - 1 (2147483647); larger
+ *   values are refused with INVALID_ARGUMENT. Sizes whose products overflow int64 are
+ *   refused the same way, wherever they are computed. Float arguments must be finite
+ *   unless a function says otherwise, and arguments that would make a result non-finite
+ *   (e.g. scnn_seeded_tensor bounds beyond float32's range) are refused.
  * - Threads. Every function may be called from any thread. Operations on different
  *   tensors run concurrently; a tensor may be read by many threads at once, but not
- *   read while another thread writes it through scnn_tensor_mutable_data.
+ *   read while another thread writes it through scnn_tensor_mutable_data. Models and
+ *   optimizers: see scnn_model and scnn_optimizer below.
+ * - Paths (char const *path) are byte strings, passed to the operating system exactly as
+ *   given: they need not be UTF-8, and no byte is re-encoded or replaced, so two different
+ *   paths never name one file. An empty path is INVALID_ARGUMENT. Messages show bytes that
+ *   are not printable UTF-8 as \xNN.
+ * - Files. Readers take regular files only: a directory, FIFO, device or socket is refused
+ *   with SCNN_STATUS_IO before it is opened for reading, so nothing blocks (a FIFO without
+ *   a writer) or runs forever (/dev/zero). Writers are atomic: the data goes to an unnamed
+ *   file in the target's directory (Linux O_TMPFILE), is synced, and then appears under a
+ *   temporary name "<path>.tmp-<pid>-<hex>" only for the instant before it is renamed onto
+ *   path. A process killed mid-save leaves no partial file; where the file system has no
+ *   unnamed files the data is written under the temporary name, and the next save to the
+ *   same path removes every such file whose process has died. A failed save leaves an
+ *   existing file as it was; an existing path that is not a regular file (a directory,
+ *   FIFO, device) is refused rather than replaced; a symbolic link at path is replaced by
+ *   the new file, not followed.
+ * - Safetensors files are read as the reference implementation reads them: fields of a
+ *   tensor entry other than dtype, shape and data_offsets are ignored. The reader is
+ *   stricter where a file is ambiguous or unsafe: duplicate keys, overlapping or missing
+ *   data ranges, sizes that disagree with the shape, headers over 100 MB.
  */
 
 #include <stddef.h>
@@ -57,8 +83,13 @@ extern "C" {
 typedef struct scnn_tensor scnn_tensor;
 /**
  * A zoo model (network + weights): made by scnn_model_create, freed by scnn_model_destroy.
- * Calls that change it (load, set, init) must not run concurrently with any other call on
- * the same model; forward, summary and reads may run from several threads at once.
+ * Reads may run from any number of threads at once on one model: every scnn_model_forward*,
+ * scnn_model_evaluate and scnn_model_predict (they run in evaluation mode and change
+ * nothing), summary, macs, shapes, workspace size, parameter queries, scnn_model_save and
+ * scnn_model_get_parameter, and scnn_checkpoint_save. Each concurrent forward uses its own workspace. Calls that
+ * change the model need it alone -- no other call on it may run at the same time:
+ * scnn_model_load, _set_parameter, _load_state_dict, _init_seeded, _set_training,
+ * _train_step, _fit, scnn_checkpoint_load, and scnn_model_destroy.
  */
 typedef struct scnn_model scnn_model;
 /**
@@ -67,8 +98,12 @@ typedef struct scnn_model scnn_model;
  * scnn_model_fit (epoch and batch reached: a stopped fit resumes from there). Made by
  * scnn_optimizer_create, freed by scnn_optimizer_destroy; saved and restored together
  * with the model's weights by scnn_checkpoint_save / scnn_checkpoint_load. It keeps its
- * model alive. Training calls change the model: nothing else may use that model or
- * optimizer concurrently.
+ * model alive (scnn_model_destroy may come first). Training calls (scnn_model_train_step,
+ * scnn_model_fit, scnn_checkpoint_load) change the model: nothing else may use that model
+ * or optimizer while they run. scnn_checkpoint_save reads the model (reads of the model may
+ * run beside it) but needs the optimizer alone. An optimizer may be
+ * destroyed while other threads run reads (forward, evaluate, predict) on its model -- it
+ * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
 /** What scnn_model_fit reports after every training step (to its step callback). */
@@ -279,7 +314,11 @@ scnn_status scnn_adaptive_avg_pool2d(scnn_tensor const * input, int64_t const * 
 
 /// Chooses the kernels for every operation, process-wide: nonzero runs the naive reference
 /// kernels (slow, the oracle the optimized ones are tested against); 0 (the default) runs
-/// the optimized ones. Safe to call from any thread.
+/// the optimized ones. Safe to call from any thread, also while other threads run: the
+/// switch is read as each model forward starts and as each operation starts, so a forward
+/// already running may finish some of its layers with either kind. Both kinds compute the
+/// same function (optimized results are within 1e-4 of the reference's scale, and
+/// usually equal); for bit-reproducible results, switch only when no work is running.
 void scnn_set_reference_kernels(int32_t enable);
 
 /// 1 when the reference kernels are selected (see scnn_set_reference_kernels), else 0.
@@ -633,7 +672,9 @@ scnn_status scnn_model_workspace_bytes(scnn_model const * model, int64_t const *
 /// and F64 tensors load (converted to float32). Strict: every key of the model must be
 /// present, no other key may be (`num_batches_tracked` entries are ignored), every shape
 /// must match; on any error the model is unchanged and the message names the key and both
-/// shapes. Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot read the file), FORMAT
+/// shapes. `path` is taken byte for byte and must name a regular file (see "Paths" and
+/// "Files" at the top). Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot
+/// read the file; not a regular file), FORMAT
 /// (malformed file), SHAPE_MISMATCH (missing/unexpected key or wrong shape), UNSUPPORTED
 /// (unsupported dtype or rank), OUT_OF_MEMORY.
 scnn_status scnn_model_load(scnn_model * model, char const * path) SCNN_WARN_UNUSED_RESULT;
@@ -642,7 +683,9 @@ scnn_status scnn_model_load(scnn_model * model, char const * path) SCNN_WARN_UNU
 /// and order) to a safetensors file, atomically: a temporary file is written, synced and
 /// renamed over `path`, so a failure leaves any existing file intact. `num_batches_tracked`
 /// is not written (PyTorch's load_state_dict accepts its absence).
-/// Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot write), OUT_OF_MEMORY.
+/// A killed save leaves no partial file (see "Files" at the top); `path` is taken byte for byte.
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot write; path is a
+/// directory or another special file), OUT_OF_MEMORY.
 scnn_status scnn_model_save(scnn_model const * model, char const * path) SCNN_WARN_UNUSED_RESULT;
 
 /// Replaces every weight with swiftcnn seeded init v1's values for `seed` (the generator the
@@ -686,7 +729,8 @@ scnn_status scnn_model_load_state_dict(scnn_model * model, char const * const * 
 /// splitmix64 keyed by the FNV-1a hash of `name` XOR `seed`. scnn_seeded_tensor("input",
 /// shape, 4, -1, 1, 0, &t) is the fixtures' model input. *out is a new tensor freed with
 /// scnn_tensor_destroy; NULL on failure. Errors: INVALID_ARGUMENT (NULL pointer, bad shape,
-/// lo or hi not finite, hi < lo), OUT_OF_MEMORY.
+/// lo or hi not finite, hi < lo, or bounds whose float32 values are not finite: |lo|, |hi|
+/// or hi - lo beyond float32's largest value, about 3.4e38), OUT_OF_MEMORY.
 scnn_status scnn_seeded_tensor(char const * name, int64_t const * shape, int32_t rank, double lo, double hi, uint64_t seed, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- ImageNet labels ---- */
@@ -703,7 +747,9 @@ char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 /// Reads the tensor called `name` from the safetensors file at `path` (e.g. a data set
 /// written by numpy or `safetensors.numpy.save_file`). F32, F16, BF16 and F64 tensors of
 /// rank 1 to 4 load, converted to float32 (integers are not: store labels as F32, which
-/// holds every integer up to 2^24 exactly). The whole file is validated first.
+/// holds every integer up to 2^24 exactly). The whole file is validated first; unknown fields
+/// in a tensor's entry are ignored, as the reference implementation ignores them. `path` is
+/// taken byte for byte and must name a regular file (see "Paths" and "Files" at the top).
 /// *out is a new tensor freed with scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pointer, no tensor called `name`), IO (cannot read the
 /// file), FORMAT (malformed file), UNSUPPORTED (the tensor has another dtype, rank 0 or a
@@ -713,8 +759,9 @@ scnn_status scnn_safetensors_read(char const * path, char const * name, scnn_ten
 /// Writes `count` tensors (float32, F32 entries) called `names[i]` to a safetensors file at
 /// `path`, in that order, atomically: a temporary file is written, synced and renamed over
 /// `path`, so a failure leaves an existing file intact. numpy/PyTorch's safetensors readers
-/// load it. Errors: INVALID_ARGUMENT (NULL pointer or element, count < 1, a name given
-/// twice), IO (cannot write), OUT_OF_MEMORY.
+/// load it. A killed write leaves no partial file (see "Files" at the top).
+/// Errors: INVALID_ARGUMENT (NULL pointer or element, count out of 1 to 2^31 - 1, a name
+/// given twice), IO (cannot write; path is a directory or another special file), OUT_OF_MEMORY.
 scnn_status scnn_safetensors_write(char const * path, char const * const * names, scnn_tensor const * const * tensors, int64_t count) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Threads ---- */
@@ -791,7 +838,8 @@ void scnn_optimizer_destroy(scnn_optimizer * optimizer);
 /// SCNN_LR_SCHEDULE_STEP (lr * value^floor(step / steps); steps >= 1, value >= 0: torch's
 /// StepLR stepped after every optimizer step), SCNN_LR_SCHEDULE_COSINE
 /// (min + (lr - min) * (1 + cos(pi * step / steps)) / 2; steps >= 1, value = min >= 0: torch's
-/// CosineAnnealingLR closed form, which rises again after `steps`). Step = the optimizer's
+/// CosineAnnealingLR closed form, which rises again after `steps`). `steps` is at most
+/// 2^31 - 1 (2147483647) for both. Step = the optimizer's
 /// step count (0 for its first step). Errors: INVALID_ARGUMENT (NULL, unknown
 /// schedule, a value out of range).
 scnn_status scnn_optimizer_set_schedule(scnn_optimizer * optimizer, int32_t schedule, int64_t steps, float value) SCNN_WARN_UNUSED_RESULT;
@@ -831,9 +879,11 @@ scnn_status scnn_model_train_step(scnn_model * model, scnn_optimizer * optimizer
 /// Validation data (`val_images` and `val_labels`, NULL for none, n_val labels) is evaluated
 /// after every epoch in evaluation mode. `on_step` / `on_epoch` (NULL: none) are called
 /// after every step / epoch with `user`; returning 0 stops the fit, which then returns OK.
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, epochs < 1,
-/// batch_size < 1, a label out of range), SHAPE_MISMATCH (images the model does not take,
-/// label count != image count), OUT_OF_MEMORY. Steps completed before an error are kept.
+/// `epochs` and `batch_size` must be 1 to 2^31 - 1 (2147483647).
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, epochs or
+/// batch_size out of 1 to 2^31 - 1, a label out of range), SHAPE_MISMATCH (images the model
+/// does not take, label count != image count), OUT_OF_MEMORY. Steps completed before an
+/// error are kept.
 scnn_status scnn_model_fit(scnn_model * model, scnn_optimizer * optimizer, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, scnn_tensor const * val_images, int32_t const * val_labels, int64_t n_val, int64_t epochs, int64_t batch_size, uint64_t seed, int32_t shuffle, scnn_step_callback on_step, scnn_epoch_callback on_epoch, void * user) SCNN_WARN_UNUSED_RESULT;
 
 /// Evaluates the model in evaluation mode on `images` [N, C, H, W] with N labels
@@ -841,7 +891,7 @@ scnn_status scnn_model_fit(scnn_model * model, scnn_optimizer * optimizer, scnn_
 /// fraction classified correctly (argmax; argmin of lenet5_original's RBF penalties) in
 /// *accuracy_out (either may be NULL), computed in batches of `batch_size` (memory only:
 /// the results do not depend on it). The model's mode is left as it was.
-/// Errors: INVALID_ARGUMENT (NULL pointer, batch_size < 1, a label out of range),
+/// Errors: INVALID_ARGUMENT (NULL pointer, batch_size out of 1 to 2^31 - 1, a label out of range),
 /// SHAPE_MISMATCH (images the model does not take, n_labels != N), OUT_OF_MEMORY.
 scnn_status scnn_model_evaluate(scnn_model const * model, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, int64_t batch_size, float * loss_out, double * accuracy_out) SCNN_WARN_UNUSED_RESULT;
 
@@ -859,16 +909,19 @@ scnn_status scnn_model_predict(scnn_model const * model, scnn_tensor const * ima
 /// optimizer's state (momentum buffers, Adam moments, step count, learning rate) and the
 /// training progress and configuration of scnn_model_fit. (scnn_model_load does not take a
 /// checkpoint - it has the optimizer's entries too; scnn_model_save writes a weights file.)
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot write),
-/// OUT_OF_MEMORY.
+/// It reads the model (forwards may run beside it) and uses the optimizer alone. A killed
+/// save leaves no partial file; `path` is taken byte for byte (see "Paths" and "Files").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path, optimizer of another model), IO
+/// (cannot write; path is a directory or another special file), OUT_OF_MEMORY.
 scnn_status scnn_checkpoint_save(scnn_model * model, scnn_optimizer * optimizer, char const * path) SCNN_WARN_UNUSED_RESULT;
 
 /// Restores a checkpoint written by scnn_checkpoint_save into `model` and `optimizer`
 /// (which must be of the same architecture and optimizer kind): afterwards training
 /// continues exactly as the saved run would have (same losses and weights for the same
 /// data and arguments). On any error both are unchanged.
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot read),
-/// FORMAT (not a checkpoint, or malformed), SHAPE_MISMATCH (a weight or state of another
+/// `path` is taken byte for byte and must name a regular file (see "Paths" and "Files").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path, optimizer of another model), IO
+/// (cannot read; not a regular file), FORMAT (not a checkpoint, or malformed), SHAPE_MISMATCH (a weight or state of another
 /// shape, a missing entry: the message names it), OUT_OF_MEMORY.
 scnn_status scnn_checkpoint_load(scnn_model * model, scnn_optimizer * optimizer, char const * path) SCNN_WARN_UNUSED_RESULT;
 

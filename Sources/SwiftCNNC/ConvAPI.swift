@@ -141,7 +141,11 @@ public func scnnAdaptiveAvgPool2d(
 
 /// Chooses the kernels for every operation, process-wide: nonzero runs the naive reference
 /// kernels (slow, the oracle the optimized ones are tested against); 0 (the default) runs
-/// the optimized ones. Safe to call from any thread.
+/// the optimized ones. Safe to call from any thread, also while other threads run: the
+/// switch is read as each model forward starts and as each operation starts, so a forward
+/// already running may finish some of its layers with either kind. Both kinds compute the
+/// same function (optimized results are within 1e-4 of the reference's scale, and
+/// usually equal); for bit-reproducible results, switch only when no work is running.
 @c(scnn_set_reference_kernels)
 public func scnnSetReferenceKernels(_ enable: Int32) {
     KernelDispatch.forceReference = flag(enable)

@@ -48,6 +48,13 @@ func modelArg(_ handle: UnsafePointer<scnn_model>?) throws -> ModelBox {
     modelBox(try required(handle, "model"))
 }
 
+/// A path argument as the caller's bytes (never re-encoded), or an error when NULL or empty.
+func pathArg(_ p: UnsafePointer<CChar>?, _ name: String = "path") throws -> FilePath {
+    let path = FilePath(cString: try required(p, name))
+    guard !path.bytes.isEmpty else { throw SwiftCNNError.invalidArgument("\(name) is empty") }
+    return path
+}
+
 /// A C string argument as a Swift string (invalid UTF-8 is repaired), or an error when NULL.
 func stringArg(_ p: UnsafePointer<CChar>?, _ name: String) throws -> String {
     String(cString: try required(p, name))
@@ -305,14 +312,16 @@ public func scnnStringFree(_ s: UnsafeMutablePointer<CChar>?) {
 /// and F64 tensors load (converted to float32). Strict: every key of the model must be
 /// present, no other key may be (`num_batches_tracked` entries are ignored), every shape
 /// must match; on any error the model is unchanged and the message names the key and both
-/// shapes. Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot read the file), FORMAT
+/// shapes. `path` is taken byte for byte and must name a regular file (see "Paths" and
+/// "Files" at the top). Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot
+/// read the file; not a regular file), FORMAT
 /// (malformed file), SHAPE_MISMATCH (missing/unexpected key or wrong shape), UNSUPPORTED
 /// (unsupported dtype or rank), OUT_OF_MEMORY.
 @c(scnn_model_load)
 public func scnnModelLoad(_ model: UnsafeMutablePointer<scnn_model>?, _ path: UnsafePointer<CChar>?) -> scnn_status {
     guarded {
         let box = try modelArg(model)
-        let p = try stringArg(path, "path")
+        let p = try pathArg(path)
         var m = box.model
         try m.load(path: p)
         box.model = m
@@ -323,12 +332,14 @@ public func scnnModelLoad(_ model: UnsafeMutablePointer<scnn_model>?, _ path: Un
 /// and order) to a safetensors file, atomically: a temporary file is written, synced and
 /// renamed over `path`, so a failure leaves any existing file intact. `num_batches_tracked`
 /// is not written (PyTorch's load_state_dict accepts its absence).
-/// Errors: INVALID_ARGUMENT (NULL pointer), IO (cannot write), OUT_OF_MEMORY.
+/// A killed save leaves no partial file (see "Files" at the top); `path` is taken byte for byte.
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot write; path is a
+/// directory or another special file), OUT_OF_MEMORY.
 @c(scnn_model_save)
 public func scnnModelSave(_ model: UnsafePointer<scnn_model>?, _ path: UnsafePointer<CChar>?) -> scnn_status {
     guarded {
         let m = try modelArg(model).model
-        try m.save(path: try stringArg(path, "path"))
+        try m.save(path: try pathArg(path))
     }
 }
 
@@ -439,7 +450,8 @@ public func scnnModelLoadStateDict(
 /// splitmix64 keyed by the FNV-1a hash of `name` XOR `seed`. scnn_seeded_tensor("input",
 /// shape, 4, -1, 1, 0, &t) is the fixtures' model input. *out is a new tensor freed with
 /// scnn_tensor_destroy; NULL on failure. Errors: INVALID_ARGUMENT (NULL pointer, bad shape,
-/// lo or hi not finite, hi < lo), OUT_OF_MEMORY.
+/// lo or hi not finite, hi < lo, or bounds whose float32 values are not finite: |lo|, |hi|
+/// or hi - lo beyond float32's largest value, about 3.4e38), OUT_OF_MEMORY.
 @c(scnn_seeded_tensor)
 public func scnnSeededTensor(
     _ name: UnsafePointer<CChar>?, _ shape: UnsafePointer<Int64>?, _ rank: Int32, _ lo: Double, _ hi: Double,
@@ -448,9 +460,6 @@ public func scnnSeededTensor(
     produce(out) {
         let n = try stringArg(name, "name")
         let s = try shapeArg(shape, rank)
-        guard lo.isFinite, hi.isFinite, hi >= lo else {
-            throw SwiftCNNError.invalidArgument("seeded tensor: need finite lo <= hi; got [\(lo), \(hi))")
-        }
         return try SeededInit.tensor(name: n, shape: s, lo: lo, hi: hi, seed: seed)
     }
 }

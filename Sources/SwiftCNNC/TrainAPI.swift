@@ -61,14 +61,21 @@ func labelsArg(_ p: UnsafePointer<Int32>?, _ n: Int64, images: Tensor, _ name: S
 }
 
 /// Validates a checkpoint call's arguments and runs `body` with the trainer and the path.
+/// A save only reads the model (the trainer gets a copy of it), so forwards may run beside
+/// it; a load runs as a training call (the model is changed).
 func checkpointCall(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
-    _ path: UnsafePointer<CChar>?, _ body: (Trainer, String) throws -> Void
+    _ path: UnsafePointer<CChar>?, changesModel: Bool, _ body: (Trainer, FilePath) throws -> Void
 ) -> scnn_status {
     guarded {
         let opt = try optimizerArg(optimizer, for: try modelArg(model))
-        let p = try stringArg(path, "path")
-        try opt.training { try body($0, p) }
+        let p = try pathArg(path)
+        if changesModel {
+            try opt.training { try body($0, p) }
+        } else {
+            opt.trainer.model = opt.modelBox.model
+            try body(opt.trainer, p)
+        }
     }
 }
 
@@ -188,7 +195,8 @@ public func scnnOptimizerDestroy(_ optimizer: UnsafeMutablePointer<scnn_optimize
 /// SCNN_LR_SCHEDULE_STEP (lr * value^floor(step / steps); steps >= 1, value >= 0: torch's
 /// StepLR stepped after every optimizer step), SCNN_LR_SCHEDULE_COSINE
 /// (min + (lr - min) * (1 + cos(pi * step / steps)) / 2; steps >= 1, value = min >= 0: torch's
-/// CosineAnnealingLR closed form, which rises again after `steps`). Step = the optimizer's
+/// CosineAnnealingLR closed form, which rises again after `steps`). `steps` is at most
+/// 2^31 - 1 (2147483647) for both. Step = the optimizer's
 /// step count (0 for its first step). Errors: INVALID_ARGUMENT (NULL, unknown
 /// schedule, a value out of range).
 @c(scnn_optimizer_set_schedule)
@@ -298,9 +306,11 @@ public func scnnModelTrainStep(
 /// Validation data (`val_images` and `val_labels`, NULL for none, n_val labels) is evaluated
 /// after every epoch in evaluation mode. `on_step` / `on_epoch` (NULL: none) are called
 /// after every step / epoch with `user`; returning 0 stops the fit, which then returns OK.
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, epochs < 1,
-/// batch_size < 1, a label out of range), SHAPE_MISMATCH (images the model does not take,
-/// label count != image count), OUT_OF_MEMORY. Steps completed before an error are kept.
+/// `epochs` and `batch_size` must be 1 to 2^31 - 1 (2147483647).
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, epochs or
+/// batch_size out of 1 to 2^31 - 1, a label out of range), SHAPE_MISMATCH (images the model
+/// does not take, label count != image count), OUT_OF_MEMORY. Steps completed before an
+/// error are kept.
 @c(scnn_model_fit)
 public func scnnModelFit(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
@@ -363,7 +373,7 @@ public func scnnModelFit(
 /// fraction classified correctly (argmax; argmin of lenet5_original's RBF penalties) in
 /// *accuracy_out (either may be NULL), computed in batches of `batch_size` (memory only:
 /// the results do not depend on it). The model's mode is left as it was.
-/// Errors: INVALID_ARGUMENT (NULL pointer, batch_size < 1, a label out of range),
+/// Errors: INVALID_ARGUMENT (NULL pointer, batch_size out of 1 to 2^31 - 1, a label out of range),
 /// SHAPE_MISMATCH (images the model does not take, n_labels != N), OUT_OF_MEMORY.
 @c(scnn_model_evaluate)
 public func scnnModelEvaluate(
@@ -415,27 +425,30 @@ public func scnnModelPredict(
 /// optimizer's state (momentum buffers, Adam moments, step count, learning rate) and the
 /// training progress and configuration of scnn_model_fit. (scnn_model_load does not take a
 /// checkpoint -- it has the optimizer's entries too; scnn_model_save writes a weights file.)
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot write),
-/// OUT_OF_MEMORY.
+/// It reads the model (forwards may run beside it) and uses the optimizer alone. A killed
+/// save leaves no partial file; `path` is taken byte for byte (see "Paths" and "Files").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path, optimizer of another model), IO
+/// (cannot write; path is a directory or another special file), OUT_OF_MEMORY.
 @c(scnn_checkpoint_save)
 public func scnnCheckpointSave(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
     _ path: UnsafePointer<CChar>?
 ) -> scnn_status {
-    checkpointCall(model, optimizer, path) { try $0.saveCheckpoint(path: $1) }
+    checkpointCall(model, optimizer, path, changesModel: false) { try $0.saveCheckpoint(path: $1) }
 }
 
 /// Restores a checkpoint written by scnn_checkpoint_save into `model` and `optimizer`
 /// (which must be of the same architecture and optimizer kind): afterwards training
 /// continues exactly as the saved run would have (same losses and weights for the same
 /// data and arguments). On any error both are unchanged.
-/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model), IO (cannot read),
-/// FORMAT (not a checkpoint, or malformed), SHAPE_MISMATCH (a weight or state of another
+/// `path` is taken byte for byte and must name a regular file (see "Paths" and "Files").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path, optimizer of another model), IO
+/// (cannot read; not a regular file), FORMAT (not a checkpoint, or malformed), SHAPE_MISMATCH (a weight or state of another
 /// shape, a missing entry: the message names it), OUT_OF_MEMORY.
 @c(scnn_checkpoint_load)
 public func scnnCheckpointLoad(
     _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
     _ path: UnsafePointer<CChar>?
 ) -> scnn_status {
-    checkpointCall(model, optimizer, path) { try $0.loadCheckpoint(path: $1) }
+    checkpointCall(model, optimizer, path, changesModel: true) { try $0.loadCheckpoint(path: $1) }
 }

@@ -22,8 +22,13 @@
 typedef struct scnn_tensor scnn_tensor;
 /**
  * A zoo model (network + weights): made by scnn_model_create, freed by scnn_model_destroy.
- * Calls that change it (load, set, init) must not run concurrently with any other call on
- * the same model; forward, summary and reads may run from several threads at once.
+ * Reads may run from any number of threads at once on one model: every scnn_model_forward*,
+ * scnn_model_evaluate and scnn_model_predict (they run in evaluation mode and change
+ * nothing), summary, macs, shapes, workspace size, parameter queries, scnn_model_save and
+ * scnn_model_get_parameter, and scnn_checkpoint_save. Each concurrent forward uses its own workspace. Calls that
+ * change the model need it alone -- no other call on it may run at the same time:
+ * scnn_model_load, _set_parameter, _load_state_dict, _init_seeded, _set_training,
+ * _train_step, _fit, scnn_checkpoint_load, and scnn_model_destroy.
  */
 typedef struct scnn_model scnn_model;
 /**
@@ -32,8 +37,12 @@ typedef struct scnn_model scnn_model;
  * scnn_model_fit (epoch and batch reached: a stopped fit resumes from there). Made by
  * scnn_optimizer_create, freed by scnn_optimizer_destroy; saved and restored together
  * with the model's weights by scnn_checkpoint_save / scnn_checkpoint_load. It keeps its
- * model alive. Training calls change the model: nothing else may use that model or
- * optimizer concurrently.
+ * model alive (scnn_model_destroy may come first). Training calls (scnn_model_train_step,
+ * scnn_model_fit, scnn_checkpoint_load) change the model: nothing else may use that model
+ * or optimizer while they run. scnn_checkpoint_save reads the model (reads of the model may
+ * run beside it) but needs the optimizer alone. An optimizer may be
+ * destroyed while other threads run reads (forward, evaluate, predict) on its model -- it
+ * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
 /** What scnn_model_fit reports after every training step (to its step callback). */

@@ -81,7 +81,7 @@ final class ForwardPlan: @unchecked Sendable {
     /// Compiles `model`'s forward pass for `inputShape` (already validated; `outputShape`
     /// is what shape inference gave).
     init(_ model: Model, inputShape: [Int], outputShape: [Int]) throws {
-        var b = Builder(model: model, inputShape: inputShape, outputShape: outputShape)
+        var b = try Builder(model: model, inputShape: inputShape, outputShape: outputShape)
         let result = try b.compile(model.architecture.root, path: "", x: Builder.input, owned: false, dest: Builder.output)
         if result != Builder.output {
             guard b.values[result].count == b.values[Builder.output].count else {
@@ -89,7 +89,7 @@ final class ForwardPlan: @unchecked Sendable {
             }
             b.steps.append(.copy(x: result, y: Builder.output, count: b.values[result].count))
         }
-        let (locations, arena, placement) = b.place()
+        let (locations, arena, placement) = try b.place()
         self.placement = placement
         self.inputShape = inputShape
         self.outputShape = outputShape
@@ -190,11 +190,12 @@ extension ForwardPlan {
         var bufferCounts: [Int] = []
         var steps: [Step] = []
 
-        init(model: Model, inputShape: [Int], outputShape: [Int]) {
+        init(model: Model, inputShape: [Int], outputShape: [Int]) throws {
             self.model = model
-            let largest = model.parameterSpecs.filter { $0.shape.count == 4 }.map { $0.shape.reduce(1, *) }.max() ?? 1
+            let largest = try model.parameterSpecs.filter { $0.shape.count == 4 }.map { try Checked.product($0.shape) }.max() ?? 1
             folding = FoldingBuffer(count: largest)
-            let n = inputShape.reduce(1, *), m = outputShape.reduce(1, *)
+            let n = try Checked.product(inputShape, "forward plan: input size \(Tensor.describe(inputShape))")
+            let m = try Checked.product(outputShape, "forward plan: output size \(Tensor.describe(outputShape))")
             values = [Value(buffer: 0, offset: 0, shape: inputShape, count: n),
                       Value(buffer: 1, offset: 0, shape: outputShape, count: m)]
             bufferCounts = [n, m]
@@ -431,7 +432,7 @@ extension ForwardPlan {
 
         /// Places the arena buffers: live ranges from the steps, then first fit by offset,
         /// largest buffers first, each rounded up to 16 floats (64 bytes).
-        func place() -> (locations: [Location], arenaCount: Int, placement: [(offset: Int, count: Int, first: Int, last: Int)]) {
+        func place() throws -> (locations: [Location], arenaCount: Int, placement: [(offset: Int, count: Int, first: Int, last: Int)]) {
             let nb = bufferCounts.count
             var first = [Int](repeating: Int.max, count: nb), last = [Int](repeating: -1, count: nb)
             for (i, s) in steps.enumerated() {
@@ -448,16 +449,16 @@ extension ForwardPlan {
             }
             var total = 0
             for b in order {
-                let size = (bufferCounts[b] + 15) / 16 * 16
+                let size = try Checked.add(bufferCounts[b], 15, "forward plan: arena size") / 16 * 16
                 let clashes = placed.filter { $0.first <= last[b] && first[b] <= $0.last }.sorted { $0.offset < $1.offset }
                 var offset = 0
                 for c in clashes {
-                    if offset + size <= c.offset { break }
-                    offset = max(offset, c.offset + c.size)
+                    if try Checked.add(offset, size, "forward plan: arena size") <= c.offset { break }
+                    offset = max(offset, c.offset + c.size)  // both already summed below: no overflow
                 }
                 offsets[b] = offset
                 placed.append((offset, size, first[b], last[b]))
-                total = max(total, offset + size)
+                total = max(total, try Checked.add(offset, size, "forward plan: arena size"))
             }
             let locations = values.map { v in
                 Location(base: v.buffer == 0 ? 0 : v.buffer == 1 ? 1 : 2, offset: (v.buffer >= 2 ? offsets[v.buffer] : 0) + v.offset)

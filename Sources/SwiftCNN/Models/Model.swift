@@ -233,11 +233,11 @@ public struct Model {
     /// Loads weights from a safetensors file (F32, F16, BF16 and F64 tensors; F16/BF16
     /// convert exactly) with ``loadStateDict(_:strict:)``'s rules. Entries the reader
     /// skips (non-float or scalar tensors) are errors unless they are `num_batches_tracked`.
-    public mutating func load(path: String, strict: Bool = true) throws {
+    public mutating func load(path: FilePath, strict: Bool = true) throws {
         let file: SafeTensorsFile
         do {
             file = try SafeTensorsFile.read(path: path)
-        } catch let e as SwiftCNNError where e.kind == .format && !e.message.contains(path) {
+        } catch let e as SwiftCNNError where e.kind == .format && !e.message.contains(path.description) {
             // Parse errors name what is wrong; say in which file too.
             throw SwiftCNNError(e.kind, "\(path): \(e.message)")
         }
@@ -253,14 +253,25 @@ public struct Model {
         }
     }
 
+    /// ``load(path:strict:)`` from the path whose bytes are `path`'s UTF-8.
+    public mutating func load(path: String, strict: Bool = true) throws {
+        try load(path: FilePath(path), strict: strict)
+    }
+
     /// Saves the state dict to a safetensors file (F32, PyTorch's names and order)
     /// atomically: a temporary file is written and renamed, so a failure leaves any
-    /// existing file intact. `num_batches_tracked` is not written (PyTorch's
-    /// `load_state_dict` fills it in). Metadata records the model's name and class count.
-    public func save(path: String) throws {
+    /// existing file intact and a crash leaves no partial file. `num_batches_tracked` is
+    /// not written (PyTorch's `load_state_dict` fills it in). Metadata records the model's
+    /// name and class count.
+    public func save(path: FilePath) throws {
         try SafeTensorsFile.write(stateDict(),
                                   metadata: ["model": name, "num_classes": String(numClasses), "format": "pt"],
                                   to: path)
+    }
+
+    /// ``save(path:)`` to the path whose bytes are `path`'s UTF-8.
+    public func save(path: String) throws {
+        try save(path: FilePath(path))
     }
 
     static func isIgnored(_ key: String) -> Bool {

@@ -84,10 +84,19 @@ public enum SeededInit {
     }
 
     /// A tensor of `shape` whose elements are uniform in [lo, hi) as described above.
+    /// Bounds that are not finite, out of order, or whose values would not be finite in
+    /// float32 (e.g. ±1e300, or a span beyond float32's range) are an `.invalidArgument` error.
     public static func tensor(name: String, shape: [Int], lo: Double, hi: Double, seed: UInt64 = 0) throws -> Tensor {
-        var t = try Tensor(zeros: shape)
         let loF = Float(lo)
         let spanF = Float(hi - lo)
+        // Every element lies between loF and the value of the largest draw (float32
+        // arithmetic is monotonic): both finite means every element is.
+        let top = loF + spanF * (Float(0xFF_FFFF) * 0x1p-24)
+        guard lo.isFinite, hi.isFinite, lo <= hi, loF.isFinite, spanF.isFinite, top.isFinite else {
+            throw SwiftCNNError.invalidArgument(
+                "seeded tensor: the bounds [\(lo), \(hi)) must be finite, ordered, and give float32 values that are finite")
+        }
+        var t = try Tensor(zeros: shape)
         let s = fnv1a64(name) ^ seed
         try t.withUnsafeMutableBufferPointer { buf in
             guard var p = buf.baseAddress else { return }

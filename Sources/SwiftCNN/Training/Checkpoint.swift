@@ -23,7 +23,7 @@ public enum Checkpoint {
     /// Writes a checkpoint atomically (temporary file, fsync, rename: a failure leaves any
     /// existing file intact). `optimizer`, `state` and `config` may be nil to leave them out.
     public static func save(model: Model, optimizer: Optimizer?, state: TrainingState?, config: TrainingConfig?,
-                            path: String) throws {
+                            path: FilePath) throws {
         var tensors = model.stateDict()
         var meta: [String: String] = ["format": format, "model": model.name, "num_classes": String(model.numClasses)]
         if let optimizer {
@@ -67,7 +67,7 @@ public enum Checkpoint {
     /// saved training state and configuration when the file has them. Either everything
     /// loads or nothing changes; errors name the file and the entry.
     @discardableResult
-    public static func load(path: String, model: inout Model, optimizer: Optimizer?) throws
+    public static func load(path: FilePath, model: inout Model, optimizer: Optimizer?) throws
         -> (state: TrainingState?, config: TrainingConfig?) {
         let file = try SafeTensorsFile.read(path: path)
         let meta = file.metadata

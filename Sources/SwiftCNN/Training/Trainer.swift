@@ -195,15 +195,21 @@ public final class Trainer {
 
     /// Saves weights, optimizer state, ``state`` and ``config`` to one safetensors file,
     /// atomically (see ``Checkpoint``).
-    public func saveCheckpoint(path: String) throws {
+    public func saveCheckpoint(path: FilePath) throws {
         try Checkpoint.save(model: model, optimizer: optimizer, state: state, config: config, path: path)
     }
+
+    /// ``saveCheckpoint(path:)`` to the path whose bytes are `path`'s UTF-8.
+    public func saveCheckpoint(path: String) throws { try saveCheckpoint(path: FilePath(path)) }
 
     /// Restores a checkpoint written by ``saveCheckpoint(path:)`` for the same architecture:
     /// weights, optimizer state and hyper-parameters, ``state`` and ``config``. Continuing
     /// then gives the same losses and weights as the uninterrupted run. Either everything
     /// loads or nothing changes.
-    public func loadCheckpoint(path: String) throws {
+    public func loadCheckpoint(path: String) throws { try loadCheckpoint(path: FilePath(path)) }
+
+    /// ``loadCheckpoint(path:)`` (String form) from the caller's bytes.
+    public func loadCheckpoint(path: FilePath) throws {
         var m = model
         let restored = try Checkpoint.load(path: path, model: &m, optimizer: optimizer)
         model = m

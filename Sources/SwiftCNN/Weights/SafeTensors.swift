@@ -22,8 +22,9 @@ import Darwin
 // tensors' byte ranges, sorted by offset, must tile the data section exactly — the first
 // starts at 0, each starts where the previous one ends, the last ends at the end of the
 // file — so overlaps, holes and trailing bytes are all errors; end − begin must equal the
-// element count × the dtype's size. In addition (stricter than the reference, which
-// ignores them), unknown keys in a tensor's entry and duplicate keys are errors.
+// element count × the dtype's size. Unknown keys in a tensor's entry are ignored, as the
+// reference ignores them (a writer may add its own). Duplicate keys are errors (stricter
+// than the reference): which of two entries to believe is not for a loader to guess.
 
 /// A safetensors element type.
 ///
@@ -171,9 +172,12 @@ public struct SafeTensorsFile {
 
     /// ``write(_:metadata:to:)`` of this file's tensors (in ``names`` order) and metadata,
     /// atomically. Skipped entries are not written.
-    public func write(to path: String) throws {
+    public func write(to path: FilePath) throws {
         try SafeTensorsFile.write(try orderedTensors(), metadata: metadata, to: path)
     }
+
+    /// ``write(to:)`` to the path whose bytes are `path`'s UTF-8.
+    public func write(to path: String) throws { try write(to: FilePath(path)) }
 
     /// The largest header the reader accepts, in bytes (the reference implementation's limit).
     public static let maxHeaderBytes = 100_000_000
@@ -196,16 +200,9 @@ public struct SafeTensorsFile {
     ///
     /// - Parameter strict: when true, an entry that would be listed in ``skipped`` (a
     ///   non-float dtype, a scalar, an empty tensor) is an `.unsupported` error naming it.
-    public static func read(path: String, strict: Bool = false) throws -> SafeTensorsFile {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ioError("cannot open", path) }
+    public static func read(path: FilePath, strict: Bool = false) throws -> SafeTensorsFile {
+        let (fd, fileSize) = try FileIO.openForReading(path, what: "safetensors")
         defer { _ = close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ioError("cannot stat", path) }
-        guard (UInt32(st.st_mode) & 0o170000) == 0o100000 else {
-            throw SwiftCNNError.io("safetensors: '\(path)' is not a regular file")
-        }
-        let fileSize = Int(st.st_size)
         let source = FileSource(fd: fd, path: path, base: 0)
         var lengthBytes: UInt64 = 0
         if fileSize >= 8 {
@@ -218,6 +215,11 @@ public struct SafeTensorsFile {
         return try decode(header: UnsafeRawBufferPointer(header.raw), dataSize: fileSize - 8 - n, strict: strict) {
             try dataSource.read(at: $0, into: $1)
         }
+    }
+
+    /// ``read(path:strict:)`` of the path whose bytes are `path`'s UTF-8.
+    public static func read(path: String, strict: Bool = false) throws -> SafeTensorsFile {
+        try read(path: FilePath(path), strict: strict)
     }
 
     /// Parses and validates a whole safetensors file held in memory.
@@ -364,9 +366,7 @@ public struct SafeTensorsFile {
         guard case let .object(fields) = value else {
             throw SwiftCNNError.format("\(what) is \(value.typeDescription), expected an object with dtype, shape and data_offsets")
         }
-        for (k, _) in fields where k != "dtype" && k != "shape" && k != "data_offsets" {
-            throw SwiftCNNError.format("\(what) has an unknown field '\(k)' (expected dtype, shape, data_offsets)")
-        }
+        _ = fields  // other fields are ignored, as the reference implementation ignores them
         guard let dv = value["dtype"] else { throw SwiftCNNError.format("\(what) has no dtype") }
         guard case let .string(ds) = dv else {
             throw SwiftCNNError.format("\(what) dtype is \(dv.typeDescription), expected a string")
@@ -501,58 +501,29 @@ public struct SafeTensorsFile {
         return out
     }
 
-    /// Writes `tensors` (as F32, in the given order) and `metadata` to `path` atomically.
-    ///
-    /// The file is first written to `<path>.tmp-<pid>-<n>` in the same directory, flushed
-    /// to disk (`fsync`) and then renamed over `path`, so readers see the old file or the
-    /// complete new one, never a partial one. On any failure the temporary file is removed,
-    /// an existing file at `path` is left as it was, and a `.io` error names the path and
-    /// the system's reason. Names as in ``serialize(_:metadata:)``.
-    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
+    /// Writes `tensors` (as F32, in the given order) and `metadata` to `path` atomically:
+    /// readers see the old file or the complete new one, a failure leaves an existing file
+    /// as it was, and a save killed midway leaves no partial file behind (see
+    /// `FileIO.writeAtomically` for the temporary names). An existing `path` that is not a
+    /// regular file is refused. Errors are `.io`, naming the path and the system's reason.
+    /// Names as in ``serialize(_:metadata:)``.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: FilePath) throws {
         try write(tensors, metadata: metadata, to: path, failAfterBytes: nil)
+    }
+
+    /// ``write(_:metadata:to:)`` to the path whose bytes are `path`'s UTF-8.
+    public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
+        try write(tensors, metadata: metadata, to: FilePath(path), failAfterBytes: nil)
     }
 
     /// ``write(_:metadata:to:)`` with a test hook: `failAfterBytes` simulates a write error
     /// (ENOSPC) once that many bytes have been written to the temporary file.
-    static func write(_ tensors: [(String, Tensor)], metadata: [String: String], to path: String,
+    static func write(_ tensors: [(String, Tensor)], metadata: [String: String], to path: FilePath,
                       failAfterBytes: Int?) throws {
         let header = try makeHeader(tensors, metadata: metadata)
         var prefix: [UInt8] = []
         appendLengthAndHeader(header, to: &prefix)
-
-        // A fresh temporary name; O_EXCL makes sure it is ours.
-        var fd: Int32 = -1
-        var temp = ""
-        let pid = getpid()
-        for _ in 0..<32 {
-            temp = "\(path).tmp-\(pid)-\(UInt32.random(in: 0...UInt32.max))"
-            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd >= 0 || errno != EEXIST { break }
-        }
-        guard fd >= 0 else { throw ioError("cannot create the temporary file for", path, detail: temp) }
-
-        var written = 0
-        func put(_ p: UnsafeRawPointer?, _ count: Int) throws {
-            guard var p = p else { return }
-            var left = count
-            while left > 0 {
-                var chunk = min(left, 1 << 24)
-                if let limit = failAfterBytes {
-                    if written >= limit { errno = ENOSPC; throw ioError("cannot write", path, detail: temp) }
-                    chunk = min(chunk, limit - written)
-                }
-                let r = sysWrite(fd, p, chunk)
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    throw ioError("cannot write", path, detail: temp)
-                }
-                if r == 0 { errno = EIO; throw ioError("cannot write", path, detail: temp) }
-                p += r
-                left -= r
-                written += r
-            }
-        }
-        do {
+        try FileIO.writeAtomically(to: path, what: "safetensors", failAfterBytes: failAfterBytes) { put in
             try prefix.withUnsafeBytes { try put($0.baseAddress, $0.count) }
             for (_, t) in tensors {
                 #if _endian(little)
@@ -561,17 +532,7 @@ public struct SafeTensorsFile {
                 for v in t.scalars { try withUnsafeBytes(of: v.bitPattern.littleEndian) { try put($0.baseAddress, 4) } }
                 #endif
             }
-            guard fsync(fd) == 0 else { throw ioError("cannot flush", path, detail: temp) }
-            let rc = close(fd)
-            fd = -1
-            guard rc == 0 else { throw ioError("cannot close", path, detail: temp) }
-            guard rename(temp, path) == 0 else { throw ioError("cannot rename the temporary file onto", path, detail: temp) }
-        } catch {
-            if fd >= 0 { _ = close(fd) }
-            _ = unlink(temp)
-            throw error
         }
-        syncDirectory(of: path)
     }
 
     /// The JSON header for ``serialize(_:metadata:)``, padded to a multiple of 8 bytes.
@@ -607,26 +568,6 @@ public struct SafeTensorsFile {
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
         out.append(contentsOf: header)
     }
-
-    /// Best effort: flush the directory entry of a renamed file.
-    static func syncDirectory(of path: String) {
-        var dir = "."
-        if let slash = path.lastIndex(of: "/") {
-            dir = slash == path.startIndex ? "/" : String(path[..<slash])
-        }
-        let dfd = open(dir, O_RDONLY | O_CLOEXEC)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            _ = close(dfd)
-        }
-    }
-
-    /// An `.io` error with the path and `strerror(errno)`.
-    static func ioError(_ action: String, _ path: String, detail: String? = nil) -> SwiftCNNError {
-        let reason = String(cString: strerror(errno))
-        let extra = detail.map { " (\($0))" } ?? ""
-        return SwiftCNNError.io("safetensors: \(action) '\(path)'\(extra): \(reason)")
-    }
 }
 
 /// A shape for a message; a hostile header's million-dimension shape is cut short.
@@ -634,16 +575,11 @@ private func shapeText(_ shape: [Int]) -> String {
     shape.count <= 8 ? Tensor.describe(shape) : Tensor.describe(Array(shape.prefix(8))).dropLast() + ", … (\(shape.count) dimensions)]"
 }
 
-/// `write(2)`, out of the way of ``SafeTensorsFile/write(_:metadata:to:)``'s name.
-private func sysWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    write(fd, p, n)
-}
-
 /// `pread(2)` with retries on EINTR and short reads; a read past the end of the file is a
 /// `.format` error (the file is shorter than its header says, or shrank while being read).
 private struct FileSource {
     let fd: Int32
-    let path: String
+    let path: FilePath
     let base: Int
 
     func read(at offset: Int, into dst: UnsafeMutableRawBufferPointer) throws {
@@ -654,7 +590,7 @@ private struct FileSource {
             let r = pread(fd, p, min(left, 1 << 24), off_t(pos))
             if r < 0 {
                 if errno == EINTR { continue }
-                throw SafeTensorsFile.ioError("cannot read", path)
+                throw FileIO.ioError("safetensors", "cannot read", path)
             }
             if r == 0 {
                 throw SwiftCNNError.format("safetensors: '\(path)' ended at byte \(pos), before the data its header describes (truncated file?)")
