@@ -354,9 +354,11 @@ scnn_status scnn_softmax(scnn_tensor const * input, int32_t axis, scnn_tensor **
 /// b[n,c] = a[n,c] / (k + alpha/size * sum of a[n,c']^2 over c' = c - size/2 ... c + (size-1)/2)^beta,
 /// channels outside the tensor counting as 0 (size/2 rounded down).
 /// `input`: [N, C, L] or [N, C, H, W] (channels are dimension 1, as in PyTorch).
-/// `size`: channels in the window (>= 1). `alpha`, `beta`, `k`: finite (PyTorch's defaults are
-/// 1e-4, 0.75, 1). *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
-/// Errors: INVALID_ARGUMENT (NULL pointer, rank below 3, size < 1, a non-finite parameter), OUT_OF_MEMORY.
+/// `size`: channels in the window (>= 1). `alpha` >= 0, `beta` >= 0, `k` > 0, all finite, with
+/// k^beta > 0 in float32 (PyTorch's defaults are 1e-4, 0.75, 1); other values would make outputs
+/// NaN or infinite. *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank below 3, size < 1, a parameter out of its
+/// domain), OUT_OF_MEMORY.
 scnn_status scnn_local_response_norm(scnn_tensor const * input, int64_t size, float alpha, float beta, float k, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Batch normalization at inference from running statistics:
@@ -462,7 +464,8 @@ scnn_status scnn_linear_macs(int64_t in_features, int64_t out_features, int64_t 
 /// each (std non-zero), or NULL for 0 and 1. On success *out is a new tensor freed with
 /// scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size, channel count, negative or too
-/// small row_stride, non-finite scale/mean/std, zero std), OUT_OF_MEMORY.
+/// small row_stride, non-finite scale/mean/std, zero std, or values that would not be finite
+/// for pixel 0 or 255, e.g. scale 3e38), OUT_OF_MEMORY.
 scnn_status scnn_image_to_tensor(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, float scale, float const * mean, float const * std, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Converts a float image tensor [C, H, W] or [1, C, H, W] (C = 1, 3 or 4) back to 8-bit

@@ -12,7 +12,8 @@ import SwiftCNN
 /// each (std non-zero), or NULL for 0 and 1. On success *out is a new tensor freed with
 /// scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size, channel count, negative or too
-/// small row_stride, non-finite scale/mean/std, zero std), OUT_OF_MEMORY.
+/// small row_stride, non-finite scale/mean/std, zero std, or values that would not be finite
+/// for pixel 0 or 255, e.g. scale 3e38), OUT_OF_MEMORY.
 @c(scnn_image_to_tensor)
 public func scnnImageToTensor(
     _ pixels: UnsafePointer<UInt8>?, _ width: Int64, _ height: Int64, _ channels: Int64, _ row_stride: Int64,

@@ -51,9 +51,11 @@ public func scnnSoftmax(
 /// b[n,c] = a[n,c] / (k + alpha/size * sum of a[n,c']^2 over c' = c - size/2 ... c + (size-1)/2)^beta,
 /// channels outside the tensor counting as 0 (size/2 rounded down).
 /// `input`: [N, C, L] or [N, C, H, W] (channels are dimension 1, as in PyTorch).
-/// `size`: channels in the window (>= 1). `alpha`, `beta`, `k`: finite (PyTorch's defaults are
-/// 1e-4, 0.75, 1). *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
-/// Errors: INVALID_ARGUMENT (NULL pointer, rank below 3, size < 1, a non-finite parameter), OUT_OF_MEMORY.
+/// `size`: channels in the window (>= 1). `alpha` >= 0, `beta` >= 0, `k` > 0, all finite, with
+/// k^beta > 0 in float32 (PyTorch's defaults are 1e-4, 0.75, 1); other values would make outputs
+/// NaN or infinite. *out: a new tensor of the input's shape (scnn_tensor_destroy); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank below 3, size < 1, a parameter out of its
+/// domain), OUT_OF_MEMORY.
 @c(scnn_local_response_norm)
 public func scnnLocalResponseNorm(
     _ input: UnsafePointer<scnn_tensor>?, _ size: Int64, _ alpha: Float, _ beta: Float, _ k: Float,

@@ -156,6 +156,29 @@ final class HardeningTests: XCTestCase {
         }
     }
 
+    /// Found by the C sweep: LRN with k < 0 (or alpha, beta < 0) gave NaNs, and image
+    /// normalization with a huge scale or mean gave infinities, both with a success status.
+    func testParametersThatMakeOutputsNonFiniteAreRefused() throws {
+        var rng = TestRNG(9)
+        let x = try rng.tensor([2, 3, 8, 8], 0, 1)
+        let big = Float.greatestFiniteMagnitude
+        for (alpha, beta, k) in [(Float(1e-4), Float(0.75), Float(-1)), (-big, 0.75, 1), (1e-4, -big, 1), (1e-4, 0.75, 0),
+                                 (1e-4, 40, 1e-30)] {
+            assertThrows(.invalidArgument, "k > 0", context: "alpha \(alpha) beta \(beta) k \(k)") {
+                try localResponseNorm(x, size: 3, alpha: alpha, beta: beta, k: k)
+            }
+        }
+        XCTAssertTrue(try localResponseNorm(x, size: 3, alpha: big, beta: 0.75, k: 1e-3).scalars.allSatisfy(\.isFinite))
+        let pixels = [UInt8](repeating: 128, count: 4 * 4 * 3)
+        for (scale, mean) in [(big, Float(0.5)), (1 / 255, big), (1 / 255, -big)] {
+            assertThrows(.invalidArgument, "non-finite") {
+                try pixels.withUnsafeBufferPointer {
+                    try imageToTensor(pixels: $0, width: 4, height: 4, channels: 3, scale: scale, mean: [mean, 0, 0], std: [0.25, 1, 1])
+                }
+            }
+        }
+    }
+
     // MARK: 5. Debris
 
     /// A save writes an unnamed file: while it is being written, nothing new is visible in

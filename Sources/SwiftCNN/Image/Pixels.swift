@@ -44,9 +44,9 @@ struct Normalization {
     let mean: [Float]
     let std: [Float]
 
-    init(op: String, channels: Int, scale: Float, mean: [Float]?, std: [Float]?, needsNonzeroScale: Bool) throws {
+    init(op: String, channels: Int, scale: Float, mean: [Float]?, std: [Float]?, valuesToPixels: Bool) throws {
         guard scale.isFinite else { throw SwiftCNNError.invalidArgument("\(op): scale must be finite; got \(scale)") }
-        if needsNonzeroScale && scale == 0 {
+        if valuesToPixels && scale == 0 {
             throw SwiftCNNError.invalidArgument("\(op): scale must not be 0 (pixels are values / scale)")
         }
         if let mean {
@@ -68,6 +68,16 @@ struct Normalization {
         self.scale = scale
         self.mean = mean ?? Array(repeating: 0, count: channels)  // channels <= 4
         self.std = std ?? Array(repeating: 1, count: channels)
+        if !valuesToPixels {
+            // Pixels to values: (p · scale − mean) / std is monotonic in p, so the values of
+            // p = 0 and p = 255 bound every value; both finite means every value is.
+            for c in 0..<channels {
+                for p in [Float(0), 255] where !((p * scale - self.mean[c]) / self.std[c]).isFinite {
+                    throw SwiftCNNError.invalidArgument(
+                        "\(op): scale \(scale), mean[\(c)] \(self.mean[c]) and std[\(c)] \(self.std[c]) make pixel value \(Int(p)) non-finite")
+                }
+            }
+        }
     }
 }
 
@@ -86,7 +96,7 @@ public func imageToTensor(pixels: UnsafeBufferPointer<UInt8>, width: Int, height
                           scale: Float = 1.0 / 255, mean: [Float]? = nil, std: [Float]? = nil) throws -> Tensor {
     let op = "image to tensor"
     let layout = try PixelLayout(op: op, width: width, height: height, channels: channels, rowStride: rowStride)
-    let norm = try Normalization(op: op, channels: channels, scale: scale, mean: mean, std: std, needsNonzeroScale: false)
+    let norm = try Normalization(op: op, channels: channels, scale: scale, mean: mean, std: std, valuesToPixels: false)
     guard pixels.count >= layout.requiredBytes, let src = pixels.baseAddress else {
         throw SwiftCNNError.shapeMismatch(
             "\(op): the pixel buffer holds \(pixels.count) bytes; \(width)×\(height)×\(channels) with row stride \(layout.rowStride) needs \(layout.requiredBytes)")
@@ -127,7 +137,7 @@ public func tensorToImage(_ t: Tensor, into dst: UnsafeMutableBufferPointer<UInt
     }
     let channels = s[s.count - 3], height = s[s.count - 2], width = s[s.count - 1]
     let layout = try PixelLayout(op: op, width: width, height: height, channels: channels, rowStride: rowStride)
-    let norm = try Normalization(op: op, channels: channels, scale: scale, mean: mean, std: std, needsNonzeroScale: true)
+    let norm = try Normalization(op: op, channels: channels, scale: scale, mean: mean, std: std, valuesToPixels: true)
     guard dst.count >= layout.requiredBytes, let out = dst.baseAddress else {
         throw SwiftCNNError.shapeMismatch(
             "\(op): the destination holds \(dst.count) bytes; \(width)×\(height)×\(channels) with row stride \(layout.rowStride) needs \(layout.requiredBytes)")

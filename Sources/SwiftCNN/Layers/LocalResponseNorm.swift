@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Local response normalization across channels (Krizhevsky et al. 2012), exactly
 /// `torch.nn.functional.local_response_norm` / `torch.nn.LocalResponseNorm` with the same defaults:
 ///
@@ -11,7 +19,8 @@
 ///   - x: `[N, C, L]` or `[N, C, H, W]`; channels are dimension 1 (as in PyTorch, rank 3 is
 ///     `[N, C, L]`, not an unbatched image: reshape a `[C, H, W]` image to `[1, C, H, W]`).
 ///   - size: channels in the window, at least 1.
-///   - alpha, beta, k: finite numbers (PyTorch's defaults 1e-4, 0.75, 1).
+///   - alpha, beta, k: finite, alpha >= 0, beta >= 0, k > 0 and k^beta > 0 in float32
+///     (PyTorch's defaults 1e-4, 0.75, 1); other values would give NaN or infinite outputs.
 public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 1) throws -> Tensor {
     let (g, p) = try lrnGeometry(x, size: size, alpha: alpha, beta: beta, k: k, op: "localResponseNorm")
     return try layerOutput(x.shape, reading: x) {
@@ -31,6 +40,13 @@ func lrnGeometry(_ x: Tensor, size: Int, alpha: Float, beta: Float, k: Float, op
     try LayerChecks.finite(alpha, op, "alpha")
     try LayerChecks.finite(beta, op, "beta")
     try LayerChecks.finite(k, op, "k")
+    // The divisor (k + alpha/size · Σ x²)^beta is at least k^beta when alpha, beta >= 0 and
+    // k > 0; k^beta > 0 then keeps every output finite (a NaN or ±inf otherwise: a negative
+    // base, 0^beta, or k^beta underflowing to 0).
+    guard alpha >= 0, beta >= 0, k > 0, powf(k, beta) > 0 else {
+        throw SwiftCNNError.invalidArgument(
+            "\(op): need alpha >= 0, beta >= 0 and k > 0 with k^beta > 0 in float32, so that every output is finite; got alpha \(alpha), beta \(beta), k \(k)")
+    }
     let g = ChannelGeometry(batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2...].reduce(1, *))
     let p = LRNParameters(size: size, alpha: alpha, beta: beta, k: k)
     return (g, p)
