@@ -162,6 +162,7 @@ bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 # ---- hardening: bad-input sweeps, fuzzing, sanitizers (mk/*.mk) ------------------------
 
 -include mk/bad_inputs.mk
+-include mk/bad_inputs_py.mk
 -include mk/fuzz.mk
 -include mk/sanitize.mk
 

@@ -52,7 +52,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_f32, as_int, as_optional_f32, choice, out, pair
+from ._core import as_f32, as_float, as_int, as_optional_f32, choice, out, pair
 from ._swiftcnn import (
     FormatError,
     InternalError,
@@ -264,7 +264,8 @@ def local_response_norm(x: ArrayLike, size: int, alpha: float = 1e-4, beta: floa
     ``b_c = a_c / (k + alpha/size * sum_{c'} a_{c'}^2)^beta`` over the channels
     ``c - size//2 .. c + (size-1)//2`` (zeros outside). x: rank >= 3 (``[N, C, ...]``).
     """
-    return out(_c.local_response_norm(as_f32(x), as_int(size, "size"), float(alpha), float(beta), float(k)))
+    return out(_c.local_response_norm(as_f32(x), as_int(size, "size"), as_float(alpha, "alpha"),
+                                      as_float(beta, "beta"), as_float(k, "k")))
 
 
 def batch_norm(x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
@@ -277,7 +278,7 @@ def batch_norm(x: ArrayLike, running_mean: ArrayLike, running_var: ArrayLike,
     """
     return out(_c.batch_norm(as_f32(x), as_f32(running_mean, "running_mean"),
                              as_f32(running_var, "running_var"), as_optional_f32(weight, "weight"),
-                             as_optional_f32(bias, "bias"), float(eps)))
+                             as_optional_f32(bias, "bias"), as_float(eps, "eps")))
 
 
 def linear(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = None) -> np.ndarray:
@@ -297,7 +298,7 @@ def dropout(x: ArrayLike, p: float = 0.5, training: bool = False) -> np.ndarray:
     """
     if training:
         raise UnsupportedError("dropout: training mode is not supported yet (inference only)")
-    return out(_c.dropout(as_f32(x), float(p)))
+    return out(_c.dropout(as_f32(x), as_float(p, "p")))
 
 
 def concat(tensors: Sequence[ArrayLike], axis: int = 1) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from collections.abc import Mapping
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -49,6 +50,30 @@ def as_int(v: Any, name: str) -> int:
         return operator.index(v)
     except TypeError:
         raise TypeError(f"{name}: expected an integer, got {type(v).__name__}") from None
+
+
+def as_float(v: Any, name: str) -> float:
+    """`v` as a Python float. Numbers (and objects with __float__) are converted; str and
+    bytes, which float() would parse, and other non-numbers raise TypeError."""
+    if isinstance(v, (str, bytes, bytearray)):
+        raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
+    try:
+        return float(v)
+    except TypeError:
+        raise TypeError(f"{name}: expected a number, got {type(v).__name__}") from None
+
+
+def as_shape(v: Any, name: str) -> Tuple[int, ...]:
+    """A shape as a tuple of ints: a sequence (or iterable) of integers. str, bytes (whose
+    items would read as ints), mappings, bools and floats raise TypeError; the library checks
+    the rank and the values."""
+    if isinstance(v, (str, bytes, bytearray, Mapping)):
+        raise TypeError(f"{name}: expected a sequence of integers, got {type(v).__name__}")
+    try:
+        items = tuple(v)
+    except TypeError:
+        raise TypeError(f"{name}: expected a sequence of integers, got {type(v).__name__}") from None
+    return tuple(as_int(d, f"{name}[{i}]") for i, d in enumerate(items))
 
 
 def pair(v: Any, name: str) -> Tuple[int, int]:

@@ -37,6 +37,7 @@ extension, so scripts can load it by path.
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -45,6 +46,21 @@ __all__ = ["Digits", "load_digits", "upsample_bilinear", "permutation", "epoch_o
 
 _MASK64 = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
+
+
+def _integer(v, name: str, lo: int = 0, hi: int = _MASK64) -> int:
+    """`v` as a Python int in [lo, hi]: bools, floats and other non-integers raise TypeError,
+    values outside the range ValueError (numpy integers become Python ints, so seeds never
+    overflow a numpy dtype)."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got bool")
+    try:
+        v = operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(v).__name__}") from None
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in {lo} .. {hi}, got {v}")
+    return v
 
 
 def _fnv1a64(data: bytes) -> int:
@@ -56,8 +72,7 @@ def _fnv1a64(data: bytes) -> int:
 
 def _bits(name: str, seed: int, n: int) -> np.ndarray:
     """bits(name, seed, i) for i in 0..<n as uint64 (weightgen.raw_bits)."""
-    if not 0 <= seed <= _MASK64:
-        raise ValueError(f"seed must be a uint64, got {seed}")
+    seed = _integer(seed, "seed")
     s = np.uint64(_fnv1a64(name.encode("utf-8")) ^ seed)
     with np.errstate(over="ignore"):
         z = s + np.arange(1, n + 1, dtype=np.uint64) * np.uint64(_GAMMA)
@@ -68,7 +83,14 @@ def _bits(name: str, seed: int, n: int) -> np.ndarray:
 
 def permutation(n: int, name: str, seed: int) -> np.ndarray:
     """The seeded Fisher-Yates permutation of ``0..n-1`` (int64); see the module docstring."""
-    order = list(range(n))
+    n = _integer(n, "n", 0, 2 ** 63 - 1)
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    seed = _integer(seed, "seed")
+    try:
+        order = list(range(n))
+    except MemoryError:
+        raise MemoryError(f"permutation: {n} indices do not fit in memory") from None
     if n > 1:
         z = _bits(name, seed, n)
         for i in range(n - 1, 0, -1):
@@ -81,7 +103,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The order in which swiftcnn's trainer visits ``n`` training examples in ``epoch``
     (0-based) for a run with ``seed``: ``permutation(n, "shuffle", (seed + epoch) mod 2^64)``.
     Batches are consecutive slices of it; the last one may be smaller."""
-    return permutation(n, "shuffle", (seed + epoch) & _MASK64)
+    return permutation(n, "shuffle", (_integer(seed, "seed") + _integer(epoch, "epoch")) & _MASK64)
 
 
 def split_indices(n: int, seed: int, test_fraction: float = 0.2):
@@ -89,6 +111,7 @@ def split_indices(n: int, seed: int, test_fraction: float = 0.2):
     ``permutation(n, "digits.split", seed)`` are the test set, the rest the training set."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    n = _integer(n, "n", 0, 2 ** 63 - 1)
     perm = permutation(n, "digits.split", seed)
     n_test = math.ceil(test_fraction * n)
     return perm[n_test:], perm[:n_test]
@@ -110,7 +133,11 @@ def _bilinear_matrix(src: int, dst: int) -> np.ndarray:
 def upsample_bilinear(images: np.ndarray, size: int = 32) -> np.ndarray:
     """``[N, h, w]`` images to ``[N, size, size]`` (float64), bilinear with half-pixel
     centres (torch's ``interpolate(mode="bilinear", align_corners=False)``)."""
-    images = np.asarray(images, dtype=np.float64)
+    images = np.asarray(images)
+    if images.dtype.kind not in "biuf":
+        raise TypeError(f"images: expected an array of real numbers, got dtype {images.dtype}")
+    images = images.astype(np.float64)
+    size = _integer(size, "size", 1, 2 ** 63 - 1)
     if images.ndim != 3:
         raise ValueError(f"images: expected [N, h, w], got shape {images.shape}")
     uh = _bilinear_matrix(images.shape[1], size)
@@ -134,6 +161,10 @@ class Digits(NamedTuple):
 def load_digits(seed: int = 0, size: int = 32, test_fraction: float = 0.2) -> Digits:
     """scikit-learn's digits, upsampled to ``size`` x ``size``, split 80/20 by ``seed`` and
     standardized with the training split's mean and std (see the module docstring)."""
+    seed = _integer(seed, "seed")
+    size = _integer(size, "size", 1, 2 ** 63 - 1)
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     try:
         from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError as e:  # pragma: no cover - depends on the environment

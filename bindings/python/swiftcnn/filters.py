@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_f32, as_int, choice, out
+from ._core import as_f32, as_float, as_int, choice, out
 
 __all__ = ["box", "horizontal_blur", "vertical_blur", "sharpen", "sobel_x", "sobel_y", "edge", "gaussian", "apply"]
 
@@ -57,7 +57,7 @@ def edge() -> np.ndarray:
 def gaussian(size: int, sigma: float) -> np.ndarray:
     """``[size, size]`` Gaussian, ``exp(-(i^2 + j^2) / (2 sigma^2))`` around the centre,
     normalised to sum 1; size odd >= 1, sigma > 0."""
-    return out(_c.filter_gaussian(as_int(size, "size"), float(sigma)))
+    return out(_c.filter_gaussian(as_int(size, "size"), as_float(sigma, "sigma")))
 
 
 def apply(image: ArrayLike, kernel: ArrayLike, border: str = "zero") -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_f32, out, pair
+from ._core import as_f32, as_float, out, pair
 
 __all__ = ["to_tensor", "to_image", "rgb_to_hsv", "hsv_to_rgb", "rgb_to_grayscale", "resize", "center_crop"]
 
@@ -50,7 +50,7 @@ def to_tensor(pixels: ArrayLike, mean: Optional[Sequence[float]] = None, std: Op
         raise ValueError(f"pixels: expected shape (H, W) or (H, W, C), got {a.shape}")
     a = np.ascontiguousarray(a)
     h, w, c = a.shape
-    return out(_c.image_to_tensor(a, w, h, c, 0, float(scale), _floats(mean, "mean"), _floats(std, "std")))
+    return out(_c.image_to_tensor(a, w, h, c, 0, as_float(scale, "scale"), _floats(mean, "mean"), _floats(std, "std")))
 
 
 def to_image(x: ArrayLike, mean: Optional[Sequence[float]] = None, std: Optional[Sequence[float]] = None,
@@ -67,7 +67,7 @@ def to_image(x: ArrayLike, mean: Optional[Sequence[float]] = None, std: Optional
     else:
         c = h = w = 0  # the library reports the rank
     pixels = np.empty((h, w, c) if h * w * c > 0 else (1,), dtype=np.uint8)
-    _c.tensor_to_image(x, float(scale), _floats(mean, "mean"), _floats(std, "std"), pixels, 0)
+    _c.tensor_to_image(x, as_float(scale, "scale"), _floats(mean, "mean"), _floats(std, "std"), pixels, 0)
     return pixels
 
 

@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
+from ._core import as_float, as_int, as_shape
 
 __all__ = ["Model", "names", "create", "default_num_classes", "seeded_tensor"]
 
@@ -139,7 +140,7 @@ class Model(_c.Model):
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, int]:
         """``(N, num_classes)`` for an input shape ``(N, C, H, W)``; ValueError (with the
         expected shape) when the model does not take that input."""
-        return self._output_shape(input_shape)
+        return self._output_shape(as_shape(input_shape, "input_shape"))
 
     def load(self, path: PathLike) -> None:
         """Loads weights from a safetensors file with PyTorch state_dict names.
@@ -202,7 +203,7 @@ class Model(_c.Model):
 
         input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
         """
-        return self._summary(None if input_shape is None else tuple(input_shape))
+        return self._summary(None if input_shape is None else as_shape(input_shape, "input_shape"))
 
     def macs(self, input_shape: Optional[Sequence[int]] = None) -> int:
         """Multiply-accumulates per example (one image of the batch) of a forward pass: the
@@ -211,7 +212,7 @@ class Model(_c.Model):
 
         input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
         """
-        return self._macs(None if input_shape is None else tuple(input_shape))
+        return self._macs(None if input_shape is None else as_shape(input_shape, "input_shape"))
 
     def workspace_bytes(self, input_shape: Optional[Sequence[int]] = None) -> int:
         """Bytes of activation and scratch memory one optimized forward pass of
@@ -222,12 +223,12 @@ class Model(_c.Model):
 
         input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
         """
-        return self._workspace_bytes(None if input_shape is None else tuple(input_shape))
+        return self._workspace_bytes(None if input_shape is None else as_shape(input_shape, "input_shape"))
 
     def reset_parameters(self, seed: int = 0) -> None:
         """Replaces every weight with swiftcnn seeded init v1's values for ``seed`` (what a
         new model holds for seed 0; the generator of the parity fixtures)."""
-        self._init_seeded(int(seed))
+        self._init_seeded(as_int(seed, "seed"))
 
     # ---- training ------------------------------------------------------------------------
 
@@ -312,7 +313,7 @@ class Model(_c.Model):
             raise TypeError(f"optimizer: expected a str or a swiftcnn.optim optimizer, got {type(optimizer).__name__}")
         epochs = _count(epochs, "epochs")
         batch_size = _count(batch_size, "batch_size")
-        seed = int(seed)
+        seed = as_int(seed, "seed")
         history: Dict[str, List[float]] = {"loss": [], "accuracy": []}
         if vx is not None:
             history["val_loss"] = []
@@ -459,7 +460,10 @@ def seeded_tensor(name: str, shape: Sequence[int], lo: float = -1.0, hi: float =
     """A float32 array from swiftcnn seeded init v1: element i uniform in [lo, hi), drawn from
     splitmix64 keyed by the FNV-1a hash of ``name`` XOR ``seed`` (scripts/weightgen.py).
     ``seeded_tensor("input", (2, 3, 224, 224))`` is the input of the parity fixtures."""
-    return np.asarray(_c.seeded_tensor(name, tuple(shape), float(lo), float(hi), int(seed)))
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    return np.asarray(_c.seeded_tensor(name, as_shape(shape, "shape"), as_float(lo, "lo"), as_float(hi, "hi"),
+                                       as_int(seed, "seed")))
 
 
 def _factory(model_name: str):

@@ -22,7 +22,8 @@ of :meth:`swiftcnn.models.Model.fit` (epoch and batch reached) -- lives in libsw
   bias-corrected moments.
 
 Errors raise :class:`swiftcnn.SwiftCNNError` subclasses with the library's message (a
-learning rate <= 0, momentum outside [0, 1), betas outside [0, 1), ... raise ValueError).
+learning rate, momentum, weight decay or eps that is negative or not finite, betas outside
+[0, 1), ... raise ValueError; PyTorch's domains, so lr=0 is accepted).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import os
 from typing import Any, Tuple, Union
 
 from . import _swiftcnn as _c
+from ._core import as_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "KINDS"]
 
@@ -78,11 +80,11 @@ class Optimizer(_c.Optimizer):
 
     def set_schedule(self, schedule: str = "constant", steps: int = 1, value: float = 1.0) -> None:
         """Learning-rate schedule from the base rate, per optimizer step:
-        ``"constant"``; ``"step"``: multiplied by ``value`` (gamma, in (0, 1]) every ``steps``
+        ``"constant"``; ``"step"``: multiplied by ``value`` (gamma, >= 0) every ``steps``
         steps; ``"cosine"``: cosine annealing to ``value`` (the minimum) over ``steps`` steps."""
         if schedule not in _SCHEDULES:
             raise ValueError(f"schedule: expected one of {', '.join(_SCHEDULES)}, got {schedule!r}")
-        self._set_schedule(_SCHEDULES[schedule], int(steps), _number(value, "value"))
+        self._set_schedule(_SCHEDULES[schedule], as_int(steps, "steps"), _number(value, "value"))
 
     def save_checkpoint(self, path: PathLike) -> None:
         """Writes the model's weights, this optimizer's state and the fit progress to one
