@@ -4,7 +4,8 @@
 #   make test    set up what is needed, then run every test (Swift, C, Python, checks)
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
-# py-test, check-exports, bench, clean.
+# py-test, check-exports, bench, clean; hardening (check-bad-inputs, fuzz, fuzz-ci,
+# sanitize and their parts: mk/*.mk).
 #
 # SWIFT_CPU picks the CPU the Swift core is compiled for: `native` (default, this
 # machine) or a portable baseline such as `haswell` (AVX2 + FMA). Without a target CPU,
@@ -39,7 +40,7 @@ EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.
 PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
-        py-test check-exports check-header-compile bench clean
+        py-test check-exports check-header-compile bench clean check-bad-inputs hardening
 
 all: lib examples python
 
@@ -161,18 +162,24 @@ bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 
 # ---- hardening: bad-input sweeps, fuzzing, sanitizers (mk/*.mk) ------------------------
 
--include mk/bad_inputs.mk
--include mk/bad_inputs_py.mk
--include mk/fuzz.mk
--include mk/sanitize.mk
+include mk/bad_inputs.mk
+include mk/bad_inputs_py.mk
+include mk/fuzz.mk
+include mk/sanitize.mk
+
+# Both bad-input sweeps: every C function of the header, every public Python function.
+check-bad-inputs: check-bad-inputs-c check-bad-inputs-py
+
+# What CI adds for hardening (about 12 minutes here): the sweeps, bounded fuzzing, sanitizers.
+hardening: check-bad-inputs fuzz-ci sanitize
 
 # ---- the two commands ------------------------------------------------------------------
 
 demo: lib header examples python
 	@bash examples/demo.sh
 
-test: check-header check-header-compile check-exports swift-test c-test py-test
+test: check-header check-header-compile check-exports swift-test c-test py-test hardening
 	@echo "all tests passed"
 
 clean:
-	rm -rf .build $(OUT) $(VENV) bindings/python/build bindings/python/*.egg-info
+	rm -rf .build .build-asan .build-tsan .build-valgrind .build-fuzz $(OUT) $(VENV) bindings/python/build bindings/python/*.egg-info

@@ -83,8 +83,6 @@ func pool2dGeometry(shape: [Int], _ o: Pool2DOptions, op: String) throws -> Pool
         throw SwiftCNNError.invalidArgument(
             "\(op): padding must be at most half the kernel size (kernel \(o.kernel) allows at most \(o.kernel.h / 2)×\(o.kernel.w / 2)); got \(o.padding)")
     }
-    // The kernels divide by a window's area (at most kernel.h × kernel.w) and count its work.
-    _ = try Checked.mul(o.kernel.h, o.kernel.w, "\(op): kernel area \(o.kernel)")
     let oh = try poolOutputLength(op, "height", input: h, kernel: o.kernel.h, stride: o.stride.h,
                                   padding: o.padding.h, ceilMode: o.ceilMode)
     let ow = try poolOutputLength(op, "width", input: w, kernel: o.kernel.w, stride: o.stride.w,

@@ -141,7 +141,8 @@ extension Optimized {
                         let row = src + iy * w
                         for ix in xs..<xe { s += row[ix] }
                     }
-                    let divisor = g.countIncludePad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs)
+                    // The area in Double: exact below 2^53, and no overflow for absurd padding.
+                    let divisor = g.countIncludePad ? Double(y1 - y0) * Double(x1 - x0) : Double(ye - ys) * Double(xe - xs)
                     out[x] = s / Float(divisor)
                 }
                 x += 1

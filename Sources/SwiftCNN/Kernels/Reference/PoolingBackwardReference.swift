@@ -57,7 +57,8 @@ extension Reference {
                     let x1 = min(x0 + g.kernel.w, g.inWidth + g.padding.w)
                     let xs = max(x0, 0), xe = min(x1, g.inWidth)
                     if ys >= ye || xs >= xe { continue }
-                    let divisor = g.countIncludePad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs)
+                    // The area in Double: exact below 2^53, and no overflow for absurd padding.
+                    let divisor = g.countIncludePad ? Double(y1 - y0) * Double(x1 - x0) : Double(ye - ys) * Double(xe - xs)
                     let v = dy[y * g.outWidth + xo] / Float(divisor)
                     for iy in ys..<ye {
                         for ix in xs..<xe { dx[iy * g.inWidth + ix] += v }

@@ -62,7 +62,8 @@ extension Reference {
                     for iy in ys..<ye {
                         for ix in xs..<xe { sum += Double(plane[iy * g.inWidth + ix]) }
                     }
-                    let divisor = g.countIncludePad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs)
+                    // The area in Double: exact below 2^53, and no overflow for absurd padding.
+                    let divisor = g.countIncludePad ? Double(y1 - y0) * Double(x1 - x0) : Double(ye - ys) * Double(xe - xs)
                     o.pointee = Float(sum / Double(divisor))
                     o += 1
                 }
