@@ -202,13 +202,13 @@ public final class Trainer {
     /// ``saveCheckpoint(path:)`` to the path whose bytes are `path`'s UTF-8.
     public func saveCheckpoint(path: String) throws { try saveCheckpoint(path: FilePath(path)) }
 
+    /// ``loadCheckpoint(path:)`` from the path whose bytes are `path`'s UTF-8.
+    public func loadCheckpoint(path: String) throws { try loadCheckpoint(path: FilePath(path)) }
+
     /// Restores a checkpoint written by ``saveCheckpoint(path:)`` for the same architecture:
     /// weights, optimizer state and hyper-parameters, ``state`` and ``config``. Continuing
     /// then gives the same losses and weights as the uninterrupted run. Either everything
     /// loads or nothing changes.
-    public func loadCheckpoint(path: String) throws { try loadCheckpoint(path: FilePath(path)) }
-
-    /// ``loadCheckpoint(path:)`` (String form) from the caller's bytes.
     public func loadCheckpoint(path: FilePath) throws {
         var m = model
         let restored = try Checkpoint.load(path: path, model: &m, optimizer: optimizer)

@@ -185,10 +185,10 @@ enum FileIO {
         let directory = path.directory
         removeStaleTemporaries(of: path)
         if let fd = try openUnnamed(in: directory, what: what, path: path) {
-            try writeAndPublish(fd: fd, unnamed: true, path: path, what: what, failAfterBytes: failAfterBytes, body)
+            try writeAndPublish(fd: fd, path: path, what: what, failAfterBytes: failAfterBytes, body)
         } else {
             let (fd, temp) = try createNamedTemporary(for: path, what: what)
-            try writeAndPublish(fd: fd, unnamed: false, temp: temp, path: path, what: what,
+            try writeAndPublish(fd: fd, temp: temp, path: path, what: what,
                                 failAfterBytes: failAfterBytes, body)
         }
         syncDirectory(directory)
@@ -234,10 +234,10 @@ enum FileIO {
         path.appending(".tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
     }
 
-    /// Writes through `body`, syncs, names the file (`temp`, or a fresh temporary name for an
-    /// unnamed file) and renames it onto `path`. Closes `fd` and removes the temporary name
+    /// Writes through `body`, syncs, names the file (`temp`, or for an unnamed file, nil
+    /// here, a fresh temporary name) and renames it onto `path`. Closes `fd` and removes the temporary name
     /// on every path out.
-    private static func writeAndPublish(fd: Int32, unnamed: Bool, temp named: FilePath? = nil, path: FilePath,
+    private static func writeAndPublish(fd: Int32, temp named: FilePath? = nil, path: FilePath,
                                         what: String, failAfterBytes: Int?,
                                         _ body: ((UnsafeRawPointer?, Int) throws -> Void) throws -> Void) throws {
         var fd = fd
@@ -267,7 +267,7 @@ enum FileIO {
         do {
             try body(put)
             guard fsync(fd) == 0 else { throw ioError(what, "cannot flush", path, detail: label()) }
-            if unnamed {
+            if named == nil {
                 // Give the unnamed file a temporary name in the target's directory.
                 var linked = false
                 for _ in 0..<32 {
