@@ -2,7 +2,7 @@
 """swiftcnn seeded init v1 -- the deterministic weight generator of the model zoo tests.
 
 This docstring is the normative description. The Swift implementation
-(Sources/SwiftCNN/Models/SeededInit.swift) must produce bit-identical float32 values from it.
+(Sources/SwiftCNN/Weights/SeededInit.swift) must produce bit-identical float32 values from it.
 Needs numpy only (no torch). Run `python3 scripts/weightgen.py` to print the self-test vectors.
 
 1. Integer stream (all arithmetic on unsigned 64-bit integers, wrapping mod 2^64)
