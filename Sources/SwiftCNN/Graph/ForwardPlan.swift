@@ -47,6 +47,9 @@ final class ForwardPlan: @unchecked Sendable {
         /// A layer without a planned kernel (LeNet-5's own layers, a lone batch norm): runs
         /// the tensor op on a borrowed view of x and copies the result into y.
         case layer((Tensor) throws -> Tensor, x: Int, y: Int)
+        /// A graph node with several inputs or outputs (broadcast ops, split): the tensor op
+        /// on borrowed views of xs, its results copied into ys.
+        case general(([Tensor]) throws -> [Tensor], xs: [Int], ys: [Int])
 
         /// The values the step reads or writes.
         var operands: [Int] {
@@ -57,6 +60,7 @@ final class ForwardPlan: @unchecked Sendable {
                  .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y):
                 return [x, y]
             case .addReLU(let a, let b, let y, _): return [a, b, y]
+            case .general(_, let xs, let ys): return xs + ys
             }
         }
     }
@@ -156,6 +160,18 @@ final class ForwardPlan: @unchecked Sendable {
                 throw SwiftCNNError(.internal, "forward plan: a layer gave \(Tensor.describe(r.shape)), the plan expected \(Tensor.describe(shapes[y]))")
             }
             r.withUnsafePointer { p(y).update(from: $0, count: r.count) }
+        case .general(let f, let xs, let ys):
+            let inputs = try xs.map { x in try Tensor(borrowing: p(x), count: try Checked.product(shapes[x]), shape: shapes[x]) }
+            let rs = try f(inputs)
+            guard rs.count == ys.count else {
+                throw SwiftCNNError(.internal, "forward plan: a node gave \(rs.count) outputs, the plan expected \(ys.count)")
+            }
+            for (r, y) in zip(rs, ys) {
+                guard r.shape == shapes[y] else {
+                    throw SwiftCNNError(.internal, "forward plan: a node gave \(Tensor.describe(r.shape)), the plan expected \(Tensor.describe(shapes[y]))")
+                }
+                r.withUnsafePointer { p(y).update(from: $0, count: r.count) }
+            }
         }
     }
 }
@@ -283,6 +299,19 @@ extension ForwardPlan {
                 return try compileSequence(body[...], path: path, x: x, owned: false, residual: s, dest: dest)
             case .concat(let branches):
                 return try compileConcat(branches, path: path, x: x)
+            case .identity:
+                return x
+            case .reshape(let shape):
+                let per = try ShapeWalker.reshaped(Array(xs.dropFirst()), to: shape, path)
+                return view(x, [xs[0]] + per)
+            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
+                return try compileFallback(layer, path: path, x: x, dest: dest)
+            case .binary, .concatInputs, .split, .graph:
+                let ys = try compileNode(layer, path: path, xs: [x])
+                guard ys.count == 1 else {
+                    throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
+                }
+                return ys[0]
             case .conv2d, .batchNorm2d, .subsampling, .partialConv2d, .euclideanRBF:
                 if case .conv2d = layer {
                     return try compileSequence([NamedLayer("", layer)][...], path: path, x: x, owned: owned, residual: nil, dest: dest)
@@ -308,6 +337,9 @@ extension ForwardPlan {
             case .euclideanRBF:
                 let codes = try model.weight(path, "codes")
                 f = { try LeNetOps.rbf($0, codes: codes) }
+            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
+                let model = self.model
+                f = { try model.run(layer, path: path, $0) }
             default:
                 throw SwiftCNNError(.internal, "\(path): no planned step for \(layer.typeName)")
             }
@@ -370,7 +402,7 @@ extension ForwardPlan {
         /// One convolution through the plan (``Model/plannedConv``'s preparation, done once).
         mutating func compileConv(_ spec: ConvSpec, path: String, batchNorm bn: (path: String, eps: Float)?, x: Int,
                                   residual: Int?, relu: Bool, dest: Int?) throws -> Int {
-            let options = Conv2DOptions(stride: spec.stride, padding: spec.padding)
+            let options = spec.options
             let weight = try model.weight(path, "weight")
             let ownBias = spec.bias ? try model.weight(path, "bias") : nil
             let g = try Conv2DGeometry(input: try Builder.shapeOnly(values[x].shape), weight: weight, bias: ownBias, options: options)
@@ -390,6 +422,83 @@ extension ForwardPlan {
             let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
             steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, scratch: scratch))
             return y
+        }
+
+        /// A layer with any number of inputs and outputs (graph nodes); returns its outputs.
+        /// In a graph, runs of nodes that each feed only the next compile as a sequence, so
+        /// conv → batch norm → ReLU fuse as in the zoo.
+        mutating func compileNode(_ layer: Layer, path: String, xs: [Int]) throws -> [Int] {
+            switch layer {
+            case .graph(let g):
+                guard xs.count == g.inputs.count else {
+                    throw SwiftCNNError.invalidArgument("\(path): the graph takes \(g.inputs.count) input(s); got \(xs.count)")
+                }
+                let n = g.nodes.count
+                var readers = [[Int]](repeating: [], count: n)
+                for (j, refs) in g.sources.enumerated() { for r in refs where r.node >= 0 { readers[r.node].append(j) } }
+                let isOutput = Set(g.outputSources.filter { $0.node >= 0 }.map(\.node))
+                func simple(_ i: Int) -> Bool { g.nodes[i].layer.inputCount == 1 && g.nodes[i].layer.outputCount == 1 }
+                var values = [[Int]](repeating: [], count: n)
+                var done = [Bool](repeating: false, count: n)
+                func value(_ r: Graph.ValueRef) -> Int { r.node < 0 ? xs[r.output] : values[r.node][r.output] }
+                for i in g.order where !done[i] {
+                    let ins = g.sources[i].map(value)
+                    guard simple(i) else {
+                        values[i] = try compileNode(g.nodes[i].layer, path: Layer.join(path, g.nodes[i].name), xs: ins)
+                        done[i] = true
+                        continue
+                    }
+                    var chain = [i]
+                    var t = i
+                    while readers[t].count == 1, !isOutput.contains(t), simple(readers[t][0]) {
+                        t = readers[t][0]
+                        chain.append(t)
+                    }
+                    let children = chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) }
+                    let y = try compileSequence(children[...], path: path, x: ins[0], owned: false, residual: nil, dest: nil)
+                    for c in chain { done[c] = true }
+                    values[t] = [y]
+                }
+                return g.outputSources.map(value)
+            case .binary(let op):
+                guard xs.count == 2 else { throw SwiftCNNError.invalidArgument("\(path): \(op.rawValue) takes 2 inputs") }
+                let shape = try broadcastShape(values[xs[0]].shape, values[xs[1]].shape)
+                let y = try newValue(shape, dest: nil)
+                steps.append(.general({ try [binary(op, $0[0], $0[1])] }, xs: xs, ys: [y]))
+                return [y]
+            case .concatInputs(let axis):
+                guard let first = xs.first else { throw SwiftCNNError.invalidArgument("\(path): concat needs an input") }
+                let rank = values[first].shape.count
+                let a = axis < 0 ? axis + rank : axis
+                guard a >= 1, a < rank else { throw SwiftCNNError.invalidArgument("\(path): concat axis \(axis) is out of range") }
+                var shape = values[first].shape
+                shape[a] = try xs.reduce(0) { try Checked.add($0, values[$1].shape[a]) }
+                let out = try newValue(shape, dest: nil)
+                let outer = try Checked.product(Array(shape[..<a])), inner = try Checked.product(Array(shape[(a + 1)...]))
+                let geometry = AxisGeometry(outer: outer, axis: shape[a], inner: inner)
+                var offset = 0
+                for x in xs {
+                    let size = values[x].shape[a]
+                    steps.append(.concatPart(x: x, axisSize: size, axisOffset: offset, geometry, y: out))
+                    offset += size
+                }
+                return [out]
+            case .split(let axis, let sizes):
+                guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
+                let xsh = values[xs[0]].shape
+                let a = axis < 0 ? axis + xsh.count : axis
+                guard a >= 1, a < xsh.count else { throw SwiftCNNError.invalidArgument("\(path): split axis \(axis) is out of range") }
+                let ys = try sizes.map { size -> Int in
+                    var shape = xsh
+                    shape[a] = size
+                    return try newValue(shape, dest: nil)
+                }
+                steps.append(.general({ try split($0[0], axis: axis, sizes: sizes) }, xs: xs, ys: ys))
+                return ys
+            default:
+                guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
+                return [try compile(layer, path: path, x: xs[0], owned: false, dest: nil)]
+            }
         }
 
         /// Branches concatenated along channels: with batch 1 each branch's last step writes

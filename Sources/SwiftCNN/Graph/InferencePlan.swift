@@ -311,7 +311,7 @@ extension Model {
     /// One convolution through the plan: packed (BN-folded) weights, fused output pass.
     func plannedConv(_ spec: ConvSpec, path: String, batchNorm bn: (path: String, eps: Float)?, _ x: Tensor,
                      residual: Tensor?, relu: Bool) throws -> Tensor {
-        let options = Conv2DOptions(stride: spec.stride, padding: spec.padding)
+        let options = spec.options
         let weight = try self.weight(path, "weight")
         let ownBias = spec.bias ? try self.weight(path, "bias") : nil
         let g = try Conv2DGeometry(input: x, weight: weight, bias: ownBias, options: options)

@@ -27,46 +27,116 @@ public struct ConvSpec: Equatable, Sendable {
     public var kernel: Size2D
     /// Stride.
     public var stride: Size2D
-    /// Zero padding on each side.
+    /// Zero padding, each side given separately.
     public var padding: Padding2D
+    /// Spacing between kernel taps (1: dense).
+    public var dilation: Size2D
+    /// Channel groups: the weight is [out, in/groups, kh, kw]; groups == in channels is a
+    /// depthwise convolution.
+    public var groups: Int
     /// Whether the layer has a bias.
     public var bias: Bool
 
     /// A square convolution: `kernel`×`kernel`, stride `stride`, `padding` on every side.
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+        self.init(inChannels, outChannels, kernel: Size2D(kernel), stride: Size2D(stride), padding: Padding2D(padding), bias: bias)
+    }
+
+    /// Any convolution.
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Size2D, stride: Size2D = 1, padding: Padding2D = 0,
+                dilation: Size2D = 1, groups: Int = 1, bias: Bool = true) {
         self.inChannels = inChannels
         self.outChannels = outChannels
-        self.kernel = Size2D(kernel)
-        self.stride = Size2D(stride)
-        self.padding = Padding2D(padding)
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
         self.bias = bias
+    }
+
+    /// The options the convolution functions take.
+    public var options: Conv2DOptions {
+        Conv2DOptions(stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+
+    /// The weight's shape [out, in/groups, kh, kw] (groups validated by shape inference).
+    public var weightShape: [Int] {
+        [outChannels, groups >= 1 ? inChannels / groups : inChannels, kernel.h, kernel.w]
     }
 }
 
 /// A pooling window (PyTorch's `nn.MaxPool2d` / `nn.AvgPool2d`), kept as plain values so
 /// that layers stay `Equatable`.
 public struct PoolSpec: Equatable, Sendable {
-    /// Window size.
-    public var kernel: Int
+    /// Window height and width.
+    public var kernel: Size2D
     /// Stride.
-    public var stride: Int
-    /// Symmetric zero padding (max pooling pads with −∞).
-    public var padding: Int
+    public var stride: Size2D
+    /// Zero padding above and below (h), left and right (w); max pooling pads with −∞.
+    public var padding: Size2D
     /// PyTorch's `ceil_mode`.
     public var ceilMode: Bool
+    /// Average pooling only: whether padded positions count in the divisor (PyTorch's
+    /// `count_include_pad`, default true).
+    public var countIncludePad: Bool
 
     /// A square window.
     public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
+        self.init(kernel: Size2D(kernel), stride: stride.map { Size2D($0) }, padding: Size2D(padding), ceilMode: ceilMode)
+    }
+
+    /// Any window.
+    public init(kernel: Size2D, stride: Size2D? = nil, padding: Size2D = Size2D(0), ceilMode: Bool = false,
+                countIncludePad: Bool = true) {
         self.kernel = kernel
         self.stride = stride ?? kernel
         self.padding = padding
         self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
     }
 
     /// The options the pooling functions take.
     public var options: Pool2DOptions {
-        Pool2DOptions(kernel: Size2D(kernel), stride: Size2D(stride), padding: Size2D(padding),
-                      ceilMode: ceilMode, countIncludePad: true)
+        Pool2DOptions(kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    }
+}
+
+/// How ``Layer/upsample(_:)`` resizes: the output size, either given or from scale factors,
+/// and the interpolation (PyTorch's `nn.Upsample`).
+public struct UpsampleSpec: Equatable, Sendable {
+    /// Nearest or bilinear (with align_corners).
+    public var mode: UpsampleMode
+    /// A fixed output height and width, or nil when ``scales`` are given.
+    public var size: Size2D?
+    /// Scale factors for height and width, or nil when ``size`` is given.
+    public var scales: [Double]?
+
+    /// See the properties; exactly one of `size` and `scales` is given (validated by shape inference).
+    public init(mode: UpsampleMode, size: Size2D? = nil, scales: [Double]? = nil) {
+        self.mode = mode
+        self.size = size
+        self.scales = scales
+    }
+
+    /// The output size for an input of `input`.
+    func outputSize(_ input: Size2D, _ what: String) throws -> Size2D {
+        if let size, scales == nil {
+            guard size.h >= 1, size.w >= 1 else {
+                throw SwiftCNNError.invalidArgument("\(what): upsample size must be at least 1×1; got \(size)")
+            }
+            return size
+        }
+        guard size == nil, let s = scales, s.count == 2, s.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw SwiftCNNError.invalidArgument("\(what): upsample takes either a size or two positive scales")
+        }
+        return try upsampleOutputSize(input: input, scales: (s[0], s[1]))
+    }
+
+    /// The scales the kernels map coordinates with (nil when a size was given).
+    var kernelScales: (h: Double, w: Double)? {
+        guard let s = scales, s.count == 2 else { return nil }
+        return (s[0], s[1])
     }
 }
 
@@ -113,6 +183,34 @@ public indirect enum Layer: Equatable, Sendable {
     case residual(body: [NamedLayer], shortcut: NamedLayer?)
     /// Parallel branches whose outputs are concatenated along the channel axis (Inception).
     case concat([NamedLayer])
+
+    /// An elementwise activation beyond ReLU/tanh (sigmoid, SiLU, hardswish, hardsigmoid,
+    /// clip — ReLU6 —, leaky ReLU, GELU).
+    case unary(UnaryOp)
+    /// `nn.Softmax(dim: axis)`; the axis counts the batch axis (1: channels or features).
+    case softmax(axis: Int)
+    /// Max over each feature map: [C, H, W] → [C, 1, 1] (`nn.AdaptiveMaxPool2d(1)`).
+    case globalMaxPool2d
+    /// Mean over axes (counting the batch axis, which cannot be reduced).
+    case mean(axes: [Int], keepDims: Bool)
+    /// A new per-example shape with the same element count; one entry may be −1.
+    case reshape([Int])
+    /// Permutes the axes (counting the batch axis, which stays first: perm[0] == 0).
+    case transpose([Int])
+    /// `nn.Upsample`.
+    case upsample(UpsampleSpec)
+    /// `nn.ZeroPad2d`.
+    case zeroPad2d(Padding2D)
+    /// The identity.
+    case identity
+    /// Elementwise add, sub, mul or div of two inputs with broadcasting (graph nodes only).
+    case binary(BinaryOp)
+    /// Its inputs concatenated along `axis` (graph nodes only).
+    case concatInputs(axis: Int)
+    /// Splits along `axis` into pieces of `sizes`: one output per piece (graph nodes only).
+    case split(axis: Int, sizes: [Int])
+    /// A directed acyclic graph of named nodes (see ``Graph``).
+    case graph(Graph)
 }
 
 /// A layer with its attribute name in the enclosing module (`"conv1"`, `"0"`, `"downsample"`).
@@ -156,7 +254,7 @@ extension Layer {
         }
         switch self {
         case .conv2d(let c):
-            var r = [p("weight", [c.outChannels, c.inChannels, c.kernel.h, c.kernel.w])]
+            var r = [p("weight", c.weightShape)]
             if c.bias { r.append(p("bias", [c.outChannels])) }
             return r
         case .batchNorm2d(let ch, _):
@@ -175,8 +273,11 @@ extension Layer {
             var r = body.flatMap { $0.layer.parameterSpecs(prefix: Layer.join(prefix, $0.name)) }
             if let s = shortcut { r += s.layer.parameterSpecs(prefix: Layer.join(prefix, s.name)) }
             return r
+        case .graph(let g):
+            return g.nodes.flatMap { $0.layer.parameterSpecs(prefix: Layer.join(prefix, $0.name)) }
         case .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
-             .localResponseNorm, .dropout, .flatten, .euclideanRBF:
+             .localResponseNorm, .dropout, .flatten, .euclideanRBF, .unary, .softmax, .globalMaxPool2d,
+             .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split:
             return []
         }
     }
@@ -192,6 +293,8 @@ extension Layer {
             var r = body.flatMap { $0.layer.constantSpecs(prefix: Layer.join(prefix, $0.name)) }
             if let s = shortcut { r += s.layer.constantSpecs(prefix: Layer.join(prefix, s.name)) }
             return r
+        case .graph(let g):
+            return g.nodes.flatMap { $0.layer.constantSpecs(prefix: Layer.join(prefix, $0.name)) }
         default:
             return []
         }
@@ -218,6 +321,19 @@ extension Layer {
         case .sequential: return "Sequential"
         case .residual: return "Residual"
         case .concat: return "Concat"
+        case .unary(let op): return op.typeName
+        case .softmax: return "Softmax"
+        case .globalMaxPool2d: return "GlobalMaxPool2d"
+        case .mean: return "Mean"
+        case .reshape: return "Reshape"
+        case .transpose: return "Transpose"
+        case .upsample: return "Upsample"
+        case .zeroPad2d: return "ZeroPad2d"
+        case .identity: return "Identity"
+        case .binary(let op): return op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst()
+        case .concatInputs: return "Cat"
+        case .split: return "Split"
+        case .graph: return "Graph"
         }
     }
 }
@@ -297,16 +413,30 @@ struct ShapeWalker {
             guard ch == c.inChannels else {
                 throw SwiftCNNError.shapeMismatch("\(label): expects \(c.inChannels) input channels; got \(ch)")
             }
-            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: c.kernel.h, stride: c.stride.h,
+            guard c.groups >= 1, c.inChannels % c.groups == 0, c.outChannels % c.groups == 0 else {
+                throw SwiftCNNError.invalidArgument(
+                    "\(label): groups (\(c.groups)) must be at least 1 and divide the input (\(c.inChannels)) and output (\(c.outChannels)) channels")
+            }
+            guard c.dilation.h >= 1, c.dilation.w >= 1, c.padding.top >= 0, c.padding.bottom >= 0,
+                  c.padding.left >= 0, c.padding.right >= 0 else {
+                throw SwiftCNNError.invalidArgument("\(label): dilation must be at least 1 and padding not negative")
+            }
+            guard c.kernel.h >= 1, c.kernel.w >= 1 else {
+                throw SwiftCNNError.invalidArgument("\(label): kernel must be at least 1×1; got \(c.kernel)")
+            }
+            // The dilated kernel's extent, (k − 1)·d + 1.
+            let ekh = try Checked.add(try Checked.mul(c.kernel.h - 1, c.dilation.h), 1)
+            let ekw = try Checked.add(try Checked.mul(c.kernel.w - 1, c.dilation.w), 1)
+            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: ekh, stride: c.stride.h,
                                                   padBefore: c.padding.top, padAfter: c.padding.bottom)
-            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: c.kernel.w, stride: c.stride.w,
+            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: ekw, stride: c.stride.w,
                                                   padBefore: c.padding.left, padAfter: c.padding.right)
             out.shape = [c.outChannels, oh, ow]
-            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: c.kernel, stride: c.stride)
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(ekh, ekw), stride: c.stride)
             params = try conv2dParameterCount(inChannels: c.inChannels, outChannels: c.outChannels,
-                                              kernel: c.kernel, groups: 1, bias: c.bias)
+                                              kernel: c.kernel, groups: c.groups, bias: c.bias)
             macs = try conv2dMACs(inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel,
-                                  groups: 1, output: Size2D(oh, ow))
+                                  groups: c.groups, output: Size2D(oh, ow))
         case .batchNorm2d(let channels, _):
             let (ch, _, _) = try image(label)
             guard ch == channels else {
@@ -328,17 +458,22 @@ struct ShapeWalker {
             break
         case .maxPool2d(let p), .avgPool2d(let p):
             let (ch, h, w) = try image(label)
-            guard p.kernel >= 1, p.stride >= 1, p.padding >= 0, p.padding <= p.kernel / 2 else {
-                throw SwiftCNNError.invalidArgument("\(label): bad pooling window \(p)")
+            guard p.kernel.h >= 1, p.kernel.w >= 1, p.stride.h >= 1, p.stride.w >= 1, p.padding.h >= 0, p.padding.w >= 0,
+                  p.padding.h <= p.kernel.h / 2, p.padding.w <= p.kernel.w / 2 else {
+                throw SwiftCNNError.invalidArgument(
+                    "\(label): bad pooling window: kernel \(p.kernel), stride \(p.stride), padding \(p.padding) (padding at most half the kernel)")
             }
-            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: p.kernel, stride: p.stride,
-                                                  padBefore: p.padding, padAfter: p.padding, ceilMode: p.ceilMode)
-            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: p.kernel, stride: p.stride,
-                                                  padBefore: p.padding, padAfter: p.padding, ceilMode: p.ceilMode)
+            let oh = try ShapeWalker.windowOutput(label, input: h, kernel: p.kernel.h, stride: p.stride.h,
+                                                  padBefore: p.padding.h, padAfter: p.padding.h, ceilMode: p.ceilMode)
+            let ow = try ShapeWalker.windowOutput(label, input: w, kernel: p.kernel.w, stride: p.stride.w,
+                                                  padBefore: p.padding.w, padAfter: p.padding.w, ceilMode: p.ceilMode)
             out.shape = [ch, oh, ow]
-            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(p.kernel), stride: Size2D(p.stride))
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: p.kernel, stride: p.stride)
         case .adaptiveAvgPool2d(let size):
             let (ch, h, w) = try image(label)
+            guard size.h >= 1, size.w >= 1 else {
+                throw SwiftCNNError.invalidArgument("\(label): output size must be at least 1×1; got \(size)")
+            }
             out.shape = [ch, size.h, size.w]
             // Receptive field: the largest window (torch's start = ⌊i·H/out⌋, end = ⌈(i+1)·H/out⌉)
             // with the stride ⌊H/out⌋ (at least 1): exact when out divides H.
@@ -388,6 +523,54 @@ struct ShapeWalker {
             out.shape = [classes]
             out.rf = nil
             macs = try Checked.mul(f, classes)
+        case .unary, .identity:
+            break
+        case .softmax(let axis):
+            _ = try ShapeWalker.axis(axis, rank: st.shape.count, label, allowBatch: true)
+        case .globalMaxPool2d:
+            let (ch, h, w) = try image(label)
+            out.shape = [ch, 1, 1]
+            (out.rf, out.jump) = try grow(st.rf, st.jump, kernel: Size2D(h, w), stride: Size2D(h, w))
+        case .mean(let axes, let keepDims):
+            var reduced = Set<Int>()
+            for a in axes {
+                let i = try ShapeWalker.axis(a, rank: st.shape.count, label)
+                guard reduced.insert(i).inserted else {
+                    throw SwiftCNNError.invalidArgument("\(label): axis \(a) is given twice")
+                }
+            }
+            guard !axes.isEmpty else { throw SwiftCNNError.invalidArgument("\(label): mean needs at least one axis") }
+            out.shape = st.shape.enumerated().compactMap { i, d in reduced.contains(i + 1) ? (keepDims ? 1 : nil) : d }
+            if st.shape.count != 3 || reduced.contains(2) || reduced.contains(3) { out.rf = nil }
+        case .reshape(let shape):
+            out.shape = try ShapeWalker.reshaped(st.shape, to: shape, label)
+            if out.shape.count != 3 { out.rf = nil }
+        case .transpose(let perm):
+            guard perm.count == st.shape.count + 1, perm.first == 0, Set(perm) == Set(0...st.shape.count) else {
+                throw SwiftCNNError.invalidArgument(
+                    "\(label): perm \(perm) must be a permutation of 0..<\(st.shape.count + 1) that keeps the batch axis first")
+            }
+            out.shape = perm.dropFirst().map { st.shape[$0 - 1] }
+            if perm != Array(0...st.shape.count) { out.rf = nil }
+        case .upsample(let u):
+            let (ch, h, w) = try image(label)
+            let size = try u.outputSize(Size2D(h, w), label)
+            out.shape = [ch, size.h, size.w]
+            _ = try Checked.product(out.shape, "\(label): output size")
+        case .zeroPad2d(let p):
+            let (ch, h, w) = try image(label)
+            guard p.top >= 0, p.bottom >= 0, p.left >= 0, p.right >= 0 else {
+                throw SwiftCNNError.invalidArgument("\(label): padding must not be negative; got \(p)")
+            }
+            out.shape = [ch, try Checked.add(try Checked.add(h, p.top), p.bottom),
+                         try Checked.add(try Checked.add(w, p.left), p.right)]
+            _ = try Checked.product(out.shape, "\(label): output size")
+        case .binary, .concatInputs, .split, .graph:
+            let outs = try walkNode(layer, name: name, [st])
+            guard outs.count == 1 else {
+                throw SwiftCNNError.invalidArgument("\(label): \(layer.typeName) gives \(outs.count) outputs where one is expected")
+            }
+            return outs[0]
         case .sequential(let children):
             var s = st
             for child in children { s = try walk(child.layer, name: Layer.join(name, child.name), s) }

@@ -1,29 +1,60 @@
-/// A network's structure without weights: the layer tree, its input and its class count.
+/// A network's structure without weights: the layer tree, its input and its output.
 /// Cheap to build (no tensors), so counts and summaries of the largest models cost nothing.
 public struct Architecture: Equatable, Sendable {
-    /// The zoo name, e.g. "resnet50".
+    /// The model's name: the zoo name ("resnet50"), or any name a user gave.
     public var name: String
-    /// Number of outputs of the last layer.
+    /// The output's first per-example dimension: the class count of a classifier ([N, classes]
+    /// logits), the channel count of a dense output ([N, C, H, W]).
     public var numClasses: Int
-    /// Channels of the input image.
-    public var inputChannels: Int
-    /// The input size the model was designed for (the fixtures use it).
-    public var inputSize: Size2D
-    /// True when the model ends in an adaptive pool and so accepts any height and width
-    /// from ``minimumInputSize()`` up; false when it takes ``inputSize`` only.
+    /// The shape of one input example, without the batch axis: [C, H, W] for images.
+    public var inputShape: [Int]
+    /// Channels of the input image (the first entry of ``inputShape``).
+    public var inputChannels: Int { inputShape.first ?? 1 }
+    /// The input size the model was designed for ([C, H, W] inputs; 1×1 otherwise).
+    public var inputSize: Size2D { inputShape.count == 3 ? Size2D(inputShape[1], inputShape[2]) : Size2D(1) }
+    /// True when the model takes [C, H, W] inputs of any height and width from
+    /// ``minimumInputSize()`` up (networks that end in adaptive pooling); false when it takes
+    /// ``inputShape`` only.
     public var acceptsAnyInputSize: Bool
-    /// The network, from input to logits.
+    /// The network, from input to output.
     public var root: Layer
+    /// The output's per-example shape for ``inputShape``.
+    public let outputExampleShape: [Int]
 
-    /// An architecture; see the properties.
+    /// A zoo architecture: an image classifier with `numClasses` outputs.
     public init(name: String, numClasses: Int, inputChannels: Int, inputSize: Size2D,
                 acceptsAnyInputSize: Bool, root: Layer) {
         self.name = name
         self.numClasses = numClasses
-        self.inputChannels = inputChannels
-        self.inputSize = inputSize
+        self.inputShape = [inputChannels, inputSize.h, inputSize.w]
         self.acceptsAnyInputSize = acceptsAnyInputSize
         self.root = root
+        self.outputExampleShape = [numClasses]
+    }
+
+    /// Any network: validated now (shape inference on `inputShape`), so a network that does
+    /// not fit together fails here with an error that names the layer.
+    public init(name: String, inputShape: [Int], acceptsAnyInputSize: Bool = false, root: Layer) throws {
+        guard !inputShape.isEmpty, inputShape.count <= 7, inputShape.allSatisfy({ $0 >= 1 }) else {
+            throw SwiftCNNError.invalidArgument(
+                "\(name): the input shape (per example, without the batch axis) must have 1 to 7 positive sizes; got \(inputShape)")
+        }
+        _ = try Checked.product(inputShape, "\(name): input size")
+        if case .graph(let g) = root, g.inputs.count != 1 {
+            throw SwiftCNNError.invalidArgument("\(name): the network's graph takes \(g.inputs.count) inputs; a model has one input")
+        }
+        var walker = ShapeWalker(recordRows: false)
+        let outs = try walker.walkNode(root, name: "", [FlowState(shape: inputShape, rf: Size2D(1), jump: Size2D(1))])
+        guard let first = outs.first, let c = first.shape.first else {
+            throw SwiftCNNError.invalidArgument("\(name): the network has no output")
+        }
+        self.name = name
+        self.inputShape = inputShape
+        self.acceptsAnyInputSize = acceptsAnyInputSize && inputShape.count == 3
+        self.root = root
+        self.numClasses = c
+        self.outputExampleShape = first.shape
+        _ = try numParameters()
     }
 
     /// The state dict's entries (parameters and batch-norm buffers) in PyTorch's order.
@@ -39,9 +70,9 @@ public struct Architecture: Equatable, Sendable {
         return total
     }
 
-    /// The nominal input shape for a batch of `batch`: [batch, C, H, W].
+    /// The nominal input shape for a batch of `batch`: [batch] + ``inputShape``.
     public func nominalInputShape(batch: Int = 1) -> [Int] {
-        [batch, inputChannels, inputSize.h, inputSize.w]
+        [batch] + inputShape
     }
 
     /// The smallest height and width the model accepts (each scanned with the other at
@@ -50,7 +81,7 @@ public struct Architecture: Equatable, Sendable {
         guard acceptsAnyInputSize else { return inputSize }
         func accepts(_ h: Int, _ w: Int) -> Bool {
             var walker = ShapeWalker(recordRows: false)
-            return (try? walker.walk(root, name: "", FlowState(shape: [inputChannels, h, w], rf: Size2D(1), jump: Size2D(1)))) != nil
+            return (try? walker.walkNode(root, name: "", [FlowState(shape: [inputChannels, h, w], rf: Size2D(1), jump: Size2D(1))])) != nil
         }
         var minH = inputSize.h
         for h in 1...max(1, inputSize.h) where accepts(h, inputSize.w) { minH = h; break }
@@ -65,14 +96,15 @@ public struct Architecture: Equatable, Sendable {
             let m = minimumInputSize()
             return "[N, \(inputChannels), H, W] with H >= \(m.h) and W >= \(m.w) (designed for [N, \(inputChannels), \(inputSize.h), \(inputSize.w)])"
         }
-        return "[N, \(inputChannels), \(inputSize.h), \(inputSize.w)]"
+        return "[N, " + inputShape.map(String.init).joined(separator: ", ") + "]"
     }
 
-    /// Checks an input shape [N, C, H, W] and returns the output shape [N, numClasses]; an
-    /// error naming the expected shape when the model does not take it.
+    /// Checks an input shape [N] + ``inputShape`` and returns the output shape ([N,
+    /// numClasses] for a classifier); an error naming the expected shape when the model does
+    /// not take it.
     public func outputShape(forInput shape: [Int]) throws -> [Int] {
-        _ = try walk(inputShape: shape, recordRows: false)
-        return [shape[0], numClasses]
+        let (_, end) = try walk(inputShape: shape, recordRows: false)
+        return [shape[0]] + end.shape
     }
 
     /// Runs shape inference on a validated input shape; the walker holds the rows.
@@ -80,19 +112,23 @@ public struct Architecture: Equatable, Sendable {
         func wrong(_ detail: String = "") -> SwiftCNNError {
             .shapeMismatch("\(name): expected input \(expectedInputDescription()); got \(Tensor.describe(shape))\(detail)")
         }
-        guard shape.count == 4, shape.allSatisfy({ $0 >= 1 }), shape[1] == inputChannels else { throw wrong() }
-        if !acceptsAnyInputSize {
-            guard shape[2] == inputSize.h, shape[3] == inputSize.w else { throw wrong() }
+        guard shape.count == inputShape.count + 1, shape.allSatisfy({ $0 >= 1 }) else { throw wrong() }
+        if acceptsAnyInputSize {
+            guard shape[1] == inputChannels else { throw wrong() }
+        } else {
+            guard Array(shape.dropFirst()) == inputShape else { throw wrong() }
         }
         var walker = ShapeWalker(recordRows: recordRows)
         let end: FlowState
         do {
-            end = try walker.walk(root, name: "", FlowState(shape: Array(shape.dropFirst()), rf: Size2D(1), jump: Size2D(1)))
+            let outs = try walker.walkNode(root, name: "", [FlowState(shape: Array(shape.dropFirst()), rf: Size2D(1), jump: Size2D(1))])
+            guard let first = outs.first else { throw SwiftCNNError(.internal, "\(name): no output") }
+            end = first
         } catch let e as SwiftCNNError {
             throw wrong(" (\(e.message))")
         }
-        guard end.shape == [numClasses] else {
-            throw SwiftCNNError(.internal, "\(name): the network ends in \(Tensor.describe(end.shape)), not [\(numClasses)]")
+        guard end.shape.first == numClasses, acceptsAnyInputSize || end.shape == outputExampleShape else {
+            throw SwiftCNNError(.internal, "\(name): the network ends in \(Tensor.describe(end.shape)), not \(Tensor.describe(outputExampleShape))")
         }
         return (walker, end)
     }
@@ -122,6 +158,9 @@ public struct Model {
     var constants: [String: Tensor]
     /// Index into parameterSpecs by name.
     let specIndex: [String: Int]
+    /// Names of the frozen parameters (see ``freeze(_:)``): no gradient, no update, no
+    /// optimizer state.
+    public internal(set) var frozen: Set<String> = []
     /// Training mode (see ``train()`` / ``eval()``): batch norm normalizes with batch
     /// statistics and updates its running statistics, dropout is active — in
     /// ``forwardRecording(_:dropoutSeed:)``. ``forward(_:)`` always runs in inference mode.
@@ -258,15 +297,20 @@ public struct Model {
         try load(path: FilePath(path), strict: strict)
     }
 
-    /// Saves the state dict to a safetensors file (F32, PyTorch's names and order)
-    /// atomically: a temporary file is written and renamed, so a failure leaves any
-    /// existing file intact and a crash leaves no partial file. `num_batches_tracked` is
-    /// not written (PyTorch's `load_state_dict` fills it in). Metadata records the model's
-    /// name and class count.
+    /// Saves the model as one self-describing file (docs/model-format.md): a safetensors
+    /// file of the state dict (F32, PyTorch's names and order, so torch's
+    /// `load_state_dict(safetensors.torch.load_file(path))` reads it) whose metadata holds
+    /// the network as JSON, so ``open(path:)`` needs nothing else. Written atomically: a
+    /// temporary file is written and renamed, so a failure leaves any existing file intact
+    /// and a crash leaves no partial file. `num_batches_tracked` is not written.
     public func save(path: FilePath) throws {
-        try SafeTensorsFile.write(stateDict(),
-                                  metadata: ["model": name, "num_classes": String(numClasses), "format": "pt"],
-                                  to: path)
+        try SafeTensorsFile.write(stateDict(), metadata: try fileMetadata(), to: path)
+    }
+
+    /// The metadata ``save(path:)`` writes.
+    func fileMetadata() throws -> [String: String] {
+        ["format": "swiftcnn", "version": String(graphSchemaVersion), "graph": try architecture.json(),
+         "model": name, "num_classes": String(numClasses)]
     }
 
     /// ``save(path:)`` to the path whose bytes are `path`'s UTF-8.
@@ -318,12 +362,17 @@ public struct Model {
         return t
     }
 
-    func run(_ layer: Layer, path: String, _ x: Tensor) throws -> Tensor {
+    func run(_ layer: Layer, path: String, _ x: Tensor, capture: OutputCapture? = nil) throws -> Tensor {
+        let y = try runLayer(layer, path: path, x, capture: capture)
+        capture?.offer(path, y)
+        return y
+    }
+
+    private func runLayer(_ layer: Layer, path: String, _ x: Tensor, capture: OutputCapture?) throws -> Tensor {
         switch layer {
         case .conv2d(let c):
-            let options = Conv2DOptions(stride: c.stride, padding: c.padding)
             return try conv2d(x, weight: try weight(path, "weight"),
-                              bias: c.bias ? try weight(path, "bias") : nil, options: options)
+                              bias: c.bias ? try weight(path, "bias") : nil, options: c.options)
         case .batchNorm2d(_, let eps):
             return try batchNorm(x, runningMean: try weight(path, "running_mean"),
                                  runningVar: try weight(path, "running_var"),
@@ -355,20 +404,91 @@ public struct Model {
                                             inChannels: inChannels, connections: connections, kernel: k)
         case .euclideanRBF:
             return try LeNetOps.rbf(x, codes: try weight(path, "codes"))
+        case .unary(let op):
+            return try unary(op, x)
+        case .softmax(let axis):
+            return try softmax(x, axis: axis)
+        case .globalMaxPool2d:
+            return try globalMaxPool2d(x)
+        case .mean(let axes, let keepDims):
+            return try mean(x, axes: axes, keepDims: keepDims)
+        case .reshape(let shape):
+            let per = try ShapeWalker.reshaped(Array(x.shape.dropFirst()), to: shape, path)
+            return try x.reshaped([x.shape[0]] + per)
+        case .transpose(let perm):
+            return try transpose(x, perm: perm)
+        case .upsample(let u):
+            let (_, _, h, w) = try imageDims(x, path.isEmpty ? "upsample" : path)
+            return try upsample2d(x, outputSize: try u.outputSize(Size2D(h, w), path), scales: u.kernelScales, mode: u.mode)
+        case .zeroPad2d(let p):
+            return try zeroPad2d(x, p)
+        case .identity:
+            return x
+        case .binary, .concatInputs, .split, .graph:
+            let outs = try runNode(layer, path: path, [x], capture: capture)
+            guard outs.count == 1 else {
+                throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(outs.count) outputs where one is expected")
+            }
+            return outs[0]
         case .sequential(let children):
             var y = x
-            for c in children { y = try run(c.layer, path: Layer.join(path, c.name), y) }
+            for c in children { y = try run(c.layer, path: Layer.join(path, c.name), y, capture: capture) }
             return y
         case .residual(let body, let shortcut):
             var y = x
-            for c in body { y = try run(c.layer, path: Layer.join(path, c.name), y) }
-            let s = try shortcut.map { try run($0.layer, path: Layer.join(path, $0.name), x) } ?? x
+            for c in body { y = try run(c.layer, path: Layer.join(path, c.name), y, capture: capture) }
+            let s = try shortcut.map { try run($0.layer, path: Layer.join(path, $0.name), x, capture: capture) } ?? x
             return try relu(try add(y, s))
         case .concat(let branches):
             var outs: [Tensor] = []
             outs.reserveCapacity(branches.count)
-            for b in branches { outs.append(try run(b.layer, path: Layer.join(path, b.name), x)) }
+            for b in branches { outs.append(try run(b.layer, path: Layer.join(path, b.name), x, capture: capture)) }
             return try concat(outs, axis: 1)
+        }
+    }
+
+    /// Runs a layer with any number of inputs and outputs (graph nodes).
+    func runNode(_ layer: Layer, path: String, _ xs: [Tensor], capture: OutputCapture? = nil) throws -> [Tensor] {
+        switch layer {
+        case .binary(let op):
+            guard xs.count == 2 else { throw SwiftCNNError.invalidArgument("\(path): \(op.rawValue) takes 2 inputs") }
+            return [try binary(op, xs[0], xs[1])]
+        case .concatInputs(let axis):
+            return [try concat(xs, axis: axis)]
+        case .split(let axis, let sizes):
+            guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
+            return try split(xs[0], axis: axis, sizes: sizes)
+        case .graph(let g):
+            guard xs.count == g.inputs.count else {
+                throw SwiftCNNError.invalidArgument("\(path): the graph takes \(g.inputs.count) input(s); got \(xs.count)")
+            }
+            var values: [[Tensor]] = Array(repeating: [], count: g.nodes.count)
+            // Drop each value after its last reader so that memory follows the live set.
+            var remaining = g.consumerCounts
+            for i in g.order {
+                let node = g.nodes[i]
+                let ins = g.sources[i].map { $0.node < 0 ? xs[$0.output] : values[$0.node][$0.output] }
+                let nodePath = Layer.join(path, node.name)
+                let outs: [Tensor]
+                if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
+                    outs = [try run(node.layer, path: nodePath, ins[0], capture: capture)]
+                } else {
+                    outs = try runNode(node.layer, path: nodePath, ins, capture: capture)
+                    if let capture {
+                        capture.offer(nodePath, outs[0])
+                        if outs.count > 1 { for (k, o) in outs.enumerated() { capture.offer("\(nodePath):\(k)", o) } }
+                    }
+                }
+                values[i] = outs
+                for r in g.sources[i] where r.node >= 0 {
+                    remaining[r.node] -= 1
+                    if remaining[r.node] == 0 { values[r.node] = [] }
+                }
+            }
+            return g.outputSources.map { $0.node < 0 ? xs[$0.output] : values[$0.node][$0.output] }
+        default:
+            guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
+            return [try run(layer, path: path, xs[0], capture: capture)]
         }
     }
 

@@ -44,6 +44,8 @@ struct LeafRecord {
     var inputShape: [Int] = []
     var statistics: BatchNormStatistics?
     var mask: Tensor?
+    /// The inputs of a node with several (binary ops).
+    var inputs: [Tensor] = []
 }
 
 /// The tape mirrors the layer tree.
@@ -54,6 +56,8 @@ indirect enum TapeNode {
     case residual(body: [TapeNode], shortcut: TapeNode?, output: Tensor)
     /// `sizes` are the branches' channel counts.
     case concat([TapeNode], sizes: [Int])
+    /// A graph: one tape per node (by node index) and the shapes of each node's outputs.
+    case graph([TapeNode], outputShapes: [[[Int]]])
 }
 
 /// Gradients of the trainable parameters, keyed by state-dict name (buffers such as batch
@@ -108,6 +112,7 @@ extension Model {
         grads.reserveCapacity(parameterSpecs.count)
         _ = try backprop(architecture.root, path: "", tape.root, gradOutput, needInput: false,
                          training: tape.training, into: &grads)
+        for name in frozen { grads[name] = nil }
         return Gradients(values: grads, order: parameterSpecs)
     }
 
@@ -131,9 +136,23 @@ extension Model {
         case .relu, .tanh, .scaledTanh:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(output: y)))
-        case .avgPool2d, .adaptiveAvgPool2d, .flatten:
+        case .avgPool2d, .adaptiveAvgPool2d, .flatten, .mean, .reshape, .upsample:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(inputShape: x.shape)))
+        case .unary, .globalMaxPool2d:
+            let y = try run(layer, path: path, x)
+            return (y, .leaf(LeafRecord(input: x)))
+        case .softmax:
+            let y = try run(layer, path: path, x)
+            return (y, .leaf(LeafRecord(output: y)))
+        case .transpose, .zeroPad2d, .identity:
+            return (try run(layer, path: path, x), .leaf(LeafRecord()))
+        case .binary, .concatInputs, .split, .graph:
+            let (ys, node) = try recordNode(layer, path: path, [x], dropoutSeed: dropoutSeed)
+            guard ys.count == 1 else {
+                throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
+            }
+            return (ys[0], node)
         case .batchNorm2d(let channels, let eps):
             guard isTraining else {
                 return (try run(layer, path: path, x), .leaf(LeafRecord(input: x)))
@@ -170,6 +189,46 @@ extension Model {
             }
             let sizes = outs.map { $0.rank >= 2 ? $0.shape[1] : 0 }
             return (try concat(outs, axis: 1), .concat(nodes, sizes: sizes))
+        }
+    }
+
+    /// Records a layer with any number of inputs and outputs (graph nodes).
+    mutating func recordNode(_ layer: Layer, path: String, _ xs: [Tensor], dropoutSeed: UInt64) throws -> ([Tensor], TapeNode) {
+        switch layer {
+        case .binary:
+            return (try runNode(layer, path: path, xs), .leaf(LeafRecord(inputs: xs)))
+        case .concatInputs(let axis):
+            let ys = try runNode(layer, path: path, xs)
+            let a = axis < 0 ? axis + (xs.first?.rank ?? 0) : axis
+            return (ys, .concat([], sizes: xs.map { a >= 0 && a < $0.rank ? $0.shape[a] : 0 }))
+        case .split:
+            return (try runNode(layer, path: path, xs), .leaf(LeafRecord()))
+        case .graph(let g):
+            guard xs.count == g.inputs.count else {
+                throw SwiftCNNError.invalidArgument("\(path): the graph takes \(g.inputs.count) input(s); got \(xs.count)")
+            }
+            var values: [[Tensor]] = Array(repeating: [], count: g.nodes.count)
+            var tapes: [TapeNode] = Array(repeating: .leaf(LeafRecord()), count: g.nodes.count)
+            var shapes: [[[Int]]] = Array(repeating: [], count: g.nodes.count)
+            for i in g.order {
+                let node = g.nodes[i]
+                let ins = g.sources[i].map { $0.node < 0 ? xs[$0.output] : values[$0.node][$0.output] }
+                let nodePath = Layer.join(path, node.name)
+                if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
+                    let (y, t) = try record(node.layer, path: nodePath, ins[0], dropoutSeed: dropoutSeed)
+                    values[i] = [y]
+                    tapes[i] = t
+                } else {
+                    (values[i], tapes[i]) = try recordNode(node.layer, path: nodePath, ins, dropoutSeed: dropoutSeed)
+                }
+                shapes[i] = values[i].map(\.shape)
+            }
+            let outs = g.outputSources.map { $0.node < 0 ? xs[$0.output] : values[$0.node][$0.output] }
+            return (outs, .graph(tapes, outputShapes: shapes))
+        default:
+            guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
+            let (y, t) = try record(layer, path: path, xs[0], dropoutSeed: dropoutSeed)
+            return ([y], t)
         }
     }
 
@@ -234,7 +293,7 @@ extension Model {
         switch layer {
         case .conv2d(let c):
             let r = try conv2dBackward(try input(try leaf()), weight: try weight(path, "weight"), gradOutput: g,
-                                       options: Conv2DOptions(stride: c.stride, padding: c.padding),
+                                       options: c.options,
                                        hasBias: c.bias, computeInputGradient: needInput)
             grads[key("weight")] = r.weight
             if c.bias, let b = r.bias { grads[key("bias")] = b }
@@ -296,6 +355,36 @@ extension Model {
         case .euclideanRBF:
             guard needInput else { return nil }
             return try LeNetOps.rbfBackward(try input(try leaf()), codes: try weight(path, "codes"), gradOutput: g)
+        case .unary(let op):
+            guard needInput else { return nil }
+            return try unaryBackward(op, input: try input(try leaf()), gradOutput: g)
+        case .softmax(let axis):
+            guard needInput else { return nil }
+            return try softmaxBackward(output: try output(try leaf()), gradOutput: g, axis: axis)
+        case .globalMaxPool2d:
+            guard needInput else { return nil }
+            return try globalMaxPool2dBackward(try input(try leaf()), gradOutput: g)
+        case .mean(let axes, let keepDims):
+            guard needInput else { return nil }
+            return try meanBackward(inputShape: try leaf().inputShape, axes: axes, keepDims: keepDims, gradOutput: g)
+        case .reshape:
+            guard needInput else { return nil }
+            return try g.reshaped(try leaf().inputShape)
+        case .transpose(let perm):
+            guard needInput else { return nil }
+            return try transpose(g, perm: try inversePermutation(perm))
+        case .upsample(let u):
+            guard needInput else { return nil }
+            return try upsample2dBackward(inputShape: try leaf().inputShape, gradOutput: g, scales: u.kernelScales, mode: u.mode)
+        case .zeroPad2d(let p):
+            guard needInput else { return nil }
+            return try zeroPad2dBackward(gradOutput: g, p)
+        case .identity:
+            return needInput ? g : nil
+        case .binary, .concatInputs, .split, .graph:
+            let r = try backpropNode(layer, path: path, node, [g], needInput: needInput, training: training, into: &grads)
+            guard r.count == 1 else { throw mismatch() }
+            return r[0]
         case .sequential(let children):
             guard case .sequential(let nodes) = node, nodes.count == children.count else { throw mismatch() }
             return try backpropChain(children, nodes, path: path, g, needInput: needInput, training: training, into: &grads)
@@ -323,6 +412,82 @@ extension Model {
                 if let gi { sum = try sum.map { try add($0, gi) } ?? gi }
             }
             return needInput ? sum : nil
+        }
+    }
+
+    /// Back-propagates through a layer with any number of inputs and outputs: `gs` holds
+    /// dL/d(each output) (nil: the output is unused, its gradient zero). Returns dL/d(each
+    /// input), nil where `needInput` is false.
+    func backpropNode(_ layer: Layer, path: String, _ node: TapeNode, _ gs: [Tensor?], needInput: Bool,
+                      training: Bool, into grads: inout [String: Tensor]) throws -> [Tensor?] {
+        func mismatch() -> SwiftCNNError {
+            SwiftCNNError(.internal, "backward: the tape does not match the node \(path.isEmpty ? layer.typeName : path)")
+        }
+        switch layer {
+        case .binary(let op):
+            guard case .leaf(let r) = node, r.inputs.count == 2, gs.count == 1, let g = gs[0] else { throw mismatch() }
+            guard needInput else { return [nil, nil] }
+            let (ga, gb) = try binaryBackward(op, r.inputs[0], r.inputs[1], gradOutput: g)
+            return [ga, gb]
+        case .concatInputs(let axis):
+            guard case .concat(_, let sizes) = node, gs.count == 1, let g = gs[0] else { throw mismatch() }
+            guard needInput else { return sizes.map { _ in nil } }
+            let a = axis < 0 ? axis + g.rank : axis
+            return try concatBackward(gradOutput: g, sizes: sizes, axis: a)
+        case .split(let axis, let sizes):
+            guard gs.count == sizes.count else { throw mismatch() }
+            guard needInput else { return [nil] }
+            guard let like = gs.first(where: { $0 != nil }) ?? nil else { throw mismatch() }
+            let a = axis < 0 ? axis + like.rank : axis
+            var parts: [Tensor] = []
+            for (k, g) in gs.enumerated() {
+                if let g { parts.append(g); continue }
+                var shape = like.shape
+                shape[a] = sizes[k]
+                parts.append(try Tensor(zeros: shape))
+            }
+            return [try concat(parts, axis: a)]
+        case .graph(let g):
+            guard case .graph(let tapes, let shapes) = node, tapes.count == g.nodes.count, shapes.count == g.nodes.count,
+                  gs.count == g.outputs.count else { throw mismatch() }
+            var valueGrads: [Graph.ValueRef: Tensor] = [:]
+            var inputGrads = [Tensor?](repeating: nil, count: g.inputs.count)
+            func accumulate(_ r: Graph.ValueRef, _ t: Tensor) throws {
+                if r.node < 0 {
+                    inputGrads[r.output] = try inputGrads[r.output].map { try add($0, t) } ?? t
+                } else {
+                    valueGrads[r] = try valueGrads[r].map { try add($0, t) } ?? t
+                }
+            }
+            for (k, r) in g.outputSources.enumerated() {
+                if let t = gs[k] { try accumulate(r, t) }
+            }
+            for i in g.order.reversed() {
+                let n = g.nodes[i]
+                let outGrads = (0..<n.layer.outputCount).map { valueGrads.removeValue(forKey: Graph.ValueRef(node: i, output: $0)) }
+                guard outGrads.contains(where: { $0 != nil }) else { continue }  // the node does not reach the loss
+                let nodePath = Layer.join(path, n.name)
+                let needs = g.sources[i].contains { $0.node >= 0 } || needInput
+                let inGrads: [Tensor?]
+                if n.layer.inputCount == 1 && n.layer.outputCount == 1, let go = outGrads[0] {
+                    inGrads = [try backprop(n.layer, path: nodePath, tapes[i], go, needInput: needs, training: training, into: &grads)]
+                } else {
+                    var filled = outGrads
+                    for k in filled.indices where filled[k] == nil {
+                        guard k < shapes[i].count else { throw mismatch() }
+                        filled[k] = try Tensor(zeros: shapes[i][k])
+                    }
+                    inGrads = try backpropNode(n.layer, path: nodePath, tapes[i], filled, needInput: needs, training: training, into: &grads)
+                }
+                guard inGrads.count == g.sources[i].count else { throw mismatch() }
+                for (r, t) in zip(g.sources[i], inGrads) {
+                    if let t { try accumulate(r, t) } else if r.node >= 0 { throw mismatch() }
+                }
+            }
+            return needInput ? inputGrads : inputGrads.map { _ in nil }
+        default:
+            guard gs.count == 1, let g = gs[0] else { throw mismatch() }
+            return [try backprop(layer, path: path, node, g, needInput: needInput, training: training, into: &grads)]
         }
     }
 

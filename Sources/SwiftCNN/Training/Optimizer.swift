@@ -193,7 +193,7 @@ public final class Optimizer {
     /// one for each, as ``Model/backward(_:gradOutput:)`` returns).
     public func step(_ model: inout Model, _ gradients: Gradients) throws {
         try config.validate()
-        for p in parameters {
+        for p in parameters where !model.frozen.contains(p.name) {
             guard let g = gradients[p.name] else {
                 throw SwiftCNNError.invalidArgument("optimizer: no gradient for parameter \(p.name)")
             }
@@ -203,7 +203,7 @@ public final class Optimizer {
         }
         let lr = Double(learningRate)
         let t = stepCount + 1
-        for (i, p) in parameters.enumerated() {
+        for (i, p) in parameters.enumerated() where !model.frozen.contains(p.name) {
             guard let g = gradients[p.name] else { continue }
             switch config.kind {
             case .sgd: try sgdUpdate(&model, i, p.name, g, lr: lr)
