@@ -609,13 +609,15 @@ int64_t scnn_model_num_classes(scnn_model const * model) SCNN_WARN_UNUSED_RESULT
 int64_t scnn_model_num_parameters(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
 
 /// The input shape the model was designed for, with batch 1: writes 4 values
-/// [1, C, H, W] to `shape`, and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
+/// [1, C, H, W] to `shape` (models with other input ranks: as many values as
+/// scnn_model_io_shape reports, at most 4 -- a larger rank is INVALID_ARGUMENT), and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
 /// W it accepts (equal to H and W for fixed-size models).
 /// Errors: INVALID_ARGUMENT (NULL model or shape).
 scnn_status scnn_model_input_shape(scnn_model const * model, int64_t * shape, int64_t * min_hw) SCNN_WARN_UNUSED_RESULT;
 
 /// The output shape [N, num_classes] for an input shape ([N, C, H, W], `rank` values),
-/// written to `out_shape` (2 values). Errors: INVALID_ARGUMENT (NULL pointer),
+/// written to `out_shape` (2 values for classifiers; scnn_model_io_shape gives the rank of
+/// other outputs). Errors: INVALID_ARGUMENT (NULL pointer),
 /// SHAPE_MISMATCH (the model does not take that input: the message says what it expects).
 scnn_status scnn_model_output_shape(scnn_model const * model, int64_t const * input_shape, int32_t rank, int64_t * out_shape) SCNN_WARN_UNUSED_RESULT;
 
@@ -637,7 +639,8 @@ scnn_status scnn_model_forward_tensor(scnn_model const * model, scnn_tensor cons
 
 /// A Keras-like summary table as text: for every layer its name, type, output shape,
 /// parameters, multiply-accumulates per example and receptive field, then the totals.
-/// input_shape: 4 values [N, C, H, W], or NULL for the model's design size with N = 1.
+/// input_shape: 4 values [N, C, H, W] (the model's input rank, see scnn_model_io_shape), or
+/// NULL for the model's design size with N = 1.
 /// On success *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted),
 /// OUT_OF_MEMORY.
@@ -646,7 +649,7 @@ scnn_status scnn_model_summary(scnn_model const * model, int64_t const * input_s
 /// The model's multiply-accumulate count per example (one image of the batch) for an input
 /// shape, as the total of scnn_model_summary's MACs column: convolutions and linear layers
 /// (and LeNet-5's own layers); activations, pooling, normalization and additions count 0.
-/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: 4 values
+/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: (the input rank) values
 /// [N, C, H, W], or NULL for the model's design size with N = 1. Writes *out (0 on failure).
 /// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted).
 scnn_status scnn_model_macs(scnn_model const * model, int64_t const * input_shape, int64_t * out) SCNN_WARN_UNUSED_RESULT;
@@ -744,6 +747,102 @@ int32_t scnn_imagenet_class_count(void) SCNN_WARN_UNUSED_RESULT;
 /// The ImageNet-1k label of class `index` (0 to 999, torchvision's order, e.g. 0 → "tench",
 /// 207 → "golden retriever"); NULL out of range. The string is static: never freed.
 char const * scnn_imagenet_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Model files, graphs and fine-tuning ---- */
+
+/// Opens a self-describing model file (see docs/model-format.md: a safetensors file
+/// whose metadata holds the network as JSON, as scnn_model_save writes): the network and
+/// its weights, no zoo name needed. The whole file is validated before a model is made.
+/// On success *out is a new model freed with scnn_model_destroy; NULL on failure. A
+/// weights-only file (torchvision's) is a FORMAT error: create the model with
+/// scnn_model_create and scnn_model_load it. `path` is taken byte for byte (see "Paths").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot read; not a regular
+/// file), FORMAT (malformed file or graph: the message names the node), SHAPE_MISMATCH
+/// (weights that do not match the graph, layers whose shapes do not fit), UNSUPPORTED
+/// (a file version newer than this library), OUT_OF_MEMORY.
+scnn_status scnn_model_open(char const * path, scnn_model ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// scnn_model_open from a model file held in memory: `size` bytes at `data` (copied as
+/// needed; the caller keeps ownership). Opening the bytes of a file gives the same model
+/// as opening the file. Errors as scnn_model_open, INVALID_ARGUMENT for a NULL data
+/// pointer or a negative size.
+scnn_status scnn_model_open_memory(void const * data, int64_t size, scnn_model ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// A model from the JSON of its network alone (the "graph" document of
+/// docs/model-format.md), with deterministic seeded weights (seed 0; not trained).
+/// Validated whole: errors name the node. *out is a new model (scnn_model_destroy), NULL on
+/// failure. Errors: INVALID_ARGUMENT (NULL pointer), FORMAT (malformed JSON, unknown op or
+/// attribute, dangling or duplicate name, cycle), SHAPE_MISMATCH (shapes that do not fit),
+/// UNSUPPORTED (a schema version newer than this library), OUT_OF_MEMORY.
+scnn_status scnn_model_from_json(char const * json, scnn_model ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// The model's network as JSON (the "graph" document of docs/model-format.md; zoo models
+/// too). *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer), OUT_OF_MEMORY.
+scnn_status scnn_model_to_json(scnn_model const * model, char ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of the model's inputs (1).
+int32_t scnn_model_input_count(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of the model's outputs: the root graph's outputs (1 for the zoo and for
+/// Sequential networks); 0 for NULL. scnn_model_forward returns output 0; the others are
+/// named nodes for scnn_model_forward_outputs.
+int32_t scnn_model_output_count(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The name of input `index` ("input" unless the root graph names it); NULL for NULL or an
+/// index out of range. Valid until the model is destroyed or changed by scnn_model_replace.
+char const * scnn_model_input_name(scnn_model const * model, int32_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// The name of output `index` (the root graph's output value, or "output"); NULL for NULL
+/// or an index out of range. Valid as scnn_model_input_name's.
+char const * scnn_model_output_name(scnn_model const * model, int32_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// The shape of input (`is_output` 0) or output (`is_output` non-zero) `index` for batch
+/// 1 at the model's design input size: writes *rank (batch axis included: 4 for images, 2
+/// for logits) and, when `capacity` >= *rank, the sizes to `shape`.
+/// Errors: INVALID_ARGUMENT (NULL model or rank, index out of range, capacity too small --
+/// *rank is still written, so a first call with capacity 0 asks for the rank).
+scnn_status scnn_model_io_shape(scnn_model const * model, int32_t is_output, int32_t index, int64_t * shape, int32_t capacity, int32_t * rank) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of named nodes scnn_model_forward_outputs accepts (every node at every depth:
+/// "layer3", "layer3.1", "layer3.1.conv1", ...); 0 for NULL.
+int64_t scnn_model_node_count(scnn_model const * model) SCNN_WARN_UNUSED_RESULT;
+
+/// The name of node `index` (0 to scnn_model_node_count() - 1), in the network's order;
+/// NULL for NULL or an index out of range. Valid as scnn_model_input_name's.
+char const * scnn_model_node_name(scnn_model const * model, int64_t index) SCNN_WARN_UNUSED_RESULT;
+
+/// Runs the model (inference mode) on `input` and returns the outputs of `count` named
+/// nodes (names as scnn_model_node_name lists them: any node at any depth, e.g. "layer3",
+/// "features.4", a graph node's name, "split:1"): outs[i] is a new tensor for names[i],
+/// freed with scnn_tensor_destroy. Runs op by op (not the compiled plan), so every
+/// intermediate value exists. On failure every outs[i] is NULL.
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 1, an unknown name -- the message lists
+/// some known ones), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
+scnn_status scnn_model_forward_outputs(scnn_model const * model, scnn_tensor const * input, int32_t count, char const * const * names, scnn_tensor ** outs) SCNN_WARN_UNUSED_RESULT;
+
+/// Freezes the trainable parameters under `prefix` (a node path such as "layer1" or
+/// "features", a full parameter name, or "" for all): they get no gradient, no optimizer
+/// update and no optimizer state until unfrozen. Writes how many parameters it covers to
+/// *count (NULL: not wanted). Errors: INVALID_ARGUMENT (NULL model or prefix, nothing under
+/// the prefix).
+scnn_status scnn_model_freeze(scnn_model * model, char const * prefix, int64_t * count) SCNN_WARN_UNUSED_RESULT;
+
+/// Unfreezes the parameters under `prefix` ("" for all); see scnn_model_freeze.
+scnn_status scnn_model_unfreeze(scnn_model * model, char const * prefix, int64_t * count) SCNN_WARN_UNUSED_RESULT;
+
+/// 1 when parameter `name` is frozen, 0 when not (or for NULL / an unknown name).
+int32_t scnn_model_is_frozen(scnn_model const * model, char const * name) SCNN_WARN_UNUSED_RESULT;
+
+/// Replaces node `path` ("fc", "layer4", "classifier.6", a graph node's name) with the
+/// node described by `node_json` (one node object of docs/model-format.md, e.g.
+/// {"name":"fc","op":"linear","attrs":{"in_features":512,"out_features":10}}): every other
+/// weight is kept, the new node's are seeded (seed 0). The whole network is validated again;
+/// on any error the model is unchanged. Names and keys returned earlier by this model
+/// (scnn_model_parameter_name, scnn_model_node_name, ...) are invalid afterwards.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no such node), FORMAT (malformed node),
+/// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
+scnn_status scnn_model_replace(scnn_model * model, char const * path, char const * node_json) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Safetensors files ---- */
 

@@ -18,7 +18,44 @@ final class ModelBox {
     private var cName: UnsafeMutablePointer<CChar>?
     private var cKeys: [UnsafeMutablePointer<CChar>?]?
 
+    /// C copies of node, input and output names, made on first use.
+    private var cNodes: [UnsafeMutablePointer<CChar>?]?
+    private var cIO: [[UnsafeMutablePointer<CChar>?]]?
+    /// Names that were valid before scnn_model_replace: kept alive until the box is freed,
+    /// so a stale pointer reads an old name rather than freed memory.
+    private var retired: [UnsafeMutablePointer<CChar>?] = []
+
     init(_ model: Model) { self.model = model }
+
+    /// The model's input and output names.
+    var ioNames: (inputs: [String], outputs: [String]) {
+        if case .graph(let g) = model.architecture.root { return (g.inputs, g.outputs) }
+        return (["input"], ["output"])
+    }
+
+    func ioName(output: Bool, _ index: Int) -> UnsafePointer<CChar>? {
+        if cIO == nil { cIO = [ioNames.inputs.map { strdup($0) }, ioNames.outputs.map { strdup($0) }] }
+        guard let list = cIO?[output ? 1 : 0], list.indices.contains(index) else { return nil }
+        return UnsafePointer(list[index])
+    }
+
+    /// Every name forward_outputs accepts.
+    var nodeNames: [String] { model.architecture.outputNames }
+
+    func nodeName(_ index: Int) -> UnsafePointer<CChar>? {
+        if cNodes == nil { cNodes = nodeNames.map { strdup($0) } }
+        guard let list = cNodes, list.indices.contains(index) else { return nil }
+        return UnsafePointer(list[index])
+    }
+
+    /// Installs a structurally different model (replace): name caches are rebuilt.
+    func replaceModel(_ m: Model) {
+        model = m
+        retired += (cKeys ?? []) + (cNodes ?? []) + (cIO ?? []).flatMap { $0 }
+        cKeys = nil
+        cNodes = nil
+        cIO = nil
+    }
 
     var name: UnsafePointer<CChar>? {
         if cName == nil { cName = strdup(model.name) }
@@ -34,6 +71,9 @@ final class ModelBox {
     deinit {
         free(cName)
         for k in cKeys ?? [] { free(k) }
+        for k in cNodes ?? [] { free(k) }
+        for k in (cIO ?? []).flatMap({ $0 }) { free(k) }
+        for k in retired { free(k) }
     }
 }
 
@@ -174,7 +214,8 @@ public func scnnModelNumParameters(_ model: UnsafePointer<scnn_model>?) -> Int64
 }
 
 /// The input shape the model was designed for, with batch 1: writes 4 values
-/// [1, C, H, W] to `shape`, and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
+/// [1, C, H, W] to `shape` (models with other input ranks: as many values as
+/// scnn_model_io_shape reports, at most 4 — a larger rank is INVALID_ARGUMENT), and to `min_hw` (NULL: not wanted) 2 values: the smallest H and
 /// W it accepts (equal to H and W for fixed-size models).
 /// Errors: INVALID_ARGUMENT (NULL model or shape).
 @c(scnn_model_input_shape)
@@ -184,7 +225,11 @@ public func scnnModelInputShape(
     guarded {
         let arch = try modelArg(model).model.architecture
         let s = try required(shape, "shape")
-        for (i, d) in arch.nominalInputShape(batch: 1).enumerated() { s[i] = Int64(d) }
+        let nominal = arch.nominalInputShape(batch: 1)
+        guard nominal.count <= 4 else {
+            throw SwiftCNNError.invalidArgument("\(arch.name): the input has rank \(nominal.count); use scnn_model_io_shape")
+        }
+        for (i, d) in nominal.enumerated() { s[i] = Int64(d) }
         if let min_hw {
             let m = arch.minimumInputSize()
             min_hw[0] = Int64(m.h)
@@ -194,7 +239,8 @@ public func scnnModelInputShape(
 }
 
 /// The output shape [N, num_classes] for an input shape ([N, C, H, W], `rank` values),
-/// written to `out_shape` (2 values). Errors: INVALID_ARGUMENT (NULL pointer),
+/// written to `out_shape` (2 values for classifiers; scnn_model_io_shape gives the rank of
+/// other outputs). Errors: INVALID_ARGUMENT (NULL pointer),
 /// SHAPE_MISMATCH (the model does not take that input: the message says what it expects).
 @c(scnn_model_output_shape)
 public func scnnModelOutputShape(
@@ -205,8 +251,7 @@ public func scnnModelOutputShape(
         let m = try modelArg(model).model
         let o = try required(out_shape, "out_shape")
         let s = try m.outputShape(forInput: try modelInputShape(input_shape, rank))
-        o[0] = Int64(s[0])
-        o[1] = Int64(s[1])
+        for (i, d) in s.enumerated() { o[i] = Int64(d) }
     }
 }
 
@@ -259,7 +304,8 @@ public func scnnModelForwardTensor(
 
 /// A Keras-like summary table as text: for every layer its name, type, output shape,
 /// parameters, multiply-accumulates per example and receptive field, then the totals.
-/// input_shape: 4 values [N, C, H, W], or NULL for the model's design size with N = 1.
+/// input_shape: 4 values [N, C, H, W] (the model's input rank, see scnn_model_io_shape), or
+/// NULL for the model's design size with N = 1.
 /// On success *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted),
 /// OUT_OF_MEMORY.
@@ -272,7 +318,7 @@ public func scnnModelSummary(
         let o = try required(out, "out")
         o.pointee = nil
         let m = try modelArg(model).model
-        let shape = optionalInts(input_shape, count: 4)
+        let shape = optionalInts(input_shape, count: m.architecture.inputShape.count + 1)
         let text = try m.summary(inputShape: shape).text
         guard let copy = strdup(text) else { throw SwiftCNNError.outOfMemory("summary: could not copy \(text.utf8.count) bytes") }
         o.pointee = copy
@@ -282,7 +328,7 @@ public func scnnModelSummary(
 /// The model's multiply-accumulate count per example (one image of the batch) for an input
 /// shape, as the total of scnn_model_summary's MACs column: convolutions and linear layers
 /// (and LeNet-5's own layers); activations, pooling, normalization and additions count 0.
-/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: 4 values
+/// A forward pass of batch N does N x *out MACs (2 FLOP each). input_shape: (the input rank) values
 /// [N, C, H, W], or NULL for the model's design size with N = 1. Writes *out (0 on failure).
 /// Errors: INVALID_ARGUMENT (NULL model or out), SHAPE_MISMATCH (input shape not accepted).
 @c(scnn_model_macs)
@@ -294,7 +340,7 @@ public func scnnModelMacs(
         let o = try required(out, "out")
         o.pointee = 0
         let m = try modelArg(model).model
-        let shape = optionalInts(input_shape, count: 4)
+        let shape = optionalInts(input_shape, count: m.architecture.inputShape.count + 1)
         o.pointee = Int64(try m.summary(inputShape: shape).totalMACs)
     }
 }
@@ -477,4 +523,262 @@ public func scnnImagenetClassCount() -> Int32 {
 @c(scnn_imagenet_class)
 public func scnnImagenetClass(_ index: Int32) -> UnsafePointer<CChar>? {
     imagenetLabels.at(Int(index))
+}
+
+// MARK: - Model files, graphs and fine-tuning
+
+/// Stores a new handle for `model` in `*out` (set to NULL first).
+func produceModel(_ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?, _ make: () throws -> Model) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        o.pointee = nil
+        let m = try make()
+        o.pointee = Unmanaged.passRetained(ModelBox(m)).toOpaque().assumingMemoryBound(to: scnn_model.self)
+    }
+}
+
+/// A new C string for `s`, or an out-of-memory error.
+func copyString(_ s: String, _ what: String) throws -> UnsafeMutablePointer<CChar> {
+    guard let c = strdup(s) else { throw SwiftCNNError.outOfMemory("\(what): could not copy \(s.utf8.count) bytes") }
+    return c
+}
+
+/// Opens a self-describing model file (see docs/model-format.md: a safetensors file
+/// whose metadata holds the network as JSON, as scnn_model_save writes): the network and
+/// its weights, no zoo name needed. The whole file is validated before a model is made.
+/// On success *out is a new model freed with scnn_model_destroy; NULL on failure. A
+/// weights-only file (torchvision's) is a FORMAT error: create the model with
+/// scnn_model_create and scnn_model_load it. `path` is taken byte for byte (see "Paths").
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (cannot read; not a regular
+/// file), FORMAT (malformed file or graph: the message names the node), SHAPE_MISMATCH
+/// (weights that do not match the graph, layers whose shapes do not fit), UNSUPPORTED
+/// (a file version newer than this library), OUT_OF_MEMORY.
+@c(scnn_model_open)
+public func scnnModelOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?) -> scnn_status {
+    produceModel(out) { try Model.open(path: try pathArg(path)) }
+}
+
+/// scnn_model_open from a model file held in memory: `size` bytes at `data` (copied as
+/// needed; the caller keeps ownership). Opening the bytes of a file gives the same model
+/// as opening the file. Errors as scnn_model_open, INVALID_ARGUMENT for a NULL data
+/// pointer or a negative size.
+@c(scnn_model_open_memory)
+public func scnnModelOpenMemory(
+    _ data: UnsafeRawPointer?, _ size: Int64, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?
+) -> scnn_status {
+    produceModel(out) {
+        let d = try required(data, "data")
+        guard size >= 0, size <= Int64(Int.max) else { throw SwiftCNNError.invalidArgument("size must not be negative; got \(size)") }
+        return try Model.open(bytes: UnsafeRawBufferPointer(start: d, count: Int(size)))
+    }
+}
+
+/// A model from the JSON of its network alone (the "graph" document of
+/// docs/model-format.md), with deterministic seeded weights (seed 0; not trained).
+/// Validated whole: errors name the node. *out is a new model (scnn_model_destroy), NULL on
+/// failure. Errors: INVALID_ARGUMENT (NULL pointer), FORMAT (malformed JSON, unknown op or
+/// attribute, dangling or duplicate name, cycle), SHAPE_MISMATCH (shapes that do not fit),
+/// UNSUPPORTED (a schema version newer than this library), OUT_OF_MEMORY.
+@c(scnn_model_from_json)
+public func scnnModelFromJson(_ json: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_model>?>?) -> scnn_status {
+    produceModel(out) {
+        let text = try required(json, "json")
+        let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(text), count: strlen(text))
+        let v = try JSON.parse(bytes, maxBytes: 64 << 20, context: "graph JSON")
+        return try Model(try Architecture.fromJSON(v))
+    }
+}
+
+/// The model's network as JSON (the "graph" document of docs/model-format.md; zoo models
+/// too). *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer), OUT_OF_MEMORY.
+@c(scnn_model_to_json)
+public func scnnModelToJson(_ model: UnsafePointer<scnn_model>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> scnn_status {
+    guarded {
+        let o = try required(out, "out")
+        o.pointee = nil
+        let m = try modelArg(model).model
+        o.pointee = try copyString(try m.architecture.json(), "to_json")
+    }
+}
+
+/// Number of the model's inputs (1).
+@c(scnn_model_input_count)
+public func scnnModelInputCount(_ model: UnsafePointer<scnn_model>?) -> Int32 {
+    model == nil ? 0 : 1
+}
+
+/// Number of the model's outputs: the root graph's outputs (1 for the zoo and for
+/// Sequential networks); 0 for NULL. scnn_model_forward returns output 0; the others are
+/// named nodes for scnn_model_forward_outputs.
+@c(scnn_model_output_count)
+public func scnnModelOutputCount(_ model: UnsafePointer<scnn_model>?) -> Int32 {
+    guard let model else { return 0 }
+    return Int32(modelBox(model).ioNames.outputs.count)
+}
+
+/// The name of input `index` ("input" unless the root graph names it); NULL for NULL or an
+/// index out of range. Valid until the model is destroyed or changed by scnn_model_replace.
+@c(scnn_model_input_name)
+public func scnnModelInputName(_ model: UnsafePointer<scnn_model>?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let model else { return nil }
+    return modelBox(model).ioName(output: false, Int(index))
+}
+
+/// The name of output `index` (the root graph's output value, or "output"); NULL for NULL
+/// or an index out of range. Valid as scnn_model_input_name's.
+@c(scnn_model_output_name)
+public func scnnModelOutputName(_ model: UnsafePointer<scnn_model>?, _ index: Int32) -> UnsafePointer<CChar>? {
+    guard let model else { return nil }
+    return modelBox(model).ioName(output: true, Int(index))
+}
+
+/// The shape of input (`is_output` 0) or output (`is_output` non-zero) `index` for batch
+/// 1 at the model's design input size: writes *rank (batch axis included: 4 for images, 2
+/// for logits) and, when `capacity` >= *rank, the sizes to `shape`.
+/// Errors: INVALID_ARGUMENT (NULL model or rank, index out of range, capacity too small —
+/// *rank is still written, so a first call with capacity 0 asks for the rank).
+@c(scnn_model_io_shape)
+public func scnnModelIoShape(
+    _ model: UnsafePointer<scnn_model>?, _ is_output: Int32, _ index: Int32,
+    _ shape: UnsafeMutablePointer<Int64>?, _ capacity: Int32, _ rank: UnsafeMutablePointer<Int32>?
+) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let r = try required(rank, "rank")
+        r.pointee = 0
+        let arch = box.model.architecture
+        let s: [Int]
+        if is_output != 0 {
+            guard index >= 0, Int(index) < box.ioNames.outputs.count else {
+                throw SwiftCNNError.invalidArgument("\(arch.name): output index \(index) is out of range (the model has \(box.ioNames.outputs.count))")
+            }
+            let input = arch.nominalInputShape(batch: 1)
+            if index == 0 {
+                s = try arch.outputShape(forInput: input)
+            } else {
+                let x = try Tensor(zeros: input)
+                let name = box.ioNames.outputs[Int(index)]
+                guard let y = try box.model.forward(x, outputs: [name])[name] else {
+                    throw SwiftCNNError(.internal, "\(arch.name): output \(name) missing")
+                }
+                s = y.shape
+            }
+        } else {
+            guard index == 0 else { throw SwiftCNNError.invalidArgument("\(arch.name): input index \(index) is out of range (the model has 1)") }
+            s = arch.nominalInputShape(batch: 1)
+        }
+        r.pointee = Int32(s.count)
+        guard capacity >= Int32(s.count) else {
+            throw SwiftCNNError.invalidArgument("\(arch.name): shape needs room for \(s.count) values; capacity is \(capacity)")
+        }
+        let dst = try required(shape, "shape")
+        for (i, d) in s.enumerated() { dst[i] = Int64(d) }
+    }
+}
+
+/// Number of named nodes scnn_model_forward_outputs accepts (every node at every depth:
+/// "layer3", "layer3.1", "layer3.1.conv1", …); 0 for NULL.
+@c(scnn_model_node_count)
+public func scnnModelNodeCount(_ model: UnsafePointer<scnn_model>?) -> Int64 {
+    guard let model else { return 0 }
+    return Int64(modelBox(model).nodeNames.count)
+}
+
+/// The name of node `index` (0 to scnn_model_node_count() - 1), in the network's order;
+/// NULL for NULL or an index out of range. Valid as scnn_model_input_name's.
+@c(scnn_model_node_name)
+public func scnnModelNodeName(_ model: UnsafePointer<scnn_model>?, _ index: Int64) -> UnsafePointer<CChar>? {
+    guard let model, index >= 0 else { return nil }
+    return modelBox(model).nodeName(Int(index))
+}
+
+/// Runs the model (inference mode) on `input` and returns the outputs of `count` named
+/// nodes (names as scnn_model_node_name lists them: any node at any depth, e.g. "layer3",
+/// "features.4", a graph node's name, "split:1"): outs[i] is a new tensor for names[i],
+/// freed with scnn_tensor_destroy. Runs op by op (not the compiled plan), so every
+/// intermediate value exists. On failure every outs[i] is NULL.
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 1, an unknown name — the message lists
+/// some known ones), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
+@c(scnn_model_forward_outputs)
+public func scnnModelForwardOutputs(
+    _ model: UnsafePointer<scnn_model>?, _ input: UnsafePointer<scnn_tensor>?, _ count: Int32,
+    _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ outs: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    guarded {
+        let o = try required(outs, "outs")
+        guard count >= 1 else { throw SwiftCNNError.invalidArgument("count must be at least 1; got \(count)") }
+        for i in 0..<Int(count) { o[i] = nil }
+        let m = try modelArg(model).model
+        let x = try tensorArg(input, "input")
+        let n = try required(names, "names")
+        let wanted = try (0..<Int(count)).map { try stringArg(n[$0], "names[\($0)]") }
+        let r = try m.forward(x, outputs: wanted)
+        var results: [Tensor] = []
+        for w in wanted {
+            guard var t = r[w] else { throw SwiftCNNError(.internal, "\(m.name): \(w) missing") }
+            if t.isBorrowed { try t.makeUnique() }
+            results.append(t)
+        }
+        for (i, t) in results.enumerated() { o[i] = makeHandle(t) }
+    }
+}
+
+/// Freezes the trainable parameters under `prefix` (a node path such as "layer1" or
+/// "features", a full parameter name, or "" for all): they get no gradient, no optimizer
+/// update and no optimizer state until unfrozen. Writes how many parameters it covers to
+/// *count (NULL: not wanted). Errors: INVALID_ARGUMENT (NULL model or prefix, nothing under
+/// the prefix).
+@c(scnn_model_freeze)
+public func scnnModelFreeze(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix: UnsafePointer<CChar>?,
+                            _ count: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let p = try stringArg(prefix, "prefix")
+        let n = try box.model.freeze(p)
+        count?.pointee = Int64(n)
+    }
+}
+
+/// Unfreezes the parameters under `prefix` ("" for all); see scnn_model_freeze.
+@c(scnn_model_unfreeze)
+public func scnnModelUnfreeze(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix: UnsafePointer<CChar>?,
+                              _ count: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let p = try stringArg(prefix, "prefix")
+        let n = try box.model.unfreeze(p)
+        count?.pointee = Int64(n)
+    }
+}
+
+/// 1 when parameter `name` is frozen, 0 when not (or for NULL / an unknown name).
+@c(scnn_model_is_frozen)
+public func scnnModelIsFrozen(_ model: UnsafePointer<scnn_model>?, _ name: UnsafePointer<CChar>?) -> Int32 {
+    guard let model, let name else { return 0 }
+    return modelBox(model).model.frozen.contains(String(cString: name)) ? 1 : 0
+}
+
+/// Replaces node `path` ("fc", "layer4", "classifier.6", a graph node's name) with the
+/// node described by `node_json` (one node object of docs/model-format.md, e.g.
+/// {"name":"fc","op":"linear","attrs":{"in_features":512,"out_features":10}}): every other
+/// weight is kept, the new node's are seeded (seed 0). The whole network is validated again;
+/// on any error the model is unchanged. Names and keys returned earlier by this model
+/// (scnn_model_parameter_name, scnn_model_node_name, …) are invalid afterwards.
+/// Errors: INVALID_ARGUMENT (NULL pointer, no such node), FORMAT (malformed node),
+/// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
+@c(scnn_model_replace)
+public func scnnModelReplace(_ model: UnsafeMutablePointer<scnn_model>?, _ path: UnsafePointer<CChar>?,
+                             _ node_json: UnsafePointer<CChar>?) -> scnn_status {
+    guarded {
+        let box = try modelArg(model)
+        let p = try stringArg(path, "path")
+        let text = try required(node_json, "node_json")
+        let v = try JSON.parse(UnsafeRawBufferPointer(start: UnsafeRawPointer(text), count: strlen(text)),
+                               maxBytes: 64 << 20, context: "node JSON")
+        let node = try Layer.fromJSON(v)
+        var m = box.model
+        try m.replace(p, with: node.layer)
+        box.replaceModel(m)
+    }
 }

@@ -71,6 +71,7 @@ ABI_VERSION: int = _c.ABI_VERSION
 """The C ABI version the extension was built for; equal to abi_version() (checked at import)."""
 
 __all__ = [
+    "Model", "load", "nn",
     "__version__", "ABI_VERSION", "abi_version",
     "SwiftCNNError", "InvalidArgumentError", "ShapeMismatchError", "OutOfMemoryError",
     "SwiftCNNIOError", "FormatError", "UnsupportedError", "InternalError",
@@ -444,4 +445,5 @@ def write_safetensors(path: Any, tensors: Any) -> None:
     _c.safetensors_write(os.fspath(path), names, [as_f32(tensors[k], k) for k in names])
 
 
-from . import datasets, filters, image, models, optim  # noqa: E402  (submodules use the names above)
+from . import datasets, filters, image, models, nn, optim  # noqa: E402  (submodules use the names above)
+from .models import Model, load  # noqa: E402

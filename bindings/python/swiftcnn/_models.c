@@ -226,8 +226,9 @@ static PyObject *model_forward(ModelObject *self, PyObject *x)
 {
     Py_buffer view;
     int64_t shape[PyBUF_MAX_NDIM + 1];
-    int64_t out_shape[2];
-    int32_t rank;
+    int64_t out_shape[PyBUF_MAX_NDIM + 1];
+    int64_t out_count = 1;
+    int32_t rank, out_rank = 0;
     scnn_tensor *out = NULL;
     float *dst;
     scnn_status st;
@@ -242,9 +243,14 @@ static PyObject *model_forward(ModelObject *self, PyObject *x)
         shape[i] = (int64_t)view.shape[i];
     shape[view.ndim] = 0;
     /* Validates the shape (the message says what the model expects) before any allocation. */
-    st = scnn_model_output_shape(self->model, shape, rank, out_shape);
-    if (st == SCNN_STATUS_OK)
-        st = scnn_tensor_create(out_shape, 2, &out);
+    st = scnn_model_io_shape(self->model, 1, 0, NULL, 0, &out_rank);
+    if (out_rank >= 1 && out_rank <= PyBUF_MAX_NDIM)
+        st = scnn_model_output_shape(self->model, shape, rank, out_shape);
+    if (st == SCNN_STATUS_OK) {
+        for (i = 0; i < out_rank; i++)
+            out_count *= out_shape[i];
+        st = scnn_tensor_create(out_shape, out_rank, &out);
+    }
     if (st != SCNN_STATUS_OK) {
         PyBuffer_Release(&view);
         scnn_tensor_destroy(out);
@@ -257,7 +263,7 @@ static PyObject *model_forward(ModelObject *self, PyObject *x)
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    st = scnn_model_forward(self->model, (const float *)view.buf, shape, rank, dst, out_shape[0] * out_shape[1]);
+    st = scnn_model_forward(self->model, (const float *)view.buf, shape, rank, dst, out_count);
     Py_END_ALLOW_THREADS
     end_read(self);
     PyBuffer_Release(&view);
@@ -271,19 +277,35 @@ static PyObject *model_forward(ModelObject *self, PyObject *x)
 /* _output_shape(input_shape) -> (N, num_classes): scnn_model_output_shape. */
 static PyObject *model_output_shape(ModelObject *self, PyObject *obj)
 {
-    int64_t shape[PyBUF_MAX_NDIM + 1], out[2];
-    int n;
+    int64_t shape[PyBUF_MAX_NDIM + 1], out[PyBUF_MAX_NDIM + 1];
+    int32_t out_rank = 0;
+    int n, i;
     scnn_status st;
+    PyObject *t;
     if (!check_model(self))
         return NULL;
     n = int64_sequence(obj, "input_shape", shape, PyBUF_MAX_NDIM);
     if (n < 0)
         return NULL;
     shape[n] = 0;
+    st = scnn_model_io_shape(self->model, 1, 0, NULL, 0, &out_rank);
+    if (out_rank < 1 || out_rank > PyBUF_MAX_NDIM)
+        return raise_status(st, NULL);
     st = scnn_model_output_shape(self->model, shape, (int32_t)n, out);
     if (st != SCNN_STATUS_OK)
         return raise_status(st, NULL);
-    return Py_BuildValue("(LL)", (long long)out[0], (long long)out[1]);
+    t = PyTuple_New(out_rank);
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < out_rank; i++) {
+        PyObject *v = PyLong_FromLongLong((long long)out[i]);
+        if (v == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
 }
 
 /* _load(path): scnn_model_load. path: str, bytes or os.PathLike. */
@@ -331,17 +353,20 @@ static PyObject *model_save(ModelObject *self, PyObject *arg)
 /* _summary(input_shape | None) -> str: scnn_model_summary. */
 static PyObject *model_summary(ModelObject *self, PyObject *obj)
 {
-    int64_t shape[4];
+    int64_t shape[PyBUF_MAX_NDIM + 1];
     const int64_t *ptr = NULL;
     char *text = NULL;
     PyObject *result;
     scnn_status st;
+    int32_t in_rank = 4;
     if (obj != Py_None) {
-        int n = int64_sequence(obj, "input_shape", shape, 4);
+        int n = int64_sequence(obj, "input_shape", shape, PyBUF_MAX_NDIM);
         if (n < 0)
             return NULL;
-        if (n != 4) {
-            PyErr_Format(PyExc_ValueError, "input_shape: expected 4 integers [N, C, H, W], got %d", n);
+        (void)scnn_model_io_shape(self->model, 0, 0, NULL, 0, &in_rank);
+        if (n != in_rank) {
+            PyErr_Format(PyExc_ValueError, "input_shape: expected %d integers (the batch size, then the input's shape), got %d",
+                         (int)in_rank, n);
             return NULL;
         }
         ptr = shape;
@@ -575,18 +600,271 @@ static PyObject *model_get_num_parameters(ModelObject *self, void *closure)
     return PyLong_FromLongLong((long long)scnn_model_num_parameters(self->model));
 }
 
+/* A tuple of `n` int64 values. */
+static PyObject *int_tuple(const int64_t *v, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    int i;
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *x = PyLong_FromLongLong((long long)v[i]);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
 static PyObject *model_shapes(ModelObject *self, int want_min)
 {
-    int64_t shape[4], min_hw[2];
+    int64_t shape[PyBUF_MAX_NDIM + 1], min_hw[2];
+    int32_t rank = 0;
     scnn_status st;
     if (!check_model(self))
         return NULL;
-    st = scnn_model_input_shape(self->model, shape, min_hw);
+    st = scnn_model_io_shape(self->model, 0, 0, shape, PyBUF_MAX_NDIM, &rank);
     if (st != SCNN_STATUS_OK)
         return raise_status(st, NULL);
-    if (want_min)
+    if (want_min) {
+        if (rank != 4)
+            Py_RETURN_NONE;
+        st = scnn_model_input_shape(self->model, shape, min_hw);
+        if (st != SCNN_STATUS_OK)
+            return raise_status(st, NULL);
         return Py_BuildValue("(LL)", (long long)min_hw[0], (long long)min_hw[1]);
-    return Py_BuildValue("(LLLL)", (long long)shape[0], (long long)shape[1], (long long)shape[2], (long long)shape[3]);
+    }
+    return int_tuple(shape, rank);
+}
+
+/* _to_json() -> str: scnn_model_to_json. */
+static PyObject *model_to_json(ModelObject *self, PyObject *unused)
+{
+    char *text = NULL;
+    PyObject *r;
+    scnn_status st;
+    (void)unused;
+    if (!begin_read(self))
+        return NULL;
+    st = scnn_model_to_json(self->model, &text);
+    end_read(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    r = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "strict");
+    scnn_string_free(text);
+    return r;
+}
+
+/* A tuple of the C strings get(model, i) for i in 0 ..< n. */
+static PyObject *name_tuple(scnn_model *m, Py_ssize_t n, const char *(*get)(scnn_model const *, int64_t))
+{
+    PyObject *t = PyTuple_New(n);
+    Py_ssize_t i;
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const char *c = get(m, (int64_t)i);
+        PyObject *s = PyUnicode_DecodeUTF8(c != NULL ? c : "", c != NULL ? (Py_ssize_t)strlen(c) : 0, "replace");
+        if (s == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+static const char *input_name64(scnn_model const *m, int64_t i) { return scnn_model_input_name(m, (int32_t)i); }
+static const char *output_name64(scnn_model const *m, int64_t i) { return scnn_model_output_name(m, (int32_t)i); }
+
+/* _node_names() -> tuple[str]: scnn_model_node_name for every node. */
+static PyObject *model_node_names(ModelObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (!check_model(self))
+        return NULL;
+    return name_tuple(self->model, (Py_ssize_t)scnn_model_node_count(self->model), scnn_model_node_name);
+}
+
+/* _io_names() -> (inputs, outputs). */
+static PyObject *model_io_names(ModelObject *self, PyObject *unused)
+{
+    PyObject *a, *b;
+    (void)unused;
+    if (!check_model(self))
+        return NULL;
+    a = name_tuple(self->model, scnn_model_input_count(self->model), input_name64);
+    if (a == NULL)
+        return NULL;
+    b = name_tuple(self->model, scnn_model_output_count(self->model), output_name64);
+    if (b == NULL) {
+        Py_DECREF(a);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+/* _forward_outputs(x, names) -> tuple[TensorBuffer]: scnn_model_forward_outputs. */
+static PyObject *model_forward_outputs(ModelObject *self, PyObject *args)
+{
+    PyObject *x, *names, *seq = NULL, *result = NULL;
+    Py_buffer view;
+    int64_t shape[PyBUF_MAX_NDIM + 1];
+    scnn_tensor *input = NULL, **outs = NULL;
+    const char **cnames = NULL;
+    Py_ssize_t n, i;
+    scnn_status st;
+    int k;
+    if (!PyArg_ParseTuple(args, "OO:_forward_outputs", &x, &names))
+        return NULL;
+    if (!check_model(self))
+        return NULL;
+    seq = PySequence_Fast(names, "outputs: expected a sequence of node names");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "outputs: expected at least one node name");
+        Py_DECREF(seq);
+        return NULL;
+    }
+    cnames = PyMem_Calloc((size_t)n, sizeof(char *));
+    outs = PyMem_Calloc((size_t)n, sizeof(scnn_tensor *));
+    if (cnames == NULL || outs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_ssize_t len;
+        if (!PyUnicode_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "outputs: expected str node names, got %.200s", Py_TYPE(item)->tp_name);
+            goto done;
+        }
+        cnames[i] = PyUnicode_AsUTF8AndSize(item, &len);
+        if (cnames[i] == NULL)
+            goto done;
+        if ((size_t)len != strlen(cnames[i])) {
+            PyErr_SetString(PyExc_ValueError, "outputs: embedded NUL character");
+            goto done;
+        }
+    }
+    if (!float_buffer(x, "input", &view))
+        goto done;
+    for (k = 0; k < view.ndim; k++)
+        shape[k] = (int64_t)view.shape[k];
+    st = scnn_tensor_wrap((const float *)view.buf, (int64_t)(view.len / (Py_ssize_t)sizeof(float)), shape, (int32_t)view.ndim, &input);
+    if (st != SCNN_STATUS_OK) {
+        PyBuffer_Release(&view);
+        raise_status(st, NULL);
+        goto done;
+    }
+    if (!begin_read(self)) {
+        scnn_tensor_destroy(input);
+        PyBuffer_Release(&view);
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_forward_outputs(self->model, input, (int32_t)n, cnames, outs);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    scnn_tensor_destroy(input);
+    PyBuffer_Release(&view);
+    if (st != SCNN_STATUS_OK) {
+        raise_status(st, NULL);
+        goto done;
+    }
+    result = PyTuple_New(n);
+    if (result == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        PyObject *t = tensor_result(outs[i]);
+        outs[i] = NULL;
+        if (t == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, i, t);
+    }
+done:
+    if (outs != NULL)
+        for (i = 0; i < n; i++)
+            scnn_tensor_destroy(outs[i]);
+    PyMem_Free(outs);
+    PyMem_Free((void *)cnames);
+    Py_DECREF(seq);
+    return result;
+}
+
+typedef scnn_status (*freeze_fn)(scnn_model *, const char *, int64_t *);
+
+static PyObject *model_freeze_common(ModelObject *self, PyObject *arg, freeze_fn fn)
+{
+    const char *prefix;
+    Py_ssize_t len;
+    int64_t count = 0;
+    scnn_status st;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "prefix: expected a str, got %.200s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    prefix = PyUnicode_AsUTF8AndSize(arg, &len);
+    if (prefix == NULL)
+        return NULL;
+    if ((size_t)len != strlen(prefix)) {
+        PyErr_SetString(PyExc_ValueError, "prefix: embedded NUL character");
+        return NULL;
+    }
+    if (!begin_write(self))
+        return NULL;
+    st = fn(self->model, prefix, &count);
+    end_write(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return PyLong_FromLongLong((long long)count);
+}
+
+static PyObject *model_freeze(ModelObject *self, PyObject *arg) { return model_freeze_common(self, arg, scnn_model_freeze); }
+static PyObject *model_unfreeze(ModelObject *self, PyObject *arg) { return model_freeze_common(self, arg, scnn_model_unfreeze); }
+
+static PyObject *model_is_frozen(ModelObject *self, PyObject *arg)
+{
+    const char *name;
+    if (!check_model(self))
+        return NULL;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "name: expected a str, got %.200s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    name = PyUnicode_AsUTF8(arg);
+    if (name == NULL)
+        return NULL;
+    return PyBool_FromLong(scnn_model_is_frozen(self->model, name));
+}
+
+/* _replace(path, node_json): scnn_model_replace. */
+static PyObject *model_replace(ModelObject *self, PyObject *args)
+{
+    const char *path, *json;
+    Py_ssize_t plen, jlen;
+    scnn_status st;
+    if (!PyArg_ParseTuple(args, "s#s#:_replace", &path, &plen, &json, &jlen))
+        return NULL;
+    if ((size_t)plen != strlen(path) || (size_t)jlen != strlen(json)) {
+        PyErr_SetString(PyExc_ValueError, "embedded NUL character");
+        return NULL;
+    }
+    if (!begin_write(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_replace(self->model, path, json);
+    Py_END_ALLOW_THREADS
+    end_write(self);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    Py_RETURN_NONE;
 }
 
 static PyObject *model_get_input_shape(ModelObject *self, void *closure)
@@ -616,6 +894,15 @@ static PyMethodDef model_methods[] = {
     {"_load_state_dict", (PyCFunction)model_load_state_dict, METH_VARARGS,
      "_load_state_dict(keys, arrays, strict): scnn_model_load_state_dict."},
     {"_init_seeded", (PyCFunction)model_init_seeded, METH_O, "_init_seeded(seed): scnn_model_init_seeded."},
+    {"_to_json", (PyCFunction)model_to_json, METH_NOARGS, "_to_json() -> str: scnn_model_to_json."},
+    {"_node_names", (PyCFunction)model_node_names, METH_NOARGS, "_node_names() -> tuple[str]: scnn_model_node_name."},
+    {"_io_names", (PyCFunction)model_io_names, METH_NOARGS, "_io_names() -> (inputs, outputs)."},
+    {"_forward_outputs", (PyCFunction)model_forward_outputs, METH_VARARGS,
+     "_forward_outputs(x, names) -> tuple[TensorBuffer]: scnn_model_forward_outputs."},
+    {"_freeze", (PyCFunction)model_freeze, METH_O, "_freeze(prefix) -> int: scnn_model_freeze."},
+    {"_unfreeze", (PyCFunction)model_unfreeze, METH_O, "_unfreeze(prefix) -> int: scnn_model_unfreeze."},
+    {"_is_frozen", (PyCFunction)model_is_frozen, METH_O, "_is_frozen(name) -> bool: scnn_model_is_frozen."},
+    {"_replace", (PyCFunction)model_replace, METH_VARARGS, "_replace(path, node_json): scnn_model_replace."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -745,7 +1032,94 @@ static PyObject *py_seeded_tensor(PyObject *self, PyObject *args)
     return tensor_result(out);
 }
 
+/* A new instance of `type` (a subclass of Model) owning `model`. */
+static PyObject *wrap_model(PyObject *type, scnn_model *model)
+{
+    ModelObject *self;
+    if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &ModelType)) {
+        scnn_model_destroy(model);
+        PyErr_SetString(PyExc_TypeError, "cls: expected a subclass of Model");
+        return NULL;
+    }
+    self = (ModelObject *)((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 0);
+    if (self == NULL) {
+        scnn_model_destroy(model);
+        return NULL;
+    }
+    self->model = model;
+    self->readers = 0;
+    self->writing = 0;
+    return (PyObject *)self;
+}
+
+/* model_open(cls, path) -> cls: scnn_model_open. */
+static PyObject *py_model_open(PyObject *self, PyObject *args)
+{
+    PyObject *type, *path, *bytes = NULL;
+    scnn_model *model = NULL;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO:model_open", &type, &path))
+        return NULL;
+    if (!PyUnicode_FSConverter(path, &bytes))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_open(PyBytes_AS_STRING(bytes), &model);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(bytes);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return wrap_model(type, model);
+}
+
+/* model_open_memory(cls, buffer) -> cls: scnn_model_open_memory. */
+static PyObject *py_model_open_memory(PyObject *self, PyObject *args)
+{
+    PyObject *type;
+    Py_buffer view;
+    scnn_model *model = NULL;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Oy*:model_open_memory", &type, &view))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_open_memory(view.buf != NULL ? view.buf : (const void *)"", (int64_t)view.len, &model);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return wrap_model(type, model);
+}
+
+/* model_from_json(cls, json) -> cls: scnn_model_from_json. */
+static PyObject *py_model_from_json(PyObject *self, PyObject *args)
+{
+    PyObject *type;
+    const char *json;
+    Py_ssize_t len;
+    scnn_model *model = NULL;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Os#:model_from_json", &type, &json, &len))
+        return NULL;
+    if ((size_t)len != strlen(json)) {
+        PyErr_SetString(PyExc_ValueError, "json: embedded NUL character");
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_from_json(json, &model);
+    Py_END_ALLOW_THREADS
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    return wrap_model(type, model);
+}
+
 static PyMethodDef model_functions[] = {
+    {"model_open", (PyCFunction)py_model_open, METH_VARARGS, "model_open(cls, path) -> cls: scnn_model_open."},
+    {"model_open_memory", (PyCFunction)py_model_open_memory, METH_VARARGS,
+     "model_open_memory(cls, data) -> cls: scnn_model_open_memory."},
+    {"model_from_json", (PyCFunction)py_model_from_json, METH_VARARGS,
+     "model_from_json(cls, json) -> cls: scnn_model_from_json."},
     {"model_names", (PyCFunction)py_model_names, METH_NOARGS, "model_names() -> tuple[str]: scnn_model_names."},
     {"model_default_num_classes", (PyCFunction)py_model_default_num_classes, METH_VARARGS,
      "model_default_num_classes(name) -> int: scnn_model_default_num_classes."},

@@ -35,6 +35,7 @@ NotImplementedError (UnsupportedError).
 """
 from __future__ import annotations
 
+import json as _json
 import os
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -44,7 +45,7 @@ import numpy as np
 from . import _swiftcnn as _c
 from ._core import as_float, as_int, as_shape
 
-__all__ = ["Model", "names", "create", "default_num_classes", "seeded_tensor"]
+__all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -104,14 +105,96 @@ class Model(_c.Model):
 
     __slots__ = ()
 
-    def __new__(cls, name: str, num_classes: Optional[int] = None) -> "Model":
-        if not isinstance(name, str):
-            raise TypeError(f"name: expected a str, got {type(name).__name__}")
-        if num_classes is None:
-            num_classes = _c.model_default_num_classes(name)
-        elif isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
-            raise TypeError(f"num_classes: expected an int, got {type(num_classes).__name__}")
-        return super().__new__(cls, name, int(num_classes))
+    def __new__(cls, network: Any = None, num_classes: Optional[int] = None, *, inputs: Any = None,
+                outputs: Any = None, input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
+                in_channels: Optional[int] = None) -> "Model":
+        """``Model("resnet18", num_classes)``: a zoo model. ``Model(nn.Sequential(...),
+        input_shape=(C, H, W))``: a sequential network. ``Model(inputs=x, outputs=y)``: a
+        functional graph built with :mod:`swiftcnn.nn`. ``name``: the model's name."""
+        if inputs is not None or outputs is not None:
+            if network is not None or num_classes is not None or input_shape is not None:
+                raise TypeError("Model(inputs=..., outputs=...) takes no network, num_classes or input_shape")
+            from . import nn
+            doc = nn.graph_json(inputs=inputs, outputs=outputs, name=name or "model")
+            return _c.model_from_json(cls, _json.dumps(doc))
+        if isinstance(network, str):
+            if input_shape is not None:
+                raise TypeError("input_shape: zoo models have their own input shape (use in_channels)")
+            return _create_zoo(cls, network, num_classes, in_channels)
+        if network is None:
+            raise TypeError("Model: expected a zoo name, an nn module with input_shape, or inputs= and outputs=")
+        from . import nn
+        if not isinstance(network, nn.Module):
+            raise TypeError(f"network: expected a zoo name or a swiftcnn.nn module, got {type(network).__name__}")
+        if input_shape is None:
+            raise TypeError("input_shape: required for an nn module (the shape of one example, e.g. (3, 32, 32))")
+        if num_classes is not None:
+            raise TypeError("num_classes: the network defines its outputs")
+        doc = nn.sequential_json(network, input_shape=tuple(as_shape(input_shape, "input_shape")), name=name or "model")
+        return _c.model_from_json(cls, _json.dumps(doc))
+
+    @classmethod
+    def from_json(cls, doc: Union[str, Mapping[str, Any]]) -> "Model":
+        """A model from the JSON of its network (docs/model-format.md), with seeded weights."""
+        text = doc if isinstance(doc, str) else _json.dumps(doc)
+        return _c.model_from_json(cls, text)
+
+    @classmethod
+    def open(cls, source: Union[PathLike, bytes, bytearray, memoryview]) -> "Model":
+        """Opens a model file (what :meth:`save` writes): from a path (str, bytes or
+        os.PathLike), or from the file's contents given as a bytearray or memoryview (use
+        :meth:`open_bytes` for contents held in ``bytes``)."""
+        if isinstance(source, (bytearray, memoryview)):
+            return _c.model_open_memory(cls, source)
+        return _c.model_open(cls, _fspath(source))
+
+    @classmethod
+    def open_bytes(cls, data: Union[bytes, bytearray, memoryview]) -> "Model":
+        """Opens a model file held in memory."""
+        return _c.model_open_memory(cls, data)
+
+    def to_json(self) -> Dict[str, Any]:
+        """The network as JSON (docs/model-format.md), as a dict."""
+        return _json.loads(self._to_json())
+
+    def node_names(self) -> List[str]:
+        """Every name :meth:`forward` accepts in ``outputs=`` (node paths at every depth)."""
+        return list(self._node_names())
+
+    @property
+    def input_names(self) -> List[str]:
+        """The model's input names."""
+        return list(self._io_names()[0])
+
+    @property
+    def output_names(self) -> List[str]:
+        """The model's output names (the root graph's outputs)."""
+        return list(self._io_names()[1])
+
+    def freeze(self, prefix: str = "") -> int:
+        """Freezes the parameters under ``prefix`` (a node path such as "layer1", or "" for
+        all): no gradient, no update, no optimizer state. Returns how many it covers."""
+        return self._freeze(prefix)
+
+    def unfreeze(self, prefix: str = "") -> int:
+        """Unfreezes the parameters under ``prefix``; returns how many it covers."""
+        return self._unfreeze(prefix)
+
+    def is_frozen(self, name: str) -> bool:
+        """Whether parameter ``name`` is frozen."""
+        return self._is_frozen(name)
+
+    def replace(self, path: str, module: Any) -> None:
+        """Replaces node ``path`` ("fc", "classifier.6", a graph node's name) with a
+        :mod:`swiftcnn.nn` module, keeping every other weight (the new node's are seeded).
+        ValueError, with the model unchanged, when it does not fit."""
+        from . import nn
+        if not isinstance(path, str):
+            raise TypeError(f"path: expected a str, got {type(path).__name__}")
+        node = nn.to_node(module)
+        node = dict(node)
+        node["name"] = path.rsplit(".", 1)[-1] if "." in path else path
+        self._replace(path, _json.dumps(node))
 
     def __repr__(self) -> str:
         return (f"<swiftcnn.models.Model {self.name}: {self.num_parameters:,} parameters, "
@@ -129,13 +212,34 @@ class Model(_c.Model):
         if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned):
             a = np.asarray(x)
             if a.dtype.kind not in _REAL_KINDS:
-                _, c, h, w = self.input_shape
-                raise TypeError(f"{self.name}: expected a float32 array [N, {c}, {h}, {w}] "
+                shape = ", ".join(str(d) for d in self.input_shape[1:])
+                raise TypeError(f"{self.name}: expected a float32 array [N, {shape}] "
                                 f"(real numbers), got dtype {a.dtype}")
             x = np.require(a, dtype=np.float32, requirements=["C", "A"])
         return np.asarray(self._forward(x))
 
-    forward = __call__
+    def forward(self, x: Any, outputs: Optional[Sequence[str]] = None) -> Any:
+        """``forward(x)`` is ``model(x)``. ``forward(x, outputs=[names])`` returns
+        ``{name: array}`` for the named nodes (any node at any depth, e.g. "layer3",
+        "features.4", a graph node's name -- :meth:`node_names` lists them): what torch's
+        forward hooks give. Runs in inference mode."""
+        if outputs is None:
+            return self(x)
+        if isinstance(outputs, str):
+            outputs = [outputs]
+        names = list(outputs)
+        x = self._as_input(x)
+        arrays = self._forward_outputs(x, names)
+        return {n: np.asarray(a) for n, a in zip(names, arrays)}
+
+    def _as_input(self, x: Any) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
+            return x
+        a = np.asarray(x)
+        if a.dtype.kind not in _REAL_KINDS:
+            raise TypeError(f"{self.name}: expected a float32 array {list(self.input_shape)} "
+                            f"(real numbers), got dtype {a.dtype}")
+        return np.require(a, dtype=np.float32, requirements=["C", "A"])
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, int]:
         """``(N, num_classes)`` for an input shape ``(N, C, H, W)``; ValueError (with the
@@ -154,11 +258,13 @@ class Model(_c.Model):
         self._load(_fspath(path))
 
     def save(self, path: PathLike) -> None:
-        """Writes the weights (parameters and batch-norm statistics, float32, PyTorch's names
-        and order; no ``num_batches_tracked``) to a safetensors file. Atomic: a temporary file
-        is written and renamed over ``path``, so a failed save (OSError) leaves an existing
-        file intact. torch's ``load_state_dict(safetensors.torch.load_file(path),
-        strict=False)`` reads it (strict=False only because of the absent num_batches_tracked).
+        """Writes the model as one self-describing file: a safetensors file of the weights
+        (float32, PyTorch's names and order; no ``num_batches_tracked``) whose metadata holds
+        the network as JSON (docs/model-format.md), so :func:`swiftcnn.load` opens it without
+        a zoo name. Atomic: a temporary file is written and renamed over ``path``, so a failed
+        save (OSError) leaves an existing file intact. torch's
+        ``load_state_dict(safetensors.torch.load_file(path), strict=False)`` reads its weights
+        (strict=False only because of the absent num_batches_tracked).
         """
         self._save(_fspath(path))
 
@@ -446,14 +552,54 @@ class _Progress:
             self.open_line = False
 
 
-def create(name: str, num_classes: Optional[int] = None) -> Model:
-    """Zoo model ``name`` with ``num_classes`` outputs.
+def _create_zoo(cls: Any, name: str, num_classes: Optional[int], in_channels: Optional[int]) -> Model:
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    if num_classes is None:
+        num_classes = _c.model_default_num_classes(name)
+    elif isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"num_classes: expected an int, got {type(num_classes).__name__}")
+    m = _c.Model.__new__(cls, name, int(num_classes))
+    if in_channels is None:
+        return m
+    in_channels = _count(in_channels, "in_channels")
+    doc = _json.loads(m._to_json())
+    if doc["input_shape"][0] == in_channels:
+        return m
+    # The first convolution takes the new channel count; its weights are seeded anew.
+    def first_conv(node: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        if node.get("op") in ("conv2d", "partial_conv2d"):
+            return node
+        for key in ("children", "body"):
+            for child in node.get(key, []):
+                found = first_conv(child)
+                if found is not None:
+                    return found
+        return None
+    conv = first_conv(doc["network"])
+    if conv is None:
+        raise ValueError(f"{name}: no convolution takes the input")
+    conv["attrs"]["in_channels"] = in_channels
+    doc["input_shape"][0] = in_channels
+    return _c.model_from_json(cls, _json.dumps(doc))
+
+
+def create(name: str, num_classes: Optional[int] = None, in_channels: Optional[int] = None) -> Model:
+    """Zoo model ``name`` with ``num_classes`` outputs and ``in_channels`` input channels.
 
     num_classes: None (the default) gives the model's own default -- 1000 (ImageNet) for
-    every model except the LeNets, which default to 10. An unknown name raises ValueError
-    listing the names.
+    every model except the LeNets, which default to 10. in_channels: None keeps the model's
+    own (3, or 1 for the LeNets); another count changes the first convolution (seeded
+    weights). An unknown name raises ValueError listing the names.
     """
-    return Model(name, num_classes)
+    return Model(name, num_classes, in_channels=in_channels)
+
+
+def load(source: Union[PathLike, bytes, bytearray, memoryview]) -> Model:
+    """Opens a model file written by :meth:`Model.save`: the network and its weights, no
+    zoo name needed. ``source``: a path (str, bytes or os.PathLike), or the file's contents
+    as a bytearray or memoryview (:meth:`Model.open_bytes` takes ``bytes`` contents)."""
+    return Model.open(source)
 
 
 def seeded_tensor(name: str, shape: Sequence[int], lo: float = -1.0, hi: float = 1.0, seed: int = 0) -> np.ndarray:
