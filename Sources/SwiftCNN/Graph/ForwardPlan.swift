@@ -324,7 +324,7 @@ extension ForwardPlan {
         mutating func compileFallback(_ layer: Layer, path: String, x: Int, dest: Int?) throws -> Int {
             let f: (Tensor) throws -> Tensor
             switch layer {
-            case .batchNorm2d(_, let eps):
+            case .batchNorm2d(_, let eps, _):
                 let (m, v, w, b) = (try model.weight(path, "running_mean"), try model.weight(path, "running_var"),
                                     try model.weight(path, "weight"), try model.weight(path, "bias"))
                 f = { try batchNorm($0, runningMean: m, runningVar: v, weight: w, bias: b, eps: eps) }

@@ -49,10 +49,11 @@ extension Layer {
             a("dilations", GraphJSON.ints([c.dilation.h, c.dilation.w]))
             a("group", .integer(Int64(c.groups)))
             a("bias", .bool(c.bias))
-        case .batchNorm2d(let ch, let eps):
+        case .batchNorm2d(let ch, let eps, let momentum):
             op = "batch_norm2d"
             a("num_features", .integer(Int64(ch)))
             a("epsilon", f(eps))
+            if momentum != 0.1 { a("momentum", f(momentum)) }
         case .linear(let i, let o, let bias):
             op = "linear"
             a("in_features", .integer(Int64(i)))
@@ -356,8 +357,8 @@ struct GraphReader {
             let eps = try attrs.float("epsilon", 1e-5)
             let momentum = try attrs.float("momentum", 0.1)
             guard eps > 0 else { throw fail(path, "epsilon must be positive; got \(eps)") }
-            guard abs(momentum - 0.1) < 1e-7 else { throw fail(path, "momentum \(momentum) is not supported (only torch's default 0.1)") }
-            layer = .batchNorm2d(channels: ch, eps: eps)
+            guard momentum >= 0, momentum <= 1 else { throw fail(path, "momentum must be in [0, 1]; got \(momentum)") }
+            layer = .batchNorm2d(channels: ch, eps: eps, momentum: momentum)
         case "linear":
             layer = .linear(inFeatures: try attrs.int("in_features", min: 1), outFeatures: try attrs.int("out_features", min: 1),
                             bias: try attrs.bool("bias", true))

@@ -296,7 +296,7 @@ extension Model {
         -> (bn: (path: String, eps: Float)?, relu: Bool, takesResidual: Bool, next: Int) {
         var next = i + 1
         var bn: (path: String, eps: Float)? = nil
-        if next < children.endIndex, case .batchNorm2d(_, let eps) = children[next].layer {
+        if next < children.endIndex, case .batchNorm2d(_, let eps, _) = children[next].layer {
             bn = (Layer.join(path, children[next].name), eps)
             next += 1
         }

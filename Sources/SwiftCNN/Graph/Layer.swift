@@ -146,7 +146,7 @@ public indirect enum Layer: Equatable, Sendable {
     case conv2d(ConvSpec)
     /// `nn.BatchNorm2d` in inference mode: `weight`, `bias` (parameters) and `running_mean`,
     /// `running_var` (buffers), all [channels].
-    case batchNorm2d(channels: Int, eps: Float)
+    case batchNorm2d(channels: Int, eps: Float, momentum: Float = 0.1)
     /// `nn.Linear`: `weight` [out, in] and optionally `bias` [out].
     case linear(inFeatures: Int, outFeatures: Int, bias: Bool)
     /// max(0, x).
@@ -257,7 +257,7 @@ extension Layer {
             var r = [p("weight", c.weightShape)]
             if c.bias { r.append(p("bias", [c.outChannels])) }
             return r
-        case .batchNorm2d(let ch, _):
+        case .batchNorm2d(let ch, _, _):
             return [p("weight", [ch]), p("bias", [ch]),
                     p("running_mean", [ch], buffer: true), p("running_var", [ch], buffer: true)]
         case .linear(let i, let o, let bias):
@@ -437,7 +437,7 @@ struct ShapeWalker {
                                               kernel: c.kernel, groups: c.groups, bias: c.bias)
             macs = try conv2dMACs(inChannels: c.inChannels, outChannels: c.outChannels, kernel: c.kernel,
                                   groups: c.groups, output: Size2D(oh, ow))
-        case .batchNorm2d(let channels, _):
+        case .batchNorm2d(let channels, _, _):
             let (ch, _, _) = try image(label)
             guard ch == channels else {
                 throw SwiftCNNError.shapeMismatch("\(label): expects \(channels) channels; got \(ch)")

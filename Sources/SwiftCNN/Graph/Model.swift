@@ -373,7 +373,7 @@ public struct Model {
         case .conv2d(let c):
             return try conv2d(x, weight: try weight(path, "weight"),
                               bias: c.bias ? try weight(path, "bias") : nil, options: c.options)
-        case .batchNorm2d(_, let eps):
+        case .batchNorm2d(_, let eps, _):
             return try batchNorm(x, runningMean: try weight(path, "running_mean"),
                                  runningVar: try weight(path, "running_var"),
                                  weight: try weight(path, "weight"), bias: try weight(path, "bias"), eps: eps)

@@ -153,12 +153,12 @@ extension Model {
                 throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
             }
             return (ys[0], node)
-        case .batchNorm2d(let channels, let eps):
+        case .batchNorm2d(let channels, let eps, let momentum):
             guard isTraining else {
                 return (try run(layer, path: path, x), .leaf(LeafRecord(input: x)))
             }
             let (y, stats) = try batchNormTraining(x, weight: try weight(path, "weight"), bias: try weight(path, "bias"), eps: eps)
-            try updateRunningStatistics(path: path, stats, channels: channels)
+            try updateRunningStatistics(path: path, stats, channels: channels, momentum: momentum)
             return (y, .leaf(LeafRecord(input: x, statistics: stats)))
         case .dropout(let p):
             guard isTraining, p > 0 else {
@@ -246,7 +246,8 @@ extension Model {
     }
 
     /// running = (1 − m)·running + m·statistic in float64 (m = 0.1), the variance unbiased.
-    mutating func updateRunningStatistics(path: String, _ stats: BatchNormStatistics, channels: Int) throws {
+    mutating func updateRunningStatistics(path: String, _ stats: BatchNormStatistics, channels: Int,
+                                          momentum: Float = Float(batchNormMomentum)) throws {
         guard stats.count > 1 else {
             throw SwiftCNNError.invalidArgument(
                 "\(Layer.join(path, "")): batch norm in training mode needs more than 1 value per channel; got \(stats.count) (use a larger batch or eval mode)")
@@ -254,7 +255,9 @@ extension Model {
         guard stats.mean.count == channels, stats.variance.count == channels else {
             throw SwiftCNNError(.internal, "\(path): batch statistics for \(stats.mean.count) channels, expected \(channels)")
         }
-        let m = batchNormMomentum
+        // The momentum as the decimal it was written as (0.1, not float32's 0.100000001…),
+        // which is what torch, holding it as a Python float, uses.
+        let m = Double(String(momentum)) ?? Double(momentum)
         let unbias = Double(stats.count) / Double(stats.count - 1)
         try stats.mean.withUnsafeBufferPointer { mean in
             try withMutableParameter(Layer.join(path, "running_mean")) { r in
@@ -303,7 +306,7 @@ extension Model {
             grads[key("weight")] = r.weight
             if bias, let b = r.bias { grads[key("bias")] = b }
             return r.input
-        case .batchNorm2d(_, let eps):
+        case .batchNorm2d(_, let eps, _):
             let rec = try leaf()
             let x = try input(rec)
             if let stats = rec.statistics {
