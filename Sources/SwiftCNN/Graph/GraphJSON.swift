@@ -329,15 +329,10 @@ struct GraphReader {
         func children(_ key: String) throws -> [NamedLayer] {
             allowed.insert(key)
             guard case .array(let items)? = fields[key] else { throw fail(path, "\"\(key)\" must be an array of nodes") }
+            // Children may share a name when they hold no parameters (torchvision's blocks
+            // reuse one `relu` module); parameters that collide are refused by the model.
             var out: [NamedLayer] = []
-            var seen = Set<String>()
-            for item in items {
-                let (c, _) = try node(item, parent: path, inGraph: false)
-                guard c.name.isEmpty || seen.insert(c.name).inserted else {
-                    throw fail(path, "two children are named \(Graph.describe(c.name))")
-                }
-                out.append(c)
-            }
+            for item in items { out.append(try node(item, parent: path, inGraph: false).0) }
             return out
         }
         func pads4(_ k: String) throws -> Padding2D {

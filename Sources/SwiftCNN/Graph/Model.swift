@@ -175,7 +175,7 @@ public struct Model {
         var index: [String: Int] = [:]
         for (i, p) in parameterSpecs.enumerated() {
             guard index[p.name] == nil else {
-                throw SwiftCNNError(.internal, "\(architecture.name): duplicate parameter name \(p.name)")
+                throw SwiftCNNError.invalidArgument("\(architecture.name): two parameters are named \(p.name) (two nodes with parameters share a name)")
             }
             index[p.name] = i
         }
