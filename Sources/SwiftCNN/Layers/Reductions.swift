@@ -96,7 +96,8 @@ func checkShape(_ shape: [Int], _ op: String, _ name: String) throws {
 }
 
 /// The maximum of each plane: `[N, C, H, W]` → `[N, C, 1, 1]` (or `[C, H, W]` → `[C, 1, 1]`),
-/// torch's `AdaptiveMaxPool2d(1)`. A plane holding NaN gives NaN.
+/// torch's `AdaptiveMaxPool2d(1)`. A plane holding NaN gives NaN. One plain loop per plane
+/// (no separate optimized kernel: the op is a single pass over memory).
 /// - Throws: ``SwiftCNNError`` for a wrong rank or memory running out.
 public func globalMaxPool2d(_ x: Tensor) throws -> Tensor {
     let (n, c, h, w) = try imageDims(x, "globalMaxPool2d")

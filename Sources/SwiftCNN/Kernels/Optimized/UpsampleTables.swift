@@ -27,8 +27,18 @@ extension Optimized {
         (0..<output).map { UpsampleIndex.linear($0, input: input, output: output, ratio: ratio, alignCorners: alignCorners) }
     }
 
+    /// Whether the index tables (at most 24 bytes per output row and column) stay below 1 MiB
+    /// or a quarter of the output's bytes; for degenerate shapes (a very tall, thin output)
+    /// they would not, and the kernels run the reference instead, which needs no tables.
+    static func upsampleTablesFit(_ g: Upsample2DGeometry) -> Bool {
+        let rowsAndColumns = g.outHeight + g.outWidth   // both validated: no overflow
+        let (elements, o) = g.planes.multipliedReportingOverflow(by: g.outHeight * g.outWidth)
+        return o || 24 * rowsAndColumns <= max(elements, 1 << 20)
+    }
+
     /// See ``Reference/upsample2d(_:_:_:)``.
     static func upsample2d(_ g: Upsample2DGeometry, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        guard upsampleTablesFit(g) else { return Reference.upsample2d(g, x, y) }
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let ow = g.outWidth, iw = g.inWidth
         switch g.mode {
@@ -77,6 +87,7 @@ extension Optimized {
     /// See ``Reference/upsample2dBackward(_:gradOutput:_:)``; planes in parallel (each
     /// writes only its own gradient plane), same additions in the same order.
     static func upsample2dBackward(_ g: Upsample2DGeometry, gradOutput gy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+        guard upsampleTablesFit(g) else { return Reference.upsample2dBackward(g, gradOutput: gy, dx) }
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let ow = g.outWidth, iw = g.inWidth
         switch g.mode {
