@@ -138,6 +138,45 @@ final class GraphTests: XCTestCase {
         }
     }
 
+    /// The zoo lowered to flat graphs computes the same function with the same parameter
+    /// names, and the plan fuses the graph as it fuses the tree: the same steps (conv + bn +
+    /// ReLU, the residual add + ReLU inside the last conv of each block), the same result.
+    func testLoweredZooEqualsTheTree() throws {
+        for name in ["resnet18", "resnet50", "googlenet", "vgg11_bn", "lenet5_original"] {
+            let tree = try Zoo.create(name, numClasses: 10, seed: 5)
+            let arch = try tree.architecture.lowered()
+            guard case .graph = arch.root else { return XCTFail("\(name): not a graph") }
+            XCTAssertEqual(arch.parameterSpecs, tree.parameterSpecs, name)
+            var flat = try Model(arch)
+            try flat.loadStateDict(Dictionary(uniqueKeysWithValues: tree.stateDict()))
+            let shape = tree.architecture.acceptsAnyInputSize ? [1, 3, 40, 40] : tree.architecture.nominalInputShape(batch: 1)
+            let x = try randomTensor(6, shape)
+            let (a, b) = (try tree.forward(x), try flat.forward(x))
+            XCTAssertLessThanOrEqual(maxDiff(a.scalars, b.scalars), 1e-5 * max(1, a.scalars.map(abs).max() ?? 1), name)
+            let steps = (try tree.forwardPlan(for: shape).steps.count, try flat.forwardPlan(for: shape).steps.count)
+            if name.hasPrefix("resnet") {
+                XCTAssertEqual(steps.0, steps.1, "\(name): the graph plan fuses as the tree's does")
+                XCTAssertEqual(a.scalars.map(\.bitPattern), b.scalars.map(\.bitPattern), "\(name): same kernels, same result")
+            }
+            // The lowered graph trains like the tree: the same gradients.
+            if name == "resnet18" || name == "lenet5_original" {
+                var t = tree, f = flat
+                t.train(); f.train()
+                let small = try randomTensor(7, name == "resnet18" ? [2, 3, 32, 32] : [2] + shape.dropFirst())
+                let (ya, ta) = try t.forwardRecording(small)
+                let (yb, tb) = try f.forwardRecording(small)
+                let g = try randomTensor(8, ya.shape)
+                XCTAssertLessThanOrEqual(maxDiff(ya.scalars, yb.scalars), 1e-5)
+                let (ga, gb) = (try t.backward(ta, gradOutput: g), try f.backward(tb, gradOutput: g))
+                XCTAssertEqual(ga.names, gb.names)
+                for n in ga.names {
+                    let (u, v) = (ga[n]!.scalars, gb[n]!.scalars)
+                    XCTAssertLessThanOrEqual(maxDiff(u, v), 1e-4 * max(1, u.map(abs).max() ?? 1), "\(name): gradient of \(n)")
+                }
+            }
+        }
+    }
+
     /// Named outputs of a zoo model equal running its layers by hand.
     func testZooNamedOutputs() throws {
         let m = try Zoo.create("resnet18")

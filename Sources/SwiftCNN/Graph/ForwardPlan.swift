@@ -30,7 +30,7 @@ import Darwin
 /// shared by the threads that run it.
 final class ForwardPlan: @unchecked Sendable {
     /// Elementwise activations the plan runs (in place when it may).
-    enum Unary { case relu, tanh, scaledTanh }
+    enum Unary { case relu, tanh, scaledTanh, op(UnaryOp) }
 
     /// One step. Ints are value numbers (see ``Builder``).
     enum Step {
@@ -38,6 +38,8 @@ final class ForwardPlan: @unchecked Sendable {
         case linear(weight: Tensor, bias: Tensor?, LinearGeometry, x: Int, y: Int)
         case unary(Unary, x: Int, y: Int, count: Int)
         case addReLU(a: Int, b: Int, y: Int, count: Int)
+        /// A broadcasting add, sub, mul or div of two values.
+        case binary(BinaryOp, BroadcastGeometry, a: Int, b: Int, y: Int)
         case maxPool(Pool2DGeometry, x: Int, y: Int)
         case avgPool(Pool2DGeometry, x: Int, y: Int)
         case adaptiveAvgPool(Pool2DGeometry, x: Int, y: Int)
@@ -59,7 +61,7 @@ final class ForwardPlan: @unchecked Sendable {
                  .avgPool(_, let x, let y), .adaptiveAvgPool(_, let x, let y), .lrn(_, _, let x, let y),
                  .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y):
                 return [x, y]
-            case .addReLU(let a, let b, let y, _): return [a, b, y]
+            case .addReLU(let a, let b, let y, _), .binary(_, _, let a, let b, let y): return [a, b, y]
             case .general(_, let xs, let ys): return xs + ys
             }
         }
@@ -138,7 +140,10 @@ final class ForwardPlan: @unchecked Sendable {
             case .relu: Optimized.relu(p(x), p(y), count: count)
             case .tanh: Optimized.tanh(p(x), p(y), count: count)
             case .scaledTanh: Optimized.scaledTanh(p(x), p(y), count: count)
+            case .op(let op): Optimized.unary(op, p(x), p(y), count: count)
             }
+        case .binary(let op, let g, let a, let b, let y):
+            Optimized.binary(op, p(a), p(b), p(y), g)
         case .addReLU(let a, let b, let y, let count):
             Optimized.addReLU(p(a), p(b), p(y), count: count)
         case .maxPool(let g, let x, let y):
@@ -255,8 +260,14 @@ extension ForwardPlan {
         mutating func compile(_ layer: Layer, path: String, x: Int, owned: Bool, dest: Int?) throws -> Int {
             let xs = values[x].shape
             switch layer {
-            case .relu, .tanh, .scaledTanh:
-                let f: Unary = layer == .relu ? .relu : layer == .tanh ? .tanh : .scaledTanh
+            case .relu, .tanh, .scaledTanh, .unary:
+                let f: Unary
+                switch layer {
+                case .relu: f = .relu
+                case .tanh: f = .tanh
+                case .unary(let op): f = .op(op)
+                default: f = .scaledTanh
+                }
                 let y = owned ? x : try newValue(xs, dest: destination(dest))
                 steps.append(.unary(f, x: x, y: y, count: values[x].count))
                 return y
@@ -304,7 +315,7 @@ extension ForwardPlan {
             case .reshape(let shape):
                 let per = try ShapeWalker.reshaped(Array(xs.dropFirst()), to: shape, path)
                 return view(x, [xs[0]] + per)
-            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
+            case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
                 return try compileFallback(layer, path: path, x: x, dest: dest)
             case .binary, .concatInputs, .split, .graph:
                 let ys = try compileNode(layer, path: path, xs: [x])
@@ -355,12 +366,12 @@ extension ForwardPlan {
         /// ``Model/runSequence(_:path:_:residual:)`` compiled: conv → batch norm → ReLU fused, the
         /// residual add + ReLU in the block's last conv (or a separate step).
         mutating func compileSequence(_ children: ArraySlice<NamedLayer>, path: String, x: Int, owned xOwned: Bool,
-                                      residual: Int?, dest: Int?) throws -> Int {
+                                      residual: Int?, residualReLU: Bool = true, dest: Int?) throws -> Int {
             // Children from tailStart on only change values in place or view them: the
             // step before them may write the destination.
             func inPlaceOrView(_ l: Layer) -> Bool {
                 switch l {
-                case .relu, .tanh, .scaledTanh, .dropout, .flatten: return true
+                case .relu, .tanh, .scaledTanh, .dropout, .flatten, .unary, .identity, .reshape: return true
                 default: return false
                 }
             }
@@ -385,7 +396,8 @@ extension ForwardPlan {
                 }
                 let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
                 y = try compileConv(spec, path: childPath, batchNorm: group.bn, x: y,
-                                    residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual,
+                                    residual: group.takesResidual ? residual : nil,
+                                    relu: group.relu || (group.takesResidual && residualReLU),
                                     dest: group.takesResidual ? dest : group.next >= tailStart ? resultDest : nil)
                 owned = true
                 if group.takesResidual { return y }
@@ -393,7 +405,15 @@ extension ForwardPlan {
             }
             if let residual {
                 let out = owned ? y : try newValue(values[y].shape, dest: destination(dest))
-                steps.append(.addReLU(a: y, b: residual, y: out, count: values[y].count))
+                if residualReLU {
+                    steps.append(.addReLU(a: y, b: residual, y: out, count: values[y].count))
+                } else {
+                    guard values[y].shape == values[residual].shape else {
+                        throw SwiftCNNError(.internal, "\(path): residual \(Tensor.describe(values[residual].shape)) and \(Tensor.describe(values[y].shape))")
+                    }
+                    let shape = values[y].shape
+                    steps.append(.binary(.add, BroadcastGeometry(a: shape, b: shape, output: shape), a: y, b: residual, y: out))
+                }
                 return out
             }
             return y
@@ -441,7 +461,57 @@ extension ForwardPlan {
                 var values = [[Int]](repeating: [], count: n)
                 var done = [Bool](repeating: false, count: n)
                 func value(_ r: Graph.ValueRef) -> Int { r.node < 0 ? xs[r.output] : values[r.node][r.output] }
+                // A chain whose only reader is an add waits for it: its last convolution can
+                // then take the other operand as its residual (and a ReLU after the add).
+                var pending: [Int: (chain: [Int], input: Int)] = [:]
+                func compileChain(_ chain: [Int], input: Int, residual: Int? = nil, residualReLU: Bool = true) throws -> Int {
+                    let children = chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) }
+                    return try compileSequence(children[...], path: path, x: input, owned: false, residual: residual,
+                                               residualReLU: residualReLU, dest: nil)
+                }
+                func flush(_ t: Int) throws {
+                    guard let p = pending.removeValue(forKey: t) else { return }
+                    values[t] = [try compileChain(p.chain, input: p.input)]
+                }
+                /// Whether a chain ends in a convolution, optionally followed by a batch norm.
+                func endsInConv(_ chain: [Int]) -> Bool {
+                    var k = chain.count - 1
+                    if k >= 1, case .batchNorm2d = g.nodes[chain[k]].layer { k -= 1 }
+                    if case .conv2d = g.nodes[chain[k]].layer { return true }
+                    return false
+                }
                 for i in g.order where !done[i] {
+                    if case .binary(.add) = g.nodes[i].layer, g.sources[i].count == 2, g.sources[i][0] != g.sources[i][1] {
+                        // Fuse: the operand made by a pending conv chain takes the other as its residual.
+                        let refs = g.sources[i]
+                        if let k = (0..<2).first(where: { refs[$0].node >= 0 && pending[refs[$0].node] != nil }) {
+                            let other = refs[1 - k]
+                            if other.node >= 0 { try flush(other.node) }
+                            let t = refs[k].node, p = pending[t]!
+                            let o = value(other)
+                            var walker = ShapeWalker(recordRows: false)
+                            let chainLayer = Layer.sequential(p.chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) })
+                            let st = try walker.walk(chainLayer, name: path, FlowState(shape: Array(self.values[p.input].shape.dropFirst()), rf: nil, jump: Size2D(1)))
+                            if [self.values[p.input].shape[0]] + st.shape == self.values[o].shape {
+                                pending[t] = nil
+                                // A ReLU that alone reads the sum fuses too.
+                                var reluNode: Int? = nil
+                                if readers[i].count == 1, !isOutput.contains(i), case .relu = g.nodes[readers[i][0]].layer {
+                                    reluNode = readers[i][0]
+                                }
+                                let y = try compileChain(p.chain, input: p.input, residual: o, residualReLU: reluNode != nil)
+                                values[t] = [y]
+                                values[i] = [y]
+                                done[i] = true
+                                if let r = reluNode {
+                                    values[r] = [y]
+                                    done[r] = true
+                                }
+                                continue
+                            }
+                        }
+                    }
+                    for r in g.sources[i] where r.node >= 0 { try flush(r.node) }
                     let ins = g.sources[i].map(value)
                     guard simple(i) else {
                         values[i] = try compileNode(g.nodes[i].layer, path: Layer.join(path, g.nodes[i].name), xs: ins)
@@ -454,17 +524,21 @@ extension ForwardPlan {
                         t = readers[t][0]
                         chain.append(t)
                     }
-                    let children = chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) }
-                    let y = try compileSequence(children[...], path: path, x: ins[0], owned: false, residual: nil, dest: nil)
                     for c in chain { done[c] = true }
-                    values[t] = [y]
+                    if readers[t].count == 1, !isOutput.contains(t), case .binary(.add) = g.nodes[readers[t][0]].layer, endsInConv(chain) {
+                        pending[t] = (chain, ins[0])
+                        continue
+                    }
+                    values[t] = [try compileChain(chain, input: ins[0])]
                 }
+                for t in Array(pending.keys) { try flush(t) }
                 return g.outputSources.map(value)
             case .binary(let op):
                 guard xs.count == 2 else { throw SwiftCNNError.invalidArgument("\(path): \(op.rawValue) takes 2 inputs") }
-                let shape = try broadcastShape(values[xs[0]].shape, values[xs[1]].shape)
+                let (sa, sb) = (values[xs[0]].shape, values[xs[1]].shape)
+                let shape = try broadcastShape(sa, sb)
                 let y = try newValue(shape, dest: nil)
-                steps.append(.general({ try [binary(op, $0[0], $0[1])] }, xs: xs, ys: [y]))
+                steps.append(.binary(op, BroadcastGeometry(a: sa, b: sb, output: shape), a: xs[0], b: xs[1], y: y))
                 return [y]
             case .concatInputs(let axis):
                 guard let first = xs.first else { throw SwiftCNNError.invalidArgument("\(path): concat needs an input") }
