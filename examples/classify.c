@@ -1,14 +1,19 @@
-/* classify: a zoo model by name on a PPM image, top-5 labels with probabilities.
+/* classify: a zoo model by name, or a model file, on a PPM image: top-5 labels with probabilities.
  *
  *   cc -std=c99 -IInclude examples/classify.c -o classify -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
  *   ./classify [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-]
  *
- * MODEL defaults to resnet18. WEIGHTS is a safetensors file with torchvision's state_dict
- * names, e.g. written in Python by
+ * MODEL defaults to resnet18. It is a zoo name (resnet18, vgg16, lenet5, ...: see
+ * scnn_model_names) or a model file -- a path that names an existing file, or any path
+ * ending in .safetensors -- as scnn_model_save or Python's model.save writes it (the
+ * network and its weights in one file, see docs/model-format.md), opened with
+ * scnn_model_open. WEIGHTS is a safetensors file with torchvision's state_dict names, e.g.
+ * written in Python by
  *     safetensors.torch.save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "r18.safetensors")
- * Without it (or with -) the model keeps its seeded, untrained weights and the labels are
- * meaningless. IMAGE is a binary PPM (P6) or PGM (P5); without it a test picture is made.
+ * Without it (or with -) a zoo model keeps its seeded, untrained weights and the labels are
+ * meaningless; a model file has its own weights (WEIGHTS, if given, replaces them).
+ * IMAGE is a binary PPM (P6) or PGM (P5); without it a test picture is made.
  * The image is converted to a tensor with ImageNet's mean and std, resized so that its
  * shorter side is 256/224 of the model's input size, center-cropped to the input size
  * (torchvision's eval preprocessing), run through the model, and the softmax's top 5 are
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "swiftcnn.h"
@@ -30,6 +36,23 @@ static int check(scnn_status s, const char *what) {
         return 0;
     }
     return 1;
+}
+
+/* A model file rather than a zoo name: an existing file, or a name ending in .safetensors. */
+static int is_model_file(const char *arg) {
+    struct stat st;
+    size_t n = strlen(arg), ext = strlen(".safetensors");
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) return 1;
+    return n >= ext && strcmp(arg + n - ext, ".safetensors") == 0;
+}
+
+static void usage(const char *prog) {
+    fprintf(stderr,
+            "usage: %s [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-]\n"
+            "  MODEL    a zoo name (default resnet18) or a model file (.safetensors, as model.save writes)\n"
+            "  WEIGHTS  torchvision-named weights for a zoo model (- or absent: seeded, untrained)\n"
+            "  IMAGE    a binary PPM or PGM (- or absent: a made-up test picture)\n",
+            prog);
 }
 
 static double now(void) {
@@ -63,7 +86,8 @@ static int make_picture(ppm_image *img) {
 }
 
 int main(int argc, char **argv) {
-    const char *name = argc > 1 ? argv[1] : "resnet18";
+    const char *arg = argc > 1 ? argv[1] : "resnet18";
+    const char *name = arg;
     const char *weights = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
     const char *image = argc > 3 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
     static const float mean[3] = {0.485f, 0.456f, 0.406f}, stdev[3] = {0.229f, 0.224f, 0.225f};
@@ -76,21 +100,46 @@ int main(int argc, char **argv) {
     float *logits = NULL;
     int best[5] = {-1, -1, -1, -1, -1};
     double t0, t1, maxv, sum;
-    int rc = 1;
+    int64_t io_shape[8];
+    int32_t in_rank = 0;
+    int rc = 1, from_file;
 
     (void)ppm_write; /* ppm.h is shared with the examples that write images */
     memset(&img, 0, sizeof img);
-    /* 1000 ImageNet classes; 10 for the LeNets. */
-    if (!check(scnn_model_default_num_classes(name, &classes), "scnn_model_default_num_classes")) return 1;
-    if (!check(scnn_model_create(name, classes, &model), "scnn_model_create")) return 1;
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        usage(argv[0]);
+        return 0;
+    }
+    from_file = is_model_file(arg);
+    if (from_file) {
+        /* a self-describing model file: the network and its weights */
+        if (!check(scnn_model_open(arg, &model), "scnn_model_open")) return 1;
+        name = scnn_model_get_name(model);
+    } else {
+        /* 1000 ImageNet classes; 10 for the LeNets. */
+        if (!check(scnn_model_default_num_classes(name, &classes), "scnn_model_default_num_classes")) {
+            usage(argv[0]);
+            return 1;
+        }
+        if (!check(scnn_model_create(name, classes, &model), "scnn_model_create")) return 1;
+    }
     classes = scnn_model_num_classes(model);
     printf("model %s: %lld parameters, %lld classes\n", scnn_model_get_name(model),
            (long long)scnn_model_num_parameters(model), (long long)classes);
+    if (from_file) printf("model file: %s\n", arg);
     if (weights) {
         if (!check(scnn_model_load(model, weights), "scnn_model_load")) goto done;
         printf("weights: %s\n", weights);
+    } else if (from_file) {
+        printf("weights: from the model file\n");
     } else {
         printf("weights: seeded and untrained (pass a safetensors file for real predictions)\n");
+    }
+    /* classify takes images: the model's input must be [1, C, H, W] */
+    if (!check(scnn_model_io_shape(model, 0, 0, io_shape, 8, &in_rank), "scnn_model_io_shape")) goto done;
+    if (in_rank != 4) {
+        fprintf(stderr, "%s takes inputs of rank %d, not images [N, C, H, W]\n", name, (int)in_rank);
+        goto done;
     }
     if (image) {
         if (ppm_read(image, &img, err, sizeof err) != 0) {

@@ -349,8 +349,8 @@ extension ForwardPlan {
                 let codes = try model.weight(path, "codes")
                 f = { try LeNetOps.rbf($0, codes: codes) }
             case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
-                let model = self.model
-                f = { try model.run(layer, path: path, $0) }
+                // Not the model: a step that held it would hold the plan that holds the step.
+                f = { try Model.runWithoutWeights(layer, path: path, $0) }
             default:
                 throw SwiftCNNError(.internal, "\(path): no planned step for \(layer.typeName)")
             }

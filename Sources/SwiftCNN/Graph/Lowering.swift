@@ -74,9 +74,7 @@ struct Lowerer {
                 let node = g.nodes[i]
                 let nodePath = Layer.join(path, node.name)
                 let ins = node.inputs.map(mapped)
-                if node.layer.inputCount == 1 && node.layer.outputCount == 1 && !node.layer.hasParameters {
-                    names[node.name] = try lower(node.layer, path: nodePath, input: ins[0])
-                } else if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
+                if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
                     names[node.name] = try lower(node.layer, path: nodePath, input: ins[0])
                 } else {
                     names[node.name] = add(nodePath, node.layer, ins)

@@ -404,26 +404,8 @@ public struct Model {
                                             inChannels: inChannels, connections: connections, kernel: k)
         case .euclideanRBF:
             return try LeNetOps.rbf(x, codes: try weight(path, "codes"))
-        case .unary(let op):
-            return try unary(op, x)
-        case .softmax(let axis):
-            return try softmax(x, axis: axis)
-        case .globalMaxPool2d:
-            return try globalMaxPool2d(x)
-        case .mean(let axes, let keepDims):
-            return try mean(x, axes: axes, keepDims: keepDims)
-        case .reshape(let shape):
-            let per = try ShapeWalker.reshaped(Array(x.shape.dropFirst()), to: shape, path)
-            return try x.reshaped([x.shape[0]] + per)
-        case .transpose(let perm):
-            return try transpose(x, perm: perm)
-        case .upsample(let u):
-            let (_, _, h, w) = try imageDims(x, path.isEmpty ? "upsample" : path)
-            return try upsample2d(x, outputSize: try u.outputSize(Size2D(h, w), path), scales: u.kernelScales, mode: u.mode)
-        case .zeroPad2d(let p):
-            return try zeroPad2d(x, p)
-        case .identity:
-            return x
+        case .unary, .softmax, .globalMaxPool2d, .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity:
+            return try Model.runWithoutWeights(layer, path: path, x)
         case .binary, .concatInputs, .split, .graph:
             let outs = try runNode(layer, path: path, [x], capture: capture)
             guard outs.count == 1 else {
@@ -444,6 +426,35 @@ public struct Model {
             outs.reserveCapacity(branches.count)
             for b in branches { outs.append(try run(b.layer, path: Layer.join(path, b.name), x, capture: capture)) }
             return try concat(outs, axis: 1)
+        }
+    }
+
+    /// Runs a single-input layer that has no weights. Static, so that the compiled plan's
+    /// steps can call it without holding the model (which holds the plan).
+    static func runWithoutWeights(_ layer: Layer, path: String, _ x: Tensor) throws -> Tensor {
+        switch layer {
+        case .unary(let op):
+            return try unary(op, x)
+        case .softmax(let axis):
+            return try softmax(x, axis: axis)
+        case .globalMaxPool2d:
+            return try globalMaxPool2d(x)
+        case .mean(let axes, let keepDims):
+            return try mean(x, axes: axes, keepDims: keepDims)
+        case .reshape(let shape):
+            let per = try ShapeWalker.reshaped(Array(x.shape.dropFirst()), to: shape, path)
+            return try x.reshaped([x.shape[0]] + per)
+        case .transpose(let perm):
+            return try transpose(x, perm: perm)
+        case .upsample(let u):
+            let (_, _, h, w) = try imageDims(x, path.isEmpty ? "upsample" : path)
+            return try upsample2d(x, outputSize: try u.outputSize(Size2D(h, w), path), scales: u.kernelScales, mode: u.mode)
+        case .zeroPad2d(let p):
+            return try zeroPad2d(x, p)
+        case .identity:
+            return x
+        default:
+            throw SwiftCNNError(.internal, "\(path): \(layer.typeName) has weights")
         }
     }
 

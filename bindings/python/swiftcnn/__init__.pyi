@@ -3,7 +3,8 @@ from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import datasets as datasets, filters as filters, image as image, models as models, optim as optim
+from . import datasets as datasets, filters as filters, image as image, models as models, nn as nn, optim as optim
+from .models import Model as Model, load as load
 from ._swiftcnn import (
     FormatError as FormatError,
     InternalError as InternalError,
