@@ -50,6 +50,15 @@
  *   existing file as it was; an existing path that is not a regular file (a directory,
  *   FIFO, device) is refused rather than replaced; a symbolic link at path is replaced by
  *   the new file, not followed.
+ * - Models. A model (scnn_model) is a network -- a zoo architecture (scnn_model_create) or
+ *   any directed acyclic graph of the library's ops (scnn_model_from_json, or a model file
+ *   opened with scnn_model_open / scnn_model_open_memory) -- with its weights, keyed by
+ *   torch's state_dict names. scnn_model_save writes one self-describing file: a
+ *   safetensors file whose metadata holds the network as JSON (docs/model-format.md).
+ *   Nodes are named by path ("layer3", "features.4", a graph node's name); any node's
+ *   output can be asked for (scnn_model_forward_outputs). A bad network -- cycle, dangling
+ *   or duplicate name, unknown op or attribute, shapes that do not fit, newer schema --
+ *   is refused when it is made or opened, with a message that names the node.
  * - Safetensors files are read as the reference implementation reads them: fields of a
  *   tensor entry other than dtype, shape and data_offsets are ignored. The reader is
  *   stricter where a file is ambiguous or unsafe: duplicate keys, overlapping or missing

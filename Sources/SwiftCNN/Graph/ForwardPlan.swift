@@ -319,8 +319,10 @@ extension ForwardPlan {
                 return try compileFallback(layer, path: path, x: x, dest: dest)
             case .binary, .concatInputs, .split, .graph:
                 let ys = try compileNode(layer, path: path, xs: [x])
-                guard ys.count == 1 else {
-                    throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
+                // A graph with several outputs passes its first on (the others are named nodes);
+                // a split's pieces only make sense as graph values.
+                guard ys.count == 1 || (layer.isGraph && !ys.isEmpty) else {
+                    throw SwiftCNNError.invalidArgument("\(path.isEmpty ? layer.typeName : path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
                 }
                 return ys[0]
             case .conv2d, .batchNorm2d, .subsampling, .partialConv2d, .euclideanRBF:

@@ -176,6 +176,12 @@ extension Layer {
         }
     }
 
+    /// Whether the layer is a graph.
+    var isGraph: Bool {
+        if case .graph = self { return true }
+        return false
+    }
+
     /// How many outputs the layer gives.
     var outputCount: Int {
         switch self {

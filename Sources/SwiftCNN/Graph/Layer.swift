@@ -567,8 +567,10 @@ struct ShapeWalker {
             _ = try Checked.product(out.shape, "\(label): output size")
         case .binary, .concatInputs, .split, .graph:
             let outs = try walkNode(layer, name: name, [st])
-            guard outs.count == 1 else {
-                throw SwiftCNNError.invalidArgument("\(label): \(layer.typeName) gives \(outs.count) outputs where one is expected")
+            // A graph with several outputs passes its first on (the others are named nodes);
+            // a split's pieces only make sense as graph values.
+            guard outs.count == 1 || (layer.isGraph && !outs.isEmpty) else {
+                throw SwiftCNNError.invalidArgument("\(label.isEmpty ? layer.typeName : label): \(layer.typeName) gives \(outs.count) outputs where one is expected")
             }
             return outs[0]
         case .sequential(let children):

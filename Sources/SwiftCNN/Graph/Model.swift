@@ -408,8 +408,10 @@ public struct Model {
             return try Model.runWithoutWeights(layer, path: path, x)
         case .binary, .concatInputs, .split, .graph:
             let outs = try runNode(layer, path: path, [x], capture: capture)
-            guard outs.count == 1 else {
-                throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(outs.count) outputs where one is expected")
+            // A graph with several outputs passes its first on (the others are named nodes);
+            // a split's pieces only make sense as graph values.
+            guard outs.count == 1 || (layer.isGraph && !outs.isEmpty) else {
+                throw SwiftCNNError.invalidArgument("\(path.isEmpty ? layer.typeName : path): \(layer.typeName) gives \(outs.count) outputs where one is expected")
             }
             return outs[0]
         case .sequential(let children):

@@ -149,8 +149,10 @@ extension Model {
             return (try run(layer, path: path, x), .leaf(LeafRecord()))
         case .binary, .concatInputs, .split, .graph:
             let (ys, node) = try recordNode(layer, path: path, [x], dropoutSeed: dropoutSeed)
-            guard ys.count == 1 else {
-                throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
+            // A graph with several outputs passes its first on (the others are named nodes);
+            // a split's pieces only make sense as graph values.
+            guard ys.count == 1 || (layer.isGraph && !ys.isEmpty) else {
+                throw SwiftCNNError.invalidArgument("\(path.isEmpty ? layer.typeName : path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
             }
             return (ys[0], node)
         case .batchNorm2d(let channels, let eps, let momentum):
@@ -385,7 +387,10 @@ extension Model {
         case .identity:
             return needInput ? g : nil
         case .binary, .concatInputs, .split, .graph:
-            let r = try backpropNode(layer, path: path, node, [g], needInput: needInput, training: training, into: &grads)
+            // A graph in a one-input, one-output place: its first output carries the gradient.
+            var gs: [Tensor?] = [g]
+            if case .graph(let inner) = layer { gs += Array(repeating: nil, count: max(0, inner.outputs.count - 1)) }
+            let r = try backpropNode(layer, path: path, node, gs, needInput: needInput, training: training, into: &grads)
             guard r.count == 1 else { throw mismatch() }
             return r[0]
         case .sequential(let children):
