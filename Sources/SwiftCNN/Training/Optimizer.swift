@@ -189,6 +189,27 @@ public final class Optimizer {
         set { config.learningRate = newValue }
     }
 
+    /// Checks that this optimizer was made for `model` as it is now: every parameter it
+    /// updates exists in the model with the shape it had (a model whose node was replaced
+    /// needs a new optimizer).
+    public func checkCompatible(with model: Model) throws {
+        for p in parameters where !model.frozen.contains(p.name) {
+            guard let current = model.store[p.name] else {
+                throw SwiftCNNError.invalidArgument(
+                    "optimizer: it was made for a model with parameter \(p.name), which \(model.name) does not have (create the optimizer after replacing nodes)")
+            }
+            guard current.shape == p.shape else {
+                throw SwiftCNNError.shapeMismatch(
+                    "optimizer: it was made for \(p.name) of shape \(Tensor.describe(p.shape)), but \(model.name) has \(Tensor.describe(current.shape)) (create the optimizer after replacing nodes)")
+            }
+        }
+        let known = Set(parameters.map(\.name))
+        for spec in model.parameterSpecs where !spec.isBuffer && !model.frozen.contains(spec.name) && !known.contains(spec.name) {
+            throw SwiftCNNError.invalidArgument(
+                "optimizer: \(model.name) has parameter \(spec.name), which the optimizer was not made for (create the optimizer after replacing nodes)")
+        }
+    }
+
     /// One update of every trainable parameter of `model` from `gradients` (which must hold
     /// one for each, as ``Model/backward(_:gradOutput:)`` returns).
     public func step(_ model: inout Model, _ gradients: Gradients) throws {

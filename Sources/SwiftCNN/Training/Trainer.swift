@@ -128,15 +128,24 @@ public final class Trainer {
                 "train step: \(labels.count) labels for images of shape \(Tensor.describe(images.shape)) (expected [N, C, H, W] with N = labels)")
         }
         try model.checkLabels(labels, "train step")
-        model.train()
-        let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
-        let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
-        let (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
-        let grads = try model.backward(tape, gradOutput: grad)
-        let correct = zip(model.predictedClasses(out), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
-        try optimizer.step(&model, grads)
-        state.globalStep += 1
-        return (loss, correct)
+        try optimizer.checkCompatible(with: model)
+        // The training forward updates batch-norm statistics: a step that fails later puts
+        // them back (copies share storage, so the snapshot costs nothing).
+        let saved = model
+        do {
+            model.train()
+            let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
+            let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
+            let (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
+            let grads = try model.backward(tape, gradOutput: grad)
+            let correct = zip(model.predictedClasses(out), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+            try optimizer.step(&model, grads)
+            state.globalStep += 1
+            return (loss, correct)
+        } catch {
+            model = saved
+            throw error
+        }
     }
 
     /// Runs epochs from the current state until `config.epochs`. `onStep` is called after

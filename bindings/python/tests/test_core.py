@@ -45,6 +45,14 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_model_set_parameter": "Model._load_state_dict",
            "scnn_model_load_state_dict": "Model._load_state_dict",
            "scnn_imagenet_class_count": "imagenet_classes", "scnn_imagenet_class": "imagenet_classes",
+           # the graph engine (swiftcnn/_models.c): Model members behind models.Model's methods
+           "scnn_model_to_json": "Model._to_json", "scnn_model_io_shape": "Model.input_shape",
+           "scnn_model_node_count": "Model._node_names", "scnn_model_node_name": "Model._node_names",
+           "scnn_model_input_count": "Model._io_names", "scnn_model_input_name": "Model._io_names",
+           "scnn_model_output_count": "Model._io_names", "scnn_model_output_name": "Model._io_names",
+           "scnn_model_forward_outputs": "Model._forward_outputs", "scnn_model_freeze": "Model._freeze",
+           "scnn_model_unfreeze": "Model._unfreeze", "scnn_model_is_frozen": "Model._is_frozen",
+           "scnn_model_replace": "Model._replace",
            # training (swiftcnn/_training.c): model calls and the Optimizer type
            "scnn_model_set_training": "set_training", "scnn_model_is_training": "is_training",
            "scnn_model_train_step": "train_step", "scnn_model_fit": "fit", "scnn_model_evaluate": "evaluate",

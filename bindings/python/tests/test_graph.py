@@ -536,9 +536,9 @@ def test_resnet18_fine_tune_only_the_new_head():
     after = m.state_dict()
 
     # only fc.* parameters change; every frozen parameter is bitwise unchanged
-    changed = [k for k in trainable if k in after and not np.array_equal(before[k], after[k])]
-    changed += [k for k in ("fc.weight", "fc.bias") if not np.array_equal(before[k], after[k])]
-    assert sorted(set(changed)) == ["fc.bias", "fc.weight"]
+    assert m.parameter_names(buffers=False) == trainable  # same names: fc.weight, fc.bias last
+    changed = [k for k in trainable if not np.array_equal(before[k], after[k])]
+    assert changed == ["fc.weight", "fc.bias"]
     for k in after:
         if m.is_frozen(k):
             assert np.array_equal(before[k], after[k]), k
@@ -558,6 +558,39 @@ def test_resnet18_fine_tune_only_the_new_head():
                                rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(after["bn1.running_var"], keep * before["bn1.running_var"] + (1 - keep) * var,
                                rtol=1e-4, atol=1e-5)
+
+
+def test_fine_tuned_model_saves_and_loads(tmp_path):
+    m = models.create("resnet18")
+    m.freeze("")
+    m.replace("fc", nn.Linear(512, 10))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+    m.train_step(x, np.array([4, 5]), optim.SGD(m, lr=0.1))
+    m.save(tmp_path / "ft.safetensors")
+    back = swiftcnn.load(tmp_path / "ft.safetensors")
+    assert back.num_classes == 10 and back.name == "resnet18"
+    assert back.to_json() == m.to_json()
+    assert_state_dicts_equal(back.state_dict(), m.state_dict())
+    assert np.array_equal(back(x), m(x))
+    # the loaded file is a fresh model: nothing frozen
+    assert not any(back.is_frozen(k) for k in back.parameter_names())
+
+
+@pytest.mark.xfail(strict=True, reason="library bug: a train_step that fails in the optimizer step (an optimizer "
+                                       "made before replace) has already updated batch-norm running statistics")
+def test_failed_train_step_after_replace_leaves_weights_unchanged():
+    # scnn_model_train_step: "On error the weights are unchanged" (state_dict() calls the
+    # running statistics weights too, and a label out of range does leave them unchanged).
+    m = models.create("resnet18")
+    opt = optim.SGD(m, lr=0.1)  # made for the 1000-class head
+    m.replace("fc", nn.Linear(512, 10))
+    before = m.state_dict()
+    x = np.ones((2, 3, 32, 32), np.float32)
+    with raises(swiftcnn.ShapeMismatchError, "optimizer", "fc.weight"):
+        m.train_step(x, np.array([1, 2]), opt)
+    after = m.state_dict()
+    assert [k for k in before if not np.array_equal(before[k], after[k])] == []
 
 
 def test_freeze_unfreeze_prefixes():
