@@ -825,7 +825,8 @@ char const * scnn_model_node_name(scnn_model const * model, int64_t index) SCNN_
 /// nodes (names as scnn_model_node_name lists them: any node at any depth, e.g. "layer3",
 /// "features.4", a graph node's name, "split:1"): outs[i] is a new tensor for names[i],
 /// freed with scnn_tensor_destroy. Runs op by op (not the compiled plan), so every
-/// intermediate value exists. On failure every outs[i] is NULL.
+/// intermediate value exists. `outs` has room for `count` handles (at least one); on failure
+/// every outs[i] is NULL (outs[0] alone when count < 1).
 /// Errors: INVALID_ARGUMENT (NULL pointer, count < 1, an unknown name -- the message lists
 /// some known ones), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
 scnn_status scnn_model_forward_outputs(scnn_model const * model, scnn_tensor const * input, int32_t count, char const * const * names, scnn_tensor ** outs) SCNN_WARN_UNUSED_RESULT;

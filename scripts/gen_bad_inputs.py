@@ -191,6 +191,14 @@ HINTS = {
     "scnn_model_evaluate": {"images": "LENET", "labels": [0, 1], "n_labels": 2, "batch_size": 2},
     "scnn_model_predict": {"images": "LENET", "capacity": 2},
     "scnn_checkpoint_load": {"path": "read:checkpoint"},
+    "scnn_model_forward_outputs": {"input": "LENET", "count": 2, "names": ["features.1", "classifier"]},
+    "scnn_model_from_json": {"json": '{"version": 1, "name": "t", "input_shape": [4], "network": '
+                                     '{"name": "", "op": "linear", "attrs": {"in_features": 4, "out_features": 2}}}'},
+    "scnn_model_replace": {"path": "classifier.2",
+                           "node_json": '{"name": "2", "op": "linear", "attrs": {"in_features": 84, "out_features": 5}}'},
+    "scnn_model_freeze": {"prefix": "features"},
+    "scnn_model_unfreeze": {"prefix": "features"},
+    "scnn_model_is_frozen": {"name": "features.0.weight"},
 }
 
 # Sizes that also describe how many bytes the caller's buffer holds (no capacity is passed):
@@ -434,7 +442,7 @@ def reads_path(f):
     return re.search(r"(load|read|open|import)", f.name) is not None
 
 
-ARRAYISH = ("array", "out_buffer", "string_array", "handle_array")
+ARRAYISH = ("array", "out_buffer", "string_array", "handle_array", "handle_out_array")
 
 
 def classify(h, f, p):
@@ -466,6 +474,9 @@ def classify(h, f, p):
         return "opaque_ptr", b
     if d == 2:
         if b in h.handles and not p.base_const and not p.ptr_consts[0]:
+            # `T **outs` beside a `count`: an array of count out-handles.
+            if p.name.endswith("s") and any(q.name == "count" for q in f.params):
+                return "handle_out_array", b
             return "handle_out", b
         if b in h.handles and p.base_const:
             return "handle_array", b
@@ -757,6 +768,15 @@ def plan_slot(h, f, s, base, hints):
         s.base = ["%s_val = (%s *)SENTINEL;" % (a, detail), "%s = &%s_val;" % (a, a)]
         V.append(Variant("%s = NULL" % n, ["%s = NULL;" % a]))
         s.post = out_handle_post(h, f, s)
+        return
+
+    if kind == "handle_out_array":
+        # SLACK slots, all SENTINEL; the function fills the first `count` (at least one).
+        s.decl = ["%s * %s_val[SLACK];" % (detail, n), "%s %s;" % (p.ctype, n)]
+        s.base = ["{ int i; for (i = 0; i < SLACK; i++) %s_val[i] = (%s *)SENTINEL; }" % (a, detail),
+                  "%s = %s_val;" % (a, a)]
+        V.append(Variant("%s = NULL" % n, ["%s = NULL;" % a]))
+        s.post = out_handle_array_post(h, f, s)
         return
 
     if kind == "string_out":
@@ -1090,6 +1110,36 @@ def out_handle_post(h, f, s):
                (["    %s(%s_val);" % (destroy, a)] if destroy else []) + ["}"]
     return ["if (%s != NULL) {" % a, "    if (OK) {"] + ["        " + l for l in ok] + ["    } else {"] + \
         ["        " + l for l in bad] + ["    }", "}"]
+
+
+def out_handle_array_post(h, f, s):
+    """Checks of a `T **outs` array of `count` out-handles: every one set on success, every
+    one NULL on failure (the first alone when count < 1)."""
+    a, n, detail = "a->" + s.p.name, s.p.name, s.detail
+    destroy = None
+    for g in h.funcs:
+        if is_destroy(g) and len(g.params) == 1 and g.params[0].base == detail and g.params[0].depth == 1:
+            destroy = g.name
+    count = "a->count"
+    lines = ["if (%s != NULL) {" % a,
+             "    int i, n = %s < 1 ? 1 : (%s > SLACK ? SLACK : (int)%s);" % (count, count, count),
+             "    for (i = 0; i < n; i++) {",
+             "        if (OK) {",
+             "            if (%s_val[i] == NULL) res_fail(r, CAT_OTHER, \"status OK but %s[i] is NULL\");" % (a, n),
+             "            else if (%s_val[i] == SENTINEL) res_fail(r, CAT_OTHER, \"status OK but %s[i] was not written\");" % (a, n),
+             "            else {"]
+    if detail == "scnn_tensor":
+        lines.append("                check_tensor(r, %s_val[i], \"%s[i]\");" % (a, n))
+    if destroy:
+        lines.append("                %s(%s_val[i]);" % (destroy, a))
+    lines += ["            }",
+              "        } else {",
+              "            if (%s_val[i] == SENTINEL) res_fail(r, CAT_OTHER, \"failed but left %s[i] unset (the header: NULL on failure)\");" % (a, n),
+              "            else if (%s_val[i] != NULL) res_fail(r, CAT_OTHER, \"failed but %s[i] is not NULL\");" % (a, n),
+              "        }",
+              "    }",
+              "}"]
+    return lines
 
 
 # ---- emitting C ------------------------------------------------------------------------

@@ -531,10 +531,14 @@ def _model_info(m):
 spec("models.names", models.names)
 spec("models.default_num_classes", models.default_num_classes, lambda: dict(name="lenet5"), dict(name="N"),
      invalid=dict(name=["bogus", "", "lenet5\x00", "LENET5"]))
-spec("models.create", models.create, lambda: dict(name="lenet5", num_classes=7), dict(name="N", num_classes="I?"),
-     call=lambda a: _model_info(models.create(**a)), invalid=dict(name=["bogus", ""], num_classes=[0, -1]))
-spec("models.Model", models.Model, lambda: dict(name="lenet5", num_classes=7), dict(name="N", num_classes="I?"),
-     call=lambda a: _model_info(models.Model(**a)), invalid=dict(name=["bogus", "lenet5\x00"], num_classes=[0, -1]))
+spec("models.create", models.create, lambda: dict(name="lenet5", num_classes=7, in_channels=3),
+     dict(name="N", num_classes="I?", in_channels="I?"),
+     call=lambda a: _model_info(models.create(**a)), invalid=dict(name=["bogus", ""], num_classes=[0, -1],
+                                                                 in_channels=[0, -1]))
+spec("models.Model", models.Model, lambda: dict(name="lenet5", num_classes=7, in_channels=2),
+     dict(name="N", num_classes="I?", in_channels="I?"),
+     call=lambda a: _model_info(models.Model(**a)), invalid=dict(name=["bogus", "lenet5\x00"], num_classes=[0, -1],
+                                                                in_channels=[0, -1]))
 spec("models.seeded_tensor", models.seeded_tensor,
      lambda: dict(name="input", shape=(2, 3), lo=-2.0, hi=3.0, seed=5),
      dict(name="STR", shape="SHAPE", lo="F~", hi="F~", seed="U64"),
@@ -594,6 +598,20 @@ def _save(a):
     return state(m2)
 
 
+for _n in ("freeze", "unfreeze"):
+    spec(f"Model.{_n}", getattr(models.Model, _n), lambda: dict(prefix="features"), dict(prefix="STR"),
+         call=lambda a, _n=_n: getattr(lenet(), _n)(a["prefix"]),
+         invalid=dict(prefix=["nope", "features.0.w", "features\x00"]), self_arg=True)
+spec("Model.is_frozen", models.Model.is_frozen, lambda: dict(name="features.0.weight"), dict(name="STR"),
+     call=lambda a: lenet().is_frozen(a["name"]), self_arg=True)
+
+
+def _open(a):
+    _save_file()
+    return state(models.load(a["source"]))
+
+
+spec("models.load", models.load, lambda: dict(source="ok.safetensors"), dict(source="PATH"), call=_open)
 spec("Model.load", models.Model.load, lambda: dict(path="ok.safetensors"), dict(path="PATH"), call=_load, self_arg=True)
 spec("Model.save", models.Model.save, lambda: dict(path="w.safetensors"), dict(path="PATH"), call=_save, self_arg=True)
 spec("Model.state_dict", models.Model.state_dict, call=lambda a: state(lenet()), self_arg=True)

@@ -697,7 +697,8 @@ public func scnnModelNodeName(_ model: UnsafePointer<scnn_model>?, _ index: Int6
 /// nodes (names as scnn_model_node_name lists them: any node at any depth, e.g. "layer3",
 /// "features.4", a graph node's name, "split:1"): outs[i] is a new tensor for names[i],
 /// freed with scnn_tensor_destroy. Runs op by op (not the compiled plan), so every
-/// intermediate value exists. On failure every outs[i] is NULL.
+/// intermediate value exists. `outs` has room for `count` handles (at least one); on failure
+/// every outs[i] is NULL (outs[0] alone when count < 1).
 /// Errors: INVALID_ARGUMENT (NULL pointer, count < 1, an unknown name — the message lists
 /// some known ones), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
 @c(scnn_model_forward_outputs)
@@ -707,8 +708,8 @@ public func scnnModelForwardOutputs(
 ) -> scnn_status {
     guarded {
         let o = try required(outs, "outs")
+        for i in 0..<max(1, Int(count)) { o[i] = nil }
         guard count >= 1 else { throw SwiftCNNError.invalidArgument("count must be at least 1; got \(count)") }
-        for i in 0..<Int(count) { o[i] = nil }
         let m = try modelArg(model).model
         let x = try tensorArg(input, "input")
         let n = try required(names, "names")

@@ -577,17 +577,15 @@ def test_fine_tuned_model_saves_and_loads(tmp_path):
     assert not any(back.is_frozen(k) for k in back.parameter_names())
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: a train_step that fails in the optimizer step (an optimizer "
-                                       "made before replace) has already updated batch-norm running statistics")
 def test_failed_train_step_after_replace_leaves_weights_unchanged():
-    # scnn_model_train_step: "On error the weights are unchanged" (state_dict() calls the
-    # running statistics weights too, and a label out of range does leave them unchanged).
+    # scnn_model_train_step: "On error the weights are unchanged" -- running statistics
+    # included. An optimizer made before replace is refused before the forward pass.
     m = models.create("resnet18")
     opt = optim.SGD(m, lr=0.1)  # made for the 1000-class head
     m.replace("fc", nn.Linear(512, 10))
     before = m.state_dict()
     x = np.ones((2, 3, 32, 32), np.float32)
-    with raises(swiftcnn.ShapeMismatchError, "optimizer", "fc.weight"):
+    with raises(swiftcnn.ShapeMismatchError, "optimizer", "fc.weight", "create the optimizer after replacing"):
         m.train_step(x, np.array([1, 2]), opt)
     after = m.state_dict()
     assert [k for k in before if not np.array_equal(before[k], after[k])] == []
