@@ -29,9 +29,13 @@ final class InferencePlan: @unchecked Sendable {
         let packed: PreparedConvWeights
         /// The bias after folding (or the conv's own bias), nil when there is none.
         let bias: Tensor?
-        init(packed: PreparedConvWeights, bias: Tensor?) {
+        /// The (folded, flipped) weights `[O, KH·KW]` of a depthwise convolution
+        /// (``Optimized/depthwiseApplies(_:)``) for the depthwise kernel; nil otherwise.
+        let depthwise: DepthwiseConvWeights?
+        init(packed: PreparedConvWeights, bias: Tensor?, depthwise: DepthwiseConvWeights? = nil) {
             self.packed = packed
             self.bias = bias
+            self.depthwise = depthwise
         }
 
         /// Output planes (per image) below which the product runs as matrix-vector products
@@ -51,6 +55,8 @@ final class InferencePlan: @unchecked Sendable {
             case gemv
             /// im2col generated into the GEMM's packed panels (``Optimized/conv2dPacked``).
             case gemm
+            /// Direct SIMD depthwise convolution (``Optimized/depthwiseConv2d``).
+            case depthwise
         }
 
         /// Which kernel runs `g`. The small-conv kernels read the GEMM-packed weights
@@ -58,18 +64,21 @@ final class InferencePlan: @unchecked Sendable {
         func kernel(_ g: Conv2DGeometry) -> Kernel {
             guard case .im2col = packed else { return .winograd }
             if Optimized.smallConvApplies(g) { return .small }
+            if let depthwise, depthwise.outChannels == g.outChannels, Optimized.depthwiseApplies(g) { return .depthwise }
             if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns { return .byPositions }
             if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns { return .gemv }
             return .gemm
         }
 
         /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
-        /// when it is given them: the Winograd transforms' buffers, or the im2col columns of
-        /// the GEMV path. The GEMM path needs none: it generates im2col straight into its
+        /// when it is given them: the Winograd transforms' buffers, the im2col columns of
+        /// the GEMV path, or the depthwise kernel's phase planes (at the current thread
+        /// count). The GEMM path needs none: it generates im2col straight into its
         /// packed B panels, whose buffers come from ``GEMMScratchCache`` (kept between calls).
         func scratchCount(_ g: Conv2DGeometry) throws -> Int {
             switch kernel(g) {
             case .winograd: return try Optimized.winogradScratchCount(g)
+            case .depthwise: return try Optimized.depthwiseScratchCount(g)
             case .gemv: return Conv.gemvDirect(g) ? 0 : try Checked.mul(g.patchSize, g.outPlane, "conv2d im2col columns")
             case .small, .byPositions, .gemm: return 0
             }
@@ -90,6 +99,11 @@ final class InferencePlan: @unchecked Sendable {
         func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                      output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
             try withOptionalPointer(bias) { b in
+                if let depthwise, kernel(g) == .depthwise {
+                    try Optimized.depthwiseConv2d(g, input: input, weight: depthwise.pointer, flip: false, bias: b,
+                                                  residual: residual, relu: relu, output: output, scratch: scratch)
+                    return
+                }
                 guard case .im2col(let weights) = packed, weights.groups.count == g.groups else {
                     try Optimized.conv2dPrepared(g, input: input, weights: packed, bias: b, residual: residual,
                                                  relu: relu, output: output, scratch: scratch)
@@ -105,7 +119,7 @@ final class InferencePlan: @unchecked Sendable {
                 case .gemv:
                     try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu,
                                     output: output, scratch: scratch)
-                case .gemm, .winograd:
+                case .gemm, .winograd, .depthwise:
                     try Optimized.conv2dPacked(g, input: input, weights: weights, bias: b, residual: residual,
                                                relu: relu, output: output)
                 }
@@ -335,15 +349,18 @@ extension Model {
         return out
     }
 
-    /// Folds the batch norm at `bn` (if any) into the weights and bias, then packs them.
+    /// Folds the batch norm at `bn` (if any) into the weights and bias, then packs them (and,
+    /// for a depthwise convolution, also keeps them in the depthwise kernel's layout).
     /// `foldingInto`: room for `weight.count` floats to fold into (the compiled plan reuses one
     /// for every conv, so that no short-lived weight-sized buffers fragment the heap between
     /// the long-lived packed ones); nil allocates a temporary.
     func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?,
                      foldingInto scratch: UnsafeMutablePointer<Float>? = nil) throws -> InferencePlan.Conv {
         guard let bn else {
-            let packed = try weight.withUnsafePointer { try PreparedConvWeights(g, weight: $0) }
-            return InferencePlan.Conv(packed: packed, bias: bias)
+            return try weight.withUnsafePointer {
+                InferencePlan.Conv(packed: try PreparedConvWeights(g, weight: $0), bias: bias,
+                                   depthwise: Optimized.depthwiseApplies(g) ? try DepthwiseConvWeights(g, weight: $0) : nil)
+            }
         }
         let gamma = try self.weight(bn.path, "weight").scalars, beta = try self.weight(bn.path, "bias").scalars
         let mean = try self.weight(bn.path, "running_mean").scalars, variance = try self.weight(bn.path, "running_var").scalars
@@ -366,7 +383,8 @@ extension Model {
             }
         }
         let packed = try PreparedConvWeights(g, weight: UnsafePointer(f))
+        let depthwise = Optimized.depthwiseApplies(g) ? try DepthwiseConvWeights(g, weight: UnsafePointer(f)) : nil
         withExtendedLifetime(temporary) {}
-        return InferencePlan.Conv(packed: packed, bias: newBias)
+        return InferencePlan.Conv(packed: packed, bias: newBias, depthwise: depthwise)
     }
 }

@@ -150,8 +150,9 @@ public func convolve2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, opt
     return try conv2dForward(input, weight: weight, bias: bias, options: o, op: "convolve2d")
 }
 
-/// Validates, allocates the output and runs the reference or optimized kernel (Winograd
-/// for large 3×3 stride-1 convolutions, im2col + GEMM otherwise).
+/// Validates, allocates the output and runs the reference or optimized kernel (the direct
+/// depthwise kernel when groups == input channels and O/groups <= 16, Winograd for large
+/// 3×3 stride-1 convolutions, im2col + GEMM otherwise).
 func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv2DOptions, op: String) throws -> Tensor {
     let g = try Conv2DGeometry(input: input, weight: weight, bias: bias, options: options, op: op)
     var out = try Tensor(uninitialized: imageShape(rank: input.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
@@ -161,6 +162,9 @@ func conv2dForward(_ input: Tensor, weight: Tensor, bias: Tensor?, options: Conv
                 try out.withUnsafeMutablePointerUnchecked { yp in
                     if KernelDispatch.forceReference {
                         Reference.conv2d(g, input: xp, weight: wp, bias: b, output: yp)
+                    } else if Optimized.depthwiseApplies(g) {
+                        try Optimized.depthwiseConv2d(g, input: xp, weight: wp, flip: g.flipKernel, bias: b,
+                                                      residual: nil, relu: false, output: yp)
                     } else {
                         try Optimized.conv2dUnprepared(g, input: xp, weight: wp, bias: b, output: yp)
                     }
@@ -194,8 +198,9 @@ public struct Conv2DGradients {
 ///     dW[o, c, k, l] = Σ_{n, y, x} dY[n, o, y, x] · in[n, g·Cg + c, y·sH − pT + k·dH, x·sW − pL + l·dW]
 ///     dX = the transpose of the convolution applied to dY;   db[o] = Σ_{n, y, x} dY[n, o, y, x]
 ///
-/// Runs im2col + GEMM (dW = dY · im2col(X)ᵀ, dX = col2im(Wᵀ · dY), per image and group);
-/// the direct reference loops when ``KernelDispatch/forceReference`` is set.
+/// Runs im2col + GEMM (dW = dY · im2col(X)ᵀ, dX = col2im(Wᵀ · dY), per image and group),
+/// or a direct SIMD kernel for depthwise convolutions (groups == input channels); the
+/// direct reference loops when ``KernelDispatch/forceReference`` is set.
 ///
 /// - Parameters:
 ///   - input: `[N, C, H, W]` or `[C, H, W]`, the forward's input.

@@ -37,11 +37,19 @@ extension Optimized {
     /// - gradInput: `[N, C, H, W]`, every element written, or nil to skip
     /// - dotPlane, imagePlane: the ``convBackwardDotPlane`` and ``convBackwardImagePlane``
     ///   thresholds (tests move them to take every path)
+    /// - allowDepthwise: a depthwise geometry (``depthwiseApplies(_:)``) runs the direct
+    ///   depthwise kernel (``depthwiseConv2dBackward(_:input:weight:gradOutput:gradWeight:gradInput:)``)
+    ///   instead of one tiny GEMM per channel; false (tests, benchmarks) forces the GEMMs
     /// - Throws: ``SwiftCNNError/Kind/outOfMemory`` when scratch memory cannot be had.
     static func conv2dBackward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
                                gradInput: UnsafeMutablePointer<Float>?, dotPlane: Int = convBackwardDotPlane,
-                               imagePlane: Int = convBackwardImagePlane) throws {
+                               imagePlane: Int = convBackwardImagePlane, allowDepthwise: Bool = true) throws {
+        if allowDepthwise && depthwiseApplies(g) {
+            try depthwiseConv2dBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradWeight: gradWeight,
+                                        gradInput: gradInput)
+            return
+        }
         let og = g.outChannelsPerGroup, patch = g.patchSize, plane = g.outPlane
         let taps = g.kernelHeight * g.kernelWidth
         let perImage = try Checked.mul(plane, max(patch, og), "conv2dBackward scratch size")
