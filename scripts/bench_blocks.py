@@ -33,25 +33,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BLOCKS = ["dw_separable", "dw_stride2", "inverted_res", "se_block"]
-
-
-def timed(fn, warmup: int, runs: int) -> list:
-    t_end = time.perf_counter() + 1.0
-    i = 0
-    while i < warmup or time.perf_counter() < t_end:
-        fn()
-        i += 1
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
+sys.path.insert(0, HERE)
+from bench_compare import timed  # noqa: E402  (warm-up of at least 1 s, then timed runs)
 
 
 def load_nn():

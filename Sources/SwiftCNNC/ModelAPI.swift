@@ -733,10 +733,16 @@ public func scnnModelForwardOutputs(
 @c(scnn_model_freeze)
 public func scnnModelFreeze(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix: UnsafePointer<CChar>?,
                             _ count: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    freezeCall(model, prefix, count, freeze: true)
+}
+
+/// scnn_model_freeze and scnn_model_unfreeze.
+func freezeCall(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix: UnsafePointer<CChar>?,
+                _ count: UnsafeMutablePointer<Int64>?, freeze: Bool) -> scnn_status {
     guarded {
         let box = try modelArg(model)
         let p = try stringArg(prefix, "prefix")
-        let n = try box.model.freeze(p)
+        let n = freeze ? try box.model.freeze(p) : try box.model.unfreeze(p)
         count?.pointee = Int64(n)
     }
 }
@@ -745,12 +751,7 @@ public func scnnModelFreeze(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix
 @c(scnn_model_unfreeze)
 public func scnnModelUnfreeze(_ model: UnsafeMutablePointer<scnn_model>?, _ prefix: UnsafePointer<CChar>?,
                               _ count: UnsafeMutablePointer<Int64>?) -> scnn_status {
-    guarded {
-        let box = try modelArg(model)
-        let p = try stringArg(prefix, "prefix")
-        let n = try box.model.unfreeze(p)
-        count?.pointee = Int64(n)
-    }
+    freezeCall(model, prefix, count, freeze: false)
 }
 
 /// 1 when parameter `name` is frozen, 0 when not (or for NULL / an unknown name).

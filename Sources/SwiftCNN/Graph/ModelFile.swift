@@ -76,10 +76,7 @@ extension Model {
     /// until unfrozen. Returns how many parameters it covers; an error when none.
     @discardableResult
     public mutating func freeze(_ prefix: String) throws -> Int {
-        let names = parameterSpecs.filter { !$0.isBuffer && Model.covers(prefix, $0.name) }.map(\.name)
-        guard !names.isEmpty else {
-            throw SwiftCNNError.invalidArgument("\(name): no trainable parameter under \"\(prefix)\"\(suggestion(for: prefix))")
-        }
+        let names = try trainableParameters(under: prefix)
         frozen.formUnion(names)
         return names.count
     }
@@ -87,12 +84,18 @@ extension Model {
     /// Unfreezes the parameters under `prefix` ("" for all). Returns how many it covers.
     @discardableResult
     public mutating func unfreeze(_ prefix: String) throws -> Int {
-        let names = parameterSpecs.filter { !$0.isBuffer && Model.covers(prefix, $0.name) }.map(\.name)
-        guard !names.isEmpty else {
-            throw SwiftCNNError.invalidArgument("\(name): no trainable parameter under \"\(prefix)\"")
-        }
+        let names = try trainableParameters(under: prefix)
         frozen.subtract(names)
         return names.count
+    }
+
+    /// The trainable parameters under `prefix`; an error when there are none.
+    func trainableParameters(under prefix: String) throws -> [String] {
+        let names = parameterSpecs.filter { !$0.isBuffer && Model.covers(prefix, $0.name) }.map(\.name)
+        guard !names.isEmpty else {
+            throw SwiftCNNError.invalidArgument("\(name): no trainable parameter under \"\(prefix)\"\(suggestion(for: prefix))")
+        }
+        return names
     }
 
     /// Replaces the node at `path` ("fc", "layer4", "classifier.6", a graph node's name)

@@ -43,32 +43,5 @@ public func concat(_ tensors: [Tensor], axis: Int = 1) throws -> Tensor {
 /// - Throws: ``SwiftCNNError`` for a bad axis, empty `sizes`, a size < 1, sizes not adding
 ///   up to gradOutput's size along `axis`, or memory running out.
 public func concatBackward(gradOutput: Tensor, sizes: [Int], axis: Int = 1) throws -> [Tensor] {
-    let op = "concatBackward"
-    let a = try LayerChecks.axis(axis, rank: gradOutput.rank, op)
-    guard !sizes.isEmpty else {
-        throw SwiftCNNError.invalidArgument("\(op): sizes must name at least one part; got none")
-    }
-    var total = 0
-    for s in sizes {
-        guard s >= 1 else {
-            throw SwiftCNNError.invalidArgument("\(op): every size must be at least 1; got \(sizes)")
-        }
-        total = try Checked.add(total, s, "\(op): sum of sizes")
-    }
-    guard total == gradOutput.shape[a] else {
-        throw SwiftCNNError.shapeMismatch(
-            "\(op): sizes \(sizes) add up to \(total) but gradOutput \(Tensor.describe(gradOutput.shape)) has \(gradOutput.shape[a]) along axis \(a)")
-    }
-    let g = AxisGeometry(shape: gradOutput.shape, axis: a)
-    var parts: [Tensor] = []
-    parts.reserveCapacity(sizes.count)
-    var offset = 0
-    for s in sizes {
-        var shape = gradOutput.shape
-        shape[a] = s
-        let off = offset
-        parts.append(try layerOutput(shape, reading: gradOutput) { Reference.concatSlice($0, axisOffset: off, axisSize: s, into: $1, g) })
-        offset += s
-    }
-    return parts
+    try slices(gradOutput, axis: axis, sizes: sizes, op: "concatBackward", name: "gradOutput")
 }

@@ -58,7 +58,11 @@ public func transpose(_ x: Tensor, perm: [Int]) throws -> Tensor {
 /// - Throws: ``SwiftCNNError`` for a bad axis, empty sizes, a size below 1, sizes whose sum
 ///   is not the axis length (`.shapeMismatch`), or memory running out.
 public func split(_ x: Tensor, axis: Int, sizes: [Int]) throws -> [Tensor] {
-    let op = "split"
+    try slices(x, axis: axis, sizes: sizes, op: "split", name: "x")
+}
+
+/// `x` cut along `axis` into consecutive pieces of `sizes` (split, and concat's backward).
+func slices(_ x: Tensor, axis: Int, sizes: [Int], op: String, name: String) throws -> [Tensor] {
     let a = try LayerChecks.axis(axis, rank: x.rank, op)
     guard !sizes.isEmpty else {
         throw SwiftCNNError.invalidArgument("\(op): sizes must name at least one piece; got none")
@@ -72,7 +76,7 @@ public func split(_ x: Tensor, axis: Int, sizes: [Int]) throws -> [Tensor] {
     }
     guard total == x.shape[a] else {
         throw SwiftCNNError.shapeMismatch(
-            "\(op): sizes \(sizes) add up to \(total) but x \(Tensor.describe(x.shape)) has \(x.shape[a]) along axis \(a)")
+            "\(op): sizes \(sizes) add up to \(total) but \(name) \(Tensor.describe(x.shape)) has \(x.shape[a]) along axis \(a)")
     }
     let g = AxisGeometry(shape: x.shape, axis: a)
     var pieces: [Tensor] = []

@@ -129,9 +129,11 @@ public final class Trainer {
         }
         try model.checkLabels(labels, "train step")
         try optimizer.checkCompatible(with: model)
-        // The training forward updates batch-norm statistics: a step that fails later puts
-        // them back (copies share storage, so the snapshot costs nothing).
-        let saved = model
+        // The training forward updates batch-norm statistics: a step that fails later (out
+        // of memory) puts their values back. Values, not tensors: holding the tensors would
+        // make every step copy them instead of updating them in place.
+        let buffers = model.parameterSpecs.filter(\.isBuffer).map(\.name)
+        let saved = buffers.map { model.store[$0]?.scalars ?? [] }
         do {
             model.train()
             let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
@@ -143,7 +145,11 @@ public final class Trainer {
             state.globalStep += 1
             return (loss, correct)
         } catch {
-            model = saved
+            for (name, values) in zip(buffers, saved) {
+                try? model.withMutableParameter(name) { p in
+                    for i in 0..<min(p.count, values.count) { p[i] = values[i] }
+                }
+            }
             throw error
         }
     }

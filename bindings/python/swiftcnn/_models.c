@@ -274,14 +274,31 @@ static PyObject *model_forward(ModelObject *self, PyObject *x)
     return tensor_result(out);
 }
 
-/* _output_shape(input_shape) -> (N, num_classes): scnn_model_output_shape. */
+/* A tuple of `n` int64 values. */
+static PyObject *int_tuple(const int64_t *v, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    int i;
+    if (t == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *x = PyLong_FromLongLong((long long)v[i]);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+/* _output_shape(input_shape) -> the output shape: scnn_model_output_shape. */
 static PyObject *model_output_shape(ModelObject *self, PyObject *obj)
 {
     int64_t shape[PyBUF_MAX_NDIM + 1], out[PyBUF_MAX_NDIM + 1];
     int32_t out_rank = 0;
-    int n, i;
+    int n;
     scnn_status st;
-    PyObject *t;
     if (!check_model(self))
         return NULL;
     n = int64_sequence(obj, "input_shape", shape, PyBUF_MAX_NDIM);
@@ -294,18 +311,7 @@ static PyObject *model_output_shape(ModelObject *self, PyObject *obj)
     st = scnn_model_output_shape(self->model, shape, (int32_t)n, out);
     if (st != SCNN_STATUS_OK)
         return raise_status(st, NULL);
-    t = PyTuple_New(out_rank);
-    if (t == NULL)
-        return NULL;
-    for (i = 0; i < out_rank; i++) {
-        PyObject *v = PyLong_FromLongLong((long long)out[i]);
-        if (v == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, v);
-    }
-    return t;
+    return int_tuple(out, out_rank);
 }
 
 /* _load(path): scnn_model_load. path: str, bytes or os.PathLike. */
@@ -600,23 +606,6 @@ static PyObject *model_get_num_parameters(ModelObject *self, void *closure)
     return PyLong_FromLongLong((long long)scnn_model_num_parameters(self->model));
 }
 
-/* A tuple of `n` int64 values. */
-static PyObject *int_tuple(const int64_t *v, int n)
-{
-    PyObject *t = PyTuple_New(n);
-    int i;
-    if (t == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        PyObject *x = PyLong_FromLongLong((long long)v[i]);
-        if (x == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, x);
-    }
-    return t;
-}
 
 static PyObject *model_shapes(ModelObject *self, int want_min)
 {
