@@ -288,6 +288,24 @@ final class DepthwiseConvTests: XCTestCase {
 
     /// Batch-norm folding of grouped weights [C, 1, KH, KW] in Model.prepareConv: the
     /// prepared depthwise conv equals conv, then batch norm (running statistics), then ReLU.
+    /// Strides, dilations and padding far beyond any network's take the GEMM path instead of
+    /// the phase planes, whose index arithmetic would overflow: no trap, the reference's values.
+    func testHugeStepsFallBackToTheGEMM() throws {
+        var rng = TestRNG(11)
+        let x = try rng.tensor([1, 2, 4, 4]), w = try rng.tensor([2, 1, 2, 2])
+        for o in [Conv2DOptions(stride: Size2D(Int.max / 2, Int.max / 2), groups: 2),
+                  Conv2DOptions(stride: Size2D(Int.max / 2), padding: Padding2D(3), groups: 2),
+                  Conv2DOptions(stride: Size2D(1 << 11), groups: 2),
+                  Conv2DOptions(padding: Padding2D(top: 1 << 17, bottom: 0, left: 0, right: 0), groups: 2)] {
+            let g = try Conv2DGeometry(input: x, weight: w, bias: nil, options: o)
+            XCTAssertFalse(Optimized.depthwiseApplies(g), "\(o)")
+            if g.outHeight * g.outWidth > 1 << 16 { continue }
+            let y = try conv2d(x, weight: w, options: o)
+            let r = try withReferenceKernels { try conv2d(x, weight: w, options: o) }
+            XCTAssertLessThanOrEqual(maxDiff(y.scalars, r.scalars), 1e-5, "\(o)")
+        }
+    }
+
     func testBatchNormFoldingOfGroupedWeights() throws {
         var model = try Model(InferencePlanTests.miniArchitecture(), seed: 3)  // "bn1" has 8 channels
         var r = TestRNG(11)

@@ -102,11 +102,23 @@ extension Optimized {
 
     /// Whether ``depthwiseConv2d(_:input:weight:flip:bias:residual:relu:output:scratch:)``
     /// takes `g`: one input channel per group (groups == input channels) and a channel
-    /// multiplier of at most ``depthwiseMaxMultiplier``. Depends only on the channels, so a
-    /// prepared convolution keeps its kernel for every input size.
+    /// multiplier of at most ``depthwiseMaxMultiplier``, with strides and dilations up to
+    /// ``depthwiseMaxStep`` and padding up to ``depthwiseMaxPadding`` (so that the phase
+    /// planes' index arithmetic stays far from overflow; larger values, which no network
+    /// uses, take the GEMM path). Depends only on the convolution's own parameters, not the
+    /// input size, so a prepared convolution keeps its kernel for every input size.
     static func depthwiseApplies(_ g: Conv2DGeometry) -> Bool {
-        g.inChannelsPerGroup == 1 && g.outChannelsPerGroup <= depthwiseMaxMultiplier
+        let p = g.padding
+        return g.inChannelsPerGroup == 1 && g.outChannelsPerGroup <= depthwiseMaxMultiplier
+            && g.stride.h <= depthwiseMaxStep && g.stride.w <= depthwiseMaxStep
+            && g.dilation.h <= depthwiseMaxStep && g.dilation.w <= depthwiseMaxStep
+            && max(p.top, p.bottom, p.left, p.right) <= depthwiseMaxPadding
     }
+
+    /// The largest stride or dilation the depthwise kernel takes.
+    static let depthwiseMaxStep = 1 << 10
+    /// The largest padding on any side the depthwise kernel takes.
+    static let depthwiseMaxPadding = 1 << 16
 
     /// Threads the depthwise kernel uses for `g`: one for little work (under 2¹⁵
     /// multiply-adds), else up to one per input plane.
