@@ -105,37 +105,36 @@ class Model(_c.Model):
 
     __slots__ = ()
 
-    def __new__(cls, name: Any = None, num_classes: Optional[int] = None, *, network: Any = None,
+    def __new__(cls, network: Any = None, num_classes: Optional[int] = None, *, name: Optional[str] = None,
                 inputs: Any = None, outputs: Any = None, input_shape: Optional[Sequence[int]] = None,
                 in_channels: Optional[int] = None) -> "Model":
-        """``Model("resnet18", num_classes, in_channels=None)``: a zoo model.
-        ``Model(nn.Sequential(...), input_shape=(C, H, W))`` (or ``network=``): a network of
-        :mod:`swiftcnn.nn` modules. ``Model(inputs=x, outputs=y)``: a functional graph. With a
-        network or a graph, ``name`` (a str) is the model's name."""
+        """``Model("resnet18", num_classes, in_channels=None)`` (or ``Model(name="resnet18")``): a
+        zoo model. ``Model(nn.Sequential(...), input_shape=(C, H, W), name=None)``: a network of
+        :mod:`swiftcnn.nn` modules. ``Model(inputs=x, outputs=y, name=None)``: a functional
+        graph. With a network or a graph, ``name`` is the model's name."""
         from . import nn
-        if isinstance(name, nn.Module):
-            if network is not None:
-                raise TypeError("Model: the network is given twice (positionally and as network=)")
-            network, name = name, None
-        if network is not None or inputs is not None or outputs is not None:
-            if name is not None and not isinstance(name, str):
-                raise TypeError(f"name: expected a str, got {type(name).__name__}")
-            if num_classes is not None or in_channels is not None:
-                raise TypeError("num_classes, in_channels: only for zoo models (the network defines its own)")
+        if network is None and inputs is None and outputs is None:
+            network, name = name, None  # Model(name="resnet18"): a zoo model by keyword
+        if isinstance(network, str):
+            if name is not None:
+                raise TypeError("Model: the zoo name is given twice (positionally and as name=)")
+            if inputs is not None or outputs is not None or input_shape is not None:
+                raise TypeError("input_shape, inputs, outputs: not for zoo models (they have their own input; "
+                                "use in_channels)")
+            return _create_zoo(cls, network, num_classes, in_channels)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a str, got {type(name).__name__}")
+        if num_classes is not None or in_channels is not None:
+            raise TypeError("num_classes, in_channels: only for zoo models (the network defines its own)")
         if inputs is not None or outputs is not None:
             if network is not None or input_shape is not None:
                 raise TypeError("Model(inputs=..., outputs=...) takes no network or input_shape")
             doc = nn.graph_json(inputs=inputs, outputs=outputs, name=name or "model")
             return _c.model_from_json(cls, _json.dumps(doc))
         if network is None:
-            if not isinstance(name, str):
-                raise TypeError("Model: expected a zoo name (str), an nn module with input_shape, or inputs= and "
-                                f"outputs=; got {type(name).__name__}")
-            if input_shape is not None:
-                raise TypeError("input_shape: zoo models have their own input shape (use in_channels)")
-            return _create_zoo(cls, name, num_classes, in_channels)
+            raise TypeError("Model: expected a zoo name (str), an nn module with input_shape, or inputs= and outputs=")
         if not isinstance(network, nn.Module):
-            raise TypeError(f"network: expected a swiftcnn.nn module, got {type(network).__name__}")
+            raise TypeError(f"network: expected a zoo name (str) or a swiftcnn.nn module, got {type(network).__name__}")
         if input_shape is None:
             raise TypeError("input_shape: required for an nn module (the shape of one example, e.g. (3, 32, 32))")
         doc = nn.sequential_json(network, input_shape=tuple(as_shape(input_shape, "input_shape")), name=name or "model")

@@ -12,8 +12,8 @@ PathLike = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 FloatArray = npt.NDArray[np.float32]
 
 class Model(_swiftcnn.Model):
-    def __new__(cls, name: Any = ..., num_classes: Optional[int] = ..., *, network: Any = ..., inputs: Any = ...,
-                outputs: Any = ..., input_shape: Optional[Sequence[int]] = ...,
+    def __new__(cls, network: Any = ..., num_classes: Optional[int] = ..., *, name: Optional[str] = ...,
+                inputs: Any = ..., outputs: Any = ..., input_shape: Optional[Sequence[int]] = ...,
                 in_channels: Optional[int] = ...) -> "Model": ...
     @classmethod
     def from_json(cls, doc: Union[str, Mapping[str, Any]]) -> "Model": ...
