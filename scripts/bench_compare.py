@@ -2,11 +2,11 @@
 """swiftcnn vs ONNX Runtime (and PyTorch eager, when installed), side by side, in one run.
 
 Needs torch + torchvision (to build the zoo models and export them to ONNX), onnx and
-onnxruntime: e.g. /work/torchenv/bin/python. Not run by CI (see BENCHMARKS.md).
+onnxruntime: e.g. $TORCH_VENV/bin/python (a virtual environment with them). Not run by CI (see BENCHMARKS.md).
 
     make lib header build/bench/bench_models
-    /work/torchenv/bin/python scripts/bench_compare.py                  # every zoo model, batch 1
-    /work/torchenv/bin/python scripts/bench_compare.py --models resnet18,resnet50 --threads 2 --runs 30
+    $TORCH_VENV/bin/python scripts/bench_compare.py                  # every zoo model, batch 1
+    $TORCH_VENV/bin/python scripts/bench_compare.py --models resnet18,resnet50 --threads 2 --runs 30
 
 For each model, in the zoo's order, the three engines run one after the other (swiftcnn,
 then ONNX Runtime, then PyTorch), each in its own fresh process, so their measurements

@@ -2,7 +2,7 @@
 """Training throughput: swiftcnn vs PyTorch (CPU), side by side, in one run.
 
     make python                                   # builds .venv with the swiftcnn extension
-    /work/torchenv/bin/python scripts/bench_training.py --threads 2
+    $TORCH_VENV/bin/python scripts/bench_training.py --threads 2
 
 Cases (issue 5): LeNet-5 at 32x32, batch 64; ResNet-18 at 32x32, batch 32 (10 classes).
 One training step = forward in training mode, softmax cross-entropy, backward, an SGD step

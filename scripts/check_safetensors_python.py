@@ -3,8 +3,8 @@
 
 Not run by CI (it needs the `safetensors` package). Usage:
 
-    python3 -m venv /tmp/stenv && /tmp/stenv/bin/pip install safetensors numpy
-    /tmp/stenv/bin/python scripts/check_safetensors_python.py [FILE ...]
+    python3 -m venv "$STENV" && "$STENV"/bin/pip install safetensors numpy   # STENV: any scratch folder
+    "$STENV"/bin/python scripts/check_safetensors_python.py [FILE ...]
 
 With no arguments it checks Tests/SwiftCNNTests/Fixtures/swift_written.safetensors, which
 SafeTensorsTests.testSwiftWrittenFixtureIsStable keeps byte-identical to what

@@ -2,12 +2,12 @@
 """Checks that real torchvision state_dicts, saved with safetensors, load into swiftcnn's Python
 API as they are and reproduce PyTorch's logits (issue 3, "Done when", second point).
 
-Needs torch, torchvision, safetensors and numpy (e.g. /work/torchenv) plus the built swiftcnn
+Needs torch, torchvision, safetensors and numpy (e.g. the virtual environment $TORCH_VENV) plus the built swiftcnn
 Python extension; CI never runs this:
 
     make python                                            # builds .venv's swiftcnn
-    /work/torchenv/bin/python scripts/check_torchvision_parity.py            # every torchvision name
-    /work/torchenv/bin/python scripts/check_torchvision_parity.py resnet18 vgg16   # only these
+    $TORCH_VENV/bin/python scripts/check_torchvision_parity.py            # every torchvision name
+    $TORCH_VENV/bin/python scripts/check_torchvision_parity.py resnet18 vgg16   # only these
     options: --all        also the swiftcnn-only models, written in torch in scripts/zoo_torch.py
              --no-perturb-bn   keep torch's default batch-norm state (gamma 1, beta 0, mean 0, var 1)
              --batch N    (default 2)   --seed S (default 0)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch's reference accuracy for the digits demo: Tests/fixtures/training/digits_torch.json.
 
-Needs torch and scikit-learn (e.g. /work/torchenv/bin/python); not run by CI or `make demo`,
+Needs torch and scikit-learn (e.g. $TORCH_VENV/bin/python); not run by CI or `make demo`,
 which read the committed JSON.
 
-    /work/torchenv/bin/python scripts/make_digits_fixture.py [--epochs 30] [--splits 0 1 2 3 4]
+    $TORCH_VENV/bin/python scripts/make_digits_fixture.py [--epochs 30] [--splits 0 1 2 3 4]
 
 For each split seed s: the data of swiftcnn.datasets.load_digits(seed=s) (bilinear 8x8 -> 32x32,
 the seeded 80/20 split, standardized with the training split's statistics; that module is

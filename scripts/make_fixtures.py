@@ -3,8 +3,8 @@
 
 Needs torch, torchvision, safetensors, numpy (not the project's environment; CI never runs this):
 
-    /work/torchenv/bin/python scripts/make_fixtures.py            # every model + the LeNet-5 torch files
-    /work/torchenv/bin/python scripts/make_fixtures.py resnet18   # only the named ones
+    $TORCH_VENV/bin/python scripts/make_fixtures.py            # every model + the LeNet-5 torch files
+    $TORCH_VENV/bin/python scripts/make_fixtures.py resnet18   # only the named ones
     options: --out DIR (default Tests/fixtures/zoo), --seed N (default 0), --no-f64,
              --check (regenerate into a temporary folder and compare with the files in --out:
              tensors bit for bit, metadata values exactly; exits 1 on any difference)

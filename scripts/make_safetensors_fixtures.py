@@ -5,8 +5,8 @@ Every file here is written by the real `safetensors` package (its Rust serialize
 the Swift tests check that swiftcnn reads what the reference writes. Not run by CI; the
 outputs are committed. To regenerate:
 
-    python3 -m venv /tmp/stenv && /tmp/stenv/bin/pip install safetensors numpy
-    /tmp/stenv/bin/python scripts/make_safetensors_fixtures.py
+    python3 -m venv "$STENV" && "$STENV"/bin/pip install safetensors numpy   # STENV: any scratch folder
+    "$STENV"/bin/python scripts/make_safetensors_fixtures.py
 
 Values (the Swift tests rebuild them from these rules and compare exactly):
   ramp(n, step, start) = float64 (start + i * step) for i in 0..<n, then cast to the

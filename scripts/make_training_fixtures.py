@@ -3,7 +3,7 @@
 
 Run with a Python that has torch + torchvision + safetensors + numpy (not the project's .venv):
 
-    /work/torchenv/bin/python scripts/make_training_fixtures.py [OUT_DIR]
+    $TORCH_VENV/bin/python scripts/make_training_fixtures.py [OUT_DIR]
 
 OUT_DIR defaults to Tests/fixtures/training. Writes two files (float32, < 1 MB together):
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The swiftcnn model zoo in PyTorch: the reference the Swift models (Area G) must reproduce.
 
-Needs torch + torchvision (e.g. /work/torchenv/bin/python); not run by CI.
+Needs torch + torchvision (e.g. $TORCH_VENV/bin/python); not run by CI.
 
     build(name, num_classes=None) -> torch.nn.Module     (num_classes None: 10 for lenet*, else 1000)
     NAMES                                                all 17 zoo names, in the zoo's order
