@@ -110,6 +110,26 @@ void scnn_py_model_end(PyObject *obj, int write)
         end_read((ModelObject *)obj);
 }
 
+/* A new instance of `type` (a subclass of Model) owning `model`. */
+static PyObject *wrap_model(PyObject *type, scnn_model *model)
+{
+    ModelObject *self;
+    if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &ModelType)) {
+        scnn_model_destroy(model);
+        PyErr_SetString(PyExc_TypeError, "cls: expected a subclass of Model");
+        return NULL;
+    }
+    self = (ModelObject *)((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 0);
+    if (self == NULL) {
+        scnn_model_destroy(model);
+        return NULL;
+    }
+    self->model = model;
+    self->readers = 0;
+    self->writing = 0;
+    return (PyObject *)self;
+}
+
 /* Model(name, num_classes): scnn_model_create. */
 static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
@@ -119,7 +139,6 @@ static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     long long num_classes;
     scnn_model *model = NULL;
     scnn_status st;
-    ModelObject *self;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "s#L:Model", kwlist, &name, &name_len, &num_classes))
         return NULL;
@@ -134,15 +153,7 @@ static PyObject *model_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         scnn_model_destroy(model);
         return raise_status(st, NULL);
     }
-    self = (ModelObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        scnn_model_destroy(model);
-        return NULL;
-    }
-    self->model = model;
-    self->readers = 0;
-    self->writing = 0;
-    return (PyObject *)self;
+    return wrap_model((PyObject *)type, model);
 }
 
 static void model_dealloc(ModelObject *self)
@@ -1021,25 +1032,6 @@ static PyObject *py_seeded_tensor(PyObject *self, PyObject *args)
     return tensor_result(out);
 }
 
-/* A new instance of `type` (a subclass of Model) owning `model`. */
-static PyObject *wrap_model(PyObject *type, scnn_model *model)
-{
-    ModelObject *self;
-    if (!PyType_Check(type) || !PyType_IsSubtype((PyTypeObject *)type, &ModelType)) {
-        scnn_model_destroy(model);
-        PyErr_SetString(PyExc_TypeError, "cls: expected a subclass of Model");
-        return NULL;
-    }
-    self = (ModelObject *)((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type, 0);
-    if (self == NULL) {
-        scnn_model_destroy(model);
-        return NULL;
-    }
-    self->model = model;
-    self->readers = 0;
-    self->writing = 0;
-    return (PyObject *)self;
-}
 
 /* model_open(cls, path) -> cls: scnn_model_open. */
 static PyObject *py_model_open(PyObject *self, PyObject *args)
