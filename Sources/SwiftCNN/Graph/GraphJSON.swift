@@ -199,7 +199,8 @@ enum GraphJSON {
 
 /// Reads nodes: every error names the node's path.
 struct GraphReader {
-    /// Nesting deeper than this is refused (the JSON reader allows 64 levels).
+    /// Documents with more nodes than this are refused (nesting is bounded by the JSON
+    /// reader: 64 levels).
     static let maxNodes = 1_000_000
     var nodeCount = 0
 
