@@ -70,6 +70,15 @@ struct DepthwiseLayout {
     /// Floats of one worker's scratch: its phase planes, the staging plane, the taps' weights.
     let workerFloats: Int
 
+    /// The phase-plane columns j0..<j1 that read the input for the column phase whose
+    /// `lead` is pL − rx: 0 <= j·sW − lead < W (the others are padding).
+    func inputColumns(lead: Int, _ g: Conv2DGeometry) -> (Int, Int) {
+        let sw = g.stride.w, w = g.inWidth
+        let j0 = lead <= 0 ? 0 : min(wq, (lead + sw - 1) / sw)
+        let j1 = w - 1 + lead < 0 ? j0 : max(j0, min(wq, (w - 1 + lead) / sw + 1))
+        return (j0, j1)
+    }
+
     init(_ g: Conv2DGeometry) throws {
         let sh = g.stride.h, sw = g.stride.w, dh = g.dilation.h, dw = g.dilation.w
         func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
@@ -268,10 +277,8 @@ struct DepthwiseJob {
             for pc in 0..<layout.colPhases {
                 let rx = (pc * g.dilation.w) % sw
                 let plane = dst + (pr * layout.colPhases + pc) * layout.planeStride
-                // Columns j0..<j1 read the input: 0 <= j·sW + rx − pL < W.
                 let lead = pl - rx
-                let j0 = lead <= 0 ? 0 : min(wq, (lead + sw - 1) / sw)
-                let j1 = w - 1 + lead < 0 ? j0 : max(j0, min(wq, (w - 1 + lead) / sw + 1))
+                let (j0, j1) = layout.inputColumns(lead: lead, g)
                 for i in 0..<hq {
                     let row = plane + i * wq
                     let iy = i * sh + ry - pt
@@ -709,8 +716,7 @@ extension DepthwiseJob {
                 let rx = (pc * g.dilation.w) % sw
                 let plane = dp + (pr * layout.colPhases + pc) * layout.planeStride
                 let lead = pl - rx
-                let j0 = lead <= 0 ? 0 : min(wq, (lead + sw - 1) / sw)
-                let j1 = w - 1 + lead < 0 ? j0 : max(j0, min(wq, (w - 1 + lead) / sw + 1))
+                let (j0, j1) = layout.inputColumns(lead: lead, g)
                 for i in 0..<hq {
                     let iy = i * sh + ry - pt
                     if iy < 0 || iy >= h { continue }

@@ -25,6 +25,19 @@ struct BroadcastGeometry: Equatable, Sendable {
         self.shape = shape; self.stridesA = stridesA; self.stridesB = stridesB
     }
 
+    /// The offsets in the two operands of output element `i` (row-major).
+    @inline(__always)
+    func offsets(of i: Int) -> (a: Int, b: Int) {
+        var rest = i, ia = 0, ib = 0
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            let idx = rest % shape[d]
+            rest /= shape[d]
+            ia += idx * stridesA[d]
+            ib += idx * stridesB[d]
+        }
+        return (ia, ib)
+    }
+
     /// Row-major strides of `operand` right-aligned to `output`, 0 where it is broadcast.
     static func strides(of operand: [Int], alignedTo output: [Int]) -> [Int] {
         let r = output.count, k = operand.count
@@ -79,15 +92,8 @@ extension Reference {
     /// y: [g.count]; may not alias a or b.
     static func binary(_ op: BinaryOp, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                        _ y: UnsafeMutablePointer<Float>, _ g: BroadcastGeometry) {
-        let rank = g.shape.count
         for i in 0..<g.count {
-            var rest = i, ia = 0, ib = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                let idx = rest % g.shape[d]
-                rest /= g.shape[d]
-                ia += idx * g.stridesA[d]
-                ib += idx * g.stridesB[d]
-            }
+            let (ia, ib) = g.offsets(of: i)
             y[i] = op.apply(a[ia], b[ib])
         }
     }
@@ -99,13 +105,8 @@ extension Reference {
     static func reduceSum(_ x: UnsafePointer<Float>, _ g: BroadcastGeometry, into target: UnsafeMutablePointer<Float>,
                           targetCount: Int, scale: Double, scratch acc: UnsafeMutablePointer<Double>) {
         acc.update(repeating: 0, count: targetCount)
-        let rank = g.shape.count
         for i in 0..<g.count {
-            var rest = i, j = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                j += (rest % g.shape[d]) * g.stridesB[d]
-                rest /= g.shape[d]
-            }
+            let j = g.offsets(of: i).b
             acc[j] += Double(x[i])
         }
         for j in 0..<targetCount { target[j] = Float(acc[j] * scale) }
@@ -115,13 +116,8 @@ extension Reference {
     /// x to `g.shape`, the adjoint of ``reduceSum(_:_:into:targetCount:scale:)``). y: [g.count].
     static func broadcastScaled(_ x: UnsafePointer<Float>, _ g: BroadcastGeometry, into y: UnsafeMutablePointer<Float>,
                                 scale: Float) {
-        let rank = g.shape.count
         for i in 0..<g.count {
-            var rest = i, j = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                j += (rest % g.shape[d]) * g.stridesB[d]
-                rest /= g.shape[d]
-            }
+            let j = g.offsets(of: i).b
             y[i] = x[j] * scale
         }
     }
@@ -137,15 +133,8 @@ extension Reference {
                                scratch: UnsafeMutablePointer<Double>) {
         let accA = scratch, accB = scratch + countA
         scratch.update(repeating: 0, count: countA + countB)
-        let rank = g.shape.count
         for i in 0..<g.count {
-            var rest = i, ia = 0, ib = 0
-            for d in stride(from: rank - 1, through: 0, by: -1) {
-                let idx = rest % g.shape[d]
-                rest /= g.shape[d]
-                ia += idx * g.stridesA[d]
-                ib += idx * g.stridesB[d]
-            }
+            let (ia, ib) = g.offsets(of: i)
             let gv = gy[i]
             switch op {
             case .add:
