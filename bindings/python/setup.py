@@ -90,7 +90,7 @@ extension = Extension(
 
 setup(
     version=read_version(),
-    packages=["swiftcnn"],
+    packages=["swiftcnn", "swiftcnn.onnx"],
     package_data={"swiftcnn": ["py.typed", "*.pyi"]},
     exclude_package_data={"swiftcnn": ["*.c"]},
     ext_modules=[extension],
