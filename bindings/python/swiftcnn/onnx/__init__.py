@@ -73,7 +73,8 @@ def convert(src: Any, dst: Any, *, input_shape: Optional[Sequence[int]] = None,
     model.save(dst)
 
 
-def export(model: Any, path: Any, **kwargs: Any) -> None:
-    """Writes ``model`` (a swiftcnn.Model) as an ONNX file; see ``_export.export``."""
+def export(model: Any, path: Any, **kwargs: Any):
+    """Writes ``model`` (a swiftcnn.Model, zoo or your own) as an ONNX file and returns the
+    ``onnx.ModelProto``; keyword arguments: ``opset`` (17), ``dynamic_batch`` (True)."""
     from ._export import export as _export
-    _export(model, path, **kwargs)
+    return _export(model, path, **kwargs)

@@ -108,6 +108,25 @@ def _pairs(v: Sequence[int], what: str) -> Tuple[int, int]:
     return v[0], v[1]
 
 
+def torch_module_path(node_name: str) -> Optional[str]:
+    """The module path in a torch exporter's node name: its scopes name each module by its
+    parent's scope plus the attribute (`/features/features.1/conv/conv.0/conv.0.0/Conv` is
+    module `features.1.conv.0.0`); None when the name has no scopes."""
+    parts = [p for p in node_name.split("/") if p]
+    if len(parts) < 2 or not node_name.startswith("/"):
+        return None
+    path: List[str] = []
+    prev = None
+    for comp in parts[:-1]:
+        if prev is not None and comp.startswith(prev + "."):
+            path.append(comp[len(prev) + 1:])
+        else:
+            path.append(comp)
+        prev = comp
+    out = ".".join(path)
+    return out or None
+
+
 # ---- the importer --------------------------------------------------------------------------
 
 class Importer:
@@ -128,6 +147,8 @@ class Importer:
         self.readers: Dict[str, int] = {}
         self.const_readers: Dict[str, List[str]] = {}
         self.counter = 0
+        self.scope_last: Dict[str, Any] = {}
+        self.file_batch: Optional[int] = None
 
     # -- setup --
 
@@ -191,17 +212,18 @@ class Importer:
                     if cand not in self.used_names and ":" not in cand:
                         self.used_names.add(cand)
                         return cand
-        nm = node.name or ""
-        parts = [p for p in nm.split("/") if p]
-        if len(parts) >= 2:
-            cand = parts[-2]
-            if cand not in self.used_names and ":" not in cand and not cand.startswith("onnx"):
-                self.used_names.add(cand)
-                return cand
-        return self.fresh(nm or node.op_type)
+        return self.node_name(node)
 
     def node_name(self, node) -> str:
-        return self.fresh(node.name or f"{node.op_type}_{len(self.nodes)}")
+        """The torch module path for the last node of its module's scope (the module's
+        output: `features.0.2` for a ReLU6, `layer1.0` for a block's final ReLU), else the
+        ONNX node name."""
+        nm = node.name or ""
+        cand = torch_module_path(nm)
+        if cand and self.scope_last.get(cand) is node and cand not in self.used_names and ":" not in cand:
+            self.used_names.add(cand)
+            return cand
+        return self.fresh(nm or f"{node.op_type}_{len(self.nodes)}")
 
     # -- emitting --
 
@@ -276,6 +298,8 @@ class Importer:
                 f"Turn the others into initializers (constants) first.")
         inp = inputs[0]
         in_shape = self.input_shape(inp)
+        d0 = inp.type.tensor_type.shape.dim[0] if inp.type.tensor_type.shape.dim else None
+        self.file_batch = int(d0.dim_value) if d0 is not None and d0.HasField("dim_value") else None
         self.input_name = self.fresh(inp.name)
         self.values[inp.name] = Tensor(self.input_name, in_shape)
         for n in g.node:
@@ -284,7 +308,13 @@ class Importer:
                     self.readers[i] = self.readers.get(i, 0) + 1
         for o in g.output:
             self.readers[o.name] = self.readers.get(o.name, 0) + 1
-        for node in self.toposort(g.node):
+        order = self.toposort(g.node)
+        self.scope_last = {}
+        for node in order:
+            p = torch_module_path(node.name or "")
+            if p:
+                self.scope_last[p] = node
+        for node in order:
             try:
                 self.visit(node)
             except ImportProblem as e:
@@ -1139,7 +1169,9 @@ def _reshape_target(imp, x: Tensor, target: List[int], allowzero: bool) -> Tuple
         pass
     elif first == -1 and -1 not in rest and int(np.prod(rest, dtype=np.int64)) == per_in:
         pass
-    elif x.shape[0] != BATCH and first == 1 and x.shape[0] == 1:
+    elif imp.file_batch is not None and first == imp.file_batch and x.shape[0] == BATCH:
+        # A file exported with a fixed batch has it folded into its reshape targets; the
+        # imported model still takes any batch.
         pass
     else:
         raise ImportProblem(
@@ -1720,6 +1752,10 @@ def _light(model):
 
 
 def build(source: Any, input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None) -> Built:
+    import os
     model = parse(source)
+    if name is None and not isinstance(source, (bytes, bytearray, memoryview)):
+        stem = os.path.splitext(os.path.basename(os.fsdecode(os.fspath(source))))[0]
+        name = stem or None
     fuse_patterns(model)
     return Importer(model, input_shape=input_shape, name=name).run()
