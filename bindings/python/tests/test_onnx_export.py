@@ -601,3 +601,20 @@ def test_new_ops_against_swiftcnn(tmp_path):
         export_and_compare(m, tmp_path, batches=(1, 3), name=f"{case}.onnx")
     if not accepted:
         pytest.skip("the library accepts none of constant, layer_norm, erf..., slice, gather yet")
+
+
+# ---- round trip: export, then import with swiftcnn.onnx.load ----------------------------------
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet"])
+def test_round_trip_through_the_importer(name, tmp_path):
+    """export → swiftcnn.onnx.load gives the same function and the same parameter names."""
+    from swiftcnn.onnx import load
+    m = randomize(models.create(name), seed=11)
+    path = tmp_path / f"{name}.onnx"
+    export(m, path)
+    back = load(path)
+    x = np.random.default_rng(5).standard_normal((2,) + tuple(m.input_shape)[1:]).astype(np.float32)
+    y, y2 = m(x), back(x)
+    assert np.max(np.abs(y - y2)) <= TOL * np.max(np.abs(y))
+    # the zoo's state_dict names survive the round trip for every weight the exporter wrote
+    assert set(m.parameter_names(buffers=False)) <= set(back.parameter_names(buffers=False))
