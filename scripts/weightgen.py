@@ -57,6 +57,9 @@ in numpy: float32 arrays, `lo32 + range32 * u`, which rounds after each operatio
     NAME == "input"          U(-1, 1)      the model input of the fixtures, shape e.g. [2,3,224,224]
     NAME == "rbf.codes"      shape [num_classes, 84] (lenet5_original's fixed RBF codes, not
                              parameters): value = +1.0 if u >= 0.5 else -1.0  (u from step 2)
+    a graph `constant` node  (its parameter is the node's path, e.g. "block.layer_scale", a name
+                             with no rule above) U(-0.1, 0.1), as a bias; the Swift library
+                             decides by the op, this generator only knows names: pass the range.
     anything else            an error.
 The seed is 0 for every committed fixture.
 

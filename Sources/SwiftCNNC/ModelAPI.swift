@@ -584,7 +584,7 @@ public func scnnModelFromJson(_ json: UnsafePointer<CChar>?, _ out: UnsafeMutabl
     produceModel(out) {
         let text = try required(json, "json")
         let bytes = UnsafeRawBufferPointer(start: UnsafeRawPointer(text), count: strlen(text))
-        let v = try JSON.parse(bytes, maxBytes: 64 << 20, context: "graph JSON")
+        let v = try JSON.parse(bytes, maxBytes: 64 << 20, context: "graph JSON", largeIntegersAsNumbers: true)
         return try Model(try Architecture.fromJSON(v))
     }
 }
@@ -777,7 +777,7 @@ public func scnnModelReplace(_ model: UnsafeMutablePointer<scnn_model>?, _ path:
         let p = try stringArg(path, "path")
         let text = try required(node_json, "node_json")
         let v = try JSON.parse(UnsafeRawBufferPointer(start: UnsafeRawPointer(text), count: strlen(text)),
-                               maxBytes: 64 << 20, context: "node JSON")
+                               maxBytes: 64 << 20, context: "node JSON", largeIntegersAsNumbers: true)
         let node = try Layer.fromJSON(v)
         var m = box.model
         try m.replace(p, with: node.layer)

@@ -36,6 +36,10 @@ final class ForwardPlan: @unchecked Sendable {
     enum Step {
         case conv(InferencePlan.Conv, Conv2DGeometry, x: Int, y: Int, residual: Int?, relu: Bool, scratch: Int?)
         case linear(weight: Tensor, bias: Tensor?, LinearGeometry, x: Int, y: Int)
+        /// Layer normalization of `rows` rows of `size` (x may be y).
+        case layerNorm(weight: Tensor, bias: Tensor?, rows: Int, size: Int, eps: Float, x: Int, y: Int)
+        /// A graph constant repeated over the batch into y.
+        case broadcastConstant(Tensor, y: Int)
         case unary(Unary, x: Int, y: Int, count: Int)
         case addReLU(a: Int, b: Int, y: Int, count: Int)
         /// A broadcasting add, sub, mul or div of two values.
@@ -59,8 +63,10 @@ final class ForwardPlan: @unchecked Sendable {
             case .conv(_, _, let x, let y, let r, _, let s): return [x, y] + (r.map { [$0] } ?? []) + (s.map { [$0] } ?? [])
             case .linear(_, _, _, let x, let y), .unary(_, let x, let y, _), .maxPool(_, let x, let y),
                  .avgPool(_, let x, let y), .adaptiveAvgPool(_, let x, let y), .lrn(_, _, let x, let y),
-                 .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y):
+                 .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y),
+                 .layerNorm(_, _, _, _, _, let x, let y):
                 return [x, y]
+            case .broadcastConstant(_, let y): return [y]
             case .addReLU(let a, let b, let y, _), .binary(_, _, let a, let b, let y): return [a, b, y]
             case .general(_, let xs, let ys): return xs + ys
             }
@@ -134,6 +140,17 @@ final class ForwardPlan: @unchecked Sendable {
         case .linear(let w, let bias, let g, let x, let y):
             w.withUnsafePointer { wp in
                 withOptionalPointer(bias) { bp in Optimized.linear(p(x), weight: wp, bias: bp, p(y), g) }
+            }
+        case .layerNorm(let w, let bias, let rows, let size, let eps, let x, let y):
+            w.withUnsafePointer { wp in
+                withOptionalPointer(bias) { bp in
+                    Optimized.layerNorm(p(x), weight: wp, bias: bp, p(y), rows: rows, size: size, eps: eps)
+                }
+            }
+        case .broadcastConstant(let c, let y):
+            let dst = p(y), n = c.count
+            c.withUnsafePointer { cp in
+                for b in 0..<(shapes[y][0]) { (dst + b * n).update(from: cp, count: n) }
             }
         case .unary(let f, let x, let y, let count):
             switch f {
@@ -278,11 +295,20 @@ extension ForwardPlan {
             case .linear(_, let o, let hasBias):
                 let w = try model.weight(path, "weight")
                 let b = hasBias ? try model.weight(path, "bias") : nil
-                guard xs.count == 2, w.shape == [o, xs[1]] else {
+                guard xs.count >= 2, let inFeatures = xs.last, w.shape == [o, inFeatures] else {
                     throw SwiftCNNError(.internal, "\(path): linear input \(Tensor.describe(xs)), weight \(Tensor.describe(w.shape))")
                 }
-                let y = try newValue([xs[0], o], dest: destination(dest))
-                steps.append(.linear(weight: w, bias: b, LinearGeometry(batch: xs[0], inFeatures: xs[1], outFeatures: o), x: x, y: y))
+                // Any rank: [N, …, in] is [N·…, in] rows, so rank 2 is unchanged.
+                let rows = try Checked.product(Array(xs.dropLast()), "\(path): linear rows")
+                let y = try newValue(Array(xs.dropLast()) + [o], dest: destination(dest))
+                steps.append(.linear(weight: w, bias: b, LinearGeometry(batch: rows, inFeatures: inFeatures, outFeatures: o), x: x, y: y))
+                return y
+            case .layerNorm(let axis, let eps, let hasBias, _):
+                let w = try model.weight(path, "weight")
+                let b = hasBias ? try model.weight(path, "bias") : nil
+                let geo = try layerNormGeometry(xs, axis: axis, weight: w, bias: b, eps: eps, path)
+                let y = owned ? x : try newValue(xs, dest: destination(dest))
+                steps.append(.layerNorm(weight: w, bias: b, rows: geo.rows, size: geo.size, eps: eps, x: x, y: y))
                 return y
             case .maxPool2d(let p), .avgPool2d(let p):
                 let isMax: Bool
@@ -315,9 +341,9 @@ extension ForwardPlan {
             case .reshape(let shape):
                 let per = try ShapeWalker.reshaped(Array(xs.dropFirst()), to: shape, path)
                 return view(x, [xs[0]] + per)
-            case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
+            case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather:
                 return try compileFallback(layer, path: path, x: x, dest: dest)
-            case .binary, .concatInputs, .split, .graph:
+            case .binary, .concatInputs, .split, .graph, .constant:
                 let ys = try compileNode(layer, path: path, xs: [x])
                 // A graph with several outputs passes its first on (the others are named nodes);
                 // a split's pieces only make sense as graph values.
@@ -350,7 +376,7 @@ extension ForwardPlan {
             case .euclideanRBF:
                 let codes = try model.weight(path, "codes")
                 f = { try LeNetOps.rbf($0, codes: codes) }
-            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose:
+            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather:
                 // Not the model: a step that held it would hold the plan that holds the step.
                 f = { try Model.runWithoutWeights(layer, path: path, $0) }
             default:
@@ -571,6 +597,17 @@ extension ForwardPlan {
                 }
                 steps.append(.general({ try split($0[0], axis: axis, sizes: sizes) }, xs: xs, ys: ys))
                 return ys
+            case .constant(let shape):
+                guard xs.isEmpty else {
+                    throw SwiftCNNError.invalidArgument("\(path.isEmpty ? "constant" : path): a constant takes no inputs; use it as a graph node with \"inputs\": []")
+                }
+                let c = try model.weight(path, "")
+                guard c.shape == shape else {
+                    throw SwiftCNNError(.internal, "\(path): constant \(Tensor.describe(c.shape)), expected \(Tensor.describe(shape))")
+                }
+                let y = try newValue([values[Builder.input].shape[0]] + shape, dest: nil)
+                steps.append(.broadcastConstant(c, y: y))
+                return [y]
             default:
                 guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
                 return [try compile(layer, path: path, x: xs[0], owned: false, dest: nil)]

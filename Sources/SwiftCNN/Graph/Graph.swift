@@ -170,6 +170,7 @@ extension Layer {
     var inputCount: Int? {
         switch self {
         case .binary: return 2
+        case .constant: return 0
         case .concatInputs: return nil
         case .graph(let g): return g.inputs.count
         default: return 1
@@ -203,6 +204,13 @@ extension UnaryOp {
         case .clip(let lo, let hi): return lo == 0 && hi == 6 ? "ReLU6" : "Clip"
         case .leakyReLU: return "LeakyReLU"
         case .gelu: return "GELU"
+        case .erf: return "Erf"
+        case .sqrt: return "Sqrt"
+        case .exp: return "Exp"
+        case .log: return "Log"
+        case .neg: return "Neg"
+        case .abs: return "Abs"
+        case .reciprocal: return "Reciprocal"
         }
     }
 }
@@ -221,6 +229,36 @@ extension ShapeWalker {
                 "\(label): axis \(a) is out of range for a tensor of rank \(full)\(allowBatch ? "" : " (the batch axis 0 cannot be used)")")
         }
         return i
+    }
+
+    /// A slice layer resolved against a per-example `shape`: one ``SliceAxis`` per axis of
+    /// [batch] + shape (the first, the batch's, untouched). Axes count the batch axis, which
+    /// cannot be sliced; nil axes are 1, 2, …, starts.count.
+    static func sliceAxes(_ shape: [Int], starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?, _ label: String) throws -> [SliceAxis] {
+        let resolvedAxes = try Model.sliceAxes(starts, axes).map { try ShapeWalker.axis($0, rank: shape.count, label) }
+        return try resolveSlice([1] + shape, starts: starts, ends: ends, axes: resolvedAxes, steps: steps, label)
+    }
+
+    /// A gather layer's per-example output shape for a per-example `shape` (the axis counts
+    /// the batch axis, which cannot be used; the result keeps at least one axis per example).
+    static func gatherShape(_ shape: [Int], axis: Int, indices: [Int], indicesShape: [Int], _ label: String) throws -> [Int] {
+        let a = try ShapeWalker.axis(axis, rank: shape.count, label)
+        let r = try resolveGather([1] + shape, axis: a, indices: indices, indicesShape: indicesShape, label)
+        guard r.output.count >= 2 else {
+            throw SwiftCNNError.invalidArgument(
+                "\(label): gathering one index from \(Tensor.describe(shape)) per example would leave no axis but the batch's; use indices_shape [1]")
+        }
+        return Array(r.output.dropFirst())
+    }
+
+    /// Fails unless `shape` is a constant's per-example shape: rank 1 to 3, sizes at least 1,
+    /// a count that fits.
+    static func checkConstantShape(_ shape: [Int], _ label: String) throws {
+        guard (1...(Tensor.maxRank - 1)).contains(shape.count), shape.allSatisfy({ $0 >= 1 }) else {
+            throw SwiftCNNError.invalidArgument(
+                "\(label): a constant's shape (per example) must have 1 to \(Tensor.maxRank - 1) sizes, each at least 1; got \(shape)")
+        }
+        _ = try Checked.product(shape, "\(label): constant size")
     }
 
     /// `shape` reshaped to `target` (per example; one −1 is inferred).
@@ -270,6 +308,17 @@ extension ShapeWalker {
             let full = shape == a.shape ? a : b
             let out = FlowState(shape: shape, rf: ShapeWalker.maxRF(a.rf, b.rf), jump: full.jump)
             record(out)
+            return [out]
+        case .constant(let shape):
+            guard inputs.isEmpty else {
+                throw SwiftCNNError.invalidArgument("\(label): constant takes no inputs; got \(inputs.count) (use it as a graph node with \"inputs\": [])")
+            }
+            try ShapeWalker.checkConstantShape(shape, label)
+            // It sees no input pixel: a receptive field of 0 leaves its consumers' alone.
+            let out = FlowState(shape: shape, rf: Size2D(0), jump: Size2D(1))
+            if recordRows {
+                rows.append(FlowRow(name: label, type: layer.typeName, shape: shape, params: try Checked.product(shape), macs: 0, rf: out.rf))
+            }
             return [out]
         case .concatInputs(let axis):
             guard let first = inputs.first else { throw SwiftCNNError.invalidArgument("\(label): concat needs an input") }

@@ -123,6 +123,13 @@ extension Layer {
             case .gelu(let tanh):
                 op = "gelu"
                 a("approximate", .string(tanh ? "tanh" : "none"))
+            case .erf: op = "erf"
+            case .sqrt: op = "sqrt"
+            case .exp: op = "exp"
+            case .log: op = "log"
+            case .neg: op = "neg"
+            case .abs: op = "abs"
+            case .reciprocal: op = "reciprocal"
             }
         case .softmax(let axis):
             op = "softmax"
@@ -160,6 +167,26 @@ extension Layer {
             op = "split"
             a("axis", .integer(Int64(axis)))
             a("split", GraphJSON.ints(sizes))
+        case .constant(let shape):
+            op = "constant"
+            a("shape", GraphJSON.ints(shape))
+        case .layerNorm(let axis, let eps, let bias, _):
+            // The normalized shape is not written: the input shape fixes it.
+            op = "layer_norm"
+            a("axis", .integer(Int64(axis)))
+            a("epsilon", f(eps))
+            a("bias", .bool(bias))
+        case .slice(let starts, let ends, let axes, let steps):
+            op = "slice"
+            a("starts", GraphJSON.clampedInts(starts))
+            a("ends", GraphJSON.clampedInts(ends))
+            if let axes { a("axes", GraphJSON.ints(axes)) }
+            if let steps { a("steps", GraphJSON.clampedInts(steps)) }
+        case .gather(let axis, let indices, let indicesShape):
+            op = "gather"
+            a("axis", .integer(Int64(axis)))
+            a("indices", GraphJSON.ints(indices))
+            a("indices_shape", GraphJSON.ints(indicesShape))
         case .graph(let g):
             op = "graph"
             var nodes: [JSONValue] = []
@@ -183,6 +210,12 @@ extension Layer {
 /// Helpers of the JSON codec.
 enum GraphJSON {
     static func ints(_ v: [Int]) -> JSONValue { .array(v.map { .integer(Int64($0)) }) }
+
+    /// Slice bounds and steps clamped to ±2^53 (what a JSON reader holds exactly): the same
+    /// slice of any tensor, whose sizes are far below.
+    static func clampedInts(_ v: [Int]) -> JSONValue {
+        .array(v.map { .integer(min(max(Int64($0), -JSON.maxInteger), JSON.maxInteger)) })
+    }
 
     /// A float in its shortest decimal form (reads back to the same float).
     static func float(_ x: Float) -> JSONValue {
@@ -262,6 +295,28 @@ struct GraphReader {
                 throw reader.fail(path, "attribute \"\(k)\" must have \(count) entries; got \(out.count)")
             }
             return out
+        }
+
+        /// Integers of any magnitude (slice bounds: ONNX writes ±(2^63 − 1) for "to the end"),
+        /// clamped to ±2^53; literals beyond ±2^53 arrive as integral doubles when
+        /// the document was parsed with `largeIntegersAsNumbers`.
+        mutating func clampedInts(_ k: String, _ def: [Int]? = nil) throws -> [Int] {
+            guard let v = self[k] else {
+                if let def { return def }
+                throw reader.fail(path, "attribute \"\(k)\" is missing")
+            }
+            guard case .array(let items) = v else { throw reader.fail(path, "attribute \"\(k)\" must be an array of integers; got \(v.typeDescription)") }
+            let limit = JSON.maxInteger
+            return try items.map { item -> Int in
+                switch item {
+                case .integer(let i):
+                    return Int(min(max(i, -limit), limit))
+                case .number(let d) where d == d.rounded(.towardZero) && Swift.abs(d) >= Double(limit):
+                    return Int(d < 0 ? -limit : limit)
+                default:
+                    throw reader.fail(path, "attribute \"\(k)\" must hold integers; got \(GraphReader.show(item))")
+                }
+            }
         }
 
         mutating func pair(_ k: String, _ def: Size2D? = nil, min: Int) throws -> Size2D {
@@ -377,6 +432,42 @@ struct GraphReader {
             case .string("tanh")?: layer = .unary(.gelu(tanh: true))
             default: throw fail(path, "gelu's \"approximate\" must be \"none\" or \"tanh\"")
             }
+        case "erf": layer = .unary(.erf)
+        case "sqrt": layer = .unary(.sqrt)
+        case "exp": layer = .unary(.exp)
+        case "log": layer = .unary(.log)
+        case "neg": layer = .unary(.neg)
+        case "abs": layer = .unary(.abs)
+        case "reciprocal": layer = .unary(.reciprocal)
+        case "constant": layer = .constant(shape: try attrs.ints("shape", min: 1))
+        case "layer_norm":
+            let axis = try attrs.int("axis", -1)
+            guard axis != 0 else { throw fail(path, "layer_norm axis 0 (the batch axis) cannot be normalized") }
+            let eps = try attrs.float("epsilon", 1e-5)
+            guard eps > 0 else { throw fail(path, "epsilon must be positive; got \(eps)") }
+            layer = .layerNorm(axis: axis, eps: eps, bias: try attrs.bool("bias", true))
+        case "slice":
+            let starts = try attrs.clampedInts("starts"), ends = try attrs.clampedInts("ends")
+            let axes = attrs["axes"] == nil ? nil : try attrs.ints("axes")
+            let steps = attrs["steps"] == nil ? nil : try attrs.clampedInts("steps")
+            guard !starts.isEmpty else { throw fail(path, "slice needs at least one axis (\"starts\" is empty)") }
+            guard ends.count == starts.count, (axes?.count ?? starts.count) == starts.count,
+                  (steps?.count ?? starts.count) == starts.count else {
+                throw fail(path, "\"starts\", \"ends\", \"axes\" and \"steps\" must have one entry per sliced axis")
+            }
+            if let steps, steps.contains(0) { throw fail(path, "slice steps must not be 0") }
+            layer = .slice(starts: starts, ends: ends, axes: axes, steps: steps)
+        case "gather":
+            let axis = try attrs.int("axis")
+            guard axis != 0 else { throw fail(path, "gather axis 0 (the batch axis) cannot be used") }
+            let indices = try attrs.ints("indices")
+            let shape = try attrs.ints("indices_shape", min: 1)
+            var n = 1
+            for d in shape { n = try Checked.mul(n, d, "graph: node \(Graph.describe(path)): indices_shape element count") }
+            guard n == indices.count else {
+                throw fail(path, "\"indices_shape\" \(shape) holds \(n) element\(n == 1 ? "" : "s") but \(indices.count) indices are given")
+            }
+            layer = .gather(axis: axis, indices: indices, indicesShape: shape)
         case "softmax": layer = .softmax(axis: try attrs.int("axis", 1))
         case "max_pool2d", "avg_pool2d":
             let k = try attrs.pair("kernel_shape", min: 1)
@@ -553,8 +644,9 @@ extension Architecture {
                                 root: root.name.isEmpty ? root.layer : .sequential([root]))
     }
 
-    /// ``fromJSON(_:)`` from text.
+    /// ``fromJSON(_:)`` from text (integer literals beyond ±2^53, which only slice bounds
+    /// accept, read as doubles).
     public static func fromJSON(_ text: String) throws -> Architecture {
-        try fromJSON(try JSON.parse(text, maxBytes: 64 << 20, context: "graph JSON"))
+        try fromJSON(try JSON.parse(text, maxBytes: 64 << 20, context: "graph JSON", largeIntegersAsNumbers: true))
     }
 }

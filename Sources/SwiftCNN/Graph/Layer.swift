@@ -211,6 +211,29 @@ public indirect enum Layer: Equatable, Sendable {
     case split(axis: Int, sizes: [Int])
     /// A directed acyclic graph of named nodes (see ``Graph``).
     case graph(Graph)
+    /// A learned tensor with no input (graph nodes only, with `"inputs": []`): its output is
+    /// [N] + `shape`, the same values for every example (N: the batch of the model's input).
+    /// One trainable parameter whose full name is the node's path itself (no `weight`
+    /// suffix: node `features.1.0.layer_scale` holds `features.1.0.layer_scale`), of
+    /// `shape` (rank 1 to 3). Its gradient is the sum of the output's over the batch.
+    case constant(shape: [Int])
+    /// `nn.LayerNorm` (ONNX LayerNormalization): each example normalized over the axes from
+    /// `axis` (counting the batch axis, which cannot be used; negative counts from the end)
+    /// to the last, with the biased variance, then · `weight` + `bias` (parameters of the
+    /// normalized axes' shape; `bias` only when `bias`). `shape` is that normalized shape:
+    /// nil until an ``Architecture`` fixes it from its input shape (then checked for every
+    /// input).
+    case layerNorm(axis: Int, eps: Float, bias: Bool, shape: [Int]? = nil)
+    /// ONNX Slice (opset 13): along each axis of `axes` (counting the batch axis, which
+    /// cannot be sliced; nil: 1, 2, …, starts.count), the elements start, start + step, …
+    /// before end. Negative starts and ends count from the end; both are clamped to the
+    /// axis; a negative step walks backwards; nil steps are all 1. An empty result is an error.
+    case slice(starts: [Int], ends: [Int], axes: [Int]?, steps: [Int]?)
+    /// ONNX Gather: along `axis` (counting the batch axis, which cannot be used) the entries
+    /// `indices` (negative count from the end) laid out as `indicesShape` (`[]`: one scalar
+    /// index, which removes the axis). Output per example: shape[..<axis] + indicesShape +
+    /// shape[axis+1...].
+    case gather(axis: Int, indices: [Int], indicesShape: [Int])
 }
 
 /// A layer with its attribute name in the enclosing module (`"conv1"`, `"0"`, `"downsample"`).
@@ -275,6 +298,14 @@ extension Layer {
             return r
         case .graph(let g):
             return g.nodes.flatMap { $0.layer.parameterSpecs(prefix: Layer.join(prefix, $0.name)) }
+        case .constant(let shape):
+            return [ParameterSpec(name: prefix, shape: shape, isBuffer: false)]
+        case .layerNorm(_, _, let bias, let shape):
+            // The normalized shape is known once an architecture has resolved it ([] before).
+            let s = shape ?? []
+            return bias ? [p("weight", s), p("bias", s)] : [p("weight", s)]
+        case .slice, .gather:
+            return []
         case .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
              .localResponseNorm, .dropout, .flatten, .euclideanRBF, .unary, .softmax, .globalMaxPool2d,
              .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split:
@@ -334,6 +365,10 @@ extension Layer {
         case .concatInputs: return "Cat"
         case .split: return "Split"
         case .graph: return "Graph"
+        case .constant: return "Constant"
+        case .layerNorm: return "LayerNorm"
+        case .slice: return "Slice"
+        case .gather: return "Gather"
         }
     }
 }
@@ -366,6 +401,9 @@ struct FlowRow {
 struct ShapeWalker {
     var rows: [FlowRow] = []
     var recordRows: Bool
+    /// The normalized shapes of the layer norms walked without one, by path (what
+    /// ``Architecture`` fixes them to).
+    var normalizedShapes: [String: [Int]] = [:]
 
     /// Output size of a convolution or pooling along one axis, PyTorch's formula:
     /// ⌊(n + pads − (k − 1) − 1 + (ceil ? s − 1 : 0)) / s⌋ + 1, minus one when ceil mode would
@@ -444,16 +482,39 @@ struct ShapeWalker {
             }
             params = try Checked.mul(2, channels)
         case .linear(let i, let o, let bias):
-            guard st.shape.count == 1 else {
-                throw SwiftCNNError.shapeMismatch("\(label): expects flattened features; got \(Tensor.describe(st.shape))")
+            // Any rank: the last axis holds the features ([..., in] → [..., out], nn.Linear).
+            guard let last = st.shape.last, last == i else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(label): expects \(i) input features in the last axis; got \(Tensor.describe(st.shape))")
             }
-            guard st.shape[0] == i else {
-                throw SwiftCNNError.shapeMismatch("\(label): expects \(i) input features; got \(st.shape[0])")
-            }
-            out.shape = [o]
-            out.rf = nil
+            out.shape = st.shape.dropLast() + [o]
+            if st.shape.count == 1 { out.rf = nil }
             params = try linearParameterCount(inFeatures: i, outFeatures: o, bias: bias)
-            macs = try linearMACs(inFeatures: i, outFeatures: o)
+            macs = try Checked.mul(try linearMACs(inFeatures: i, outFeatures: o),
+                                   try Checked.product(Array(st.shape.dropLast()), "\(label): MACs"), "\(label): MACs")
+        case .layerNorm(let axis, let eps, let bias, let shape):
+            let i = try ShapeWalker.axis(axis, rank: st.shape.count, label)
+            guard eps > 0, eps.isFinite else {
+                throw SwiftCNNError.invalidArgument("\(label): epsilon must be positive and finite; got \(eps)")
+            }
+            let dims = Array(st.shape[(i - 1)...])
+            if let shape {
+                guard shape == dims else {
+                    throw SwiftCNNError.shapeMismatch(
+                        "\(label): normalizes \(Tensor.describe(shape)) (its weight's shape) but the axes from \(axis) on are \(Tensor.describe(dims)) (input \(Tensor.describe(st.shape)) per example)")
+                }
+            } else {
+                normalizedShapes[name] = dims
+            }
+            let n = try Checked.product(dims, "\(label): parameter count")
+            params = bias ? try Checked.mul(2, n) : n
+        case .slice(let starts, let ends, let axes, let steps):
+            let r = try ShapeWalker.sliceAxes(st.shape, starts: starts, ends: ends, axes: axes, steps: steps, label)
+            out.shape = r.dropFirst().map { $0.count }
+            if out.shape != st.shape { out.rf = nil }
+        case .gather(let axis, let indices, let indicesShape):
+            out.shape = try ShapeWalker.gatherShape(st.shape, axis: axis, indices: indices, indicesShape: indicesShape, label)
+            out.rf = nil
         case .relu, .tanh, .scaledTanh, .dropout:
             break
         case .maxPool2d(let p), .avgPool2d(let p):
@@ -565,7 +626,7 @@ struct ShapeWalker {
             out.shape = [ch, try Checked.add(try Checked.add(h, p.top), p.bottom),
                          try Checked.add(try Checked.add(w, p.left), p.right)]
             _ = try Checked.product(out.shape, "\(label): output size")
-        case .binary, .concatInputs, .split, .graph:
+        case .binary, .concatInputs, .split, .graph, .constant:
             let outs = try walkNode(layer, name: name, [st])
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.
@@ -621,5 +682,54 @@ struct ShapeWalker {
     static func maxRF(_ a: Size2D?, _ b: Size2D?) -> Size2D? {
         guard let a, let b else { return nil }
         return Size2D(max(a.h, b.h), max(a.w, b.w))
+    }
+}
+
+extension Layer {
+    /// This layer with the normalized shape of each layer norm that has none set from
+    /// `shapes` (by path, as shape inference found them).
+    func resolvingNormalizedShapes(_ shapes: [String: [Int]], prefix: String) throws -> Layer {
+        func child(_ n: NamedLayer) throws -> NamedLayer {
+            NamedLayer(n.name, try n.layer.resolvingNormalizedShapes(shapes, prefix: Layer.join(prefix, n.name)))
+        }
+        switch self {
+        case .layerNorm(let axis, let eps, let bias, nil):
+            guard let s = shapes[prefix] else { return self }
+            return .layerNorm(axis: axis, eps: eps, bias: bias, shape: s)
+        case .sequential(let c):
+            return .sequential(try c.map(child))
+        case .concat(let c):
+            return .concat(try c.map(child))
+        case .residual(let body, let shortcut):
+            return .residual(body: try body.map(child), shortcut: try shortcut.map(child))
+        case .graph(let g):
+            let nodes = try g.nodes.map { n in
+                GraphNode(n.name, try n.layer.resolvingNormalizedShapes(shapes, prefix: Layer.join(prefix, n.name)), inputs: n.inputs)
+            }
+            return .graph(try Graph(inputs: g.inputs, nodes: nodes, outputs: g.outputs))
+        default:
+            return self
+        }
+    }
+}
+
+extension Layer {
+    /// The parameter names of the graph constants in this layer (``Layer/constant(shape:)``),
+    /// which are their node paths under `prefix`.
+    func graphConstantNames(prefix: String) -> Set<String> {
+        switch self {
+        case .constant:
+            return [prefix]
+        case .sequential(let c), .concat(let c):
+            return c.reduce(into: Set<String>()) { $0.formUnion($1.layer.graphConstantNames(prefix: Layer.join(prefix, $1.name))) }
+        case .residual(let body, let shortcut):
+            var r = body.reduce(into: Set<String>()) { $0.formUnion($1.layer.graphConstantNames(prefix: Layer.join(prefix, $1.name))) }
+            if let s = shortcut { r.formUnion(s.layer.graphConstantNames(prefix: Layer.join(prefix, s.name))) }
+            return r
+        case .graph(let g):
+            return g.nodes.reduce(into: Set<String>()) { $0.formUnion($1.layer.graphConstantNames(prefix: Layer.join(prefix, $1.name))) }
+        default:
+            return []
+        }
     }
 }

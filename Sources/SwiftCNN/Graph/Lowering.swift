@@ -77,7 +77,12 @@ struct Lowerer {
                 if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
                     names[node.name] = try lower(node.layer, path: nodePath, input: ins[0])
                 } else {
-                    names[node.name] = add(nodePath, node.layer, ins)
+                    let name = add(nodePath, node.layer, ins)
+                    // A constant's parameter is named by its path: it must keep it.
+                    if name != nodePath && node.layer.hasParameters {
+                        throw SwiftCNNError.invalidArgument("\(nodePath): two nodes with parameters share this name")
+                    }
+                    names[node.name] = name
                 }
             }
             return mapped(g.outputs[0])

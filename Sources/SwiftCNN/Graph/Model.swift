@@ -51,7 +51,8 @@ public struct Architecture: Equatable, Sendable {
         self.name = name
         self.inputShape = inputShape
         self.acceptsAnyInputSize = acceptsAnyInputSize && inputShape.count == 3
-        self.root = root
+        // Layer norms take the normalized shape (their parameters' shape) from this input.
+        self.root = walker.normalizedShapes.isEmpty ? root : try root.resolvingNormalizedShapes(walker.normalizedShapes, prefix: "")
         self.numClasses = c
         self.outputExampleShape = first.shape
         _ = try numParameters()
@@ -200,10 +201,17 @@ public struct Model {
     }
 
     /// Replaces every weight and buffer with the seeded generator's values for `seed`.
+    /// Graph constants (``Layer/constant(shape:)``) whose names have no rule of
+    /// ``SeededInit/range(forParameter:shape:)`` are uniform in [−0.1, 0.1), like biases.
     public mutating func initializeSeeded(seed: UInt64) throws {
         var fresh: [String: Tensor] = [:]
+        let constantNames = architecture.root.graphConstantNames(prefix: "")
         for p in parameterSpecs {
-            fresh[p.name] = try SeededInit.parameter(name: p.name, shape: p.shape, seed: seed)
+            if constantNames.contains(p.name), SeededInit.range(forParameter: p.name, shape: p.shape) == nil {
+                fresh[p.name] = try SeededInit.tensor(name: p.name, shape: p.shape, lo: -0.1, hi: 0.1, seed: seed)
+            } else {
+                fresh[p.name] = try SeededInit.parameter(name: p.name, shape: p.shape, seed: seed)
+            }
         }
         store = fresh
     }
@@ -378,7 +386,9 @@ public struct Model {
                                  runningVar: try weight(path, "running_var"),
                                  weight: try weight(path, "weight"), bias: try weight(path, "bias"), eps: eps)
         case .linear(_, _, let bias):
-            return try linear(x, weight: try weight(path, "weight"), bias: bias ? try weight(path, "bias") : nil)
+            return try Model.linearLastAxis(x, weight: try weight(path, "weight"), bias: bias ? try weight(path, "bias") : nil)
+        case .layerNorm(let axis, let eps, let bias, _):
+            return try layerNorm(x, axis: axis, weight: try weight(path, "weight"), bias: bias ? try weight(path, "bias") : nil, eps: eps)
         case .relu:
             return try relu(x)
         case .tanh:
@@ -404,9 +414,10 @@ public struct Model {
                                             inChannels: inChannels, connections: connections, kernel: k)
         case .euclideanRBF:
             return try LeNetOps.rbf(x, codes: try weight(path, "codes"))
-        case .unary, .softmax, .globalMaxPool2d, .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity:
+        case .unary, .softmax, .globalMaxPool2d, .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity,
+             .slice, .gather:
             return try Model.runWithoutWeights(layer, path: path, x)
-        case .binary, .concatInputs, .split, .graph:
+        case .binary, .concatInputs, .split, .graph, .constant:
             let outs = try runNode(layer, path: path, [x], capture: capture)
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.
@@ -455,9 +466,34 @@ public struct Model {
             return try zeroPad2d(x, p)
         case .identity:
             return x
+        case .slice(let starts, let ends, let axes, let steps):
+            return try slice(x, starts: starts, ends: ends, axes: Model.sliceAxes(starts, axes), steps: steps)
+        case .gather(let axis, let indices, let indicesShape):
+            return try gather(x, axis: axis, indices: indices, indicesShape: indicesShape)
         default:
             throw SwiftCNNError(.internal, "\(path): \(layer.typeName) has weights")
         }
+    }
+
+    /// A slice layer's axes: the given ones, or 1, 2, …, starts.count (the batch axis is
+    /// never sliced).
+    static func sliceAxes(_ starts: [Int], _ axes: [Int]?) -> [Int] {
+        axes ?? starts.indices.map { $0 + 1 }
+    }
+
+    /// ``linear(_:weight:bias:)`` over the last axis of an input of any rank: [N, …, in] is
+    /// seen as [N·…, in] (a view), so rank 2 runs exactly as before.
+    static func linearLastAxis(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        guard x.rank > 2 else { return try linear(x, weight: weight, bias: bias) }
+        let inFeatures = x.shape[x.rank - 1]
+        let y = try linear(try x.reshaped([x.count / inFeatures, inFeatures]), weight: weight, bias: bias)
+        return try y.reshaped(Array(x.shape.dropLast()) + [y.shape[1]])
+    }
+
+    /// A graph constant's output for a batch of `batch`: its parameter (named by `path`)
+    /// repeated along a new batch axis.
+    func constantOutput(path: String, batch: Int) throws -> Tensor {
+        try broadcastOverBatch(try weight(path, ""), batch: batch)
     }
 
     /// Runs a layer with any number of inputs and outputs (graph nodes).
@@ -471,6 +507,9 @@ public struct Model {
         case .split(let axis, let sizes):
             guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
             return try split(xs[0], axis: axis, sizes: sizes)
+        case .constant:
+            // Reached only outside a graph (a graph runs its constants with the batch size).
+            throw SwiftCNNError.invalidArgument("\(path.isEmpty ? "constant" : path): a constant takes no inputs; use it as a graph node with \"inputs\": []")
         case .graph(let g):
             guard xs.count == g.inputs.count else {
                 throw SwiftCNNError.invalidArgument("\(path): the graph takes \(g.inputs.count) input(s); got \(xs.count)")
@@ -485,6 +524,9 @@ public struct Model {
                 let outs: [Tensor]
                 if node.layer.inputCount == 1 && node.layer.outputCount == 1 {
                     outs = [try run(node.layer, path: nodePath, ins[0], capture: capture)]
+                } else if case .constant = node.layer, let batch = xs.first?.shape.first {
+                    outs = [try constantOutput(path: nodePath, batch: batch)]
+                    capture?.offer(nodePath, outs[0])
                 } else {
                     outs = try runNode(node.layer, path: nodePath, ins, capture: capture)
                     if let capture {

@@ -20,6 +20,20 @@ public enum UnaryOp: Equatable, Sendable {
     /// GELU: the exact x · Φ(x) = x · ½(1 + erf(x/√2)) when `tanh` is false, torch's
     /// `approximate="tanh"` form ½x(1 + tanh(√(2/π)(x + 0.044715x³))) when true.
     case gelu(tanh: Bool)
+    /// The error function erf(x) (torch `torch.erf`, ONNX Erf).
+    case erf
+    /// √x; NaN for x < 0 (torch `torch.sqrt`, ONNX Sqrt).
+    case sqrt
+    /// eˣ (torch `torch.exp`, ONNX Exp).
+    case exp
+    /// The natural logarithm; −∞ at 0, NaN below (torch `torch.log`, ONNX Log).
+    case log
+    /// −x (torch `torch.neg`, ONNX Neg).
+    case neg
+    /// |x| (torch `torch.abs`, ONNX Abs).
+    case abs
+    /// 1/x; ±∞ at ±0 (torch `torch.reciprocal`, ONNX Reciprocal).
+    case reciprocal
 
     /// The op's name in messages, e.g. `hardsigmoid(alpha: 0.2, beta: 0.5)`.
     var name: String {
@@ -31,13 +45,20 @@ public enum UnaryOp: Equatable, Sendable {
         case .clip(let lo, let hi): "clip(min: \(lo), max: \(hi))"
         case .leakyReLU(let a): "leakyReLU(alpha: \(a))"
         case .gelu(let t): "gelu(tanh: \(t))"
+        case .erf: "erf"
+        case .sqrt: "sqrt"
+        case .exp: "exp"
+        case .log: "log"
+        case .neg: "neg"
+        case .abs: "abs"
+        case .reciprocal: "reciprocal"
         }
     }
 
     /// Fails when a parameter is out of its domain; `op` names the public function.
     func validate(_ op: String) throws {
         switch self {
-        case .sigmoid, .silu, .hardswish, .gelu:
+        case .sigmoid, .silu, .hardswish, .gelu, .erf, .sqrt, .exp, .log, .neg, .abs, .reciprocal:
             return
         case .hardsigmoid(let alpha, let beta):
             try LayerChecks.finite(alpha, "\(op) hardsigmoid", "alpha")
@@ -57,9 +78,10 @@ public enum UnaryOp: Equatable, Sendable {
 
 /// Applies `op` to every element of `x` (any shape; the output has x's shape).
 ///
-/// Runs 16-lane SIMD kernels over the threads (the exact GELU runs the scalar erf formula);
-/// the plain reference loops under ``KernelDispatch/forceReference``. hardswish,
-/// hardsigmoid, clip and leakyReLU are bitwise equal either way; sigmoid, SiLU and the tanh
+/// Runs 16-lane SIMD kernels over the threads (the exact GELU, erf, exp and log run the
+/// reference's scalar formulas, in parallel); the plain reference loops under
+/// ``KernelDispatch/forceReference``. hardswish, hardsigmoid, clip, leakyReLU, erf, sqrt,
+/// exp, log, neg, abs and reciprocal are bitwise equal either way; sigmoid, SiLU and the tanh
 /// GELU agree to a few ulp.
 /// - Throws: ``SwiftCNNError`` (`.invalidArgument`) for a bad parameter (see ``UnaryOp``),
 ///   or when memory runs out.
@@ -81,6 +103,12 @@ public func unary(_ op: UnaryOp, _ x: Tensor) throws -> Tensor {
 /// - hardsigmoid: α·g where α·x + β lies strictly inside (0, 1), i.e. x strictly between
 ///   −β/α and (1 − β)/α (−3 and 3 for torch's parameters), else 0 (also for NaN).
 /// - sigmoid, SiLU, GELU: the derivative's formula (NaN in, NaN out).
+/// - erf: g · 2/√π · e^(−x²); exp: g · eˣ; neg: −g.
+/// - sqrt: g / (2√x), as torch's `grad / (2 * result)`: +∞·sign(g) at x = 0 (NaN when g is
+///   0 there), NaN for x < 0.
+/// - log: g / x (±∞ at ±0; for x < 0, where the forward is NaN, still g / x, as torch).
+/// - abs: g · sign(x) with sign 0 at ±0 and for NaN (torch's `sgn`).
+/// - reciprocal: −g · (1/x)², as torch's `-grad * result * result`.
 /// - Parameters:
 ///   - input: the forward's input x (any shape).
 ///   - gradOutput: dL/dy, x's shape.

@@ -130,13 +130,13 @@ extension Model {
 
     mutating func record(_ layer: Layer, path: String, _ x: Tensor, dropoutSeed: UInt64) throws -> (Tensor, TapeNode) {
         switch layer {
-        case .conv2d, .linear, .maxPool2d, .localResponseNorm, .subsampling, .partialConv2d, .euclideanRBF:
+        case .conv2d, .linear, .maxPool2d, .localResponseNorm, .subsampling, .partialConv2d, .euclideanRBF, .layerNorm:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(input: x)))
         case .relu, .tanh, .scaledTanh:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(output: y)))
-        case .avgPool2d, .adaptiveAvgPool2d, .flatten, .mean, .reshape, .upsample:
+        case .avgPool2d, .adaptiveAvgPool2d, .flatten, .mean, .reshape, .upsample, .slice, .gather:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(inputShape: x.shape)))
         case .unary, .globalMaxPool2d:
@@ -147,7 +147,7 @@ extension Model {
             return (y, .leaf(LeafRecord(output: y)))
         case .transpose, .zeroPad2d, .identity:
             return (try run(layer, path: path, x), .leaf(LeafRecord()))
-        case .binary, .concatInputs, .split, .graph:
+        case .binary, .concatInputs, .split, .graph, .constant:
             let (ys, node) = try recordNode(layer, path: path, [x], dropoutSeed: dropoutSeed)
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.
@@ -220,6 +220,9 @@ extension Model {
                     let (y, t) = try record(node.layer, path: nodePath, ins[0], dropoutSeed: dropoutSeed)
                     values[i] = [y]
                     tapes[i] = t
+                } else if case .constant = node.layer, let batch = xs.first?.shape.first {
+                    values[i] = [try constantOutput(path: nodePath, batch: batch)]
+                    tapes[i] = .leaf(LeafRecord())
                 } else {
                     (values[i], tapes[i]) = try recordNode(node.layer, path: nodePath, ins, dropoutSeed: dropoutSeed)
                 }
@@ -304,7 +307,24 @@ extension Model {
             if c.bias, let b = r.bias { grads[key("bias")] = b }
             return r.input
         case .linear(_, _, let bias):
-            let r = try linearBackward(try input(try leaf()), weight: try weight(path, "weight"), gradOutput: g, hasBias: bias)
+            let x = try input(try leaf())
+            guard x.rank > 2 else {
+                let r = try linearBackward(x, weight: try weight(path, "weight"), gradOutput: g, hasBias: bias)
+                grads[key("weight")] = r.weight
+                if bias, let b = r.bias { grads[key("bias")] = b }
+                return r.input
+            }
+            // Any rank: the rows of [N·…, in], as the forward (views, no copies).
+            let inFeatures = x.shape[x.rank - 1]
+            let rows = x.count / inFeatures
+            let r = try linearBackward(try x.reshaped([rows, inFeatures]), weight: try weight(path, "weight"),
+                                       gradOutput: try g.reshaped([rows, g.count / rows]), hasBias: bias)
+            grads[key("weight")] = r.weight
+            if bias, let b = r.bias { grads[key("bias")] = b }
+            return try r.input.reshaped(x.shape)
+        case .layerNorm(let axis, let eps, let bias, _):
+            let r = try layerNormBackward(try input(try leaf()), axis: axis, weight: try weight(path, "weight"), gradOutput: g,
+                                          eps: eps, hasBias: bias)
             grads[key("weight")] = r.weight
             if bias, let b = r.bias { grads[key("bias")] = b }
             return r.input
@@ -386,7 +406,15 @@ extension Model {
             return try zeroPad2dBackward(gradOutput: g, p)
         case .identity:
             return needInput ? g : nil
-        case .binary, .concatInputs, .split, .graph:
+        case .slice(let starts, let ends, let axes, let steps):
+            guard needInput else { return nil }
+            return try sliceBackward(inputShape: try leaf().inputShape, gradOutput: g, starts: starts, ends: ends,
+                                     axes: Model.sliceAxes(starts, axes), steps: steps)
+        case .gather(let axis, let indices, let indicesShape):
+            guard needInput else { return nil }
+            return try gatherBackward(inputShape: try leaf().inputShape, gradOutput: g, axis: axis, indices: indices,
+                                      indicesShape: indicesShape)
+        case .binary, .concatInputs, .split, .graph, .constant:
             // A graph in a one-input, one-output place: its first output carries the gradient.
             var gs: [Tensor?] = [g]
             if case .graph(let inner) = layer { gs += Array(repeating: nil, count: max(0, inner.outputs.count - 1)) }
@@ -442,6 +470,11 @@ extension Model {
             guard needInput else { return sizes.map { _ in nil } }
             let a = axis < 0 ? axis + g.rank : axis
             return try concatBackward(gradOutput: g, sizes: sizes, axis: a)
+        case .constant:
+            // No input: the parameter's gradient is the output's summed over the batch.
+            guard case .leaf = node, gs.count == 1, let g = gs[0] else { throw mismatch() }
+            grads[path] = try sumOverBatch(g)
+            return []
         case .split(let axis, let sizes):
             guard gs.count == sizes.count else { throw mismatch() }
             guard needInput else { return [nil] }

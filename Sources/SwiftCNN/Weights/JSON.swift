@@ -31,12 +31,16 @@ public enum JSON {
     ///   - bytes: the document, UTF-8.
     ///   - maxBytes: a document longer than this is refused before parsing.
     ///   - context: a prefix for error messages, e.g. `"safetensors header"`.
+    ///   - largeIntegersAsNumbers: integer literals beyond ±2^53 are returned as
+    ///     ``JSONValue/number(_:)`` (the nearest double) instead of refused — for documents
+    ///   that may hold ±(2^63 − 1) as "no bound" (the graph JSON's slice bounds).
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int = 100_000_000,
-                             context: String = "JSON") throws -> JSONValue {
+                             context: String = "JSON", largeIntegersAsNumbers: Bool = false) throws -> JSONValue {
         guard bytes.count <= maxBytes else {
             throw SwiftCNNError.format("\(context): \(bytes.count) bytes is more than the limit of \(maxBytes)")
         }
         var p = JSONParser(bytes: bytes.bindMemory(to: UInt8.self), context: context)
+        p.largeIntegersAsNumbers = largeIntegersAsNumbers
         p.skipWhitespace()
         let v = try p.parseValue(depth: 0)
         p.skipWhitespace()
@@ -47,13 +51,17 @@ public enum JSON {
     }
 
     /// Parses one JSON value from an array of bytes.
-    public static func parse(_ bytes: [UInt8], maxBytes: Int = 100_000_000, context: String = "JSON") throws -> JSONValue {
-        try bytes.withUnsafeBytes { try parse($0, maxBytes: maxBytes, context: context) }
+    public static func parse(_ bytes: [UInt8], maxBytes: Int = 100_000_000, context: String = "JSON",
+                             largeIntegersAsNumbers: Bool = false) throws -> JSONValue {
+        try bytes.withUnsafeBytes {
+            try parse($0, maxBytes: maxBytes, context: context, largeIntegersAsNumbers: largeIntegersAsNumbers)
+        }
     }
 
     /// Parses one JSON value from a string.
-    public static func parse(_ text: String, maxBytes: Int = 100_000_000, context: String = "JSON") throws -> JSONValue {
-        try parse(Array(text.utf8), maxBytes: maxBytes, context: context)
+    public static func parse(_ text: String, maxBytes: Int = 100_000_000, context: String = "JSON",
+                             largeIntegersAsNumbers: Bool = false) throws -> JSONValue {
+        try parse(Array(text.utf8), maxBytes: maxBytes, context: context, largeIntegersAsNumbers: largeIntegersAsNumbers)
     }
 }
 
@@ -177,6 +185,8 @@ struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let context: String
     var pos = 0
+    /// See ``JSON/parse(_:maxBytes:context:largeIntegersAsNumbers:)``.
+    var largeIntegersAsNumbers = false
 
     init(bytes: UnsafeBufferPointer<UInt8>, context: String) {
         self.bytes = bytes
@@ -440,6 +450,7 @@ struct JSONParser {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<pos]), as: UTF8.self)
         if integer {
             if tooBig {
+                if largeIntegersAsNumbers, let d = Double(text), d.isFinite { return .number(d) }
                 pos = start
                 throw error("integer \(text) is outside ±2^53")
             }

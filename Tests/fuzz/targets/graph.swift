@@ -74,7 +74,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         return 0
     }
     do {
-        let v = try JSON.parse(bytes, maxBytes: 1 << 20, context: "graph JSON")
+        let v = try JSON.parse(bytes, maxBytes: 1 << 20, context: "graph JSON", largeIntegersAsNumbers: true)
         exercise(try Architecture.fromJSON(v))
     } catch is SwiftCNNError {
     } catch {

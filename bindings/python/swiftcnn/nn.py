@@ -76,7 +76,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = [
     "Module", "Value", "Input",
-    "Conv2d", "BatchNorm2d", "Linear",
+    "Conv2d", "BatchNorm2d", "Linear", "LayerNorm",
     "ReLU", "ReLU6", "Hardtanh", "LeakyReLU", "Sigmoid", "Tanh", "Hardswish", "Hardsigmoid",
     "SiLU", "GELU", "Softmax", "Identity",
     "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
@@ -84,6 +84,7 @@ __all__ = [
     "UpsamplingBilinear2d", "ZeroPad2d", "Reshape",
     "Sequential", "Graph",
     "add", "sub", "mul", "div", "concat", "cat", "split", "mean", "transpose", "permute", "reshape",
+    "erf", "sqrt", "exp", "log", "neg", "abs", "reciprocal",
     "graph_json", "sequential_json", "to_node", "output_shape", "parameter_shapes", "dumps",
     "SCHEMA_VERSION",
 ]
@@ -531,8 +532,9 @@ class BatchNorm2d(Module):
 
 
 class Linear(Module):
-    """``torch.nn.Linear``: op ``linear``; ``weight`` [out, in] and ``bias`` [out]. The input
-    must be flat, ``[N, in_features]`` (put a :class:`Flatten` before it)."""
+    """``torch.nn.Linear``: op ``linear``; ``weight`` [out, in] and ``bias`` [out]. It works on
+    the last axis: ``[N, ..., in_features]`` gives ``[N, ..., out_features]`` (usually the input
+    is flat, ``[N, in_features]``: put a :class:`Flatten` before it)."""
 
     _op = "linear"
 
@@ -550,18 +552,63 @@ class Linear(Module):
 
     def _infer(self, in_shapes, path):
         s = in_shapes[0]
-        if len(s) != 1:
-            raise ValueError(f"{self._where(path)}: expected a flat input [N, {self.in_features}], got {_fmt(s)} "
-                             f"(add nn.Flatten() before it)")
-        if s[0] != self.in_features:
-            raise ValueError(f"{self._where(path)}: expected {self.in_features} input features, got {_fmt(s)}")
-        return [(self.out_features,)]
+        if s[-1] != self.in_features:
+            raise ValueError(f"{self._where(path)}: expected {self.in_features} input features in the last axis, "
+                             f"got {_fmt(s)} (add nn.Flatten() before it for a flat [N, {self.in_features}])")
+        return [tuple(s[:-1]) + (self.out_features,)]
 
     def _attrs(self, in_shapes, path):
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias}
 
     def _repr_args(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias}"
+
+
+class LayerNorm(Module):
+    """``torch.nn.LayerNorm``: op ``layer_norm`` over the last ``len(normalized_shape)`` axes
+    (which must be ``normalized_shape``); ``weight`` and (with ``bias``) ``bias`` of
+    ``normalized_shape``. Only ``elementwise_affine=True``."""
+
+    _op = "layer_norm"
+
+    def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True, *, name: Optional[str] = None):
+        super().__init__(name)
+        w = "LayerNorm"
+        if isinstance(normalized_shape, (list, tuple)):
+            shape = tuple(_int(d, f"{w}: normalized_shape", 1) for d in normalized_shape)
+        else:
+            shape = (_int(normalized_shape, f"{w}: normalized_shape", 1),)
+        if not 1 <= len(shape) <= 3:
+            raise ValueError(f"{w}: normalized_shape must have 1 to 3 sizes, got {list(shape)}")
+        self.normalized_shape = shape
+        self.eps = _float(eps, f"{w}: eps")
+        if not self.eps > 0:
+            raise ValueError(f"{w}: eps must be > 0, got {self.eps}")
+        if not _bool(elementwise_affine, f"{w}: elementwise_affine"):
+            raise ValueError(f"{w}: elementwise_affine=False is not supported by schema v1 (layer_norm always "
+                             f"has a weight)")
+        self.bias = _bool(bias, f"{w}: bias")
+
+    def _param_specs(self):
+        specs = [("weight", self.normalized_shape, False)]
+        if self.bias:
+            specs.append(("bias", self.normalized_shape, False))
+        return specs
+
+    def _infer(self, in_shapes, path):
+        s = in_shapes[0]
+        k = len(self.normalized_shape)
+        if len(s) < k or tuple(s[-k:]) != self.normalized_shape:
+            raise ValueError(f"{self._where(path)}: expected the last axes to be {list(self.normalized_shape)}, "
+                             f"got {_fmt(s)}")
+        return [s]
+
+    def _attrs(self, in_shapes, path):
+        return {"axis": -len(self.normalized_shape), "epsilon": self.eps, "bias": self.bias}
+
+    def _repr_args(self):
+        return f"{self.normalized_shape}, eps={self.eps}, bias={self.bias}"
 
 
 # -- activations
@@ -1233,6 +1280,52 @@ def _value(v: Any, what: str) -> Value:
     return v
 
 
+class _UnaryFn(Module):
+    """An elementwise op without attributes (the functional helpers erf, sqrt, ...)."""
+
+    def __init__(self, op: str, name: Optional[str]):
+        super().__init__(name)
+        self._op = op
+
+    def _repr_args(self):
+        return repr(self._op)
+
+
+def erf(x: Value, *, name: Optional[str] = None) -> Value:
+    """``torch.erf(x)`` (op ``erf``)."""
+    return _UnaryFn("erf", name)(_value(x, "erf: x"))
+
+
+def sqrt(x: Value, *, name: Optional[str] = None) -> Value:
+    """``torch.sqrt(x)`` (op ``sqrt``; NaN below 0)."""
+    return _UnaryFn("sqrt", name)(_value(x, "sqrt: x"))
+
+
+def exp(x: Value, *, name: Optional[str] = None) -> Value:
+    """``torch.exp(x)`` (op ``exp``)."""
+    return _UnaryFn("exp", name)(_value(x, "exp: x"))
+
+
+def log(x: Value, *, name: Optional[str] = None) -> Value:
+    """``torch.log(x)`` (op ``log``; -inf at 0, NaN below)."""
+    return _UnaryFn("log", name)(_value(x, "log: x"))
+
+
+def neg(x: Value, *, name: Optional[str] = None) -> Value:
+    """``-x`` (op ``neg``)."""
+    return _UnaryFn("neg", name)(_value(x, "neg: x"))
+
+
+def abs(x: Value, *, name: Optional[str] = None) -> Value:  # noqa: A001 (torch's name)
+    """``torch.abs(x)`` (op ``abs``)."""
+    return _UnaryFn("abs", name)(_value(x, "abs: x"))
+
+
+def reciprocal(x: Value, *, name: Optional[str] = None) -> Value:
+    """``torch.reciprocal(x)``, 1/x (op ``reciprocal``)."""
+    return _UnaryFn("reciprocal", name)(_value(x, "reciprocal: x"))
+
+
 def add(a: Value, b: Value, *, name: Optional[str] = None) -> Value:
     """``a + b`` with numpy broadcasting over equal ranks (op ``add``)."""
     return _Binary("add", name)(_value(a, "add: a"), _value(b, "add: b"))
@@ -1708,6 +1801,11 @@ def _json_params(node: Mapping[str, Any], prefix: str, out: List[Tuple[str, Shap
         add("weight", (int(a["out_features"]), int(a["in_features"])))
         if a.get("bias", True):
             add("bias", (int(a["out_features"]),))
+    elif op == "constant":
+        out.append((path, tuple(int(d) for d in a["shape"]), False))
+    elif op == "layer_norm":
+        raise ValueError(f"parameter_shapes: the parameters of layer_norm {path!r} take their shape from its input; "
+                         f"give the module (nn.LayerNorm) or create the model and read its state dict")
     elif op in ("sequential", "branches"):
         for c in node.get("children", []):
             _json_params(c, path, out)

@@ -426,6 +426,45 @@ def test_unknown_dims_and_shape_errors():
         nn.sequential_json(nn.Sequential(nn.ReLU()), (1, 3, 4, 5))
 
 
+def test_onnx_importer_ops():
+    x = nn.Input((3, 6, 6))
+    h = nn.Conv2d(3, 4, 3, padding=1, name="stem")(x)
+    t = nn.permute(h, 0, 2, 3, 1, name="to_last")
+    norm = nn.LayerNorm(4, eps=1e-6, name="norm")
+    t = norm(t)
+    t = nn.Linear(4, 8, name="pw1")(t)             # any rank: the last axis
+    assert t.shape == (6, 6, 8)
+    t = nn.reciprocal(nn.exp(nn.neg(nn.log(nn.abs(nn.sqrt(nn.erf(t)))))))
+    y = nn.permute(nn.Linear(8, 4, name="pw2")(t), 0, 3, 1, 2)
+    doc = nn.graph_json(x, nn.add(h, y, name="sum"))
+    ops = [n["op"] for n in nodes_of(doc)]
+    assert ops[:4] == ["conv2d", "transpose", "layer_norm", "linear"]
+    assert ops[4:11] == ["erf", "sqrt", "abs", "log", "neg", "exp", "reciprocal"]
+    assert nodes_of(doc)[2]["attrs"] == {"axis": -1, "epsilon": 1e-6, "bias": True}
+    assert list(nn.parameter_shapes(norm).items()) == [("weight", (4,)), ("bias", (4,))]
+    assert nn.to_node(nn.LayerNorm((2, 3), bias=False)) == {"name": "", "op": "layer_norm",
+                                                           "attrs": {"axis": -2, "epsilon": 1e-5, "bias": False}}
+    with pytest.raises(ValueError, match="layer_norm 'norm'.*input"):
+        nn.parameter_shapes(doc)
+    with pytest.raises(ValueError, match=r"last axes to be \[5\]"):
+        nn.LayerNorm(5)(h)
+    with pytest.raises(ValueError, match="elementwise_affine"):
+        nn.LayerNorm(4, elementwise_affine=False)
+    with pytest.raises(ValueError, match="eps"):
+        nn.LayerNorm(4, eps=0)
+    # A constant node written by hand (an importer's) has its parameter under its own name.
+    node = {"name": "scale", "op": "constant", "inputs": [], "attrs": {"shape": [4, 1, 1]}}
+    assert nn.parameter_shapes({"name": "", "op": "graph", "graph": {"inputs": ["input"], "nodes": [node],
+                                                                      "outputs": ["scale"]}}) == OrderedDict([("scale", (4, 1, 1))])
+
+
+@needs_torch
+def test_layer_norm_parameters_match_torch():
+    for shape in (4, (3, 4)):
+        assert list(nn.parameter_shapes(nn.LayerNorm(shape)).items()) == _torch_keys(T.LayerNorm(shape))
+        assert list(nn.parameter_shapes(nn.LayerNorm(shape, bias=False)).items()) == _torch_keys(T.LayerNorm(shape, bias=False))
+
+
 def test_graph_inputs_and_outputs():
     x = nn.Input((2,))
     other = nn.Input((2,), name="other")

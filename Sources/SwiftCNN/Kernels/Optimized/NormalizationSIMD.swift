@@ -145,3 +145,57 @@ extension Optimized {
         }
     }
 }
+
+extension Optimized {
+    /// Layer normalization over rows (``Reference/layerNorm(_:weight:bias:_:rows:size:eps:)``'s
+    /// contract; x and y may alias) in 16-lane float: the row sum, then the sum of squared
+    /// deviations from the mean (two passes, no cancellation), each reduced across lanes in
+    /// double; then y = (x − mean)·rstd·w + b. Rows are spread over the threads when there
+    /// is work enough.
+    static func layerNorm(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>?, bias b: UnsafePointer<Float>?,
+                          _ y: UnsafeMutablePointer<Float>, rows: Int, size: Int, eps: Float) {
+        typealias V = SIMD16<Float>
+        let body = { (r: Int) in
+            let row = x + r * size, out = y + r * size
+            var acc = V()
+            var i = 0
+            while i < size {
+                acc += loadPartial(row + i, min(16, size - i))
+                i += 16
+            }
+            var total = 0.0
+            for j in 0..<16 { total += Double(acc[j]) }
+            let mean = Float(total / Double(size))
+            let mv = V(repeating: mean)
+            var sq = V()
+            i = 0
+            while i < size {
+                let cnt = min(16, size - i)
+                var d = loadPartial(row + i, cnt) - mv
+                if cnt < 16 { for j in cnt..<16 { d[j] = 0 } }
+                sq = sq.addingProduct(d, d)
+                i += 16
+            }
+            var sqTotal = 0.0
+            for j in 0..<16 { sqTotal += Double(sq[j]) }
+            let rstd = V(repeating: Float(1 / (sqTotal / Double(size) + Double(eps)).squareRoot()))
+            i = 0
+            while i < size {
+                let cnt = min(16, size - i)
+                var v = (loadPartial(row + i, cnt) - mv) * rstd
+                if let w { v *= loadPartial(w + i, cnt) }
+                if let b { v += loadPartial(b + i, cnt) }
+                storePartial(v, out + i, cnt)
+                i += 16
+            }
+        }
+        if rows < 2 || rows &* size < 1 << 15 || Threading.numThreads < 2 {
+            for r in 0..<rows { body(r) }
+        } else {
+            let chunks = min(rows, Threading.numThreads * 4)
+            Threading.parallelFor(chunks) { c in
+                for r in (rows * c / chunks)..<(rows * (c + 1) / chunks) { body(r) }
+            }
+        }
+    }
+}

@@ -12,10 +12,11 @@ import Darwin
 // zero-padded vector, so every element gets the same arithmetic wherever it sits; long
 // arrays are split over the threads (``Optimized/elementwiseChunks(_:threshold:_:)``).
 //
-// hardswish, hardsigmoid, clip and leakyReLU use the reference's float operations in the
-// same order, so they are bitwise equal to it; sigmoid and SiLU use the polynomial
-// ``Optimized/expSIMD(_:)`` and the tanh GELU ``Optimized/tanh16(_:)`` (a few ulp). The exact
-// GELU (erf) has no vector form here: it runs the reference's scalar formula, in parallel.
+// hardswish, hardsigmoid, clip, leakyReLU, sqrt, neg, abs and reciprocal use the
+// reference's float operations in the same order, so they are bitwise equal to it; sigmoid
+// and SiLU use the polynomial ``Optimized/expSIMD(_:)`` and the tanh GELU
+// ``Optimized/tanh16(_:)`` (a few ulp). The exact GELU, erf, exp and log (and their
+// backward) have no vector form here: they run the reference's scalar formulas, in parallel.
 
 /// A 16-lane forward function for ``Optimized/mapUnary(_:_:count:threshold:_:)``; a value,
 /// so that it can carry an op's parameters into the specialized loop.
@@ -99,6 +100,20 @@ extension Optimized {
                     for i in start..<(start + n) { y[i] = UnaryMath.gelu(x[i]) }
                 }
             }
+        case .erf:
+            elementwiseChunks(count) { start, n in for i in start..<(start + n) { y[i] = erff(x[i]) } }
+        case .exp:
+            elementwiseChunks(count) { start, n in for i in start..<(start + n) { y[i] = expf(x[i]) } }
+        case .log:
+            elementwiseChunks(count) { start, n in for i in start..<(start + n) { y[i] = logf(x[i]) } }
+        case .sqrt:
+            mapUnary(x, y, count: count, threshold: cheap, SqrtVector())
+        case .neg:
+            mapUnary(x, y, count: count, threshold: cheap, NegVector())
+        case .abs:
+            mapUnary(x, y, count: count, threshold: cheap, AbsVector())
+        case .reciprocal:
+            mapUnary(x, y, count: count, threshold: cheap, ReciprocalVector())
         }
     }
 
@@ -128,6 +143,24 @@ extension Optimized {
                     for i in start..<(start + n) { dx[i] = UnaryMath.geluGrad(x[i], g[i]) }
                 }
             }
+        case .erf:
+            elementwiseChunks(count) { start, n in
+                for i in start..<(start + n) { dx[i] = UnaryMath.erfGrad(x[i], g[i]) }
+            }
+        case .exp:
+            elementwiseChunks(count) { start, n in
+                for i in start..<(start + n) { dx[i] = g[i] * expf(x[i]) }
+            }
+        case .sqrt:
+            mapUnaryGrad(x, g, dx, count: count, threshold: cheap, SqrtGradVector())
+        case .log:
+            mapUnaryGrad(x, g, dx, count: count, threshold: cheap, LogGradVector())
+        case .neg:
+            mapUnaryGrad(x, g, dx, count: count, threshold: cheap, NegGradVector())
+        case .abs:
+            mapUnaryGrad(x, g, dx, count: count, threshold: cheap, AbsGradVector())
+        case .reciprocal:
+            mapUnaryGrad(x, g, dx, count: count, threshold: cheap, ReciprocalGradVector())
         }
     }
 }
@@ -186,7 +219,72 @@ struct GeluTanhVector: UnaryVectorFunction {
     }
 }
 
+/// √x (IEEE square root: bitwise the scalar's).
+struct SqrtVector: UnaryVectorFunction {
+    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { v.squareRoot() }
+}
+
+/// −x: the sign bit flipped, as the scalar negation (the SIMD prefix − is 0 − x, which
+/// gives +0 for +0).
+struct NegVector: UnaryVectorFunction {
+    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(v) }
+}
+
+/// |x| (the sign bit cleared: NaN stays NaN).
+struct AbsVector: UnaryVectorFunction {
+    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
+        return unsafeBitCast(bits, to: SIMD16<Float>.self)
+    }
+}
+
+/// 1/x.
+struct ReciprocalVector: UnaryVectorFunction {
+    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { 1 / v }
+}
+
 // MARK: - Backward functions
+
+/// g / (2√x).
+struct SqrtGradVector: UnaryGradVectorFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / (2 * x.squareRoot()) }
+}
+
+/// g / x.
+struct LogGradVector: UnaryGradVectorFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / x }
+}
+
+/// −g (the sign bit flipped).
+struct NegGradVector: UnaryGradVectorFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(g) }
+}
+
+extension Optimized {
+    /// Every lane with its sign bit flipped (exactly the scalar unary minus).
+    @inline(__always)
+    static func flipSign(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) ^ SIMD16<UInt32>(repeating: 0x8000_0000), to: SIMD16<Float>.self)
+    }
+}
+
+/// g · sign(x): g where x > 0, −g where x < 0, else 0 (±0 and NaN).
+struct AbsGradVector: UnaryGradVectorFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        var r = SIMD16<Float>()
+        r.replace(with: g, where: x .> 0)
+        r.replace(with: Optimized.flipSign(g), where: x .< 0)
+        return r
+    }
+}
+
+/// −g · (1/x)².
+struct ReciprocalGradVector: UnaryGradVectorFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        let r = 1 / x
+        return Optimized.flipSign(g) * (r * r)
+    }
+}
 
 /// g · s(1 − s), s = sigmoid(x).
 struct SigmoidGradVector: UnaryGradVectorFunction {

@@ -60,6 +60,30 @@ enum UnaryMath {
         return g * (dLeft + dRight)
     }
 
+    /// 2/√π, erf's derivative at 0.
+    static let twoOverSqrtPi = Float(1.1283791670955126)
+
+    /// d erf / dx · g = g · 2/√π · e^(−x²) (torch's erf backward).
+    @inline(__always)
+    static func erfGrad(_ v: Float, _ g: Float) -> Float { g * (twoOverSqrtPi * expf(-(v * v))) }
+
+    /// d sqrt / dx · g = g / (2√x) (torch's `grad / (2 * result)`).
+    @inline(__always)
+    static func sqrtGrad(_ v: Float, _ g: Float) -> Float { g / (2 * v.squareRoot()) }
+
+    /// d |x| / dx · g = g · sign(x), with sign 0 at ±0 and for NaN (torch's `grad * sgn(x)`).
+    @inline(__always)
+    static func absGrad(_ v: Float, _ g: Float) -> Float {
+        v > 0 ? g : (v < 0 ? -g : 0)
+    }
+
+    /// d (1/x) / dx · g = −g · (1/x)² (torch's `-grad * result * result`).
+    @inline(__always)
+    static func reciprocalGrad(_ v: Float, _ g: Float) -> Float {
+        let r = 1 / v
+        return -g * (r * r)
+    }
+
     /// The open interval of x where hardsigmoid's αx + β lies strictly inside (0, 1), as
     /// (−β/α, (1−β)/α) ordered by the sign of α; empty for α = 0. With torch's α = 1/6,
     /// β = 0.5 these round to exactly (−3, 3), torch's hardsigmoid_backward bounds.
@@ -106,6 +130,13 @@ extension Reference {
             } else {
                 for i in 0..<count { y[i] = UnaryMath.gelu(x[i]) }
             }
+        case .erf: for i in 0..<count { y[i] = erff(x[i]) }
+        case .sqrt: for i in 0..<count { y[i] = x[i].squareRoot() }
+        case .exp: for i in 0..<count { y[i] = expf(x[i]) }
+        case .log: for i in 0..<count { y[i] = logf(x[i]) }
+        case .neg: for i in 0..<count { y[i] = -x[i] }
+        case .abs: for i in 0..<count { y[i] = Swift.abs(x[i]) }
+        case .reciprocal: for i in 0..<count { y[i] = 1 / x[i] }
         }
     }
 
@@ -152,6 +183,13 @@ extension Reference {
             } else {
                 for i in 0..<count { dx[i] = UnaryMath.geluGrad(x[i], g[i]) }
             }
+        case .erf: for i in 0..<count { dx[i] = UnaryMath.erfGrad(x[i], g[i]) }
+        case .sqrt: for i in 0..<count { dx[i] = UnaryMath.sqrtGrad(x[i], g[i]) }
+        case .exp: for i in 0..<count { dx[i] = g[i] * expf(x[i]) }
+        case .log: for i in 0..<count { dx[i] = g[i] / x[i] }
+        case .neg: for i in 0..<count { dx[i] = -g[i] }
+        case .abs: for i in 0..<count { dx[i] = UnaryMath.absGrad(x[i], g[i]) }
+        case .reciprocal: for i in 0..<count { dx[i] = UnaryMath.reciprocalGrad(x[i], g[i]) }
         }
     }
 }
