@@ -22,6 +22,24 @@ Blocks (batch 1):
                  depthwise 3×3 + BN + ReLU6, 1×1 192 → 32 + BN, plus the input
   se_block       a squeeze-excitation block at 28×28 on 96 channels: global average pool,
                  1×1 96 → 24 + ReLU, 1×1 24 → 96 + hardsigmoid, multiply
+  mbv3_se5       MobileNet v3-large's 5×5 block at 28×28: 1×1 40 → 120 + BN + ReLU, depthwise
+                 5×5 + BN + ReLU, squeeze-excitation (120 → 32 + ReLU, 32 → 120 +
+                 hardsigmoid, multiply), 1×1 120 → 40 + BN, plus the input
+  mbv3_hs        MobileNet v3-large's hardswish block at 14×14: 1×1 112 → 672 + BN +
+                 hardswish, depthwise 3×3 + BN + hardswish, squeeze-excitation (672 → 168,
+                 hardsigmoid), 1×1 672 → 112 + BN, plus the input
+  effnet_mb      EfficientNet-B0's MBConv at 28×28: 1×1 40 → 240 + BN + SiLU, depthwise 5×5 +
+                 BN + SiLU, squeeze-excitation (240 → 10 + SiLU, 10 → 240 + sigmoid,
+                 multiply), 1×1 240 → 40 + BN, plus the input
+  shuffle_unit   ShuffleNet v2's stride-1 unit at 28×28 on 116 channels: split in halves, the
+                 second through 1×1 + BN + ReLU, depthwise 3×3 + BN, 1×1 + BN + ReLU; concat;
+                 channel shuffle (reshape to [N, 2, 58, H·W], transpose, reshape back)
+  fire           SqueezeNet 1.1's fire module at 55×55: 1×1 squeeze 128 → 16 + ReLU, then 1×1
+                 16 → 64 + ReLU and 3×3 16 → 64 + ReLU side by side, concatenated
+
+--baseline DIR adds a third engine: a swiftcnn package folder (e.g. a copy of an earlier
+build's installed `swiftcnn` directory) imported first from DIR, run in the same rounds, so
+that before and after are measured side by side with ORT.
 """
 from __future__ import annotations
 
@@ -36,7 +54,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BLOCKS = ["dw_separable", "dw_stride2", "inverted_res", "se_block"]
+BLOCKS = ["dw_separable", "dw_stride2", "inverted_res", "se_block", "mbv3_se5", "mbv3_hs", "effnet_mb",
+          "shuffle_unit", "fire"]
 sys.path.insert(0, HERE)
 from bench_compare import timed  # noqa: E402  (warm-up of at least 1 s, then timed runs)
 
@@ -109,6 +128,84 @@ def build(name: str):
         s = N.Hardsigmoid()(N.Conv2d(r, c, 1, name="fc2")(N.ReLU()(N.Conv2d(c, r, 1, name="fc1")(s))))
         doc = N.graph_json(inputs=x, outputs=N.mul(x, s), name=name)
         return SE(), doc, (1, c, hw, hw)
+    if name in ("mbv3_se5", "mbv3_hs", "effnet_mb"):
+        # (channels, expanded, kernel, squeezed, activation, map size)
+        c, e, k, sq, act, hw = {"mbv3_se5": (40, 120, 5, 32, "relu", 28), "mbv3_hs": (112, 672, 3, 168, "hardswish", 14),
+                                "effnet_mb": (40, 240, 5, 10, "silu", 28)}[name]
+        t_act = {"relu": T.ReLU, "hardswish": T.Hardswish, "silu": T.SiLU}[act]
+        n_act = {"relu": N.ReLU, "hardswish": N.Hardswish, "silu": N.SiLU}[act]
+        # The squeeze's activation and gate: MobileNet v3 ReLU and hardsigmoid, EfficientNet SiLU and sigmoid.
+        t_sq, n_sq = (T.SiLU, N.SiLU) if act == "silu" else (T.ReLU, N.ReLU)
+        t_gate, n_gate = (T.Sigmoid, N.Sigmoid) if act == "silu" else (T.Hardsigmoid, N.Hardsigmoid)
+
+        class MB(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.expand = T.Sequential(T.Conv2d(c, e, 1, bias=False), T.BatchNorm2d(e), t_act())
+                self.dw = T.Sequential(T.Conv2d(e, e, k, 1, k // 2, groups=e, bias=False), T.BatchNorm2d(e), t_act())
+                self.se_pool = T.AdaptiveAvgPool2d(1)
+                self.se_fc1 = T.Conv2d(e, sq, 1)
+                self.se_act = t_sq()
+                self.se_fc2 = T.Conv2d(sq, e, 1)
+                self.se_gate = t_gate()
+                self.project = T.Sequential(T.Conv2d(e, c, 1, bias=False), T.BatchNorm2d(c))
+
+            def forward(self, x):
+                h = self.dw(self.expand(x))
+                s = self.se_gate(self.se_fc2(self.se_act(self.se_fc1(self.se_pool(h)))))
+                return x + self.project(h * s)
+
+        x = N.Input((c, hw, hw))
+        h = N.Sequential(N.Conv2d(c, e, 1, bias=False), N.BatchNorm2d(e), n_act(), name="expand")(x)
+        h = N.Sequential(N.Conv2d(e, e, k, 1, k // 2, groups=e, bias=False), N.BatchNorm2d(e), n_act(), name="dw")(h)
+        s = N.AdaptiveAvgPool2d(1, name="se_pool")(h)
+        s = n_gate()(N.Conv2d(sq, e, 1, name="se_fc2")(n_sq()(N.Conv2d(e, sq, 1, name="se_fc1")(s))))
+        y = N.add(x, N.Sequential(N.Conv2d(e, c, 1, bias=False), N.BatchNorm2d(c), name="project")(N.mul(h, s)))
+        return MB(), N.graph_json(inputs=x, outputs=y, name=name), (1, c, hw, hw)
+    if name == "shuffle_unit":
+        c, hw = 116, 28
+        b = c // 2
+
+        class Unit(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.branch = T.Sequential(T.Conv2d(b, b, 1, bias=False), T.BatchNorm2d(b), T.ReLU(),
+                                           T.Conv2d(b, b, 3, 1, 1, groups=b, bias=False), T.BatchNorm2d(b),
+                                           T.Conv2d(b, b, 1, bias=False), T.BatchNorm2d(b), T.ReLU())
+
+            def forward(self, x):
+                x1, x2 = x.chunk(2, dim=1)
+                y = torch.cat((x1, self.branch(x2)), dim=1)
+                n = y.shape[0]
+                return y.reshape(n, 2, b, hw * hw).transpose(1, 2).reshape(n, c, hw, hw)
+
+        x = N.Input((c, hw, hw))
+        x1, x2 = N.split(x, b, dim=1)
+        br = N.Sequential(N.Conv2d(b, b, 1, bias=False), N.BatchNorm2d(b), N.ReLU(),
+                          N.Conv2d(b, b, 3, 1, 1, groups=b, bias=False), N.BatchNorm2d(b),
+                          N.Conv2d(b, b, 1, bias=False), N.BatchNorm2d(b), N.ReLU(), name="branch")(x2)
+        y = N.concat([x1, br], dim=1)
+        y = N.reshape(N.transpose(N.reshape(y, (2, b, hw * hw)), 1, 2), (c, hw, hw))
+        return Unit(), N.graph_json(inputs=x, outputs=y, name=name), (1, c, hw, hw)
+    if name == "fire":
+        c, sq, ex, hw = 128, 16, 64, 55
+
+        class Fire(T.Module):
+            def __init__(self):
+                super().__init__()
+                self.squeeze = T.Conv2d(c, sq, 1)
+                self.expand1x1 = T.Conv2d(sq, ex, 1)
+                self.expand3x3 = T.Conv2d(sq, ex, 3, padding=1)
+
+            def forward(self, x):
+                s = torch.relu(self.squeeze(x))
+                return torch.cat([torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], 1)
+
+        x = N.Input((c, hw, hw))
+        s = N.ReLU()(N.Conv2d(c, sq, 1, name="squeeze")(x))
+        y = N.concat([N.ReLU()(N.Conv2d(sq, ex, 1, name="expand1x1")(s)),
+                      N.ReLU()(N.Conv2d(sq, ex, 3, padding=1, name="expand3x3")(s))], dim=1)
+        return Fire(), N.graph_json(inputs=x, outputs=y, name=name), (1, c, hw, hw)
     raise SystemExit(f"unknown block {name}")
 
 
@@ -163,7 +260,9 @@ def worker(kind: str, args) -> dict:
     import numpy as np
     x = np.load(os.path.join(args.folder, args.block + ".x.npy"))
     want = np.load(os.path.join(args.folder, args.block + ".y.npy"))
-    if kind == "swiftcnn":
+    if kind in ("swiftcnn", "baseline"):
+        if kind == "baseline":
+            sys.path.insert(0, args.baseline)
         import swiftcnn
         swiftcnn.set_num_threads(args.threads)
         m = swiftcnn.load(os.path.join(args.folder, args.block + ".safetensors"))
@@ -190,26 +289,35 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--swiftcnn-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
+    ap.add_argument("--baseline", help="a folder holding an earlier build's swiftcnn package: timed as a third engine")
+    ap.add_argument("--keep", help="write the block files (.safetensors, .onnx, input, output) here")
     ap.add_argument("--json", help="also write the results here")
-    ap.add_argument("--worker", choices=["swiftcnn", "ort"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["swiftcnn", "baseline", "ort"], help=argparse.SUPPRESS)
     ap.add_argument("--block", help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args)))
         return
-    folder = tempfile.mkdtemp(prefix="swiftcnn-blocks-")
+    folder = args.keep or tempfile.mkdtemp(prefix="swiftcnn-blocks-")
+    os.makedirs(folder, exist_ok=True)
     results = []
+    engines = [("swiftcnn", args.swiftcnn_python), ("ort", sys.executable)]
+    if args.baseline:
+        engines.insert(0, ("baseline", args.swiftcnn_python))
     print(f"threads {args.threads}, {args.runs} runs x {args.rounds} rounds; median ms (batch 1)")
-    print(f"{'block':<14} {'swiftcnn':>9} {'ORT':>9} {'ratio':>7}   max rel. error vs torch (swiftcnn, ORT)")
+    base_head = f"{'baseline':>9} {'ratio':>7} " if args.baseline else ""
+    print(f"{'block':<14} {base_head}{'swiftcnn':>9} {'ORT':>9} {'ratio':>7}   max rel. error vs torch (swiftcnn, ORT)")
     for name in args.blocks.split(","):
         prepare(name, folder)
-        per = {"swiftcnn": [], "ort": []}
+        per = {kind: [] for kind, _ in engines}
         errs = {}
         for _ in range(args.rounds):
-            for kind, py in (("swiftcnn", args.swiftcnn_python), ("ort", sys.executable)):
+            for kind, py in engines:
                 cmd = [py, os.path.abspath(__file__), "--worker", kind, "--block", name, "--folder", folder,
                        "--threads", str(args.threads), "--runs", str(args.runs), "--warmup", str(args.warmup)]
+                if kind == "baseline":
+                    cmd += ["--baseline", os.path.abspath(args.baseline)]
                 p = subprocess.run(cmd, capture_output=True, text=True)
                 if p.returncode != 0:
                     raise SystemExit(f"{kind} worker failed for {name}:\n{p.stderr}")
@@ -217,8 +325,14 @@ def main():
                 per[kind].append(r["median_ms"])
                 errs[kind] = r["error"]
         s, o = statistics.median(per["swiftcnn"]), statistics.median(per["ort"])
-        results.append({"block": name, "swiftcnn_ms": s, "ort_ms": o, "ratio": s / o, "errors": errs})
-        print(f"{name:<14} {s:9.3f} {o:9.3f} {s / o:7.2f}   {errs['swiftcnn']:.1e}, {errs['ort']:.1e}")
+        row = {"block": name, "swiftcnn_ms": s, "ort_ms": o, "ratio": s / o, "errors": errs}
+        base_cols = ""
+        if args.baseline:
+            bl = statistics.median(per["baseline"])
+            row.update(baseline_ms=bl, baseline_ratio=bl / o)
+            base_cols = f"{bl:9.3f} {bl / o:7.2f} "
+        results.append(row)
+        print(f"{name:<14} {base_cols}{s:9.3f} {o:9.3f} {s / o:7.2f}   {errs['swiftcnn']:.1e}, {errs['ort']:.1e}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

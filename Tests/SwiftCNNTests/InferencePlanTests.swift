@@ -96,7 +96,7 @@ final class InferencePlanTests: XCTestCase {
         _ = try lenet.forward(try r.tensor([2, 1, 32, 32]))
         let steps = try XCTUnwrap(lenet.plan.cachedForwardPlan([2, 1, 32, 32])).steps
         let kernels: [InferencePlan.Conv.Kernel] = steps.compactMap {
-            if case .conv(let conv, let g, _, _, _, _, _) = $0 { return conv.kernel(g) } else { return nil }
+            if case .conv(let conv, let g, _, _, _, _, _, _) = $0 { return conv.kernel(g) } else { return nil }
         }
         XCTAssertEqual(kernels, [.small, .byPositions, .gemv])
     }

@@ -245,7 +245,7 @@ final class WinogradTests: XCTestCase {
         let plan = try XCTUnwrap(model.plan.cachedForwardPlan(x.shape))
         var winogradSteps = 0
         for step in plan.steps {
-            guard case .conv(let conv, let g, _, _, _, _, let scratch) = step else { continue }
+            guard case .conv(let conv, let g, _, _, _, _, _, let scratch) = step else { continue }
             XCTAssertTrue(conv.kernel(g) == .winograd)
             let s = try XCTUnwrap(scratch, "a Winograd step without arena scratch")
             XCTAssertEqual(plan.shapes[s], [try Optimized.winogradScratchCount(g)])

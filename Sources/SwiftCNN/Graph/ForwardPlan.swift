@@ -34,7 +34,7 @@ final class ForwardPlan: @unchecked Sendable {
 
     /// One step. Ints are value numbers (see ``Builder``).
     enum Step {
-        case conv(InferencePlan.Conv, Conv2DGeometry, x: Int, y: Int, residual: Int?, relu: Bool, scratch: Int?)
+        case conv(InferencePlan.Conv, Conv2DGeometry, x: Int, y: Int, residual: Int?, relu: Bool, op: UnaryOp?, scratch: Int?)
         case linear(weight: Tensor, bias: Tensor?, LinearGeometry, x: Int, y: Int)
         /// Layer normalization of `rows` rows of `size` (x may be y).
         case layerNorm(weight: Tensor, bias: Tensor?, rows: Int, size: Int, eps: Float, x: Int, y: Int)
@@ -60,7 +60,7 @@ final class ForwardPlan: @unchecked Sendable {
         /// The values the step reads or writes.
         var operands: [Int] {
             switch self {
-            case .conv(_, _, let x, let y, let r, _, let s): return [x, y] + (r.map { [$0] } ?? []) + (s.map { [$0] } ?? [])
+            case .conv(_, _, let x, let y, let r, _, _, let s): return [x, y] + (r.map { [$0] } ?? []) + (s.map { [$0] } ?? [])
             case .linear(_, _, _, let x, let y), .unary(_, let x, let y, _), .maxPool(_, let x, let y),
                  .avgPool(_, let x, let y), .adaptiveAvgPool(_, let x, let y), .lrn(_, _, let x, let y),
                  .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y),
@@ -95,7 +95,14 @@ final class ForwardPlan: @unchecked Sendable {
     init(_ model: Model, inputShape: [Int], outputShape: [Int]) throws {
         var b = try Builder(model: model, inputShape: inputShape, outputShape: outputShape)
         let result = try b.compile(model.architecture.root, path: "", x: Builder.input, owned: false, dest: Builder.output)
-        if result != Builder.output {
+        // A result alone in an arena buffer (a graph's output node) moves to the output
+        // tensor, when nothing else is there yet: its step writes the output directly.
+        if result != Builder.output, b.ownsBuffer(result), b.values[result].count == b.values[Builder.output].count,
+           !b.values.indices.contains(where: { $0 != Builder.output && b.values[$0].buffer == Builder.output }) {
+            let r = b.values[result].buffer
+            b.relocate(buffer: r, to: Builder.output, offset: 0)
+        }
+        if b.values[result].buffer != Builder.output || b.values[result].offset != 0 {
             guard b.values[result].count == b.values[Builder.output].count else {
                 throw SwiftCNNError(.internal, "\(model.name): the plan's result has shape \(Tensor.describe(b.values[result].shape)), not \(Tensor.describe(outputShape))")
             }
@@ -132,11 +139,12 @@ final class ForwardPlan: @unchecked Sendable {
         return out
     }
 
-    private func execute(_ step: Step, _ p: (Int) -> UnsafeMutablePointer<Float>) throws {
+    func execute(_ step: Step, _ p: (Int) -> UnsafeMutablePointer<Float>) throws {
         switch step {
-        case .conv(let conv, let g, let x, let y, let r, let relu, let s):
+        case .conv(let conv, let g, let x, let y, let r, let relu, let op, let s):
             let scratch = s.map { UnsafeMutableBufferPointer(start: p($0), count: shapes[$0][0]) }
-            try conv.execute(g, input: p(x), residual: r.map { UnsafePointer(p($0)) }, relu: relu, output: p(y), scratch: scratch)
+            try conv.execute(g, input: p(x), residual: r.map { UnsafePointer(p($0)) }, relu: relu, op: op, output: p(y),
+                             scratch: scratch)
         case .linear(let w, let bias, let g, let x, let y):
             w.withUnsafePointer { wp in
                 withOptionalPointer(bias) { bp in Optimized.linear(p(x), weight: wp, bias: bp, p(y), g) }
@@ -425,7 +433,7 @@ extension ForwardPlan {
                 let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
                 y = try compileConv(spec, path: childPath, batchNorm: group.bn, x: y,
                                     residual: group.takesResidual ? residual : nil,
-                                    relu: group.relu || (group.takesResidual && residualReLU),
+                                    relu: group.relu || (group.takesResidual && residualReLU), op: group.op,
                                     dest: group.takesResidual ? dest : group.next >= tailStart ? resultDest : nil)
                 owned = true
                 if group.takesResidual { return y }
@@ -449,7 +457,7 @@ extension ForwardPlan {
 
         /// One convolution through the plan (``Model/plannedConv``'s preparation, done once).
         mutating func compileConv(_ spec: ConvSpec, path: String, batchNorm bn: (path: String, eps: Float)?, x: Int,
-                                  residual: Int?, relu: Bool, dest: Int?) throws -> Int {
+                                  residual: Int?, relu: Bool, op: UnaryOp? = nil, dest: Int?) throws -> Int {
             let options = spec.options
             let weight = try model.weight(path, "weight")
             let ownBias = spec.bias ? try model.weight(path, "bias") : nil
@@ -468,7 +476,7 @@ extension ForwardPlan {
             let y = try newValue(shape, dest: destination(dest))
             let scratchCount = try conv.scratchCount(g)
             let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
-            steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, scratch: scratch))
+            steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, op: op, scratch: scratch))
             return y
         }
 
@@ -492,8 +500,13 @@ extension ForwardPlan {
                 // A chain whose only reader is an add waits for it: its last convolution can
                 // then take the other operand as its residual (and a ReLU after the add).
                 var pending: [Int: (chain: [Int], input: Int)] = [:]
+                /// A chain's layers, sequential nodes spliced in (so that a conv inside one fuses
+                /// with what follows it, and a residual add reaches its last conv).
+                func chainLayers(_ chain: [Int]) -> [NamedLayer] {
+                    Builder.flattened(chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) })
+                }
                 func compileChain(_ chain: [Int], input: Int, residual: Int? = nil, residualReLU: Bool = true) throws -> Int {
-                    let children = chain.map { NamedLayer(g.nodes[$0].name, g.nodes[$0].layer) }
+                    let children = chainLayers(chain)
                     return try compileSequence(children[...], path: path, x: input, owned: false, residual: residual,
                                                residualReLU: residualReLU, dest: nil)
                 }
@@ -503,9 +516,11 @@ extension ForwardPlan {
                 }
                 /// Whether a chain ends in a convolution, optionally followed by a batch norm.
                 func endsInConv(_ chain: [Int]) -> Bool {
-                    var k = chain.count - 1
-                    if k >= 1, case .batchNorm2d = g.nodes[chain[k]].layer { k -= 1 }
-                    if case .conv2d = g.nodes[chain[k]].layer { return true }
+                    let layers = chainLayers(chain)
+                    var k = layers.count - 1
+                    guard k >= 0 else { return false }
+                    if k >= 1, case .batchNorm2d = layers[k].layer { k -= 1 }
+                    if case .conv2d = layers[k].layer { return true }
                     return false
                 }
                 for i in g.order where !done[i] {
@@ -579,9 +594,18 @@ extension ForwardPlan {
                 let outer = try Checked.product(Array(shape[..<a])), inner = try Checked.product(Array(shape[(a + 1)...]))
                 let geometry = AxisGeometry(outer: outer, axis: shape[a], inner: inner)
                 var offset = 0
+                var moved = Set<Int>()
                 for x in xs {
                     let size = values[x].shape[a]
-                    steps.append(.concatPart(x: x, axisSize: size, axisOffset: offset, geometry, y: out))
+                    // With one outer block (batch 1), an input alone in its buffer moves into its
+                    // slice of the result: the step that made it writes there, no copy.
+                    let b = values[x].buffer
+                    if outer == 1, !moved.contains(b), ownsBuffer(x) {
+                        moved.insert(b)
+                        relocate(buffer: b, to: values[out].buffer, offset: values[out].offset + offset * inner)
+                    } else {
+                        steps.append(.concatPart(x: x, axisSize: size, axisOffset: offset, geometry, y: out))
+                    }
                     offset += size
                 }
                 return [out]
@@ -612,6 +636,33 @@ extension ForwardPlan {
                 guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
                 return [try compile(layer, path: path, x: xs[0], owned: false, dest: nil)]
             }
+        }
+
+        /// `items` with every sequential layer replaced by its children (recursively), named by
+        /// their joined paths.
+        static func flattened(_ items: [NamedLayer]) -> [NamedLayer] {
+            items.flatMap { item -> [NamedLayer] in
+                guard case .sequential(let children) = item.layer else { return [item] }
+                return flattened(children.map { NamedLayer(Layer.join(item.name, $0.name), $0.layer) })
+            }
+        }
+
+        /// Moves every value in arena buffer `from` to `offset` floats into buffer `to`: the
+        /// steps that made them write there directly. The caller makes sure that nothing else
+        /// uses that part of `to` while `from` is live.
+        mutating func relocate(buffer from: Int, to: Int, offset: Int) {
+            for v in values.indices where values[v].buffer == from {
+                values[v].buffer = to
+                values[v].offset += offset
+            }
+        }
+
+        /// Whether value `v` covers all of an arena buffer, so that ``relocate(buffer:to:offset:)``
+        /// may move the buffer (with the values inside it, which are all within its extent)
+        /// to a place of v's size.
+        func ownsBuffer(_ v: Int) -> Bool {
+            let b = values[v].buffer
+            return b >= 2 && values[v].offset == 0 && bufferCounts[b] == values[v].count
         }
 
         /// Branches concatenated along channels: with batch 1 each branch's last step writes

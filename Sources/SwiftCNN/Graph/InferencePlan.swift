@@ -92,44 +92,57 @@ final class InferencePlan: @unchecked Sendable {
                     || (g.kernelHeight == g.inHeight && g.kernelWidth == g.inWidth))
         }
 
-        /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU).
+        /// Runs the convolution on raw pointers: output = conv(input) + bias (+ residual) (ReLU)
+        /// (`op`, a ``UnaryOp/fusable`` activation: in the output pass of the GEMM and
+        /// depthwise kernels, a pass over the output after the others).
         /// `scratch` (see ``scratchCount(_:)``) avoids allocating; nil (or too small) allocates
         /// what is needed. The one place the tensor path (``Model/plannedConv``) and the
         /// compiled plan run a conv.
         func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
-                     output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
-            try withOptionalPointer(bias) { b in
+                     op: UnaryOp? = nil, output: UnsafeMutablePointer<Float>,
+                     scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            // Whether the kernel applied `op` in its output pass.
+            let fused: Bool = try withOptionalPointer(bias) { b in
                 if let depthwise, kernel(g) == .depthwise {
                     try Optimized.depthwiseConv2d(g, input: input, weight: depthwise.pointer, flip: false, bias: b,
-                                                  residual: residual, relu: relu, output: output, scratch: scratch)
-                    return
+                                                  residual: residual, relu: relu, op: op, output: output, scratch: scratch)
+                    return true
                 }
                 guard case .im2col(let weights) = packed, weights.groups.count == g.groups else {
                     try Optimized.conv2dPrepared(g, input: input, weights: packed, bias: b, residual: residual,
                                                  relu: relu, output: output, scratch: scratch)
-                    return
+                    return false
                 }
                 switch kernel(g) {
                 case .small:
                     Optimized.smallConv(g, input: input, packed: weights.groups[0].pointer, bias: b, residual: residual,
                                         relu: relu, output: output)
+                    return false
                 case .byPositions:
                     Optimized.smallConvByPositions(g, input: input, packed: weights.groups[0].pointer, bias: b,
                                                    residual: residual, relu: relu, output: output)
+                    return false
                 case .gemv:
-                    try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu,
+                    try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu, op: op,
                                     output: output, scratch: scratch)
+                    return true
                 case .gemm, .winograd, .depthwise:
                     try Optimized.conv2dPacked(g, input: input, weights: weights, bias: b, residual: residual,
-                                               relu: relu, output: output)
+                                               relu: relu, op: op, output: output)
+                    return true
                 }
+            }
+            if let op, !fused {
+                // The kernels without the fused op: one pass over the output.
+                let count = g.batch * g.outChannels * g.outPlane
+                Optimized.unary(op, output, output, count: count)
             }
         }
 
         /// Tiny output planes (LeNet's C5, a network's last layers on small inputs): im2col,
         /// then one packed matrix-vector product per output position.
         private func executeGEMV(_ g: Conv2DGeometry, weights: PackedConvWeights, input: UnsafePointer<Float>,
-                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool, op: UnaryOp?,
                                  output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
             let direct = Conv.gemvDirect(g)
             let columnCount = direct ? 0 : g.patchSize * g.outPlane
@@ -149,6 +162,7 @@ final class InferencePlan: @unchecked Sendable {
                 ep.residual = residual.map { $0 + offset }
                 ep.ldr = g.outPlane
                 ep.relu = relu
+                ep.op = op
                 Optimized.gemvPacked(m: g.outChannels, n: g.outPlane, k: g.patchSize, a: weights.groups[0].pointer,
                                      b: b, ldb: g.outPlane, c: output + offset, ldc: g.outPlane, epilogue: ep)
             }
@@ -295,7 +309,8 @@ extension Model {
             }
             let group = Model.convGroup(children, at: i, path: path, residual: residual != nil)
             y = try plannedConv(spec, path: Layer.join(path, children[i].name), batchNorm: group.bn, y,
-                                residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual)
+                                residual: group.takesResidual ? residual : nil, relu: group.relu || group.takesResidual,
+                                op: group.op)
             if group.takesResidual { return y }
             i = group.next
         }
@@ -304,10 +319,11 @@ extension Model {
     }
 
     /// What follows the conv at `i` of `children` and is fused into it: a batch norm (its
-    /// path and eps), a ReLU; `next` is the child after them. With a residual, the block's
+    /// path and eps), a ReLU or another activation (`op`, ``UnaryOp/fusable``: ReLU6,
+    /// hardswish, SiLU, ...); `next` is the child after them. With a residual, the block's
     /// last conv (+ bn) takes the residual add and the block's ReLU (`takesResidual`).
     static func convGroup(_ children: ArraySlice<NamedLayer>, at i: Int, path: String, residual: Bool)
-        -> (bn: (path: String, eps: Float)?, relu: Bool, takesResidual: Bool, next: Int) {
+        -> (bn: (path: String, eps: Float)?, relu: Bool, op: UnaryOp?, takesResidual: Bool, next: Int) {
         var next = i + 1
         var bn: (path: String, eps: Float)? = nil
         if next < children.endIndex, case .batchNorm2d(_, let eps, _) = children[next].layer {
@@ -315,16 +331,20 @@ extension Model {
             next += 1
         }
         var relu = false
+        var op: UnaryOp? = nil
         if next < children.endIndex, case .relu = children[next].layer {
             relu = true
             next += 1
+        } else if next < children.endIndex, case .unary(let u) = children[next].layer, u.fusable {
+            op = u
+            next += 1
         }
-        return (bn, relu, residual && next == children.endIndex && !relu, next)
+        return (bn, relu, op, residual && next == children.endIndex && !relu && op == nil, next)
     }
 
     /// One convolution through the plan: packed (BN-folded) weights, fused output pass.
     func plannedConv(_ spec: ConvSpec, path: String, batchNorm bn: (path: String, eps: Float)?, _ x: Tensor,
-                     residual: Tensor?, relu: Bool) throws -> Tensor {
+                     residual: Tensor?, relu: Bool, op: UnaryOp? = nil) throws -> Tensor {
         let options = spec.options
         let weight = try self.weight(path, "weight")
         let ownBias = spec.bias ? try self.weight(path, "bias") : nil
@@ -342,7 +362,7 @@ extension Model {
         try x.withUnsafePointer { xp in
             try withOptionalPointer(residual) { r in
                 try out.withUnsafeMutablePointerUnchecked { yp in
-                    try conv.execute(g, input: xp, residual: r, relu: relu, output: yp, scratch: nil)
+                    try conv.execute(g, input: xp, residual: r, relu: relu, op: op, output: yp, scratch: nil)
                 }
             }
         }

@@ -35,6 +35,13 @@ public enum UnaryOp: Equatable, Sendable {
     /// 1/x; ±∞ at ±0 (torch `torch.reciprocal`, ONNX Reciprocal).
     case reciprocal
 
+    /// Whether a convolution can apply the op in its output pass (``GEMMEpilogue/op``): every
+    /// op with a vector form (all but the exact, erf GELU).
+    var fusable: Bool {
+        if case .gelu(let approximate) = self { return approximate }
+        return true
+    }
+
     /// The op's name in messages, e.g. `hardsigmoid(alpha: 0.2, beta: 0.5)`.
     var name: String {
         switch self {

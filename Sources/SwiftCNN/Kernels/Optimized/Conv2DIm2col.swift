@@ -61,11 +61,11 @@ extension Optimized {
     }
 
     /// The convolution with pre-packed weights and a fused output pass:
-    /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
-    /// `residual` must not overlap `output`.
+    /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU)
+    /// (then `op`, a ``UnaryOp/fusable`` activation). `residual` must not overlap `output`.
     static func conv2dPacked(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weights: PackedConvWeights,
                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                             output: UnsafeMutablePointer<Float>) throws {
+                             op: UnaryOp? = nil, output: UnsafeMutablePointer<Float>) throws {
         let cg = g.inChannelsPerGroup, og = g.outChannelsPerGroup
         let patch = g.patchSize
         let outPlane = g.outPlane
@@ -75,6 +75,10 @@ extension Optimized {
         if g.batch > 1 && outPlane < batchedPlaneLimit {
             try conv2dPackedBatched(g, input: input, weights: weights, bias: bias, residual: residual, relu: relu,
                                     output: output)
+            if let op {
+                let count = g.batch * g.outChannels * outPlane
+                unary(op, output, output, count: count)
+            }
             return
         }
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
@@ -88,6 +92,7 @@ extension Optimized {
                 ep.residual = residual.map { $0 + offset }
                 ep.ldr = outPlane
                 ep.relu = relu
+                ep.op = op
                 // The im2col matrix is generated straight into the GEMM's packed B panels.
                 let source: GEMMBSource = direct ? .matrix(x, ldb: outPlane) : .im2col(g, x)
                 try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,

@@ -145,7 +145,8 @@ extension Optimized {
     }
 
     /// Depthwise 2-D convolution with the fused output pass:
-    /// out[n, o] = conv(in[n, o / m], w[o]) + bias[o] (+ residual) (then ReLU), m = O / C.
+    /// out[n, o] = conv(in[n, o / m], w[o]) + bias[o] (+ residual) (then ReLU) (then `op`, a
+    /// ``UnaryOp/fusable`` activation), m = O / C.
     ///
     /// - g: a geometry ``depthwiseApplies(_:)`` accepts (any kernel, stride, dilation, padding)
     /// - weight: `[O, 1, KH, KW]`; `flip` flips each kernel (true convolution) — pass
@@ -156,7 +157,7 @@ extension Optimized {
     /// - Throws: `.outOfMemory` when scratch memory cannot be had; `.internal` when `g` is not depthwise.
     static func depthwiseConv2d(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>, flip: Bool,
                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                                output: UnsafeMutablePointer<Float>,
+                                op: UnaryOp? = nil, output: UnsafeMutablePointer<Float>,
                                 scratch: UnsafeMutableBufferPointer<Float>? = nil) throws {
         guard g.inChannelsPerGroup == 1 else {
             throw SwiftCNNError(.internal, "conv2d: the depthwise kernel needs one input channel per group")
@@ -188,7 +189,7 @@ extension Optimized {
             let chunk = max(1, planes / (8 * workers))
             let next = Atomic<Int>(0)
             let job = DepthwiseJob(g: g, layout: layout, input: input, weight: weight, bias: bias, residual: residual,
-                                   relu: relu, output: output, offsets: UnsafePointer(offsets),
+                                   relu: relu, op: op, output: output, offsets: UnsafePointer(offsets),
                                    weightIndex: UnsafePointer(weightIndex))
             Threading.parallelFor(workers) { w in
                 let scratch = base + w * layout.workerFloats
@@ -219,6 +220,8 @@ struct DepthwiseJob {
     var inputEnd: UnsafePointer<Float> { input + g.batch * g.inChannels * g.inPlane }
     let bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?
     let relu: Bool
+    /// An activation after the ReLU (``Optimized/unaryVector(_:_:)``), or nil.
+    let op: UnaryOp?
     let output: UnsafeMutablePointer<Float>
     /// Per tap: byte offset into the phase planes, and index into the output channel's weights.
     let offsets: UnsafePointer<Int>, weightIndex: UnsafePointer<Int>
@@ -477,7 +480,9 @@ struct DepthwiseJob {
             for x in 0..<ow {
                 var v = staging[y * wq + x]
                 if let residual { v += residual[y * ow + x] }
-                output[y * ow + x] = relu && v < 0 ? 0 : v
+                if relu && v < 0 { v = 0 }
+                if let op { v = Optimized.unaryScalar(op, v) }
+                output[y * ow + x] = v
             }
             y += 1
         }
@@ -494,12 +499,13 @@ struct DepthwiseJob {
         return unsafeBitCast(SIMD16<UInt32>(lowHalf: a, highHalf: b), to: V.self)
     }
 
-    /// The output pass of one vector: + residual, ReLU, store at `at`.
+    /// The output pass of one vector: + residual, ReLU, op, store at `at`.
     @inline(__always)
     func put(_ a: V, _ at: Int, _ output: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?) {
         var v = a
         if let residual { v += UnsafeRawPointer(residual + at).loadUnaligned(as: V.self) }
         if relu { v.replace(with: 0, where: v .< 0) }
+        if let op { v = Optimized.unaryVector(op, v) }
         UnsafeMutableRawPointer(output + at).storeBytes(of: v, as: V.self)
     }
 }
@@ -548,7 +554,7 @@ extension Optimized {
             }
             // (`output` is unused by the backward pass.)
             let job = DepthwiseJob(g: g, layout: layout, input: input, weight: weight, bias: nil, residual: nil,
-                                   relu: false, output: UnsafeMutablePointer(mutating: gradOutput),
+                                   relu: false, op: nil, output: UnsafeMutablePointer(mutating: gradOutput),
                                    offsets: UnsafePointer(offsets), weightIndex: UnsafePointer(weightIndex))
             let channels = g.inChannels
             let chunk = max(1, channels / (8 * workers))

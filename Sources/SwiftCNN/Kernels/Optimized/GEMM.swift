@@ -9,8 +9,9 @@ import Synchronization
 
 /// What the GEMM applies to each output element after the last block of the k dimension,
 /// in this order: `+ bias[row]`, `+ residual[row, col]`, then ReLU (`v < 0 ? 0 : v`, NaN
-/// kept). Lets a convolution finish its bias, residual add and activation in the pass
-/// that writes its output.
+/// kept), then `op` (an activation ``UnaryOp/fusable`` says can be fused: ReLU6/clip,
+/// hardswish, hardsigmoid, sigmoid, SiLU, ...). Lets a convolution finish its bias, residual
+/// add and activation in the pass that writes its output.
 struct GEMMEpilogue {
     /// One value per row of C, or nil.
     var bias: UnsafePointer<Float>? = nil
@@ -21,10 +22,13 @@ struct GEMMEpilogue {
     var ldr: Int = 0
     /// Whether to clamp negatives to 0 at the end.
     var relu = false
+    /// An activation applied last, with the same vector function as the plan's separate
+    /// unary step (``Optimized/unaryVector(_:_:)``), so fused and unfused results are bitwise equal.
+    var op: UnaryOp? = nil
 
     /// Nothing to do.
     static var none: GEMMEpilogue { GEMMEpilogue() }
-    var isNone: Bool { bias == nil && residual == nil && !relu }
+    var isNone: Bool { bias == nil && residual == nil && !relu && op == nil }
 }
 
 /// Scratch buffers (packed B panels, the packed A of an unpacked call) kept between GEMM
@@ -291,6 +295,7 @@ extension Optimized {
                 if let bias = epilogue.bias { v += bias[i] }
                 if let r = epilogue.residual { v += r[i * epilogue.ldr + j] }
                 if epilogue.relu && v < 0 { v = 0 }
+                if let op = epilogue.op { v = unaryScalar(op, v) }
                 c[i * ldc + j] = v
             }
         }
@@ -491,6 +496,7 @@ extension Optimized {
                 var ep = GEMMEpilogue.none
                 if last && !epilogue.isNone {
                     ep.relu = epilogue.relu
+                    ep.op = epilogue.op
                     ep.bias = epilogue.bias.map { $0 + ip * mr }
                     ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
                     ep.ldr = epilogue.ldr
@@ -730,7 +736,8 @@ extension Optimized {
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
             @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
-                finish(W, v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(W, v0, v1, dst + r * ldc * 4, res.map { $0 + r * ldr * 4 }, epilogue.bias?[r], epilogue.relu,
+                       epilogue.op, accumulate)
             }
             if R > 0 && rows > 0 { put(c0a, c0b, 0) }
             if R > 1 && rows > 1 { put(c1a, c1b, 1) }
@@ -759,7 +766,7 @@ extension Optimized {
                     for j in 0..<cols { tr[j] = rrow[j] }
                     rp = UnsafeRawPointer(tr)
                 }
-                finish(2, v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, accumulate)
+                finish(2, v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, epilogue.op, accumulate)
                 for j in 0..<cols { crow[j] = t[j] }
             }
             if R > 0 && rows > 0 { put(c0a, c0b, 0) }
@@ -808,6 +815,7 @@ extension Optimized {
                 if let bias = epilogue.bias { v += bias[r] }
                 if let res = epilogue.residual { v += res[r * epilogue.ldr + j] }
                 if epilogue.relu && v < 0 { v = 0 }
+                if let op = epilogue.op { v = unaryScalar(op, v) }
                 dst.pointee = v
             }
         }
@@ -818,10 +826,10 @@ extension Optimized {
     }
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
-    /// (+ bias) (+ residual) (ReLU).
+    /// (+ bias) (+ residual) (ReLU) (op).
     @inline(__always)
     static func finish(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
-                       _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
+                       _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ op: UnaryOp?, _ accumulate: Bool) {
         typealias V = GEMMVector
         let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
@@ -840,6 +848,16 @@ extension Optimized {
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
             if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
+        }
+        if let op {
+#if SCNN_AVX2
+            let v = unaryVector(op, SIMD16(lowHalf: r0, highHalf: r1))
+            r0 = v.lowHalf
+            r1 = v.highHalf
+#else
+            r0 = unaryVector(op, r0)
+            if W > 1 { r1 = unaryVector(op, r1) }
+#endif
         }
         dst.storeBytes(of: r0, as: V.self)
         if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }

@@ -49,6 +49,7 @@ extension Optimized {
                     if let bias = epilogue.bias { v += bias[i] }
                     if let res = epilogue.residual { v += res[i * epilogue.ldr + j] }
                     if epilogue.relu && v < 0 { v = 0 }
+                    if let op = epilogue.op { v = unaryScalar(op, v) }
                     c[i * ldc + j] = v
                 }
             }

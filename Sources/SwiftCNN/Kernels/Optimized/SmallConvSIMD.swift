@@ -10,7 +10,14 @@ extension Optimized {
     static func smallConvApplies(_ g: Conv2DGeometry) -> Bool {
         g.groups == 1 && g.stride == Size2D(1) && g.dilation == Size2D(1) && g.padding == Padding2D(0)
             && g.outWidth >= 16 && g.patchSize <= gemmKC && g.patchSize * g.outChannels <= 1024
+            && g.patchSize * g.outChannels <= smallConvMaxWork / max(1, g.outPlane)
     }
+
+    /// Most multiply-adds per image (patch · out channels · OH·OW) that take ``smallConv``:
+    /// it runs on one thread, one output channel at a time. Above it (a SqueezeNet expand 1×1,
+    /// 16 → 64 channels on 55×55: 3.1 M), the GEMM is several times faster; LeNet's C1 (0.12 M)
+    /// stays here.
+    static let smallConvMaxWork = 1 << 18
 
     /// out[n, o] = Σ_{c,k,l} w[o, c, k, l] · in[n, c, y + k, x + l] + bias[o] (+ residual) (ReLU),
     /// for a geometry ``smallConvApplies(_:)`` accepts; `packed` holds the (flipped, folded)

@@ -117,6 +117,28 @@ extension Optimized {
         }
     }
 
+    /// op on 16 lanes, the function ``unary(_:_:_:count:)`` applies to each vector (for
+    /// the convolutions' fused output pass: bitwise the same as the separate step). Only for
+    /// ``UnaryOp/fusable`` ops; others come back unchanged.
+    @inline(never)
+    static func unaryVector(_ op: UnaryOp, _ v: SIMD16<Float>) -> SIMD16<Float> {
+        switch op {
+        case .sigmoid: return sigmoidSIMD(v)
+        case .silu: return SiLUVector()(v)
+        case .hardswish: return HardswishVector()(v)
+        case .hardsigmoid(let alpha, let beta): return HardsigmoidVector(alpha: alpha, beta: beta)(v)
+        case .clip(let lo, let hi): return ClipVector(lo: lo, hi: hi)(v)
+        case .leakyReLU(let alpha): return LeakyReLUVector(alpha: alpha)(v)
+        case .gelu(let approximate): return approximate ? GeluTanhVector()(v) : v
+        }
+    }
+
+    /// ``unaryVector(_:_:)`` of one value (the lanes are independent: the same result as in a vector).
+    @inline(never)
+    static func unaryScalar(_ op: UnaryOp, _ v: Float) -> Float {
+        unaryVector(op, SIMD16(repeating: v))[0]
+    }
+
     /// dx[i] = g[i] · op′(x[i]) (see ``Reference/unaryBackward(_:input:gradOutput:_:count:)``).
     static func unaryBackward(_ op: UnaryOp, input x: UnsafePointer<Float>, gradOutput g: UnsafePointer<Float>,
                               _ dx: UnsafeMutablePointer<Float>, count: Int) {
