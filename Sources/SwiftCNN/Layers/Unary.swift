@@ -38,8 +38,11 @@ public enum UnaryOp: Equatable, Sendable {
     /// Whether a convolution can apply the op in its output pass (``GEMMEpilogue/op``): every
     /// op with a vector form (all but the exact, erf GELU).
     var fusable: Bool {
-        if case .gelu(let approximate) = self { return approximate }
-        return true
+        switch self {
+        case .gelu(let approximate): return approximate
+        case .erf, .exp, .log: return false
+        default: return true
+        }
     }
 
     /// The op's name in messages, e.g. `hardsigmoid(alpha: 0.2, beta: 0.5)`.

@@ -130,6 +130,11 @@ extension Optimized {
         case .clip(let lo, let hi): return ClipVector(lo: lo, hi: hi)(v)
         case .leakyReLU(let alpha): return LeakyReLUVector(alpha: alpha)(v)
         case .gelu(let approximate): return approximate ? GeluTanhVector()(v) : v
+        case .sqrt: return SqrtVector()(v)
+        case .neg: return NegVector()(v)
+        case .abs: return AbsVector()(v)
+        case .reciprocal: return ReciprocalVector()(v)
+        case .erf, .exp, .log: return v
         }
     }
 

@@ -149,6 +149,7 @@ class Importer:
         self.counter = 0
         self.scope_last: Dict[str, Any] = {}
         self.file_batch: Optional[int] = None
+        self.reserved: set = set()
 
     # -- setup --
 
@@ -194,7 +195,7 @@ class Importer:
         base = base.replace(":", "_") or "node"
         name = base
         k = 1
-        while name in self.used_names:
+        while name in self.used_names or name in self.reserved:
             k += 1
             name = f"{base}_{k}"
         self.used_names.add(name)
@@ -209,7 +210,7 @@ class Importer:
             for suffix in (".weight", ".scale", ".gamma"):
                 if param.endswith(suffix) and len(param) > len(suffix):
                     cand = param[: -len(suffix)]
-                    if cand not in self.used_names and ":" not in cand:
+                    if cand not in self.used_names and cand not in self.reserved and ":" not in cand:
                         self.used_names.add(cand)
                         return cand
         return self.node_name(node)
@@ -220,7 +221,8 @@ class Importer:
         ONNX node name."""
         nm = node.name or ""
         cand = torch_module_path(nm)
-        if cand and self.scope_last.get(cand) is node and cand not in self.used_names and ":" not in cand:
+        if cand and self.scope_last.get(cand) is node and cand not in self.used_names \
+                and cand not in self.reserved and ":" not in cand:
             self.used_names.add(cand)
             return cand
         return self.fresh(nm or f"{node.op_type}_{len(self.nodes)}")
@@ -276,7 +278,7 @@ class Importer:
 
     def module_path_for_const(self, init_name: Optional[str], base: str) -> str:
         if init_name and ":" not in init_name and not init_name.startswith("onnx::") and init_name not in self.used_names \
-                and init_name not in self.weights:
+                and init_name not in self.reserved and init_name not in self.weights:
             self.used_names.add(init_name)
             return init_name
         return self.fresh(base + "/const")
@@ -296,6 +298,8 @@ class Importer:
             raise UnsupportedError(
                 f"onnx: a swiftcnn model has one input; this graph has {len(inputs)} ({names}). "
                 f"Turn the others into initializers (constants) first.")
+        # Graph outputs keep their ONNX names: no other node may take them.
+        self.reserved = {o.name.replace(":", "_") for o in g.output}
         inp = inputs[0]
         in_shape = self.input_shape(inp)
         d0 = inp.type.tensor_type.shape.dim[0] if inp.type.tensor_type.shape.dim else None
@@ -359,6 +363,8 @@ class Importer:
         wanted = onnx_name.replace(":", "_")
         if t.name == wanted:
             return wanted
+        if wanted in self.reserved and wanted not in self.used_names:
+            self.reserved.discard(wanted)
         node = next((n for n in self.nodes if n["name"] == t.name), None)
         if node is not None and wanted not in self.used_names and not any(
                 w == node["name"] or w.startswith(node["name"] + ".") for w in self.weights) \
@@ -937,6 +943,8 @@ def _pool_common(imp, node, x, a, kind):
     pads = _conv_pads(imp, a, x.shape[2:], k, s, d)
     if pads[0] != pads[2] or pads[1] != pads[3]:
         raise ImportProblem(f"asymmetric pooling pads {pads} are not supported")
+    if 2 * pads[0] > k[0] or 2 * pads[1] > k[1]:
+        raise ImportProblem(f"pooling pads {pads} wider than half the {k[0]}×{k[1]} window are not supported")
     ceil = bool(int(a.get("ceil_mode", 0)))
     attrs = {"kernel_shape": list(k), "strides": list(s), "pads": pads, "ceil_mode": ceil}
 
@@ -1204,7 +1212,10 @@ def _h_reshape(imp, node, ins):
 def _h_flatten(imp, node, ins):
     a = imp.check_attrs(node, {"axis": None})
     x = imp.tensor(ins[0], "the input")
-    ax = imp.axis(int(a.get("axis", 1)), x.rank + 1)
+    ax = int(a.get("axis", 1))
+    ax = ax + x.rank if ax < 0 else ax
+    if not 0 <= ax <= x.rank:
+        raise ImportProblem(f"axis {a.get('axis')} is out of range for rank {x.rank}")
     if ax == 0:
         raise ImportProblem("Flatten with axis 0 mixes the batch into the features")
     inner = int(np.prod(x.shape[1:ax], dtype=np.int64))
@@ -1388,6 +1399,14 @@ def _h_resize(imp, node, ins):
         attrs["mode"] = "bilinear"
         if ctm == "align_corners":
             attrs["align_corners"] = True
+            # align_corners maps by the sizes; given scales, ONNX maps with the unrounded
+            # in·scale instead (torch with the rounded size), so those must be whole.
+            if "scales" in attrs:
+                if any(abs(d * sc - round(d * sc)) > 1e-6 for d, sc in zip(x.shape[2:], attrs["scales"])):
+                    raise ImportProblem(f"align_corners with scales {attrs['scales']} that do not give whole sizes "
+                                        f"(ONNX then maps with the unrounded size)")
+            attrs.pop("scales", None)
+            attrs["sizes"] = [oh, ow]
         elif ctm in ("half_pixel", "pytorch_half_pixel"):
             if ctm == "pytorch_half_pixel" and (oh == 1 or ow == 1):
                 raise ImportProblem("pytorch_half_pixel with an output dimension of 1 is not supported")
