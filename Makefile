@@ -4,7 +4,7 @@
 #   make test    set up what is needed, then run every test (Swift, C, Python, checks)
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
-# py-test, check-exports, bench, clean; hardening (check-bad-inputs, fuzz, fuzz-ci,
+# py-test, onnx-test, check-exports, bench, clean; hardening (check-bad-inputs, fuzz, fuzz-ci,
 # sanitize and their parts: mk/*.mk).
 #
 # SWIFT_CPU picks the CPU the Swift core is compiled for: `native` (default, this
@@ -40,7 +40,7 @@ EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.
 PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
-        py-test check-exports check-header-compile bench clean check-bad-inputs hardening
+        py-test check-exports check-header-compile bench clean check-bad-inputs hardening onnx-test
 
 all: lib examples python
 
@@ -166,6 +166,7 @@ include mk/bad_inputs.mk
 include mk/bad_inputs_py.mk
 include mk/fuzz.mk
 include mk/sanitize.mk
+include mk/onnx_backend.mk
 
 # Both bad-input sweeps: every C function of the header, every public Python function.
 check-bad-inputs: check-bad-inputs-c check-bad-inputs-py
@@ -178,7 +179,12 @@ hardening: check-bad-inputs fuzz-ci sanitize
 demo: lib header examples python
 	@bash examples/demo.sh
 
-test: check-header check-header-compile check-exports swift-test c-test py-test hardening
+# ONNX: ONNX's own backend node tests (per-op passed/failed/skipped, every skip's reason)
+# and the C examples on models imported from ONNX, checked against ONNX Runtime.
+onnx-test: onnx-backend python examples
+	$(VPY) scripts/check_onnx_examples.py
+
+test: check-header check-header-compile check-exports swift-test c-test py-test onnx-test hardening
 	@echo "all tests passed"
 
 clean:
