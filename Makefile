@@ -182,7 +182,7 @@ demo: lib header examples python
 # ONNX: ONNX's own backend node tests (per-op passed/failed/skipped, every skip's reason)
 # and the C examples on models imported from ONNX, checked against ONNX Runtime.
 onnx-test: onnx-backend python examples
-	$(VPY) scripts/check_onnx_examples.py
+	bash scripts/check_onnx_examples.sh
 
 test: check-header check-header-compile check-exports swift-test c-test py-test onnx-test hardening
 	@echo "all tests passed"
