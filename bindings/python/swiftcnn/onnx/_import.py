@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -85,7 +85,6 @@ class Built:
     weights: "OrderedDict[str, np.ndarray]"
     input_name: str
     output_names: List[str]
-    notes: List[str] = field(default_factory=list)
 
 
 # ---- reading attributes --------------------------------------------------------------------
@@ -146,7 +145,6 @@ class Importer:
         self.inferred: Dict[str, Optional[Tuple[int, ...]]] = {}
         self.readers: Dict[str, int] = {}
         self.const_readers: Dict[str, List[str]] = {}
-        self.counter = 0
         self.scope_last: Dict[str, Any] = {}
         self.file_batch: Optional[int] = None
         self.reserved: set = set()
@@ -601,10 +599,6 @@ def _np_binary(fn):
     return f
 
 
-def _fold_shape(imp, node, xs):
-    raise ImportProblem("Shape of a constant")  # never reached: constants fold in Reshape etc.
-
-
 def _fold_gather(imp, node, xs):
     a = _attrs(node)
     data, idx = np.asarray(xs[0]), np.asarray(xs[1]).astype(np.int64)
@@ -934,7 +928,7 @@ def _h_batchnorm(imp, node, ins):
     return Tensor(base, x.shape)
 
 
-def _pool_common(imp, node, x, a, kind):
+def _pool_common(imp, node, x, a):
     k = _pairs(a["kernel_shape"], "kernel_shape")
     s = _pairs(a.get("strides", [1, 1]), "strides")
     d = _pairs(a.get("dilations", [1, 1]), "dilations")
@@ -966,7 +960,7 @@ def _h_maxpool(imp, node, ins):
     x = imp.tensor(ins[0], "the input")
     if x.rank != 4:
         raise ImportProblem("only 2-D pooling is supported")
-    attrs, shape = _pool_common(imp, node, x, a, "max")
+    attrs, shape = _pool_common(imp, node, x, a)
     name = imp.node_name(node)
     imp.emit(name, "max_pool2d", [x.name], attrs)
     return Tensor(name, shape)
@@ -978,7 +972,7 @@ def _h_avgpool(imp, node, ins):
     x = imp.tensor(ins[0], "the input")
     if x.rank != 4:
         raise ImportProblem("only 2-D pooling is supported")
-    attrs, shape = _pool_common(imp, node, x, a, "avg")
+    attrs, shape = _pool_common(imp, node, x, a)
     attrs["count_include_pad"] = bool(int(a.get("count_include_pad", 0)))
     name = imp.node_name(node)
     imp.emit(name, "avg_pool2d", [x.name], attrs)
@@ -1015,10 +1009,7 @@ def _linear(imp, node, x: Tensor, w_out_in: np.ndarray, bias: Optional[np.ndarra
     weights = {"weight": w_out_in}
     if bias is not None:
         weights["bias"] = bias
-    src = x
-    if x.rank == 4 and x.shape[2:] == (1, 1) and False:
-        pass
-    imp.emit(name, "linear", [src.name], {"in_features": int(in_f), "out_features": int(out_f),
+    imp.emit(name, "linear", [x.name], {"in_features": int(in_f), "out_features": int(out_f),
                                           "bias": bias is not None}, weights)
     return Tensor(name, x.shape[:-1] + (int(out_f),))
 
@@ -1081,8 +1072,6 @@ def _h_binary(imp, node, ins):
         shape = np.broadcast_shapes(ta.shape, tb.shape)
     except ValueError:
         raise ImportProblem(f"shapes {imp.show(ta.shape)} and {imp.show(tb.shape)} do not broadcast") from None
-    if shape[0] != BATCH and len(shape) == max(ta.rank, tb.rank):
-        pass
     imp.emit(base, op, [ta.name, tb.name])
     return Tensor(base, tuple(shape))
 
@@ -1173,15 +1162,13 @@ def _reshape_target(imp, x: Tensor, target: List[int], allowzero: bool) -> Tuple
         raise ImportProblem("reshape to a scalar")
     first = shape[0]
     rest = shape[1:]
-    if first == BATCH or (x.shape[0] != BATCH and first == x.shape[0]):
-        pass
-    elif first == -1 and -1 not in rest and int(np.prod(rest, dtype=np.int64)) == per_in:
-        pass
-    elif imp.file_batch is not None and first == imp.file_batch and x.shape[0] == BATCH:
+    keeps_batch = (
+        first == BATCH
+        or (first == -1 and -1 not in rest and int(np.prod(rest, dtype=np.int64)) == per_in)
         # A file exported with a fixed batch has it folded into its reshape targets; the
         # imported model still takes any batch.
-        pass
-    else:
+        or (imp.file_batch is not None and first == imp.file_batch))
+    if not keeps_batch:
         raise ImportProblem(
             f"the target shape {imp.show(shape)} does not keep the batch axis of {imp.show(x.shape)} "
             f"as its first axis (swiftcnn graphs keep the batch separate)")
@@ -1413,8 +1400,6 @@ def _h_resize(imp, node, ins):
             attrs["align_corners"] = False
         else:
             raise ImportProblem(f"linear resizing with coordinate_transformation_mode={ctm!r} is not supported")
-        if ctm == "half_pixel" and "scales" in attrs:
-            pass
     if oh == x.shape[2] and ow == x.shape[3] and "sizes" in attrs:
         return x
     name = imp.node_name(node)
