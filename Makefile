@@ -86,7 +86,7 @@ check-exports: $(LIB)
 
 # ---- C examples and tests --------------------------------------------------------------
 
-$(OUT)/examples/%: examples/%.c examples/ppm.h $(HEADER) $(LIB)
+$(OUT)/examples/%: examples/%.c examples/ppm.h examples/shape_text.h $(HEADER) $(LIB)
 	@mkdir -p $(OUT)/examples
 	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
 

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "swiftcnn.h"
+#include "shape_text.h"
 #include "ppm.h"
 
 static int check(scnn_status s, const char *what) {
@@ -60,29 +61,6 @@ static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* "[1, 3, 224, 224]"-style text of shape[0 ..< rank] into buf. */
-static const char *shape_text(const int64_t *shape, int32_t rank, char *buf, size_t size) {
-    size_t used = 0;
-    int32_t i;
-    buf[0] = '\0';
-    for (i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "[", (long long)shape[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-    return buf;
-}
-
-/* A PGM's gray bytes as RGB (each byte three times). */
-static int gray_to_rgb(ppm_image *img) {
-    size_t n = (size_t)img->width * (size_t)img->height, i;
-    uint8_t *rgb = (uint8_t *)malloc(n * 3);
-    if (!rgb) return -1;
-    for (i = 0; i < n; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = img->pixels[i];
-    free(img->pixels);
-    img->pixels = rgb;
-    img->channels = 3;
-    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -176,7 +154,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "onnx_classify: %s\n", err);
         goto done;
     }
-    if (img.channels == 1 && gray_to_rgb(&img) != 0) {
+    if (img.channels == 1 && ppm_gray_to_rgb(&img) != 0) {
         fprintf(stderr, "onnx_classify: out of memory\n");
         goto done;
     }

@@ -85,4 +85,17 @@ static int ppm_write(const char *path, const uint8_t *pixels, int64_t width, int
     return rename(tmp, path);
 }
 
+/* A PGM's gray bytes as RGB (each byte three times): 0, or -1 when memory runs out (img
+ * unchanged). */
+static inline int ppm_gray_to_rgb(ppm_image *img) {
+    size_t n = (size_t)img->width * (size_t)img->height, i;
+    uint8_t *rgb = (uint8_t *)malloc(n * 3);
+    if (!rgb) return -1;
+    for (i = 0; i < n; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = img->pixels[i];
+    free(img->pixels);
+    img->pixels = rgb;
+    img->channels = 3;
+    return 0;
+}
+
 #endif

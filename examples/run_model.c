@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "swiftcnn.h"
+#include "shape_text.h"
 
 static int check(scnn_status s, const char *what) {
     if (s != SCNN_STATUS_OK) {
@@ -30,17 +31,6 @@ static int check(scnn_status s, const char *what) {
         return 0;
     }
     return 1;
-}
-
-/* "[1, 16, 16]"-style text of shape[0 ..< rank] into buf. */
-static const char *shape_text(const int64_t *shape, int32_t rank, char *buf, size_t size) {
-    size_t used = 0;
-    int32_t i;
-    buf[0] = '\0';
-    for (i = 0; i < rank && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "[", (long long)shape[i]);
-    if (used < size) snprintf(buf + used, size - used, "]");
-    return buf;
 }
 
 /* Labels stored as float32 to class indices (0 .. classes-1); 0 when one is not. */
