@@ -115,6 +115,13 @@ typedef struct scnn_model scnn_model;
  * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
+/**
+ * An 8-bit RGB picture (filter grids, activation maps, receptive fields, detections, label
+ * maps): made by scnn_picture_create, scnn_picture_from_rgb, scnn_picture_from_tensor and the
+ * scnn_picture_* renderers; freed by scnn_picture_destroy. Never changed after it is made:
+ * any number of threads may read it at once.
+ */
+typedef struct scnn_picture scnn_picture;
 /** What scnn_model_fit reports after every training step (to its step callback). */
 typedef struct scnn_step_report {
     int64_t epoch;             /**< epoch of this step, 0-based */
@@ -853,6 +860,117 @@ int32_t scnn_model_is_frozen(scnn_model const * model, char const * name) SCNN_W
 /// Errors: INVALID_ARGUMENT (NULL pointer, no such node), FORMAT (malformed node),
 /// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
 scnn_status scnn_model_replace(scnn_model * model, char const * path, char const * node_json) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Pictures ---- */
+
+/// File formats for scnn_picture_save.
+typedef enum scnn_picture_format {
+  /// By the path's extension: ".png" or ".ppm" (any case); any other name is an error.
+  SCNN_PICTURE_FORMAT_AUTO = 0,
+  /// PNG: 8-bit RGB, zlib-compressed (fixed-Huffman deflate with LZ77 matching).
+  SCNN_PICTURE_FORMAT_PNG = 1,
+  /// Binary PPM (P6, maxval 255).
+  SCNN_PICTURE_FORMAT_PPM = 2,
+} scnn_picture_format;
+
+/// Makes a width x height picture, every pixel black. On success *out is a new picture freed
+/// with scnn_picture_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL out, a side < 1 or > 32768).
+scnn_status scnn_picture_create(int64_t width, int64_t height, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a picture from `height` rows of `width` RGB pixels (3 bytes each, R G B) at `rgb`,
+/// row r starting at rgb + r * row_stride bytes (row_stride 0: packed, width * 3). The bytes
+/// are copied. *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, 0 < row_stride < width * 3,
+/// negative row_stride), OUT_OF_MEMORY.
+scnn_status scnn_picture_from_rgb(uint8_t const * rgb, int64_t width, int64_t height, int64_t rowStride, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a picture of an image tensor: [H, W], [C, H, W] or [1, C, H, W] with C = 1 (grey) or
+/// 3 (RGB), scaled by the image's own minimum and maximum to 0...255 (round(255 * (v - min) /
+/// (max - min)); a constant image is mid grey 128; NaN and infinities are left out of min and
+/// max and drawn as 0). *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, another shape, a side > 32768), OUT_OF_MEMORY.
+scnn_status scnn_picture_from_tensor(scnn_tensor const * image, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees a picture (NULL: nothing). Pointers from scnn_picture_data become invalid.
+void scnn_picture_destroy(scnn_picture * picture);
+
+/// The picture's width in pixels; 0 for NULL.
+int64_t scnn_picture_width(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// The picture's height in pixels; 0 for NULL.
+int64_t scnn_picture_height(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// The picture's pixels: height rows of width pixels, 3 bytes each (R, G, B), packed, top row
+/// first (pixel (x, y) at data + (y * width + x) * 3). Valid until scnn_picture_destroy; read
+/// only. NULL for NULL.
+uint8_t const * scnn_picture_data(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// Writes the picture to `path` as PNG or PPM (`format`: an scnn_picture_format; AUTO picks
+/// by the name's extension), atomically: a reader sees the old file or the complete new one,
+/// and nothing is left behind on failure. The path is used as the caller's bytes.
+/// Errors: INVALID_ARGUMENT (NULL or empty path, unknown format, AUTO with a name not ending
+/// in .png or .ppm), IO (cannot write; the message names the path).
+scnn_status scnn_picture_save(scnn_picture const * picture, char const * path, int32_t format) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the learned filters of a convolution: `name` is its weight's parameter name
+/// ("features.0.weight") or its layer's ("features.0"). 3 input channels: one RGB tile per
+/// filter; 1: one grey tile per filter (both in a square-ish grid); more: one grey tile per
+/// (filter, input channel), a row per filter (at most 64 filters and 16 channels, the first
+/// ones). Each filter is scaled by its own min and max over all its weights (most negative
+/// black, most positive white, constant mid grey). `scale`: tile enlargement, 1 to 256, or 0
+/// for 40 / the larger kernel side. A title names the weight, the filter count and size.
+/// Layout: white background, 4-pixel margin, 7-pixel title, tiles from y = 15, 1 pixel apart.
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name, a weight that is not 4-D, scale out of
+/// range, a picture larger than 32768 a side), OUT_OF_MEMORY.
+scnn_status scnn_picture_filters(scnn_model const * model, char const * name, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the activation maps of node `node` (a name as scnn_model_node_name lists them) for
+/// one input image [1, C, H, W] or [C, H, W]: one grey tile per channel of the node's output
+/// [1, K, h, w] (at most 256), each map scaled by its own min and max (smallest black, largest
+/// white, constant mid grey), in a square-ish grid under the title "node: [1, K, h, w]".
+/// `scale`: 1 to 256, or 0 for 64 / the larger map side. Layout as scnn_picture_filters.
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown node, batch other than 1, an output that
+/// is not 4-D, scale out of range), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
+scnn_status scnn_picture_activations(scnn_model const * model, scnn_tensor const * input, char const * node, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the receptive field of unit (y, x) of node `node`'s output on the input image: for
+/// each convolution or pooling layer of the chain from the input to the node, the input
+/// pixels seen by one unit of that layer (the centre of what the chosen unit reads from it;
+/// the last rectangle is the unit's whole field), padding and dilation included, one colour
+/// per layer, clipped to the image, with a legend of each layer's window and field. `image`:
+/// the input as a picture (scnn_picture_from_tensor makes one from a tensor), or NULL for a
+/// grey canvas of the model's input size. `scale`: enlargement, 1 to 256, or 0 for 256 / the
+/// longer side. Only chains are supported (no residual blocks or branches before the node).
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown node, a unit outside the node's output,
+/// scale out of range), UNSUPPORTED (a branch, flatten, linear or adaptive pool before the
+/// node), SHAPE_MISMATCH (an image too small for the chain), OUT_OF_MEMORY.
+scnn_status scnn_picture_receptive_field(scnn_model const * model, char const * node, int64_t y, int64_t x, scnn_picture const * image, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Draws `count` detections on a copy of `image`: box i is boxes[4i .. 4i+3] = x1, y1, x2, y2
+/// in pixels (as torchvision's detectors give them), outlined 2 pixels wide in the colour of
+/// labels[i] over columns round(x1) .. round(x2) - 1 and rows round(y1) .. round(y2) - 1,
+/// clipped; its caption "name 0.87" (names[labels[i]] when names is not NULL and the label is
+/// 0 .. name_count - 1, else the number; the score with 2 decimals) on a band of the box's
+/// colour 9 pixels high just above the box. `boxes`, `scores`, `labels` may be NULL when count
+/// is 0. *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0, non-finite coordinates, names NULL with
+/// name_count > 0), OUT_OF_MEMORY.
+scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, float const * boxes, float const * scores, int64_t const * labels, char const * const * names, int64_t nameCount, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders a label map: `labels` holds height rows of width class indices (>= 0), each pixel
+/// coloured with the PASCAL VOC palette (0 black, 1 (128, 0, 0), 2 (0, 128, 0), ...). With
+/// `image` (same width and height; NULL for none) each pixel is image * (1 - alpha) + colour *
+/// alpha, rounded. `scale`: each map pixel becomes scale x scale pixels (1 to 64). With
+/// `legend` non-zero, a band below the map lists the classes present: a swatch and "c name"
+/// (names[c] when names is not NULL and c < name_count, else "class c").
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, a negative label, an image
+/// of another size, alpha outside 0 .. 1, scale out of range), OUT_OF_MEMORY.
+scnn_status scnn_picture_label_map(int64_t const * labels, int64_t height, int64_t width, scnn_picture const * image, float alpha, char const * const * names, int64_t nameCount, int32_t legend, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Safetensors files ---- */
 

@@ -45,6 +45,13 @@ typedef struct scnn_model scnn_model;
  * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
+/**
+ * An 8-bit RGB picture (filter grids, activation maps, receptive fields, detections, label
+ * maps): made by scnn_picture_create, scnn_picture_from_rgb, scnn_picture_from_tensor and the
+ * scnn_picture_* renderers; freed by scnn_picture_destroy. Never changed after it is made:
+ * any number of threads may read it at once.
+ */
+typedef struct scnn_picture scnn_picture;
 /** What scnn_model_fit reports after every training step (to its step callback). */
 typedef struct scnn_step_report {
     int64_t epoch;             /**< epoch of this step, 0-based */
@@ -76,5 +83,6 @@ typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *us
 struct scnn_tensor { char opaque_; };
 struct scnn_model { char opaque_; };
 struct scnn_optimizer { char opaque_; };
+struct scnn_picture { char opaque_; };
 
 #endif
