@@ -10,7 +10,9 @@
 # which a C program opens by path -- no zoo name, no network code -- and runs on the
 # held-out digits (examples/run_model.c): the same predictions. Then the LeNet-5 training on
 # five seeded splits next to PyTorch's accuracy for the same model, recipe, data, initial
-# weights and batch order (Tests/fixtures/training/digits_torch.json).
+# weights and batch order (Tests/fixtures/training/digits_torch.json). Before that table,
+# pictures of the trained network -- its learned filters, the feature maps of one held-out
+# digit and a receptive field -- are written into build/ as PNG (examples/digits_pictures.py).
 # Act 2: the lecture's building blocks through the C ABI, as a plugin, and from Python.
 #
 # SCNN_DEMO_SKIP_TABLE=1 skips the four extra splits of the table. The demo exits non-zero
@@ -52,6 +54,9 @@ else
     printf '\nMISMATCH: Python %s correct, C %s correct\n' "${py_count:-?}" "${c_count:-?}" >&2
     exit 1
 fi
+
+banner "Python: pictures of what the digits LeNet-5 learned (examples/digits_pictures.py)"
+$py examples/digits_pictures.py --out build | tee "$out/digits_pictures.txt"
 
 table_status=0
 if [ "${SCNN_DEMO_SKIP_TABLE:-0}" != 1 ]; then
