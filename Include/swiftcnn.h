@@ -883,7 +883,7 @@ scnn_status scnn_picture_create(int64_t width, int64_t height, scnn_picture ** o
 /// are copied. *out as in scnn_picture_create.
 /// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, 0 < row_stride < width * 3,
 /// negative row_stride), OUT_OF_MEMORY.
-scnn_status scnn_picture_from_rgb(uint8_t const * rgb, int64_t width, int64_t height, int64_t rowStride, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_picture_from_rgb(uint8_t const * rgb, int64_t width, int64_t height, int64_t row_stride, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Makes a picture of an image tensor: [H, W], [C, H, W] or [1, C, H, W] with C = 1 (grey) or
 /// 3 (RGB), scaled by the image's own minimum and maximum to 0...255 (round(255 * (v - min) /
@@ -957,9 +957,9 @@ scnn_status scnn_picture_receptive_field(scnn_model const * model, char const * 
 /// 0 .. name_count - 1, else the number; the score with 2 decimals) on a band of the box's
 /// colour 9 pixels high just above the box. `boxes`, `scores`, `labels` may be NULL when count
 /// is 0. *out as in scnn_picture_create.
-/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0, non-finite coordinates, names NULL with
-/// name_count > 0), OUT_OF_MEMORY.
-scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, float const * boxes, float const * scores, int64_t const * labels, char const * const * names, int64_t nameCount, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0 or > 2^24, non-finite coordinates, names NULL
+/// with name_count > 0, name_count > 2^24), OUT_OF_MEMORY.
+scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, float const * boxes, float const * scores, int64_t const * labels, char const * const * names, int64_t name_count, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
 
 /// Renders a label map: `labels` holds height rows of width class indices (>= 0), each pixel
 /// coloured with the PASCAL VOC palette (0 black, 1 (128, 0, 0), 2 (0, 128, 0), ...). With
@@ -970,7 +970,7 @@ scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, f
 /// *out as in scnn_picture_create.
 /// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, a negative label, an image
 /// of another size, alpha outside 0 .. 1, scale out of range), OUT_OF_MEMORY.
-scnn_status scnn_picture_label_map(int64_t const * labels, int64_t height, int64_t width, scnn_picture const * image, float alpha, char const * const * names, int64_t nameCount, int32_t legend, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+scnn_status scnn_picture_label_map(int64_t const * labels, int64_t height, int64_t width, scnn_picture const * image, float alpha, char const * const * names, int64_t name_count, int32_t legend, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Safetensors files ---- */
 

@@ -88,6 +88,7 @@ TENSORS = [
     ("CONVW", [4, 3, 3, 3], -1.0, 1.0, 0),
     ("K33", [3, 3], -1.0, 1.0, 0),
     ("LENET", [2, 1, 32, 32], -1.0, 1.0, 0),
+    ("LENET1", [1, 1, 32, 32], -1.0, 1.0, 0),
     ("IMG1", [1, 3, 8, 8], 0.0, 1.0, 0),
     ("NONFINITE", [2, 3, 8, 8], 0.0, 1.0, 1),
     ("PARAM", [1], 0.0, 0.0, 2),
@@ -102,7 +103,9 @@ VARIANT_TENSORS = ["VEC5", "MAT23", "CHW", "NCHW", "LENET", "NONFINITE"]
 MODELS = {"M0": (0, "lenet5"), "M1": (1, "another lenet5 instance"), "M2": (2, "lenet5_original"),
           "M3": (3, "googlenet (3 x 224 x 224 input)")}
 OPTIMIZERS = {"O0": (0, "SGD"), "O1": (1, "Adam on the same model"), "O2": (2, "SGD of another model")}
-HANDLE_DEFAULTS = {"scnn_tensor": "NCHW", "scnn_model": "M0", "scnn_optimizer": "O0"}
+# Picture fixtures 0..1 (see the template).
+PICTURES = {"P0": (0, "a 40 x 30 picture"), "P1": (1, "a 1 x 1 picture")}
+HANDLE_DEFAULTS = {"scnn_tensor": "NCHW", "scnn_model": "M0", "scnn_optimizer": "O0", "scnn_picture": "P0"}
 
 # Files the fixture child writes (the kinds a reader's baseline can name).
 FILE_KINDS = ["weights", "checkpoint", "data"]
@@ -192,6 +195,16 @@ HINTS = {
     "scnn_model_predict": {"images": "LENET", "capacity": 2},
     "scnn_checkpoint_load": {"path": "read:checkpoint"},
     "scnn_model_forward_outputs": {"input": "LENET", "count": 2, "names": ["features.1", "classifier"]},
+    "scnn_picture_create": {"width": 40, "height": 30},
+    "scnn_picture_from_rgb": {"rgb": [7] * 12, "width": 2, "height": 2, "row_stride": 0},
+    "scnn_picture_save": {"format": 1},
+    "scnn_picture_filters": {"name": "features.0.weight", "scale": 0},
+    "scnn_picture_activations": {"input": "LENET1", "node": "features.0", "scale": 0},
+    "scnn_picture_receptive_field": {"node": "features.3", "y": 1, "x": 1, "scale": 0},
+    "scnn_picture_detections": {"count": 1, "boxes": [1.0, 2.0, 10.0, 12.0], "scores": [0.5], "labels": [1],
+                                "names": ["a", "b"], "name_count": 2},
+    "scnn_picture_label_map": {"labels": [0, 1, 2, 3, 4, 5], "height": 2, "width": 3, "image": None, "alpha": 0.5,
+                               "names": ["a", "b"], "name_count": 2, "legend": 1, "scale": 1},
     "scnn_model_from_json": {"json": '{"version": 1, "name": "t", "input_shape": [4], "network": '
                                      '{"name": "", "op": "linear", "attrs": {"in_features": 4, "out_features": 2}}}'},
     "scnn_model_replace": {"path": "classifier.2",
@@ -206,6 +219,8 @@ HINTS = {
 # whose described size overflows (INT64_MAX, pairs of 2^40) are still run.
 DESCRIBES_CALLER_BUFFER = {
     "scnn_image_to_tensor": {"width", "height", "channels", "row_stride"},
+    "scnn_picture_from_rgb": {"width", "height", "row_stride"},
+    "scnn_picture_label_map": {"height", "width"},
 }
 
 # Float arrays holding data rather than parameters (see the finite-output rule).
@@ -727,6 +742,8 @@ def handle_expr(detail, name, fresh):
         return "fx_model%s(%d)" % ("_fresh" if fresh else "", MODELS[name][0])
     if detail == "scnn_optimizer":
         return "fx_optimizer%s(%d)" % ("_fresh" if fresh else "", OPTIMIZERS[name][0])
+    if detail == "scnn_picture":
+        return "fx_picture%s(%d)" % ("_fresh" if fresh else "", PICTURES[name][0])
     return "NULL"
 
 
@@ -737,6 +754,8 @@ def handle_desc(detail, name):
         return MODELS[name][1]
     if detail == "scnn_optimizer":
         return OPTIMIZERS[name][1]
+    if detail == "scnn_picture":
+        return PICTURES[name][1]
     return name
 
 
@@ -753,7 +772,8 @@ def plan_slot(h, f, s, base, hints):
             return
         s.base = ["%s = %s;" % (a, handle_expr(detail, base, fresh))]
         V.append(Variant("%s = NULL" % n, ["%s = NULL;" % a]))
-        others = {"scnn_tensor": VARIANT_TENSORS, "scnn_model": ["M1", "M2", "M3"], "scnn_optimizer": ["O1", "O2"]}
+        others = {"scnn_tensor": VARIANT_TENSORS, "scnn_model": ["M1", "M2", "M3"], "scnn_optimizer": ["O1", "O2"],
+                  "scnn_picture": ["P1"]}
         for o in others.get(detail, []):
             if o == base:
                 continue

@@ -88,6 +88,7 @@ import numpy as np  # noqa: E402
 
 import swiftcnn  # noqa: E402
 from swiftcnn import datasets, filters, image, models, optim  # noqa: E402
+from swiftcnn import viz  # noqa: E402
 
 F32 = np.float32
 PASS, BAD, WRONG, CRASH, HANG, SKIP = "pass", "bad-error", "wrong-result", "crash", "hang", "skipped"
@@ -800,6 +801,31 @@ spec("datasets.split_indices", datasets.split_indices, lambda: dict(n=10, seed=3
 spec("datasets.Digits", datasets.Digits, lambda: {f: i for i, f in enumerate(datasets.Digits._fields)},
      {f: "ANY" for f in datasets.Digits._fields})
 
+# viz (the picture functions; their path= keyword and viz.save's path are checked by
+# bindings/python/tests/test_viz.py: formats, bytes paths, missing directories, no debris)
+spec("viz.filters", viz.filters, lambda: dict(model=lenet(), name="features.0", scale=None),
+     dict(model="MODEL", name="N", scale="I?"), invalid=dict(scale=[0, -1]), covered=("path",))
+spec("viz.activations", viz.activations,
+     lambda: dict(model=lenet(), x=rnd((1, 1, 32, 32), 61), node="features.0", scale=None),
+     dict(model="MODEL", x="T", node="N", scale="I?"), invalid=dict(scale=[0, -1]), covered=("path",))
+spec("viz.receptive_field", viz.receptive_field,
+     lambda: dict(model=lenet(), node="features.3", y=1, x=2, image=rnd((1, 32, 32), 62), scale=None),
+     dict(model="MODEL", node="N", y="I", x="I", image="T?", scale="I?"),
+     invalid=dict(y=[-1, 10], x=[-1, 10], scale=[0, -1]), covered=("path",))
+spec("viz.detections", viz.detections,
+     lambda: dict(image=pixels((20, 30, 3), 63), boxes=rnd((2, 4), 64, 0, 20), scores=rnd(2, 65, 0, 1),
+                  labels=labels(2, 66), names=None),
+     dict(image="U8", boxes="T", scores="T", labels="L", names="ANY"), covered=("path",))
+spec("viz.label_map", viz.label_map,
+     lambda: dict(labels=labels((6, 8), 67), image=pixels((6, 8, 3), 68), names=None, alpha=0.5, legend=None,
+                  scale=1),
+     dict(labels="L", image="U8?", names="ANY", alpha="F", legend="B?", scale="I"),
+     invalid=dict(alpha=[-0.1, 1.5], scale=[0, -1]), covered=("path",))
+spec("viz.save", viz.save, lambda: dict(path="viz_save.png", picture=pixels((5, 7, 3), 69), format=None),
+     dict(picture="U8", format="S?"), invalid=dict(format=["gif", "PNG", ""]), covered=("path",))
+spec("viz.to_picture", viz.to_picture, lambda: dict(image=rnd((3, 8, 8), 70)), dict(image="T"))
+spec("viz.voc_color", viz.voc_color, lambda: dict(c=5), dict(c="I"), invalid=dict(c=[-1]))
+
 # ---- introspection: what is public, and is every argument covered? -----------------------------
 
 
@@ -807,7 +833,7 @@ def public_callables():
     """{qualified name: callable} of the public API."""
     found = {}
     for prefix, mod in (("", swiftcnn), ("image.", image), ("filters.", filters), ("models.", models),
-                        ("optim.", optim), ("datasets.", datasets)):
+                        ("optim.", optim), ("datasets.", datasets), ("viz.", viz)):
         for n in getattr(mod, "__all__", [n for n in dir(mod) if not n.startswith("_")]):
             obj = getattr(mod, n, None)
             if obj is None or inspect.ismodule(obj) or not callable(obj):

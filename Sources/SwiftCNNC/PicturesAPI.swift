@@ -56,9 +56,9 @@ func optionalNames(_ names: UnsafePointer<UnsafePointer<CChar>?>?, _ count: Int6
     return (0..<Int(count)).map { names[$0].map { String(cString: $0) } ?? "" }
 }
 
-/// A count of elements for a caller's array: 0 to 2^40.
+/// A count of detections: 0 to 2^24.
 func elementCountArg(_ n: Int64, _ what: String) throws -> Int {
-    guard n >= 0 && n <= 1 << 40 else { throw SwiftCNNError.invalidArgument("\(what) must be 0 to 2^40; got \(n)") }
+    guard n >= 0 && n <= 1 << 24 else { throw SwiftCNNError.invalidArgument("\(what) must be 0 to 2^24; got \(n)") }
     return Int(n)
 }
 
@@ -94,7 +94,7 @@ public func scnnPictureCreate(_ width: Int64, _ height: Int64, _ out: UnsafeMuta
 /// negative row_stride), OUT_OF_MEMORY.
 @c(scnn_picture_from_rgb)
 public func scnnPictureFromRgb(
-    _ rgb: UnsafePointer<UInt8>?, _ width: Int64, _ height: Int64, _ rowStride: Int64,
+    _ rgb: UnsafePointer<UInt8>?, _ width: Int64, _ height: Int64, _ row_stride: Int64,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_picture>?>?
 ) -> scnn_status {
     producePicture(out) {
@@ -104,10 +104,11 @@ public func scnnPictureFromRgb(
             throw SwiftCNNError.invalidArgument("\(op): width and height must be 1 to \(Picture.maxSide); got \(width)x\(height)")
         }
         let (w, h) = (Int(width), Int(height))
-        let stride = try rowStrideArg(op, rowStride) ?? w * 3
+        let stride = try rowStrideArg(op, row_stride) ?? w * 3
         guard stride >= w * 3 else {
             throw SwiftCNNError.invalidArgument("\(op): row_stride \(stride) is less than width * 3 = \(w * 3)")
         }
+        _ = try Checked.add(try Checked.mul(h - 1, stride, op), w * 3, "\(op): rows (height x row_stride)")
         var px = [UInt8](repeating: 0, count: w * h * 3)
         for y in 0..<h { for i in 0..<(w * 3) { px[y * w * 3 + i] = src[y * stride + i] } }
         return try Picture(width: w, height: h, pixels: px)
@@ -246,13 +247,13 @@ public func scnnPictureReceptiveField(
 /// 0 .. name_count - 1, else the number; the score with 2 decimals) on a band of the box's
 /// colour 9 pixels high just above the box. `boxes`, `scores`, `labels` may be NULL when count
 /// is 0. *out as in scnn_picture_create.
-/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0, non-finite coordinates, names NULL with
-/// name_count > 0), OUT_OF_MEMORY.
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0 or > 2^24, non-finite coordinates, names NULL
+/// with name_count > 0, name_count > 2^24), OUT_OF_MEMORY.
 @c(scnn_picture_detections)
 public func scnnPictureDetections(
     _ image: UnsafePointer<scnn_picture>?, _ count: Int64, _ boxes: UnsafePointer<Float>?,
     _ scores: UnsafePointer<Float>?, _ labels: UnsafePointer<Int64>?,
-    _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ nameCount: Int64,
+    _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ name_count: Int64,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_picture>?>?
 ) -> scnn_status {
     producePicture(out) {
@@ -267,7 +268,7 @@ public func scnnPictureDetections(
             l = (0..<n).map { Int(lp[$0]) }
         }
         return try Pictures.detections(on: img, boxes: b, scores: s, labels: l,
-                                       names: try optionalNames(names, nameCount, op))
+                                       names: try optionalNames(names, name_count, op))
     }
 }
 
@@ -283,7 +284,7 @@ public func scnnPictureDetections(
 @c(scnn_picture_label_map)
 public func scnnPictureLabelMap(
     _ labels: UnsafePointer<Int64>?, _ height: Int64, _ width: Int64, _ image: UnsafePointer<scnn_picture>?,
-    _ alpha: Float, _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ nameCount: Int64, _ legend: Int32,
+    _ alpha: Float, _ names: UnsafePointer<UnsafePointer<CChar>?>?, _ name_count: Int64, _ legend: Int32,
     _ scale: Int32, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_picture>?>?
 ) -> scnn_status {
     producePicture(out) {
@@ -295,7 +296,7 @@ public func scnnPictureLabelMap(
         let n = Int(width) * Int(height)
         let l = (0..<n).map { Int(lp[$0]) }
         return try Pictures.labelMap(l, height: Int(height), width: Int(width), image: image.map { pictureBox($0).picture },
-                                     alpha: alpha, names: try optionalNames(names, nameCount, op), legend: legend != 0,
+                                     alpha: alpha, names: try optionalNames(names, name_count, op), legend: legend != 0,
                                      scale: Int(scale))
     }
 }

@@ -467,9 +467,11 @@ public enum Pictures {
 
     // MARK: Detections
 
-    /// "0.87": `v` with two decimals (rounded half away from zero); "nan"/"inf" as such.
+    /// "0.87": `v` with two decimals (rounded half away from zero); "nan"/"inf" as such, and
+    /// magnitudes from 10¹² up shown as ±1e12+.
     static func twoDecimals(_ v: Float) -> String {
         guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
+        guard abs(v) < 1e12 else { return v > 0 ? "1e12+" : "-1e12+" }
         let c = Int((Double(v) * 100).rounded())
         let m = c.magnitude
         let frac = m % 100

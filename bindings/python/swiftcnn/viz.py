@@ -39,7 +39,7 @@ from ._core import as_f32
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 __all__ = ["filters", "activations", "receptive_field", "detections", "label_map", "save", "to_picture",
-           "voc_color", "main", "PALETTE"]
+           "voc_color", "PALETTE"]
 
 _FORMATS = {None: 0, "png": 1, "ppm": 2}
 
