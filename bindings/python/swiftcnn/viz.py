@@ -192,8 +192,8 @@ def detections(image: Any, boxes: Any, scores: Any, labels: Any, names: Optional
     the boxes and captions are unchanged.
     """
     pic = to_picture(image)
-    b = np.ascontiguousarray(np.asarray(boxes, dtype=np.float32)).reshape(-1)
-    s = np.ascontiguousarray(np.asarray(scores, dtype=np.float32)).reshape(-1)
+    b = as_f32(boxes, "boxes").reshape(-1)
+    s = as_f32(scores, "scores").reshape(-1)
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
         if lab.size and not np.all(np.equal(np.mod(lab, 1), 0)):
@@ -240,6 +240,8 @@ def voc_color(c: int) -> tuple:
     c = _int(c, "c")
     if c < 0:
         raise ValueError(f"c must be >= 0; got {c}")
+    if c > 2**63 - 1:
+        raise OverflowError(f"c must fit in int64; got {c}")
     r = g = b = 0
     for j in range(8):
         r |= (c & 1) << (7 - j)
