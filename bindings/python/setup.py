@@ -91,8 +91,8 @@ extension = Extension(
 
 setup(
     version=read_version(),
-    packages=["swiftcnn", "swiftcnn.onnx"],
-    package_data={"swiftcnn": ["py.typed", "*.pyi"]},
+    packages=["swiftcnn", "swiftcnn.onnx", "swiftcnn.viz"],
+    package_data={"swiftcnn": ["py.typed", "*.pyi"], "swiftcnn.viz": ["*.pyi"]},
     exclude_package_data={"swiftcnn": ["*.c"]},
     ext_modules=[extension],
     cmdclass={"build_ext": BuildExt},

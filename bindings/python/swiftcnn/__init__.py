@@ -42,7 +42,8 @@ Errors
     argument raises OverflowError.
 
 Submodules: :mod:`swiftcnn.image` (pixels, colour, resize, crop),
-:mod:`swiftcnn.filters` (classic image filters) and :mod:`swiftcnn.models` (the model zoo:
+:mod:`swiftcnn.filters` (classic image filters), :mod:`swiftcnn.viz` (pictures of what a CNN
+learns, as PNG/PPM) and :mod:`swiftcnn.models` (the model zoo:
 LeNet-5, AlexNet, VGG, GoogLeNet, ResNets with torchvision-compatible safetensors weights).
 """
 from __future__ import annotations
@@ -84,6 +85,7 @@ __all__ = [
     "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads", "imagenet_classes",
     "read_safetensors", "write_safetensors",
     "image", "filters", "models", "optim", "datasets",
+    "viz",
 ]
 
 ArrayLike = Any
@@ -446,4 +448,5 @@ def write_safetensors(path: Any, tensors: Any) -> None:
 
 
 from . import datasets, filters, image, models, nn, optim  # noqa: E402  (submodules use the names above)
+from . import viz  # noqa: E402  (pictures of filters, activations, receptive fields, boxes, label maps)
 from .models import Model, load  # noqa: E402

@@ -66,6 +66,10 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
 PLUMBING = {"scnn_last_error", "scnn_tensor_wrap", "scnn_tensor_destroy", "scnn_tensor_data",
             "scnn_tensor_mutable_data", "scnn_tensor_rank", "scnn_tensor_shape", "scnn_tensor_numel",
             "scnn_tensor_copy_to", "scnn_model_destroy", "scnn_string_free", "scnn_optimizer_destroy"}
+# Pictures cross into Python as (width, height, bytes) (swiftcnn/_pictures.c): these make,
+# read and free the picture handles behind that; a blank picture in Python is a numpy array.
+PLUMBING |= {"scnn_picture_create", "scnn_picture_from_rgb", "scnn_picture_data", "scnn_picture_width",
+             "scnn_picture_height", "scnn_picture_destroy"}
 
 
 def _reachable(dotted):

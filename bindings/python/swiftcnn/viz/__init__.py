@@ -33,8 +33,8 @@ from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _swiftcnn as _c
-from ._core import as_f32
+from .. import _swiftcnn as _c
+from .._core import as_f32
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -254,7 +254,7 @@ def voc_color(c: int) -> tuple:
 # ---- command line ----------------------------------------------------------------------
 
 def _load_model(spec: str, weights: Optional[str]) -> Any:
-    from . import models
+    from .. import models
     if os.path.isfile(spec):
         model = models.load(spec)
     elif spec in models.names():
@@ -270,7 +270,7 @@ def _load_input(path: str, key: str, index: int) -> np.ndarray:
     if path.lower().endswith(".npy"):
         a = np.load(path, allow_pickle=False)
     else:
-        from . import read_safetensors
+        from .. import read_safetensors
         a = read_safetensors(path, key)
     a = np.asarray(a, dtype=np.float32)
     if a.ndim == 4:
@@ -337,6 +337,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"wrote {args.output} ({pic.shape[1]}x{pic.shape[0]})")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
