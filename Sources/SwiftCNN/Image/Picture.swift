@@ -208,7 +208,9 @@ public struct Picture: Equatable, Sendable {
     /// (``BitmapFont/size(of:scale:)``, one pixel of padding all round) is filled first.
     public mutating func drawText(_ text: String, x: Int, y: Int, scale: Int = 1, color: RGB,
                                   background: RGB? = nil) {
-        let s = max(1, scale)
+        let far = 1 << 40  // text starting this far away cannot reach the picture (and sums stay in range)
+        guard x > -far, x < far, y > -far, y < far else { return }
+        let s = min(max(1, scale), 1 << 10)
         if let bg = background {
             let size = BitmapFont.size(of: text, scale: s)
             fillRect(x: x - s, y: y - s, width: size.width + 2 * s, height: size.height + 2 * s, bg)
