@@ -189,3 +189,9 @@ test: check-header check-header-compile check-exports swift-test c-test py-test 
 
 clean:
 	rm -rf .build .build-asan .build-tsan .build-valgrind .build-fuzz $(OUT) $(VENV) bindings/python/build bindings/python/*.egg-info
+
+# examples/segment.c on a synthetic image, checked against Model.segment (issue 12).
+check-segment-example: python $(OUT)/examples/segment
+	$(VPY) scripts/check_segment_example.py $(OUT)/examples/segment
+
+test: check-segment-example
