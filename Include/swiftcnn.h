@@ -580,7 +580,8 @@ scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * ker
 
 /* ---- Model zoo ---- */
 
-/// Number of models in the zoo (20).
+/// Number of models in the zoo (26: the 20 classifiers, then alexnet_grouped,
+/// googlenet_original and the four segmentation models).
 int32_t scnn_model_count(void) SCNN_WARN_UNUSED_RESULT;
 
 /// The name of zoo model `index` (0 to scnn_model_count() - 1), e.g. "resnet50"; NULL for an
@@ -590,10 +591,12 @@ char const * scnn_model_name(int32_t index) SCNN_WARN_UNUSED_RESULT;
 /// Every zoo model name as a static NULL-terminated array of static strings (never freed):
 /// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
 /// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
-/// resnet101, resnet152.
+/// resnet101, resnet152, alexnet_grouped, googlenet_original, fcn_resnet50, fcn_resnet50_aux,
+/// deeplabv3_resnet50, deeplabv3_resnet50_aux.
 char const * const * scnn_model_names(void) SCNN_WARN_UNUSED_RESULT;
 
-/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// The class count model `name` has by default (10 for the LeNets, 21 for the
+/// segmentation models, 1000 otherwise) in *out.
 /// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
 scnn_status scnn_model_default_num_classes(char const * name, int64_t * out) SCNN_WARN_UNUSED_RESULT;
 

@@ -2,9 +2,11 @@
 """Checks examples/segment.c: runs build/examples/segment on a small synthetic PPM and
 compares its label map (the PGM of class indices) with Model.segment on the same pixels
 (same library, same seeded fcn_resnet50), its colour PPM with the VOC palette of those labels,
-and its per-class pixel counts with the labels'. Run by `make check-segment-example`.
+and its per-class pixel counts with the labels'. With a second path, also checks that
+examples/shapes.c prints the lecture's average-pool example exactly (36.5 80 / 12 15) with the
+misprint noted. Run by `make check-segment-example`.
 
-    .venv/bin/python scripts/check_segment_example.py [build/examples/segment]
+    .venv/bin/python scripts/check_segment_example.py [build/examples/segment [build/examples/shapes]]
 """
 import os
 import subprocess
@@ -61,6 +63,14 @@ def main():
     for c in np.unique(labels):
         line = [l for l in r.stdout.splitlines() if l.split()[:2] == [str(c), names[c]]]
         assert line and int(line[0].split()[2]) == int((labels == c).sum()), f"class {c}: count line missing or wrong"
+    if len(sys.argv) > 2:
+        out = subprocess.run([sys.argv[2]], capture_output=True, text=True, timeout=60, check=True).stdout
+        lines = out.splitlines()
+        i = next(k for k, l in enumerate(lines) if "average pool of the lecture's 31 15 28 184 map" in l)
+        assert [float(v) for v in lines[i + 1].split()] == [36.5, 80.0], lines[i + 1]
+        assert [float(v) for v in lines[i + 2].split()] == [12.0, 15.0], lines[i + 2]
+        assert "misprint" in lines[i + 3] and "36.5" in lines[i + 3]
+        print("shapes example: the lecture's average pool gives 36.5 80 / 12 15, misprint noted")
     print(f"segment example: {h}x{w} label map equals Model.segment's, palette and counts check out "
           f"(swiftcnn {swiftcnn.__version__})")
     return 0

@@ -21,11 +21,12 @@ public enum Zoo {
     /// Every model name, in a stable order.
     public static let names: [String] = [
         "lenet5", "lenet5_original",
-        "alexnet", "alexnet_lrn", "alexnet_grouped",
+        "alexnet", "alexnet_lrn",
         "vgg11", "vgg11_lrn", "vgg13", "vgg16_c", "vgg16", "vgg19",
         "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
-        "googlenet", "googlenet_original",
+        "googlenet",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "alexnet_grouped", "googlenet_original",
         "fcn_resnet50", "fcn_resnet50_aux", "deeplabv3_resnet50", "deeplabv3_resnet50_aux",
     ]
 
