@@ -13,7 +13,7 @@
 /// | googlenet_original | Szegedy et al. 2014 as published (5×5 branches, LRN, no BN, 2 auxiliary classifiers, training only) | 3×224×224 | 13,378,280 (6,998,552 without the auxiliary heads; the paper's table: ≈6.8M) |
 /// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
 /// | fcn_resnet50, fcn_resnet50_aux | Long et al. 2015, torchvision (segmentation, output [N, classes, H, W]) | 3×520×520 (any) | 32,957,013; 35,322,218 (21) |
-/// | deeplabv3_resnet50, deeplabv3_resnet50_aux | Chen et al. 2017, torchvision (segmentation) | 3×520×520 (any) | 39,633,493; 41,998,698 (21) |
+/// | deeplabv3_resnet50, deeplabv3_resnet50_aux | Chen et al. 2017, torchvision (segmentation) | 3×520×520 (any) | 39,638,869; 42,004,074 (21) |
 ///
 /// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
 /// safetensors load as they are.
