@@ -319,7 +319,8 @@ class Model(_c.Model):
         - a uint8 RGB image ``[H, W, 3]`` or a uint8 batch ``[N, H, W, 3]`` (bytes / 255);
         - a float batch ``[N, 3, H, W]`` or one float image ``[3, H, W]`` with values in
           [0, 1] (torchvision's convention before normalization);
-        - a list (or tuple) of such single images, of any sizes each.
+        - a list (or tuple) of numpy arrays, each such a single image, of any sizes (a nested
+          list of numbers is read as one array instead).
 
         Preprocessing is torchvision's for its segmentation weights without the resize: per
         channel ``(x - mean) / std`` with ImageNet's mean and std. The zoo models run at the
@@ -331,7 +332,7 @@ class Model(_c.Model):
         single image); for a list, a list of such dicts with ``[H, W]`` arrays, one per image.
         The label is the argmax class (the lowest on ties): names for 21-class models in
         :func:`voc_classes`."""
-        if isinstance(images, (list, tuple)):
+        if isinstance(images, (list, tuple)) and images and all(isinstance(i, np.ndarray) for i in images):
             out = []
             for k, img in enumerate(images):
                 a = np.asarray(img)

@@ -280,3 +280,48 @@ def test_auxiliary_loss_errors():
     doc["auxiliary_losses"] = [{"output": "head", "weight": -1}]
     with pytest.raises(ValueError):
         models.Model.from_json(doc)
+
+
+def test_reference_path_matches_the_optimized_plan_and_torch():
+    # With reference kernels forced, forward walks the graph with the naive kernels (no
+    # compiled plan, no conv + BN folding): deeplabv3 (ASPP's pooling branch resizes with
+    # upsample_like inside a branch) must agree with the optimized plan and with torch.
+    t, _ = st_read(FIX / "deeplabv3_resnet50.safetensors")
+    m = models.create("deeplabv3_resnet50")
+    x = ((t["images"][:1] - MEAN) / STD).astype(np.float32)
+    fast = m(x)
+    swiftcnn.set_reference_kernels(True)
+    try:
+        ref = m(x)
+    finally:
+        swiftcnn.set_reference_kernels(False)
+    assert rel_err(ref, fast.astype(np.float64)) < 1e-5
+    assert rel_err(ref, t["out"][:1]) < 1e-4
+
+
+def test_upsample_like_backward_equals_the_fixed_size_upsample():
+    def doc(up):
+        return _graph([
+            {"name": "conv", "op": "conv2d", "inputs": ["input"],
+             "attrs": {"in_channels": 2, "out_channels": 3, "kernel_shape": [3, 3], "strides": [2, 2],
+                       "pads": [1, 1, 1, 1], "dilations": [1, 1], "group": 1, "bias": True}},
+            up,
+            {"name": "flat", "op": "flatten", "inputs": ["up"]},
+            {"name": "fc", "op": "linear", "inputs": ["flat"], "attrs": {"in_features": 3 * 7 * 9, "out_features": 4, "bias": True}},
+        ], ["fc"], [2, 7, 9], any_size=False)
+    like = models.Model.from_json(doc({"name": "up", "op": "upsample_like", "inputs": ["conv", "input"],
+                                        "attrs": {"mode": "bilinear", "align_corners": False}}))
+    fixed = models.Model.from_json(doc({"name": "up", "op": "upsample", "inputs": ["conv"],
+                                         "attrs": {"mode": "bilinear", "align_corners": False, "sizes": [7, 9]}}))
+    fixed.load_state_dict(like.state_dict())
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 2, 7, 9)).astype(np.float32)
+    y = np.array([0, 3, 1])
+    la = like.train_step(x, y, swiftcnn.optim.SGD(like, lr=0.1))
+    lb = fixed.train_step(x, y, swiftcnn.optim.SGD(fixed, lr=0.1))
+    assert la == lb
+    a, b = like.state_dict(), fixed.state_dict()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert not np.array_equal(a["conv.weight"], models.Model.from_json(doc({"name": "up", "op": "upsample_like",
+        "inputs": ["conv", "input"], "attrs": {"mode": "bilinear"}})).state_dict()["conv.weight"])
