@@ -21,11 +21,19 @@ from swiftcnn import models
 
 def read_pnm(path):
     data = open(path, "rb").read()
-    parts = data.split(maxsplit=4)
-    magic, w, h, maxval = parts[0], int(parts[1]), int(parts[2]), int(parts[3])
+    fields, pos = [], 0
+    while len(fields) < 4:  # magic, width, height, maxval; then exactly one whitespace byte
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(data[pos:end])
+        pos = end
+    magic, w, h, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
     assert maxval == 255, maxval
     ch = 3 if magic == b"P6" else 1
-    px = np.frombuffer(parts[4][: w * h * ch], dtype=np.uint8)
+    px = np.frombuffer(data[pos + 1:pos + 1 + w * h * ch], dtype=np.uint8)
     return px.reshape(h, w, ch) if ch == 3 else px.reshape(h, w)
 
 
