@@ -325,3 +325,25 @@ def test_upsample_like_backward_equals_the_fixed_size_upsample():
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert not np.array_equal(a["conv.weight"], models.Model.from_json(doc({"name": "up", "op": "upsample_like",
         "inputs": ["conv", "input"], "attrs": {"mode": "bilinear"}})).state_dict()["conv.weight"])
+
+
+def test_upsample_like_exports_to_onnx(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from swiftcnn.onnx import export
+    doc = _graph([
+        {"name": "conv", "op": "conv2d", "inputs": ["input"],
+         "attrs": {"in_channels": 2, "out_channels": 3, "kernel_shape": [3, 3], "strides": [2, 2],
+                   "pads": [1, 1, 1, 1], "dilations": [1, 1], "group": 1, "bias": True}},
+        {"name": "up", "op": "upsample_like", "inputs": ["conv", "input"], "attrs": {"mode": "bilinear"}},
+    ], ["up"], [2, 7, 9], any_size=False)
+    m = models.Model.from_json(doc)
+    path = tmp_path / "like.onnx"
+    proto = export(m, str(path))
+    assert "Resize" in {n.op_type for n in proto.graph.node}
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(2).standard_normal((2, 2, 7, 9)).astype(np.float32)
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    want = m(x)
+    assert got.shape == want.shape == (2, 3, 7, 9)
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
