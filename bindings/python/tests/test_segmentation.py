@@ -214,13 +214,17 @@ def test_training_through_upsample_like():
 
 
 def _aux_doc():
+    # Two auxiliary heads with weight 0.3 each, as GoogLeNet's: head1 on the hidden layer,
+    # head2 straight on the input.
     return _graph([
         {"name": "flat", "op": "flatten", "inputs": ["input"]},
         {"name": "h", "op": "linear", "inputs": ["flat"], "attrs": {"in_features": 6, "out_features": 5, "bias": True}},
         {"name": "act", "op": "relu", "inputs": ["h"]},
         {"name": "fc", "op": "linear", "inputs": ["act"], "attrs": {"in_features": 5, "out_features": 3, "bias": True}},
-        {"name": "head", "op": "linear", "inputs": ["act"], "attrs": {"in_features": 5, "out_features": 3, "bias": True}},
-    ], ["fc", "head"], [1, 2, 3], any_size=False, extra={"auxiliary_losses": [{"output": "head", "weight": 0.3}]})
+        {"name": "head1", "op": "linear", "inputs": ["act"], "attrs": {"in_features": 5, "out_features": 3, "bias": True}},
+        {"name": "head2", "op": "linear", "inputs": ["flat"], "attrs": {"in_features": 6, "out_features": 3, "bias": True}},
+    ], ["fc", "head1", "head2"], [1, 2, 3], any_size=False,
+        extra={"auxiliary_losses": [{"output": "head1", "weight": 0.3}, {"output": "head2", "weight": 0.3}]})
 
 
 def _ce(logits, y):
@@ -234,9 +238,11 @@ def _ce(logits, y):
 
 def test_auxiliary_loss_is_added_in_training_and_its_gradient_reaches_the_head():
     m = models.Model.from_json(_aux_doc())
-    # The auxiliary head is not part of inference (forward gives fc), but it is in the state dict.
-    assert set(m.state_dict()) == {"h.weight", "h.bias", "fc.weight", "fc.bias", "head.weight", "head.bias"}
-    assert m.num_parameters == 6 * 5 + 5 + 2 * (5 * 3 + 3)
+    # The auxiliary heads are not part of inference (forward gives fc), but they are in the state dict.
+    assert set(m.state_dict()) == {"h.weight", "h.bias", "fc.weight", "fc.bias", "head1.weight", "head1.bias",
+                                   "head2.weight", "head2.bias"}
+    assert m.num_parameters == 6 * 5 + 5 + 2 * (5 * 3 + 3) + 6 * 3 + 3
+    assert "head1" not in m.node_names() and "head2" not in m.node_names()
     sd = {k: v.astype(np.float64) for k, v in m.state_dict().items()}
     rng = np.random.default_rng(11)
     x = rng.standard_normal((4, 1, 2, 3)).astype(np.float32)
@@ -245,27 +251,34 @@ def test_auxiliary_loss_is_added_in_training_and_its_gradient_reaches_the_head()
     h = xf @ sd["h.weight"].T + sd["h.bias"]
     a = np.maximum(h, 0)
     main = a @ sd["fc.weight"].T + sd["fc.bias"]
-    aux = a @ sd["head.weight"].T + sd["head.bias"]
+    aux1 = a @ sd["head1.weight"].T + sd["head1.bias"]
+    aux2 = xf @ sd["head2.weight"].T + sd["head2.bias"]
     np.testing.assert_allclose(m(x), main, rtol=1e-5, atol=1e-5)
     l_main, g_main = _ce(main, y)
-    l_aux, g_aux = _ce(aux, y)
+    l_aux1, g_aux1 = _ce(aux1, y)
+    l_aux2, g_aux2 = _ce(aux2, y)
     lr = 0.1
     opt = swiftcnn.optim.SGD(m, lr=lr)
     loss = m.train_step(x, y, opt)
-    assert loss == pytest.approx(l_main + 0.3 * l_aux, rel=1e-5)
-    # SGD without momentum: new = old - lr * grad, with the gradient of main + 0.3 aux.
-    g_head = 0.3 * g_aux
-    ga = g_main @ sd["fc.weight"] + g_head @ sd["head.weight"]
+    # the paper's rule: main + 0.3 · (aux1 + aux2), each computed separately here
+    assert loss == pytest.approx(l_main + 0.3 * (l_aux1 + l_aux2), rel=1e-5)
+    # SGD without momentum: new = old - lr * grad, with the gradient of that sum.
+    g1, g2 = 0.3 * g_aux1, 0.3 * g_aux2
+    ga = g_main @ sd["fc.weight"] + g1 @ sd["head1.weight"]
     gh = ga * (h > 0)
-    expected = {"fc.weight": g_main.T @ a, "fc.bias": g_main.sum(0), "head.weight": g_head.T @ a,
-                "head.bias": g_head.sum(0), "h.weight": gh.T @ xf, "h.bias": gh.sum(0)}
+    expected = {"fc.weight": g_main.T @ a, "fc.bias": g_main.sum(0), "head1.weight": g1.T @ a, "head1.bias": g1.sum(0),
+                "head2.weight": g2.T @ xf, "head2.bias": g2.sum(0), "h.weight": gh.T @ xf, "h.bias": gh.sum(0)}
     new = m.state_dict()
     for k, g in expected.items():
         np.testing.assert_allclose(new[k], sd[k] - lr * g, rtol=1e-4, atol=1e-6, err_msg=k)
-    assert np.abs(expected["head.weight"]).max() > 1e-3
-    # JSON round trip keeps the auxiliary loss.
+    assert np.abs(expected["head1.weight"]).max() > 1e-3 and np.abs(expected["head2.weight"]).max() > 1e-3
+    # In eval mode nothing of the heads runs: the forward output is unchanged by them.
+    m.eval()
+    np.testing.assert_allclose(m(x), np.maximum(xf @ new["h.weight"].astype(np.float64).T + new["h.bias"], 0)
+                               @ new["fc.weight"].astype(np.float64).T + new["fc.bias"], rtol=1e-5, atol=1e-5)
+    # JSON round trip keeps the auxiliary losses.
     doc = m.to_json()
-    assert doc["auxiliary_losses"] == [{"output": "head", "weight": 0.3}]
+    assert doc["auxiliary_losses"] == [{"output": "head1", "weight": 0.3}, {"output": "head2", "weight": 0.3}]
     assert models.Model.from_json(doc).to_json() == doc
 
 
@@ -277,7 +290,7 @@ def test_auxiliary_loss_errors():
     doc["auxiliary_losses"] = [{"output": "nope", "weight": 0.3}]
     with pytest.raises(ValueError):
         models.Model.from_json(doc)
-    doc["auxiliary_losses"] = [{"output": "head", "weight": -1}]
+    doc["auxiliary_losses"] = [{"output": "head1", "weight": -1}]
     with pytest.raises(ValueError):
         models.Model.from_json(doc)
 
