@@ -80,6 +80,12 @@ def test_googlenet_original_counts_and_structure():
     assert sd["aux1.conv.weight"].shape == (128, 512, 1, 1) and sd["aux2.conv.weight"].shape == (128, 528, 1, 1)
     assert sd["aux1.fc1.weight"].shape == (1024, 2048) and sd["aux2.fc2.weight"].shape == (1000, 1024)
     assert "LocalResponseNorm" in m.summary()
+    # the paper's training rule, declared on the model (checked in general in test_segmentation.py:
+    # the loss is main + 0.3 (aux1 + aux2) and the gradient reaches both heads)
+    doc = m.to_json()
+    assert doc["auxiliary_losses"] == [{"output": "aux1", "weight": 0.3}, {"output": "aux2", "weight": 0.3}]
+    assert doc["network"]["graph"]["outputs"] == ["fc", "aux1", "aux2"]
+    assert m.output_names == ["fc"]
 
 
 def test_googlenet_original_inference_skips_the_auxiliary_heads():
