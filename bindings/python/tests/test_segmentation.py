@@ -360,3 +360,20 @@ def test_upsample_like_exports_to_onnx(tmp_path):
     want = m(x)
     assert got.shape == want.shape == (2, 3, 7, 9)
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_segment_with_a_fixed_size_model_resizes_both_ways():
+    # A model that takes 3x8x8 only: the image is resized to 8x8 and the scores back to its size.
+    m = models.Model.from_json(_graph([
+        {"name": "conv", "op": "conv2d", "inputs": ["input"],
+         "attrs": {"in_channels": 3, "out_channels": 4, "kernel_shape": [1, 1], "strides": [1, 1],
+                   "pads": [0, 0, 0, 0], "dilations": [1, 1], "group": 1, "bias": True}},
+    ], ["conv"], [3, 8, 8], any_size=False))
+    rng = np.random.default_rng(4)
+    img = rng.random((1, 3, 8, 8)).astype(np.float32)
+    r = m.segment(img)
+    assert np.array_equal(r["labels"], m(((img - MEAN) / STD).astype(np.float32)).argmax(1))
+    big = rng.random((2, 3, 13, 11)).astype(np.float32)
+    rb = m.segment(big)
+    assert rb["labels"].shape == (2, 13, 11) and rb["labels"].max() < 4
+    assert ((rb["scores"] >= 0.25 - 1e-6) & (rb["scores"] <= 1)).all()   # the top of 4 classes
