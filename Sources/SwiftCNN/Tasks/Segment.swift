@@ -47,8 +47,8 @@ public enum Segmentation {
 
     /// `images` [N, 3, H, W] with values in [0, 1] normalized per channel: (x − mean) / std.
     public static func normalize(_ images: Tensor) throws -> Tensor {
-        guard images.rank == 4, images.shape[1] == 3 else {
-            throw SwiftCNNError.shapeMismatch("segment: images must be [N, 3, H, W]; got \(Tensor.describe(images.shape))")
+        guard images.rank == 4, images.shape[1] == 3, images.shape.allSatisfy({ $0 >= 1 }) else {
+            throw SwiftCNNError.shapeMismatch("segment: images must be [N, 3, H, W] with sizes >= 1; got \(Tensor.describe(images.shape))")
         }
         var y = images
         let plane = images.shape[2] * images.shape[3]
@@ -64,7 +64,7 @@ public enum Segmentation {
 
     /// Labels and scores from class scores `logits` [N, classes, H, W] (see the file comment).
     public static func labels(fromScores logits: Tensor) throws -> SegmentationResult {
-        guard logits.rank == 4, logits.shape[1] >= 1 else {
+        guard logits.rank == 4, logits.shape.allSatisfy({ $0 >= 1 }) else {
             throw SwiftCNNError.shapeMismatch(
                 "segment: the model's output must be per-pixel class scores [N, classes, H, W]; got \(Tensor.describe(logits.shape))")
         }
