@@ -111,3 +111,15 @@ def test_googlenet_original_trains_with_its_auxiliary_losses():
     sd1 = m.state_dict()
     for k in ["fc.weight", "aux1.fc2.weight", "aux2.fc2.weight", "aux1.conv.weight", "inception4a.branch1.conv.weight"]:
         assert not np.array_equal(sd0[k], sd1[k]), f"{k}: no gradient reached it"
+
+
+def test_googlenet_original_fine_tuning_keeps_the_auxiliary_heads():
+    from swiftcnn import nn
+    m = models.create("googlenet_original")
+    m.replace("fc", nn.Linear(1024, 5))
+    m.replace("aux1.fc2", nn.Linear(1024, 5))
+    m.replace("aux2.fc2", nn.Linear(1024, 5))
+    sd = m.state_dict()
+    assert sd["fc.weight"].shape == (5, 1024) and sd["aux1.fc2.weight"].shape == (5, 1024)
+    assert m.to_json()["auxiliary_losses"] == [{"output": "aux1", "weight": 0.3}, {"output": "aux2", "weight": 0.3}]
+    assert m.num_classes == 5 and m.output_names == ["fc"]
