@@ -189,3 +189,10 @@ test: check-header check-header-compile check-exports swift-test c-test py-test 
 
 clean:
 	rm -rf .build .build-asan .build-tsan .build-valgrind .build-fuzz $(OUT) $(VENV) bindings/python/build bindings/python/*.egg-info
+
+# examples/segment.c on a synthetic image, checked against Model.segment, and shapes.c's
+# average-pool example (issue 12).
+check-segment-example: python $(OUT)/examples/segment $(OUT)/examples/shapes
+	$(VPY) scripts/check_segment_example.py $(OUT)/examples/segment $(OUT)/examples/shapes
+
+test: check-segment-example

@@ -587,7 +587,8 @@ scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * ker
 
 /* ---- Model zoo ---- */
 
-/// Number of models in the zoo (20).
+/// Number of models in the zoo (26: the 20 classifiers, then alexnet_grouped,
+/// googlenet_original and the four segmentation models).
 int32_t scnn_model_count(void) SCNN_WARN_UNUSED_RESULT;
 
 /// The name of zoo model `index` (0 to scnn_model_count() - 1), e.g. "resnet50"; NULL for an
@@ -597,10 +598,12 @@ char const * scnn_model_name(int32_t index) SCNN_WARN_UNUSED_RESULT;
 /// Every zoo model name as a static NULL-terminated array of static strings (never freed):
 /// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
 /// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
-/// resnet101, resnet152.
+/// resnet101, resnet152, alexnet_grouped, googlenet_original, fcn_resnet50, fcn_resnet50_aux,
+/// deeplabv3_resnet50, deeplabv3_resnet50_aux.
 char const * const * scnn_model_names(void) SCNN_WARN_UNUSED_RESULT;
 
-/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// The class count model `name` has by default (10 for the LeNets, 21 for the
+/// segmentation models, 1000 otherwise) in *out.
 /// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
 scnn_status scnn_model_default_num_classes(char const * name, int64_t * out) SCNN_WARN_UNUSED_RESULT;
 
@@ -993,6 +996,41 @@ scnn_status scnn_safetensors_read(char const * path, char const * name, scnn_ten
 /// Errors: INVALID_ARGUMENT (NULL pointer or element, count out of 1 to 2^31 - 1, a name
 /// given twice), IO (cannot write; path is a directory or another special file), OUT_OF_MEMORY.
 scnn_status scnn_safetensors_write(char const * path, char const * const * names, scnn_tensor const * const * tensors, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Segmentation ---- */
+
+/// Semantic segmentation of one 8-bit RGB image with a model whose output is per-pixel class
+/// scores [1, classes, h, w] (the zoo's fcn_resnet50, deeplabv3_resnet50 and their _aux
+/// variants, or any such model). pixels: HWC bytes, `channels` = 3 (RGB) per pixel, rows
+/// `row_stride` bytes apart (0: width * 3); (height - 1) * row_stride + width * 3 bytes are
+/// read. Preprocessing as torchvision's segmentation weights, less their resize: bytes / 255,
+/// then (x - mean) / std per channel with ImageNet's mean 0.485, 0.456, 0.406 and std 0.229,
+/// 0.224, 0.225. The zoo models run at the image's size (a model that takes one size only
+/// gets the image resized to it bilinearly); the scores are brought to the image's size
+/// (bilinear, align_corners false), so the results are always height x width, row-major:
+/// labels[y * width + x] is the argmax class (lowest on ties), scores[...] its softmax
+/// probability. labels is required, scores may be NULL; each holds `capacity` values, at
+/// least width * height (checked before any work).
+/// Errors: INVALID_ARGUMENT (NULL model, pixels or labels; bad sizes, channels or
+/// row_stride), SHAPE_MISMATCH (capacity too small; a model whose input or output does not
+/// fit: the message says what it expects), OUT_OF_MEMORY.
+scnn_status scnn_model_segment(scnn_model const * model, uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, int32_t * labels, float * scores, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/// Semantic segmentation of a batch of float images [N, 3, H, W] with values in [0, 1]
+/// (torchvision's convention before normalization; normalized here as in
+/// scnn_model_segment). `shape` holds the 4 sizes. labels (required) and scores (may be
+/// NULL) hold `capacity` values each, at least N * H * W: labels[(n * H + y) * W + x].
+/// Everything else as scnn_model_segment.
+/// Errors: INVALID_ARGUMENT (NULL model, images, shape or labels), SHAPE_MISMATCH (not
+/// [N, 3, H, W], capacity too small, a model that does not take the input), OUT_OF_MEMORY.
+scnn_status scnn_model_segment_batch(scnn_model const * model, float const * images, int64_t const * shape, int32_t * labels, float * scores, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of PASCAL VOC class labels, background included (21).
+int32_t scnn_voc_class_count(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The PASCAL VOC label of class `index` (0 to 20, torchvision's order: 0 → "background",
+/// 15 → "person"); NULL out of range. The string is static: never freed.
+char const * scnn_voc_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Threads ---- */
 

@@ -57,6 +57,8 @@ static void receptive(const char *title, const int64_t *k, const int64_t *s, con
 int main(void) {
     const float counting[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     const float lecture[16] = {29, 15, 28, 184, 0, 100, 70, 38, 12, 12, 7, 2, 12, 12, 45, 6};
+    /* The seed's average-pool map: the same but 31 in the top-left corner. */
+    const float lecture_avg[16] = {31, 15, 28, 184, 0, 100, 70, 38, 12, 12, 7, 2, 12, 12, 45, 6};
     int64_t k3[3] = {3, 3, 3}, s1[3] = {1, 1, 1}, d2[3] = {1, 2, 4}, s2[3] = {2, 2, 2};
     int64_t mlp = 0, cnn = 0, part = 0;
     int64_t mlp_sizes[5] = {224 * 224, 1024, 2048, 4096, 1000};
@@ -79,6 +81,8 @@ int main(void) {
     ok &= pool("max pool of 1..16 (lecture: 6 8 / 14 16)", counting, 1, 0);
     ok &= pool("average pool of 1..16 (lecture: 3.5 5.5 / 11.5 13.5)", counting, 0, 0);
     ok &= pool("max pool of the lecture's 29 15 28 184 map (100 184 / 12 45)", lecture, 1, 0);
+    ok &= pool("average pool of the lecture's 31 15 28 184 map (lecture: 36 80 / 12 15)", lecture_avg, 0, 0);
+    printf("    The lecture prints 36 for the first window, a misprint: (31 + 15 + 0 + 100) / 4 = 146 / 4 = 36.5.\n");
 
     printf("\nReceptive field:\n");
     receptive("one 3x3 conv", k3, s1, NULL, 1);

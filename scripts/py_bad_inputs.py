@@ -702,6 +702,20 @@ spec("Model.evaluate", models.Model.evaluate, lambda: dict(x=_X4(), y=labels(4, 
 spec("Model.predict", models.Model.predict, lambda: dict(x=_X4()), dict(x="T"), call=lambda a: lenet().predict(a["x"]),
      self_arg=True)
 
+# segmentation (issue 12): a 3-class fcn_resnet50, made once per process
+_SEG = []
+
+
+def seg_model():
+    if not _SEG:
+        _SEG.append(models.create("fcn_resnet50", num_classes=3))
+    return _SEG[0]
+
+
+spec("models.voc_classes", models.voc_classes)
+spec("Model.segment", models.Model.segment, lambda: dict(images=rnd((1, 3, 9, 11), 43)), dict(images="T"),
+     call=lambda a: seg_model().segment(a["images"]), self_arg=True)
+
 # optim
 
 

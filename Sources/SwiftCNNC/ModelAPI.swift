@@ -129,7 +129,8 @@ func modelInputShape(_ shape: UnsafePointer<Int64>?, _ rank: Int32) throws -> [I
 
 // MARK: - Model zoo
 
-/// Number of models in the zoo (20).
+/// Number of models in the zoo (26: the 20 classifiers, then alexnet_grouped,
+/// googlenet_original and the four segmentation models).
 @c(scnn_model_count)
 public func scnnModelCount() -> Int32 {
     Int32(zooNames.count)
@@ -145,13 +146,15 @@ public func scnnModelName(_ index: Int32) -> UnsafePointer<CChar>? {
 /// Every zoo model name as a static NULL-terminated array of static strings (never freed):
 /// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
 /// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
-/// resnet101, resnet152.
+/// resnet101, resnet152, alexnet_grouped, googlenet_original, fcn_resnet50, fcn_resnet50_aux,
+/// deeplabv3_resnet50, deeplabv3_resnet50_aux.
 @c(scnn_model_names)
 public func scnnModelNames() -> UnsafePointer<UnsafePointer<CChar>?> {
     UnsafePointer(zooNames.pointers)
 }
 
-/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// The class count model `name` has by default (10 for the LeNets, 21 for the
+/// segmentation models, 1000 otherwise) in *out.
 /// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
 @c(scnn_model_default_num_classes)
 public func scnnModelDefaultNumClasses(_ name: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<Int64>?) -> scnn_status {

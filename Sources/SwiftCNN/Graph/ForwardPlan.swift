@@ -351,7 +351,7 @@ extension ForwardPlan {
                 return view(x, [xs[0]] + per)
             case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather:
                 return try compileFallback(layer, path: path, x: x, dest: dest)
-            case .binary, .concatInputs, .split, .graph, .constant:
+            case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
                 let ys = try compileNode(layer, path: path, xs: [x])
                 // A graph with several outputs passes its first on (the others are named nodes);
                 // a split's pieces only make sense as graph values.
@@ -609,6 +609,17 @@ extension ForwardPlan {
                     offset += size
                 }
                 return [out]
+            case .upsampleLike(let mode):
+                guard xs.count == 2 else { throw SwiftCNNError.invalidArgument("\(path): upsample_like takes 2 inputs") }
+                let (sx, sr) = (values[xs[0]].shape, values[xs[1]].shape)
+                guard sx.count == 4, sr.count == 4, sx[0] == sr[0] else {
+                    throw SwiftCNNError.shapeMismatch("\(path): upsample_like of \(Tensor.describe(sx)) to the size of \(Tensor.describe(sr))")
+                }
+                let y = try newValue([sx[0], sx[1], sr[2], sr[3]], dest: nil)
+                // The plan is per input shape, so the size is fixed here; the reference is not read.
+                let size = Size2D(sr[2], sr[3])
+                steps.append(.general({ [try upsample2d($0[0], outputSize: size, scales: nil, mode: mode)] }, xs: [xs[0]], ys: [y]))
+                return [y]
             case .split(let axis, let sizes):
                 guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
                 let xsh = values[xs[0]].shape

@@ -142,6 +142,24 @@ public struct Graph: Equatable, Sendable {
         self.outputSources = outputSources
     }
 
+    /// This graph with only `outputs` (a subset of ``outputs``) and the nodes they depend on.
+    public func pruned(keeping kept: [String]) throws -> Graph {
+        var needed = [Bool](repeating: false, count: nodes.count)
+        var stack: [Int] = []
+        for o in kept {
+            guard let k = outputs.firstIndex(of: o) else {
+                throw SwiftCNNError.invalidArgument("graph: \(Graph.describe(o)) is not an output")
+            }
+            if outputSources[k].node >= 0 { stack.append(outputSources[k].node) }
+        }
+        while let i = stack.popLast() {
+            guard !needed[i] else { continue }
+            needed[i] = true
+            for r in sources[i] where r.node >= 0 && !needed[r.node] { stack.append(r.node) }
+        }
+        return try Graph(inputs: inputs, nodes: nodes.indices.filter { needed[$0] }.map { nodes[$0] }, outputs: kept)
+    }
+
     /// Names are non-empty and contain no ":" (which separates output numbers).
     static func isValidName(_ s: String) -> Bool { !s.isEmpty && !s.contains(":") }
 
@@ -169,7 +187,7 @@ extension Layer {
     /// How many inputs the layer takes; nil for any number from 1 (concatenation).
     var inputCount: Int? {
         switch self {
-        case .binary: return 2
+        case .binary, .upsampleLike: return 2
         case .constant: return 0
         case .concatInputs: return nil
         case .graph(let g): return g.inputs.count
@@ -307,6 +325,20 @@ extension ShapeWalker {
             }
             let full = shape == a.shape ? a : b
             let out = FlowState(shape: shape, rf: ShapeWalker.maxRF(a.rf, b.rf), jump: full.jump)
+            record(out)
+            return [out]
+        case .upsampleLike:
+            guard inputs.count == 2 else {
+                throw SwiftCNNError.invalidArgument("\(label): upsample_like takes 2 inputs (x, reference); got \(inputs.count) (use it as a graph node)")
+            }
+            let (x, ref) = (inputs[0], inputs[1])
+            guard x.shape.count == 3, ref.shape.count == 3 else {
+                throw SwiftCNNError.shapeMismatch(
+                    "\(label): upsample_like resizes an image [C, H, W] to the size of another; got \(Tensor.describe(x.shape)) and \(Tensor.describe(ref.shape))")
+            }
+            var out = x
+            out.shape = [x.shape[0], ref.shape[1], ref.shape[2]]
+            _ = try Checked.product(out.shape, "\(label): output size")
             record(out)
             return [out]
         case .constant(let shape):

@@ -19,7 +19,12 @@ extension Architecture {
             ("input_shape", GraphJSON.ints(inputShape)),
         ]
         if acceptsAnyInputSize { pairs.append(("any_input_size", .bool(true))) }
-        pairs.append(("network", try root.jsonValue(name: "")))
+        pairs.append(("network", try fullRoot.jsonValue(name: "")))
+        if !auxiliaryLosses.isEmpty {
+            pairs.append(("auxiliary_losses", .array(auxiliaryLosses.map {
+                .object([("output", .string($0.output)), ("weight", GraphJSON.float($0.weight))])
+            })))
+        }
         return .object(pairs)
     }
 
@@ -155,6 +160,14 @@ extension Layer {
             }
             if let s = u.size { a("sizes", GraphJSON.ints([s.h, s.w])) }
             if let s = u.scales { a("scales", .array(s.map { .number($0) })) }
+        case .upsampleLike(let mode):
+            op = "upsample_like"
+            switch mode {
+            case .nearest: a("mode", .string("nearest"))
+            case .bilinear(let ac):
+                a("mode", .string("bilinear"))
+                a("align_corners", .bool(ac))
+            }
         case .zeroPad2d(let p):
             op = "zero_pad2d"
             a("pads", GraphJSON.ints([p.top, p.left, p.bottom, p.right]))
@@ -521,6 +534,15 @@ struct GraphReader {
             }
             guard (size == nil) != (scales == nil) else { throw fail(path, "upsample takes exactly one of \"sizes\" and \"scales\"") }
             layer = .upsample(UpsampleSpec(mode: mode, size: size, scales: scales))
+        case "upsample_like":
+            switch attrs["mode"] {
+            case nil, .string("nearest")?:
+                layer = .upsampleLike(.nearest)
+            case .string("bilinear")?:
+                layer = .upsampleLike(.bilinear(alignCorners: try attrs.bool("align_corners", false)))
+            default:
+                throw fail(path, "upsample_like's \"mode\" must be \"nearest\" or \"bilinear\"")
+            }
         case "zero_pad2d": layer = .zeroPad2d(try pads4("pads"))
         case "identity": layer = .identity
         case "add", "sub", "mul", "div": layer = .binary(BinaryOp(rawValue: op)!)
@@ -611,7 +633,7 @@ extension Architecture {
             throw SwiftCNNError.format("graph: the document must be an object; got \(v.typeDescription)")
         }
         let fields = Dictionary(pairs, uniquingKeysWith: { a, _ in a })
-        for (k, _) in pairs where !["version", "name", "input_shape", "any_input_size", "network"].contains(k) {
+        for (k, _) in pairs where !["version", "name", "input_shape", "any_input_size", "network", "auxiliary_losses"].contains(k) {
             throw SwiftCNNError.format("graph: unknown field \"\(k)\"")
         }
         guard case .integer(let version)? = fields["version"] else {
@@ -640,8 +662,30 @@ extension Architecture {
         guard let network = fields["network"] else { throw SwiftCNNError.format("graph: \"network\" is missing") }
         var reader = GraphReader()
         let root = try reader.node(network, parent: "", inGraph: false).0
-        return try Architecture(name: name, inputShape: shape, acceptsAnyInputSize: any,
-                                root: root.name.isEmpty ? root.layer : .sequential([root]))
+        let arch = try Architecture(name: name, inputShape: shape, acceptsAnyInputSize: any,
+                                    root: root.name.isEmpty ? root.layer : .sequential([root]))
+        guard let auxField = fields["auxiliary_losses"] else { return arch }
+        guard case .array(let items) = auxField else {
+            throw SwiftCNNError.format("graph: \"auxiliary_losses\" must be an array of {\"output\", \"weight\"} objects")
+        }
+        let losses = try items.map { item -> AuxiliaryLoss in
+            guard case .object(let p) = item, p.count == 2, case .string(let o)? = p.first(where: { $0.0 == "output" })?.1,
+                  let w = p.first(where: { $0.0 == "weight" })?.1 else {
+                throw SwiftCNNError.format("graph: each auxiliary loss must be {\"output\": name, \"weight\": number}; got \(GraphReader.show(item))")
+            }
+            let weight: Double
+            switch w {
+            case .integer(let i): weight = Double(i)
+            case .number(let d): weight = d
+            default: throw SwiftCNNError.format("graph: auxiliary loss \"\(o)\": \"weight\" must be a number")
+            }
+            return AuxiliaryLoss(output: o, weight: Float(weight))
+        }
+        do {
+            return try arch.withAuxiliaryLosses(losses)
+        } catch let e as SwiftCNNError {
+            throw SwiftCNNError.format("graph: \(e.message)")
+        }
     }
 
     /// ``fromJSON(_:)`` from text (integer literals beyond ±2^53, which only slice bounds

@@ -199,6 +199,11 @@ public indirect enum Layer: Equatable, Sendable {
     case transpose([Int])
     /// `nn.Upsample`.
     case upsample(UpsampleSpec)
+    /// `F.interpolate(x, size=ref.shape[-2:], mode=…)`: resizes its first input [C, h, w]
+    /// to the height and width of its second input (any channels), for any input size
+    /// (graph nodes only, inputs [x, ref]; the reference's values are not read and get no
+    /// gradient). Segmentation heads use it to bring class scores back to the image's size.
+    case upsampleLike(UpsampleMode)
     /// `nn.ZeroPad2d`.
     case zeroPad2d(Padding2D)
     /// The identity.
@@ -308,7 +313,7 @@ extension Layer {
             return []
         case .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
              .localResponseNorm, .dropout, .flatten, .euclideanRBF, .unary, .softmax, .globalMaxPool2d,
-             .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split:
+             .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split, .upsampleLike:
             return []
         }
     }
@@ -359,6 +364,7 @@ extension Layer {
         case .reshape: return "Reshape"
         case .transpose: return "Transpose"
         case .upsample: return "Upsample"
+        case .upsampleLike: return "UpsampleLike"
         case .zeroPad2d: return "ZeroPad2d"
         case .identity: return "Identity"
         case .binary(let op): return op.rawValue.prefix(1).uppercased() + op.rawValue.dropFirst()
@@ -626,7 +632,7 @@ struct ShapeWalker {
             out.shape = [ch, try Checked.add(try Checked.add(h, p.top), p.bottom),
                          try Checked.add(try Checked.add(w, p.left), p.right)]
             _ = try Checked.product(out.shape, "\(label): output size")
-        case .binary, .concatInputs, .split, .graph, .constant:
+        case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
             let outs = try walkNode(layer, name: name, [st])
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.

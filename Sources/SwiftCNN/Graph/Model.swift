@@ -20,6 +20,17 @@ public struct Architecture: Equatable, Sendable {
     public var root: Layer
     /// The output's per-example shape for ``inputShape``.
     public let outputExampleShape: [Int]
+    /// Outputs of the training network that add weighted losses in training mode only
+    /// (GoogLeNet's auxiliary classifiers); empty for most models. See
+    /// ``withAuxiliaryLosses(_:)``.
+    public private(set) var auxiliaryLosses: [AuxiliaryLoss] = []
+    /// The network with its auxiliary heads (a graph whose outputs include every
+    /// ``auxiliaryLosses`` output), run by the training forward in training mode; nil when
+    /// there are none. ``root`` is then this graph pruned to the other outputs, so inference,
+    /// summaries and the compiled plan never compute the auxiliary heads.
+    public private(set) var trainingRoot: Layer? = nil
+    /// ``trainingRoot`` when there is one, else ``root``: the layers that own parameters.
+    public var fullRoot: Layer { trainingRoot ?? root }
 
     /// A zoo architecture: an image classifier with `numClasses` outputs.
     public init(name: String, numClasses: Int, inputChannels: Int, inputSize: Size2D,
@@ -58,8 +69,44 @@ public struct Architecture: Equatable, Sendable {
         _ = try numParameters()
     }
 
-    /// The state dict's entries (parameters and batch-norm buffers) in PyTorch's order.
-    public var parameterSpecs: [ParameterSpec] { root.parameterSpecs(prefix: "") }
+    /// The state dict's entries (parameters and batch-norm buffers) in PyTorch's order,
+    /// auxiliary heads included.
+    public var parameterSpecs: [ParameterSpec] { fullRoot.parameterSpecs(prefix: "") }
+
+    /// This architecture with auxiliary losses: `losses` name outputs of the root graph
+    /// (not its first) whose cross-entropy (the trainer's loss), times each weight, is added
+    /// to the main output's in training mode only (Szegedy et al. 2014: 0.3 for each
+    /// auxiliary classifier). The result runs the graph pruned to its other outputs
+    /// (``root``) except in training, and keeps the heads' parameters in its state dict.
+    /// Errors: `.invalidArgument` when the root is not a graph, an output is unknown, the
+    /// first or given twice, or a weight is negative or not finite.
+    public func withAuxiliaryLosses(_ losses: [AuxiliaryLoss]) throws -> Architecture {
+        guard trainingRoot == nil else {
+            throw SwiftCNNError.invalidArgument("\(name): the auxiliary losses are already set")
+        }
+        guard case .graph(let g) = root else {
+            throw SwiftCNNError.invalidArgument("\(name): auxiliary losses need a graph network (they name its outputs)")
+        }
+        var names = Set<String>()
+        for l in losses {
+            guard let i = g.outputs.firstIndex(of: l.output), i > 0 else {
+                throw SwiftCNNError.invalidArgument(
+                    "\(name): auxiliary loss output \"\(l.output)\" must be one of the graph's outputs after the first (\(g.outputs.joined(separator: ", ")))")
+            }
+            guard names.insert(l.output).inserted else {
+                throw SwiftCNNError.invalidArgument("\(name): auxiliary loss output \"\(l.output)\" is given twice")
+            }
+            guard l.weight.isFinite, l.weight >= 0 else {
+                throw SwiftCNNError.invalidArgument("\(name): auxiliary loss weight for \"\(l.output)\" must be finite and >= 0; got \(l.weight)")
+            }
+        }
+        guard !losses.isEmpty else { return self }
+        var a = self
+        a.trainingRoot = root
+        a.root = .graph(try g.pruned(keeping: g.outputs.filter { !names.contains($0) }))
+        a.auxiliaryLosses = losses
+        return a
+    }
 
     /// Number of trainable parameters (buffers not counted), like
     /// `sum(p.numel() for p in model.parameters())`.
@@ -184,7 +231,7 @@ public struct Model {
         store = [:]
         constants = [:]
         // Constants are fixed by the model, drawn with seed 0 whatever the weights' seed.
-        for c in architecture.root.constantSpecs(prefix: "") {
+        for c in architecture.fullRoot.constantSpecs(prefix: "") {
             constants[c.name] = try SeededInit.signs(name: c.name, shape: c.shape, seed: 0)
         }
         try initializeSeeded(seed: seed)
@@ -205,7 +252,7 @@ public struct Model {
     /// ``SeededInit/range(forParameter:shape:)`` are uniform in [−0.1, 0.1), like biases.
     public mutating func initializeSeeded(seed: UInt64) throws {
         var fresh: [String: Tensor] = [:]
-        let constantNames = architecture.root.graphConstantNames(prefix: "")
+        let constantNames = architecture.fullRoot.graphConstantNames(prefix: "")
         for p in parameterSpecs {
             if constantNames.contains(p.name), SeededInit.range(forParameter: p.name, shape: p.shape) == nil {
                 fresh[p.name] = try SeededInit.tensor(name: p.name, shape: p.shape, lo: -0.1, hi: 0.1, seed: seed)
@@ -417,7 +464,7 @@ public struct Model {
         case .unary, .softmax, .globalMaxPool2d, .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity,
              .slice, .gather:
             return try Model.runWithoutWeights(layer, path: path, x)
-        case .binary, .concatInputs, .split, .graph, .constant:
+        case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
             let outs = try runNode(layer, path: path, [x], capture: capture)
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.
@@ -475,6 +522,20 @@ public struct Model {
         }
     }
 
+    /// ``Layer/upsampleLike(_:)``: `xs[0]` [N, C, h, w] resized to the height and width of
+    /// `xs[1]` [N, C', H, W] (checked: two images of the same batch).
+    static func upsampleLike(_ xs: [Tensor], mode: UpsampleMode, _ path: String) throws -> Tensor {
+        let what = path.isEmpty ? "upsample_like" : path
+        guard xs.count == 2 else { throw SwiftCNNError.invalidArgument("\(what): upsample_like takes 2 inputs (x, reference)") }
+        _ = try imageDims(xs[0], what)
+        let (n, _, h, w) = try imageDims(xs[1], what)
+        guard n == xs[0].shape[0] else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(what): upsample_like of \(Tensor.describe(xs[0].shape)) to the size of \(Tensor.describe(xs[1].shape)): the batches differ")
+        }
+        return try upsample2d(xs[0], outputSize: Size2D(h, w), scales: nil, mode: mode)
+    }
+
     /// A slice layer's axes: the given ones, or 1, 2, …, starts.count (the batch axis is
     /// never sliced).
     static func sliceAxes(_ starts: [Int], _ axes: [Int]?) -> [Int] {
@@ -504,6 +565,8 @@ public struct Model {
             return [try binary(op, xs[0], xs[1])]
         case .concatInputs(let axis):
             return [try concat(xs, axis: axis)]
+        case .upsampleLike(let mode):
+            return [try Model.upsampleLike(xs, mode: mode, path)]
         case .split(let axis, let sizes):
             guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
             return try split(xs[0], axis: axis, sizes: sizes)

@@ -105,12 +105,14 @@ extension Model {
     /// unchanged. Frozen parameters outside the node stay frozen.
     public mutating func replace(_ path: String, with layer: Layer, seed: UInt64 = 0) throws {
         var found = false
-        let root = try Model.replacing(architecture.root, prefix: "", target: path, with: layer, found: &found)
+        // Auxiliary heads (training only) stay, and may be replaced too.
+        let root = try Model.replacing(architecture.fullRoot, prefix: "", target: path, with: layer, found: &found)
         guard found else {
             throw SwiftCNNError.invalidArgument("\(name): no node named \"\(path)\" (names are node paths such as \(architecture.outputNames.prefix(5).map { "\"\($0)\"" }.joined(separator: ", ")))")
         }
-        let arch = try Architecture(name: name, inputShape: architecture.inputShape,
+        var arch = try Architecture(name: name, inputShape: architecture.inputShape,
                                     acceptsAnyInputSize: architecture.acceptsAnyInputSize, root: root)
+        if !architecture.auxiliaryLosses.isEmpty { arch = try arch.withAuxiliaryLosses(architecture.auxiliaryLosses) }
         var fresh = try Model(arch, seed: seed)
         for spec in fresh.parameterSpecs where !Model.covers(path, spec.name) {
             if let t = store[spec.name], t.shape == spec.shape { fresh.store[spec.name] = t }

@@ -35,6 +35,12 @@ public struct ForwardTape {
     var training: Bool
     /// The architecture's name, checked by backward.
     var modelName: String
+    /// Training mode with auxiliary losses: the auxiliary outputs, in
+    /// ``Architecture/auxiliaryLosses``' order (empty otherwise).
+    public internal(set) var auxiliaryOutputs: [Tensor] = []
+    /// Training mode with auxiliary losses: the shapes of every output of the training
+    /// graph (empty otherwise: the tape then follows ``Architecture/root``).
+    var allOutputShapes: [[Int]] = []
 }
 
 /// What one layer recorded.
@@ -46,6 +52,8 @@ struct LeafRecord {
     var mask: Tensor?
     /// The inputs of a node with several (binary ops).
     var inputs: [Tensor] = []
+    /// The second input's shape (upsample_like's reference, which gets a zero gradient).
+    var otherShape: [Int] = []
 }
 
 /// The tape mirrors the layer tree.
@@ -91,6 +99,23 @@ extension Model {
     /// Input [N, C, H, W] as ``forward(_:)`` takes; errors name the expected shape.
     public mutating func forwardRecording(_ input: Tensor, dropoutSeed: UInt64 = 0) throws -> (output: Tensor, tape: ForwardTape) {
         let outShape = try architecture.outputShape(forInput: input.shape)
+        if isTraining, let full = architecture.trainingRoot, case .graph(let g) = full {
+            // Training mode with auxiliary heads: the whole graph, every output kept.
+            let (ys, node) = try recordNode(full, path: "", [input], dropoutSeed: dropoutSeed)
+            guard ys.count == g.outputs.count, let y = ys.first, y.shape == outShape else {
+                throw SwiftCNNError(.internal, "\(name): training forward gave \(ys.count) outputs, expected \(g.outputs.count) with \(Tensor.describe(outShape)) first")
+            }
+            let aux = try architecture.auxiliaryLosses.map { l -> Tensor in
+                guard let i = g.outputs.firstIndex(of: l.output) else {
+                    throw SwiftCNNError(.internal, "\(name): no output \(l.output)")
+                }
+                return ys[i]
+            }
+            var tape = ForwardTape(root: node, inputShape: input.shape, outputShape: y.shape, training: true, modelName: name)
+            tape.auxiliaryOutputs = aux
+            tape.allOutputShapes = ys.map(\.shape)
+            return (y, tape)
+        }
         let (y, node) = try record(architecture.root, path: "", input, dropoutSeed: dropoutSeed)
         guard y.shape == outShape else {
             throw SwiftCNNError(.internal, "\(name): training forward gave \(Tensor.describe(y.shape)), expected \(Tensor.describe(outShape))")
@@ -99,8 +124,10 @@ extension Model {
     }
 
     /// The gradients of the trainable parameters given dL/d(output) (shape of the recorded
-    /// output). The input's gradient is not computed.
-    public func backward(_ tape: ForwardTape, gradOutput: Tensor) throws -> Gradients {
+    /// output) and, for a tape recorded in training mode by a model with auxiliary losses,
+    /// dL/d(each auxiliary output) in ``Architecture/auxiliaryLosses``' order (missing or
+    /// nil: zero, the head gets no gradient). The input's gradient is not computed.
+    public func backward(_ tape: ForwardTape, gradOutput: Tensor, auxiliaryGradOutputs: [Tensor?] = []) throws -> Gradients {
         guard tape.modelName == name else {
             throw SwiftCNNError.invalidArgument("backward: the tape was recorded by \(tape.modelName), not \(name)")
         }
@@ -110,8 +137,26 @@ extension Model {
         }
         var grads: [String: Tensor] = [:]
         grads.reserveCapacity(parameterSpecs.count)
-        _ = try backprop(architecture.root, path: "", tape.root, gradOutput, needInput: false,
-                         training: tape.training, into: &grads)
+        if !tape.allOutputShapes.isEmpty, let full = architecture.trainingRoot, case .graph(let g) = full {
+            guard auxiliaryGradOutputs.count <= architecture.auxiliaryLosses.count else {
+                throw SwiftCNNError.invalidArgument(
+                    "backward: \(auxiliaryGradOutputs.count) auxiliary gradients for \(architecture.auxiliaryLosses.count) auxiliary outputs")
+            }
+            var gs = [Tensor?](repeating: nil, count: g.outputs.count)
+            gs[0] = gradOutput
+            for (k, ga) in auxiliaryGradOutputs.enumerated() {
+                guard let ga else { continue }
+                guard let i = g.outputs.firstIndex(of: architecture.auxiliaryLosses[k].output), i < tape.allOutputShapes.count,
+                      ga.shape == tape.allOutputShapes[i] else {
+                    throw SwiftCNNError.shapeMismatch("backward: the gradient of auxiliary output \(k) has shape \(Tensor.describe(ga.shape))")
+                }
+                gs[i] = ga
+            }
+            _ = try backpropNode(full, path: "", tape.root, gs, needInput: false, training: tape.training, into: &grads)
+        } else {
+            _ = try backprop(architecture.root, path: "", tape.root, gradOutput, needInput: false,
+                             training: tape.training, into: &grads)
+        }
         for name in frozen { grads[name] = nil }
         return Gradients(values: grads, order: parameterSpecs)
     }
@@ -147,7 +192,7 @@ extension Model {
             return (y, .leaf(LeafRecord(output: y)))
         case .transpose, .zeroPad2d, .identity:
             return (try run(layer, path: path, x), .leaf(LeafRecord()))
-        case .binary, .concatInputs, .split, .graph, .constant:
+        case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
             let (ys, node) = try recordNode(layer, path: path, [x], dropoutSeed: dropoutSeed)
             // A graph with several outputs passes its first on (the others are named nodes);
             // a split's pieces only make sense as graph values.
@@ -199,6 +244,9 @@ extension Model {
         switch layer {
         case .binary:
             return (try runNode(layer, path: path, xs), .leaf(LeafRecord(inputs: xs)))
+        case .upsampleLike:
+            let ys = try runNode(layer, path: path, xs)
+            return (ys, .leaf(LeafRecord(inputShape: xs[0].shape, otherShape: xs[1].shape)))
         case .concatInputs(let axis):
             let ys = try runNode(layer, path: path, xs)
             let a = axis < 0 ? axis + (xs.first?.rank ?? 0) : axis
@@ -414,7 +462,7 @@ extension Model {
             guard needInput else { return nil }
             return try gatherBackward(inputShape: try leaf().inputShape, gradOutput: g, axis: axis, indices: indices,
                                       indicesShape: indicesShape)
-        case .binary, .concatInputs, .split, .graph, .constant:
+        case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
             // A graph in a one-input, one-output place: its first output carries the gradient.
             var gs: [Tensor?] = [g]
             if case .graph(let inner) = layer { gs += Array(repeating: nil, count: max(0, inner.outputs.count - 1)) }
@@ -465,6 +513,12 @@ extension Model {
             guard needInput else { return [nil, nil] }
             let (ga, gb) = try binaryBackward(op, r.inputs[0], r.inputs[1], gradOutput: g)
             return [ga, gb]
+        case .upsampleLike(let mode):
+            guard case .leaf(let r) = node, r.otherShape.count == 4, gs.count == 1, let g = gs[0] else { throw mismatch() }
+            guard needInput else { return [nil, nil] }
+            let gx = try upsample2dBackward(inputShape: r.inputShape, gradOutput: g, scales: nil, mode: mode)
+            // The reference's values are not read: its gradient is zero.
+            return [gx, try Tensor(zeros: r.otherShape)]
         case .concatInputs(let axis):
             guard case .concat(_, let sizes) = node, gs.count == 1, let g = gs[0] else { throw mismatch() }
             guard needInput else { return sizes.map { _ in nil } }

@@ -152,3 +152,18 @@ func oneHot(_ labels: [Int32], like x: Tensor) throws -> Tensor {
     }
     return t
 }
+
+/// An auxiliary loss of a model (``Architecture/withAuxiliaryLosses(_:)``): the trainer's
+/// loss on graph output `output`, times `weight`, added to the main loss in training mode.
+public struct AuxiliaryLoss: Equatable, Sendable {
+    /// The root graph's output (a classifier's logits [N, classes]).
+    public var output: String
+    /// The weight (GoogLeNet: 0.3).
+    public var weight: Float
+
+    /// See the properties.
+    public init(output: String, weight: Float) {
+        self.output = output
+        self.weight = weight
+    }
+}

@@ -138,8 +138,20 @@ public final class Trainer {
             model.train()
             let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
             let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
-            let (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
-            let grads = try model.backward(tape, gradOutput: grad)
+            var loss: Float
+            let grad: Tensor
+            (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
+            // Auxiliary outputs (training mode only): loss += weight · loss(aux), gradient · weight.
+            var auxGrads: [Tensor?] = []
+            for (aux, l) in zip(tape.auxiliaryOutputs, model.architecture.auxiliaryLosses) {
+                let auxLoss: Float
+                var g: Tensor
+                (auxLoss, g) = try config.loss.evaluate(aux, labels: labels, penalty: false)
+                loss += l.weight * auxLoss
+                try g.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] *= l.weight } }
+                auxGrads.append(g)
+            }
+            let grads = try model.backward(tape, gradOutput: grad, auxiliaryGradOutputs: auxGrads)
             let correct = zip(model.predictedClasses(out), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
             try optimizer.step(&model, grads)
             state.globalStep += 1

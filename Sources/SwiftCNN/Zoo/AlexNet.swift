@@ -69,6 +69,33 @@ public func alexnetLRNArchitecture(numClasses: Int = 1000) -> Architecture {
         ]))
 }
 
+/// `alexnet_grouped`: `alexnet_lrn` with the paper's two-GPU split (Krizhevsky et al. 2012,
+/// Figure 2): CONV2, CONV4 and CONV5 connect only to the kernel maps on their own GPU, which
+/// is a grouped convolution with groups = 2 (CONV3 and the FC layers see both halves). LRN,
+/// sizes, names and the 227×227 input as `alexnet_lrn`; 60,965,224 parameters with 1000
+/// classes (1,413,120 fewer than the single tower: half of CONV2's, CONV4's and CONV5's
+/// weights). Deviation: the towers are one tensor each (groups), not two devices.
+public func alexnetGroupedArchitecture(numClasses: Int = 1000) -> Architecture {
+    let lrn = Layer.localResponseNorm(size: 5, alpha: 1e-4, beta: 0.75, k: 2)
+    func grouped(_ i: Int, _ o: Int, _ k: Int, _ p: Int) -> Layer {
+        .conv2d(ConvSpec(i, o, kernel: Size2D(k), padding: Padding2D(p), groups: 2, bias: true))
+    }
+    let features = numbered([
+        .conv2d(ConvSpec(3, 96, kernel: 11, stride: 4)), .relu, .maxPool2d(PoolSpec(kernel: 3, stride: 2)), lrn,
+        grouped(96, 256, 5, 2), .relu, .maxPool2d(PoolSpec(kernel: 3, stride: 2)), lrn,
+        .conv2d(ConvSpec(256, 384, kernel: 3, padding: 1)), .relu,
+        grouped(384, 384, 3, 1), .relu,
+        grouped(384, 256, 3, 1), .relu, .maxPool2d(PoolSpec(kernel: 3, stride: 2)),
+    ])
+    return Architecture(
+        name: "alexnet_grouped", numClasses: numClasses, inputChannels: 3, inputSize: Size2D(227), acceptsAnyInputSize: false,
+        root: .sequential([
+            NamedLayer("features", .sequential(features)),
+            NamedLayer("flatten", .flatten),
+            NamedLayer("classifier", .sequential(torchvisionClassifier(256 * 6 * 6, numClasses))),
+        ]))
+}
+
 /// The classifier shared by AlexNet-style and VGG models (torchvision's order).
 func fcClassifier(_ inFeatures: Int, _ numClasses: Int, dropoutFirst: Bool) -> [NamedLayer] {
     if dropoutFirst { return torchvisionClassifier(inFeatures, numClasses) }

@@ -22,13 +22,16 @@ func basicBlock(_ inC: Int, _ planes: Int, stride: Int) -> Layer {
 }
 
 /// A bottleneck block (1×1 reduce, 3×3 with the stride, 1×1 expand ×4), torchvision's names.
-private func bottleneck(_ inC: Int, _ planes: Int, stride: Int) -> Layer {
+/// `dilation` spaces the 3×3's taps (padding = dilation keeps the size), as torchvision's
+/// `replace_stride_with_dilation` does for the segmentation backbones; 1 for the classifiers.
+func bottleneck(_ inC: Int, _ planes: Int, stride: Int, dilation: Int = 1) -> Layer {
     let out = planes * 4
     let body: [NamedLayer] = [
         NamedLayer("conv1", .conv2d(ConvSpec(inC, planes, kernel: 1, bias: false))),
         NamedLayer("bn1", .batchNorm2d(channels: planes, eps: 1e-5)),
         NamedLayer("relu", .relu),
-        NamedLayer("conv2", .conv2d(ConvSpec(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false))),
+        NamedLayer("conv2", .conv2d(ConvSpec(planes, planes, kernel: Size2D(3), stride: Size2D(stride),
+                                             padding: Padding2D(dilation), dilation: Size2D(dilation), bias: false))),
         NamedLayer("bn2", .batchNorm2d(channels: planes, eps: 1e-5)),
         NamedLayer("relu", .relu),
         NamedLayer("conv3", .conv2d(ConvSpec(planes, out, kernel: 1, bias: false))),

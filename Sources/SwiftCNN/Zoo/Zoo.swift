@@ -6,10 +6,14 @@
 /// | lenet5_original | LeCun et al. 1998 as published | 1×32×32 | 60,000 (10) |
 /// | alexnet | Krizhevsky et al. 2012, torchvision | 3×224×224 (≥ 63) | 61,100,840 |
 /// | alexnet_lrn | Krizhevsky et al. 2012, the seed's table | 3×227×227 | 62,378,344 |
+/// | alexnet_grouped | Krizhevsky et al. 2012, two-GPU split as groups = 2 (conv2, conv4, conv5) | 3×227×227 | 60,965,224 |
 /// | vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16, vgg19 | Simonyan & Zisserman 2014, A, A-LRN, B, C, D, E | 3×224×224 (≥ 32) | 132,863,336; 132,863,336; 133,047,848; 133,638,952; 138,357,544; 143,667,240 |
 /// | vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn | torchvision's batch-normed VGG | 3×224×224 (≥ 32) | 132,868,840; 133,053,736; 138,365,992; 143,678,248 |
 /// | googlenet | Szegedy et al. 2014, torchvision | 3×224×224 | 6,624,904 |
+/// | googlenet_original | Szegedy et al. 2014 as published (5×5 branches, LRN, no BN, 2 auxiliary classifiers, training only) | 3×224×224 | 13,378,280 (6,998,552 without the auxiliary heads; the paper's table: ≈6.8M) |
 /// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
+/// | fcn_resnet50, fcn_resnet50_aux | Long et al. 2015, torchvision (segmentation, output [N, classes, H, W]) | 3×520×520 (any) | 32,957,013; 35,322,218 (21) |
+/// | deeplabv3_resnet50, deeplabv3_resnet50_aux | Chen et al. 2017, torchvision (segmentation) | 3×520×520 (any) | 39,638,869; 42,004,074 (21) |
 ///
 /// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
 /// safetensors load as they are.
@@ -22,11 +26,15 @@ public enum Zoo {
         "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
         "googlenet",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "alexnet_grouped", "googlenet_original",
+        "fcn_resnet50", "fcn_resnet50_aux", "deeplabv3_resnet50", "deeplabv3_resnet50_aux",
     ]
 
-    /// The class count a model has when none is given: 10 for the LeNets, 1000 (ImageNet) otherwise.
+    /// The class count a model has when none is given: 10 for the LeNets, 21 (PASCAL VOC)
+    /// for the segmentation models, 1000 (ImageNet) otherwise.
     public static func defaultNumClasses(_ name: String) -> Int {
-        name.hasPrefix("lenet") ? 10 : 1000
+        if name.hasPrefix("fcn_") || name.hasPrefix("deeplabv3_") { return 21 }
+        return name.hasPrefix("lenet") ? 10 : 1000
     }
 
     /// The structure of model `name` with `numClasses` outputs (default:
@@ -43,8 +51,12 @@ public enum Zoo {
         case "lenet5_original": arch = lenet5OriginalArchitecture(numClasses: classes)
         case "alexnet": arch = alexnetArchitecture(numClasses: classes)
         case "alexnet_lrn": arch = alexnetLRNArchitecture(numClasses: classes)
+        case "alexnet_grouped": arch = alexnetGroupedArchitecture(numClasses: classes)
+        case "googlenet_original": arch = try googlenetOriginalArchitecture(numClasses: classes)
         case "googlenet": arch = googlenetArchitecture(numClasses: classes)
-        default: arch = vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
+        default:
+            arch = try vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
+                ?? segmentationArchitecture(name, numClasses: classes)
         }
         guard let arch else {
             throw SwiftCNNError.invalidArgument(

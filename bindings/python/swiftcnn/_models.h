@@ -46,4 +46,7 @@ int scnn_py_add_training(PyObject *module, scnn_py_raise_fn raise_status, scnn_p
  * imagenet_classes) to the module. Returns 0, or -1 with an exception set. */
 int scnn_py_add_models(PyObject *module, scnn_py_raise_fn raise_status, scnn_py_tensor_fn tensor_result);
 
+/* Adds the segmentation functions (_segment.c: segment_image, segment_batch, voc_classes). */
+int scnn_py_add_segment(PyObject *module, scnn_py_raise_fn raise_status);
+
 #endif

@@ -1433,6 +1433,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
         goto fail;
     if (scnn_py_add_pictures(m, raise_status, arg_wrap, arg_release) < 0)
         goto fail;
+    if (scnn_py_add_segment(m, raise_status) < 0)
+        goto fail;
     return m;
 
 fail:

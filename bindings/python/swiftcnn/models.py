@@ -45,7 +45,7 @@ import numpy as np
 from . import _swiftcnn as _c
 from ._core import as_float, as_int, as_shape
 
-__all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor"]
+__all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor", "voc_classes"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -308,6 +308,67 @@ class Model(_c.Model):
             keys.append(key)
             arrays.append(_weight_array(value, key))
         self._load_state_dict(keys, arrays, bool(strict))
+
+    def segment(self, images: Any) -> Any:
+        """Semantic segmentation: the class index of every pixel and its softmax probability,
+        at the image's own size (scnn_model_segment; for models whose output is per-pixel
+        class scores ``[N, classes, h, w]``, e.g. ``fcn_resnet50``, ``deeplabv3_resnet50``).
+
+        ``images`` is one of:
+
+        - a uint8 RGB image ``[H, W, 3]`` or a uint8 batch ``[N, H, W, 3]`` (bytes / 255);
+        - a float batch ``[N, 3, H, W]`` or one float image ``[3, H, W]`` with values in
+          [0, 1] (torchvision's convention before normalization);
+        - a list (or tuple) of numpy arrays, each such a single image, of any sizes (a nested
+          list of numbers is read as one array instead).
+
+        Preprocessing is torchvision's for its segmentation weights without the resize: per
+        channel ``(x - mean) / std`` with ImageNet's mean and std. The zoo models run at the
+        image's size and resize their scores to it (bilinear); a model that takes one input
+        size only gets the image resized to it and its scores resized back. For torchvision's
+        exact preset, resize the shorter side to 520 before calling.
+
+        Returns ``{"labels": int64 [N, H, W], "scores": float32 [N, H, W]}`` (N = 1 for a
+        single image); for a list, a list of such dicts with ``[H, W]`` arrays, one per image.
+        The label is the argmax class (the lowest on ties): names for 21-class models in
+        :func:`voc_classes`."""
+        if isinstance(images, (list, tuple)) and images and all(isinstance(i, np.ndarray) for i in images):
+            out = []
+            for k, img in enumerate(images):
+                a = np.asarray(img)
+                if a.ndim != 3:
+                    raise ValueError(f"{self.name}: segment: image {k} of the list must be [H, W, 3] uint8 "
+                                     f"or [3, H, W] float; got shape {a.shape}")
+                r = self.segment(a)
+                out.append({"labels": r["labels"][0], "scores": r["scores"][0]})
+            return out
+        a = np.asarray(images)
+        if a.dtype == np.uint8:
+            if a.ndim == 3:
+                a = a[None]
+            if a.ndim != 4 or a.shape[3] != 3:
+                raise ValueError(f"{self.name}: segment: uint8 images must be [H, W, 3] or [N, H, W, 3] (RGB); "
+                                 f"got shape {a.shape}")
+            n, h, w = a.shape[0], a.shape[1], a.shape[2]
+            labels = np.empty((n, h, w), dtype=np.int32)
+            scores = np.empty((n, h, w), dtype=np.float32)
+            for i in range(n):
+                img = np.ascontiguousarray(a[i])
+                _c.segment_image(self, img, w, h, 0, labels[i], scores[i])
+            return {"labels": labels.astype(np.int64), "scores": scores}
+        if a.dtype.kind != "f":
+            raise TypeError(f"{self.name}: segment: images must be uint8 [N, H, W, 3] or float [N, 3, H, W] "
+                            f"in [0, 1]; got dtype {a.dtype}")
+        if a.ndim == 3:
+            a = a[None]
+        if a.ndim != 4 or a.shape[1] != 3:
+            raise ValueError(f"{self.name}: segment: float images must be [3, H, W] or [N, 3, H, W]; got shape {a.shape}")
+        a = np.require(a, dtype=np.float32, requirements=["C", "A"])
+        n, h, w = a.shape[0], a.shape[2], a.shape[3]
+        labels = np.empty((n, h, w), dtype=np.int32)
+        scores = np.empty((n, h, w), dtype=np.float32)
+        _c.segment_batch(self, a, labels, scores)
+        return {"labels": labels.astype(np.int64), "scores": scores}
 
     def summary(self, input_shape: Optional[Sequence[int]] = None) -> str:
         """A Keras-like table: per layer its name, type, output shape, parameters,
@@ -607,6 +668,12 @@ def load(source: Union[PathLike, bytes, bytearray, memoryview]) -> Model:
     zoo name needed. ``source``: a path (str, bytes or os.PathLike), or the file's contents
     as a bytearray or memoryview (:meth:`Model.open_bytes` takes ``bytes`` contents)."""
     return Model.open(source)
+
+
+def voc_classes() -> List[str]:
+    """The 21 PASCAL VOC class names, background first, in the order of torchvision's
+    segmentation models' output channels (0 "background", 15 "person", 20 "tvmonitor")."""
+    return list(_c.voc_classes())
 
 
 def seeded_tensor(name: str, shape: Sequence[int], lo: float = -1.0, hi: float = 1.0, seed: int = 0) -> np.ndarray:

@@ -119,7 +119,8 @@ def rel_diff(got, want):
 # ---- names, constructors, counts, summaries -------------------------------------------
 
 def test_names_and_constructors():
-    assert models.names() == list(COUNTS)
+    # The issue-12 names (segmentation, the lecture's variants, ...) are tested in their own files.
+    assert [n for n in models.names() if n in COUNTS] == list(COUNTS)
     stub = (Path(models.__file__).with_suffix(".pyi")).read_text()
     for name in COUNTS:
         fn = getattr(models, name)

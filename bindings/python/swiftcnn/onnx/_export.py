@@ -772,6 +772,29 @@ def _upsample(ex: _Exporter, node, path, ins, a):
     return _Val(y, (c, oh, ow), x.batch1)
 
 
+def _upsample_like(ex: _Exporter, node, path, ins, a):
+    """Resize of x to the height and width of ref, read at run time (Shape → Slice → Concat),
+    so the exported graph resizes to the input's size for any input size."""
+    x, ref = ins
+    base = path or "upsample_like"
+    mode = str(a.get("mode", "nearest"))
+    align = bool(a.get("align_corners", False))
+    if mode == "nearest":
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif mode == "bilinear":
+        attrs = dict(mode="linear", coordinate_transformation_mode="align_corners" if align else "pytorch_half_pixel")
+    else:
+        raise _NodeError(f"unknown upsample_like mode {mode!r}")
+    sx = ex.emit("Shape", [x.name], f"{base}/x_shape")
+    nc = ex.emit("Slice", [sx, ex.ints(f"{base}/nc_start", [0]), ex.ints(f"{base}/nc_end", [2])], f"{base}/batch_channels")
+    sr = ex.emit("Shape", [ref.name], f"{base}/ref_shape")
+    hw = ex.emit("Slice", [sr, ex.ints(f"{base}/hw_start", [2]), ex.ints(f"{base}/hw_end", [4])], f"{base}/ref_hw")
+    sizes = ex.emit("Concat", [nc, hw], f"{base}/sizes", axis=0)
+    y = ex.emit("Resize", [x.name, "", "", sizes], base, **attrs)
+    shape = None if x.shape is None or ref.shape is None else (x.shape[0], ref.shape[1], ref.shape[2])
+    return _Val(y, shape, x.batch1)
+
+
 def _zero_pad(ex: _Exporter, node, path, ins, a):
     x = ins[0]
     t, l, b, r = _pads4(a.get("pads"))
@@ -1032,6 +1055,7 @@ _OPS = {
     "reshape": _reshape,
     "transpose": _transpose,
     "upsample": _upsample,
+    "upsample_like": _upsample_like,
     "zero_pad2d": _zero_pad,
     "add": _binary("Add"),
     "sub": _binary("Sub"),
