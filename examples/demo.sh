@@ -12,6 +12,9 @@
 # five seeded splits next to PyTorch's accuracy for the same model, recipe, data, initial
 # weights and batch order (Tests/fixtures/training/digits_torch.json).
 # Act 2: the lecture's building blocks through the C ABI, as a plugin, and from Python.
+# Last: retrieval -- the trained LeNet-5's features put the held-out digits' nearest training
+# digits in an index (examples/retrieval_digits.py): five neighbours for a few digits, and
+# precision@5 over the held-out split next to raw pixels.
 #
 # SCNN_DEMO_SKIP_TABLE=1 skips the four extra splits of the table. The demo exits non-zero
 # when a C program's accuracy or predictions differ from Python's, or (after the rest of the
@@ -70,6 +73,8 @@ banner "C: loaded as a plugin with dlopen (examples/plugin.c)"
 build/examples/plugin "$PWD/.build/release/libswiftcnn.so"
 banner "Python: import swiftcnn (examples/demo.py)"
 (cd "$out" && ../../.venv/bin/python ../../examples/demo.py)
+banner "Python: retrieval -- the nearest training digits by LeNet-5's features (examples/retrieval_digits.py)"
+$py examples/retrieval_digits.py | tee "$out/retrieval_digits.txt"
 printf '\nfiltered images are in %s/\n' "$out"
 printf 'demo time: %d s (digits: LeNet-5, the lecture CNN and the table: %d s)\n' "$(( $(date +%s) - start ))" "$act1"
 if [ "$table_status" != 0 ]; then

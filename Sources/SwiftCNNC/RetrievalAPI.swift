@@ -32,11 +32,11 @@ func intArg(_ v: Int64, _ name: String) throws -> Int {
 }
 
 /// Makes an empty index of `dim`-long vectors compared by `metric` (an scnn_index_metric:
-/// COSINE or L2) in *out, freed with scnn_index_destroy. Vectors added without ids get the
-/// running numbers 0, 1, 2, ... Errors: INVALID_ARGUMENT (NULL out, dim < 1, an unknown
+/// COSINE or L2) in *out, freed with scnn_index_destroy. A vector added without an id gets
+/// its running number: how many vectors were added before it (0, 1, 2, ...; reset restarts). Errors: INVALID_ARGUMENT (NULL out, dim < 1, an unknown
 /// metric). *out is NULL on failure.
 @c(scnn_index_create)
-public func scnnIndexCreate(_ dim: Int64, _ metric: Int32, _ out: UnsafeMutablePointer<IndexHandle?>?) -> scnn_status {
+public func scnnIndexCreate(_ dim: Int64, _ metric: Int32, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_index>?>?) -> scnn_status {
     guarded {
         let o = try required(out, "out")
         o.pointee = nil
@@ -152,7 +152,7 @@ public func scnnIndexSave(_ index: UnsafePointer<scnn_index>?, _ path: UnsafePoi
 /// FORMAT (not an index file, or shapes or values that disagree with the format),
 /// UNSUPPORTED (another format version), OUT_OF_MEMORY. *out is NULL on failure.
 @c(scnn_index_load)
-public func scnnIndexLoad(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<IndexHandle?>?) -> scnn_status {
+public func scnnIndexLoad(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_index>?>?) -> scnn_status {
     guarded {
         let o = try required(out, "out")
         o.pointee = nil
@@ -170,7 +170,7 @@ public func scnnIndexLoad(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePoi
 /// OUT_OF_MEMORY. *out is NULL on failure.
 @c(scnn_model_embed)
 public func scnnModelEmbed(_ model: UnsafePointer<scnn_model>?, _ input: UnsafePointer<scnn_tensor>?,
-                           _ node: UnsafePointer<CChar>?, _ out: TensorOut?) -> scnn_status {
+                           _ node: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?) -> scnn_status {
     produce(out) {
         let m = try modelArg(model).model
         let x = try tensorArg(input, "input")

@@ -53,8 +53,9 @@ public struct RetrievalResult: Sendable {
 /// squared Euclidean distance.
 ///
 /// - **Ids.** Each vector has an int64 id: the caller's (``add(_:count:ids:)`` with ids, each
-///   >= 0, uniqueness not checked) or else the running number of vectors added since the index
-///   was made or reset (0, 1, 2, ...; removals do not reuse numbers).
+///   >= 0, uniqueness not checked) or else its running number: how many vectors (with ids or
+///   not) were added before it since the index was made or reset (0, 1, 2, ...; removals do
+///   not reuse numbers).
 /// - **Order.** Results are best first (highest cosine similarity, lowest distance); equal
 ///   scores come in the order the vectors were added (lower position first), so results are
 ///   deterministic and do not depend on the thread count or the block sizes.
@@ -149,9 +150,9 @@ public final class RetrievalIndex: @unchecked Sendable {
             for i in 0..<n where ids[i] < 0 {
                 throw SwiftCNNError.invalidArgument("retrieval index: ids[\(i)] is \(ids[i]); ids must be >= 0 (-1 marks a missing result)")
             }
-        } else {
-            _ = try Checked.add(Int(nextId), n, "next id")
         }
+        let (after, overflow) = nextId.addingReportingOverflow(Int64(n))
+        if overflow { throw SwiftCNNError.invalidArgument("retrieval index: the running id overflows") }
         try vectors.reserve(floats)
         try norms.reserve(total)
         try idStore.reserve(try Checked.mul(total, 2, "id storage"))
@@ -166,11 +167,11 @@ public final class RetrievalIndex: @unchecked Sendable {
                 row.update(from: src, count: d)
                 np[count + i] = metric == .cosine ? (rowNorms[i] > 0 ? 1 : 0) : rowNorms[i]
             }
-            let id: Int64
-            if let ids { id = ids[i] } else { id = nextId; nextId += 1 }
+            let id = ids?[i] ?? (nextId + Int64(i))
             ip.storeBytes(of: id, toByteOffset: (count + i) * 8, as: Int64.self)
         }
         count = total
+        nextId = after
     }
 
     /// ``add(_:count:ids:)`` of a `[n, dimension]` tensor (or any tensor whose elements are

@@ -32,6 +32,7 @@
 
 #include "swiftcnn.h"
 #include "_models.h" /* the model zoo part: _models.c */
+#include "_retrieval.h" /* the retrieval part: _retrieval.c */
 
 #define MAX_RANK 4
 
@@ -1429,6 +1430,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
     if (scnn_py_add_models(m, raise_status, tensor_buffer_new) < 0)
         goto fail;
     if (scnn_py_add_training(m, raise_status, tensor_buffer_new, arg_wrap, arg_release) < 0)
+        goto fail;
+    if (scnn_py_add_retrieval(m, raise_status, tensor_buffer_new, arg_wrap, arg_release) < 0)
         goto fail;
     return m;
 
