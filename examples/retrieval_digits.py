@@ -10,7 +10,9 @@ layer, the 84 F6 features --, puts the training features in a swiftcnn.retrieval
 similarities, and the images as ASCII art side by side). Then precision@5 over the whole
 held-out split -- the fraction of the five neighbours that have the query's label, averaged --
 for the features and, as the baseline, for the raw 32x32 pixels, each by cosine and by L2.
-Exits 1 when the weights are missing or the features do worse than the pixels.
+Also saves the index (build/digits_index.safetensors) and the neighbours found
+(build/digits_retrieval.safetensors) for examples/retrieval_search.c, which searches the same
+index from C. Exits 1 when the weights are missing or the features do worse than the pixels.
 """
 import argparse
 import os
@@ -19,6 +21,7 @@ import time
 
 import numpy as np
 
+import swiftcnn
 from swiftcnn import datasets, models
 from swiftcnn.retrieval import Index, precision_at_k
 
@@ -75,6 +78,13 @@ def main() -> int:
           f"embedded in {embed_s:.2f} s")
 
     p_feat, ids, scores, search_s = evaluate(f_train, f_test, d.y_train, d.y_test, "cosine")
+    # For examples/retrieval_search.c: the index and what Python found.
+    out_dir = os.path.dirname(os.path.abspath(args.weights))
+    index = Index(f_train.shape[1], "cosine")
+    index.add(f_train)                            # ids: training positions 0 .. 1436
+    index.save(os.path.join(out_dir, "digits_index.safetensors"))
+    swiftcnn.write_safetensors(os.path.join(out_dir, "digits_retrieval.safetensors"),
+                               {"train_labels": d.y_train.astype(np.float32), "ids": ids.astype(np.float32)})
     print(f"index: {len(f_train)} training vectors, cosine; {len(f_test)} queries x top-{K} "
           f"searched in {1000 * search_s:.1f} ms\n")
 
@@ -84,7 +94,7 @@ def main() -> int:
     for q in shown:
         labels = d.y_train[ids[q]]
         print(f"held-out digit #{q} (label {d.y_test[q]}): nearest training labels "
-              f"{labels.tolist()}, cosine {np.round(scores[q], 3).tolist()}")
+              f"{labels.tolist()}, cosine similarities {', '.join(f'{v:.3f}' for v in scores[q])}")
         captions = [f"query: {d.y_test[q]}"] + [f"#{i}: {l} ({s:.2f})" for i, l, s in zip(ids[q], labels, scores[q])]
         print(side_by_side([images_test[q]] + [images_train[i] for i in ids[q]], captions))
         print()
