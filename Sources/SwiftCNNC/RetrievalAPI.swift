@@ -121,6 +121,7 @@ public func scnnIndexRemove(_ index: UnsafeMutablePointer<scnn_index>?, _ ids: U
         let count = try intArg(n, "n")
         guard count >= 0 else { throw SwiftCNNError.invalidArgument("index remove: n must be >= 0; got \(n)") }
         if count == 0 { return }
+        _ = try Checked.mul(count, 8, "ids size in bytes")
         let p = try required(ids, "ids")
         let r = idx.remove(ids: Set((0..<count).map { p[$0] }))
         removed?.pointee = Int64(r)

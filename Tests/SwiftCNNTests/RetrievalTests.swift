@@ -119,12 +119,11 @@ final class RetrievalTests: XCTestCase {
 
     func testSaveLoadRoundTrip() throws {
         var rng = TestRNG(5)
-        let dir = FileManagerless.temporaryDirectory()
         for metric in RetrievalMetric.allCases {
             let index = try RetrievalIndex(dimension: 5, metric: metric)
             try index.add(try rng.tensor([20, 5]), ids: (0..<20).map { Int64($0 * 7 + 1) })
             try index.add(try rng.tensor([3, 5]))
-            let path = dir + "/index-\(metric.name).safetensors"
+            let path = FileManagerless.temporaryPath("index-\(metric.name)")
             try index.save(to: path)
             let back = try RetrievalIndex.load(from: path)
             XCTAssertEqual(back.metric, metric)
@@ -137,12 +136,12 @@ final class RetrievalTests: XCTestCase {
             XCTAssertEqual(a.ids, b.ids)
             XCTAssertEqual(a.scores, b.scores)
             // a plain safetensors weights file is not an index
-            try SafeTensorsFile.write([("x", try Tensor(zeros: [2]))], to: dir + "/not-index.safetensors")
-            assertThrows(.format, "not a retrieval index") { try RetrievalIndex.load(from: dir + "/not-index.safetensors") }
+            try SafeTensorsFile.write([("x", try Tensor(zeros: [2]))], to: FileManagerless.temporaryPath("not-index"))
+            assertThrows(.format, "not a retrieval index") { try RetrievalIndex.load(from: FileManagerless.temporaryPath("not-index")) }
         }
         let empty = try RetrievalIndex(dimension: 3, metric: .cosine)
-        try empty.save(to: dir + "/empty.safetensors")
-        let back = try RetrievalIndex.load(from: dir + "/empty.safetensors")
+        try empty.save(to: FileManagerless.temporaryPath("empty-index"))
+        let back = try RetrievalIndex.load(from: FileManagerless.temporaryPath("empty-index"))
         XCTAssertEqual(back.count, 0)
         XCTAssertEqual(back.dimension, 3)
     }
@@ -166,11 +165,3 @@ final class RetrievalTests: XCTestCase {
     }
 }
 
-/// A fresh temporary directory for a test's files.
-enum FileManagerless {
-    static func temporaryDirectory() -> String {
-        var template = Array("/tmp/swiftcnn-retrieval-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress) }
-        return p.map { String(cString: $0) } ?? "/tmp"
-    }
-}

@@ -244,8 +244,9 @@ public final class RetrievalIndex: @unchecked Sendable {
                 queryChunk: Int, blockFloats: Int) throws {
         guard nq >= 0 else { throw SwiftCNNError.invalidArgument("retrieval search: query count must be >= 0; got \(nq)") }
         guard k >= 1 else { throw SwiftCNNError.invalidArgument("retrieval search: k must be at least 1; got \(k)") }
-        _ = try Checked.mul(nq, k, "result size")
-        _ = try Checked.mul(nq, dimension, "query size")
+        // The caller's buffers must be expressible in bytes.
+        _ = try Checked.mul(try Checked.mul(nq, k, "result size"), 8, "result size in bytes")
+        _ = try Checked.mul(try Checked.mul(nq, dimension, "query size"), 4, "query size in bytes")
         if nq == 0 { return }
         guard let queries else { throw SwiftCNNError.invalidArgument("retrieval search: queries is NULL") }
         guard let outIds, let outScores else { throw SwiftCNNError.invalidArgument("retrieval search: ids or scores is NULL") }
