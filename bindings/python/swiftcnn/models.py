@@ -253,13 +253,14 @@ class Model(_c.Model):
         result. Runs in inference mode."""
         if node is not None and not isinstance(node, str):
             raise TypeError(f"node: expected a str or None, got {type(node).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+        batch_size = as_int(batch_size, "batch_size")
+        if not 1 <= batch_size < 2 ** 63:
+            raise ValueError(f"batch_size must be 1 to 2**63 - 1; got {batch_size}")
         x = self._as_input(images)
         if x.ndim < 2 or x.shape[0] < 1:
             raise ValueError(f"{self.name}: embed takes a batch [N, ...] with N >= 1; got shape {list(x.shape)}")
         parts = [np.asarray(_c._model_embed(self, x[i:i + batch_size], node))
-                 for i in range(0, x.shape[0], int(batch_size))]
+                 for i in range(0, x.shape[0], batch_size)]
         out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         if normalize:
             norms = np.sqrt(np.sum(out.astype(np.float64) ** 2, axis=1, keepdims=True))

@@ -38,6 +38,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
+from ._core import as_int
 
 __all__ = ["Index", "precision_at_k"]
 
@@ -63,9 +64,10 @@ class Index(_c.Index):
     def __new__(cls, dim: int, metric: str = "cosine") -> "Index":
         if not isinstance(metric, str) or metric not in _METRICS:
             raise ValueError(f"metric: expected 'cosine' or 'l2', got {metric!r}")
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
-            raise TypeError(f"dim: expected an int, got {type(dim).__name__}")
-        return super().__new__(cls, int(dim), _METRICS[metric])
+        dim = as_int(dim, "dim")
+        if not 1 <= dim < 2 ** 63:
+            raise ValueError(f"dimension must be 1 to 2**63 - 1; got {dim}")
+        return super().__new__(cls, dim, _METRICS[metric])
 
     def __init__(self, dim: int, metric: str = "cosine") -> None:  # arguments taken by __new__
         pass
@@ -102,10 +104,9 @@ class Index(_c.Index):
         """The ``k`` nearest vectors to each query (``[Q, dim]`` or one ``[dim]`` vector):
         ``(ids, scores)``, int64 and float32 arrays ``[Q, k]``, best first (see the module
         docstring for scores, ties and the -1 / NaN fill past the index's count)."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k: expected an int, got {type(k).__name__}")
-        if k < 1:
-            raise ValueError(f"k must be at least 1; got {k}")
+        k = as_int(k, "k")
+        if not 1 <= k < 2 ** 63:
+            raise ValueError(f"k must be 1 to 2**63 - 1; got {k}")
         q = _rows(queries, self.dimension, "queries")
         ids = np.empty((q.shape[0], int(k)), dtype=np.int64)
         scores = np.empty((q.shape[0], int(k)), dtype=np.float32)
@@ -137,7 +138,7 @@ def precision_at_k(neighbor_labels: Any, query_labels: Any, k: Optional[int] = N
     q = np.asarray(query_labels).reshape(-1)
     if n.ndim != 2 or n.shape[0] != q.shape[0]:
         raise ValueError(f"neighbor_labels: expected [{q.shape[0]}, k], got shape {list(n.shape)}")
-    k = n.shape[1] if k is None else int(k)
+    k = n.shape[1] if k is None else as_int(k, "k")
     if k < 1 or k > n.shape[1]:
         raise ValueError(f"k must be 1 to {n.shape[1]}; got {k}")
     if q.shape[0] == 0:
