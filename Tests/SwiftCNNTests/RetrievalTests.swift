@@ -32,7 +32,7 @@ final class RetrievalTests: XCTestCase {
             for (n, d) in [(1, 1), (1, 7), (5, 3), (40, 16), (133, 33), (300, 70)] {
                 let index = try RetrievalIndex(dimension: d, metric: metric)
                 try index.add(try rng.tensor([n, d]))
-                for nq in [1, 3, 17] {
+                for nq in [1, 3, 30] {   // 30: the GEMM path (24 or more queries in a chunk)
                     let q = try rng.tensor([nq, d])
                     for k in [1, 2, n, n + 3] {
                         let ref = try index.searchReference(q, k: k)
@@ -71,6 +71,11 @@ final class RetrievalTests: XCTestCase {
                 let r = try index.search(try Tensor(shape: [1, 2], scalars: [1, 2]), k: 10, queryChunk: chunk, blockFloats: floats)
                 XCTAssertEqual(r.ids, (0..<10).map { Int64(100 - $0) }, "\(metric)")
                 XCTAssertEqual(Array(r.ids.prefix(4)), [100, 99, 98, 97])
+            }
+            // 30 queries at once: the GEMM path, the same order for every row
+            let many = try index.search(try Tensor(shape: [30, 2], scalars: Array(repeating: [Float(1), 2], count: 30).flatMap { $0 }), k: 10)
+            for row in 0..<30 {
+                XCTAssertEqual(Array(many.ids[(row * 10)..<((row + 1) * 10)]), (0..<10).map { Int64(100 - $0) }, "\(metric) row \(row)")
             }
         }
     }

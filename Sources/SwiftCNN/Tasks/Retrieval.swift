@@ -9,8 +9,8 @@ import Darwin
 // Retrieval: the nearest stored vectors (image features, see Model.embed) to a query, by
 // cosine similarity or Euclidean distance. A flat (exact, brute-force) index: every query is
 // compared with every stored vector. Queries go in chunks (up to 256) against blocks of the
-// database: per block one matrix product, queries × rows, through Optimized.gemm (the GEMM the
-// convolutions use; chunks of fewer than 8 queries use SIMD dot products instead, which a GEMM
+// database: per block one matrix product, rows × queries, through Optimized.gemm (the GEMM the
+// convolutions use; chunks of fewer than 24 queries use SIMD dot products instead, which a GEMM
 // would pad to its register tile), then a per-query top-k selection with a bounded heap. Memory
 // stays bounded however large the database is. A query's scores may differ in the last bits
 // with the number of queries searched together (dot products vs GEMM); never with the thread
@@ -226,14 +226,13 @@ public final class RetrievalIndex: @unchecked Sendable {
 
     /// Rows of at most this many queries are searched together.
     static let queryChunk = 256
-    /// A block of the score matrix (queries × database rows) holds about this many floats (4 MiB).
+    /// A block of the score matrix (database rows × queries) holds about this many floats (4 MiB).
     static let blockFloats = 1 << 20
     /// The heaps of one query chunk hold about this many entries.
     static let heapEntries = 1 << 22
-    /// A database block, transposed for the GEMM, holds about this many floats (4 MiB).
-    static let transposeFloats = 1 << 20
-    /// Chunks of fewer queries use dot products instead of the GEMM.
-    static let gemmMinQueries = 8
+    /// Chunks of fewer queries use dot products instead of the GEMM (measured: with fewer, the
+    /// GEMM pads the queries to its 32-column register tile and the dot products win).
+    static let gemmMinQueries = 24
 
     /// The `k` nearest stored vectors to each of `nq` queries (read row-major from `queries`,
     /// `nq × dimension`), written best first to `outIds` and `outScores` (`nq × k` each).
@@ -269,10 +268,10 @@ public final class RetrievalIndex: @unchecked Sendable {
         if kk == 0 { return }
 
         let qb = max(1, min(queryChunk, nq, Self.heapEntries / kk))
-        let nb = max(1, min(count, blockFloats / qb, Self.transposeFloats / d))
+        let nb = max(1, min(count, blockFloats / qb))
         let qs = try ScratchBuffer(count: try Checked.mul(qb, d, "query block"))          // [qb, d]
-        let bt = try ScratchBuffer(count: try Checked.mul(d, nb, "database block"))       // [d, nb]
-        let block = try ScratchBuffer(count: try Checked.mul(qb, nb, "score block"))      // [qb, nb]
+        let qt = try ScratchBuffer(count: try Checked.mul(d, qb, "query block"))          // [d, qb]
+        let block = try ScratchBuffer(count: try Checked.mul(nb, qb, "score block"))      // [nb, qb]
         let heapKeys = try ScratchBuffer(count: try Checked.mul(qb, kk, "heap size"))
         let heapPos = try ScratchBuffer(count: try Checked.mul(qb, 2 * kk, "heap size"))
         let positions = UnsafeMutableRawPointer(heapPos.pointer).bindMemory(to: Int.self, capacity: qb * kk)
@@ -284,13 +283,14 @@ public final class RetrievalIndex: @unchecked Sendable {
         let (base, xNorms, _) = try pointers()
         let cosine = metric == .cosine
         let threads = max(1, Threading.numThreads)
-        let scores = block.pointer, keys = heapKeys.pointer, transposed = bt.pointer
+        let scores = block.pointer, keys = heapKeys.pointer
         let qp = UnsafePointer(qs.pointer)
 
         var q0 = 0
         while q0 < nq {
             let m = min(qb, nq - q0)
-            // This chunk's queries, row-major [m, d], unit length for cosine.
+            // This chunk's queries, row-major [m, d] and transposed [d, m] (ldb = qb), unit
+            // length for cosine.
             for j in 0..<m {
                 let src = queries + (q0 + j) * d, dst = qs.pointer + j * d
                 if cosine {
@@ -298,52 +298,43 @@ public final class RetrievalIndex: @unchecked Sendable {
                 } else {
                     dst.update(from: src, count: d)
                 }
+                for p in 0..<d { qt.pointer[p * qb + j] = dst[p] }
                 heapCount[j] = 0
             }
             var b0 = 0
             while b0 < count {
                 let rows = min(nb, count - b0)
                 let x = base + b0 * d
-                let rowParts = min(threads, max(1, rows / 256))
-                // scores[j, i] = q_j · x_(b0+i)
+                // scores[i, j] = x_(b0+i) · q_j
                 if m < Self.gemmMinQueries {
-                    // A few queries: one SIMD dot product per (query, row), the rows spread over
+                    // A few queries: one SIMD dot product per (row, query), the rows spread over
                     // the threads (a GEMM would pad the queries to its register tile).
+                    let rowParts = min(threads, max(1, rows / 256))
                     Threading.parallelFor(rowParts) { part in
                         let i0 = part * rows / rowParts, i1 = (part + 1) * rows / rowParts
                         for i in i0..<i1 {
                             let xi = x + i * d
-                            for j in 0..<m { scores[j * nb + i] = Optimized.dot(qp + j * d, xi, d) }
+                            for j in 0..<m { scores[i * qb + j] = Optimized.dot(xi, qp + j * d, d) }
                         }
                     }
                 } else {
-                    // The block's rows as the columns of B ([d, rows]), then one GEMM.
-                    Threading.parallelFor(rowParts) { part in
-                        let i0 = part * rows / rowParts, i1 = (part + 1) * rows / rowParts
-                        for i in i0..<i1 {
-                            let xi = x + i * d
-                            for p in 0..<d { transposed[p * nb + i] = xi[p] }
-                        }
-                    }
-                    Optimized.gemm(m: m, n: rows, k: d, a: qp, lda: d, b: UnsafePointer(transposed), ldb: nb,
-                                   c: scores, ldc: nb, accumulate: false)
+                    Optimized.gemm(m: rows, n: m, k: d, a: x, lda: d, b: qt.pointer, ldb: qb,
+                                   c: scores, ldc: qb, accumulate: false)
                 }
                 // Each query's candidates into its heap; queries spread over the threads.
                 let parts = min(threads, m)
                 let start = b0
                 Threading.parallelFor(parts) { part in
                     let j0 = part * m / parts, j1 = (part + 1) * m / parts
-                    for j in j0..<j1 {
-                        let row = scores + j * nb
-                        let qn = queryNorms[q0 + j]
-                        let hk = keys + j * kk, hp = positions + j * kk
-                        var c = heapCount[j]
-                        for i in 0..<rows {
-                            let s = row[i], pos = start + i
-                            let key = cosine ? s : -max(0, (qn - 2 * s) + xNorms[pos])
-                            Self.offer(key, pos, keys: hk, positions: hp, count: &c, capacity: kk)
+                    for i in 0..<rows {
+                        let row = scores + i * qb
+                        let pos = start + i
+                        for j in j0..<j1 {
+                            let s = row[j]
+                            let key = cosine ? s : -max(0, (queryNorms[q0 + j] - 2 * s) + xNorms[pos])
+                            Self.offer(key, pos, keys: keys + j * kk, positions: positions + j * kk,
+                                       count: &heapCount[j], capacity: kk)
                         }
-                        heapCount[j] = c
                     }
                 }
                 b0 += rows
