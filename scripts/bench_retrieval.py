@@ -32,7 +32,8 @@ def main() -> int:
     from swiftcnn.retrieval import Index
 
     swiftcnn.set_num_threads(args.threads)
-    cases = [(10_000, 84, 100, 5), (10_000, 512, 100, 10), (100_000, 128, 100, 10), (100_000, 128, 1000, 10)]
+    cases = [(10_000, 84, 100, 5), (10_000, 512, 100, 10), (100_000, 128, 1, 10), (100_000, 128, 10, 10),
+             (100_000, 128, 100, 10), (100_000, 128, 1000, 10)]
     if args.quick:
         cases = cases[:2]
     rng = np.random.default_rng(0)
