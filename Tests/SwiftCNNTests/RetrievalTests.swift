@@ -32,7 +32,7 @@ final class RetrievalTests: XCTestCase {
             for (n, d) in [(1, 1), (1, 7), (5, 3), (40, 16), (133, 33), (300, 70)] {
                 let index = try RetrievalIndex(dimension: d, metric: metric)
                 try index.add(try rng.tensor([n, d]))
-                for nq in [1, 3, 30] {   // 30: the GEMM path (24 or more queries in a chunk)
+                for nq in [1, 3, 6, 30] {   // 6: four-query dots; 30: the GEMM path (24 or more in a chunk)
                     let q = try rng.tensor([nq, d])
                     for k in [1, 2, n, n + 3] {
                         let ref = try index.searchReference(q, k: k)
@@ -42,6 +42,23 @@ final class RetrievalTests: XCTestCase {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    func testDotPathScoresDoNotDependOnGrouping() throws {
+        // Below 24 queries every score is Optimized.dot of the row and the query, whether the
+        // query goes alone or in a group of four (dot4): bitwise the same results.
+        var rng = TestRNG(21)
+        for d in [1, 15, 16, 70, 129] {
+            let index = try RetrievalIndex(dimension: d, metric: .l2)
+            try index.add(try rng.tensor([50, d]))
+            let q = try rng.tensor([7, d])
+            let together = try index.search(q, k: 50)
+            for r in 0..<7 {
+                let one = try index.search(try Tensor(shape: [1, d], scalars: Array(q.scalars[(r * d)..<((r + 1) * d)])), k: 50)
+                XCTAssertEqual(one.ids, Array(together.ids[(r * 50)..<((r + 1) * 50)]), "d \(d) query \(r)")
+                XCTAssertEqual(one.scores, Array(together.scores[(r * 50)..<((r + 1) * 50)]), "d \(d) query \(r)")
             }
         }
     }
