@@ -62,7 +62,9 @@ public struct RetrievalResult: Sendable {
 ///   not reuse numbers).
 /// - **Order.** Results are best first (highest cosine similarity, lowest distance); equal
 ///   scores come in the order the vectors were added (lower position first), so results are
-///   deterministic and do not depend on the thread count or the block sizes.
+///   deterministic and do not depend on the thread count. (A query's scores may differ in
+///   the last bits with the number of queries searched together: fewer than 24 go through
+///   dot products, more through the GEMM.)
 /// - **Fewer than k.** When the index holds fewer than k vectors, each result row is filled
 ///   from the left and the rest is id -1 with score NaN (rows always have k entries).
 /// - **Values.** Vectors and queries must be finite with a squared norm below
@@ -70,7 +72,7 @@ public struct RetrievalResult: Sendable {
 ///   infinity) is refused with `.invalidArgument` naming the row.
 /// - **Threads.** Any number of searches (and saves, count and dimension reads) may run at
 ///   once; ``add(_:count:ids:)``, ``remove(ids:)`` and ``reset()`` need the index alone.
-/// - **File.** ``save(to:)`` writes a safetensors file (see ``RetrievalIndex/fileFormat``).
+/// - **File.** ``save(to:)`` writes a safetensors file (layout in its doc comment).
 public final class RetrievalIndex: @unchecked Sendable {
     /// The length of every vector.
     public let dimension: Int
@@ -589,7 +591,7 @@ struct GrowableBuffer {
 // MARK: - The index file
 
 extension RetrievalIndex {
-    /// The index file, a safetensors file (readable by any safetensors library):
+    /// Writes the index to `path` as a safetensors file (readable by any safetensors library):
     ///
     ///     __metadata__  "format": "swiftcnn-retrieval-index", "version": "1",
     ///                   "metric": "cosine" | "l2", "dimension": "<D>", "next_id": "<int>"
@@ -600,10 +602,9 @@ extension RetrievalIndex {
     /// An empty index has shapes [0, D] and [0]. A reader refuses another format, a
     /// version other than 1 (naming it), an unknown metric, shapes that disagree with the
     /// metadata, non-finite vectors and negative ids.
-    public static var fileFormat: String { "safetensors; see RetrievalIndex.save(to:)" }
-
-    /// Writes the index to `path` atomically (see ``FileIO``: readers see the old file or the
-    /// complete new one). Errors: `.io` naming the path, `.invalidArgument` for a size overflow.
+    ///
+    /// The write is atomic (see ``FileIO``: readers see the old file or the complete new one).
+    /// Errors: `.io` naming the path, `.invalidArgument` for a size overflow.
     public func save(to path: FilePath) throws {
         let n = count, d = dimension
         let vectorBytes = try Checked.mul(try Checked.mul(n, d, "index size"), 4, "index size in bytes")
