@@ -14,6 +14,10 @@
 # pictures of the trained network -- its learned filters, the feature maps of one held-out
 # digit and a receptive field -- are written into build/ as PNG (examples/digits_pictures.py).
 # Act 2: the lecture's building blocks through the C ABI, as a plugin, and from Python.
+# Last: retrieval -- the trained LeNet-5's features put the held-out digits' nearest training
+# digits in an index (examples/retrieval_digits.py): five neighbours for a few digits, and
+# precision@5 over the held-out split next to raw pixels; then a C program searches the saved
+# index with the C-embedded digits (examples/retrieval_search.c): the same neighbours.
 #
 # SCNN_DEMO_SKIP_TABLE=1 skips the four extra splits of the table. The demo exits non-zero
 # when a C program's accuracy or predictions differ from Python's, or (after the rest of the
@@ -75,6 +79,10 @@ banner "C: loaded as a plugin with dlopen (examples/plugin.c)"
 build/examples/plugin "$PWD/.build/release/libswiftcnn.so"
 banner "Python: import swiftcnn (examples/demo.py)"
 (cd "$out" && ../../.venv/bin/python ../../examples/demo.py)
+banner "Python: retrieval -- the nearest training digits by LeNet-5's features (examples/retrieval_digits.py)"
+$py examples/retrieval_digits.py | tee "$out/retrieval_digits.txt"
+banner "C: the index saved from Python, searched from C (examples/retrieval_search.c)"
+build/examples/retrieval_search
 printf '\nfiltered images are in %s/\n' "$out"
 printf 'demo time: %d s (digits: LeNet-5, the lecture CNN and the table: %d s)\n' "$(( $(date +%s) - start ))" "$act1"
 if [ "$table_status" != 0 ]; then

@@ -105,7 +105,11 @@ MODELS = {"M0": (0, "lenet5"), "M1": (1, "another lenet5 instance"), "M2": (2, "
 OPTIMIZERS = {"O0": (0, "SGD"), "O1": (1, "Adam on the same model"), "O2": (2, "SGD of another model")}
 # Picture fixtures 0..1 (see the template).
 PICTURES = {"P0": (0, "a 40 x 30 picture"), "P1": (1, "a 1 x 1 picture")}
-HANDLE_DEFAULTS = {"scnn_tensor": "NCHW", "scnn_model": "M0", "scnn_optimizer": "O0", "scnn_picture": "P0"}
+HANDLE_DEFAULTS = {"scnn_tensor": "NCHW", "scnn_model": "M0", "scnn_optimizer": "O0", "scnn_picture": "P0",
+                   "scnn_index": "I0"}
+# Retrieval index fixtures 0..2 (see the template).
+INDEXES = {"I0": (0, "a cosine index of 6 vectors of 4"), "I1": (1, "an L2 index of 6 vectors of 4"),
+           "I2": (2, "an empty cosine index of dimension 3")}
 
 # Files the fixture child writes (the kinds a reader's baseline can name).
 FILE_KINDS = ["weights", "checkpoint", "data"]
@@ -188,6 +192,11 @@ HINTS = {
                               "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "scnn_optimizer_set_schedule": {"schedule": 1, "steps": 10, "value": 0.5},
     "scnn_optimizer_set_lr": {"lr": 0.01},
+    "scnn_index_create": {"dim": 4, "metric": 0},
+    "scnn_index_add": {"data": [0.5] * 8, "n": 2, "ids": [1, 2]},
+    "scnn_index_search": {"queries": [0.5] * 8, "nq": 2, "k": 3, "ids": [0] * 6, "scores": [0.0] * 6},
+    "scnn_index_remove": {"ids": [1, 2], "n": 2},
+    "scnn_model_embed": {"input": "LENET", "node": "features"},
     "scnn_model_train_step": {"images": "LENET", "labels": [0, 1], "n_labels": 2},
     "scnn_model_fit": {"images": "LENET", "labels": [0, 1], "n_labels": 2, "val_images": "LENET",
                        "val_labels": [0, 1], "n_val": 2, "epochs": 1, "batch_size": 2, "seed": 0, "shuffle": 1},
@@ -221,13 +230,18 @@ DESCRIBES_CALLER_BUFFER = {
     "scnn_image_to_tensor": {"width", "height", "channels", "row_stride"},
     "scnn_picture_from_rgb": {"width", "height", "row_stride"},
     "scnn_picture_label_map": {"height", "width"},
+    "scnn_index_add": {"n"},
+    "scnn_index_search": {"nq", "k"},
+    "scnn_index_remove": {"n"},
 }
 
 # Float arrays holding data rather than parameters (see the finite-output rule).
 DATA_ARRAY_NAMES = {"data", "input", "pixels", "x", "values"}
 
 # Functions where finite arguments may legitimately give non-finite values, with why.
-NONFINITE_EXEMPT = {}
+NONFINITE_EXEMPT = {
+    "scnn_index_search": "entries past the index's count are id -1 with score NaN (documented)",
+}
 
 SKIP_BUFFER = ("a count or capacity larger than the caller's real buffer is a caller contract "
                "violation the library cannot detect")
@@ -744,6 +758,8 @@ def handle_expr(detail, name, fresh):
         return "fx_optimizer%s(%d)" % ("_fresh" if fresh else "", OPTIMIZERS[name][0])
     if detail == "scnn_picture":
         return "fx_picture%s(%d)" % ("_fresh" if fresh else "", PICTURES[name][0])
+    if detail == "scnn_index":
+        return "fx_index%s(%d)" % ("_fresh" if fresh else "", INDEXES[name][0])
     return "NULL"
 
 
@@ -756,6 +772,8 @@ def handle_desc(detail, name):
         return OPTIMIZERS[name][1]
     if detail == "scnn_picture":
         return PICTURES[name][1]
+    if detail == "scnn_index":
+        return INDEXES[name][1]
     return name
 
 
@@ -773,7 +791,8 @@ def plan_slot(h, f, s, base, hints):
         s.base = ["%s = %s;" % (a, handle_expr(detail, base, fresh))]
         V.append(Variant("%s = NULL" % n, ["%s = NULL;" % a]))
         others = {"scnn_tensor": VARIANT_TENSORS, "scnn_model": ["M1", "M2", "M3"], "scnn_optimizer": ["O1", "O2"],
-                  "scnn_picture": ["P1"]}
+                  "scnn_picture": ["P1"],
+                  "scnn_index": ["I1", "I2"]}
         for o in others.get(detail, []):
             if o == base:
                 continue

@@ -2,7 +2,7 @@
 """Bad-input sweep of swiftcnn's Python API (`make check-bad-inputs-py`).
 
 Every public function of the installed ``swiftcnn`` package and its submodules (found by
-introspection: ``__all__`` of swiftcnn, image, filters, models, optim, datasets, plus the
+introspection: ``__all__`` of swiftcnn, image, filters, models, optim, datasets, retrieval, plus the
 public methods of the classes they export) is called with bad inputs. Each case runs in a
 forked child with a timeout, so a crash (the child killed by a signal, or gone without
 answering) or a hang (no answer within --timeout seconds) is counted instead of ending the
@@ -89,6 +89,7 @@ import numpy as np  # noqa: E402
 import swiftcnn  # noqa: E402
 from swiftcnn import datasets, filters, image, models, optim  # noqa: E402
 from swiftcnn import viz  # noqa: E402
+from swiftcnn import retrieval  # noqa: E402
 
 F32 = np.float32
 PASS, BAD, WRONG, CRASH, HANG, SKIP = "pass", "bad-error", "wrong-result", "crash", "hang", "skipped"
@@ -839,6 +840,60 @@ spec("viz.save", viz.save, lambda: dict(path="viz_save.png", picture=pixels((5, 
      dict(picture="U8", format="S?"), invalid=dict(format=["gif", "PNG", ""]), covered=("path",))
 spec("viz.to_picture", viz.to_picture, lambda: dict(image=rnd((3, 8, 8), 70)), dict(image="T"))
 spec("viz.voc_color", viz.voc_color, lambda: dict(c=5), dict(c="I"), invalid=dict(c=[-1]))
+# ---- retrieval: Model.embed and swiftcnn.retrieval ----------------------------------------------
+
+
+def _embed(a):
+    return lenet().embed(a["images"], a["node"], normalize=a["normalize"], batch_size=a["batch_size"])
+
+
+spec("Model.embed", models.Model.embed, lambda: dict(images=_X(), node=None, normalize=False, batch_size=3),
+     dict(images="T", node="STR?", normalize="B", batch_size="I"), call=_embed,
+     invalid=dict(node=["nope", "features\x00", ""], batch_size=[0, -1]), self_arg=True)
+
+
+def _index(metric="cosine"):
+    ix = retrieval.Index(4, metric)
+    ix.add(rnd((6, 4), 51))
+    return ix
+
+
+def _index_state(ix):
+    return (ix.dimension, ix.metric, len(ix)) + tuple(ix.search(np.eye(ix.dimension, dtype=F32), k=7))
+
+
+def _index_add(a):
+    ix = _index()
+    ix.add(a["vectors"], a["ids"])
+    return _index_state(ix)
+
+
+def _index_load(a):
+    _index("l2").save("ok.safetensors")
+    return _index_state(retrieval.Index.load(a["path"]))
+
+
+def _index_save(a):
+    _index("l2").save(a["path"])
+    return _index_state(retrieval.Index.load(a["path"]))
+
+
+spec("retrieval.Index", retrieval.Index, lambda: dict(dim=4, metric="l2"), dict(dim="I", metric="S"),
+     call=lambda a: _index_state(retrieval.Index(a["dim"], a["metric"])),
+     invalid=dict(dim=[0, -1], metric=["dot", "", "COSINE"]))
+spec("Index.add", retrieval.Index.add, lambda: dict(vectors=rnd((3, 4), 52), ids=None), dict(vectors="T", ids="ANY"),
+     call=_index_add, invalid=dict(ids=[[-1, 0, 1], [1, 2], [1.5, 2, 3]]), self_arg=True)
+spec("Index.search", retrieval.Index.search, lambda: dict(queries=rnd((2, 4), 53), k=3), dict(queries="T", k="I"),
+     call=lambda a: _index().search(a["queries"], a["k"]), invalid=dict(k=[0, -1]), self_arg=True)
+spec("Index.remove", retrieval.Index.remove, lambda: dict(ids=[1, 3]), dict(ids="ANY"),
+     call=lambda a: (_index().remove(a["ids"]),), self_arg=True)
+spec("Index.save", retrieval.Index.save, lambda: dict(path="w.safetensors"), dict(path="PATH"), call=_index_save,
+     self_arg=True)
+spec("Index.load", retrieval.Index.load, lambda: dict(path="ok.safetensors"), dict(path="PATH"), call=_index_load,
+     self_arg=True)
+spec("retrieval.precision_at_k", retrieval.precision_at_k,
+     lambda: dict(neighbor_labels=[[1, 2], [3, 3]], query_labels=[1, 3], k=None),
+     dict(neighbor_labels="ANY", query_labels="ANY", k="I?"), invalid=dict(k=[0, -1, 3]))
 
 # ---- introspection: what is public, and is every argument covered? -----------------------------
 
@@ -847,7 +902,8 @@ def public_callables():
     """{qualified name: callable} of the public API."""
     found = {}
     for prefix, mod in (("", swiftcnn), ("image.", image), ("filters.", filters), ("models.", models),
-                        ("optim.", optim), ("datasets.", datasets), ("viz.", viz)):
+                        ("optim.", optim), ("datasets.", datasets), ("viz.", viz),
+                        ("retrieval.", retrieval)):
         for n in getattr(mod, "__all__", [n for n in dir(mod) if not n.startswith("_")]):
             obj = getattr(mod, n, None)
             if obj is None or inspect.ismodule(obj) or not callable(obj):
@@ -861,6 +917,8 @@ def public_callables():
                         continue
                     owner = next((k for k in obj.__mro__ if mname in vars(k)), None)
                     member = vars(owner).get(mname) if owner is not None else None
+                    if isinstance(member, classmethod):
+                        member = member.__func__
                     if owner is None or owner.__module__.startswith("swiftcnn._") or not inspect.isfunction(member):
                         continue
                     found[f"{owner.__name__}.{mname}"] = member
@@ -1665,8 +1723,18 @@ def _safetensors_ops():
     return save, load
 
 
+def _index_ops():
+    def save(p):
+        _index("l2").save(p)
+        return _index_state(retrieval.Index.load(p))
+
+    def load(p):
+        return _index_state(retrieval.Index.load(p))
+    return save, load
+
+
 PATH_OPS = [("paths: Model.save/load", _model_ops), ("paths: checkpoints", _checkpoint_ops),
-            ("paths: safetensors", _safetensors_ops)]
+            ("paths: safetensors", _safetensors_ops), ("paths: retrieval index", _index_ops)]
 
 
 def _listing(d=b"."):
@@ -1722,7 +1790,7 @@ def path_cases():
                 holder = {}
 
                 def attempt():
-                    if area == "paths: safetensors":
+                    if area in ("paths: safetensors", "paths: retrieval index"):
                         return load(p)
                     m = lenet()
                     m.reset_parameters(11)

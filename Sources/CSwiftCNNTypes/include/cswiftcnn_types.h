@@ -52,6 +52,14 @@ typedef struct scnn_optimizer scnn_optimizer;
  * any number of threads may read it at once.
  */
 typedef struct scnn_picture scnn_picture;
+ * A retrieval index: vectors of one dimension, searched exactly by cosine similarity or
+ * squared Euclidean distance (see scnn_index_create). Made by scnn_index_create or
+ * scnn_index_load, freed by scnn_index_destroy. Any number of threads may search, save and
+ * query the count and dimension of one index at once; scnn_index_add, scnn_index_remove,
+ * scnn_index_reset and scnn_index_destroy need it alone -- no other call on it may run at
+ * the same time.
+ */
+typedef struct scnn_index scnn_index;
 /** What scnn_model_fit reports after every training step (to its step callback). */
 typedef struct scnn_step_report {
     int64_t epoch;             /**< epoch of this step, 0-based */
@@ -84,5 +92,6 @@ struct scnn_tensor { char opaque_; };
 struct scnn_model { char opaque_; };
 struct scnn_optimizer { char opaque_; };
 struct scnn_picture { char opaque_; };
+struct scnn_index { char opaque_; };
 
 #endif

@@ -418,6 +418,7 @@ public struct Model {
     }
 
     func run(_ layer: Layer, path: String, _ x: Tensor, capture: OutputCapture? = nil) throws -> Tensor {
+        capture?.offerInput(path, x)
         let y = try runLayer(layer, path: path, x, capture: capture)
         capture?.offer(path, y)
         return y

@@ -13,6 +13,15 @@ final class OutputCapture {
     func offer(_ path: String, _ y: Tensor) {
         if wanted.contains(path), values[path] == nil { values[path] = y }
     }
+
+    /// Paths whose input (rather than output) is wanted, and those inputs (Model.embed).
+    var wantedInputs: Set<String> = []
+    private(set) var inputs: [String: Tensor] = [:]
+
+    /// Keeps `x`, the input of the node at `path`, when it was asked for (the first time only).
+    func offerInput(_ path: String, _ x: Tensor) {
+        if wantedInputs.contains(path), inputs[path] == nil { inputs[path] = x }
+    }
 }
 
 extension Layer {

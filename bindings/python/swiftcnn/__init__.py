@@ -450,3 +450,4 @@ def write_safetensors(path: Any, tensors: Any) -> None:
 from . import datasets, filters, image, models, nn, optim  # noqa: E402  (submodules use the names above)
 from . import viz  # noqa: E402  (pictures of filters, activations, receptive fields, boxes, label maps)
 from .models import Model, load  # noqa: E402
+from . import retrieval  # noqa: E402  (swiftcnn.retrieval: Index, precision_at_k)

@@ -5,6 +5,7 @@ import numpy.typing as npt
 
 from . import datasets as datasets, filters as filters, image as image, models as models, nn as nn, optim as optim
 from . import viz as viz
+from . import retrieval as retrieval
 from .models import Model as Model, load as load
 from ._swiftcnn import (
     FormatError as FormatError,

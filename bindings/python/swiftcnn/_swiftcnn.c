@@ -33,6 +33,7 @@
 #include "swiftcnn.h"
 #include "_models.h" /* the model zoo part: _models.c */
 #include "_pictures.h" /* the pictures part: _pictures.c */
+#include "_retrieval.h" /* the retrieval part: _retrieval.c */
 
 #define MAX_RANK 4
 
@@ -1434,6 +1435,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
     if (scnn_py_add_pictures(m, raise_status, arg_wrap, arg_release) < 0)
         goto fail;
     if (scnn_py_add_segment(m, raise_status) < 0)
+        goto fail;
+    if (scnn_py_add_retrieval(m, raise_status, tensor_buffer_new, arg_wrap, arg_release) < 0)
         goto fail;
     return m;
 

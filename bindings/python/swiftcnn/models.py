@@ -239,6 +239,34 @@ class Model(_c.Model):
         arrays = self._forward_outputs(x, names)
         return {n: np.asarray(a) for n, a in zip(names, arrays)}
 
+    def embed(self, images: Any, node: Optional[str] = None, *, normalize: bool = False,
+              batch_size: int = 256) -> np.ndarray:
+        """Features of each image, flattened per image: a float32 array ``[N, D]`` (for
+        retrieval, see :mod:`swiftcnn.retrieval`).
+
+        ``node``: a name :meth:`node_names` lists (that node's output, e.g. "layer4",
+        "features"), or None for the input of the model's last linear layer -- a classifier's
+        penultimate features (LeNet-5's 84, ResNet-18's 512, VGG's 4096). A model without a
+        linear layer needs a node (ValueError otherwise). ``normalize``: scale each row to unit
+        length (a zero row stays zero). Images go through in chunks of ``batch_size`` (and the
+        library runs 32 at a time within a chunk), so memory stays that of one chunk plus the
+        result. Runs in inference mode."""
+        if node is not None and not isinstance(node, str):
+            raise TypeError(f"node: expected a str or None, got {type(node).__name__}")
+        batch_size = as_int(batch_size, "batch_size")
+        if not 1 <= batch_size < 2 ** 63:
+            raise ValueError(f"batch_size must be 1 to 2**63 - 1; got {batch_size}")
+        x = self._as_input(images)
+        if x.ndim < 2 or x.shape[0] < 1:
+            raise ValueError(f"{self.name}: embed takes a batch [N, ...] with N >= 1; got shape {list(x.shape)}")
+        parts = [np.asarray(_c._model_embed(self, x[i:i + batch_size], node))
+                 for i in range(0, x.shape[0], batch_size)]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        if normalize:
+            norms = np.sqrt(np.sum(out.astype(np.float64) ** 2, axis=1, keepdims=True))
+            out = (out / np.where(norms > 0, norms, 1)).astype(np.float32)
+        return out
+
     def _as_input(self, x: Any) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
             return x
