@@ -10,6 +10,7 @@
 /// | vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn | torchvision's batch-normed VGG | 3×224×224 (≥ 32) | 132,868,840; 133,053,736; 138,365,992; 143,678,248 |
 /// | googlenet | Szegedy et al. 2014, torchvision | 3×224×224 | 6,624,904 |
 /// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
+/// | ssd300_vgg16 | Liu et al. 2016, torchvision (a detector: outputs [N, 8732, 4 + classes]) | 3×300×300 | 35,641,826 (91) |
 ///
 /// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
 /// safetensors load as they are.
@@ -22,11 +23,14 @@ public enum Zoo {
         "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
         "googlenet",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "ssd300_vgg16",
     ]
 
-    /// The class count a model has when none is given: 10 for the LeNets, 1000 (ImageNet) otherwise.
+    /// The class count a model has when none is given: 10 for the LeNets, 91 (COCO's
+    /// numbering, background included) for the detectors, 1000 (ImageNet) otherwise.
     public static func defaultNumClasses(_ name: String) -> Int {
-        name.hasPrefix("lenet") ? 10 : 1000
+        if name.hasPrefix("ssd") { return 91 }
+        return name.hasPrefix("lenet") ? 10 : 1000
     }
 
     /// The structure of model `name` with `numClasses` outputs (default:
@@ -44,6 +48,7 @@ public enum Zoo {
         case "alexnet": arch = alexnetArchitecture(numClasses: classes)
         case "alexnet_lrn": arch = alexnetLRNArchitecture(numClasses: classes)
         case "googlenet": arch = googlenetArchitecture(numClasses: classes)
+        case "ssd300_vgg16": arch = try ssd300VGG16Architecture(numClasses: classes)
         default: arch = vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
         }
         guard let arch else {
