@@ -141,6 +141,20 @@ typedef struct scnn_epoch_report {
 typedef int32_t (*scnn_step_callback)(const scnn_step_report *report, void *user);
 /** Called by scnn_model_fit after each epoch; return 0 to stop after it (as above). */
 typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *user);
+/**
+ * One detected object (scnn_model_detect): a box in the input image's pixels, x1 <= x2 and
+ * y1 <= y2 (left, top, right, bottom; clipped to the image), its score (the class
+ * probability, 0 to 1) and its label (a class index; for the zoo's detectors COCO's
+ * numbering, see scnn_coco_class; 0, the background, is never reported).
+ */
+typedef struct scnn_detection {
+    float x1;      /**< left edge, pixels */
+    float y1;      /**< top edge, pixels */
+    float x2;      /**< right edge, pixels */
+    float y2;      /**< bottom edge, pixels */
+    float score;   /**< class probability */
+    int32_t label; /**< class index */
+} scnn_detection;
 
 /* ---- Versions ---- */
 
@@ -853,6 +867,49 @@ int32_t scnn_model_is_frozen(scnn_model const * model, char const * name) SCNN_W
 /// Errors: INVALID_ARGUMENT (NULL pointer, no such node), FORMAT (malformed node),
 /// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
 scnn_status scnn_model_replace(scnn_model * model, char const * path, char const * node_json) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Detection ---- */
+
+/// Detects objects in one image with a detector (the zoo's ssd300_vgg16, or a model file
+/// saved from it), as torchvision's SSD does in eval mode: the image is normalized and
+/// resized to the network's input (bilinear), the network runs, default boxes are decoded,
+/// scores (softmax) above the threshold keep each class's best 400 candidates, per-class
+/// non-maximum suppression drops boxes overlapping a better one of their class by more than
+/// the IoU threshold, and the best `max_detections` remain, by decreasing score (equal
+/// scores: the lower label, then the earlier default box, first).
+/// <ul>
+///   <li>
+///     image: `channels x height x width` floats, row-major CHW, values in [0, 1] (RGB for the
+///     zoo's detectors: channels must be 3); any height and width >= 1. Borrowed for the call.
+///   </li>
+///   <li>
+///     score_threshold, iou_threshold: overrides of torchvision's defaults (0.01 and 0.45 for
+///     ssd300_vgg16); NaN or a negative value keeps the default.
+///   </li>
+///   <li>
+///     max_detections: the most detections reported (default 200); negative keeps the default.
+///   </li>
+///   <li>
+///     out, capacity: the caller's array of `capacity` detections (out may be NULL when
+///     capacity is 0). The first min(total, capacity) detections are written; *count gets the
+///     total, which may exceed capacity: the call still succeeds (OK), and the caller can
+///     retry with a larger array. Boxes are in the image's pixels.
+///     Errors: INVALID_ARGUMENT (NULL model, image or count; out NULL with capacity > 0;
+///     capacity < 0; a model that is not a detector), SHAPE_MISMATCH (channels other than the
+///     detector's; height or width < 1; a size too large to count), OUT_OF_MEMORY. On failure
+///     *count is 0 and nothing is written to out.
+///   </li>
+/// </ul>
+scnn_status scnn_model_detect(scnn_model const * model, float const * image, int64_t channels, int64_t height, int64_t width, float score_threshold, float iou_threshold, int64_t max_detections, scnn_detection * out, int64_t capacity, int64_t * count) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of COCO category names in torchvision's detection numbering (91: the background,
+/// 80 categories and the "N/A" ids COCO leaves unused).
+int32_t scnn_coco_class_count(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The COCO category name of label `index` (0 to 90, torchvision's numbering: 0 →
+/// "<em>background</em>", 1 → "person", 3 → "car", 12 → "N/A"); NULL out of range. The string
+/// is static: never freed.
+char const * scnn_coco_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Safetensors files ---- */
 

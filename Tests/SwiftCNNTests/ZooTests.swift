@@ -19,6 +19,7 @@ final class ZooTests: XCTestCase {
         "googlenet": 6_624_904,
         "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
         "resnet101": 44_549_160, "resnet152": 60_192_808,
+        "ssd300_vgg16": 35_641_826,  // torchvision's SSD300_VGG16_Weights num_params (91 classes)
     ]
 
     static let fixtures: String = {
@@ -34,7 +35,7 @@ final class ZooTests: XCTestCase {
 
     func testEveryNameIsRegisteredAndCounted() throws {
         XCTAssertEqual(Set(Zoo.names), Set(Self.expectedCounts.keys))
-        XCTAssertEqual(Zoo.names.count, 20)
+        XCTAssertEqual(Zoo.names.count, 21)
         for name in Zoo.names {
             let arch = try Zoo.architecture(name)
             XCTAssertEqual(arch.name, name)
@@ -59,7 +60,8 @@ final class ZooTests: XCTestCase {
             let arch = try Zoo.architecture(name)
             let s = try ModelSummary(arch)
             XCTAssertEqual(s.totalParameters, Self.expectedCounts[name], name)
-            XCTAssertEqual(s.rows.last?.outputShape, [1, arch.numClasses], name)
+            // Detectors end in [N, default boxes, 4 + classes] (their numClasses is the box count).
+            XCTAssertEqual(s.rows.last?.outputShape, name.hasPrefix("ssd") ? [1] + arch.outputExampleShape : [1, arch.numClasses], name)
             XCTAssertTrue(s.text.contains("Total params: \(ModelSummary.grouped(Self.expectedCounts[name]!))"), name)
         }
     }
@@ -203,7 +205,7 @@ final class ZooTests: XCTestCase {
                 if rank == 4 && Bool.random(using: &rng) { shape[1] = arch.inputChannels }
                 do {
                     let out = try arch.outputShape(forInput: shape)
-                    XCTAssertEqual(out, [shape[0], 3], "\(name) \(shape)")
+                    XCTAssertEqual(out, name.hasPrefix("ssd") ? [shape[0], 8732, 4 + 3] : [shape[0], 3], "\(name) \(shape)")
                     _ = try ModelSummary(arch, inputShape: shape)
                     accepted += 1
                 } catch is SwiftCNNError {
@@ -470,7 +472,8 @@ final class ZooTests: XCTestCase {
             checked += 1
         }
         if checked == 0 { throw XCTSkip("no fixtures under \(Self.fixtures)") }
-        XCTAssertEqual(checked, Zoo.names.count)
+        // The detectors' fixtures are detection fixtures (Tests/fixtures/detection).
+        XCTAssertEqual(checked, Zoo.names.filter { !$0.hasPrefix("ssd") }.count)
     }
 
     func testLeNetParityWithTorchFixtures() throws {

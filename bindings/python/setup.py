@@ -80,7 +80,7 @@ class BuildExt(build_ext):
 
 extension = Extension(
     "swiftcnn._swiftcnn",
-    sources=["swiftcnn/_swiftcnn.c", "swiftcnn/_models.c", "swiftcnn/_training.c"],
+    sources=["swiftcnn/_swiftcnn.c", "swiftcnn/_models.c", "swiftcnn/_training.c", "swiftcnn/_tasks.c"],
     depends=[HEADER, "swiftcnn/_models.h"],
     include_dirs=[INCLUDE],
     libraries=["swiftcnn"],

@@ -59,7 +59,9 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_model_predict": "predict", "scnn_optimizer_create": "Optimizer",
            "scnn_optimizer_set_lr": "Optimizer.lr", "scnn_optimizer_get_lr": "Optimizer.lr",
            "scnn_optimizer_progress": "Optimizer.progress", "scnn_optimizer_set_schedule": "Optimizer._set_schedule",
-           "scnn_checkpoint_save": "Optimizer._checkpoint", "scnn_checkpoint_load": "Optimizer._checkpoint"}
+           "scnn_checkpoint_save": "Optimizer._checkpoint", "scnn_checkpoint_load": "Optimizer._checkpoint",
+           # detection (swiftcnn/_tasks.c)
+           "scnn_model_detect": "detect", "scnn_coco_class_count": "coco_classes", "scnn_coco_class": "coco_classes"}
 # C functions the extension uses as plumbing (wrapping arguments, exporting results,
 # reporting errors) rather than as calls of their own; results are zero-copy views, so
 # scnn_tensor_copy_to has no use in Python.
