@@ -130,3 +130,43 @@ SCNN_TEST(test_detect_needs_a_detector) {
     CHECK(strstr(scnn_last_error(), "not a detector") != NULL);
     scnn_model_destroy(m);
 }
+
+/* examples/ppm.h's box drawing (what examples/detect.c draws with): the outline at known
+ * places, clipping, thickness, and nothing drawn for boxes outside the image or NaN. */
+#include "../../examples/ppm.h"
+
+SCNN_TEST(test_ppm_draw_rect) {
+    static const uint8_t red[3] = {255, 0, 0};
+    uint8_t pixels[10 * 8 * 3];
+    ppm_image img;
+    int64_t x, y;
+    int ok = 1;
+    (void)ppm_read;
+    (void)ppm_write;
+    memset(pixels, 0, sizeof pixels);
+    img.width = 10;
+    img.height = 8;
+    img.channels = 3;
+    img.pixels = pixels;
+    /* a 1-pixel outline of columns 2..6, rows 1..4: 2·5 + 2·2 = 14 pixels */
+    CHECK(ppm_draw_rect(&img, 2.7, 1.2, 6.9, 4.5, 1, red) == 14);
+    for (y = 0; y < 8; y++) {
+        for (x = 0; x < 10; x++) {
+            int edge = x >= 2 && x <= 6 && y >= 1 && y <= 4 && (x == 2 || x == 6 || y == 1 || y == 4);
+            const uint8_t *p = pixels + 3 * (y * 10 + x);
+            if ((p[0] == 255 && p[1] == 0 && p[2] == 0) != edge || (!edge && p[0] != 0)) ok = 0;
+        }
+    }
+    CHECK(ok);
+    /* clipped to the image, 2 wide: a box past every edge outlines the border (10·8 − 6·4) */
+    memset(pixels, 0, sizeof pixels);
+    CHECK(ppm_draw_rect(&img, -5, -5, 50, 50, 2, red) == 80 - 24);
+    CHECK(pixels[3 * (3 * 10 + 5)] == 0 && pixels[3 * (1 * 10 + 5)] == 255);
+    /* corners given in any order */
+    memset(pixels, 0, sizeof pixels);
+    CHECK(ppm_draw_rect(&img, 6, 4, 2, 1, 1, red) == 14);
+    CHECK(ppm_draw_rect(&img, 20, 20, 30, 30, 1, red) == 0);
+    CHECK(ppm_draw_rect(&img, NAN, 0, 3, 3, 1, red) == 0);
+    img.channels = 1;
+    CHECK(ppm_draw_rect(&img, 0, 0, 3, 3, 1, red) == 0);
+}

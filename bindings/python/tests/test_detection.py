@@ -171,3 +171,44 @@ def test_detect_errors(ssd):
     with pytest.raises(ValueError):
         m.detect([np.zeros((3, 8, 8), np.float32)], score_threshold=float("nan"))
     assert m.detect([]) == []
+
+
+def test_detect_example_draws_its_boxes(tmp_path):
+    """examples/detect.c builds against the installed library, runs on a PPM, prints its
+    detections with COCO names and writes a PPM whose pixels carry the last printed box."""
+    import re
+    import shutil
+    import subprocess
+
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    root = Path(__file__).resolve().parents[3]
+    libdir = Path(swiftcnn._swiftcnn.__file__).resolve().parent
+    exe = tmp_path / "detect"
+    subprocess.run([cc, "-std=c99", "-I", str(root / "Include"), str(root / "examples" / "detect.c"), "-o", str(exe),
+                    "-L", str(libdir), "-lswiftcnn", f"-Wl,-rpath,{libdir}", "-lm"], check=True)
+    h, w = 90, 120
+    pix = (models.seeded_tensor("example", (h, w, 3), 0, 255)).astype(np.uint8)
+    src, dst = tmp_path / "in.ppm", tmp_path / "out.ppm"
+    src.write_bytes(b"P6\n%d %d\n255\n" % (w, h) + pix.tobytes())
+    run = subprocess.run([str(exe), "ssd300_vgg16", "-", str(src), str(dst)], check=True, capture_output=True, text=True)
+    rows = re.findall(r"^\s+([0-9.]+)\s+(.+?)\s+\[\s*([-0-9.]+),\s*([-0-9.]+),\s*([-0-9.]+),\s*([-0-9.]+)\]$",
+                      run.stdout, flags=re.M)
+    assert len(rows) == 20, run.stdout
+    names = swiftcnn.coco_classes()
+    assert all(r[1] in names for r in rows)
+    data = dst.read_bytes()
+    assert data.startswith(b"P6\n%d %d\n255\n" % (w, h))
+    out = np.frombuffer(data[len(b"P6\n%d %d\n255\n" % (w, h)):], dtype=np.uint8).reshape(h, w, 3)
+    palette = [(255, 0, 0), (0, 200, 0), (0, 80, 255), (255, 200, 0), (255, 0, 255), (0, 220, 220)]
+    score, name, x1, y1, x2, y2 = rows[-1]
+    colour = palette[names.index(name) % 6]
+    # the last box drawn: its top-left corner pixel (clipped, truncated as ppm_draw_rect does)
+    cx = min(max(int(float(x1)), 0), w - 1)
+    cy = min(max(int(float(y1)), 0), h - 1)
+    if float(x2) >= 0 and float(y2) >= 0 and float(x1) <= w - 1 and float(y1) <= h - 1:
+        assert tuple(out[cy, cx]) == colour
+    # pixels changed only where boxes go: some, not all
+    changed = np.any(out != pix, axis=2)
+    assert 0 < changed.sum() < h * w
