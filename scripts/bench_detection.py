@@ -15,11 +15,12 @@ side by side, as swiftcnn's network gives it) to ONNX (opset 17, static shape 1Ã
 torchvision's own export of SSD would include the post-processing. ORT's output is checked
 against torch's, and swiftcnn's against ORT's, before timing.
 
-Timing alternates engines: each round runs swiftcnn then ORT in fresh processes (the
-model loaded, `--warmup` runs, then `--runs` timed runs of batch 1 at `--threads` threads:
-scnn set_num_threads / ORT intra_op_num_threads, sequential execution, all graph
-optimizations). The table gives each engine's median over all timed runs, p10 and p90, and
-the ratio swiftcnn / ORT of the medians.
+Both engines run in this process (swiftcnn's package is imported from the other venv, which
+has the same CPython), batch 1 at `--threads` threads (scnn set_num_threads / ORT
+intra_op_num_threads, sequential execution, all graph optimizations): `--warmup` runs each,
+then `--runs` timed runs alternating one by one, so both see the same machine load. The
+table gives each engine's median, p10 and p90, then the ratio swiftcnn / ORT of the medians
+and the median of the run-by-run ratios.
 """
 from __future__ import annotations
 
@@ -33,55 +34,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-SWIFTCNN_RUNNER = r"""
-import json, sys, time
-import numpy as np
-import swiftcnn
-from swiftcnn import models
-threads, warmup, runs, check = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-swiftcnn.set_num_threads(threads)
-m = models.ssd300_vgg16()
-x = models.seeded_tensor("input", (1, 3, 300, 300))
-y = m(x)
-if check != "-":
-    ref = np.load(check)
-    diff = float(np.abs(y - ref).max() / np.abs(ref).max())
-else:
-    diff = None
-for _ in range(warmup):
-    m(x)
-times = []
-for _ in range(runs):
-    t0 = time.perf_counter()
-    m(x)
-    times.append(1e3 * (time.perf_counter() - t0))
-print(json.dumps({"times": times, "rel_diff": diff}))
-"""
-
-ORT_RUNNER = r"""
-import json, sys, time
-import numpy as np
-import onnxruntime as ort
-path, threads, warmup, runs, inp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-so = ort.SessionOptions()
-so.intra_op_num_threads = threads
-so.inter_op_num_threads = 1
-so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-x = np.load(inp)
-name = s.get_inputs()[0].name
-for _ in range(warmup):
-    s.run(None, {name: x})
-times = []
-for _ in range(runs):
-    t0 = time.perf_counter()
-    s.run(None, {name: x})
-    times.append(1e3 * (time.perf_counter() - t0))
-print(json.dumps({"times": times}))
-"""
-
 
 def export(cache: str) -> tuple[str, str, str]:
     """(onnx path, input .npy, ORT output .npy) in `cache`."""
@@ -122,44 +74,70 @@ def pct(v, q):
     return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))]
 
 
+def load_swiftcnn(python: str):
+    """Imports swiftcnn into this process from the site-packages of `python` (another venv of
+    the same CPython version): only the package folder is linked in, so this venv's numpy stays."""
+    import importlib
+    import tempfile
+
+    site = subprocess.run([python, "-c", "import os, swiftcnn; print(os.path.dirname(os.path.dirname(swiftcnn.__file__)))"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    folder = tempfile.mkdtemp(prefix="swiftcnn-bench-")
+    os.symlink(os.path.join(site, "swiftcnn"), os.path.join(folder, "swiftcnn"))
+    sys.path.insert(0, folder)
+    return importlib.import_module("swiftcnn")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--swiftcnn-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/swiftcnn-bench/detection"))
     args = ap.parse_args()
-    onnx_path, inp, ort_out = export(args.cache)
-    sw, ox = [], []
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    for r in range(args.rounds):
-        res = subprocess.run([args.swiftcnn_python, "-c", SWIFTCNN_RUNNER, str(args.threads), str(args.warmup),
-                              str(args.runs), ort_out if r == 0 else "-"], check=True, capture_output=True,
-                             text=True, env=env)
-        d = json.loads(res.stdout.strip().splitlines()[-1])
-        if r == 0:
-            print(f"swiftcnn vs ORT output: max|diff|/max = {d['rel_diff']:.2e}")
-        sw += d["times"]
-        res = subprocess.run([sys.executable, "-c", ORT_RUNNER, onnx_path, str(args.threads), str(args.warmup),
-                              str(args.runs), inp], check=True, capture_output=True, text=True, env=env)
-        ox += json.loads(res.stdout.strip().splitlines()[-1])["times"]
-        print(f"round {r + 1}/{args.rounds}: swiftcnn {statistics.median(sw):.1f} ms, ORT {statistics.median(ox):.1f} ms",
-              flush=True)
-    ms, mo = statistics.median(sw), statistics.median(ox)
-    import onnxruntime
+    import numpy as np
+    import onnxruntime as ort
 
+    onnx_path, inp, ort_out = export(args.cache)
+    swiftcnn = load_swiftcnn(args.swiftcnn_python)
+    swiftcnn.set_num_threads(args.threads)
+    model = swiftcnn.models.ssd300_vgg16()
+    x = np.load(inp)
+    ref = np.load(ort_out)
+    y = model(x)
+    print(f"swiftcnn vs ORT output: max|diff|/max = {float(np.abs(y - ref).max() / np.abs(ref).max()):.2e}")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: x}
+    for _ in range(args.warmup):
+        model(x)
+        sess.run(None, feed)
+    sw, ox = [], []
+    for _ in range(args.runs):  # alternating run by run: both see the same machine load
+        t0 = time.perf_counter()
+        model(x)
+        t1 = time.perf_counter()
+        sess.run(None, feed)
+        t2 = time.perf_counter()
+        sw.append(1e3 * (t1 - t0))
+        ox.append(1e3 * (t2 - t1))
+    ms, mo = statistics.median(sw), statistics.median(ox)
+    paired = statistics.median(a / b for a, b in zip(sw, ox))
     print()
-    print(f"ssd300_vgg16 network (backbone + heads), batch 1, {args.threads} threads, "
-          f"{len(sw)} runs each in {args.rounds} alternating rounds; onnxruntime {onnxruntime.__version__}")
+    print(f"ssd300_vgg16 network (backbone + heads), batch 1, {args.threads} threads, {args.runs} alternating runs "
+          f"each; onnxruntime {ort.__version__}; load average before: {os.getloadavg()[0]:.1f}")
     print()
     print("| engine | median ms | p10 | p90 |")
     print("|---|---|---|---|")
     print(f"| swiftcnn | {ms:.1f} | {pct(sw, 0.1):.1f} | {pct(sw, 0.9):.1f} |")
     print(f"| onnxruntime | {mo:.1f} | {pct(ox, 0.1):.1f} | {pct(ox, 0.9):.1f} |")
     print()
-    print(f"ratio swiftcnn / ORT (medians): {ms / mo:.3f}")
+    print(f"ratio swiftcnn / ORT: of the medians {ms / mo:.3f}; median of the run-by-run ratios {paired:.3f}")
     return 0
 
 

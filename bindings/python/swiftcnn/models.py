@@ -483,13 +483,16 @@ class Model(_c.Model):
         defaults for the model (ssd300_vgg16: 0.01, 0.45, 200). A model that is not a
         detector raises ValueError. The GIL is released while each image runs.
         """
-        if isinstance(images, np.ndarray) and images.ndim == 4:
-            items = list(images)
-        elif isinstance(images, (list, tuple)):
-            items = list(images)
+        if isinstance(images, (list, tuple)):
+            items: Any = list(images)
         else:
-            a = np.asarray(images)
-            items = list(a) if a.ndim == 4 else [a]
+            items = images if isinstance(images, np.ndarray) else np.asarray(images)
+            if items.ndim != 4:
+                items = [items]
+        try:
+            results: List[Any] = [None] * len(items)  # one result per image, before any work
+        except (MemoryError, OverflowError):
+            raise MemoryError(f"images: {len(items)} images: their results do not fit in memory") from None
         score = -1.0 if score_threshold is None else as_float(score_threshold, "score_threshold")
         iou = -1.0 if iou_threshold is None else as_float(iou_threshold, "iou_threshold")
         if score_threshold is not None and not score >= 0:
@@ -499,17 +502,16 @@ class Model(_c.Model):
         max_det = -1 if max_detections is None else as_int(max_detections, "max_detections")
         if max_detections is not None and max_det < 0:
             raise ValueError(f"max_detections: expected an int >= 0, got {max_detections!r}")
-        results = []
         for i, item in enumerate(items):
             img = _detection_image(item, f"images[{i}]")
-            capacity = max_det if max_det >= 0 else 256
+            capacity = min(max_det, 4096) if max_det >= 0 else 256  # grown below when too small
             data, count = _c.detect(self, img, score, iou, max_det, capacity)
             if count > capacity:
                 data, count = _c.detect(self, img, score, iou, max_det, count)
             rec = np.frombuffer(data, dtype=_DETECTION_DTYPE)
             boxes = np.stack([rec["x1"], rec["y1"], rec["x2"], rec["y2"]], axis=1).astype(np.float32).reshape(-1, 4)
-            results.append({"boxes": boxes, "scores": rec["score"].astype(np.float32),
-                            "labels": rec["label"].astype(np.int64)})
+            results[i] = {"boxes": boxes, "scores": rec["score"].astype(np.float32),
+                          "labels": rec["label"].astype(np.int64)}
         return results
 
     def _images(self, x: Any, what: str) -> np.ndarray:
