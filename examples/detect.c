@@ -1,11 +1,13 @@
-/* detect: objects in a PPM image with a zoo detector (SSD300-VGG16), printed with COCO names
+/* detect: objects in a PPM image with a zoo detector (SSD300-VGG16 or SSDLite320-MobileNetV3),
+ * printed with COCO names
  * and drawn as boxes into a new PPM.
  *
  *   cc -std=c99 -IInclude examples/detect.c -o detect -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
  *   ./detect [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-] [OUT.ppm] [MIN_SCORE]
  *
- * MODEL defaults to ssd300_vgg16: a zoo detector, or a model file saved from one (a path that
+ * MODEL defaults to ssd300_vgg16: a zoo detector (ssd300_vgg16,
+ * ssdlite320_mobilenet_v3_large), or a model file saved from one (a path that
  * names an existing file or ends in .safetensors). WEIGHTS is torchvision's state_dict saved
  * with safetensors, e.g. in Python
  *     safetensors.torch.save_file(torchvision.models.detection.ssd300_vgg16(weights="DEFAULT").state_dict(),
@@ -13,7 +15,7 @@
  * Without it (or with -) a zoo model keeps seeded, untrained weights: the boxes are
  * meaningless. IMAGE is a binary PPM (P6) or PGM (P5); without it a test picture is made.
  * OUT (default detections.ppm) receives the image with the boxes drawn, written atomically.
- * MIN_SCORE (default: the model's, 0.01) is the score threshold. At most 20 detections are
+ * MIN_SCORE (default: the model's, 0.01 for SSD300) is the score threshold. At most 20 detections are
  * printed and drawn, the best first; scnn_model_detect resizes and normalizes the image the
  * way torchvision does, and its boxes are in the image's pixels.
  */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Full-size detection parity with torchvision: ssd300_vgg16 with torchvision's own default
-initialisation (weights=None, weights_backbone=None, torch.manual_seed(SEED)), its state_dict
+"""Full-size detection parity with torchvision: ssd300_vgg16 (or --model
+ssdlite320_mobilenet_v3_large) with torchvision's own default initialisation (weights=None, weights_backbone=None, torch.manual_seed(SEED)), its state_dict
 saved with safetensors and loaded into swiftcnn unchanged (strict: every key and shape), on
 full-size images.
 
@@ -8,7 +8,7 @@ Needs torch + torchvision + safetensors for the driver ($TORCH_VENV/bin/python) 
 with swiftcnn installed (default: the repository's .venv, `make python`). Not run by CI;
 results go to BENCHMARKS.md.
 
-    $TORCH_VENV/bin/python scripts/check_detection_parity.py [--seed 0]
+    $TORCH_VENV/bin/python scripts/check_detection_parity.py [--seed 0] [--model NAME]
 
 Reported per image: the network's outputs (the transformed image through backbone + heads,
 [8732, 4 + 91]) as max|diff| / max|value| (bar 1e-4); the detections: counts, labels in the
@@ -42,14 +42,17 @@ RUNNER = r"""
 import json, sys
 import numpy as np
 from swiftcnn import models, image
-weights, folder, n, score = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-m = models.ssd300_vgg16()
+weights, folder, n, score, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+m = models.create(name)
 m.load(weights)
+if name == "ssd300_vgg16":
+    mean, std, size = np.array([0.48235, 0.45882, 0.40784], np.float32), np.float32(1 / 255), 300
+else:
+    mean, std, size = np.full(3, 0.5, np.float32), np.float32(0.5), 320
 out = {}
 for i in range(n):
     img = np.load(f"{folder}/image{i}.npy")
-    mean = np.array([0.48235, 0.45882, 0.40784], np.float32)[:, None, None]
-    x = image.resize((img - mean) / np.float32(1 / 255), (300, 300))[None]
+    x = image.resize((img - mean[:, None, None]) / std, (size, size))[None]
     np.save(f"{folder}/swift_head{i}.npy", m(x)[0])
     kw = {} if score < 0 else {"score_threshold": score}
     d = m.detect([img], **kw)[0]
@@ -83,10 +86,11 @@ def compare(i, size, tv, folder, label):
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="ssd300_vgg16", choices=["ssd300_vgg16", "ssdlite320_mobilenet_v3_large"])
     ap.add_argument("--swiftcnn-python", default=os.path.join(ROOT, ".venv", "bin", "python"))
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    model = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).eval()
+    model = getattr(torchvision.models.detection, args.model)(weights=None, weights_backbone=None).eval()
     gen = torch.Generator().manual_seed(args.seed + 1)
     images = [torch.rand((3, h, w), generator=gen) for h, w in SIZES]
     all_ok = True
@@ -103,7 +107,7 @@ def main() -> int:
                 feats = list(model.backbone(batch.tensors).values())
                 o = model.head(feats)
                 heads.append(torch.cat([o["bbox_regression"], o["cls_logits"]], 2)[0].numpy())
-        subprocess.run([args.swiftcnn_python, "-c", RUNNER, weights, folder, str(len(images)), "-1"],
+        subprocess.run([args.swiftcnn_python, "-c", RUNNER, weights, folder, str(len(images)), "-1", args.model],
                        check=True, capture_output=True, text=True)
         for i, size in enumerate(SIZES):
             got = np.load(f"{folder}/swift_head{i}.npy")
@@ -112,7 +116,7 @@ def main() -> int:
             line, ok = compare(i, size, dets[i], folder, "")
             print(line.strip())
             all_ok &= rel <= 1e-4 and ok
-    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}; "
+    print(f"{args.model}: torch {torch.__version__}, torchvision {torchvision.__version__}; "
           f"{'PASS' if all_ok else 'FAIL'} (network and detections on every image)")
     return 0 if all_ok else 1
 

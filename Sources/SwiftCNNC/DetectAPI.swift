@@ -5,18 +5,20 @@ import SwiftCNN
 
 let cocoLabels = StaticCStrings(COCO.classes)
 
-/// Detects objects in one image with a detector (the zoo's ssd300_vgg16, or a model file
-/// saved from it), as torchvision's SSD does in eval mode: the image is normalized and
+/// Detects objects in one image with a detector (the zoo's ssd300_vgg16 or
+/// ssdlite320_mobilenet_v3_large, or a model file saved from one), as torchvision's SSD does
+/// in eval mode: the image is normalized and
 /// resized to the network's input (bilinear), the network runs, default boxes are decoded,
-/// scores (softmax) above the threshold keep each class's best 400 candidates, per-class
+/// scores (softmax) above the threshold keep each class's best candidates (400; ssdlite 300), per-class
 /// non-maximum suppression drops boxes overlapping a better one of their class by more than
 /// the IoU threshold, and the best `max_detections` remain, by decreasing score (equal
 /// scores: the lower label, then the earlier default box, first).
 /// - image: `channels × height × width` floats, row-major CHW, values in [0, 1] (RGB for the
 ///   zoo's detectors: channels must be 3); any height and width >= 1. Borrowed for the call.
 /// - score_threshold, iou_threshold: overrides of torchvision's defaults (0.01 and 0.45 for
-///   ssd300_vgg16); NaN or a negative value keeps the default.
-/// - max_detections: the most detections reported (default 200); negative keeps the default.
+///   ssd300_vgg16, 0.001 and 0.55 for ssdlite); NaN or a negative value keeps the default.
+/// - max_detections: the most detections reported (default 200; ssdlite 300); negative keeps
+///   the default.
 /// - out, capacity: the caller's array of `capacity` detections (out may be NULL when
 ///   capacity is 0). The first min(total, capacity) detections are written; *count gets the
 ///   total, which may exceed capacity: the call still succeeds (OK), and the caller can

@@ -35,6 +35,17 @@ final class DetectionTests: XCTestCase {
         assertBox(boxes[at..<(at + 4)], [(c1 - 0.075) * 300, (c1 - 0.075) * 300, (c1 + 0.075) * 300, (c1 + 0.075) * 300], "map 1")
     }
 
+    func testDefaultBoxesOfSSDLite() throws {
+        let cfg = try DetectionConfig.forModel("ssdlite320_mobilenet_v3_large")
+        XCTAssertEqual(try cfg.defaultBoxCount(), 3234)  // 6 · (20² + 10² + 5² + 3² + 2² + 1)
+        let boxes = try cfg.defaultBoxes()
+        // no steps: centres (j + ½) / grid; map 0 is 20×20 with s = 0.2
+        assertBox(boxes[0..<4], [-24, -24, 40, 40], "first")
+        // map 1 (10×10, s = 0.35) starts after 20·20·6 boxes: centre 0.05
+        let at = 20 * 20 * 6 * 4
+        assertBox(boxes[at..<(at + 4)], [(0.05 - 0.175) * 320, (0.05 - 0.175) * 320, (0.05 + 0.175) * 320, (0.05 + 0.175) * 320], "map 1")
+    }
+
     func testDecode() throws {
         let anchors: [Float] = [0, 0, 10, 20, 0, 0, 10, 20]
         // centre (5, 10), size 10×20: dx 1/10 of the width, dy 2/10 of the height, w doubled

@@ -20,6 +20,7 @@ final class ZooTests: XCTestCase {
         "resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
         "resnet101": 44_549_160, "resnet152": 60_192_808,
         "ssd300_vgg16": 35_641_826,  // torchvision's SSD300_VGG16_Weights num_params (91 classes)
+        "ssdlite320_mobilenet_v3_large": 3_440_060,  // SSDLite320_MobileNet_V3_Large_Weights num_params
     ]
 
     static let fixtures: String = {
@@ -35,7 +36,7 @@ final class ZooTests: XCTestCase {
 
     func testEveryNameIsRegisteredAndCounted() throws {
         XCTAssertEqual(Set(Zoo.names), Set(Self.expectedCounts.keys))
-        XCTAssertEqual(Zoo.names.count, 21)
+        XCTAssertEqual(Zoo.names.count, 22)
         for name in Zoo.names {
             let arch = try Zoo.architecture(name)
             XCTAssertEqual(arch.name, name)
@@ -205,7 +206,7 @@ final class ZooTests: XCTestCase {
                 if rank == 4 && Bool.random(using: &rng) { shape[1] = arch.inputChannels }
                 do {
                     let out = try arch.outputShape(forInput: shape)
-                    XCTAssertEqual(out, name.hasPrefix("ssd") ? [shape[0], 8732, 4 + 3] : [shape[0], 3], "\(name) \(shape)")
+                    XCTAssertEqual(out, name.hasPrefix("ssd") ? [shape[0], name == "ssd300_vgg16" ? 8732 : 3234, 4 + 3] : [shape[0], 3], "\(name) \(shape)")
                     _ = try ModelSummary(arch, inputShape: shape)
                     accepted += 1
                 } catch is SwiftCNNError {

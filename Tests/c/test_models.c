@@ -17,7 +17,7 @@ SCNN_TEST(test_model_names) {
     int32_t n = scnn_model_count();
     int32_t i;
     int seen_resnet50 = 0;
-    CHECK(n == 21);
+    CHECK(n == 22);
     for (i = 0; i < n; i++) {
         CHECK(names[i] != NULL);
         CHECK(scnn_model_name(i) == names[i]);

@@ -80,7 +80,8 @@ public struct DetectionConfig: Equatable, Sendable {
 
     /// torchvision's settings for a zoo detector: `ssd300_vgg16` (mean (0.48235, 0.45882,
     /// 0.40784), std 1/255, 300×300, scores > 0.01, IoU 0.45, 400 candidates per class,
-    /// 200 detections). Errors: `.invalidArgument` for a model that is not a zoo detector.
+    /// 200 detections) and `ssdlite320_mobilenet_v3_large` (mean and std 0.5, 320×320, no
+    /// steps, scores > 0.001, IoU 0.55, 300 candidates, 300 detections). Errors: `.invalidArgument` for a model that is not a zoo detector.
     public static func forModel(_ name: String) throws -> DetectionConfig {
         switch name {
         case "ssd300_vgg16":
@@ -91,9 +92,17 @@ public struct DetectionConfig: Equatable, Sendable {
                 aspectRatios: [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
                 scales: [0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps: [8, 16, 32, 64, 100, 300],
                 scoreThreshold: 0.01, iouThreshold: 0.45, topKCandidates: 400, detectionsPerImage: 200)
+        case "ssdlite320_mobilenet_v3_large":
+            // DefaultBoxGenerator([[2, 3]] × 6, min_ratio 0.2, max_ratio 0.95): scales 0.2 + 0.15·k, then 1
+            return DetectionConfig(
+                inputSize: Size2D(320), mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5],
+                featureMapSizes: [20, 10, 5, 3, 2, 1].map { Size2D($0) },
+                aspectRatios: Array(repeating: [2, 3], count: 6),
+                scales: (0..<6).map { 0.2 + (0.95 - 0.2) * Double($0) / 5.0 } + [1.0], steps: nil,
+                scoreThreshold: 0.001, iouThreshold: 0.55, topKCandidates: 300, detectionsPerImage: 300)
         default:
             throw SwiftCNNError.invalidArgument(
-                "\(Graph.describe(name)) is not a detector: detection takes the zoo's ssd300_vgg16 (or a model file saved from it)")
+                "\(Graph.describe(name)) is not a detector: detection takes the zoo's ssd300_vgg16 or ssdlite320_mobilenet_v3_large (or a model file saved from one)")
         }
     }
 

@@ -11,6 +11,7 @@
 /// | googlenet | Szegedy et al. 2014, torchvision | 3×224×224 | 6,624,904 |
 /// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
 /// | ssd300_vgg16 | Liu et al. 2016, torchvision (a detector: outputs [N, 8732, 4 + classes]) | 3×300×300 | 35,641,826 (91) |
+/// | ssdlite320_mobilenet_v3_large | Sandler et al. 2018, Howard et al. 2019, torchvision (outputs [N, 3234, 4 + classes]) | 3×320×320 | 3,440,060 (91) |
 ///
 /// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
 /// safetensors load as they are.
@@ -23,7 +24,7 @@ public enum Zoo {
         "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
         "googlenet",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-        "ssd300_vgg16",
+        "ssd300_vgg16", "ssdlite320_mobilenet_v3_large",
     ]
 
     /// The class count a model has when none is given: 10 for the LeNets, 91 (COCO's
@@ -49,6 +50,7 @@ public enum Zoo {
         case "alexnet_lrn": arch = alexnetLRNArchitecture(numClasses: classes)
         case "googlenet": arch = googlenetArchitecture(numClasses: classes)
         case "ssd300_vgg16": arch = try ssd300VGG16Architecture(numClasses: classes)
+        case "ssdlite320_mobilenet_v3_large": arch = try ssdlite320MobileNetV3LargeArchitecture(numClasses: classes)
         default: arch = vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
         }
         guard let arch else {

@@ -480,7 +480,8 @@ class Model(_c.Model):
         the library (torchvision's transform), so pass raw pixels, not normalized ones.
 
         score_threshold, iou_threshold, max_detections: overrides of torchvision's
-        defaults for the model (ssd300_vgg16: 0.01, 0.45, 200). A model that is not a
+        defaults for the model (ssd300_vgg16: 0.01, 0.45, 200; ssdlite320_mobilenet_v3_large:
+        0.001, 0.55, 300). A model that is not a
         detector raises ValueError. The GIL is released while each image runs.
         """
         if isinstance(images, (list, tuple)):

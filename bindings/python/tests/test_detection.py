@@ -20,9 +20,12 @@ import pytest
 import swiftcnn
 from swiftcnn import image, models
 
-FIXTURE = Path(__file__).resolve().parents[3] / "Tests" / "fixtures" / "detection" / "ssd300_vgg16.safetensors"
-MEAN = np.array([0.48235, 0.45882, 0.40784], dtype=np.float32)
-STD = np.float32(1.0 / 255.0)
+FIXTURES = Path(__file__).resolve().parents[3] / "Tests" / "fixtures" / "detection"
+# per detector: torchvision's normalization, its input size, its default-box count
+DETECTORS = {
+    "ssd300_vgg16": (np.array([0.48235, 0.45882, 0.40784], np.float32), np.float32(1.0 / 255.0), 300, 8732),
+    "ssdlite320_mobilenet_v3_large": (np.full(3, 0.5, np.float32), np.float32(0.5), 320, 3234),
+}
 TIE = 1e-5
 
 
@@ -35,14 +38,12 @@ def _meta(path):
     return json.loads(data[8:8 + n]).get("__metadata__", {})
 
 
-def _fixture(name):
-    return swiftcnn.read_safetensors(FIXTURE, name)
-
-
-@pytest.fixture(scope="module")
-def ssd():
-    meta = _meta(FIXTURE)
-    m = models.ssd300_vgg16()
+@pytest.fixture(scope="module", params=list(DETECTORS))
+def ssd(request):
+    path = FIXTURES / f"{request.param}.safetensors"
+    meta = _meta(path)
+    meta["path"] = path
+    m = models.create(request.param)
     sd = m.state_dict()
     cls, reg = float(meta["cls_scale"]), float(meta["reg_scale"])
     for k in sd:
@@ -84,22 +85,23 @@ def test_coco_classes():
 
 def test_network_matches_torchvision(ssd):
     m, meta = ssd
+    mean, std, size, boxes = DETECTORS[m.name]
     img = _images(meta)[0]
-    # torchvision's transform: normalize, then bilinear resize to 300×300
-    x = image.resize((img - MEAN[:, None, None]) / STD, (300, 300))[None]
+    # torchvision's transform: normalize, then bilinear resize to the fixed size
+    x = image.resize((img - mean[:, None, None]) / std, (size, size))[None]
     out = m(x)
-    assert out.shape == (1, 8732, 95)
-    index = _fixture("head_index").astype(np.int64)
-    want = _fixture("head_rows").astype(np.float64)
+    assert out.shape == (1, boxes, 95)
+    index = swiftcnn.read_safetensors(meta["path"], "head_index").astype(np.int64)
+    want = swiftcnn.read_safetensors(meta["path"], "head_rows").astype(np.float64)
     got = out[0][index].astype(np.float64)
     for cols, what in ((slice(0, 4), "regression"), (slice(4, None), "logits")):
         scale = np.abs(want[:, cols]).max()
         diff = np.abs(got[:, cols] - want[:, cols]).max()
         assert diff <= 1e-4 * scale, f"{what}: max|diff| {diff:.3g} vs max {scale:.3g}"
-    # the named outputs are the two halves (the op-by-op forward: equal up to summation order)
-    named = m.forward(x, outputs=["bbox_regression", "cls_logits"])
-    np.testing.assert_allclose(named["bbox_regression"][0], out[0, :, :4], rtol=0, atol=1e-5 * np.abs(out).max())
-    np.testing.assert_allclose(named["cls_logits"][0], out[0, :, 4:], rtol=0, atol=1e-5 * np.abs(out).max())
+    # the named outputs are the two halves of the network's output (one op-by-op forward)
+    named = m.forward(x, outputs=["bbox_regression", "cls_logits", "head_outputs"])
+    assert np.array_equal(named["bbox_regression"], named["head_outputs"][:, :, :4])
+    assert np.array_equal(named["cls_logits"], named["head_outputs"][:, :, 4:])
 
 
 def test_detections_match_torchvision(ssd):
@@ -108,7 +110,7 @@ def test_detections_match_torchvision(ssd):
     dets = m.detect(images, score_threshold=float(meta["score_thresh"]))
     assert len(dets) == len(images)
     for i, (img, d) in enumerate(zip(images, dets)):
-        boxes, scores, labels = (_fixture(f"{k}_{i}") for k in ("boxes", "scores", "labels"))
+        boxes, scores, labels = (swiftcnn.read_safetensors(meta["path"], f"{k}_{i}") for k in ("boxes", "scores", "labels"))
         assert d["boxes"].dtype == np.float32 and d["scores"].dtype == np.float32 and d["labels"].dtype == np.int64
         assert len(scores) > 20, "the fixture should hold enough detections to be meaningful"
         _check_order(d["labels"], d["scores"], labels.astype(np.int64), scores, f"image {i}")

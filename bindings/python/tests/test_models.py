@@ -56,7 +56,7 @@ COUNTS = OrderedDict([
 ])
 LENETS = ("lenet5", "lenet5_original")
 # Detectors (output [N, boxes, 4 + classes]; parity in test_detection.py), after the classifiers.
-DETECTOR_COUNTS = OrderedDict([("ssd300_vgg16", 35_641_826)])
+DETECTOR_COUNTS = OrderedDict([("ssd300_vgg16", 35_641_826), ("ssdlite320_mobilenet_v3_large", 3_440_060)])
 KNOWN_GMACS = {"alexnet": 0.71, "vgg16": 15.5, "resnet18": 1.82, "resnet50": 4.11, "googlenet": 1.5}
 
 
