@@ -262,17 +262,50 @@ public enum DetectionOps {
         }
         let order = sortedByScore(scores, Array(scores.indices))
         var kept: [Int] = []
-        var keptBoxes: [(Float, Float, Float, Float)] = []
-        for i in order {
-            let b = (boxes[4 * i], boxes[4 * i + 1], boxes[4 * i + 2], boxes[4 * i + 3])
-            var suppressed = false
-            for k in keptBoxes where iou(k, b) > iouThreshold {
-                suppressed = true
-                break
+        // The kept boxes as five columns (x1, y1, x2, y2, area) of n floats each, compared 8
+        // at a time. The IoU is computed as ``iou(_:_:)`` does (the kept box's area first),
+        // so the result is bit for bit the textbook loop's.
+        let n = scores.count
+        var columns = [Float](repeating: 0, count: try Checked.mul(n, 5, "nms columns"))
+        let t = SIMD8<Float>(repeating: iouThreshold), zero = SIMD8<Float>(repeating: 0)
+        columns.withUnsafeMutableBufferPointer { cols in
+            guard let base = cols.baseAddress else { return }
+            let kx1 = base, ky1 = base + n, kx2 = base + 2 * n, ky2 = base + 3 * n, karea = base + 4 * n
+            func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+                UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
             }
-            if !suppressed {
-                kept.append(i)
-                keptBoxes.append(b)
+            // (the standard library's pointwiseMin/Max are not inlined: a call per vector)
+            @inline(__always) func vmax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+            @inline(__always) func vmin(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .< a) }
+            var count = 0
+            for i in order {
+                let x1 = boxes[4 * i], y1 = boxes[4 * i + 1], x2 = boxes[4 * i + 2], y2 = boxes[4 * i + 3]
+                let area = (x2 - x1) * (y2 - y1)
+                var suppressed = false
+                var k = 0
+                let vx1 = SIMD8(repeating: x1), vy1 = SIMD8(repeating: y1), vx2 = SIMD8(repeating: x2)
+                let vy2 = SIMD8(repeating: y2), varea = SIMD8(repeating: area)
+                while k + 8 <= count {
+                    let w = vmax(vmin(load(kx2 + k), vx2) - vmax(load(kx1 + k), vx1), zero)
+                    let h = vmax(vmin(load(ky2 + k), vy2) - vmax(load(ky1 + k), vy1), zero)
+                    let inter = w * h
+                    if any(inter / (load(karea + k) + varea - inter) .> t) {
+                        suppressed = true
+                        break
+                    }
+                    k += 8
+                }
+                while !suppressed && k < count {
+                    let w = max(min(kx2[k], x2) - max(kx1[k], x1), 0), h = max(min(ky2[k], y2) - max(ky1[k], y1), 0)
+                    let inter = w * h
+                    if inter / (karea[k] + area - inter) > iouThreshold { suppressed = true }
+                    k += 1
+                }
+                if !suppressed {
+                    kept.append(i)
+                    kx1[count] = x1; ky1[count] = y1; kx2[count] = x2; ky2[count] = y2; karea[count] = area
+                    count += 1
+                }
             }
         }
         return kept
@@ -297,7 +330,7 @@ public enum DetectionOps {
                                    imageSize: Size2D) throws -> [Detection] {
         let priors = anchors.count / 4
         let expected = try Checked.mul(priors, classes, "detection logits")
-        guard classes >= 1, priors >= 1, logits.count == expected else {
+        guard classes >= 1, priors >= 1, priors <= Int(Int32.max), logits.count == expected else {
             throw SwiftCNNError.shapeMismatch("detection: \(logits.count) logits for \(priors) default boxes and \(classes) classes")
         }
         var boxes = try decode(regression, anchors: anchors, weights: config.boxWeights)
@@ -309,26 +342,33 @@ public enum DetectionOps {
             boxes[4 * b + 3] = min(max(boxes[4 * b + 3], 0), h)
         }
         let probs = try softmax(try Tensor(shape: [priors, classes], scalars: Array(logits)), axis: 1)
-        // Candidates: per class (ascending), the best scores above the threshold.
-        var candBoxes: [Float] = [], candScores: [Float] = [], candLabels: [Int] = []
-        var classStart: [Int] = []
-        try probs.withUnsafeBufferPointer { p in
-            for label in 1..<max(classes, 1) {
-                classStart.append(candScores.count)
-                var idx: [Int] = []
-                for b in 0..<priors where p[b * classes + label] > config.scoreThreshold { idx.append(b) }
-                var scores = [Float](repeating: 0, count: priors)
-                for b in idx { scores[b] = p[b * classes + label] }
-                let top = sortedByScore(scores, idx).prefix(config.topKCandidates)
-                for b in top {
-                    candBoxes.append(contentsOf: boxes[(4 * b)..<(4 * b + 4)])
-                    candScores.append(scores[b])
-                    candLabels.append(label)
+        // Candidates: per class (ascending), the best scores above the threshold. One pass
+        // over the probabilities fills a bucket per class (NaN never passes the threshold).
+        var buckets = [[(score: Float, box: Int32)]](repeating: [], count: classes)
+        probs.withUnsafeBufferPointer { p in
+            let threshold = config.scoreThreshold
+            for b in 0..<priors {
+                let row = b * classes
+                for label in 1..<classes where p[row + label] > threshold {
+                    buckets[label].append((p[row + label], Int32(truncatingIfNeeded: b)))
                 }
             }
-            classStart.append(candScores.count)
-            _ = try Checked.mul(candScores.count, 4, "detection candidates")
         }
+        var candBoxes: [Float] = [], candScores: [Float] = [], candLabels: [Int] = []
+        var classStart: [Int] = []
+        for label in 1..<classes {
+            classStart.append(candScores.count)
+            // by decreasing score, equal scores by increasing default-box index
+            buckets[label].sort { $0.score > $1.score || ($0.score == $1.score && $0.box < $1.box) }
+            for c in buckets[label].prefix(config.topKCandidates) {
+                let b = Int(c.box)
+                candBoxes.append(contentsOf: boxes[(4 * b)..<(4 * b + 4)])
+                candScores.append(c.score)
+                candLabels.append(label)
+            }
+            buckets[label] = []
+        }
+        classStart.append(candScores.count)
         // Per-class NMS, then all kept candidates by score (ties: lower candidate index).
         var kept: [Int] = []
         for c in 0..<(classStart.count - 1) where classStart[c] < classStart[c + 1] {

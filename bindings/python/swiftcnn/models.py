@@ -505,7 +505,7 @@ class Model(_c.Model):
             raise ValueError(f"max_detections: expected an int >= 0, got {max_detections!r}")
         for i, item in enumerate(items):
             img = _detection_image(item, f"images[{i}]")
-            capacity = min(max_det, 4096) if max_det >= 0 else 256  # grown below when too small
+            capacity = min(max_det, 4096) if max_det >= 0 else 1024  # grown below when too small
             data, count = _c.detect(self, img, score, iou, max_det, capacity)
             if count > capacity:
                 data, count = _c.detect(self, img, score, iou, max_det, count)
