@@ -6,19 +6,22 @@
 #include <stdlib.h>
 
 #define DET_FIXTURE "Tests/fixtures/detection/ssd300_vgg16.safetensors"
+#define DET_FIXTURE_LITE "Tests/fixtures/detection/ssdlite320_mobilenet_v3_large.safetensors"
 
-/* The fixture tensor `name` as floats (caller frees), its element count in *n; NULL when missing. */
-static float *det_read(const char *name, int64_t *n) {
+/* The tensor `name` of fixture `path` as floats (caller frees), its element count in *n; NULL when missing. */
+static float *det_read_from(const char *path, const char *name, int64_t *n) {
     scnn_tensor *t = NULL;
     float *out = NULL;
     *n = 0;
-    if (scnn_safetensors_read(DET_FIXTURE, name, &t) != SCNN_STATUS_OK) return NULL;
+    if (scnn_safetensors_read(path, name, &t) != SCNN_STATUS_OK) return NULL;
     *n = scnn_tensor_numel(t);
     out = (float *)malloc((size_t)(*n > 0 ? *n : 1) * sizeof(float));
     if (out) memcpy(out, scnn_tensor_data(t), (size_t)*n * sizeof(float));
     scnn_tensor_destroy(t);
     return out;
 }
+
+static float *det_read(const char *name, int64_t *n) { return det_read_from(DET_FIXTURE, name, n); }
 
 /* Multiplies every parameter under `prefix` by `factor` (the fixture's head scaling). */
 static void det_scale(scnn_model *m, const char *prefix, float factor) {
@@ -169,4 +172,50 @@ SCNN_TEST(test_ppm_draw_rect) {
     CHECK(ppm_draw_rect(&img, NAN, 0, 3, 3, 1, red) == 0);
     img.channels = 1;
     CHECK(ppm_draw_rect(&img, 0, 0, 3, 3, 1, red) == 0);
+}
+
+/* ssdlite320_mobilenet_v3_large against its fixture (heads × 0.2, threshold 0.07; see
+ * scripts/make_detection_fixtures.py): same labels where the order is decided, scores
+ * within 1e-4, boxes within 1e-3 of the image size (97×61: 0.097). */
+SCNN_TEST(test_detect_parity_ssdlite) {
+    scnn_model *m = NULL;
+    scnn_tensor *img = NULL;
+    int64_t shape[3] = {3, 97, 61};
+    int64_t nb = 0, ns = 0, nl = 0, count = -1, i;
+    float *boxes = det_read_from(DET_FIXTURE_LITE, "boxes_1", &nb);
+    float *scores = det_read_from(DET_FIXTURE_LITE, "scores_1", &ns);
+    float *labels = det_read_from(DET_FIXTURE_LITE, "labels_1", &nl);
+    scnn_detection *got = NULL;
+    int order_ok = 1, score_ok = 1, box_ok = 1, isolated = 0;
+    CHECK(boxes != NULL && scores != NULL && labels != NULL && nb == 4 * ns && nl == ns && ns > 20);
+    CHECK_OK(scnn_model_create("ssdlite320_mobilenet_v3_large", 91, &m));
+    CHECK_OK(scnn_seeded_tensor("image1", shape, 3, 0.0, 1.0, 0, &img));
+    if (m && img && boxes && scores && labels && ns > 0) {
+        det_scale(m, "head.classification_head.", 0.2f);
+        det_scale(m, "head.regression_head.", 0.2f);
+        got = (scnn_detection *)calloc((size_t)ns, sizeof(scnn_detection));
+        CHECK_OK(scnn_model_detect(m, scnn_tensor_data(img), 3, 97, 61, 0.07f, NAN, -1, got, ns, &count));
+        CHECK(count == ns);
+        for (i = 0; i < ns && i < count; i++) {
+            int tied = (i > 0 && fabsf(scores[i - 1] - scores[i]) < 1e-5f) ||
+                       (i + 1 < ns && fabsf(scores[i + 1] - scores[i]) < 1e-5f);
+            if (fabsf(got[i].score - scores[i]) > 1e-4f) score_ok = 0;
+            if (tied) continue;
+            isolated++;
+            if (got[i].label != (int32_t)labels[i]) order_ok = 0;
+            if (fabsf(got[i].x1 - boxes[4 * i]) > 0.097f || fabsf(got[i].y1 - boxes[4 * i + 1]) > 0.097f ||
+                fabsf(got[i].x2 - boxes[4 * i + 2]) > 0.097f || fabsf(got[i].y2 - boxes[4 * i + 3]) > 0.097f)
+                box_ok = 0;
+        }
+        CHECK(order_ok);
+        CHECK(score_ok);
+        CHECK(box_ok);
+        CHECK(isolated > ns / 2);
+    }
+    free(got);
+    free(boxes);
+    free(scores);
+    free(labels);
+    scnn_tensor_destroy(img);
+    scnn_model_destroy(m);
 }
