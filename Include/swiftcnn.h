@@ -115,15 +115,6 @@ typedef struct scnn_model scnn_model;
  * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
-/**
- * A retrieval index: vectors of one dimension, searched exactly by cosine similarity or
- * squared Euclidean distance (see scnn_index_create). Made by scnn_index_create or
- * scnn_index_load, freed by scnn_index_destroy. Any number of threads may search, save and
- * query the count and dimension of one index at once; scnn_index_add, scnn_index_remove,
- * scnn_index_reset and scnn_index_destroy need it alone -- no other call on it may run at
- * the same time.
- */
-typedef struct scnn_index scnn_index;
 /** What scnn_model_fit reports after every training step (to its step callback). */
 typedef struct scnn_step_report {
     int64_t epoch;             /**< epoch of this step, 0-based */
@@ -150,6 +141,20 @@ typedef struct scnn_epoch_report {
 typedef int32_t (*scnn_step_callback)(const scnn_step_report *report, void *user);
 /** Called by scnn_model_fit after each epoch; return 0 to stop after it (as above). */
 typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *user);
+/**
+ * One detected object (scnn_model_detect): a box in the input image's pixels, x1 <= x2 and
+ * y1 <= y2 (left, top, right, bottom; clipped to the image), its score (the class
+ * probability, 0 to 1) and its label (a class index; for the zoo's detectors COCO's
+ * numbering, see scnn_coco_class; 0, the background, is never reported).
+ */
+typedef struct scnn_detection {
+    float x1;      /**< left edge, pixels */
+    float y1;      /**< top edge, pixels */
+    float x2;      /**< right edge, pixels */
+    float y2;      /**< bottom edge, pixels */
+    float score;   /**< class probability */
+    int32_t label; /**< class index */
+} scnn_detection;
 
 /* ---- Versions ---- */
 
@@ -863,87 +868,50 @@ int32_t scnn_model_is_frozen(scnn_model const * model, char const * name) SCNN_W
 /// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
 scnn_status scnn_model_replace(scnn_model * model, char const * path, char const * node_json) SCNN_WARN_UNUSED_RESULT;
 
-/* ---- Retrieval ---- */
+/* ---- Detection ---- */
 
-/// How an scnn_index compares vectors (scnn_index_create).
-typedef enum scnn_index_metric {
-  /// Cosine similarity: vectors and queries scaled to unit length (a zero vector stays
-  /// zero: similarity 0 with everything); scores in [-1, 1], higher is nearer.
-  SCNN_INDEX_METRIC_COSINE = 0,
-  /// Squared Euclidean distance |q - x|^2 (computed as |q|^2 - 2 q.x + |x|^2, clamped at
-  /// 0); lower is nearer.
-  SCNN_INDEX_METRIC_L2 = 1,
-} scnn_index_metric;
+/// Detects objects in one image with a detector (the zoo's ssd300_vgg16 or
+/// ssdlite320_mobilenet_v3_large, or a model file saved from one), as torchvision's SSD does
+/// in eval mode: the image is normalized and
+/// resized to the network's input (bilinear), the network runs, default boxes are decoded,
+/// scores (softmax) above the threshold keep each class's best candidates (400; ssdlite 300), per-class
+/// non-maximum suppression drops boxes overlapping a better one of their class by more than
+/// the IoU threshold, and the best `max_detections` remain, by decreasing score (equal
+/// scores: the lower label, then the earlier default box, first).
+/// <ul>
+///   <li>
+///     image: `channels x height x width` floats, row-major CHW, values in [0, 1] (RGB for the
+///     zoo's detectors: channels must be 3); any height and width >= 1. Borrowed for the call.
+///   </li>
+///   <li>
+///     score_threshold, iou_threshold: overrides of torchvision's defaults (0.01 and 0.45 for
+///     ssd300_vgg16, 0.001 and 0.55 for ssdlite); NaN or a negative value keeps the default.
+///   </li>
+///   <li>
+///     max_detections: the most detections reported (default 200; ssdlite 300); negative keeps
+///     the default.
+///   </li>
+///   <li>
+///     out, capacity: the caller's array of `capacity` detections (out may be NULL when
+///     capacity is 0). The first min(total, capacity) detections are written; *count gets the
+///     total, which may exceed capacity: the call still succeeds (OK), and the caller can
+///     retry with a larger array. Boxes are in the image's pixels.
+///     Errors: INVALID_ARGUMENT (NULL model, image or count; out NULL with capacity > 0;
+///     capacity < 0; a model that is not a detector), SHAPE_MISMATCH (channels other than the
+///     detector's; height or width < 1; a size too large to count), OUT_OF_MEMORY. On failure
+///     *count is 0 and nothing is written to out.
+///   </li>
+/// </ul>
+scnn_status scnn_model_detect(scnn_model const * model, float const * image, int64_t channels, int64_t height, int64_t width, float score_threshold, float iou_threshold, int64_t max_detections, scnn_detection * out, int64_t capacity, int64_t * count) SCNN_WARN_UNUSED_RESULT;
 
-/// Makes an empty index of `dim`-long vectors compared by `metric` (an scnn_index_metric:
-/// COSINE or L2) in *out, freed with scnn_index_destroy. A vector added without an id gets
-/// its running number: how many vectors were added before it (0, 1, 2, ...; reset restarts). Errors: INVALID_ARGUMENT (NULL out, dim < 1, an unknown
-/// metric). *out is NULL on failure.
-scnn_status scnn_index_create(int64_t dim, int32_t metric, scnn_index ** out) SCNN_WARN_UNUSED_RESULT;
+/// Number of COCO category names in torchvision's detection numbering (91: the background,
+/// 80 categories and the "N/A" ids COCO leaves unused).
+int32_t scnn_coco_class_count(void) SCNN_WARN_UNUSED_RESULT;
 
-/// Frees an index. NULL is a no-op.
-void scnn_index_destroy(scnn_index * index);
-
-/// Adds `n` vectors, row-major in `data` (n * dimension floats), with the ids in `ids` (n
-/// values, each >= 0; uniqueness is not checked), or, when `ids` is NULL, the running
-/// numbers. `n` = 0 adds nothing (data may then be NULL). Nothing is added on failure.
-/// Needs the index alone. Errors: INVALID_ARGUMENT (NULL index or data, n < 0, a NaN or
-/// infinite value or a squared norm of FLT_MAX/4 or more - the message names the row -,
-/// a negative id), OUT_OF_MEMORY.
-scnn_status scnn_index_add(scnn_index * index, float const * data, int64_t n, int64_t const * ids) SCNN_WARN_UNUSED_RESULT;
-
-/// Number of vectors in the index; 0 for NULL.
-int64_t scnn_index_count(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
-
-/// Length of the index's vectors; 0 for NULL.
-int64_t scnn_index_dimension(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
-
-/// The index's scnn_index_metric; -1 for NULL.
-int32_t scnn_index_get_metric(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
-
-/// The `k` nearest vectors to each of `nq` queries (row-major in `queries`, nq * dimension
-/// floats): writes their ids to `ids` and their scores (cosine similarity, or squared L2
-/// distance) to `scores`, both caller-sized nq * k, row by row, best first. Equal scores come
-/// in the order the vectors were added. When the index holds fewer than k vectors, each row
-/// ends with id -1 and score NaN. Exact search: per block of the database one matrix product
-/// with the queries, then a bounded top-k selection per query (memory bounded by the block
-/// sizes, not the database). nq = 0 writes nothing (the pointers may then be NULL).
-/// Errors: INVALID_ARGUMENT (NULL index or pointer, nq < 0, k < 1, a NaN or infinite query
-/// value or too large a norm, nq * k overflowing), OUT_OF_MEMORY; the outputs are then
-/// unspecified.
-scnn_status scnn_index_search(scnn_index const * index, float const * queries, int64_t nq, int64_t k, int64_t * ids, float * scores) SCNN_WARN_UNUSED_RESULT;
-
-/// Removes every vector whose id is one of the `n` values in `ids`; the others keep their
-/// order. Writes how many were removed to *removed (NULL: not wanted). Needs the index alone.
-/// Errors: INVALID_ARGUMENT (NULL index, n < 0, NULL ids with n > 0).
-scnn_status scnn_index_remove(scnn_index * index, int64_t const * ids, int64_t n, int64_t * removed) SCNN_WARN_UNUSED_RESULT;
-
-/// Empties the index (dimension and metric stay; ids without caller values start again at
-/// 0). Needs the index alone. Errors: INVALID_ARGUMENT (NULL index).
-scnn_status scnn_index_reset(scnn_index * index) SCNN_WARN_UNUSED_RESULT;
-
-/// Saves the index to `path` as a safetensors file, atomically (readers see the old file or
-/// the complete new one): tensors "vectors" (F32 [count, dim], unit length for cosine) and
-/// "ids" (I64 [count]); metadata "format" = "swiftcnn-retrieval-index", "version" = "1",
-/// "metric" ("cosine" or "l2"), "dimension", "next_id". Errors: INVALID_ARGUMENT (NULL index
-/// or path, empty path), IO (naming the path and the reason).
-scnn_status scnn_index_save(scnn_index const * index, char const * path) SCNN_WARN_UNUSED_RESULT;
-
-/// Loads an index saved by scnn_index_save into *out (freed with scnn_index_destroy).
-/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (missing or unreadable file),
-/// FORMAT (not an index file, or shapes or values that disagree with the format),
-/// UNSUPPORTED (another format version), OUT_OF_MEMORY. *out is NULL on failure.
-scnn_status scnn_index_load(char const * path, scnn_index ** out) SCNN_WARN_UNUSED_RESULT;
-
-/// Features of each example of `input` ([N, ...], as scnn_model_forward takes), flattened per
-/// example, as a new [N, D] tensor in *out (freed with scnn_tensor_destroy). `node`: a name
-/// scnn_model_node_name lists (that node's output), or NULL for the input of the model's
-/// last linear layer (a classifier's penultimate features: LeNet-5's 84, ResNet-18's 512).
-/// Runs in inference mode, 32 examples per forward pass (memory is one such pass plus the
-/// result). Errors: INVALID_ARGUMENT (NULL model, input or out, an unknown node, a model
-/// without a linear layer and node NULL), SHAPE_MISMATCH (an input the model does not take),
-/// OUT_OF_MEMORY. *out is NULL on failure.
-scnn_status scnn_model_embed(scnn_model const * model, scnn_tensor const * input, char const * node, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+/// The COCO category name of label `index` (0 to 90, torchvision's numbering: 0 →
+/// "<em>background</em>", 1 → "person", 3 → "car", 12 → "N/A"); NULL out of range. The string
+/// is static: never freed.
+char const * scnn_coco_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Safetensors files ---- */
 

@@ -98,4 +98,36 @@ static inline int ppm_gray_to_rgb(ppm_image *img) {
     return 0;
 }
 
+/* Draws the outline of the box x1..x2 × y1..y2 (pixel coordinates, inclusive; any order,
+ * any values: clipped to the image) `thickness` pixels wide, inwards, in colour rgb on an
+ * RGB image (channels 3; other images are left alone). Returns the number of pixels set. */
+static inline long ppm_draw_rect(ppm_image *img, double x1, double y1, double x2, double y2, int thickness,
+                                 const uint8_t rgb[3]) {
+    long set = 0;
+    int64_t left, top, right, bottom, x, y;
+    double t;
+    if (img->channels != 3 || img->width < 1 || img->height < 1 || thickness < 1) return 0;
+    if (!(x1 == x1) || !(y1 == y1) || !(x2 == x2) || !(y2 == y2)) return 0; /* NaN */
+    if (x1 > x2) { t = x1; x1 = x2; x2 = t; }
+    if (y1 > y2) { t = y1; y1 = y2; y2 = t; }
+    if (x2 < 0 || y2 < 0 || x1 > (double)(img->width - 1) || y1 > (double)(img->height - 1)) return 0;
+    left = x1 < 0 ? 0 : (int64_t)x1;
+    top = y1 < 0 ? 0 : (int64_t)y1;
+    right = x2 > (double)(img->width - 1) ? img->width - 1 : (int64_t)x2;
+    bottom = y2 > (double)(img->height - 1) ? img->height - 1 : (int64_t)y2;
+    for (y = top; y <= bottom; y++) {
+        for (x = left; x <= right; x++) {
+            uint8_t *p;
+            if (x - left >= thickness && right - x >= thickness && y - top >= thickness && bottom - y >= thickness)
+                continue;
+            p = img->pixels + 3 * (y * img->width + x);
+            p[0] = rgb[0];
+            p[1] = rgb[1];
+            p[2] = rgb[2];
+            set++;
+        }
+    }
+    return set;
+}
+
 #endif

@@ -479,6 +479,7 @@ spec("set_num_threads", swiftcnn.set_num_threads, lambda: dict(n=1), dict(n="I")
      invalid=dict(n=[-1]))
 spec("get_num_threads", swiftcnn.get_num_threads)
 spec("imagenet_classes", swiftcnn.imagenet_classes)
+spec("coco_classes", swiftcnn.coco_classes)
 spec("abi_version", swiftcnn.abi_version)
 
 
@@ -702,6 +703,22 @@ spec("Model.evaluate", models.Model.evaluate, lambda: dict(x=_X4(), y=labels(4, 
      self_arg=True)
 spec("Model.predict", models.Model.predict, lambda: dict(x=_X4()), dict(x="T"), call=lambda a: lenet().predict(a["x"]),
      self_arg=True)
+_SSD = []
+
+
+def _detect(a):
+    if not _SSD:
+        _SSD.append(models.ssd300_vgg16())
+    d = _SSD[0].detect(a["images"], score_threshold=a["score_threshold"], iou_threshold=a["iou_threshold"],
+                       max_detections=a["max_detections"])
+    return [(r["boxes"], r["scores"], r["labels"]) for r in d]
+
+
+spec("Model.detect", models.Model.detect,
+     lambda: dict(images=rnd((1, 3, 12, 16), 41), score_threshold=0.02, iou_threshold=0.45, max_detections=5),
+     dict(images="T", score_threshold="F?", iou_threshold="F?", max_detections="I?"), call=_detect,
+     invalid=dict(score_threshold=[-1.0], iou_threshold=[-0.5], max_detections=[-1]), self_arg=True)
+spec("models.coco_classes", models.coco_classes)
 
 # segmentation (issue 12): a 3-class fcn_resnet50, made once per process
 _SEG = []

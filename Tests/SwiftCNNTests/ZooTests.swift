@@ -23,6 +23,8 @@ final class ZooTests: XCTestCase {
         "alexnet_grouped": 60_965_224, "googlenet_original": 13_378_280,
         "fcn_resnet50": 32_957_013, "fcn_resnet50_aux": 35_322_218,
         "deeplabv3_resnet50": 39_638_869, "deeplabv3_resnet50_aux": 42_004_074,
+        "ssd300_vgg16": 35_641_826,  // torchvision's SSD300_VGG16_Weights num_params (91 classes)
+        "ssdlite320_mobilenet_v3_large": 3_440_060,  // SSDLite320_MobileNet_V3_Large_Weights num_params
     ]
 
     /// Summaries show the inference network: googlenet_original without its auxiliary heads.
@@ -44,7 +46,7 @@ final class ZooTests: XCTestCase {
 
     func testEveryNameIsRegisteredAndCounted() throws {
         XCTAssertEqual(Set(Zoo.names), Set(Self.expectedCounts.keys))
-        XCTAssertEqual(Zoo.names.count, 26)
+        XCTAssertEqual(Zoo.names.count, 28)
         for name in Zoo.names {
             let arch = try Zoo.architecture(name)
             XCTAssertEqual(arch.name, name)
@@ -215,8 +217,12 @@ final class ZooTests: XCTestCase {
                 if rank == 4 && Bool.random(using: &rng) { shape[1] = arch.inputChannels }
                 do {
                     let out = try arch.outputShape(forInput: shape)
-                    // [N, 3] for classifiers, [N, 3, H, W] for the segmentation models
-                    XCTAssertEqual(Array(out.prefix(2)), [shape[0], 3], "\(name) \(shape)")
+                    if name.hasPrefix("ssd") {
+                        XCTAssertEqual(out, [shape[0], name == "ssd300_vgg16" ? 8732 : 3234, 4 + 3], "\(name) \(shape)")
+                    } else {
+                        // [N, 3] for classifiers, [N, 3, H, W] for the segmentation models
+                        XCTAssertEqual(Array(out.prefix(2)), [shape[0], 3], "\(name) \(shape)")
+                    }
                     _ = try ModelSummary(arch, inputShape: shape)
                     accepted += 1
                 } catch is SwiftCNNError {

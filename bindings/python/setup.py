@@ -81,7 +81,8 @@ class BuildExt(build_ext):
 extension = Extension(
     "swiftcnn._swiftcnn",
     sources=["swiftcnn/_swiftcnn.c", "swiftcnn/_models.c", "swiftcnn/_training.c",
-             "swiftcnn/_pictures.c", "swiftcnn/_segment.c", "swiftcnn/_retrieval.c"],
+             "swiftcnn/_pictures.c", "swiftcnn/_segment.c", "swiftcnn/_retrieval.c",
+             "swiftcnn/_tasks.c"],
     depends=[HEADER, "swiftcnn/_models.h", "swiftcnn/_pictures.h", "swiftcnn/_retrieval.h"],
     include_dirs=[INCLUDE],
     libraries=["swiftcnn"],

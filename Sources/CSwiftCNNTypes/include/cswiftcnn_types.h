@@ -86,6 +86,20 @@ typedef struct scnn_epoch_report {
 typedef int32_t (*scnn_step_callback)(const scnn_step_report *report, void *user);
 /** Called by scnn_model_fit after each epoch; return 0 to stop after it (as above). */
 typedef int32_t (*scnn_epoch_callback)(const scnn_epoch_report *report, void *user);
+/**
+ * One detected object (scnn_model_detect): a box in the input image's pixels, x1 <= x2 and
+ * y1 <= y2 (left, top, right, bottom; clipped to the image), its score (the class
+ * probability, 0 to 1) and its label (a class index; for the zoo's detectors COCO's
+ * numbering, see scnn_coco_class; 0, the background, is never reported).
+ */
+typedef struct scnn_detection {
+    float x1;      /**< left edge, pixels */
+    float y1;      /**< top edge, pixels */
+    float x2;      /**< right edge, pixels */
+    float y2;      /**< bottom edge, pixels */
+    float score;   /**< class probability */
+    int32_t label; /**< class index */
+} scnn_detection;
 /* PUBLIC END */
 
 struct scnn_tensor { char opaque_; };

@@ -349,7 +349,7 @@ extension ForwardPlan {
             case .reshape(let shape):
                 let per = try ShapeWalker.reshaped(Array(xs.dropFirst()), to: shape, path)
                 return view(x, [xs[0]] + per)
-            case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather:
+            case .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather, .l2Normalize:
                 return try compileFallback(layer, path: path, x: x, dest: dest)
             case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
                 let ys = try compileNode(layer, path: path, xs: [x])
@@ -384,7 +384,7 @@ extension ForwardPlan {
             case .euclideanRBF:
                 let codes = try model.weight(path, "codes")
                 f = { try LeNetOps.rbf($0, codes: codes) }
-            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather:
+            case .unary, .softmax, .globalMaxPool2d, .mean, .upsample, .zeroPad2d, .transpose, .slice, .gather, .l2Normalize:
                 // Not the model: a step that held it would hold the plan that holds the step.
                 f = { try Model.runWithoutWeights(layer, path: path, $0) }
             default:

@@ -140,6 +140,9 @@ extension Layer {
             op = "softmax"
             a("axis", .integer(Int64(axis)))
         case .globalMaxPool2d: op = "global_max_pool2d"
+        case .l2Normalize(let eps):
+            op = "l2_normalize"
+            a("epsilon", f(eps))
         case .mean(let axes, let keep):
             op = "mean"
             a("axes", GraphJSON.ints(axes))
@@ -495,6 +498,10 @@ struct GraphReader {
             layer = op == "max_pool2d" ? .maxPool2d(spec) : .avgPool2d(spec)
         case "adaptive_avg_pool2d": layer = .adaptiveAvgPool2d(try attrs.pair("output_size", min: 1))
         case "global_max_pool2d": layer = .globalMaxPool2d
+        case "l2_normalize":
+            let eps = try attrs.float("epsilon", 1e-12)
+            guard eps.isFinite, eps >= 0 else { throw fail(path, "l2_normalize epsilon must be a finite number >= 0; got \(eps)") }
+            layer = .l2Normalize(eps: eps)
         case "mean":
             layer = .mean(axes: try attrs.ints("axes"), keepDims: try attrs.bool("keepdims", true))
         case "lrn":

@@ -239,6 +239,9 @@ public indirect enum Layer: Equatable, Sendable {
     /// index, which removes the axis). Output per example: shape[..<axis] + indicesShape +
     /// shape[axis+1...].
     case gather(axis: Int, indices: [Int], indicesShape: [Int])
+    /// torch's `F.normalize(x, p=2, dim=1, eps)`: each position's channel vector divided by
+    /// max(its Euclidean length, eps) (SSD's conv4_3 normalization; see ``l2Normalize(_:eps:)``).
+    case l2Normalize(eps: Float)
 }
 
 /// A layer with its attribute name in the enclosing module (`"conv1"`, `"0"`, `"downsample"`).
@@ -313,7 +316,8 @@ extension Layer {
             return []
         case .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
              .localResponseNorm, .dropout, .flatten, .euclideanRBF, .unary, .softmax, .globalMaxPool2d,
-             .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split, .upsampleLike:
+             .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity, .binary, .concatInputs, .split, .upsampleLike,
+             .l2Normalize:
             return []
         }
     }
@@ -375,6 +379,7 @@ extension Layer {
         case .layerNorm: return "LayerNorm"
         case .slice: return "Slice"
         case .gather: return "Gather"
+        case .l2Normalize: return "L2Normalize"
         }
     }
 }
@@ -594,6 +599,8 @@ struct ShapeWalker {
             break
         case .softmax(let axis):
             _ = try ShapeWalker.axis(axis, rank: st.shape.count, label, allowBatch: true)
+        case .l2Normalize(let eps):
+            _ = try l2NormalizeDims([1] + st.shape, eps, label)
         case .globalMaxPool2d:
             let (ch, h, w) = try image(label)
             out.shape = [ch, 1, 1]

@@ -463,7 +463,7 @@ public struct Model {
         case .euclideanRBF:
             return try LeNetOps.rbf(x, codes: try weight(path, "codes"))
         case .unary, .softmax, .globalMaxPool2d, .mean, .reshape, .transpose, .upsample, .zeroPad2d, .identity,
-             .slice, .gather:
+             .slice, .gather, .l2Normalize:
             return try Model.runWithoutWeights(layer, path: path, x)
         case .binary, .concatInputs, .split, .graph, .constant, .upsampleLike:
             let outs = try runNode(layer, path: path, [x], capture: capture)
@@ -500,6 +500,8 @@ public struct Model {
             return try softmax(x, axis: axis)
         case .globalMaxPool2d:
             return try globalMaxPool2d(x)
+        case .l2Normalize(let eps):
+            return try l2Normalize(x, eps: eps)
         case .mean(let axes, let keepDims):
             return try mean(x, axes: axes, keepDims: keepDims)
         case .reshape(let shape):

@@ -184,7 +184,7 @@ extension Model {
         case .avgPool2d, .adaptiveAvgPool2d, .flatten, .mean, .reshape, .upsample, .slice, .gather:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(inputShape: x.shape)))
-        case .unary, .globalMaxPool2d:
+        case .unary, .globalMaxPool2d, .l2Normalize:
             let y = try run(layer, path: path, x)
             return (y, .leaf(LeafRecord(input: x)))
         case .softmax:
@@ -437,6 +437,9 @@ extension Model {
         case .globalMaxPool2d:
             guard needInput else { return nil }
             return try globalMaxPool2dBackward(try input(try leaf()), gradOutput: g)
+        case .l2Normalize(let eps):
+            guard needInput else { return nil }
+            return try l2NormalizeBackward(try input(try leaf()), gradOutput: g, eps: eps)
         case .mean(let axes, let keepDims):
             guard needInput else { return nil }
             return try meanBackward(inputShape: try leaf().inputShape, axes: axes, keepDims: keepDims, gradOutput: g)

@@ -14,6 +14,8 @@
 /// | resnet18 … resnet152 | He et al. 2015, torchvision | 3×224×224 | 11,689,512; 21,797,672; 25,557,032; 44,549,160; 60,192,808 |
 /// | fcn_resnet50, fcn_resnet50_aux | Long et al. 2015, torchvision (segmentation, output [N, classes, H, W]) | 3×520×520 (any) | 32,957,013; 35,322,218 (21) |
 /// | deeplabv3_resnet50, deeplabv3_resnet50_aux | Chen et al. 2017, torchvision (segmentation) | 3×520×520 (any) | 39,638,869; 42,004,074 (21) |
+/// | ssd300_vgg16 | Liu et al. 2016, torchvision (a detector: outputs [N, 8732, 4 + classes]) | 3×300×300 | 35,641,826 (91) |
+/// | ssdlite320_mobilenet_v3_large | Sandler et al. 2018, Howard et al. 2019, torchvision (outputs [N, 3234, 4 + classes]) | 3×320×320 | 3,440,060 (91) |
 ///
 /// Parameter names are torchvision's state_dict keys, so torchvision weights saved with
 /// safetensors load as they are.
@@ -28,11 +30,14 @@ public enum Zoo {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
         "alexnet_grouped", "googlenet_original",
         "fcn_resnet50", "fcn_resnet50_aux", "deeplabv3_resnet50", "deeplabv3_resnet50_aux",
+        "ssd300_vgg16", "ssdlite320_mobilenet_v3_large",
     ]
 
     /// The class count a model has when none is given: 10 for the LeNets, 21 (PASCAL VOC)
-    /// for the segmentation models, 1000 (ImageNet) otherwise.
+    /// for the segmentation models, 91 (COCO's numbering, background included) for the
+    /// detectors, 1000 (ImageNet) otherwise.
     public static func defaultNumClasses(_ name: String) -> Int {
+        if name.hasPrefix("ssd") { return 91 }
         if name.hasPrefix("fcn_") || name.hasPrefix("deeplabv3_") { return 21 }
         return name.hasPrefix("lenet") ? 10 : 1000
     }
@@ -54,6 +59,8 @@ public enum Zoo {
         case "alexnet_grouped": arch = alexnetGroupedArchitecture(numClasses: classes)
         case "googlenet_original": arch = try googlenetOriginalArchitecture(numClasses: classes)
         case "googlenet": arch = googlenetArchitecture(numClasses: classes)
+        case "ssd300_vgg16": arch = try ssd300VGG16Architecture(numClasses: classes)
+        case "ssdlite320_mobilenet_v3_large": arch = try ssdlite320MobileNetV3LargeArchitecture(numClasses: classes)
         default:
             arch = try vggArchitecture(name, numClasses: classes) ?? resnetArchitecture(name, numClasses: classes)
                 ?? segmentationArchitecture(name, numClasses: classes)

@@ -83,6 +83,7 @@ __all__ = [
     "output_size", "receptive_field", "conv2d_parameter_count", "linear_parameter_count",
     "conv2d_macs", "linear_macs",
     "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads", "imagenet_classes",
+    "coco_classes",
     "read_safetensors", "write_safetensors",
     "image", "filters", "models", "optim", "datasets",
     "viz",
@@ -416,6 +417,13 @@ def imagenet_classes() -> list:
     """The 1000 ImageNet-1k class labels in torchvision's order (index 0 "tench", 207
     "golden retriever"), for printing a model's top-5: a new list of str."""
     return list(_c.imagenet_classes())
+
+
+def coco_classes() -> list:
+    """The 91 COCO category names in torchvision's detection numbering (0 "__background__",
+    1 "person", 3 "car"; unused ids are "N/A"): the labels :meth:`Model.detect` returns for
+    the zoo's detectors. A new list of str."""
+    return list(_c.coco_classes())
 
 
 # ---- safetensors files ---------------------------------------------------------------------

@@ -42,6 +42,9 @@ void scnn_py_model_end(PyObject *obj, int write);
 int scnn_py_add_training(PyObject *module, scnn_py_raise_fn raise_status, scnn_py_tensor_fn tensor_result,
                          scnn_py_wrap_fn wrap, scnn_py_release_fn release);
 
+/* Adds the tasks part (_tasks.c: detect, coco_classes). Returns 0, or -1 with an exception set. */
+int scnn_py_add_tasks(PyObject *module, scnn_py_raise_fn raise_status);
+
 /* Adds the Model type and the model functions (model_names, model_default_num_classes,
  * imagenet_classes) to the module. Returns 0, or -1 with an exception set. */
 int scnn_py_add_models(PyObject *module, scnn_py_raise_fn raise_status, scnn_py_tensor_fn tensor_result);

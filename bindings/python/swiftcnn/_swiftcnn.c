@@ -1438,6 +1438,8 @@ PyMODINIT_FUNC PyInit__swiftcnn(void)
         goto fail;
     if (scnn_py_add_retrieval(m, raise_status, tensor_buffer_new, arg_wrap, arg_release) < 0)
         goto fail;
+    if (scnn_py_add_tasks(m, raise_status) < 0)
+        goto fail;
     return m;
 
 fail:

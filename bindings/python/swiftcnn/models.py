@@ -45,7 +45,8 @@ import numpy as np
 from . import _swiftcnn as _c
 from ._core import as_float, as_int, as_shape
 
-__all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor", "voc_classes"]
+__all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor", "voc_classes",
+           "coco_classes"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -60,7 +61,8 @@ def names() -> List[str]:
 
 
 def default_num_classes(name: str) -> int:
-    """The class count ``name`` has by default: 10 for the LeNets, 1000 otherwise."""
+    """The class count ``name`` has by default: 10 for the LeNets, 91 (COCO, background
+    included) for the detectors, 1000 otherwise."""
     if not isinstance(name, str):
         raise TypeError(f"name: expected a str, got {type(name).__name__}")
     return _c.model_default_num_classes(name)
@@ -554,6 +556,55 @@ class Model(_c.Model):
         _c.predict(self, x, out)
         return out.astype(np.int64)
 
+    def detect(self, images: Any, *, score_threshold: Optional[float] = None, iou_threshold: Optional[float] = None,
+               max_detections: Optional[int] = None) -> List[Dict[str, np.ndarray]]:
+        """Objects in images, as torchvision's SSD in eval mode returns them: one dict per
+        image, ``{"boxes": float32 [K, 4] (x1, y1, x2, y2 in that image's pixels),
+        "scores": float32 [K], "labels": int64 [K]}``, by decreasing score (equal scores:
+        lower label, then earlier default box, first). Labels index :func:`coco_classes`.
+
+        images: a list of images of any sizes, each a float array ``[3, H, W]`` with values
+        in [0, 1] (torchvision's convention) or a uint8 array ``[H, W, 3]`` of pixels (read
+        as :func:`swiftcnn.image.to_tensor` does: divided by 255); or one float array
+        ``[N, 3, H, W]``. Each image is normalized and resized to the network's input by
+        the library (torchvision's transform), so pass raw pixels, not normalized ones.
+
+        score_threshold, iou_threshold, max_detections: overrides of torchvision's
+        defaults for the model (ssd300_vgg16: 0.01, 0.45, 200; ssdlite320_mobilenet_v3_large:
+        0.001, 0.55, 300). A model that is not a
+        detector raises ValueError. The GIL is released while each image runs.
+        """
+        if isinstance(images, (list, tuple)):
+            items: Any = list(images)
+        else:
+            items = images if isinstance(images, np.ndarray) else np.asarray(images)
+            if items.ndim != 4:
+                items = [items]
+        try:
+            results: List[Any] = [None] * len(items)  # one result per image, before any work
+        except (MemoryError, OverflowError):
+            raise MemoryError(f"images: {len(items)} images: their results do not fit in memory") from None
+        score = -1.0 if score_threshold is None else as_float(score_threshold, "score_threshold")
+        iou = -1.0 if iou_threshold is None else as_float(iou_threshold, "iou_threshold")
+        if score_threshold is not None and not score >= 0:
+            raise ValueError(f"score_threshold: expected a number >= 0, got {score_threshold!r}")
+        if iou_threshold is not None and not iou >= 0:
+            raise ValueError(f"iou_threshold: expected a number >= 0, got {iou_threshold!r}")
+        max_det = -1 if max_detections is None else as_int(max_detections, "max_detections")
+        if max_detections is not None and max_det < 0:
+            raise ValueError(f"max_detections: expected an int >= 0, got {max_detections!r}")
+        for i, item in enumerate(items):
+            img = _detection_image(item, f"images[{i}]")
+            capacity = min(max_det, 4096) if max_det >= 0 else 1024  # grown below when too small
+            data, count = _c.detect(self, img, score, iou, max_det, capacity)
+            if count > capacity:
+                data, count = _c.detect(self, img, score, iou, max_det, count)
+            rec = np.frombuffer(data, dtype=_DETECTION_DTYPE)
+            boxes = np.stack([rec["x1"], rec["y1"], rec["x2"], rec["y2"]], axis=1).astype(np.float32).reshape(-1, 4)
+            results[i] = {"boxes": boxes, "scores": rec["score"].astype(np.float32),
+                          "labels": rec["label"].astype(np.int64)}
+        return results
+
     def _images(self, x: Any, what: str) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
             a = x
@@ -567,6 +618,32 @@ class Model(_c.Model):
             _, c, h, w = self.input_shape
             raise ValueError(f"{what}: expected images [N, {c}, {h}, {w}], got shape {a.shape}")
         return a
+
+
+# One scnn_detection record (Include/swiftcnn.h).
+_DETECTION_DTYPE = np.dtype([("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4"), ("score", "<f4"),
+                             ("label", "<i4")])
+
+
+def _detection_image(item: Any, what: str) -> np.ndarray:
+    """One detection input as a C-contiguous float32 [C, H, W] array in [0, 1]."""
+    a = np.asarray(item)
+    if a.dtype == np.uint8:
+        if a.ndim != 3:
+            raise ValueError(f"{what}: a uint8 image must be pixels [H, W, C], got shape {a.shape}")
+        return np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32) / np.float32(255)
+    if a.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{what}: expected a float array [3, H, W] in [0, 1] or uint8 pixels [H, W, 3], "
+                        f"got dtype {a.dtype}")
+    if a.ndim != 3:
+        raise ValueError(f"{what}: expected an image [3, H, W], got shape {a.shape}")
+    return np.require(a, dtype=np.float32, requirements=["C", "A"])
+
+
+def coco_classes() -> List[str]:
+    """The 91 COCO category names in torchvision's detection numbering (the labels
+    :meth:`Model.detect` returns for the zoo's detectors); see swiftcnn.coco_classes."""
+    return list(_c.coco_classes())
 
 
 def _labels(y: Any, n: int, what: str) -> np.ndarray:

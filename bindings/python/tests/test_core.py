@@ -62,7 +62,10 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_checkpoint_save": "Optimizer._checkpoint", "scnn_checkpoint_load": "Optimizer._checkpoint",
            # segmentation (swiftcnn/_segment.c, issue 12)
            "scnn_model_segment": "segment_image", "scnn_model_segment_batch": "segment_batch",
-           "scnn_voc_class_count": "voc_classes", "scnn_voc_class": "voc_classes"}
+           "scnn_voc_class_count": "voc_classes", "scnn_voc_class": "voc_classes",
+           # detection (swiftcnn/_tasks.c)
+           "scnn_model_detect": "detect", "scnn_coco_class_count": "coco_classes", "scnn_coco_class": "coco_classes"}
+
 # C functions the extension uses as plumbing (wrapping arguments, exporting results,
 # reporting errors) rather than as calls of their own; results are zero-copy views, so
 # scnn_tensor_copy_to has no use in Python.

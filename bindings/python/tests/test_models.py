@@ -55,6 +55,8 @@ COUNTS = OrderedDict([
     ("resnet101", 44_549_160), ("resnet152", 60_192_808),
 ])
 LENETS = ("lenet5", "lenet5_original")
+# Detectors (output [N, boxes, 4 + classes]; parity in test_detection.py), after the classifiers.
+DETECTOR_COUNTS = OrderedDict([("ssd300_vgg16", 35_641_826), ("ssdlite320_mobilenet_v3_large", 3_440_060)])
 KNOWN_GMACS = {"alexnet": 0.71, "vgg16": 15.5, "resnet18": 1.82, "resnet50": 4.11, "googlenet": 1.5}
 
 
@@ -121,6 +123,9 @@ def rel_diff(got, want):
 def test_names_and_constructors():
     # The issue-12 names (segmentation, the lecture's variants, ...) are tested in their own files.
     assert [n for n in models.names() if n in COUNTS] == list(COUNTS)
+    for name, count in DETECTOR_COUNTS.items():
+        assert models.create(name).num_parameters == count
+        assert models.default_num_classes(name) == 91
     stub = (Path(models.__file__).with_suffix(".pyi")).read_text()
     for name in COUNTS:
         fn = getattr(models, name)

@@ -314,6 +314,21 @@ def test_nested_graphs(tmp_path):
     export_and_compare(m2, tmp_path, batches=(1, 2), name="m2.onnx")
 
 
+def test_l2_normalize_json(tmp_path):
+    # SSD's conv4_3 normalization (op l2_normalize) as ReduceL2, Max(eps), Div; a zero
+    # position (all channels 0 after the ReLU) exercises the eps clamp
+    network = {"name": "", "op": "sequential", "children": [
+        {"name": "conv", "op": "conv2d", "attrs": {"in_channels": 3, "out_channels": 6, "kernel_shape": [3, 3],
+                                                   "strides": [1, 1], "pads": [1, 1, 1, 1], "bias": True}},
+        {"name": "relu", "op": "relu"},
+        {"name": "norm", "op": "l2_normalize", "attrs": {"epsilon": 1e-12}},
+    ]}
+    m = from_doc({"version": 1, "name": "l2n", "input_shape": [3, 5, 7], "network": network}, 4)
+    proto = export_and_compare(m, tmp_path, batches=(1, 3))
+    assert {"ReduceL2", "Max", "Div"} <= ops_of(proto)
+    export_and_compare(m, tmp_path, batches=(2,), opset=18, name="o18.onnx")
+
+
 def test_residual_and_branches_json(tmp_path):
     # the zoo's containers written directly: residual with and without a shortcut, and
     # branches (concatenated on channels)

@@ -642,6 +642,16 @@ def _global_max_pool(ex: _Exporter, node, path, ins, a):
     return _Val(ex.emit("GlobalMaxPool", [x.name], path or "global_max_pool2d"), shape, x.batch1)
 
 
+def _l2_normalize(ex: _Exporter, node, path, ins, a):
+    # x / max(‖x‖₂ over channels, eps): ReduceL2, Max with eps, Div (ONNX's LpNormalization
+    # has no eps)
+    x = ins[0]
+    base = path or "l2_normalize"
+    norm = _reduce_axes(ex, "ReduceL2", x, [1], True, f"{base}/norm")
+    den = ex.emit("Max", [norm, ex.scalar(f"{base}/epsilon", float(a.get("epsilon", 1e-12)))], f"{base}/clamp")
+    return _Val(ex.emit("Div", [x.name, den], base), x.shape, x.batch1)
+
+
 def _reduce_axes(ex: _Exporter, op_type: str, x: _Val, axes: List[int], keepdims: bool, name: str) -> str:
     if ex.opset >= 18:
         return ex.emit(op_type, [x.name, ex.ints(f"{name}/axes", axes)], name, keepdims=int(keepdims))
@@ -1047,6 +1057,7 @@ _OPS = {
     "avg_pool2d": _pool("AveragePool"),
     "adaptive_avg_pool2d": _adaptive_avg_pool,
     "global_max_pool2d": _global_max_pool,
+    "l2_normalize": _l2_normalize,
     "mean": _mean,
     "lrn": _lrn,
     "dropout": _alias,
