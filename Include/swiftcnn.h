@@ -115,6 +115,22 @@ typedef struct scnn_model scnn_model;
  * holds no part of them -- but not while a call that takes the optimizer is running.
  */
 typedef struct scnn_optimizer scnn_optimizer;
+/**
+ * An 8-bit RGB picture (filter grids, activation maps, receptive fields, detections, label
+ * maps): made by scnn_picture_create, scnn_picture_from_rgb, scnn_picture_from_tensor and the
+ * scnn_picture_* renderers; freed by scnn_picture_destroy. Never changed after it is made:
+ * any number of threads may read it at once.
+ */
+typedef struct scnn_picture scnn_picture;
+/**
+ * A retrieval index: vectors of one dimension, searched exactly by cosine similarity or
+ * squared Euclidean distance (see scnn_index_create). Made by scnn_index_create or
+ * scnn_index_load, freed by scnn_index_destroy. Any number of threads may search, save and
+ * query the count and dimension of one index at once; scnn_index_add, scnn_index_remove,
+ * scnn_index_reset and scnn_index_destroy need it alone -- no other call on it may run at
+ * the same time.
+ */
+typedef struct scnn_index scnn_index;
 /** What scnn_model_fit reports after every training step (to its step callback). */
 typedef struct scnn_step_report {
     int64_t epoch;             /**< epoch of this step, 0-based */
@@ -594,7 +610,8 @@ scnn_status scnn_filter_apply(scnn_tensor const * image, scnn_tensor const * ker
 
 /* ---- Model zoo ---- */
 
-/// Number of models in the zoo (20).
+/// Number of models in the zoo (26: the 20 classifiers, then alexnet_grouped,
+/// googlenet_original and the four segmentation models).
 int32_t scnn_model_count(void) SCNN_WARN_UNUSED_RESULT;
 
 /// The name of zoo model `index` (0 to scnn_model_count() - 1), e.g. "resnet50"; NULL for an
@@ -604,10 +621,12 @@ char const * scnn_model_name(int32_t index) SCNN_WARN_UNUSED_RESULT;
 /// Every zoo model name as a static NULL-terminated array of static strings (never freed):
 /// lenet5, lenet5_original, alexnet, alexnet_lrn, vgg11, vgg11_lrn, vgg13, vgg16_c, vgg16,
 /// vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn, googlenet, resnet18, resnet34, resnet50,
-/// resnet101, resnet152.
+/// resnet101, resnet152, alexnet_grouped, googlenet_original, fcn_resnet50, fcn_resnet50_aux,
+/// deeplabv3_resnet50, deeplabv3_resnet50_aux.
 char const * const * scnn_model_names(void) SCNN_WARN_UNUSED_RESULT;
 
-/// The class count model `name` has by default (10 for the LeNets, 1000 otherwise) in *out.
+/// The class count model `name` has by default (10 for the LeNets, 21 for the
+/// segmentation models, 1000 otherwise) in *out.
 /// Errors: INVALID_ARGUMENT (NULL pointer, unknown name).
 scnn_status scnn_model_default_num_classes(char const * name, int64_t * out) SCNN_WARN_UNUSED_RESULT;
 
@@ -913,6 +932,199 @@ int32_t scnn_coco_class_count(void) SCNN_WARN_UNUSED_RESULT;
 /// is static: never freed.
 char const * scnn_coco_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Pictures ---- */
+
+/// File formats for scnn_picture_save.
+typedef enum scnn_picture_format {
+  /// By the path's extension: ".png" or ".ppm" (any case); any other name is an error.
+  SCNN_PICTURE_FORMAT_AUTO = 0,
+  /// PNG: 8-bit RGB, zlib-compressed (fixed-Huffman deflate with LZ77 matching).
+  SCNN_PICTURE_FORMAT_PNG = 1,
+  /// Binary PPM (P6, maxval 255).
+  SCNN_PICTURE_FORMAT_PPM = 2,
+} scnn_picture_format;
+
+/// Makes a width x height picture, every pixel black. On success *out is a new picture freed
+/// with scnn_picture_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL out, a side < 1 or > 32768).
+scnn_status scnn_picture_create(int64_t width, int64_t height, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a picture from `height` rows of `width` RGB pixels (3 bytes each, R G B) at `rgb`,
+/// row r starting at rgb + r * row_stride bytes (row_stride 0: packed, width * 3). The bytes
+/// are copied. *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, 0 < row_stride < width * 3,
+/// negative row_stride), OUT_OF_MEMORY.
+scnn_status scnn_picture_from_rgb(uint8_t const * rgb, int64_t width, int64_t height, int64_t row_stride, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes a picture of an image tensor: [H, W], [C, H, W] or [1, C, H, W] with C = 1 (grey) or
+/// 3 (RGB), scaled by the image's own minimum and maximum to 0...255 (round(255 * (v - min) /
+/// (max - min)); a constant image is mid grey 128; NaN and infinities are left out of min and
+/// max and drawn as 0). *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, another shape, a side > 32768), OUT_OF_MEMORY.
+scnn_status scnn_picture_from_tensor(scnn_tensor const * image, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees a picture (NULL: nothing). Pointers from scnn_picture_data become invalid.
+void scnn_picture_destroy(scnn_picture * picture);
+
+/// The picture's width in pixels; 0 for NULL.
+int64_t scnn_picture_width(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// The picture's height in pixels; 0 for NULL.
+int64_t scnn_picture_height(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// The picture's pixels: height rows of width pixels, 3 bytes each (R, G, B), packed, top row
+/// first (pixel (x, y) at data + (y * width + x) * 3). Valid until scnn_picture_destroy; read
+/// only. NULL for NULL.
+uint8_t const * scnn_picture_data(scnn_picture const * picture) SCNN_WARN_UNUSED_RESULT;
+
+/// Writes the picture to `path` as PNG or PPM (`format`: an scnn_picture_format; AUTO picks
+/// by the name's extension), atomically: a reader sees the old file or the complete new one,
+/// and nothing is left behind on failure. The path is used as the caller's bytes.
+/// Errors: INVALID_ARGUMENT (NULL or empty path, unknown format, AUTO with a name not ending
+/// in .png or .ppm), IO (cannot write; the message names the path).
+scnn_status scnn_picture_save(scnn_picture const * picture, char const * path, int32_t format) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the learned filters of a convolution: `name` is its weight's parameter name
+/// ("features.0.weight") or its layer's ("features.0"). 3 input channels: one RGB tile per
+/// filter; 1: one grey tile per filter (both in a square-ish grid); more: one grey tile per
+/// (filter, input channel), a row per filter (at most 64 filters and 16 channels, the first
+/// ones). Each filter is scaled by its own min and max over all its weights (most negative
+/// black, most positive white, constant mid grey). `scale`: tile enlargement, 1 to 256, or 0
+/// for 40 / the larger kernel side. A title names the weight, the filter count and size.
+/// Layout: white background, 4-pixel margin, 7-pixel title, tiles from y = 15, 1 pixel apart.
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown name, a weight that is not 4-D, scale out of
+/// range, a picture larger than 32768 a side), OUT_OF_MEMORY.
+scnn_status scnn_picture_filters(scnn_model const * model, char const * name, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the activation maps of node `node` (a name as scnn_model_node_name lists them) for
+/// one input image [1, C, H, W] or [C, H, W]: one grey tile per channel of the node's output
+/// [1, K, h, w] (at most 256), each map scaled by its own min and max (smallest black, largest
+/// white, constant mid grey), in a square-ish grid under the title "node: [1, K, h, w]".
+/// `scale`: 1 to 256, or 0 for 64 / the larger map side. Layout as scnn_picture_filters.
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown node, batch other than 1, an output that
+/// is not 4-D, scale out of range), SHAPE_MISMATCH (input not accepted), OUT_OF_MEMORY.
+scnn_status scnn_picture_activations(scnn_model const * model, scnn_tensor const * input, char const * node, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders the receptive field of unit (y, x) of node `node`'s output on the input image: for
+/// each convolution or pooling layer of the chain from the input to the node, the input
+/// pixels seen by one unit of that layer (the centre of what the chosen unit reads from it;
+/// the last rectangle is the unit's whole field), padding and dilation included, one colour
+/// per layer, clipped to the image, with a legend of each layer's window and field. `image`:
+/// the input as a picture (scnn_picture_from_tensor makes one from a tensor), or NULL for a
+/// grey canvas of the model's input size. `scale`: enlargement, 1 to 256, or 0 for 256 / the
+/// longer side. Only chains are supported (no residual blocks or branches before the node).
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, unknown node, a unit outside the node's output,
+/// scale out of range), UNSUPPORTED (a branch, flatten, linear or adaptive pool before the
+/// node), SHAPE_MISMATCH (an image too small for the chain), OUT_OF_MEMORY.
+scnn_status scnn_picture_receptive_field(scnn_model const * model, char const * node, int64_t y, int64_t x, scnn_picture const * image, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Draws `count` detections on a copy of `image`: box i is boxes[4i .. 4i+3] = x1, y1, x2, y2
+/// in pixels (as torchvision's detectors give them), outlined 2 pixels wide in the colour of
+/// labels[i] over columns round(x1) .. round(x2) - 1 and rows round(y1) .. round(y2) - 1,
+/// clipped; its caption "name 0.87" (names[labels[i]] when names is not NULL and the label is
+/// 0 .. name_count - 1, else the number; the score with 2 decimals) on a band of the box's
+/// colour 9 pixels high just above the box. `boxes`, `scores`, `labels` may be NULL when count
+/// is 0. *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0 or > 2^24, non-finite coordinates, names NULL
+/// with name_count > 0, name_count > 2^24), OUT_OF_MEMORY.
+scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, float const * boxes, float const * scores, int64_t const * labels, char const * const * names, int64_t name_count, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Renders a label map: `labels` holds height rows of width class indices (>= 0), each pixel
+/// coloured with the PASCAL VOC palette (0 black, 1 (128, 0, 0), 2 (0, 128, 0), ...). With
+/// `image` (same width and height; NULL for none) each pixel is image * (1 - alpha) + colour *
+/// alpha, rounded. `scale`: each map pixel becomes scale x scale pixels (1 to 64). With
+/// `legend` non-zero, a band below the map lists the classes present: a swatch and "c name"
+/// (names[c] when names is not NULL and c < name_count, else "class c").
+/// *out as in scnn_picture_create.
+/// Errors: INVALID_ARGUMENT (NULL pointer, a side < 1 or > 32768, a negative label, an image
+/// of another size, alpha outside 0 .. 1, scale out of range), OUT_OF_MEMORY.
+scnn_status scnn_picture_label_map(int64_t const * labels, int64_t height, int64_t width, scnn_picture const * image, float alpha, char const * const * names, int64_t name_count, int32_t legend, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Retrieval ---- */
+
+/// How an scnn_index compares vectors (scnn_index_create).
+typedef enum scnn_index_metric {
+  /// Cosine similarity: vectors and queries scaled to unit length (a zero vector stays
+  /// zero: similarity 0 with everything); scores in [-1, 1], higher is nearer.
+  SCNN_INDEX_METRIC_COSINE = 0,
+  /// Squared Euclidean distance |q - x|^2 (computed as |q|^2 - 2 q.x + |x|^2, clamped at
+  /// 0); lower is nearer.
+  SCNN_INDEX_METRIC_L2 = 1,
+} scnn_index_metric;
+
+/// Makes an empty index of `dim`-long vectors compared by `metric` (an scnn_index_metric:
+/// COSINE or L2) in *out, freed with scnn_index_destroy. A vector added without an id gets
+/// its running number: how many vectors were added before it (0, 1, 2, ...; reset restarts). Errors: INVALID_ARGUMENT (NULL out, dim < 1, an unknown
+/// metric). *out is NULL on failure.
+scnn_status scnn_index_create(int64_t dim, int32_t metric, scnn_index ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees an index. NULL is a no-op.
+void scnn_index_destroy(scnn_index * index);
+
+/// Adds `n` vectors, row-major in `data` (n * dimension floats), with the ids in `ids` (n
+/// values, each >= 0; uniqueness is not checked), or, when `ids` is NULL, the running
+/// numbers. `n` = 0 adds nothing (data may then be NULL). Nothing is added on failure.
+/// Needs the index alone. Errors: INVALID_ARGUMENT (NULL index or data, n < 0, a NaN or
+/// infinite value or a squared norm of FLT_MAX/4 or more - the message names the row -,
+/// a negative id), OUT_OF_MEMORY.
+scnn_status scnn_index_add(scnn_index * index, float const * data, int64_t n, int64_t const * ids) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of vectors in the index; 0 for NULL.
+int64_t scnn_index_count(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
+
+/// Length of the index's vectors; 0 for NULL.
+int64_t scnn_index_dimension(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
+
+/// The index's scnn_index_metric; -1 for NULL.
+int32_t scnn_index_get_metric(scnn_index const * index) SCNN_WARN_UNUSED_RESULT;
+
+/// The `k` nearest vectors to each of `nq` queries (row-major in `queries`, nq * dimension
+/// floats): writes their ids to `ids` and their scores (cosine similarity, or squared L2
+/// distance) to `scores`, both caller-sized nq * k, row by row, best first. Equal scores come
+/// in the order the vectors were added. When the index holds fewer than k vectors, each row
+/// ends with id -1 and score NaN. Exact search: per block of the database one matrix product
+/// with the queries, then a bounded top-k selection per query (memory bounded by the block
+/// sizes, not the database). nq = 0 writes nothing (the pointers may then be NULL).
+/// Errors: INVALID_ARGUMENT (NULL index or pointer, nq < 0, k < 1, a NaN or infinite query
+/// value or too large a norm, nq * k overflowing), OUT_OF_MEMORY; the outputs are then
+/// unspecified.
+scnn_status scnn_index_search(scnn_index const * index, float const * queries, int64_t nq, int64_t k, int64_t * ids, float * scores) SCNN_WARN_UNUSED_RESULT;
+
+/// Removes every vector whose id is one of the `n` values in `ids`; the others keep their
+/// order. Writes how many were removed to *removed (NULL: not wanted). Needs the index alone.
+/// Errors: INVALID_ARGUMENT (NULL index, n < 0, NULL ids with n > 0).
+scnn_status scnn_index_remove(scnn_index * index, int64_t const * ids, int64_t n, int64_t * removed) SCNN_WARN_UNUSED_RESULT;
+
+/// Empties the index (dimension and metric stay; ids without caller values start again at
+/// 0). Needs the index alone. Errors: INVALID_ARGUMENT (NULL index).
+scnn_status scnn_index_reset(scnn_index * index) SCNN_WARN_UNUSED_RESULT;
+
+/// Saves the index to `path` as a safetensors file, atomically (readers see the old file or
+/// the complete new one): tensors "vectors" (F32 [count, dim], unit length for cosine) and
+/// "ids" (I64 [count]); metadata "format" = "swiftcnn-retrieval-index", "version" = "1",
+/// "metric" ("cosine" or "l2"), "dimension", "next_id". Errors: INVALID_ARGUMENT (NULL index
+/// or path, empty path), IO (naming the path and the reason).
+scnn_status scnn_index_save(scnn_index const * index, char const * path) SCNN_WARN_UNUSED_RESULT;
+
+/// Loads an index saved by scnn_index_save into *out (freed with scnn_index_destroy).
+/// Errors: INVALID_ARGUMENT (NULL pointer, empty path), IO (missing or unreadable file),
+/// FORMAT (not an index file, or shapes or values that disagree with the format),
+/// UNSUPPORTED (another format version), OUT_OF_MEMORY. *out is NULL on failure.
+scnn_status scnn_index_load(char const * path, scnn_index ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Features of each example of `input` ([N, ...], as scnn_model_forward takes), flattened per
+/// example, as a new [N, D] tensor in *out (freed with scnn_tensor_destroy). `node`: a name
+/// scnn_model_node_name lists (that node's output), or NULL for the input of the model's
+/// last linear layer (a classifier's penultimate features: LeNet-5's 84, ResNet-18's 512).
+/// Runs in inference mode, 32 examples per forward pass (memory is one such pass plus the
+/// result). Errors: INVALID_ARGUMENT (NULL model, input or out, an unknown node, a model
+/// without a linear layer and node NULL), SHAPE_MISMATCH (an input the model does not take),
+/// OUT_OF_MEMORY. *out is NULL on failure.
+scnn_status scnn_model_embed(scnn_model const * model, scnn_tensor const * input, char const * node, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Safetensors files ---- */
 
 /// Reads the tensor called `name` from the safetensors file at `path` (e.g. a data set
@@ -934,6 +1146,41 @@ scnn_status scnn_safetensors_read(char const * path, char const * name, scnn_ten
 /// Errors: INVALID_ARGUMENT (NULL pointer or element, count out of 1 to 2^31 - 1, a name
 /// given twice), IO (cannot write; path is a directory or another special file), OUT_OF_MEMORY.
 scnn_status scnn_safetensors_write(char const * path, char const * const * names, scnn_tensor const * const * tensors, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- Segmentation ---- */
+
+/// Semantic segmentation of one 8-bit RGB image with a model whose output is per-pixel class
+/// scores [1, classes, h, w] (the zoo's fcn_resnet50, deeplabv3_resnet50 and their _aux
+/// variants, or any such model). pixels: HWC bytes, `channels` = 3 (RGB) per pixel, rows
+/// `row_stride` bytes apart (0: width * 3); (height - 1) * row_stride + width * 3 bytes are
+/// read. Preprocessing as torchvision's segmentation weights, less their resize: bytes / 255,
+/// then (x - mean) / std per channel with ImageNet's mean 0.485, 0.456, 0.406 and std 0.229,
+/// 0.224, 0.225. The zoo models run at the image's size (a model that takes one size only
+/// gets the image resized to it bilinearly); the scores are brought to the image's size
+/// (bilinear, align_corners false), so the results are always height x width, row-major:
+/// labels[y * width + x] is the argmax class (lowest on ties), scores[...] its softmax
+/// probability. labels is required, scores may be NULL; each holds `capacity` values, at
+/// least width * height (checked before any work).
+/// Errors: INVALID_ARGUMENT (NULL model, pixels or labels; bad sizes, channels or
+/// row_stride), SHAPE_MISMATCH (capacity too small; a model whose input or output does not
+/// fit: the message says what it expects), OUT_OF_MEMORY.
+scnn_status scnn_model_segment(scnn_model const * model, uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, int32_t * labels, float * scores, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/// Semantic segmentation of a batch of float images [N, 3, H, W] with values in [0, 1]
+/// (torchvision's convention before normalization; normalized here as in
+/// scnn_model_segment). `shape` holds the 4 sizes. labels (required) and scores (may be
+/// NULL) hold `capacity` values each, at least N * H * W: labels[(n * H + y) * W + x].
+/// Everything else as scnn_model_segment.
+/// Errors: INVALID_ARGUMENT (NULL model, images, shape or labels), SHAPE_MISMATCH (not
+/// [N, 3, H, W], capacity too small, a model that does not take the input), OUT_OF_MEMORY.
+scnn_status scnn_model_segment_batch(scnn_model const * model, float const * images, int64_t const * shape, int32_t * labels, float * scores, int64_t capacity) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of PASCAL VOC class labels, background included (21).
+int32_t scnn_voc_class_count(void) SCNN_WARN_UNUSED_RESULT;
+
+/// The PASCAL VOC label of class `index` (0 to 20, torchvision's order: 0 → "background",
+/// 15 → "person"); NULL out of range. The string is static: never freed.
+char const * scnn_voc_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Threads ---- */
 

@@ -52,6 +52,7 @@ typedef struct scnn_optimizer scnn_optimizer;
  * any number of threads may read it at once.
  */
 typedef struct scnn_picture scnn_picture;
+/**
  * A retrieval index: vectors of one dimension, searched exactly by cosine similarity or
  * squared Euclidean distance (see scnn_index_create). Made by scnn_index_create or
  * scnn_index_load, freed by scnn_index_destroy. Any number of threads may search, save and
