@@ -975,17 +975,14 @@ static PyObject *py_model_default_num_classes(PyObject *self, PyObject *args)
     return PyLong_FromLongLong((long long)n);
 }
 
-static PyObject *py_imagenet_classes(PyObject *self, PyObject *unused)
+PyObject *scnn_py_class_names(int32_t (*count)(void), const char *(*name)(int32_t))
 {
-    int32_t n = scnn_imagenet_class_count(), i;
-    PyObject *t;
-    (void)self;
-    (void)unused;
-    t = PyTuple_New(n > 0 ? n : 0);
+    int32_t n = count(), i;
+    PyObject *t = PyTuple_New(n > 0 ? n : 0);
     if (t == NULL)
         return NULL;
     for (i = 0; i < n; i++) {
-        const char *label = scnn_imagenet_class(i);
+        const char *label = name(i);
         PyObject *s = PyUnicode_FromString(label != NULL ? label : "");
         if (s == NULL) {
             Py_DECREF(t);
@@ -994,6 +991,13 @@ static PyObject *py_imagenet_classes(PyObject *self, PyObject *unused)
         PyTuple_SET_ITEM(t, i, s);
     }
     return t;
+}
+
+static PyObject *py_imagenet_classes(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return scnn_py_class_names(scnn_imagenet_class_count, scnn_imagenet_class);
 }
 
 /* seeded_tensor(name, shape, lo, hi, seed) -> TensorBuffer: scnn_seeded_tensor. */

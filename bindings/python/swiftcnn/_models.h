@@ -35,6 +35,10 @@ typedef void (*scnn_py_release_fn)(scnn_py_arg *a);
  * = 0) or as the writer (write = 1) of _models.c's per-model use counts; NULL with an
  * exception when obj is not a created Model or the use would race another thread's.
  * Every successful begin is paired with scnn_py_model_end(obj, write). */
+/* A tuple of class names: name(0) ..< name(count()) (a NULL name becomes ""); NULL with an
+ * exception on failure. Serves imagenet_classes, coco_classes and voc_classes. */
+PyObject *scnn_py_class_names(int32_t (*count)(void), const char *(*name)(int32_t));
+
 scnn_model *scnn_py_model_begin(PyObject *obj, int write);
 void scnn_py_model_end(PyObject *obj, int write);
 

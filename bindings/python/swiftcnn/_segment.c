@@ -156,23 +156,9 @@ done:
 /* voc_classes() -> tuple of the 21 PASCAL VOC names (scnn_voc_class). */
 static PyObject *py_voc_classes(PyObject *self, PyObject *unused)
 {
-    int32_t n = scnn_voc_class_count(), i;
-    PyObject *t;
     (void)self;
     (void)unused;
-    t = PyTuple_New(n);
-    if (t == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        const char *s = scnn_voc_class(i);
-        PyObject *u = PyUnicode_FromString(s != NULL ? s : "");
-        if (u == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, u);
-    }
-    return t;
+    return scnn_py_class_names(scnn_voc_class_count, scnn_voc_class);
 }
 
 static PyMethodDef segment_functions[] = {

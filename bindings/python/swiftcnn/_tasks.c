@@ -83,23 +83,9 @@ static PyObject *py_detect(PyObject *self, PyObject *args)
 /* coco_classes() -> tuple[str]: scnn_coco_class for 0 ..< scnn_coco_class_count(). */
 static PyObject *py_coco_classes(PyObject *self, PyObject *unused)
 {
-    int32_t n = scnn_coco_class_count(), i;
-    PyObject *t;
     (void)self;
     (void)unused;
-    t = PyTuple_New(n > 0 ? n : 0);
-    if (t == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        const char *label = scnn_coco_class(i);
-        PyObject *s = PyUnicode_FromString(label != NULL ? label : "");
-        if (s == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, i, s);
-    }
-    return t;
+    return scnn_py_class_names(scnn_coco_class_count, scnn_coco_class);
 }
 
 static PyMethodDef task_functions[] = {

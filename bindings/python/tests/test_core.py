@@ -64,7 +64,13 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_model_segment": "segment_image", "scnn_model_segment_batch": "segment_batch",
            "scnn_voc_class_count": "voc_classes", "scnn_voc_class": "voc_classes",
            # detection (swiftcnn/_tasks.c)
-           "scnn_model_detect": "detect", "scnn_coco_class_count": "coco_classes", "scnn_coco_class": "coco_classes"}
+           "scnn_model_detect": "detect", "scnn_coco_class_count": "coco_classes", "scnn_coco_class": "coco_classes",
+           # retrieval (swiftcnn/_retrieval.c)
+           "scnn_index_create": "Index", "scnn_index_destroy": "Index", "scnn_index_add": "Index._add",
+           "scnn_index_count": "Index.count", "scnn_index_dimension": "Index.dimension",
+           "scnn_index_get_metric": "Index._metric", "scnn_index_search": "Index._search",
+           "scnn_index_remove": "Index._remove", "scnn_index_reset": "Index.reset", "scnn_index_save": "Index._save",
+           "scnn_index_load": "Index._load", "scnn_model_embed": "_model_embed"}
 
 # C functions the extension uses as plumbing (wrapping arguments, exporting results,
 # reporting errors) rather than as calls of their own; results are zero-copy views, so
