@@ -450,3 +450,42 @@ def test_command_line(tmp_path):
                         str(tmp_path / "cli.png")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert np.array_equal(read_png(tmp_path / "cli.png"), viz.filters(models.lenet5(), "features.3"))
+
+
+def write_pnm(path, pixels):
+    """A binary PPM (P6) or, for [H, W], PGM (P5) with a comment in the header."""
+    magic = b"P6" if pixels.ndim == 3 else b"P5"
+    h, w = pixels.shape[:2]
+    path.write_bytes(magic + b"\n# made by test_viz\n%d %d\n255\n" % (w, h) + pixels.tobytes())
+
+
+def test_command_line_detect_and_segment(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    image = (rng.random((40, 56, 3)) * 255).astype(np.uint8)
+    write_pnm(tmp_path / "photo.ppm", image)
+    # detect: the boxes of Model.detect on the file's pixels, drawn with COCO names.
+    det = models.create("ssdlite320_mobilenet_v3_large")
+    assert viz.main(["detect", "ssdlite320_mobilenet_v3_large", str(tmp_path / "photo.ppm"),
+                     "--score-threshold", "0.02", "-o", str(tmp_path / "d.png")]) == 0
+    found = det.detect([image], score_threshold=0.02)[0]
+    assert f"{len(found['labels'])} detections" in capsys.readouterr().out
+    want = viz.detections(image, found["boxes"], found["scores"], found["labels"], models.coco_classes())
+    assert np.array_equal(read_png(tmp_path / "d.png"), want)
+    # segment: Model.segment's labels as a VOC label map over the image (a PGM input is repeated to RGB).
+    grey = image[:, :, 1].copy()
+    write_pnm(tmp_path / "grey.pgm", grey)
+    seg = models.create("fcn_resnet50")
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    assert viz.main(["segment", "fcn_resnet50", str(tmp_path / "grey.pgm"), "--alpha", "0.7",
+                     "-o", str(tmp_path / "s.ppm")]) == 0
+    labels = seg.segment(rgb)["labels"][0]
+    assert np.array_equal(read_ppm(tmp_path / "s.ppm"), viz.label_map(labels, rgb, models.voc_classes(), alpha=0.7))
+    # Errors: a model of the wrong kind, a file that is not a PNM, a truncated one.
+    assert viz.main(["detect", "lenet5", str(tmp_path / "photo.ppm"), "-o", str(tmp_path / "x.png")]) == 1
+    (tmp_path / "bad.ppm").write_bytes(b"GIF89a")
+    assert viz.main(["segment", "fcn_resnet50", str(tmp_path / "bad.ppm"), "-o", str(tmp_path / "x.png")]) == 1
+    (tmp_path / "short.ppm").write_bytes(b"P6\n56 40\n255\n" + image.tobytes()[:100])
+    err = capsys.readouterr().err
+    assert viz.main(["detect", "ssd300_vgg16", str(tmp_path / "short.ppm"), "-o", str(tmp_path / "x.png")]) == 1
+    assert "truncated" in capsys.readouterr().err and "not a binary PPM" in err
+    assert not (tmp_path / "x.png").exists()

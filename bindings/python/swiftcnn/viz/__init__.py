@@ -22,7 +22,9 @@ Images going in (``image=``): a ``uint8`` array ``[H, W, 3]`` (or ``[H, W]`` gre
 it is; any other dtype is an image tensor ``[H, W]``, ``[C, H, W]`` or ``[1, C, H, W]`` with C
 1 or 3 (a model's input), shown scaled by its own min and max.
 
-Command line: ``python -m swiftcnn.viz filters|activations|receptive-field ...`` (``--help``).
+Command line: ``python -m swiftcnn.viz filters|activations|receptive-field|detect|segment ...``
+(``--help``); ``detect`` and ``segment`` run a detector or a segmentation model on an image
+file (binary PPM/PGM or a ``.npy`` uint8 ``[H, W, 3]`` array) and draw the result.
 """
 from __future__ import annotations
 
@@ -287,6 +289,46 @@ def _load_input(path: str, key: str, index: int) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _read_image(path: str) -> np.ndarray:
+    """An image file as ``uint8 [H, W, 3]``: binary PPM (P6) or PGM (P5, repeated to RGB) with
+    maxval 255, or a ``.npy`` array ``[H, W, 3]`` / ``[H, W]`` of uint8."""
+    if path.lower().endswith(".npy"):
+        a = np.load(path, allow_pickle=False)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+        fields, pos = [], 0
+        while len(fields) < 4:  # magic, width, height, maxval; '#' comments between them
+            while pos < len(data) and data[pos:pos + 1].isspace():
+                pos += 1
+            if data[pos:pos + 1] == b"#":
+                end = data.find(b"\n", pos)
+                pos = len(data) if end < 0 else end + 1
+                continue
+            start = pos
+            while pos < len(data) and not data[pos:pos + 1].isspace():
+                pos += 1
+            if start == pos:
+                raise ValueError(f"{path}: not a binary PPM/PGM file (the header ends early)")
+            fields.append(data[start:pos])
+        magic = fields[0]
+        if magic not in (b"P6", b"P5") or not all(v.isdigit() for v in fields[1:]):
+            raise ValueError(f"{path}: not a binary PPM (P6) or PGM (P5) file")
+        w, h, maxval = (int(v) for v in fields[1:])
+        channels = 3 if magic == b"P6" else 1
+        if w < 1 or h < 1 or maxval != 255:
+            raise ValueError(f"{path}: need width and height >= 1 and maxval 255; got {w}x{h}, maxval {maxval}")
+        body = data[pos + 1:pos + 1 + w * h * channels]
+        if len(body) != w * h * channels:
+            raise ValueError(f"{path}: truncated: {len(body)} of {w * h * channels} pixel bytes")
+        a = np.frombuffer(body, dtype=np.uint8).reshape(h, w, channels)
+    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3))):
+        raise ValueError(f"{path}: expected uint8 pixels [H, W, 3] or [H, W]; got {a.dtype} {list(a.shape)}")
+    if a.ndim == 2:
+        a = a[:, :, None]
+    return np.ascontiguousarray(np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line (``python -m swiftcnn.viz``); returns the exit status: 0 done,
     1 the library refused the request (message on stderr), 2 bad command-line usage."""
@@ -320,6 +362,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     r.add_argument("y", type=int, help="the unit's row in the node's output")
     r.add_argument("x", type=int, help="the unit's column in the node's output")
     with_input(r, False)
+    d = sub.add_parser("detect", help="a detector's boxes drawn on an image (e.g. ssd300_vgg16)")
+    common(d)
+    d.add_argument("image", help="the image: binary PPM/PGM, or .npy uint8 [H, W, 3]")
+    d.add_argument("--score-threshold", type=float, default=None,
+                   help="keep detections scoring at least this (default: the model's)")
+    sg = sub.add_parser("segment", help="a segmentation model's label map over an image (e.g. fcn_resnet50)")
+    common(sg)
+    sg.add_argument("image", help="the image: binary PPM/PGM, or .npy uint8 [H, W, 3]")
+    sg.add_argument("--alpha", type=float, default=0.5, help="opacity of the colours over the image (default 0.5)")
     args = p.parse_args(argv)
     try:
         model = _load_model(args.model, args.weights)
@@ -328,6 +379,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         elif args.command == "activations":
             x = _load_input(args.input, args.key, args.index)
             pic = activations(model, x, args.node, scale=args.scale, path=args.output)
+        elif args.command == "detect":
+            from ..models import coco_classes
+            image = _read_image(args.image)
+            found = model.detect([image], score_threshold=args.score_threshold)[0]
+            names = coco_classes() if model.name.startswith("ssd") else None
+            pic = detections(image, found["boxes"], found["scores"], found["labels"], names, path=args.output)
+            print(f"{len(found['labels'])} detections")
+        elif args.command == "segment":
+            from ..models import voc_classes
+            image = _read_image(args.image)
+            labels = model.segment(image)["labels"][0]
+            pic = label_map(labels, image, voc_classes(), alpha=args.alpha, scale=args.scale or 1, path=args.output)
         else:
             image = _load_input(args.input, args.key, args.index)[0] if args.input else None
             pic = receptive_field(model, args.node, args.y, args.x, image, scale=args.scale, path=args.output)
