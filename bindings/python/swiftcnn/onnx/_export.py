@@ -748,17 +748,22 @@ def _transpose(ex: _Exporter, node, path, ins, a):
     return _Val(ex.emit("Transpose", [x.name], path or "transpose", perm=perm), shape, x.batch1)
 
 
+def _resize_attrs(a, op: str) -> dict:
+    """ONNX Resize attributes for an upsample's mode: nearest as torch's (floor of the
+    asymmetric source coordinate), bilinear with or without align_corners."""
+    mode = str(a.get("mode", "nearest"))
+    if mode == "nearest":
+        return dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if mode == "bilinear":
+        align = bool(a.get("align_corners", False))
+        return dict(mode="linear", coordinate_transformation_mode="align_corners" if align else "pytorch_half_pixel")
+    raise _NodeError(f"unknown {op} mode {mode!r}")
+
+
 def _upsample(ex: _Exporter, node, path, ins, a):
     x = ins[0]
     base = path or "upsample"
-    mode = str(a.get("mode", "nearest"))
-    align = bool(a.get("align_corners", False))
-    if mode == "nearest":
-        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    elif mode == "bilinear":
-        attrs = dict(mode="linear", coordinate_transformation_mode="align_corners" if align else "pytorch_half_pixel")
-    else:
-        raise _NodeError(f"unknown upsample mode {mode!r}")
+    attrs = _resize_attrs(a, "upsample")
     c, h, w = _need_shape(x, "upsample")
     if a.get("sizes") is not None:
         oh, ow = _pair(a["sizes"])
@@ -787,14 +792,7 @@ def _upsample_like(ex: _Exporter, node, path, ins, a):
     so the exported graph resizes to the input's size for any input size."""
     x, ref = ins
     base = path or "upsample_like"
-    mode = str(a.get("mode", "nearest"))
-    align = bool(a.get("align_corners", False))
-    if mode == "nearest":
-        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
-    elif mode == "bilinear":
-        attrs = dict(mode="linear", coordinate_transformation_mode="align_corners" if align else "pytorch_half_pixel")
-    else:
-        raise _NodeError(f"unknown upsample_like mode {mode!r}")
+    attrs = _resize_attrs(a, "upsample_like")
     sx = ex.emit("Shape", [x.name], f"{base}/x_shape")
     nc = ex.emit("Slice", [sx, ex.ints(f"{base}/nc_start", [0]), ex.ints(f"{base}/nc_end", [2])], f"{base}/batch_channels")
     sr = ex.emit("Shape", [ref.name], f"{base}/ref_shape")
