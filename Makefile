@@ -155,10 +155,13 @@ $(OUT)/bench/bench_models: benchmarks/bench_models.c $(HEADER) $(LIB)
 	@mkdir -p $(OUT)/bench
 	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
 
+# Each case's 5 slowest nodes (scnn_model_profile) follow the timings; BENCH_PROFILE=0 turns it off.
+BENCH_PROFILE ?= 5
+
 bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 	$(GEMM_BENCH) $(BENCH_GEMM_ARGS)
 	@echo
-	$(OUT)/bench/bench_models $(BENCH_ARGS)
+	$(OUT)/bench/bench_models --profile $(BENCH_PROFILE) $(BENCH_ARGS)
 
 # ---- hardening: bad-input sweeps, fuzzing, sanitizers (mk/*.mk) ------------------------
 

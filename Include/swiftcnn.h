@@ -171,6 +171,30 @@ typedef struct scnn_detection {
     float score;   /**< class probability */
     int32_t label; /**< class index */
 } scnn_detection;
+/**
+ * A per-layer profile of one model's forward pass (scnn_model_profile): per graph node
+ * the kernel, median time, share, MACs, FLOP/s, bytes moved. Freed by scnn_profile_free;
+ * never changed after it is made (any number of threads may read it at once).
+ */
+typedef struct scnn_profile scnn_profile;
+/**
+ * One node of an scnn_profile (filled by scnn_profile_entry). The strings belong to the profile and
+ * stay valid until scnn_profile_free.
+ */
+typedef struct scnn_profile_node {
+    const char *node;   /**< module path, e.g. "layer1.0.conv1" ("(output)": the final copy) */
+    const char *op;     /**< layer type, e.g. "Conv2d", "Linear", "Add+ReLU" */
+    const char *kernel; /**< kernel: winograd, small, byPositions, gemv, gemm, depthwise, linear, maxpool, concat, copy, ... ("+" joins several) */
+    const char *fused;  /**< layers computed in its kernel, comma-separated ("bn,relu"); "" for none */
+    int64_t steps;      /**< plan steps that make up the node */
+    double ms;          /**< median milliseconds over the runs */
+    double share;       /**< ms over the sum of every node's median (0 to 1) */
+    int64_t macs;       /**< multiply-accumulates for the whole batch (0 for activations, pooling, copies) */
+    int64_t flops;      /**< 2 * macs */
+    double gflops;      /**< GFLOP/s at the median time (0 without FLOPs) */
+    int64_t bytes;      /**< bytes moved, float32: inputs, outputs and weights read */
+    double gbps;        /**< GB/s (1e9 bytes) at the median time */
+} scnn_profile_node;
 
 /* ---- Versions ---- */
 
@@ -1043,6 +1067,52 @@ scnn_status scnn_picture_detections(scnn_picture const * image, int64_t count, f
 /// of another size, alpha outside 0 .. 1, scale out of range), OUT_OF_MEMORY.
 scnn_status scnn_picture_label_map(int64_t const * labels, int64_t height, int64_t width, scnn_picture const * image, float alpha, char const * const * names, int64_t name_count, int32_t legend, int32_t scale, scnn_picture ** out) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Per-layer profiler ---- */
+
+/// Profiles the model's optimized forward pass per layer on `input` (`rank` dims in `shape`,
+/// [N, C, H, W] for image models, as scnn_model_forward): `warmup` forwards, then `runs`
+/// forwards with a monotonic clock around each step of the compiled plan, interleaved with
+/// `runs` plain forwards (their median is scnn_profile_total_ms). The same steps and buffers as
+/// a forward, at the current thread count; the outputs are discarded. A read of the model (may
+/// run beside other forwards). On success *out is a new profile freed with
+/// scnn_profile_free; NULL on failure. Errors: INVALID_ARGUMENT (NULL model, input, shape or
+/// out; runs outside 1..100000; warmup outside 0..100000), SHAPE_MISMATCH (an input shape the
+/// model does not take; the message names the expected one), OUT_OF_MEMORY.
+scnn_status scnn_model_profile(scnn_model const * model, float const * input, int64_t const * shape, int32_t rank, int64_t runs, int64_t warmup, scnn_profile ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Frees a profile (and the strings its entries point at). NULL is a no-op.
+void scnn_profile_free(scnn_profile * profile);
+
+/// Number of nodes in the profile (in the order the plan runs them); 0 for NULL.
+int64_t scnn_profile_count(scnn_profile const * profile) SCNN_WARN_UNUSED_RESULT;
+
+/// Median milliseconds of the whole forward pass, measured without the per-step clocks;
+/// 0 for NULL.
+double scnn_profile_total_ms(scnn_profile const * profile) SCNN_WARN_UNUSED_RESULT;
+
+/// Fills *entry with node `index` (0 to scnn_profile_count - 1, plan order). Its strings
+/// belong to the profile: valid until scnn_profile_free. Errors: INVALID_ARGUMENT (NULL
+/// profile or entry, index out of range; *entry is zeroed).
+scnn_status scnn_profile_entry(scnn_profile const * profile, int64_t index, scnn_profile_node * entry) SCNN_WARN_UNUSED_RESULT;
+
+/// The profile as a table, slowest node first: at most `limit` nodes (0: all). On success
+/// *out is a new NUL-terminated string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL profile or out, negative limit), OUT_OF_MEMORY.
+scnn_status scnn_profile_text(scnn_profile const * profile, int64_t limit, char ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// scnn_model_summary for the profile's input shape with three more columns from `profile`
+/// (made by scnn_model_profile on this model): the kernel, median ms and share of each row's
+/// node ("-" for rows folded into another node, such as a batch norm after a convolution).
+/// On success *out is a new string freed with scnn_string_free; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL model, profile or out), SHAPE_MISMATCH (a profile of a
+/// model that does not take its input shape), OUT_OF_MEMORY.
+scnn_status scnn_model_summary_profiled(scnn_model const * model, scnn_profile const * profile, char ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// The thread count the library starts with: SCNN_NUM_THREADS when it holds a positive
+/// integer, else the CPUs this process may run on (its affinity mask, lowered to the cgroup
+/// CPU quota rounded up), at least 1, at most 256. scnn_set_num_threads(0) restores it.
+int32_t scnn_default_num_threads(void) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Retrieval ---- */
 
 /// How an scnn_index compares vectors (scnn_index_create).
@@ -1185,7 +1255,8 @@ char const * scnn_voc_class(int32_t index) SCNN_WARN_UNUSED_RESULT;
 /* ---- Threads ---- */
 
 /// Sets how many threads the library's kernels use, the calling thread included
-/// (default: the number of online CPUs). 0 restores the default; 1 runs everything on the
+/// (default: scnn_default_num_threads - SCNN_NUM_THREADS, else the CPUs this process may
+/// run on). 0 restores the default; 1 runs everything on the
 /// calling thread and starts no threads. Values above 256 are clamped to 256.
 /// The worker threads are created once, lazily, on the first call that needs them, and
 /// live for the process. Results are bitwise identical for every thread count.

@@ -18,6 +18,11 @@
  *                      it (0: leave the library's default)                 SCNN_BENCH_THREADS
  *   --format md|tsv    a Markdown table (default) or tab-separated values
  *                      with a header line (for scripts/bench_compare.py)
+ *   --profile N        after a case's timing, profile it per layer
+ *                      (scnn_model_profile, up to 10 runs) and print its N
+ *                      slowest nodes (at most 16; 0: off, the default):
+ *                      a table per case after the timings, or in tsv
+ *                      "profile" lines after the rows                     SCNN_BENCH_PROFILE
  *
  * Every (model, batch) case runs in its own child process (fork), so that its peak RSS
  * (VmHWM of /proc/self/status) is its own: the model's weights, the input and the output,
@@ -45,6 +50,7 @@
 #define MAX_MODELS 64
 #define MAX_BATCHES 8
 #define MAX_RUNS 10000
+#define MAX_PROFILE 16
 
 typedef struct {
     int models_count;
@@ -54,7 +60,15 @@ typedef struct {
     int runs, warmup, min_runs, threads;
     double max_seconds;
     int tsv;
+    int profile; /* top nodes to print per case; 0: no profile */
 } options;
+
+/* One node of a case's profile (scnn_profile_entry, its strings copied). */
+typedef struct {
+    char node[96], op[32], kernel[32], fused[48];
+    double ms, share, gflops, gbps;
+    int64_t bytes;
+} profile_node;
 
 /* What a child sends back through its pipe. */
 typedef struct {
@@ -67,6 +81,10 @@ typedef struct {
     double load_seconds;
     long rss_loaded_kib, rss_peak_kib;
     int threads_set; /* 1: scnn_set_num_threads was called */
+    int profile_count, profile_runs; /* top nodes in `top`, slowest first */
+    double profile_total_ms;
+    char profile_error[256]; /* why there is no profile, when one was asked for */
+    profile_node top[MAX_PROFILE];
 } result;
 
 static double now(void) {
@@ -131,6 +149,82 @@ static void fail(result *r, const char *what, scnn_status s) {
     snprintf(r->error, sizeof r->error, "%s: %s: %s", what, scnn_status_string(s), scnn_last_error());
 }
 
+/* The profiler's functions, looked up at run time: a library from before it (the
+ * baseline of an A/B run) has none, and the benchmark still runs. */
+typedef scnn_status (*profile_fn)(const scnn_model *, const float *, const int64_t *, int32_t, int64_t, int64_t,
+                                  scnn_profile **);
+typedef int64_t (*profile_count_fn)(const scnn_profile *);
+typedef double (*profile_total_fn)(const scnn_profile *);
+typedef scnn_status (*profile_entry_fn)(const scnn_profile *, int64_t, scnn_profile_node *);
+typedef void (*profile_free_fn)(scnn_profile *);
+
+static void *symbol(const char *name) { return dlsym(RTLD_DEFAULT, name); }
+
+/* Profiles `runs` forwards of the case and keeps its `o->profile` slowest nodes in r->top. */
+static void profile_case(const options *o, const scnn_model *model, const float *input, const int64_t *shape,
+                         int runs, result *r) {
+    profile_fn prof;
+    profile_count_fn count;
+    profile_total_fn total;
+    profile_entry_fn entry;
+    profile_free_fn release;
+    void *syms[5];
+    scnn_profile *p = NULL;
+    scnn_status s;
+    int64_t i, n;
+    int k;
+    syms[0] = symbol("scnn_model_profile");
+    syms[1] = symbol("scnn_profile_count");
+    syms[2] = symbol("scnn_profile_total_ms");
+    syms[3] = symbol("scnn_profile_entry");
+    syms[4] = symbol("scnn_profile_free");
+    for (k = 0; k < 5; k++) {
+        if (!syms[k]) {
+            snprintf(r->profile_error, sizeof r->profile_error, "the library has no scnn_model_profile");
+            return;
+        }
+    }
+    /* Object pointers to function pointers without a cast. */
+    memcpy(&prof, &syms[0], sizeof prof);
+    memcpy(&count, &syms[1], sizeof count);
+    memcpy(&total, &syms[2], sizeof total);
+    memcpy(&entry, &syms[3], sizeof entry);
+    memcpy(&release, &syms[4], sizeof release);
+    if (runs > 10) runs = 10;
+    if ((s = prof(model, input, shape, 4, runs, 1, &p)) != SCNN_STATUS_OK) {
+        snprintf(r->profile_error, sizeof r->profile_error, "scnn_model_profile: %s: %s", scnn_status_string(s),
+                 scnn_last_error());
+        return;
+    }
+    r->profile_runs = runs;
+    r->profile_total_ms = total(p);
+    n = count(p);
+    /* Insertion into the top list, slowest first (ties keep plan order). */
+    for (i = 0; i < n; i++) {
+        scnn_profile_node e;
+        profile_node node;
+        int at;
+        if (entry(p, i, &e) != SCNN_STATUS_OK) continue;
+        at = r->profile_count;
+        while (at > 0 && r->top[at - 1].ms < e.ms) at--;
+        if (at >= o->profile) continue;
+        memset(&node, 0, sizeof node);
+        snprintf(node.node, sizeof node.node, "%s", e.node);
+        snprintf(node.op, sizeof node.op, "%s", e.op);
+        snprintf(node.kernel, sizeof node.kernel, "%s", e.kernel);
+        snprintf(node.fused, sizeof node.fused, "%s", e.fused);
+        node.ms = e.ms;
+        node.share = e.share;
+        node.gflops = e.gflops;
+        node.gbps = e.gbps;
+        node.bytes = e.bytes;
+        if (r->profile_count < o->profile) r->profile_count++;
+        memmove(&r->top[at + 1], &r->top[at], (size_t)(r->profile_count - 1 - at) * sizeof node);
+        r->top[at] = node;
+    }
+    release(p);
+}
+
 /* The child's work: one model at one batch size. */
 static void run_case(const options *o, const char *name, int64_t batch, result *r) {
     scnn_model *model = NULL;
@@ -192,6 +286,7 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
     r->p10 = percentile(times, runs, 0.1);
     r->p90 = percentile(times, runs, 0.9);
     r->rss_peak_kib = status_kib("VmHWM");
+    if (o->profile > 0) profile_case(o, model, scnn_tensor_data(input), shape, runs, r);
     r->ok = 1;
 done:
     free(times);
@@ -272,9 +367,9 @@ static int parse_batches(char *s, options *o) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_models [--models a,b] [--batches 1,8] [--runs N] [--warmup N] [--max-seconds S]\n"
-            "                    [--min-runs N] [--threads N] [--format md|tsv]\n"
+            "                    [--min-runs N] [--threads N] [--format md|tsv] [--profile N]\n"
             "environment: SCNN_BENCH_MODELS, SCNN_BENCH_BATCHES, SCNN_BENCH_RUNS, SCNN_BENCH_WARMUP,\n"
-            "             SCNN_BENCH_MAX_SECONDS, SCNN_BENCH_MIN_RUNS, SCNN_BENCH_THREADS\n");
+            "             SCNN_BENCH_MAX_SECONDS, SCNN_BENCH_MIN_RUNS, SCNN_BENCH_THREADS, SCNN_BENCH_PROFILE\n");
 }
 
 static const char *env(const char *key) {
@@ -292,8 +387,47 @@ static double loadavg(void) {
     return l;
 }
 
+/* The top nodes of each profiled case: Markdown tables, or tsv "profile" lines. */
+static void print_profiles(const options *o, const result *rs, const char *const *names, const int64_t *batches, int n) {
+    int c, k;
+    if (o->profile <= 0 || n == 0) return;
+    if (o->tsv) {
+        printf("profile\tmodel\tbatch\trank\tnode\top\tkernel\tfused\tms\tshare\tgflops\tgbps\tbytes\n");
+    } else {
+        printf("\n### Slowest nodes per case (scnn_model_profile: medians of up to 10 runs with a clock around each step)\n");
+    }
+    for (c = 0; c < n; c++) {
+        const result *r = &rs[c];
+        if (!r->ok) continue;
+        if (r->profile_error[0]) {
+            if (o->tsv) fprintf(stderr, "%s batch %lld: %s\n", names[c], (long long)batches[c], r->profile_error);
+            else printf("\n%s, batch %lld: no profile (%s)\n", names[c], (long long)batches[c], r->profile_error);
+            continue;
+        }
+        if (!o->tsv) {
+            printf("\n**%s, batch %lld**: forward %.3f ms (median of %d runs, no per-step clocks)\n\n", names[c],
+                   (long long)batches[c], r->profile_total_ms, r->profile_runs);
+            printf("| node | op | kernel | ms | share | GFLOP/s | GB/s |\n|---|---|---|---:|---:|---:|---:|\n");
+        }
+        for (k = 0; k < r->profile_count; k++) {
+            const profile_node *e = &r->top[k];
+            if (o->tsv)
+                printf("profile\t%s\t%lld\t%d\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.2f\t%.2f\t%lld\n", names[c],
+                       (long long)batches[c], k + 1, e->node, e->op, e->kernel, e->fused, e->ms, e->share, e->gflops,
+                       e->gbps, (long long)e->bytes);
+            else
+                printf("| %s | %s%s%s%s | %s | %.3f | %.1f%% | %.1f | %.1f |\n", e->node, e->op, e->fused[0] ? " (fused: " : "",
+                       e->fused, e->fused[0] ? ")" : "", e->kernel, e->ms, e->share * 100, e->gflops, e->gbps);
+        }
+    }
+}
+
 int main(int argc, char **argv) {
     static char models_buf[4096], batches_buf[256];
+    static result profiled[MAX_MODELS * MAX_BATCHES];
+    static const char *profiled_name[MAX_MODELS * MAX_BATCHES];
+    static int64_t profiled_batch[MAX_MODELS * MAX_BATCHES];
+    int nprofiled = 0;
     options o;
     const char *v;
     int i, j, failures = 0;
@@ -318,6 +452,7 @@ int main(int argc, char **argv) {
     if ((v = env("SCNN_BENCH_MAX_SECONDS"))) o.max_seconds = atof(v);
     if ((v = env("SCNN_BENCH_MIN_RUNS"))) o.min_runs = atoi(v);
     if ((v = env("SCNN_BENCH_THREADS"))) o.threads = atoi(v);
+    if ((v = env("SCNN_BENCH_PROFILE"))) o.profile = atoi(v);
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(); return 0; }
@@ -333,10 +468,13 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--min-runs") == 0) o.min_runs = atoi(val);
         else if (strcmp(a, "--threads") == 0) o.threads = atoi(val);
         else if (strcmp(a, "--format") == 0) o.tsv = strcmp(val, "tsv") == 0;
+        else if (strcmp(a, "--profile") == 0) o.profile = atoi(val);
         else { usage(); return 2; }
     }
     if (o.runs < 1) o.runs = 1;
     if (o.min_runs < 1) o.min_runs = 1;
+    if (o.profile < 0) o.profile = 0;
+    if (o.profile > MAX_PROFILE) o.profile = MAX_PROFILE;
     if (models_buf[0]) {
         o.models_count = split(models_buf, o.models, MAX_MODELS);
     } else {
@@ -369,6 +507,11 @@ int main(int argc, char **argv) {
             result r;
             int64_t b = o.batches[j];
             run_in_child(&o, o.models[i], b, &r);
+            if (o.profile > 0 && nprofiled < MAX_MODELS * MAX_BATCHES) {
+                profiled[nprofiled] = r;
+                profiled_name[nprofiled] = o.models[i];
+                profiled_batch[nprofiled++] = b;
+            }
             if (!r.ok) {
                 failures++;
                 fprintf(stderr, "%s batch %lld: %s\n", o.models[i], (long long)b, r.error);
@@ -399,6 +542,7 @@ int main(int argc, char **argv) {
         printf("RSS loaded: resident memory after creating the model and its input; peak RSS: VmHWM after all runs\n");
         printf("(each case in its own process). Wall time %.0f s; load average at end %.2f.\n", now() - start, loadavg());
     }
+    print_profiles(&o, profiled, profiled_name, profiled_batch, nprofiled);
     (void)sum_ms;
     if (failures) fprintf(stderr, "bench_models: %d case(s) failed\n", failures);
     return failures ? 1 : 0;

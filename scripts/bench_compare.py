@@ -25,6 +25,10 @@ Each engine: --warmup runs, then --runs timed runs; median, p10 and p90 in ms. R
 swiftcnn / ORT and torch / ORT (below 1: faster than ORT). Threads: T for every engine (ORT and
 torch take it; swiftcnn gets scnn_set_num_threads(T) when the library has it, else runs with
 its default -- the table header says which).
+
+After the table, swiftcnn's --top N (default 5) slowest nodes per model, from the per-layer
+profiler (bench_models --profile N: up to 10 profiled runs after the timed ones, in the same
+process; the timings above are taken before it).
 """
 from __future__ import annotations
 
@@ -253,15 +257,42 @@ def run_worker(kind: str, args, model: str, onnx: str | None) -> dict:
 def run_swiftcnn(args, model: str) -> dict:
     cmd = [args.bench, "--models", model, "--batches", str(args.batch), "--runs", str(args.runs),
            "--warmup", str(args.warmup), "--min-runs", str(args.runs), "--max-seconds", "1e9",
-           "--threads", str(args.threads), "--format", "tsv"]
+           "--threads", str(args.threads), "--format", "tsv", "--profile", str(max(0, args.top))]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
     lines = p.stdout.strip().splitlines()
     row = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+    # The per-layer profile's slowest nodes: "profile" lines after the row (a header, then one per node).
+    prof = [ln.split("\t") for ln in lines[2:] if ln.startswith("profile\t")]
+    top = [dict(zip(prof[0], f)) for f in prof[1:]] if prof else []
     return {"runs": int(row["runs"]), "median_ms": float(row["median_ms"]), "p10_ms": float(row["p10_ms"]),
             "p90_ms": float(row["p90_ms"]), "rss_loaded_mib": float(row["rss_loaded_mib"]),
-            "rss_peak_mib": float(row["rss_peak_mib"]), "macs": int(row["macs_per_image"])}
+            "rss_peak_mib": float(row["rss_peak_mib"]), "macs": int(row["macs_per_image"]),
+            "top": [{"node": t["node"], "op": t["op"], "kernel": t["kernel"], "fused": t["fused"],
+                     "ms": float(t["ms"]), "share": float(t["share"]), "gflops": float(t["gflops"]),
+                     "gbps": float(t["gbps"])} for t in top]}
+
+
+def print_top_nodes(results: list, n: int) -> None:
+    """swiftcnn's `n` slowest nodes per model (bench_models --profile), as Markdown tables."""
+    if n <= 0:
+        return
+    print()
+    print(f"### swiftcnn's {n} slowest nodes per model (scnn_model_profile, medians)")
+    for r in results:
+        top = r["swiftcnn"].get("top") or []
+        if not top:
+            continue
+        print()
+        print(f"**{r['model']}**")
+        print()
+        print("| node | op | kernel | ms | share | GFLOP/s | GB/s |")
+        print("|---|---|---|---:|---:|---:|---:|")
+        for t in top:
+            op = t["op"] + (f" (fused: {t['fused']})" if t["fused"] else "")
+            print(f"| {t['node']} | {op} | {t['kernel']} | {t['ms']:.3f} | {100 * t['share']:.1f}% |"
+                  f" {t['gflops']:.1f} | {t['gbps']:.1f} |")
 
 
 def fmt_ms(r: dict) -> str:
@@ -283,6 +314,8 @@ def main() -> int:
     ap.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "bench_models"),
                     help="the bench_models binary (make build/bench/bench_models)")
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch eager")
+    ap.add_argument("--top", type=int, default=5,
+                    help="print swiftcnn's N slowest nodes per model (bench_models --profile N; 0: none)")
     ap.add_argument("--json", help="also write every measurement to this file")
     ap.add_argument("--worker", choices=["ort", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -359,6 +392,7 @@ def main() -> int:
           + ", ".join(f"{r['model']} base {r['ort']['rss_base_mib']:.0f} MiB" for r in results[:1]
                       if 'rss_base_mib' in r['ort']) + ").")
     print(f"Wall time {time.time() - start:.0f} s; load average at end {os.getloadavg()[0]:.2f}.")
+    print_top_nodes(results, args.top)
     if args.json:
         with open(args.json, "w") as f:  # noqa: PTH123
             json.dump({"batch": args.batch, "threads": args.threads, "runs": args.runs, "results": results}, f, indent=1)

@@ -106,7 +106,9 @@ OPTIMIZERS = {"O0": (0, "SGD"), "O1": (1, "Adam on the same model"), "O2": (2, "
 # Picture fixtures 0..1 (see the template).
 PICTURES = {"P0": (0, "a 40 x 30 picture"), "P1": (1, "a 1 x 1 picture")}
 HANDLE_DEFAULTS = {"scnn_tensor": "NCHW", "scnn_model": "M0", "scnn_optimizer": "O0", "scnn_picture": "P0",
-                   "scnn_index": "I0"}
+                   "scnn_index": "I0", "scnn_profile": "F0"}
+# Per-layer profile fixtures 0..1 (see the template).
+PROFILES = {"F0": (0, "a profile of lenet5"), "F1": (1, "a profile of lenet5_original")}
 # Retrieval index fixtures 0..2 (see the template).
 INDEXES = {"I0": (0, "a cosine index of 6 vectors of 4"), "I1": (1, "an L2 index of 6 vectors of 4"),
            "I2": (2, "an empty cosine index of dimension 3")}
@@ -760,6 +762,8 @@ def handle_expr(detail, name, fresh):
         return "fx_picture%s(%d)" % ("_fresh" if fresh else "", PICTURES[name][0])
     if detail == "scnn_index":
         return "fx_index%s(%d)" % ("_fresh" if fresh else "", INDEXES[name][0])
+    if detail == "scnn_profile":
+        return "fx_profile%s(%d)" % ("_fresh" if fresh else "", PROFILES[name][0])
     return "NULL"
 
 
@@ -774,6 +778,8 @@ def handle_desc(detail, name):
         return PICTURES[name][1]
     if detail == "scnn_index":
         return INDEXES[name][1]
+    if detail == "scnn_profile":
+        return PROFILES[name][1]
     return name
 
 
@@ -792,7 +798,7 @@ def plan_slot(h, f, s, base, hints):
         V.append(Variant("%s = NULL" % n, ["%s = NULL;" % a]))
         others = {"scnn_tensor": VARIANT_TENSORS, "scnn_model": ["M1", "M2", "M3"], "scnn_optimizer": ["O1", "O2"],
                   "scnn_picture": ["P1"],
-                  "scnn_index": ["I1", "I2"]}
+                  "scnn_index": ["I1", "I2"], "scnn_profile": ["F1"]}
         for o in others.get(detail, []):
             if o == base:
                 continue

@@ -4,7 +4,8 @@ import CSwiftCNNTypes
 // MARK: - Threads
 
 /// Sets how many threads the library's kernels use, the calling thread included
-/// (default: the number of online CPUs). 0 restores the default; 1 runs everything on the
+/// (default: scnn_default_num_threads -- SCNN_NUM_THREADS, else the CPUs this process may
+/// run on). 0 restores the default; 1 runs everything on the
 /// calling thread and starts no threads. Values above 256 are clamped to 256.
 /// The worker threads are created once, lazily, on the first call that needs them, and
 /// live for the process. Results are bitwise identical for every thread count.
@@ -16,7 +17,7 @@ public func scnnSetNumThreads(_ count: Int32) -> scnn_status {
     guarded {
         guard count >= 0 else {
             throw SwiftCNNError.invalidArgument(
-                "scnn_set_num_threads: the thread count must be >= 0 (0 = the number of CPUs); got \(count)")
+                "scnn_set_num_threads: the thread count must be >= 0 (0 = the default); got \(count)")
         }
         Threading.numThreads = count == 0 ? Threading.defaultThreadCount : Int(count)
     }

@@ -101,6 +101,30 @@ typedef struct scnn_detection {
     float score;   /**< class probability */
     int32_t label; /**< class index */
 } scnn_detection;
+/**
+ * A per-layer profile of one model's forward pass (scnn_model_profile): per graph node
+ * the kernel, median time, share, MACs, FLOP/s, bytes moved. Freed by scnn_profile_free;
+ * never changed after it is made (any number of threads may read it at once).
+ */
+typedef struct scnn_profile scnn_profile;
+/**
+ * One node of an scnn_profile (filled by scnn_profile_entry). The strings belong to the profile and
+ * stay valid until scnn_profile_free.
+ */
+typedef struct scnn_profile_node {
+    const char *node;   /**< module path, e.g. "layer1.0.conv1" ("(output)": the final copy) */
+    const char *op;     /**< layer type, e.g. "Conv2d", "Linear", "Add+ReLU" */
+    const char *kernel; /**< kernel: winograd, small, byPositions, gemv, gemm, depthwise, linear, maxpool, concat, copy, ... ("+" joins several) */
+    const char *fused;  /**< layers computed in its kernel, comma-separated ("bn,relu"); "" for none */
+    int64_t steps;      /**< plan steps that make up the node */
+    double ms;          /**< median milliseconds over the runs */
+    double share;       /**< ms over the sum of every node's median (0 to 1) */
+    int64_t macs;       /**< multiply-accumulates for the whole batch (0 for activations, pooling, copies) */
+    int64_t flops;      /**< 2 * macs */
+    double gflops;      /**< GFLOP/s at the median time (0 without FLOPs) */
+    int64_t bytes;      /**< bytes moved, float32: inputs, outputs and weights read */
+    double gbps;        /**< GB/s (1e9 bytes) at the median time */
+} scnn_profile_node;
 /* PUBLIC END */
 
 struct scnn_tensor { char opaque_; };
@@ -108,5 +132,6 @@ struct scnn_model { char opaque_; };
 struct scnn_optimizer { char opaque_; };
 struct scnn_picture { char opaque_; };
 struct scnn_index { char opaque_; };
+struct scnn_profile { char opaque_; };
 
 #endif

@@ -79,9 +79,19 @@ final class ForwardPlan: @unchecked Sendable {
         var offset: Int
     }
 
+    /// Where a step comes from, for the profiler (Profile.swift): the graph node's path, its
+    /// op, and the layers fused into it (a conv's batch norm, ReLU, residual add).
+    struct StepInfo {
+        var path: String
+        var op: String
+        var fused: [String]
+    }
+
     let inputShape: [Int]
     let outputShape: [Int]
     let steps: [Step]
+    /// Per step (same indices as ``steps``): where it comes from.
+    let stepInfo: [StepInfo]
     /// Per value: its location and shape.
     let locations: [Location]
     let shapes: [[Int]]
@@ -106,13 +116,14 @@ final class ForwardPlan: @unchecked Sendable {
             guard b.values[result].count == b.values[Builder.output].count else {
                 throw SwiftCNNError(.internal, "\(model.name): the plan's result has shape \(Tensor.describe(b.values[result].shape)), not \(Tensor.describe(outputShape))")
             }
-            b.steps.append(.copy(x: result, y: Builder.output, count: b.values[result].count))
+            b.add(.copy(x: result, y: Builder.output, count: b.values[result].count), path: "", op: "Copy")
         }
         let (locations, arena, placement) = try b.place()
         self.placement = placement
         self.inputShape = inputShape
         self.outputShape = outputShape
         steps = b.steps
+        stepInfo = b.stepInfo
         self.locations = locations
         shapes = b.values.map(\.shape)
         arenaCount = arena
@@ -235,6 +246,14 @@ extension ForwardPlan {
         /// Floats per buffer (0 and 1: the input and output tensors, not in the arena).
         var bufferCounts: [Int] = []
         var steps: [Step] = []
+        var stepInfo: [StepInfo] = []
+
+        /// Appends a step made for the node at `path` (an `op` such as "Conv2d"; `fused`: the
+        /// layers it also computes). Every step goes through here.
+        mutating func add(_ step: Step, path: String, op: String, fused: [String] = []) {
+            steps.append(step)
+            stepInfo.append(StepInfo(path: path, op: op, fused: fused))
+        }
 
         init(model: Model, inputShape: [Int], outputShape: [Int]) throws {
             self.model = model
@@ -294,7 +313,7 @@ extension ForwardPlan {
                 default: f = .scaledTanh
                 }
                 let y = owned ? x : try newValue(xs, dest: destination(dest))
-                steps.append(.unary(f, x: x, y: y, count: values[x].count))
+                add(.unary(f, x: x, y: y, count: values[x].count), path: path, op: layer.typeName)
                 return y
             case .dropout:
                 return x
@@ -309,33 +328,34 @@ extension ForwardPlan {
                 // Any rank: [N, …, in] is [N·…, in] rows, so rank 2 is unchanged.
                 let rows = try Checked.product(Array(xs.dropLast()), "\(path): linear rows")
                 let y = try newValue(Array(xs.dropLast()) + [o], dest: destination(dest))
-                steps.append(.linear(weight: w, bias: b, LinearGeometry(batch: rows, inFeatures: inFeatures, outFeatures: o), x: x, y: y))
+                add(.linear(weight: w, bias: b, LinearGeometry(batch: rows, inFeatures: inFeatures, outFeatures: o), x: x, y: y),
+                    path: path, op: layer.typeName)
                 return y
             case .layerNorm(let axis, let eps, let hasBias, _):
                 let w = try model.weight(path, "weight")
                 let b = hasBias ? try model.weight(path, "bias") : nil
                 let geo = try layerNormGeometry(xs, axis: axis, weight: w, bias: b, eps: eps, path)
                 let y = owned ? x : try newValue(xs, dest: destination(dest))
-                steps.append(.layerNorm(weight: w, bias: b, rows: geo.rows, size: geo.size, eps: eps, x: x, y: y))
+                add(.layerNorm(weight: w, bias: b, rows: geo.rows, size: geo.size, eps: eps, x: x, y: y), path: path, op: layer.typeName)
                 return y
             case .maxPool2d(let p), .avgPool2d(let p):
                 let isMax: Bool
                 if case .maxPool2d = layer { isMax = true } else { isMax = false }
                 let g = try pool2dGeometry(try Builder.shapeOnly(xs), p.options, op: isMax ? "maxPool2d" : "avgPool2d")
                 let y = try newValue([xs[0], xs[1], g.outHeight, g.outWidth], dest: destination(dest))
-                steps.append(isMax ? .maxPool(g, x: x, y: y) : .avgPool(g, x: x, y: y))
+                add(isMax ? .maxPool(g, x: x, y: y) : .avgPool(g, x: x, y: y), path: path, op: layer.typeName)
                 return y
             case .adaptiveAvgPool2d(let s):
                 guard xs.count == 4 else { throw SwiftCNNError(.internal, "\(path): adaptive pool input \(Tensor.describe(xs))") }
                 let g = Pool2DGeometry(planes: xs[0] * xs[1], inHeight: xs[2], inWidth: xs[3], outHeight: s.h, outWidth: s.w,
                                        kernel: Size2D(1), stride: Size2D(1), padding: Size2D(0), countIncludePad: false)
                 let y = try newValue([xs[0], xs[1], s.h, s.w], dest: destination(dest))
-                steps.append(.adaptiveAvgPool(g, x: x, y: y))
+                add(.adaptiveAvgPool(g, x: x, y: y), path: path, op: layer.typeName)
                 return y
             case .localResponseNorm(let size, let alpha, let beta, let k):
                 let g = ChannelGeometry(batch: xs[0], channels: xs[1], spatial: xs.dropFirst(2).reduce(1, *))
                 let y = try newValue(xs, dest: destination(dest))
-                steps.append(.lrn(g, LRNParameters(size: size, alpha: alpha, beta: beta, k: k), x: x, y: y))
+                add(.lrn(g, LRNParameters(size: size, alpha: alpha, beta: beta, k: k), x: x, y: y), path: path, op: layer.typeName)
                 return y
             case .sequential(let children):
                 return try compileSequence(children[...], path: path, x: x, owned: owned, residual: nil, dest: dest)
@@ -395,7 +415,7 @@ extension ForwardPlan {
             let xs = values[x].shape
             let st = try walker.walk(layer, name: path, FlowState(shape: Array(xs.dropFirst()), rf: nil, jump: Size2D(1)))
             let y = try newValue([xs[0]] + st.shape, dest: destination(dest))
-            steps.append(.layer(f, x: x, y: y))
+            add(.layer(f, x: x, y: y), path: path, op: layer.typeName)
             return y
         }
 
@@ -442,13 +462,13 @@ extension ForwardPlan {
             if let residual {
                 let out = owned ? y : try newValue(values[y].shape, dest: destination(dest))
                 if residualReLU {
-                    steps.append(.addReLU(a: y, b: residual, y: out, count: values[y].count))
+                    add(.addReLU(a: y, b: residual, y: out, count: values[y].count), path: path, op: "Add+ReLU")
                 } else {
                     guard values[y].shape == values[residual].shape else {
                         throw SwiftCNNError(.internal, "\(path): residual \(Tensor.describe(values[residual].shape)) and \(Tensor.describe(values[y].shape))")
                     }
                     let shape = values[y].shape
-                    steps.append(.binary(.add, BroadcastGeometry(a: shape, b: shape, output: shape), a: y, b: residual, y: out))
+                    add(.binary(.add, BroadcastGeometry(a: shape, b: shape, output: shape), a: y, b: residual, y: out), path: path, op: "Add")
                 }
                 return out
             }
@@ -476,7 +496,13 @@ extension ForwardPlan {
             let y = try newValue(shape, dest: destination(dest))
             let scratchCount = try conv.scratchCount(g)
             let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
-            steps.append(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, op: op, scratch: scratch))
+            var fused: [String] = []
+            if bn != nil { fused.append("bn") }
+            if residual != nil { fused.append("add") }
+            if relu { fused.append("relu") }
+            if let op { fused.append(op.typeName) }
+            add(.conv(conv, g, x: x, y: y, residual: residual, relu: relu, op: op, scratch: scratch),
+                path: path, op: "Conv2d", fused: fused)
             return y
         }
 
@@ -581,7 +607,7 @@ extension ForwardPlan {
                 let (sa, sb) = (values[xs[0]].shape, values[xs[1]].shape)
                 let shape = try broadcastShape(sa, sb)
                 let y = try newValue(shape, dest: nil)
-                steps.append(.binary(op, BroadcastGeometry(a: sa, b: sb, output: shape), a: xs[0], b: xs[1], y: y))
+                add(.binary(op, BroadcastGeometry(a: sa, b: sb, output: shape), a: xs[0], b: xs[1], y: y), path: path, op: layer.typeName)
                 return [y]
             case .concatInputs(let axis):
                 guard let first = xs.first else { throw SwiftCNNError.invalidArgument("\(path): concat needs an input") }
@@ -604,7 +630,7 @@ extension ForwardPlan {
                         moved.insert(b)
                         relocate(buffer: b, to: values[out].buffer, offset: values[out].offset + offset * inner)
                     } else {
-                        steps.append(.concatPart(x: x, axisSize: size, axisOffset: offset, geometry, y: out))
+                        add(.concatPart(x: x, axisSize: size, axisOffset: offset, geometry, y: out), path: path, op: layer.typeName)
                     }
                     offset += size
                 }
@@ -618,7 +644,8 @@ extension ForwardPlan {
                 let y = try newValue([sx[0], sx[1], sr[2], sr[3]], dest: nil)
                 // The plan is per input shape, so the size is fixed here; the reference is not read.
                 let size = Size2D(sr[2], sr[3])
-                steps.append(.general({ [try upsample2d($0[0], outputSize: size, scales: nil, mode: mode)] }, xs: [xs[0]], ys: [y]))
+                add(.general({ [try upsample2d($0[0], outputSize: size, scales: nil, mode: mode)] }, xs: [xs[0]], ys: [y]),
+                    path: path, op: layer.typeName)
                 return [y]
             case .split(let axis, let sizes):
                 guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): split takes 1 input") }
@@ -630,7 +657,7 @@ extension ForwardPlan {
                     shape[a] = size
                     return try newValue(shape, dest: nil)
                 }
-                steps.append(.general({ try split($0[0], axis: axis, sizes: sizes) }, xs: xs, ys: ys))
+                add(.general({ try split($0[0], axis: axis, sizes: sizes) }, xs: xs, ys: ys), path: path, op: layer.typeName)
                 return ys
             case .constant(let shape):
                 guard xs.isEmpty else {
@@ -641,7 +668,7 @@ extension ForwardPlan {
                     throw SwiftCNNError(.internal, "\(path): constant \(Tensor.describe(c.shape)), expected \(Tensor.describe(shape))")
                 }
                 let y = try newValue([values[Builder.input].shape[0]] + shape, dest: nil)
-                steps.append(.broadcastConstant(c, y: y))
+                add(.broadcastConstant(c, y: y), path: path, op: layer.typeName)
                 return [y]
             default:
                 guard xs.count == 1 else { throw SwiftCNNError.invalidArgument("\(path): \(layer.typeName) takes 1 input") }
@@ -707,7 +734,7 @@ extension ForwardPlan {
                 if let slot, rv.buffer == values[slot].buffer && rv.offset == values[slot].offset {
                     // Written in place.
                 } else {
-                    steps.append(.concatPart(x: r, axisSize: shape[1], axisOffset: c0, g, y: out))
+                    add(.concatPart(x: r, axisSize: shape[1], axisOffset: c0, g, y: out), path: path, op: "Concat")
                 }
                 c0 += shape[1]
             }

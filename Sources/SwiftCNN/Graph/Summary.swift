@@ -42,6 +42,20 @@ public struct ModelSummary {
     /// Σ of the rows' MACs (per example).
     public var totalMACs: Int
 
+    /// A row's time in a profile (``Model/summary(profile:)``).
+    public struct Timing: Equatable, Sendable {
+        /// The kernel that ran the row's node.
+        public var kernel: String
+        /// Median milliseconds.
+        public var milliseconds: Double
+        /// Share of the profile's total, 0 to 1.
+        public var share: Double
+    }
+
+    /// Per row name, its time from a profile; when set, ``text`` adds "Kernel", "ms" and
+    /// "Share" columns ("-" for rows without a node of their own). Nil by default.
+    public var timings: [String: Timing]? = nil
+
     /// The summary of `architecture` for `inputShape` (default: nominal, batch 1); the
     /// input shape is validated like ``Model/forward(_:)``'s.
     public init(_ architecture: Architecture, inputShape: [Int]? = nil) throws {
@@ -59,17 +73,26 @@ public struct ModelSummary {
 
     /// The table as text.
     public var text: String {
-        let header = ["Layer (type)", "Output shape", "Param #", "MACs", "Receptive field"]
+        var header = ["Layer (type)", "Output shape", "Param #", "MACs", "Receptive field"]
+        if timings != nil { header += ["Kernel", "ms", "Share"] }
         var cells: [[String]] = rows.map { r in
             let rf: String
             if let f = r.receptiveField { rf = f.h == f.w ? "\(f.h)" : "\(f.h)×\(f.w)" } else { rf = "all" }
-            return ["\(r.name) (\(r.type))", Tensor.describe(r.outputShape), ModelSummary.grouped(r.parameters),
-                    ModelSummary.grouped(r.macs), rf]
+            var row = ["\(r.name) (\(r.type))", Tensor.describe(r.outputShape), ModelSummary.grouped(r.parameters),
+                       ModelSummary.grouped(r.macs), rf]
+            if let timings {
+                if let t = timings[r.name] {
+                    row += [t.kernel, ModelProfile.fixed(t.milliseconds, 3), ModelProfile.fixed(t.share * 100, 1) + "%"]
+                } else {
+                    row += ["-", "-", "-"]
+                }
+            }
+            return row
         }
         cells.insert(header, at: 0)
         var widths = [Int](repeating: 0, count: header.count)
         for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
-        let rightAligned: Set<Int> = [2, 3, 4]
+        let rightAligned: Set<Int> = [2, 3, 4, 6, 7]
         func line(_ row: [String]) -> String {
             var s = ""
             for (i, c) in row.enumerated() {
@@ -89,6 +112,10 @@ public struct ModelSummary {
         out += String(repeating: "=", count: total) + "\n"
         out += "Total params: \(ModelSummary.grouped(totalParameters))\n"
         out += "Total MACs per example: \(ModelSummary.grouped(totalMACs))\n"
+        if let timings {
+            let ms = timings.values.reduce(0) { $0 + $1.milliseconds }
+            out += "Profiled time (Σ node medians): \(ModelProfile.fixed(ms, 3)) ms\n"
+        }
         return out
     }
 

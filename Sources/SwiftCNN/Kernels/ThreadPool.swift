@@ -26,16 +26,20 @@ import Synchronization
 ///   do not pay a futex wake-up and a sleep each (about 12 µs per call when every call
 ///   woke its workers).
 public enum Threading {
-    /// Number of threads kernels use (the caller included), >= 1. Default: the number of
-    /// online CPUs. Setting waits for a running parallel call to finish; set it before
+    /// Number of threads kernels use (the caller included), >= 1. Default:
+    /// ``defaultThreadCount``. Setting waits for a running parallel call to finish; set it before
     /// work or between calls. Values above ``maxThreads`` are clamped.
     public static var numThreads: Int {
         get { ThreadPool.shared.threadCount }
         set { ThreadPool.shared.setThreadCount(newValue) }
     }
 
-    /// The default thread count: the number of online CPUs (at least 1).
-    public static var defaultThreadCount: Int { ThreadPool.onlineCPUs }
+    /// The default thread count: `SCNN_NUM_THREADS` when it holds a positive integer (at
+    /// most ``maxThreads``), else the CPUs this process may run on — its affinity mask
+    /// (sched_getaffinity), lowered to the cgroup CPU quota rounded up (cgroup v2
+    /// `cpu.max`, v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`, the tightest of the process's
+    /// cgroup and its ancestors) — at least 1. Read once, when the library first needs it.
+    public static var defaultThreadCount: Int { ThreadPool.defaultCount }
 
     /// The largest accepted thread count.
     public static let maxThreads = 256
@@ -62,6 +66,11 @@ final class ThreadPool: @unchecked Sendable {
         return n >= 1 ? min(n, Threading.maxThreads) : 1
     }()
 
+    /// ``Threading/defaultThreadCount``, computed once.
+    static let defaultCount: Int = CPUQuota.defaultThreads(
+        override: CPUQuota.threadOverride(CPUQuota.environment("SCNN_NUM_THREADS")),
+        affinity: CPUQuota.affinityCount() ?? onlineCPUs, quota: CPUQuota.cgroupQuota())
+
     /// Serializes parallel calls (and thread-count changes) from different host threads.
     private let callLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Guards the fields below and the two condition variables.
@@ -87,7 +96,7 @@ final class ThreadPool: @unchecked Sendable {
     private var callerSleeps = false
 
     private init() {
-        desired = ThreadPool.onlineCPUs
+        desired = ThreadPool.defaultCount
         pthread_mutex_init(callLock, nil)
         pthread_mutex_init(lock, nil)
         pthread_cond_init(workReady, nil)
@@ -251,5 +260,157 @@ private final class WorkerContext {
         self.pool = pool
         self.index = index
         self.generation = generation
+    }
+}
+
+/// How many CPUs the process may use: the pieces of ``Threading/defaultThreadCount``. The
+/// parsers are pure functions of the files' contents (tested on samples); the readers
+/// return nil for anything missing or unparsable.
+enum CPUQuota {
+    /// The default thread count: the override when given, else the affinity count lowered
+    /// to the quota; clamped to 1…``Threading/maxThreads``.
+    static func defaultThreads(override: Int?, affinity: Int, quota: Int?) -> Int {
+        let n = override ?? min(affinity, quota ?? Int.max)
+        return max(1, min(n, Threading.maxThreads))
+    }
+
+    /// `SCNN_NUM_THREADS`'s value as a thread count: a positive decimal integer (spaces
+    /// around it allowed); nil for anything else (unset, empty, 0, negative, junk, overflow).
+    static func threadOverride(_ value: String?) -> Int? {
+        guard let v = value?.trimmingSpaces, !v.isEmpty, v.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let n = Int(v), n >= 1 else { return nil }
+        return n
+    }
+
+    /// CPUs allowed by a cgroup v2 `cpu.max` file ("quota period", or "max period" for no
+    /// limit): ⌈quota / period⌉, at least 1; nil for no limit or unparsable text.
+    static func parseCPUMax(_ text: String) -> Int? {
+        let parts = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        guard parts.count >= 1, parts[0] != "max", let quota = Int(parts[0]) else { return nil }
+        let period = parts.count >= 2 ? Int(parts[1]) : 100_000
+        return ceilQuota(quota, period)
+    }
+
+    /// CPUs allowed by cgroup v1's `cpu.cfs_quota_us` and `cpu.cfs_period_us`: ⌈quota /
+    /// period⌉, at least 1; nil when the quota is -1 (no limit) or either is unparsable.
+    static func parseCFS(quota: String, period: String) -> Int? {
+        guard let q = Int(quota.trimmingSpaces), let p = Int(period.trimmingSpaces) else { return nil }
+        return ceilQuota(q, p)
+    }
+
+    private static func ceilQuota(_ quota: Int, _ period: Int?) -> Int? {
+        guard quota > 0, let period, period > 0 else { return nil }
+        return max(1, quota / period + (quota % period == 0 ? 0 : 1))
+    }
+
+    /// The process's cgroup paths from /proc/self/cgroup's text: the v2 path (the "0::"
+    /// line) and the v1 path of the hierarchy holding the `cpu` controller.
+    static func parseProcCgroup(_ text: String) -> (v2: String?, v1cpu: String?) {
+        var v2: String? = nil, v1: String? = nil
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            if fields[0] == "0" && fields[1].isEmpty {
+                v2 = String(fields[2])
+            } else if fields[1].split(separator: ",").contains("cpu") {
+                v1 = String(fields[2])
+            }
+        }
+        return (v2, v1)
+    }
+
+    /// `path` and its ancestors up to "/" ("/a/b" → ["/a/b", "/a", "/"]).
+    static func ancestors(_ path: String) -> [String] {
+        var out: [String] = []
+        var parts = path.split(separator: "/").map(String.init)
+        while true {
+            out.append("/" + parts.joined(separator: "/"))
+            if parts.isEmpty { break }
+            parts.removeLast()
+        }
+        return out
+    }
+
+    /// The tightest CPU quota of this process's cgroups (and their ancestors), in CPUs; nil
+    /// when there is none or nothing could be read.
+    static func cgroupQuota() -> Int? {
+        guard let text = readSmallFile("/proc/self/cgroup") else { return nil }
+        let (v2, v1) = parseProcCgroup(text)
+        var best: Int? = nil
+        func take(_ q: Int?) { if let q { best = min(best ?? q, q) } }
+        if let v2 {
+            // In a container the listed path may be outside its view: the mount root counts too.
+            for dir in ancestors(v2) + ["/"] {
+                if let t = readSmallFile("/sys/fs/cgroup" + (dir == "/" ? "" : dir) + "/cpu.max") { take(parseCPUMax(t)) }
+            }
+        }
+        if let v1 {
+            for mount in ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu"] {
+                for dir in ancestors(v1) + ["/"] {
+                    let base = mount + (dir == "/" ? "" : dir)
+                    if let q = readSmallFile(base + "/cpu.cfs_quota_us"), let p = readSmallFile(base + "/cpu.cfs_period_us") {
+                        take(parseCFS(quota: q, period: p))
+                    }
+                }
+            }
+        }
+        return best
+    }
+
+    /// CPUs in this process's affinity mask (what sched_getaffinity gives, read from
+    /// /proc/self/status's `Cpus_allowed_list`); nil when it cannot be read.
+    static func affinityCount() -> Int? {
+        guard let text = readSmallFile("/proc/self/status") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("Cpus_allowed_list:") {
+            return parseCPUList(String(line.dropFirst("Cpus_allowed_list:".count)))
+        }
+        return nil
+    }
+
+    /// The number of CPUs in a Linux CPU list such as "0-3,8,10-11" (7); nil when empty
+    /// or unparsable.
+    static func parseCPUList(_ text: String) -> Int? {
+        let t = text.trimmingSpaces
+        guard !t.isEmpty else { return nil }
+        var n = 0
+        for part in t.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard ends.count == 1 || ends.count == 2, let a = Int(ends[0]), a >= 0 else { return nil }
+            let b = ends.count == 2 ? Int(ends[1]) : a
+            guard let b, b >= a, b - a < 1 << 20 else { return nil }
+            n += b - a + 1
+            guard n < 1 << 30 else { return nil }
+        }
+        return n >= 1 ? n : nil
+    }
+
+    /// An environment variable's value, nil when unset.
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// A small text file's contents (at most 64 KiB read), nil when it cannot be read.
+    static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 65536 {
+            let r = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            if r < 0 { return nil }
+            if r == 0 { break }
+            bytes += chunk[0..<r]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and newlines.
+    fileprivate var trimmingSpaces: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" }
+        guard let a = firstIndex(where: { !isSpace($0) }), let b = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[a...b])
     }
 }

@@ -84,6 +84,7 @@ __all__ = [
     "conv2d_macs", "linear_macs",
     "set_reference_kernels", "reference_kernels", "set_num_threads", "get_num_threads", "imagenet_classes",
     "coco_classes",
+    "default_num_threads", "profile",
     "read_safetensors", "write_safetensors",
     "image", "filters", "models", "optim", "datasets",
     "viz",
@@ -401,14 +402,22 @@ def reference_kernels() -> bool:
 
 def set_num_threads(n: int) -> None:
     """Threads the library's kernels use, the calling thread included; 0 restores the
-    default (the number of CPUs), 1 starts no threads. Results do not depend on it. Set it
-    before work or between calls."""
+    default (:func:`default_num_threads`), 1 starts no threads. Results do not depend on
+    it. Set it before work or between calls."""
     _c.set_num_threads(as_int(n, "n"))
 
 
 def get_num_threads() -> int:
     """Threads the library's kernels use (see :func:`set_num_threads`)."""
     return _c.get_num_threads()
+
+
+def default_num_threads() -> int:
+    """The thread count the library starts with: the environment variable
+    ``SCNN_NUM_THREADS`` when it holds a positive integer, else the CPUs this process may
+    run on (its affinity mask, e.g. from ``taskset``, lowered to the cgroup CPU quota
+    rounded up), at least 1 and at most 256. Read once, when the library starts."""
+    return _c.default_num_threads()
 
 
 # ---- labels ------------------------------------------------------------------------------
@@ -459,3 +468,4 @@ from . import datasets, filters, image, models, nn, optim  # noqa: E402  (submod
 from . import viz  # noqa: E402  (pictures of filters, activations, receptive fields, boxes, label maps)
 from .models import Model, load  # noqa: E402
 from . import retrieval  # noqa: E402  (swiftcnn.retrieval: Index, precision_at_k)
+from . import profile  # noqa: E402  (swiftcnn.profile: Profile, ProfileRow from Model.profile)

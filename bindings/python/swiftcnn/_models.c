@@ -403,6 +403,137 @@ static PyObject *model_summary(ModelObject *self, PyObject *obj)
     return result;
 }
 
+/* ---- per-layer profiler ---- */
+
+/* The capsule name of an scnn_profile (freed with the capsule). */
+#define PROFILE_CAPSULE "swiftcnn._profile"
+
+static void profile_capsule_free(PyObject *capsule)
+{
+    scnn_profile_free((scnn_profile *)PyCapsule_GetPointer(capsule, PROFILE_CAPSULE));
+}
+
+/* The scnn_profile in a capsule made by _profile, or NULL with TypeError. */
+static scnn_profile *profile_from_capsule(PyObject *capsule)
+{
+    if (!PyCapsule_IsValid(capsule, PROFILE_CAPSULE)) {
+        PyErr_SetString(PyExc_TypeError, "profile: expected a profile made by Model.profile");
+        return NULL;
+    }
+    return (scnn_profile *)PyCapsule_GetPointer(capsule, PROFILE_CAPSULE);
+}
+
+/* _profile(x, runs, warmup) -> (capsule, total_ms, [(node, op, kernel, fused, steps, ms,
+   share, macs, flops, gflops, bytes, gbps), ...]): scnn_model_profile. */
+static PyObject *model_profile(ModelObject *self, PyObject *args)
+{
+    PyObject *x, *capsule = NULL, *rows = NULL, *result = NULL;
+    long long runs, warmup;
+    Py_buffer view;
+    int64_t shape[PyBUF_MAX_NDIM + 1];
+    scnn_profile *profile = NULL;
+    scnn_status st;
+    int64_t i, count;
+    int d;
+
+    if (!PyArg_ParseTuple(args, "OLL", &x, &runs, &warmup))
+        return NULL;
+    if (!check_model(self))
+        return NULL;
+    if (!float_buffer(x, "input", &view))
+        return NULL;
+    for (d = 0; d < view.ndim; d++)
+        shape[d] = (int64_t)view.shape[d];
+    shape[view.ndim] = 0;
+    if (!begin_read(self)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_profile(self->model, (const float *)view.buf, shape, (int32_t)view.ndim, (int64_t)runs,
+                            (int64_t)warmup, &profile);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    PyBuffer_Release(&view);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    capsule = PyCapsule_New(profile, PROFILE_CAPSULE, profile_capsule_free);
+    if (capsule == NULL) {
+        scnn_profile_free(profile);
+        return NULL;
+    }
+    count = scnn_profile_count(profile);
+    rows = PyList_New((Py_ssize_t)count);
+    if (rows == NULL)
+        goto done;
+    for (i = 0; i < count; i++) {
+        scnn_profile_node e;
+        PyObject *row;
+        st = scnn_profile_entry(profile, i, &e);
+        if (st != SCNN_STATUS_OK) {
+            raise_status(st, NULL);
+            goto done;
+        }
+        row = Py_BuildValue("(ssssLddLLdLd)", e.node, e.op, e.kernel, e.fused, (long long)e.steps, e.ms, e.share,
+                            (long long)e.macs, (long long)e.flops, e.gflops, (long long)e.bytes, e.gbps);
+        if (row == NULL)
+            goto done;
+        PyList_SET_ITEM(rows, (Py_ssize_t)i, row);
+    }
+    result = Py_BuildValue("(OdO)", capsule, scnn_profile_total_ms(profile), rows);
+done:
+    Py_XDECREF(rows);
+    Py_DECREF(capsule);
+    return result;
+}
+
+/* _profile_text(capsule, limit) -> str: scnn_profile_text. */
+static PyObject *model_profile_text(ModelObject *self, PyObject *args)
+{
+    PyObject *capsule, *result;
+    long long limit;
+    scnn_profile *profile;
+    char *text = NULL;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OL", &capsule, &limit))
+        return NULL;
+    if ((profile = profile_from_capsule(capsule)) == NULL)
+        return NULL;
+    st = scnn_profile_text(profile, (int64_t)limit, &text);
+    if (st != SCNN_STATUS_OK)
+        return raise_status(st, NULL);
+    result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+    scnn_string_free(text);
+    return result;
+}
+
+/* _summary_profiled(capsule) -> str: scnn_model_summary_profiled. */
+static PyObject *model_summary_profiled(ModelObject *self, PyObject *capsule)
+{
+    scnn_profile *profile;
+    char *text = NULL;
+    PyObject *result;
+    scnn_status st;
+    if (!check_model(self))
+        return NULL;
+    if ((profile = profile_from_capsule(capsule)) == NULL)
+        return NULL;
+    if (!begin_read(self))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_model_summary_profiled(self->model, profile, &text);
+    Py_END_ALLOW_THREADS
+    end_read(self);
+    if (st != SCNN_STATUS_OK) {
+        scnn_string_free(text);
+        return raise_status(st, NULL);
+    }
+    result = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+    scnn_string_free(text);
+    return result;
+}
+
 /* A model query that takes an optional [N, C, H, W] shape and writes one int64. */
 typedef scnn_status (*shape_query)(scnn_model const *, int64_t const *, int64_t *);
 
@@ -886,6 +1017,11 @@ static PyMethodDef model_methods[] = {
     {"_load", (PyCFunction)model_load, METH_O, "_load(path): scnn_model_load."},
     {"_save", (PyCFunction)model_save, METH_O, "_save(path): scnn_model_save."},
     {"_summary", (PyCFunction)model_summary, METH_O, "_summary(input_shape|None) -> str: scnn_model_summary."},
+    {"_profile", (PyCFunction)model_profile, METH_VARARGS,
+     "_profile(x, runs, warmup) -> (capsule, total_ms, rows): scnn_model_profile."},
+    {"_profile_text", (PyCFunction)model_profile_text, METH_VARARGS, "_profile_text(capsule, limit) -> str: scnn_profile_text."},
+    {"_summary_profiled", (PyCFunction)model_summary_profiled, METH_O,
+     "_summary_profiled(capsule) -> str: scnn_model_summary_profiled."},
     {"_macs", (PyCFunction)model_macs, METH_O, "_macs(input_shape|None) -> int: scnn_model_macs (per example)."},
     {"_workspace_bytes", (PyCFunction)model_workspace_bytes, METH_O,
      "_workspace_bytes(input_shape|None) -> int: scnn_model_workspace_bytes."},

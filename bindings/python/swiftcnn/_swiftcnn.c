@@ -1290,6 +1290,13 @@ static PyObject *py_get_num_threads(PyObject *self, PyObject *args)
     return PyLong_FromLong((long)scnn_get_num_threads());
 }
 
+static PyObject *py_default_num_threads(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromLong((long)scnn_default_num_threads());
+}
+
 /* ---- module ---------------------------------------------------------------------------- */
 
 #define M_O(name, doc) {#name, (PyCFunction)py_##name, METH_O, doc}
@@ -1348,6 +1355,7 @@ static PyMethodDef methods[] = {
     M_V(filter_apply, "filter_apply(image, kernel, border)"),
     M_O(set_num_threads, "set_num_threads(n) -> None: scnn_set_num_threads (0 = the number of CPUs)."),
     M_N(get_num_threads, "get_num_threads() -> int: scnn_get_num_threads()."),
+    M_N(default_num_threads, "default_num_threads() -> int: scnn_default_num_threads()."),
     {NULL, NULL, 0, NULL},
 };
 

@@ -400,14 +400,47 @@ class Model(_c.Model):
         _c.segment_batch(self, a, labels, scores)
         return {"labels": labels.astype(np.int64), "scores": scores}
 
-    def summary(self, input_shape: Optional[Sequence[int]] = None) -> str:
+    def summary(self, input_shape: Optional[Sequence[int]] = None, profile: Any = None) -> str:
         """A Keras-like table: per layer its name, type, output shape, parameters,
         multiply-accumulates per example and receptive field, then the totals (the
         parameter total equals :attr:`num_parameters`). Returned as a string (print it).
 
         input_shape: ``(N, C, H, W)``; None: the design input ``input_shape``.
+        profile: a :class:`swiftcnn.profile.Profile` of this model (its input shape is
+        used), or True to profile a seeded random input of ``input_shape`` now (10 runs):
+        adds "Kernel", "ms" and "Share" columns ("-" for layers folded into another, like a
+        batch norm after a convolution). None or False: the plain table.
         """
-        return self._summary(None if input_shape is None else as_shape(input_shape, "input_shape"))
+        from .profile import Profile
+        if profile is None or profile is False:
+            return self._summary(None if input_shape is None else as_shape(input_shape, "input_shape"))
+        if profile is True:
+            shape = tuple(self.input_shape) if input_shape is None else as_shape(input_shape, "input_shape")
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            profile = self.profile(x)
+        elif not isinstance(profile, Profile):
+            raise TypeError(f"profile: expected a Profile, True or None, got {type(profile).__name__}")
+        elif input_shape is not None and tuple(as_shape(input_shape, "input_shape")) != profile.input_shape:
+            raise ValueError(f"input_shape {list(input_shape)} differs from the profile's {list(profile.input_shape)}")
+        return self._summary_profiled(profile._capsule)
+
+    def profile(self, x: Any, runs: int = 10, warmup: int = 2) -> Any:
+        """Where the forward pass of ``x`` spends its time, per layer: a
+        :class:`swiftcnn.profile.Profile` (print it for a table, slowest first). Runs the
+        compiled forward ``warmup`` times, then ``runs`` times with a clock around each step
+        (1 <= runs <= 100000, 0 <= warmup <= 100000); per node the kernel chosen, median ms,
+        share, MACs, GFLOP/s, bytes moved and GB/s. The same computation as ``model(x)``, at
+        the current thread count; the outputs are discarded. Errors as ``model(x)``."""
+        from .profile import Profile
+        runs = as_int(runs, "runs")
+        warmup = as_int(warmup, "warmup")
+        if not 1 <= runs <= 100000:
+            raise ValueError(f"profile: runs must be 1 to 100000; got {runs}")
+        if not 0 <= warmup <= 100000:
+            raise ValueError(f"profile: warmup must be 0 to 100000; got {warmup}")
+        a = self._as_input(x)
+        capsule, total_ms, rows = self._profile(a, runs, warmup)
+        return Profile(capsule, self, total_ms, rows, tuple(a.shape), _c.get_num_threads(), runs)
 
     def macs(self, input_shape: Optional[Sequence[int]] = None) -> int:
         """Multiply-accumulates per example (one image of the batch) of a forward pass: the
