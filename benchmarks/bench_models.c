@@ -415,9 +415,13 @@ static void print_profiles(const options *o, const result *rs, const char *const
                 printf("profile\t%s\t%lld\t%d\t%s\t%s\t%s\t%s\t%.4f\t%.4f\t%.2f\t%.2f\t%lld\n", names[c],
                        (long long)batches[c], k + 1, e->node, e->op, e->kernel, e->fused, e->ms, e->share, e->gflops,
                        e->gbps, (long long)e->bytes);
-            else
-                printf("| %s | %s%s%s%s | %s | %.3f | %.1f%% | %.1f | %.1f |\n", e->node, e->op, e->fused[0] ? " (fused: " : "",
-                       e->fused, e->fused[0] ? ")" : "", e->kernel, e->ms, e->share * 100, e->gflops, e->gbps);
+            else {
+                char gflops[32];
+                if (e->gflops > 0) snprintf(gflops, sizeof gflops, "%.1f", e->gflops);
+                else snprintf(gflops, sizeof gflops, "-");
+                printf("| %s | %s%s%s%s | %s | %.3f | %.1f%% | %s | %.1f |\n", e->node, e->op, e->fused[0] ? " (fused: " : "",
+                       e->fused, e->fused[0] ? ")" : "", e->kernel, e->ms, e->share * 100, gflops, e->gbps);
+            }
         }
     }
 }

@@ -291,8 +291,9 @@ def print_top_nodes(results: list, n: int) -> None:
         print("|---|---|---|---:|---:|---:|---:|")
         for t in top:
             op = t["op"] + (f" (fused: {t['fused']})" if t["fused"] else "")
+            gflops = f"{t['gflops']:.1f}" if t["gflops"] > 0 else "-"
             print(f"| {t['node']} | {op} | {t['kernel']} | {t['ms']:.3f} | {100 * t['share']:.1f}% |"
-                  f" {t['gflops']:.1f} | {t['gbps']:.1f} |")
+                  f" {gflops} | {t['gbps']:.1f} |")
 
 
 def fmt_ms(r: dict) -> str:

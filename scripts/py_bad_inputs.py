@@ -478,6 +478,7 @@ spec("reference_kernels", swiftcnn.reference_kernels)
 spec("set_num_threads", swiftcnn.set_num_threads, lambda: dict(n=1), dict(n="I"), call=_threads,
      invalid=dict(n=[-1]))
 spec("get_num_threads", swiftcnn.get_num_threads)
+spec("default_num_threads", swiftcnn.default_num_threads)
 spec("imagenet_classes", swiftcnn.imagenet_classes)
 spec("coco_classes", swiftcnn.coco_classes)
 spec("abi_version", swiftcnn.abi_version)
@@ -575,7 +576,13 @@ spec("Model.output_shape", models.Model.output_shape, lambda: dict(input_shape=(
 for _n in ("summary", "macs", "workspace_bytes"):
     spec(f"Model.{_n}", getattr(models.Model, _n), lambda: dict(input_shape=(2, 1, 32, 32)),
          dict(input_shape="SHAPE4?"), call=lambda a, _n=_n: getattr(lenet(), _n)(a["input_shape"]),
-         invalid=dict(input_shape=_SHAPE_INVALID), self_arg=True)
+         invalid=dict(input_shape=_SHAPE_INVALID), self_arg=True,
+         covered=("profile",) if _n == "summary" else ())  # summary(profile=...): bindings/python/tests/test_profile.py
+spec("Model.profile", models.Model.profile, lambda: dict(x=_X(), runs=2, warmup=0), dict(x="T", runs="I", warmup="I"),
+     # The times vary run to run: the sweep compares what is deterministic.
+     call=lambda a: [(r.node, r.op, r.kernel, r.fused, r.macs, r.bytes)
+                     for r in lenet().profile(a["x"], runs=a["runs"], warmup=a["warmup"])],
+     invalid=dict(runs=[0, -1, 100001, 2 ** 63], warmup=[-1, 100001, 2 ** 63]), self_arg=True)
 
 
 def _save_file(name="ok.safetensors", seed=7):
