@@ -70,14 +70,19 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_index_count": "Index.count", "scnn_index_dimension": "Index.dimension",
            "scnn_index_get_metric": "Index._metric", "scnn_index_search": "Index._search",
            "scnn_index_remove": "Index._remove", "scnn_index_reset": "Index.reset", "scnn_index_save": "Index._save",
-           "scnn_index_load": "Index._load", "scnn_model_embed": "_model_embed"}
+           "scnn_index_load": "Index._load", "scnn_model_embed": "_model_embed",
+           # per-layer profiler (swiftcnn/_models.c): _profile reads the entries into rows
+           "scnn_model_profile": "Model._profile", "scnn_profile_count": "Model._profile",
+           "scnn_profile_entry": "Model._profile", "scnn_profile_total_ms": "Model._profile",
+           "scnn_profile_text": "Model._profile_text", "scnn_model_summary_profiled": "Model._summary_profiled"}
 
 # C functions the extension uses as plumbing (wrapping arguments, exporting results,
 # reporting errors) rather than as calls of their own; results are zero-copy views, so
 # scnn_tensor_copy_to has no use in Python.
 PLUMBING = {"scnn_last_error", "scnn_tensor_wrap", "scnn_tensor_destroy", "scnn_tensor_data",
             "scnn_tensor_mutable_data", "scnn_tensor_rank", "scnn_tensor_shape", "scnn_tensor_numel",
-            "scnn_tensor_copy_to", "scnn_model_destroy", "scnn_string_free", "scnn_optimizer_destroy"}
+            "scnn_tensor_copy_to", "scnn_model_destroy", "scnn_string_free", "scnn_optimizer_destroy",
+            "scnn_profile_free"}
 # Pictures cross into Python as (width, height, bytes) (swiftcnn/_pictures.c): these make,
 # read and free the picture handles behind that; a blank picture in Python is a numpy array.
 PLUMBING |= {"scnn_picture_create", "scnn_picture_from_rgb", "scnn_picture_data", "scnn_picture_width",
