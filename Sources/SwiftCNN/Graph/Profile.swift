@@ -153,6 +153,8 @@ extension ForwardPlan {
         case .copy: return "copy"
         case .layer: return "tensorOp"
         case .general: return "tensorOp"
+        // Every case is named above; this keeps a step case added elsewhere compiling
+        // (reported as "other" until it gets a name here).
         default: return "other"
         }
     }
@@ -238,7 +240,8 @@ extension Model {
     /// ``ModelProfile/totalMilliseconds``). Per node: the kernel chosen, the median time and
     /// its share, MACs (the summary's, times the batch), GFLOP/s, bytes moved and GB/s.
     /// It runs the same steps on the same buffers as ``forward(_:)``, at the current
-    /// thread count; the results are thrown away. Errors: `runs` outside
+    /// thread count; the results are thrown away. Always the compiled plan, even while
+    /// ``KernelDispatch/forceReference`` is set (the reference path has no steps to time). Errors: `runs` outside
     /// 1…``maxProfileRuns``, `warmup` outside 0…``maxProfileRuns``, an input shape the
     /// model does not take (the message names the expected one).
     public func profile(input: Tensor, runs: Int = 10, warmup: Int = 2) throws -> ModelProfile {
