@@ -19,7 +19,8 @@
  *   --format md|tsv    a Markdown table (default) or tab-separated values
  *                      with a header line (for scripts/bench_compare.py)
  *   --profile N        after a case's timing, profile it per layer
- *                      (scnn_model_profile, up to 10 runs) and print its N
+ *                      (scnn_model_profile, 3 to 10 runs, within the
+ *                      --max-seconds budget) and print its N
  *                      slowest nodes (at most 16; 0: off, the default):
  *                      a table per case after the timings, or in tsv
  *                      "profile" lines after the rows                     SCNN_BENCH_PROFILE
@@ -190,7 +191,11 @@ static void profile_case(const options *o, const scnn_model *model, const float 
     memcpy(&total, &syms[2], sizeof total);
     memcpy(&entry, &syms[3], sizeof entry);
     memcpy(&release, &syms[4], sizeof release);
+    /* At most 10 runs, and (each is a profiled and a plain forward) fewer when they would
+     * exceed the case's time budget; at least 3. */
     if (runs > 10) runs = 10;
+    if (r->median > 0 && 2.0 * r->median * runs > o->max_seconds) runs = (int)(o->max_seconds / (2.0 * r->median));
+    if (runs < 3) runs = 3;
     if ((s = prof(model, input, shape, 4, runs, 1, &p)) != SCNN_STATUS_OK) {
         snprintf(r->profile_error, sizeof r->profile_error, "scnn_model_profile: %s: %s", scnn_status_string(s),
                  scnn_last_error());
