@@ -29,6 +29,10 @@ its default -- the table header says which).
 After the table, swiftcnn's --top N (default 5) slowest nodes per model, from the per-layer
 profiler (bench_models --profile N: up to 10 profiled runs after the timed ones, in the same
 process; the timings above are taken before it).
+
+--baseline DIR also times an earlier build's libswiftcnn.so (copied into DIR) with the same
+bench_models binary, just before the current one, so "before" and "after" ratios come from
+one run under the same load.
 """
 from __future__ import annotations
 
@@ -254,11 +258,18 @@ def run_worker(kind: str, args, model: str, onnx: str | None) -> dict:
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def run_swiftcnn(args, model: str) -> dict:
+def run_swiftcnn(args, model: str, library_dir: str | None = None) -> dict:
+    """bench_models on `model`; with `library_dir`, against the libswiftcnn.so found there
+    (LD_LIBRARY_PATH wins over the binary's RUNPATH), without the profile (an older library
+    may not have it)."""
+    top = 0 if library_dir else max(0, args.top)
     cmd = [args.bench, "--models", model, "--batches", str(args.batch), "--runs", str(args.runs),
            "--warmup", str(args.warmup), "--min-runs", str(args.runs), "--max-seconds", "1e9",
-           "--threads", str(args.threads), "--format", "tsv", "--profile", str(max(0, args.top))]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+           "--threads", str(args.threads), "--format", "tsv", "--profile", str(top)]
+    env = None
+    if library_dir:
+        env = dict(os.environ, LD_LIBRARY_PATH=os.path.abspath(library_dir))
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
     lines = p.stdout.strip().splitlines()
@@ -317,6 +328,9 @@ def main() -> int:
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch eager")
     ap.add_argument("--top", type=int, default=5,
                     help="print swiftcnn's N slowest nodes per model (bench_models --profile N; 0: none)")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="a directory holding an earlier libswiftcnn.so: also time it, alternating with the "
+                         "current one, and print its ratio beside (before/after in one run)")
     ap.add_argument("--json", help="also write every measurement to this file")
     ap.add_argument("--worker", choices=["ort", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -353,7 +367,11 @@ def main() -> int:
     print(f"batch {args.batch}, {args.threads} thread(s) each, warm-up {args.warmup}, median of {args.runs} runs; "
           f"engines alternate model by model, each in its own process; load average at start {load0:.2f}")
     print()
-    head = "| model | GFLOP | swiftcnn ms | ORT ms |" + (" torch ms |" if have_torch else "") + \
+    if args.baseline and not os.path.exists(os.path.join(args.baseline, "libswiftcnn.so")):
+        ap.error(f"--baseline: no libswiftcnn.so in {args.baseline}")
+    base = bool(args.baseline)
+    head = "| model | GFLOP |" + (" before ms |" if base else "") + " swiftcnn ms | ORT ms |" + \
+           (" torch ms |" if have_torch else "") + (" before / ORT |" if base else "") + \
            " swiftcnn / ORT |" + (" torch / ORT |" if have_torch else "") + \
            " swiftcnn GFLOP/s | ORT GFLOP/s | peak RSS MiB swiftcnn / ORT |"
     print(head)
@@ -365,16 +383,19 @@ def main() -> int:
         except Exception as e:  # noqa: BLE001
             print(f"| {m} | export to ONNX failed: {str(e).splitlines()[0][:120]} |", flush=True)
             continue
+        b = run_swiftcnn(args, m, args.baseline) if base else None
         s = run_swiftcnn(args, m)
         o = run_worker("ort", args, m, onnx)
         t = run_worker("torch", args, m, None) if have_torch else None
-        results.append({"model": m, "swiftcnn": s, "ort": o, "torch": t})
+        results.append({"model": m, "swiftcnn": s, "ort": o, "torch": t, "before": b})
         gflop = 2 * s.get("macs", 0) * args.batch / 1e9
         ok = "error" not in s and "error" not in o
         ratio = f"{s['median_ms'] / o['median_ms']:.2f}" if ok else "-"
-        row = f"| {m} | {gflop:.4g} | {fmt_ms(s)} | {fmt_ms(o)} |"
+        row = f"| {m} | {gflop:.4g} |" + (f" {fmt_ms(b)} |" if base else "") + f" {fmt_ms(s)} | {fmt_ms(o)} |"
         if have_torch:
             row += f" {fmt_ms(t)} |"
+        if base:
+            row += f" {b['median_ms'] / o['median_ms']:.2f} |" if "error" not in b and "error" not in o else " - |"
         row += f" {ratio} |"
         if have_torch:
             row += f" {t['median_ms'] / o['median_ms']:.2f} |" if t and "error" not in t and "error" not in o else " - |"
@@ -384,7 +405,7 @@ def main() -> int:
         else:
             row += " - | - | - |"
         print(row, flush=True)
-        for name, r in (("swiftcnn", s), ("onnxruntime", o), ("torch", t)):
+        for name, r in (("swiftcnn", s), ("onnxruntime", o), ("torch", t), ("baseline", b)):
             if r and "error" in r:
                 print(f"  {m}: {name} failed: {r['error']}", file=sys.stderr)
     print()
