@@ -21,7 +21,8 @@ import Synchronization
 ///
 /// Outside a step nothing is taken from the lists (inference allocates as before). The
 /// lists hold at most ``limitBytes``; they are emptied when the last ``Trainer`` goes away
-/// (``trainerEnded()``) or by ``trim()``. Buffers come back uninitialized, as
+/// (``trainerEnded()``) or by ``trim()``, and with no trainer alive a freed buffer goes
+/// straight back to the allocator (an optimizer's state, freed after its trainer). Buffers come back uninitialized, as
 /// ``Memory/allocateFloats(_:)``'s always do.
 enum StepMemory {
     /// Most bytes the free lists keep (a quarter of physical memory, at most 4 GiB).
@@ -86,8 +87,10 @@ enum StepMemory {
     @inline(__always)
     static func allocated(_ p: UnsafeMutableRawPointer, bytes: Int) {
         guard active.load(ordering: .relaxed) > 0 else { return }
-        locked { s in s.sizes[p] = bytes }
-        tracking.store(true, ordering: .relaxed)
+        locked { s in
+            s.sizes[p] = bytes
+            tracking.store(true, ordering: .relaxed)
+        }
     }
 
     /// Keeps a freed buffer for reuse; false when it is not tracked (or the lists are full)
@@ -95,10 +98,13 @@ enum StepMemory {
     @inline(__always)
     static func release(_ p: UnsafeMutableRawPointer) -> Bool {
         guard tracking.load(ordering: .relaxed) else { return false }
+        let keep = trainers.load(ordering: .relaxed) > 0
         return locked { s in
             guard let bytes = s.sizes[p] else { return false }
-            guard s.cachedBytes + bytes <= limitBytes else {
+            guard keep, s.cachedBytes + bytes <= limitBytes else {
+                // No trainer left (or the lists are full): back to the allocator, untracked.
                 s.sizes[p] = nil
+                if s.sizes.isEmpty { tracking.store(false, ordering: .relaxed) }
                 return false
             }
             s.lists[bytes, default: []].append(p)
@@ -115,6 +121,7 @@ enum StepMemory {
             for p in all { s.sizes[p] = nil }
             s.lists = [:]
             s.cachedBytes = 0
+            if s.sizes.isEmpty { tracking.store(false, ordering: .relaxed) }
             return all
         }
         for p in freed { free(p) }
