@@ -95,4 +95,34 @@ final class TrainingStepTests: XCTestCase {
             }
         }
     }
+
+    /// A convolution with one input channel (LeNet-5's C1, also a gray image's first layer)
+    /// takes the GEMM backward (spread over images) instead of the one-channel direct kernel:
+    /// against the reference, with and without the input gradient, at 1 and 2 threads
+    /// (bitwise equal); tolerance 2e-5 of the largest reference value.
+    func testSingleInputChannelConvBackwardMatchesReference() throws {
+        var rng = TestRNG(11)
+        for (xs, ws, o) in [([8, 1, 32, 32], [6, 1, 5, 5], Conv2DOptions()),
+                            ([3, 1, 9, 7], [4, 1, 3, 3], Conv2DOptions(stride: 2, padding: 1))] {
+            let x = try rng.tensor(xs), w = try rng.tensor(ws)
+            let gy = try rng.tensor(try conv2d(x, weight: w, options: o).shape)
+            let ref = try withReferenceKernels { try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: true) }
+            let saved = Threading.numThreads
+            defer { Threading.numThreads = saved }
+            var weights: [[Float]] = []
+            for threads in [1, 2] {
+                Threading.numThreads = threads
+                let fast = try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: true)
+                let noInput = try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: false,
+                                                 computeInputGradient: false)
+                for (a, b) in [(fast.weight, ref.weight), (noInput.weight, ref.weight), (try XCTUnwrap(fast.input), try XCTUnwrap(ref.input))] {
+                    let scale = b.scalars.map(abs).max() ?? 1
+                    for (u, v) in zip(a.scalars, b.scalars) { XCTAssertEqual(u, v, accuracy: 2e-5 * scale, "\(xs) \(ws)") }
+                }
+                XCTAssertEqual(fast.weight.scalars, noInput.weight.scalars)
+                weights.append(fast.weight.scalars)
+            }
+            XCTAssertEqual(weights[0], weights[1], "1 vs 2 threads")
+        }
+    }
 }
