@@ -20,9 +20,12 @@ final class OptimizerBox {
     /// Runs `body` with the trainer holding the box's current model, then stores the
     /// trained model back in the box (also when `body` throws: weights changed by the
     /// completed steps stay), in the train/eval mode it had before.
-    func training<R>(_ body: (Trainer) throws -> R) throws -> R {
+    /// `exclusive` (a call that runs no user code meanwhile): the box's model gives its
+    /// weights up for the call instead of sharing them, so the updates run in place (no
+    /// copy-on-write of every weight each step).
+    func training<R>(exclusive: Bool = false, _ body: (Trainer) throws -> R) throws -> R {
         let wasTraining = modelBox.model.isTraining
-        trainer.model = modelBox.model
+        trainer.model = exclusive ? modelBox.model.movedOut() : modelBox.model
         defer {
             modelBox.model = trainer.model
             if wasTraining { modelBox.model.train() } else { modelBox.model.eval() }
@@ -290,7 +293,7 @@ public func scnnModelTrainStep(
         let x = try tensorArg(images, "images")
         let y = try labelsArg(labels, n_labels, images: x)
         try checkLabels(y, classes: box.model.numClasses)
-        let loss = try opt.training { try $0.step(images: x, labels: y) }
+        let loss = try opt.training(exclusive: true) { try $0.step(images: x, labels: y) }
         loss_out?.pointee = loss
     }
 }

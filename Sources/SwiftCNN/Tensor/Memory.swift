@@ -35,6 +35,7 @@ public enum Memory {
             throw SwiftCNNError.outOfMemory(
                 "a buffer of \(count) floats (\(bytes) bytes) is larger than this machine's memory (\(physicalBytes) bytes)")
         }
+        if let p = StepMemory.take(bytes) { return p.bindMemory(to: Float.self, capacity: max(count, 1)) }
         var raw: UnsafeMutableRawPointer? = nil
         let rc = posix_memalign(&raw, alignment, bytes)
         guard rc == 0, let p = raw else {
@@ -42,6 +43,7 @@ public enum Memory {
         }
         allocations.add(1, ordering: .relaxed)
         allocatedBytes.add(bytes, ordering: .relaxed)
+        StepMemory.allocated(p, bytes: bytes)
         return p.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -52,6 +54,7 @@ public enum Memory {
 
     /// Frees a buffer from ``allocateFloats(_:)``.
     public static func free(_ p: UnsafeMutablePointer<Float>) {
+        if StepMemory.release(UnsafeMutableRawPointer(p)) { return }  // kept for the next training step
         cFree(UnsafeMutableRawPointer(p))
     }
 }

@@ -667,3 +667,15 @@ extension Model {
         }
     }
 }
+
+extension Model {
+    /// This model, returned, with this copy left without weights or buffers (an empty
+    /// store) until it is assigned a model again. For handing a model to a ``Trainer`` for a
+    /// step: two copies sharing their weights would make the optimizer's first update of
+    /// every weight copy it (copy-on-write), every step.
+    public mutating func movedOut() -> Model {
+        let m = self
+        store = [:]
+        return m
+    }
+}

@@ -255,17 +255,51 @@ public final class Optimizer {
         try model.withMutableParameter(name) { p in
             try g.withUnsafeBufferPointer { gp in
                 try buf.withUnsafeMutableBufferPointer { bp in
-                    for j in 0..<p.count {
-                        let d = wd != 0 ? gp[j] + wd * p[j] : gp[j]
-                        let nb = fresh ? d : bp[j] * mu + d
-                        bp[j] = nb
-                        let step = nesterov ? d + mu * nb : nb
-                        p[j] = p[j] + negLR * step
-                    }
+                    guard let pb = p.baseAddress, let gb = gp.baseAddress, let bb = bp.baseAddress,
+                          gp.count >= p.count, bp.count >= p.count else { return }
+                    Optimizer.sgdMomentum(pb, gb, bb, count: p.count, wd: wd, mu: mu, negLR: negLR,
+                                          nesterov: nesterov, fresh: fresh)
                 }
             }
         }
         momentumBuffers[i] = buf
+    }
+
+    /// SGD with momentum over `count` elements: d = g (+ wd·p), b = d (fresh) or b·mu + d,
+    /// p += negLR · (nesterov ? d + mu·b : b). 16 lanes at a time with the scalar loop's
+    /// operations (no fused multiply-adds), chunks of a large tensor spread over the threads:
+    /// every element is computed the same way whatever the thread count.
+    static func sgdMomentum(_ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                            count: Int, wd: Float, mu: Float, negLR: Float, nesterov: Bool, fresh: Bool) {
+        typealias V = SIMD16<Float>
+        let chunk = 1 << 14
+        let chunks = (count + chunk - 1) / chunk
+        let items = count < 1 << 16 ? 1 : min(chunks, Threading.numThreads * 4)
+        let wdv = V(repeating: wd), muv = V(repeating: mu), lrv = V(repeating: negLR)
+        Threading.parallelFor(items) { item in
+            let lo = min(count, (chunks * item / items) * chunk), hi = min(count, (chunks * (item + 1) / items) * chunk)
+            let rp = UnsafeMutableRawPointer(p), rg = UnsafeRawPointer(g), rb = UnsafeMutableRawPointer(b)
+            var j = lo
+            while j + 16 <= hi {
+                let o = j * 4
+                let pv = rp.loadUnaligned(fromByteOffset: o, as: V.self)
+                let gv = rg.loadUnaligned(fromByteOffset: o, as: V.self)
+                let d = wd != 0 ? gv + wdv * pv : gv
+                let nb = fresh ? d : rb.loadUnaligned(fromByteOffset: o, as: V.self) * muv + d
+                rb.storeBytes(of: nb, toByteOffset: o, as: V.self)
+                let step = nesterov ? d + muv * nb : nb
+                rp.storeBytes(of: pv + lrv * step, toByteOffset: o, as: V.self)
+                j += 16
+            }
+            while j < hi {
+                let d = wd != 0 ? g[j] + wd * p[j] : g[j]
+                let nb = fresh ? d : b[j] * mu + d
+                b[j] = nb
+                let step = nesterov ? d + mu * nb : nb
+                p[j] = p[j] + negLR * step
+                j += 1
+            }
+        }
     }
 
     func adamUpdate(_ model: inout Model, _ i: Int, _ name: String, _ g: Tensor, lr: Double, t: Int) throws {

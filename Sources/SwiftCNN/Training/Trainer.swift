@@ -113,7 +113,10 @@ public final class Trainer {
         self.model = model
         self.optimizer = optimizer
         self.config = config
+        StepMemory.trainerStarted()
     }
+
+    deinit { StepMemory.trainerEnded() }
 
     /// One step on a batch: forward (train mode), loss, backward, optimizer step; returns the
     /// batch's mean loss. Labels must be in 0..<numClasses (checked before anything changes).
@@ -123,6 +126,11 @@ public final class Trainer {
 
     /// ``step(images:labels:)`` returning also the number of correct predictions.
     func trainStep(_ images: Tensor, _ labels: [Int32]) throws -> (loss: Float, correct: Int) {
+        // Buffers freed during the step are kept for the next one (see StepMemory).
+        try StepMemory.withStep { try trainStepBody(images, labels) }
+    }
+
+    private func trainStepBody(_ images: Tensor, _ labels: [Int32]) throws -> (loss: Float, correct: Int) {
         guard images.rank == 4, images.shape[0] == labels.count else {
             throw SwiftCNNError.shapeMismatch(
                 "train step: \(labels.count) labels for images of shape \(Tensor.describe(images.shape)) (expected [N, C, H, W] with N = labels)")
@@ -137,6 +145,18 @@ public final class Trainer {
         do {
             model.train()
             let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
+            let parts = model.trainingParts(batch: images.shape[0])
+            if parts > 1 {
+                // A per-image model: the batch in parts, spread over the threads (BatchSplit.swift).
+                let penalty = model.outputIsPenalty, loss = config.loss
+                let r = try model.splitStep(images, parts: parts, dropoutSeed: seed) { out in
+                    try loss.evaluate(out, labels: labels, penalty: penalty)
+                }
+                let correct = zip(model.predictedClasses(r.output), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+                try optimizer.step(&model, r.gradients)
+                state.globalStep += 1
+                return (r.loss, correct)
+            }
             let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
             var loss: Float
             let grad: Tensor

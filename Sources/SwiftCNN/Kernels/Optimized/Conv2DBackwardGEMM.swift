@@ -45,7 +45,10 @@ extension Optimized {
                                gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
                                gradInput: UnsafeMutablePointer<Float>?, dotPlane: Int = convBackwardDotPlane,
                                imagePlane: Int = convBackwardImagePlane, allowDepthwise: Bool = true) throws {
-        if allowDepthwise && depthwiseApplies(g) {
+        // A single input channel (a network's first layer on gray images, LeNet-5's C1) is
+        // one "depthwise" channel: the direct kernel would run it on one thread, while the
+        // GEMM path below spreads its images' dot products.
+        if allowDepthwise && depthwiseApplies(g) && !(g.inChannels == 1 && g.groups == 1) {
             try depthwiseConv2dBackward(g, input: input, weight: weight, gradOutput: gradOutput, gradWeight: gradWeight,
                                         gradInput: gradInput)
             return
