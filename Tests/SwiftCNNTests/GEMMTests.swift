@@ -180,6 +180,12 @@ final class GEMMTests: XCTestCase {
             (5, 40, 6, 1, 3, Conv2DOptions(stride: Size2D(1, 3), padding: Padding2D(top: 0, bottom: 0, left: 1, right: 1))),
             (30, 7, 7, 3, 3, Conv2DOptions(padding: 1)),
             (2, 5, 5, 3, 3, Conv2DOptions(stride: Size2D(Int.max), padding: 2)),
+            // Long stride-2 runs (the 16-lane even-lane path, odd and even widths, the run
+            // ending at the input row's last pixel) and long stride-1 runs (vector copies).
+            (3, 9, 81, 3, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (2, 6, 70, 1, 1, Conv2DOptions(stride: 2)),
+            (2, 5, 67, 3, 3, Conv2DOptions(stride: Size2D(1, 2))),
+            (3, 4, 75, 3, 5, Conv2DOptions(padding: Padding2D(top: 1, bottom: 1, left: 2, right: 2))),
         ]
         let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
         for (ci, t) in cases.enumerated() {

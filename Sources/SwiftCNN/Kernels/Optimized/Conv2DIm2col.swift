@@ -196,9 +196,15 @@ extension Optimized {
                     if r0 > 0 { out.update(repeating: 0, count: r0) }
                     let src = plane + iy * iw + off
                     if sw == 1 {
-                        (out + r0).update(from: src + ox + r0, count: r1 - r0)
+                        copyRun(out + r0, src + ox + r0, r1 - r0)
+                    } else if sw == 2 {
+                        gatherStride2(out + r0, src + 2 * (ox + r0), r1 - r0)
                     } else {
-                        for r in r0..<r1 { out[r] = src[(ox + r) * sw] }
+                        var s = src + (ox + r0) * sw
+                        for r in r0..<r1 {
+                            out[r] = s.pointee
+                            s += sw
+                        }
                     }
                     if r1 < run { (out + r1).update(repeating: 0, count: run - r1) }
                 }
@@ -217,6 +223,40 @@ extension Optimized {
                 ki += 1
                 if ki == kh { ki = 0; c += 1 }
             }
+        }
+    }
+
+    /// dst[i] = src[i] for i in 0..<count: 16-float vector moves (the runs of an im2col
+    /// tile are short, a few to a few dozen floats, where a `memmove` call costs more than the copy).
+    @inline(__always)
+    static func copyRun(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+        typealias V = SIMD16<Float>
+        var i = 0
+        while i + 16 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: V.self), as: V.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = src[i]
+            i += 1
+        }
+    }
+
+    /// dst[i] = src[2·i] for i in 0..<count (a stride-2 convolution's im2col run): 32
+    /// consecutive floats loaded and their even lanes kept, while the 32 floats lie inside
+    /// the run (src[2·i + 1] for i < count − 1 is read, never past src[2·(count − 1)]).
+    @inline(__always)
+    static func gatherStride2(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+        typealias V = SIMD32<Float>
+        var i = 0
+        while i + 16 < count {
+            let v = UnsafeRawPointer(src + 2 * i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v.evenHalf, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = src[2 * i]
+            i += 1
         }
     }
 

@@ -732,6 +732,29 @@ extension Optimized {
             bp += 2 * vb
         }
         if cols == W * V.scalarCount {
+            if epilogue.op == nil {
+                // Everything but a fused activation (the common case: every k block but the
+                // last, plain products, bias / residual / ReLU): inlined row stores (a call per
+                // row would spill the accumulators around it).
+                let dst = UnsafeMutableRawPointer(c)
+                let rb = ldc * 4
+                let res = epilogue.residual.map { UnsafeRawPointer($0) }
+                let resRow = epilogue.ldr * 4
+                let bias = epilogue.bias, relu = epilogue.relu
+                if R > 0 && rows > 0 { store(W, c0a, c0b, dst, res, bias?[0], relu, accumulate) }
+                if R > 1 && rows > 1 { store(W, c1a, c1b, dst + rb, res.map { $0 + resRow }, bias?[1], relu, accumulate) }
+                if R > 2 && rows > 2 { store(W, c2a, c2b, dst + 2 * rb, res.map { $0 + 2 * resRow }, bias?[2], relu, accumulate) }
+                if R > 3 && rows > 3 { store(W, c3a, c3b, dst + 3 * rb, res.map { $0 + 3 * resRow }, bias?[3], relu, accumulate) }
+                if R > 4 && rows > 4 { store(W, c4a, c4b, dst + 4 * rb, res.map { $0 + 4 * resRow }, bias?[4], relu, accumulate) }
+                if R > 5 && rows > 5 { store(W, c5a, c5b, dst + 5 * rb, res.map { $0 + 5 * resRow }, bias?[5], relu, accumulate) }
+                if R > 6 && rows > 6 { store(W, c6a, c6b, dst + 6 * rb, res.map { $0 + 6 * resRow }, bias?[6], relu, accumulate) }
+                if R > 7 && rows > 7 { store(W, c7a, c7b, dst + 7 * rb, res.map { $0 + 7 * resRow }, bias?[7], relu, accumulate) }
+                if R > 8 && rows > 8 { store(W, c8a, c8b, dst + 8 * rb, res.map { $0 + 8 * resRow }, bias?[8], relu, accumulate) }
+                if R > 9 && rows > 9 { store(W, c9a, c9b, dst + 9 * rb, res.map { $0 + 9 * resRow }, bias?[9], relu, accumulate) }
+                if R > 10 && rows > 10 { store(W, c10a, c10b, dst + 10 * rb, res.map { $0 + 10 * resRow }, bias?[10], relu, accumulate) }
+                if R > 11 && rows > 11 { store(W, c11a, c11b, dst + 11 * rb, res.map { $0 + 11 * resRow }, bias?[11], relu, accumulate) }
+                return
+            }
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
@@ -823,6 +846,35 @@ extension Optimized {
         if cols > 1 { put(s1, 1) }
         if cols > 2 { put(s2, 2) }
         if cols > 3 { put(s3, 3) }
+    }
+
+    /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
+    /// (+ bias) (+ residual) (ReLU): ``finish(_:_:_:_:_:_:_:_:_:)`` without the fused
+    /// activation, the same operations in the same order.
+    @inline(__always)
+    static func store(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
+                      _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
+        var r0 = v0, r1 = v1
+        if accumulate {
+            r0 += dst.loadUnaligned(as: V.self)
+            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
+        }
+        if let bias {
+            r0 += bias
+            if W > 1 { r1 += bias }
+        }
+        if let res {
+            r0 += res.loadUnaligned(as: V.self)
+            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
+        }
+        if relu {
+            r0.replace(with: 0, where: r0 .< 0)
+            if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
+        }
+        dst.storeBytes(of: r0, as: V.self)
+        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
     }
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
