@@ -118,7 +118,7 @@ final class GEMMTests: XCTestCase {
     /// epilogue pieces on, with and without accumulation.
     func testKBlocksAndLargerTiles() throws {
         var rng = TestRNG(43)
-        for (m, n, k) in [(13, 49, 255), (25, 33, 256), (9, 196, 257), (30, 70, 513), (100, 17, 300)] {
+        for (m, n, k) in [(13, 49, 255), (25, 33, 256), (9, 196, 257), (30, 70, 513), (100, 17, 300), (24, 49, 513), (11, 17, 31)] {
             let p = Problem(m, n, k, pad: 3, rng: &rng)
             for acc in [false, true] {
                 let got = try p.run(accumulate: acc, bias: true, residual: true, relu: true)

@@ -626,6 +626,11 @@ extension Optimized {
             }
             return
         }
+        if cols == vl + 1 && rows > 2 * third {
+            // E.g. the last 17 columns of a 7×7 map's 49: one loop for both parts.
+            kernelFull1Plus1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+            return
+        }
         var done = 0
         if cols > gemmNarrowMax {
             done = min(cols, vl)
@@ -647,6 +652,71 @@ extension Optimized {
 
     /// Columns of a last tile left to ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
     static let gemmNarrowMax = 4
+
+    /// The micro-kernel for MR rows and VL + 1 columns (VL = lanes of ``GEMMVector``): the
+    /// one-vector kernel's MR accumulators for the first VL columns and, in the same loop,
+    /// ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``'s accumulator for the
+    /// last column (a vector along the rows), which alone would wait on the FMA latency at
+    /// every step of k. Every element gets the operations of those two kernels, in the same
+    /// order, so results are bitwise theirs.
+    @inline(never)
+    static func kernelFull1Plus1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+                                 accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR, nr = gemmNR, vl = V.scalarCount
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        var c6 = V(), c7 = V(), c8 = V(), c9 = V(), c10 = V(), c11 = V()
+        var s = V()
+        var ap = a
+        var bp = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(bp).load(as: V.self)
+            c0 = c0.addingProduct(ap[0], b0)
+            c1 = c1.addingProduct(ap[1], b0)
+            c2 = c2.addingProduct(ap[2], b0)
+            c3 = c3.addingProduct(ap[3], b0)
+            c4 = c4.addingProduct(ap[4], b0)
+            c5 = c5.addingProduct(ap[5], b0)
+            if mr > 6 {
+                c6 = c6.addingProduct(ap[6], b0)
+                c7 = c7.addingProduct(ap[7], b0)
+                c8 = c8.addingProduct(ap[8], b0)
+                c9 = c9.addingProduct(ap[9], b0)
+                c10 = c10.addingProduct(ap[10], b0)
+                c11 = c11.addingProduct(ap[11], b0)
+            }
+            s = s.addingProduct(UnsafeRawPointer(ap).loadUnaligned(as: V.self), bp[vl])
+            ap += mr
+            bp += nr
+        }
+        let dst = UnsafeMutableRawPointer(c)
+        let rb = ldc * 4
+        let res = epilogue.residual.map { UnsafeRawPointer($0) }
+        let resRow = epilogue.ldr * 4
+        @inline(__always) func row(_ v: V, _ r: Int) {
+            if r >= rows { return }
+            let rr = res.map { $0 + r * resRow }
+            if let op = epilogue.op {
+                finish(1, v, V(), dst + r * rb, rr, epilogue.bias?[r], epilogue.relu, op, accumulate)
+            } else {
+                store(1, v, V(), dst + r * rb, rr, epilogue.bias?[r], epilogue.relu, accumulate)
+            }
+        }
+        row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
+        if mr > 6 { row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11) }
+        // The last column, as narrowKernel writes it.
+        for r in 0..<rows {
+            let d = c + r * ldc + vl
+            var v = s[r]
+            if accumulate { v = d.pointee + v }
+            if let bias = epilogue.bias { v += bias[r] }
+            if let res = epilogue.residual { v += res[r * epilogue.ldr + vl] }
+            if epilogue.relu && v < 0 { v = 0 }
+            if let op = epilogue.op { v = unaryScalar(op, v) }
+            d.pointee = v
+        }
+    }
 
     /// The micro-kernel for MR rows, 2 vectors of columns.
     @inline(never)
