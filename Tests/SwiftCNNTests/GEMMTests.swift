@@ -118,7 +118,7 @@ final class GEMMTests: XCTestCase {
     /// epilogue pieces on, with and without accumulation.
     func testKBlocksAndLargerTiles() throws {
         var rng = TestRNG(43)
-        for (m, n, k) in [(13, 49, 255), (25, 33, 256), (9, 196, 257), (30, 70, 513), (100, 17, 300)] {
+        for (m, n, k) in [(13, 49, 255), (25, 33, 256), (9, 196, 257), (30, 70, 513), (100, 17, 300), (24, 49, 513), (11, 17, 31)] {
             let p = Problem(m, n, k, pad: 3, rng: &rng)
             for acc in [false, true] {
                 let got = try p.run(accumulate: acc, bias: true, residual: true, relu: true)
@@ -180,6 +180,12 @@ final class GEMMTests: XCTestCase {
             (5, 40, 6, 1, 3, Conv2DOptions(stride: Size2D(1, 3), padding: Padding2D(top: 0, bottom: 0, left: 1, right: 1))),
             (30, 7, 7, 3, 3, Conv2DOptions(padding: 1)),
             (2, 5, 5, 3, 3, Conv2DOptions(stride: Size2D(Int.max), padding: 2)),
+            // Long stride-2 runs (the 16-lane even-lane path, odd and even widths, the run
+            // ending at the input row's last pixel) and long stride-1 runs (vector copies).
+            (3, 9, 81, 3, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (2, 6, 70, 1, 1, Conv2DOptions(stride: 2)),
+            (2, 5, 67, 3, 3, Conv2DOptions(stride: Size2D(1, 2))),
+            (3, 4, 75, 3, 5, Conv2DOptions(padding: Padding2D(top: 1, bottom: 1, left: 2, right: 2))),
         ]
         let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
         for (ci, t) in cases.enumerated() {
@@ -217,6 +223,58 @@ final class GEMMTests: XCTestCase {
             let slow = try withReferenceKernels { try conv2d(input, weight: weight, bias: bias, options: t.o) }
             XCTAssertEqual(fast.shape, slow.shape)
             XCTAssertLessThanOrEqual(maxDiff(fast.scalars, slow.scalars), 2e-4 * Float(patch).squareRoot(), "case \(ci)")
+        }
+    }
+    /// Narrow output rows (the table-driven packing): panels over several images' im2col
+    /// matrices side by side (`imageStride`, tiles that start in one image and end in the
+    /// next) equal the per-image im2col matrices bitwise, with zeros past the last column.
+    func testIm2colTablePanelsAcrossImages() throws {
+        var rng = TestRNG(61)
+        let cases: [(c: Int, h: Int, w: Int, k: Int, o: Conv2DOptions)] = [
+            (4, 5, 6, 3, Conv2DOptions(padding: 1)),
+            (3, 9, 9, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (2, 8, 7, 3, Conv2DOptions(padding: 2, dilation: 2)),
+            (30, 4, 4, 1, Conv2DOptions()),
+        ]
+        let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
+        for (ci, t) in cases.enumerated() {
+            let images = 3
+            let input = try rng.tensor([images, t.c, t.h, t.w])
+            let weight = try rng.tensor([2, t.c, t.k, t.k])
+            let g = try Conv2DGeometry(input: input, weight: weight, bias: nil, options: t.o)
+            XCTAssertTrue(Optimized.im2colByTable(g, images: images, imageStride: t.c * g.inPlane), "case \(ci)")
+            let patch = g.patchSize, plane = g.outPlane, n = images * plane
+            var matrix = [Float](repeating: .nan, count: patch * n)
+            var tile = [Float](repeating: .nan, count: kcMax * nr)
+            var mismatches = 0
+            try input.withUnsafePointer { x in
+                var one = [Float](repeating: .nan, count: patch * plane)
+                for b in 0..<images {
+                    try one.withUnsafeMutableBufferPointer { op in
+                        Optimized.im2col(g, x + b * t.c * g.inPlane, try XCTUnwrap(op.baseAddress), channels: 0..<t.c)
+                    }
+                    for r in 0..<patch {
+                        for q in 0..<plane { matrix[r * n + b * plane + q] = one[r * plane + q] }
+                    }
+                }
+                for pc in stride(from: 0, to: patch, by: kcMax) {
+                    let kc = min(kcMax, patch - pc)
+                    for col in stride(from: 0, to: n, by: nr) {
+                        let cols = min(nr, n - col)
+                        try tile.withUnsafeMutableBufferPointer { tp in
+                            Optimized.packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols,
+                                                     into: try XCTUnwrap(tp.baseAddress), imageStride: t.c * g.inPlane)
+                        }
+                        for p in 0..<kc {
+                            for j in 0..<nr {
+                                let want: Float = j < cols ? matrix[(pc + p) * n + col + j] : 0
+                                if tile[p * nr + j].bitPattern != want.bitPattern { mismatches += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(mismatches, 0, "case \(ci): \(t.o)")
         }
     }
 }

@@ -165,9 +165,15 @@ extension Optimized {
     /// zeros past `cols`. The columns of one output row are a run: a contiguous copy with
     /// stride 1, zeros where the taps fall in the padding. Columns past OH·OW continue in the
     /// next image, whose planes start `imageStride` floats further (several images' matrices
-    /// side by side, for one GEMM over a batch of small maps).
+    /// side by side, for one GEMM over a batch of small maps). Output rows narrower than a
+    /// tile go through a table of offsets instead
+    /// (``packIm2colTileByTable(_:_:pc:kc:col:cols:into:imageStride:)``).
     static func packIm2colTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
                                into dst: UnsafeMutablePointer<Float>, imageStride: Int = 0) {
+        if im2colByTable(g, images: (col + max(cols, 1) - 1) / max(g.outPlane, 1) + 1, imageStride: imageStride) {
+            packIm2colTileByTable(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
+            return
+        }
         let nr = gemmNR
         let kh = g.kernelHeight, kw = g.kernelWidth, oh = g.outHeight, ow = g.outWidth
         let ih = g.inHeight, iw = g.inWidth
@@ -196,9 +202,15 @@ extension Optimized {
                     if r0 > 0 { out.update(repeating: 0, count: r0) }
                     let src = plane + iy * iw + off
                     if sw == 1 {
-                        (out + r0).update(from: src + ox + r0, count: r1 - r0)
+                        copyRun(out + r0, src + ox + r0, r1 - r0)
+                    } else if sw == 2 {
+                        gatherStride2(out + r0, src + 2 * (ox + r0), r1 - r0)
                     } else {
-                        for r in r0..<r1 { out[r] = src[(ox + r) * sw] }
+                        var s = src + (ox + r0) * sw
+                        for r in r0..<r1 {
+                            out[r] = s.pointee
+                            s += sw
+                        }
                     }
                     if r1 < run { (out + r1).update(repeating: 0, count: run - r1) }
                 }
@@ -217,6 +229,110 @@ extension Optimized {
                 ki += 1
                 if ki == kh { ki = 0; c += 1 }
             }
+        }
+    }
+
+    /// Most kernel taps (KH·KW) for the table-driven packing of
+    /// ``packIm2colTileByTable(_:_:pc:kc:col:cols:into:imageStride:)`` (its per-call table of
+    /// taps × NR indices lives on the stack).
+    static let im2colTableMaxTaps = 64
+
+    /// Whether ``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)`` packs `g`'s tiles by
+    /// table: output rows narrower than a tile (so that every tile spans several runs, each
+    /// with its own bounds checks), at most ``im2colTableMaxTaps`` taps, and every index
+    /// into the images' planes (up to `images` of them, `imageStride` apart) within Int32.
+    @inline(__always)
+    static func im2colByTable(_ g: Conv2DGeometry, images: Int, imageStride: Int) -> Bool {
+        guard g.outWidth < gemmNR, g.kernelHeight * g.kernelWidth <= im2colTableMaxTaps else { return false }
+        let (span, o1) = max(images - 1, 0).multipliedReportingOverflow(by: max(imageStride, 0))
+        let (total, o2) = span.addingReportingOverflow(g.inPlane)
+        return !o1 && !o2 && total < Int(Int32.max)
+    }
+
+    /// ``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)`` by table: for each tap (k, l)
+    /// and each of the tile's NR columns, the offset of its input pixel from the start of a
+    /// channel's plane (the image's offset included), or a negative value where the tap falls
+    /// in the padding or the column is past `cols`; computed once per call, then every row
+    /// (channel c, tap) of the block is NR loads at those offsets from channel c's plane, with
+    /// 0 where the offset is negative. The same values as the run-by-run packing (copies).
+    static func packIm2colTileByTable(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int,
+                                      cols: Int, into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
+        let nr = gemmNR
+        let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth, outPlane = g.outPlane
+        let ih = g.inHeight, iw = g.inWidth
+        let taps = kh * kw
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: taps * nr) { buffer in
+            guard let table = buffer.baseAddress else { return }
+            for q in 0..<nr {
+                if q >= cols {
+                    for t in 0..<taps { table[t * nr + q] = -1 }
+                    continue
+                }
+                let column = col + q
+                let image = column / outPlane, r = column % outPlane
+                let y0 = (r / ow) * g.stride.h - g.padding.top
+                let x0 = (r % ow) * g.stride.w - g.padding.left
+                let base = image * imageStride
+                for k in 0..<kh {
+                    let iy = y0 + k * g.dilation.h
+                    for l in 0..<kw {
+                        let ix = x0 + l * g.dilation.w
+                        let inside = iy >= 0 && iy < ih && ix >= 0 && ix < iw
+                        table[(k * kw + l) * nr + q] = inside ? Int32(truncatingIfNeeded: base + iy * iw + ix) : -1
+                    }
+                }
+            }
+            var c = pc / taps, t = pc % taps
+            for p in 0..<kc {
+                let d = dst + p * nr
+                let plane = x + c * g.inPlane
+                let row = table + t * nr
+                for q in 0..<nr {
+                    let i = row[q]
+                    // The load at a clamped offset (plane[0] for the padding) keeps the loop branch-free.
+                    let v = plane[Int(max(i, 0))]
+                    d[q] = i < 0 ? 0 : v
+                }
+                t += 1
+                if t == taps {
+                    t = 0
+                    c += 1
+                }
+            }
+        }
+    }
+
+    /// dst[i] = src[i] for i in 0..<count: 16-float vector moves (the runs of an im2col
+    /// tile are short, a few to a few dozen floats, where a `memmove` call costs more than the copy).
+    @inline(__always)
+    static func copyRun(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+        typealias V = SIMD16<Float>
+        var i = 0
+        while i + 16 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: V.self), as: V.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = src[i]
+            i += 1
+        }
+    }
+
+    /// dst[i] = src[2·i] for i in 0..<count (a stride-2 convolution's im2col run): 32
+    /// consecutive floats loaded and their even lanes kept, while the 32 floats lie inside
+    /// the run (src[2·i + 1] for i < count − 1 is read, never past src[2·(count − 1)]).
+    @inline(__always)
+    static func gatherStride2(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+        typealias V = SIMD32<Float>
+        var i = 0
+        while i + 16 < count {
+            let v = UnsafeRawPointer(src + 2 * i).loadUnaligned(as: V.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: v.evenHalf, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = src[2 * i]
+            i += 1
         }
     }
 

@@ -326,7 +326,10 @@ extension Optimized {
                     Threading.parallelFor(workers) { w in
                         work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
                     }
-                    let nt = segs.reduce(0) { $0 + blocking.segment($1).columns }
+                    // The GEMMs run over the block's columns rounded up to 16 (V's and M's rows
+                    // have room: ld >= columns + 16; the input transform zeroes the extra
+                    // columns), so that no tile needs the narrow-edge kernels.
+                    let nt = WinogradWork.paddedColumns(segs.reduce(0) { $0 + blocking.segment($1).columns })
                     Threading.parallelFor(36) { xi in
                         do {
                             try Optimized.gemmPacked(m: o, n: nt, k: c, a: up[xi], b: base + xi * c * ld, ldb: ld,
@@ -385,13 +388,23 @@ private struct WinogradWork {
     let q: UnsafeMutablePointer<Float>
     let row: UnsafeMutablePointer<Float>
 
-    /// Input transform of `channels` for the block's `segments` into V.
+    /// The GEMM columns of a block of `columns` columns: rounded up to 16.
+    static func paddedColumns(_ columns: Int) -> Int { (columns + 15) / 16 * 16 }
+
+    /// Input transform of `channels` for the block's `segments` into V, then zeros in the
+    /// columns past the block's up to ``paddedColumns(_:)`` (the GEMMs read them).
     func inputTransform(segments: Range<Int>, channels: Range<Int>) {
         var t0 = 0
         for s in segments {
             let seg = b.segment(s)
             for ch in channels { inputTransform(seg, channel: ch, column: t0) }
             t0 += seg.columns
+        }
+        let pad = Self.paddedColumns(t0) - t0
+        if pad == 0 { return }
+        let cstride = g.inChannels * b.ld
+        for ch in channels {
+            for xi in 0..<36 { (v + xi * cstride + ch * b.ld + t0).update(repeating: 0, count: pad) }
         }
     }
 

@@ -626,6 +626,11 @@ extension Optimized {
             }
             return
         }
+        if cols == vl + 1 && rows > 2 * third {
+            // E.g. the last 17 columns of a 7×7 map's 49: one loop for both parts.
+            kernelFull1Plus1(kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+            return
+        }
         var done = 0
         if cols > gemmNarrowMax {
             done = min(cols, vl)
@@ -647,6 +652,71 @@ extension Optimized {
 
     /// Columns of a last tile left to ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``.
     static let gemmNarrowMax = 4
+
+    /// The micro-kernel for MR rows and VL + 1 columns (VL = lanes of ``GEMMVector``): the
+    /// one-vector kernel's MR accumulators for the first VL columns and, in the same loop,
+    /// ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``'s accumulator for the
+    /// last column (a vector along the rows), which alone would wait on the FMA latency at
+    /// every step of k. Every element gets the operations of those two kernels, in the same
+    /// order, so results are bitwise theirs.
+    @inline(never)
+    static func kernelFull1Plus1(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+                                 accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR, nr = gemmNR, vl = V.scalarCount
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        var c6 = V(), c7 = V(), c8 = V(), c9 = V(), c10 = V(), c11 = V()
+        var s = V()
+        var ap = a
+        var bp = b
+        for _ in 0..<kc {
+            let b0 = UnsafeRawPointer(bp).load(as: V.self)
+            c0 = c0.addingProduct(ap[0], b0)
+            c1 = c1.addingProduct(ap[1], b0)
+            c2 = c2.addingProduct(ap[2], b0)
+            c3 = c3.addingProduct(ap[3], b0)
+            c4 = c4.addingProduct(ap[4], b0)
+            c5 = c5.addingProduct(ap[5], b0)
+            if mr > 6 {
+                c6 = c6.addingProduct(ap[6], b0)
+                c7 = c7.addingProduct(ap[7], b0)
+                c8 = c8.addingProduct(ap[8], b0)
+                c9 = c9.addingProduct(ap[9], b0)
+                c10 = c10.addingProduct(ap[10], b0)
+                c11 = c11.addingProduct(ap[11], b0)
+            }
+            s = s.addingProduct(UnsafeRawPointer(ap).loadUnaligned(as: V.self), bp[vl])
+            ap += mr
+            bp += nr
+        }
+        let dst = UnsafeMutableRawPointer(c)
+        let rb = ldc * 4
+        let res = epilogue.residual.map { UnsafeRawPointer($0) }
+        let resRow = epilogue.ldr * 4
+        @inline(__always) func row(_ v: V, _ r: Int) {
+            if r >= rows { return }
+            let rr = res.map { $0 + r * resRow }
+            if let op = epilogue.op {
+                finish(1, v, V(), dst + r * rb, rr, epilogue.bias?[r], epilogue.relu, op, accumulate)
+            } else {
+                store(1, v, V(), dst + r * rb, rr, epilogue.bias?[r], epilogue.relu, accumulate)
+            }
+        }
+        row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
+        if mr > 6 { row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11) }
+        // The last column, as narrowKernel writes it.
+        for r in 0..<rows {
+            let d = c + r * ldc + vl
+            var v = s[r]
+            if accumulate { v = d.pointee + v }
+            if let bias = epilogue.bias { v += bias[r] }
+            if let res = epilogue.residual { v += res[r * epilogue.ldr + vl] }
+            if epilogue.relu && v < 0 { v = 0 }
+            if let op = epilogue.op { v = unaryScalar(op, v) }
+            d.pointee = v
+        }
+    }
 
     /// The micro-kernel for MR rows, 2 vectors of columns.
     @inline(never)
@@ -732,6 +802,29 @@ extension Optimized {
             bp += 2 * vb
         }
         if cols == W * V.scalarCount {
+            if epilogue.op == nil {
+                // Everything but a fused activation (the common case: every k block but the
+                // last, plain products, bias / residual / ReLU): inlined row stores (a call per
+                // row would spill the accumulators around it).
+                let dst = UnsafeMutableRawPointer(c)
+                let rb = ldc * 4
+                let res = epilogue.residual.map { UnsafeRawPointer($0) }
+                let resRow = epilogue.ldr * 4
+                let bias = epilogue.bias, relu = epilogue.relu
+                if R > 0 && rows > 0 { store(W, c0a, c0b, dst, res, bias?[0], relu, accumulate) }
+                if R > 1 && rows > 1 { store(W, c1a, c1b, dst + rb, res.map { $0 + resRow }, bias?[1], relu, accumulate) }
+                if R > 2 && rows > 2 { store(W, c2a, c2b, dst + 2 * rb, res.map { $0 + 2 * resRow }, bias?[2], relu, accumulate) }
+                if R > 3 && rows > 3 { store(W, c3a, c3b, dst + 3 * rb, res.map { $0 + 3 * resRow }, bias?[3], relu, accumulate) }
+                if R > 4 && rows > 4 { store(W, c4a, c4b, dst + 4 * rb, res.map { $0 + 4 * resRow }, bias?[4], relu, accumulate) }
+                if R > 5 && rows > 5 { store(W, c5a, c5b, dst + 5 * rb, res.map { $0 + 5 * resRow }, bias?[5], relu, accumulate) }
+                if R > 6 && rows > 6 { store(W, c6a, c6b, dst + 6 * rb, res.map { $0 + 6 * resRow }, bias?[6], relu, accumulate) }
+                if R > 7 && rows > 7 { store(W, c7a, c7b, dst + 7 * rb, res.map { $0 + 7 * resRow }, bias?[7], relu, accumulate) }
+                if R > 8 && rows > 8 { store(W, c8a, c8b, dst + 8 * rb, res.map { $0 + 8 * resRow }, bias?[8], relu, accumulate) }
+                if R > 9 && rows > 9 { store(W, c9a, c9b, dst + 9 * rb, res.map { $0 + 9 * resRow }, bias?[9], relu, accumulate) }
+                if R > 10 && rows > 10 { store(W, c10a, c10b, dst + 10 * rb, res.map { $0 + 10 * resRow }, bias?[10], relu, accumulate) }
+                if R > 11 && rows > 11 { store(W, c11a, c11b, dst + 11 * rb, res.map { $0 + 11 * resRow }, bias?[11], relu, accumulate) }
+                return
+            }
             let res = epilogue.residual.map { UnsafeRawPointer($0) }
             let ldr = epilogue.ldr
             let dst = UnsafeMutableRawPointer(c)
@@ -823,6 +916,35 @@ extension Optimized {
         if cols > 1 { put(s1, 1) }
         if cols > 2 { put(s2, 2) }
         if cols > 3 { put(s3, 3) }
+    }
+
+    /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
+    /// (+ bias) (+ residual) (ReLU): ``finish(_:_:_:_:_:_:_:_:_:)`` without the fused
+    /// activation, the same operations in the same order.
+    @inline(__always)
+    static func store(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
+                      _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
+        typealias V = GEMMVector
+        let vb = MemoryLayout<V>.size
+        var r0 = v0, r1 = v1
+        if accumulate {
+            r0 += dst.loadUnaligned(as: V.self)
+            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
+        }
+        if let bias {
+            r0 += bias
+            if W > 1 { r1 += bias }
+        }
+        if let res {
+            r0 += res.loadUnaligned(as: V.self)
+            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
+        }
+        if relu {
+            r0.replace(with: 0, where: r0 .< 0)
+            if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
+        }
+        dst.storeBytes(of: r0, as: V.self)
+        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
     }
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
