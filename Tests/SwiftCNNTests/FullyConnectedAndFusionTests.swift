@@ -18,13 +18,16 @@ final class FullyConnectedAndFusionTests: XCTestCase {
     /// weight row plus the bias (whichever of the four-row or one-row paths computes it, for
     /// any batch), within 1e-5 relative of the double-precision reference, and bitwise the
     /// same with 1 and 2 threads. Shapes cover tails of 64, of 16 and scalar tails, output
-    /// counts not divisible by 4 or by the 32-row block, batches 1 to 8, with and without bias,
-    /// and the single-item path (small work) and the parallel one.
+    /// counts not divisible by 4 or by the 32-row block, batches 1 to 17 (several spans and
+    /// sample blocks), with and without bias, and the single-item path (small work) and the
+    /// parallel one.
     func testLinearMatchesDotBitwiseAndReference() throws {
         var r = TestRNG(13)
         let shapes: [(batch: Int, n: Int, outs: Int, bias: Bool)] = [
             (1, 1000, 70, true), (1, 64, 4, false), (2, 5, 3, true), (3, 130, 37, true),
             (8, 257, 300, true), (1, 2100, 129, false), (5, 47, 2001, true), (8, 9, 1, true),
+            // Several 512-float spans and sample blocks of 8 and a rest (the batch path).
+            (11, 1200, 9, true), (9, 1100, 70, false), (17, 1601, 36, true),
         ]
         for s in shapes {
             let x = try r.tensor([s.batch, s.n]), w = try r.tensor([s.outs, s.n]), b = try r.tensor([s.outs])
