@@ -155,6 +155,11 @@ $(OUT)/bench/bench_models: benchmarks/bench_models.c $(HEADER) $(LIB)
 	@mkdir -p $(OUT)/bench
 	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
 
+# The fully connected layers against the machine's streaming bandwidth (not part of `make bench`).
+$(OUT)/bench/bench_linear: benchmarks/bench_linear.c $(HEADER) $(LIB)
+	@mkdir -p $(OUT)/bench
+	$(CC) -std=c99 -O3 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lpthread
+
 bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 	$(GEMM_BENCH) $(BENCH_GEMM_ARGS)
 	@echo

@@ -18,12 +18,35 @@ extension Optimized {
         let blocks = (outs + block - 1) / block
         let work = batch &* n &* outs
         let items = work < 1 << 16 ? 1 : blocks
+        let full = n / 64 * 64, span = linearSpan
+        let spans = (full + span - 1) / span
+        // At batch > 1, x's 64-chunk part copied span by span, the samples' spans side by side
+        // (span j of sample s at (j·batch + s)·span): rows of x and of w a power of two apart
+        // would otherwise share L1 sets (AlexNet's fc7: 16 KiB rows).
+        let packedCount = batch > 1 ? spans &* span &* batch : 0
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(packedCount, 1)) { buffer in
+            guard let packed = buffer.baseAddress else { return }
+            if packedCount > 0 {
+                for j in 0..<spans {
+                    let i0 = j * span, len = min(full, i0 + span) - i0
+                    for s in 0..<batch { (packed + (j * batch + s) * span).update(from: x + s * n + i0, count: len) }
+                }
+            }
+            linearBlocks(x, packed: packedCount > 0 ? UnsafePointer(packed) : nil, weight: w, bias: b, y, g, items: items)
+        }
+    }
+
+    /// The parallel part of ``linear(_:weight:bias:_:_:)``: `items` blocks of rows.
+    static func linearBlocks(_ x: UnsafePointer<Float>, packed: UnsafePointer<Float>?, weight w: UnsafePointer<Float>,
+                             bias b: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, _ g: LinearGeometry, items: Int) {
+        let n = g.inFeatures, outs = g.outFeatures, batch = g.batch
+        let block = linearBlock
         Threading.parallelFor(items) { item in
             let (o0, o1) = items == 1 ? (0, outs) : (item * block, min(outs, (item + 1) * block))
             var o = o0
-            if batch > 1 {
+            if let packed {
                 while o + 4 <= o1 {
-                    linearRows4Batch(x, w + o * n, b.map { $0 + o }, y + o, n: n, outs: outs, batch: batch)
+                    linearRows4Batch(x, packed, w + o * n, b.map { $0 + o }, y + o, n: n, outs: outs, batch: batch)
                     o += 4
                 }
             }
@@ -58,11 +81,13 @@ extension Optimized {
 
     /// Four outputs (weight rows `w`, `w + n`, … and biases `b`, `b + 1`, …) for every sample
     /// of the batch, into y[s·outs + 0 ..< 4]: ``dotRows4(_:_:_:)``'s chains, with the 64-float
-    /// chunks taken a span at a time for a block of samples (each sample's sixteen accumulators
+    /// chunks (read from `packed`, x's spans side by side; the tails from x) taken a span at a
+    /// time for a block of samples (each sample's sixteen accumulators
     /// saved in between), so the span of the four rows is read from L1 by every sample instead
     /// of the four whole rows from L2. The order of each accumulator's FMAs is unchanged: the
     /// results are bitwise ``dot(_:_:_:)`` + bias.
-    static func linearRows4Batch(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
+    static func linearRows4Batch(_ x: UnsafePointer<Float>, _ packed: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                 _ b: UnsafePointer<Float>?,
                                  _ y: UnsafeMutablePointer<Float>, n: Int, outs: Int, batch: Int) {
         typealias V = SIMD16<Float>
         let full = n / 64 * 64
@@ -76,7 +101,11 @@ extension Optimized {
                 var i0 = 0
                 while i0 < full {
                     let i1 = min(full, i0 + linearSpan)
-                    for s in s0..<s1 { dotRows4Chunks(x + s * n, w, n, from: i0, to: i1, state: state + 16 * (s - s0)) }
+                    // Sample s's span, shifted so that index i0 is its first float.
+                    let base = packed + (i0 / linearSpan * batch) * linearSpan - i0
+                    for s in s0..<s1 {
+                        dotRows4Chunks(base + s * linearSpan, w, n, from: i0, to: i1, state: state + 16 * (s - s0))
+                    }
                     i0 = i1
                 }
                 for s in s0..<s1 {
