@@ -80,7 +80,8 @@ extension Optimized {
     static let linearSampleBlock = 8
 
     /// Four outputs (weight rows `w`, `w + n`, … and biases `b`, `b + 1`, …) for every sample
-    /// of the batch, into y[s·outs + 0 ..< 4]: ``dotRows4(_:_:_:)``'s chains, with the 64-float
+    /// of the batch, into y[s·outs + 0 ..< 4]: sample 0 by ``dotRows4(_:_:_:)`` (streaming the
+    /// rows from memory into L2), the others by its chains with the 64-float
     /// chunks (read from `packed`, x's spans side by side; the tails from x) taken a span at a
     /// time for a block of samples (each sample's sixteen accumulators
     /// saved in between), so the span of the four rows is read from L1 by every sample instead
@@ -92,9 +93,16 @@ extension Optimized {
         typealias V = SIMD16<Float>
         let full = n / 64 * 64
         let block = linearSampleBlock
+        // Sample 0 streams the four rows from memory in one tight pass (as at batch 1, where
+        // the loads run far ahead), which leaves them in L2 for the span passes of the others.
+        let r0 = dotRows4(x, w, n)
+        y[0] = r0[0] + (b?[0] ?? 0)
+        y[1] = r0[1] + (b?[1] ?? 0)
+        y[2] = r0[2] + (b?[2] ?? 0)
+        y[3] = r0[3] + (b?[3] ?? 0)
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16 * block) { buffer in
             guard let state = buffer.baseAddress else { return }
-            var s0 = 0
+            var s0 = 1
             while s0 < batch {
                 let s1 = min(batch, s0 + block)
                 state.initialize(repeating: V(), count: 16 * block)
