@@ -233,46 +233,4 @@ final class FullyConnectedAndFusionTests: XCTestCase {
             XCTAssertLessThanOrEqual(maxDiff(wide, expected), 1e-5 * Float(cs.c * cs.k * cs.k).squareRoot(), "\(cs) vs reference")
         }
     }
-
-    /// The same wide-grid kernel standing for ``Optimized/smallConv`` (chains from the bias:
-    /// LeNet's C1 and random one-to-three-channel geometries that kernel takes) is bitwise
-    /// the row kernel it replaces, and within 1e-5 of the reference.
-    func testWideSmallConvIsBitwiseSmallConv() throws {
-        var r = TestRNG(37)
-        var cases: [(n: Int, c: Int, o: Int, k: Int, h: Int, w: Int)] = [(2, 1, 6, 5, 32, 32), (1, 1, 6, 5, 32, 32)]
-        while cases.count < 12 {
-            let k = r.int(1...5)
-            let cs = (n: r.int(1...2), c: r.int(1...3), o: r.int(1...9), k: k, h: k + r.int(0...20), w: k + 15 + r.int(0...20))
-            cases.append(cs)
-        }
-        for (t, cs) in cases.enumerated() {
-            let x = try r.tensor([cs.n, cs.c, cs.h, cs.w]), weight = try r.tensor([cs.o, cs.c, cs.k, cs.k])
-            let bias = t % 3 == 2 ? nil : try r.tensor([cs.o])
-            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: Conv2DOptions())
-            guard Optimized.smallConvApplies(g) else { continue }
-            XCTAssertTrue(Optimized.smallConvWideApplies(g), "\(cs)")
-            let want = try withReferenceKernels { try conv2d(x, weight: weight, bias: bias) }
-            let residual = t % 2 == 0 ? try r.tensor(want.shape) : nil
-            let relu = t % 2 == 0
-            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
-            func run(wide: Bool) throws -> [Float] {
-                var out = try Tensor(zeros: want.shape)
-                try x.withUnsafePointer { xp in
-                    try out.withUnsafeMutableBufferPointer { yp in
-                        withOptionalPointer(residual) { rp in
-                            withOptionalPointer(bias) { bp in
-                                Optimized.smallConv(g, input: xp, packed: packed.groups[0].pointer, bias: bp,
-                                                    residual: rp, relu: relu, output: yp.baseAddress!, allowWide: wide)
-                            }
-                        }
-                    }
-                }
-                return out.scalars
-            }
-            let wide = try run(wide: true), old = try run(wide: false)
-            XCTAssertEqual(wide.map(\.bitPattern), old.map(\.bitPattern), "\(cs): wide vs row kernel")
-            let expected = residual.map { zip(want.scalars, $0.scalars).map { max($0 + $1, 0) } } ?? want.scalars
-            XCTAssertLessThanOrEqual(maxDiff(wide, expected), 1e-5 * Float(cs.c * cs.k * cs.k).squareRoot(), "\(cs) vs reference")
-        }
-    }
 }

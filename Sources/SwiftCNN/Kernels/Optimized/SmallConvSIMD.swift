@@ -24,13 +24,7 @@ extension Optimized {
     /// weights packed by ``packA(m:k:a:lda:into:)``.
     static func smallConv(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                          output: UnsafeMutablePointer<Float>, allowWide: Bool = true) {
-        if allowWide && smallConvWideApplies(g) {
-            // The same chains (bias first, taps in patch order), four channels at a time.
-            smallConvWide(g, input: input, packed: packed, bias: bias, residual: residual, relu: relu, output: output,
-                          biasFirst: true)
-            return
-        }
+                          output: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         let c = g.inChannels, h = g.inHeight, w = g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth
         let oh = g.outHeight, ow = g.outWidth, patch = g.patchSize
@@ -181,13 +175,12 @@ extension Optimized {
     /// contiguous load at q + c·H·W + k·W + l. Four output channels × three 16-position vectors
     /// are accumulated together (twelve FMA chains; per tap, three loads and four weight
     /// broadcasts). Each output is the same single chain over the taps in patch order, from
-    /// zero, then + bias, as in ``smallConvByPositions`` (or, with `biasFirst`, from the bias
-    /// as in ``smallConv``): the results are bitwise the same as the kernel it stands for.
+    /// zero, then + bias, as in ``smallConvByPositions``: the results are bitwise the same.
     /// LeNet's C3 (16 maps of 10×10 from 6 of 14×14): 29% of the lanes are dropped columns
     /// instead of half of them idle in 12-channel panels.
     static func smallConvWide(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
-                              output: UnsafeMutablePointer<Float>, biasFirst: Bool = false) {
+                              output: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
         let c = g.inChannels, h = g.inHeight, w = g.inWidth, kh = g.kernelHeight, kw = g.kernelWidth
         let oh = g.outHeight, ow = g.outWidth, patch = g.patchSize, plane = g.outPlane, oc = g.outChannels
@@ -229,11 +222,8 @@ extension Optimized {
                             var vg = 0
                             while vg < vectors {
                                 let q0 = vg * 16, q1 = min(vg + 1, vectors - 1) * 16, q2 = min(vg + 2, vectors - 1) * 16
-                                // biasFirst: each chain starts at its bias (``smallConv``'s order).
-                                let i0 = V(repeating: biasFirst ? bias?[og] ?? 0 : 0), i1 = V(repeating: biasFirst ? bias?[o1] ?? 0 : 0)
-                                let i2 = V(repeating: biasFirst ? bias?[o2] ?? 0 : 0), i3 = V(repeating: biasFirst ? bias?[o3] ?? 0 : 0)
-                                var a00 = i0, a01 = i0, a02 = i0, a10 = i1, a11 = i1, a12 = i1
-                                var a20 = i2, a21 = i2, a22 = i2, a30 = i3, a31 = i3, a32 = i3
+                                var a00 = V(), a01 = V(), a02 = V(), a10 = V(), a11 = V(), a12 = V()
+                                var a20 = V(), a21 = V(), a22 = V(), a30 = V(), a31 = V(), a32 = V()
                                 var op = UnsafePointer(offsets)
                                 var wq = 0
                                 for _ in 0..<patch {
@@ -256,7 +246,7 @@ extension Optimized {
                                         let d = Int(dest[q + lane])
                                         if d < 0 { continue }
                                         let i = outBase + o * plane + d
-                                        var v = biasFirst ? a[lane] : a[lane] + b
+                                        var v = a[lane] + b
                                         if let residual { v += residual[i] }
                                         if relu && v < 0 { v = 0 }
                                         output[i] = v
