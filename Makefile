@@ -158,6 +158,11 @@ $(OUT)/bench/bench_models: benchmarks/bench_models.c $(HEADER) $(LIB)
 # Each case's 5 slowest nodes (scnn_model_profile) follow the timings; BENCH_PROFILE=0 turns it off.
 BENCH_PROFILE ?= 5
 
+# The fully connected layers against the machine's streaming bandwidth (not part of `make bench`).
+$(OUT)/bench/bench_linear: benchmarks/bench_linear.c $(HEADER) $(LIB)
+	@mkdir -p $(OUT)/bench
+	$(CC) -std=c99 -O3 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lpthread
+
 bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 	$(GEMM_BENCH) $(BENCH_GEMM_ARGS)
 	@echo

@@ -18,6 +18,7 @@
 // arena out of its ``InferencePlan``'s pool for the whole run, so forwards on several
 // threads never share one.
 
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -50,6 +51,9 @@ final class ForwardPlan: @unchecked Sendable {
         case lrn(ChannelGeometry, LRNParameters, x: Int, y: Int)
         case concatPart(x: Int, axisSize: Int, axisOffset: Int, AxisGeometry, y: Int)
         case copy(x: Int, y: Int, count: Int)
+        /// Channels [axisOffset, axisOffset + axisSize) of x ([outer, axis, inner]) copied into
+        /// y ([outer, axisSize, inner]): a branch's part of a fused convolution at batch > 1.
+        case channelSlice(x: Int, axisSize: Int, axisOffset: Int, AxisGeometry, y: Int)
         /// A layer without a planned kernel (LeNet-5's own layers, a lone batch norm): runs
         /// the tensor op on a borrowed view of x and copies the result into y.
         case layer((Tensor) throws -> Tensor, x: Int, y: Int)
@@ -64,6 +68,7 @@ final class ForwardPlan: @unchecked Sendable {
             case .linear(_, _, _, let x, let y), .unary(_, let x, let y, _), .maxPool(_, let x, let y),
                  .avgPool(_, let x, let y), .adaptiveAvgPool(_, let x, let y), .lrn(_, _, let x, let y),
                  .concatPart(let x, _, _, _, let y), .copy(let x, let y, _), .layer(_, let x, let y),
+                 .channelSlice(let x, _, _, _, let y),
                  .layerNorm(_, _, _, _, _, let x, let y):
                 return [x, y]
             case .broadcastConstant(_, let y): return [y]
@@ -99,6 +104,9 @@ final class ForwardPlan: @unchecked Sendable {
     let arenaCount: Int
     /// The arena buffers: offset and size in floats, first and last step (for tests).
     let placement: [(offset: Int, count: Int, first: Int, last: Int)]
+    /// Whether a forward runs image by image through the batch-1 plan, images spread over
+    /// the threads (see ``Model/forwardPlanned(_:)``): a batch of a tiny per-sample network.
+    let splitsBatch: Bool
 
     /// Compiles `model`'s forward pass for `inputShape` (already validated; `outputShape`
     /// is what shape inference gave).
@@ -127,6 +135,79 @@ final class ForwardPlan: @unchecked Sendable {
         self.locations = locations
         shapes = b.values.map(\.shape)
         arenaCount = arena
+        let macs = b.steps.reduce(0) { sum, step in
+            switch step {
+            case .conv(_, let g, _, _, _, _, _, _): return sum &+ g.batch &* g.outChannels &* g.outPlane &* g.patchSize
+            case .linear(_, _, let g, _, _): return sum &+ g.batch &* g.inFeatures &* g.outFeatures
+            default: return sum
+            }
+        }
+        let batch = inputShape.first ?? 1
+        splitsBatch = batch > 1 && macs / batch <= ForwardPlan.splitMaxMACs && outputShape.first == batch
+            && ForwardPlan.perSample(model.architecture.root)
+    }
+
+    /// Largest multiply-accumulates per image of a network whose batches run image by image
+    /// (LeNet-5: 0.42 M): below it, a layer's work per image is a few microseconds, less than
+    /// handing it to another thread costs, so the images, not the layers, are split.
+    static let splitMaxMACs = 1 << 21
+
+    /// Whether every layer of `layer` treats the samples of a batch independently (so that a
+    /// batch may run image by image): the zoo's layer kinds, not graphs or batch-axis ops.
+    static func perSample(_ layer: Layer) -> Bool {
+        switch layer {
+        case .conv2d, .batchNorm2d, .linear, .relu, .tanh, .scaledTanh, .maxPool2d, .avgPool2d, .adaptiveAvgPool2d,
+             .localResponseNorm, .dropout, .flatten, .subsampling, .partialConv2d, .euclideanRBF, .unary, .identity:
+            return true
+        case .sequential(let children), .concat(let children):
+            return children.allSatisfy { perSample($0.layer) }
+        case .residual(let body, let shortcut):
+            return body.allSatisfy { perSample($0.layer) } && (shortcut.map { perSample($0.layer) } ?? true)
+        default:
+            return false
+        }
+    }
+
+    /// Runs this plan (batch N, ``splitsBatch``) as N runs of `single` (the batch-1 plan of
+    /// the same network), images claimed by the threads; each image's kernels run on the
+    /// thread that claimed it, so every output is computed the same way at any thread count.
+    func runSplit(_ input: Tensor, single: ForwardPlan, pool: InferencePlan) throws -> Tensor {
+        var out = try Tensor(uninitialized: outputShape)
+        let n = inputShape[0]
+        let inCount = try Checked.product(single.inputShape), outCount = try Checked.product(single.outputShape)
+        guard single.inputShape[0] == 1, try Checked.mul(inCount, n) == input.count, try Checked.mul(outCount, n) == out.count else {
+            throw SwiftCNNError(.internal, "forward plan: batch split of \(Tensor.describe(inputShape)) with a plan for \(Tensor.describe(single.inputShape))")
+        }
+        let failure = Mutex<SwiftCNNError?>(nil)
+        try input.withUnsafePointer { xp in
+            try out.withUnsafeMutablePointerUnchecked { yp in
+                Threading.parallelFor(n) { i in
+                    do {
+                        try single.runImage(xp + i * inCount, yp + i * outCount, pool: pool)
+                    } catch {
+                        let e = error as? SwiftCNNError ?? SwiftCNNError(.internal, "\(error)")
+                        failure.withLock { if $0 == nil { $0 = e } }
+                    }
+                }
+                if let e = failure.withLock({ $0 }) { throw e }
+            }
+        }
+        return out
+    }
+
+    /// ``run(_:pool:)`` from and into caller-owned memory (``inputShape`` and ``outputShape`` floats).
+    func runImage(_ xp: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>, pool: InferencePlan) throws {
+        let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
+        defer { if let arena { pool.checkIn(arena) } }
+        let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
+        @inline(__always) func p(_ v: Int) -> UnsafeMutablePointer<Float> {
+            let l = locations[v]
+            return (l.base == 0 ? bases.0 : l.base == 1 ? bases.1 : bases.2) + l.offset
+        }
+        for step in steps {
+            try execute(step, p)
+        }
+        withExtendedLifetime(arena) {}
     }
 
     /// Runs the plan on `input` (of ``inputShape``) with an arena from `pool`; returns a new tensor.
@@ -194,6 +275,11 @@ final class ForwardPlan: @unchecked Sendable {
             Reference.concatPart(p(x), axisSize: size, into: p(y), axisOffset: offset, g)
         case .copy(let x, let y, let count):
             p(y).update(from: p(x), count: count)
+        case .channelSlice(let x, let size, let offset, let g, let y):
+            let src = p(x), dst = p(y), block = size * g.inner
+            for o in 0..<g.outer {
+                (dst + o * block).update(from: src + (o * g.axis + offset) * g.inner, count: block)
+            }
         case .layer(let f, let x, let y):
             let xs = shapes[x]
             let r = try f(try Tensor(borrowing: p(x), count: try Checked.product(xs), shape: xs))
@@ -379,12 +465,34 @@ extension ForwardPlan {
                     throw SwiftCNNError.invalidArgument("\(path.isEmpty ? layer.typeName : path): \(layer.typeName) gives \(ys.count) outputs where one is expected")
                 }
                 return ys[0]
-            case .conv2d, .batchNorm2d, .subsampling, .partialConv2d, .euclideanRBF:
+            case .partialConv2d(let inChannels, let connections, let k):
+                return try compilePartialConv(path: path, x: x, inChannels: inChannels, connections: connections, kernel: k, dest: dest)
+            case .conv2d, .batchNorm2d, .subsampling, .euclideanRBF:
                 if case .conv2d = layer {
                     return try compileSequence([NamedLayer("", layer)][...], path: path, x: x, owned: owned, residual: nil, dest: dest)
                 }
                 return try compileFallback(layer, path: path, x: x, dest: dest)
             }
+        }
+
+        /// LeNet's partially connected C3 as a planned convolution: the dense kernel (zeros
+        /// for absent connections, ``LeNetOps/partialConvDenseWeight(_:inChannels:connections:kernel:)``)
+        /// is built and packed once, like any convolution's weights, instead of per forward.
+        mutating func compilePartialConv(path: String, x: Int, inChannels: Int, connections: [[Int]], kernel k: Int,
+                                         dest: Int?) throws -> Int {
+            let (w, b) = (try model.weight(path, "weight"), try model.weight(path, "bias"))
+            try LeNetOps.checkPartialConv(w, bias: b.shape, inChannels: inChannels, connections: connections, kernel: k, op: "partial conv")
+            let dense = try LeNetOps.partialConvDenseWeight(w, inChannels: inChannels, connections: connections, kernel: k)
+            let g = try Conv2DGeometry(input: try Builder.shapeOnly(values[x].shape), weight: dense, bias: b, options: Conv2DOptions(),
+                                       op: "partial conv")
+            let model = self.model
+            let conv = try model.plan.conv(path) { try model.prepareConv(g, weight: dense, bias: b, batchNorm: nil) }
+            let y = try newValue([g.batch, g.outChannels, g.outHeight, g.outWidth], dest: destination(dest))
+            let scratchCount = try conv.scratchCount(g)
+            let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
+            add(.conv(conv, g, x: x, y: y, residual: nil, relu: false, op: nil, scratch: scratch), path: path,
+                op: "PartialConv2d")
+            return y
         }
 
         /// A layer run through its tensor op (weights fetched now, not per forward).
@@ -398,9 +506,6 @@ extension ForwardPlan {
             case .subsampling:
                 let (w, b) = (try model.weight(path, "weight"), try model.weight(path, "bias"))
                 f = { try LeNetOps.subsample($0, weight: w, bias: b) }
-            case .partialConv2d(let inChannels, let connections, let k):
-                let (w, b) = (try model.weight(path, "weight"), try model.weight(path, "bias"))
-                f = { try LeNetOps.partialConv($0, weight: w, bias: b, inChannels: inChannels, connections: connections, kernel: k) }
             case .euclideanRBF:
                 let codes = try model.weight(path, "codes")
                 f = { try LeNetOps.rbf($0, codes: codes) }
@@ -721,15 +826,24 @@ extension ForwardPlan {
             let out = try newValue([xs[0], channels, first[2], first[3]], dest: nil)
             let plane = first[2] * first[3]
             let g = AxisGeometry(outer: xs[0], axis: channels, inner: plane)
+            // The 1x1 convolutions that open several branches run as one (ForwardPlanFusion.swift).
+            let heads = xs.count == 4 ? fusableHeads(branches, path: path, inChannels: xs[1]) : []
+            let headValues = heads.isEmpty ? [] : try compileFusedHeads(heads, path: path, x: x)
             var c0 = 0
-            for (b, shape) in zip(branches, shapes) {
+            for (bi, (b, shape)) in zip(branches, shapes).enumerated() {
                 var slot: Int? = nil
                 if xs[0] == 1 {
                     values.append(Value(buffer: values[out].buffer, offset: values[out].offset + c0 * plane,
                                         shape: shape, count: shape.reduce(1, *)))
                     slot = values.count - 1
                 }
-                let r = try compile(b.layer, path: Layer.join(path, b.name), x: x, owned: false, dest: slot)
+                let r: Int
+                if let h = heads.firstIndex(where: { $0.branch == bi }) {
+                    r = try compileSequence(heads[h].children[heads[h].next...], path: path, x: headValues[h], owned: false,
+                                            residual: nil, dest: slot)
+                } else {
+                    r = try compile(b.layer, path: Layer.join(path, b.name), x: x, owned: false, dest: slot)
+                }
                 let rv = values[r]
                 if let slot, rv.buffer == values[slot].buffer && rv.offset == values[slot].offset {
                     // Written in place.
@@ -810,7 +924,11 @@ extension Model {
 
     /// The optimized forward: the compiled plan for the input's shape, run with a pooled arena.
     func forwardPlanned(_ input: Tensor) throws -> Tensor {
-        try forwardPlan(for: input.shape).run(input, pool: plan)
+        let p = try forwardPlan(for: input.shape)
+        if p.splitsBatch {
+            return try p.runSplit(input, single: try forwardPlan(for: [1] + input.shape.dropFirst()), pool: plan)
+        }
+        return try p.run(input, pool: plan)
     }
 
     /// Bytes of activation and scratch memory one forward of `inputShape` uses (its arena),

@@ -153,9 +153,7 @@ extension ForwardPlan {
         case .copy: return "copy"
         case .layer: return "tensorOp"
         case .general: return "tensorOp"
-        // Every case is named above; this keeps a step case added elsewhere compiling
-        // (reported as "other" until it gets a name here).
-        default: return "other"
+        case .channelSlice: return "channelSlice"
         }
     }
 
@@ -300,7 +298,15 @@ extension Model {
             }
             let row = rowOf[key]
             if weightsUnknown, let row { floats = try Checked.add(floats, row.parameters, "profile: bytes") }
-            let macs = try Checked.mul(row?.macs ?? 0, batch, "profile: MACs")
+            // A step computing several layers at once (1x1 convs sharing an input, fused into
+            // one: "a+b+c") counts the MACs of all of them.
+            var rowMACs = row?.macs ?? 0
+            if row == nil, key.contains("+") {
+                for part in key.split(separator: "+") {
+                    rowMACs = try Checked.add(rowMACs, rowOf[String(part)]?.macs ?? 0, "profile: MACs")
+                }
+            }
+            let macs = try Checked.mul(rowMACs, batch, "profile: MACs")
             let bytes = try Checked.mul(floats, MemoryLayout<Float>.stride, "profile: bytes")
             let seconds = ms / 1000
             nodes.append(ModelProfile.Node(
@@ -323,6 +329,14 @@ extension Model {
         var timings: [String: ModelSummary.Timing] = [:]
         for n in profile.nodes {
             timings[n.node] = ModelSummary.Timing(kernel: n.kernel, milliseconds: n.milliseconds, share: n.share)
+            // A fused node ("a+b+c"): its time on the first layer's row, the others point at it.
+            let parts = n.node.split(separator: "+").map(String.init)
+            if parts.count > 1 {
+                timings[parts[0]] = ModelSummary.Timing(kernel: n.kernel + " (fused)", milliseconds: n.milliseconds, share: n.share)
+                for p in parts.dropFirst() where timings[p] == nil {
+                    timings[p] = ModelSummary.Timing(kernel: "in " + parts[0], milliseconds: 0, share: 0)
+                }
+            }
         }
         s.timings = timings
         return s
