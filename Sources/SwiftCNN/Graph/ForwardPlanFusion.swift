@@ -67,15 +67,16 @@ extension ForwardPlan.Builder {
         let fused = try newValue(fusedShape, dest: nil)
         let scratchCount = try conv.scratchCount(g)
         let scratch = scratchCount > 0 ? try newValue([scratchCount], dest: nil) : nil
-        // One profile node for the fused convolution: named by the heads' conv paths joined
-        // with "+", with their batch norms and ReLUs as fused layers.
+        // One profile node for the fused convolution and its slices (batch > 1): named by the
+        // heads' conv paths joined with "+", with their batch norms and ReLUs as fused layers.
+        let fusedPath = heads.map(\.convPath).joined(separator: "+")
         add(.conv(conv, g, x: x, y: fused, residual: nil, relu: true, op: nil, scratch: scratch),
-            path: heads.map(\.convPath).joined(separator: "+"), op: "Conv2d",
+            path: fusedPath, op: "Conv2d",
             fused: (heads.contains { $0.bn != nil } ? ["bn"] : []) + ["relu"])
         let plane = g.outHeight * g.outWidth
         var results: [Int] = []
         var c0 = 0
-        for (o, h) in zip(outs, heads) {
+        for o in outs {
             let shape = [g.batch, o, g.outHeight, g.outWidth]
             if g.batch == 1 {
                 values.append(ForwardPlan.Value(buffer: values[fused].buffer, offset: values[fused].offset + c0 * plane,
@@ -85,7 +86,7 @@ extension ForwardPlan.Builder {
                 let y = try newValue(shape, dest: nil)
                 add(.channelSlice(x: fused, axisSize: o, axisOffset: c0,
                                   AxisGeometry(outer: g.batch, axis: total, inner: plane), y: y),
-                    path: h.convPath, op: "ChannelSlice")
+                    path: fusedPath, op: "ChannelSlice")
                 results.append(y)
             }
             c0 += o
