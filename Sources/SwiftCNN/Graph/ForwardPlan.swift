@@ -197,6 +197,23 @@ final class ForwardPlan: @unchecked Sendable {
 
     /// ``run(_:pool:)`` from and into caller-owned memory (``inputShape`` and ``outputShape`` floats).
     func runImage(_ xp: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>, pool: InferencePlan) throws {
+        try runSteps(xp, yp, pool: pool, times: nil)
+    }
+
+    /// Runs the plan on `input` (of ``inputShape``) with an arena from `pool`; returns a new tensor.
+    func run(_ input: Tensor, pool: InferencePlan) throws -> Tensor {
+        var out = try Tensor(uninitialized: outputShape)
+        try input.withUnsafePointer { xp in
+            try out.withUnsafeMutablePointerUnchecked { yp in try runSteps(xp, yp, pool: pool, times: nil) }
+        }
+        return out
+    }
+
+    /// The one loop over the steps (``run(_:pool:)``, ``runImage(_:_:pool:)``, the
+    /// profiler's timed runs): an arena checked out of `pool` for the whole run; with
+    /// `times` (``steps``.count of them), each step's seconds on a monotonic clock.
+    func runSteps(_ xp: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>, pool: InferencePlan,
+                  times: UnsafeMutablePointer<Double>?) throws {
         let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
         defer { if let arena { pool.checkIn(arena) } }
         let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
@@ -204,31 +221,18 @@ final class ForwardPlan: @unchecked Sendable {
             let l = locations[v]
             return (l.base == 0 ? bases.0 : l.base == 1 ? bases.1 : bases.2) + l.offset
         }
-        for step in steps {
-            try execute(step, p)
-        }
-        withExtendedLifetime(arena) {}
-    }
-
-    /// Runs the plan on `input` (of ``inputShape``) with an arena from `pool`; returns a new tensor.
-    func run(_ input: Tensor, pool: InferencePlan) throws -> Tensor {
-        var out = try Tensor(uninitialized: outputShape)
-        let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
-        defer { if let arena { pool.checkIn(arena) } }
-        try input.withUnsafePointer { xp in
-            try out.withUnsafeMutablePointerUnchecked { yp in
-                let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
-                @inline(__always) func p(_ v: Int) -> UnsafeMutablePointer<Float> {
-                    let l = locations[v]
-                    return (l.base == 0 ? bases.0 : l.base == 1 ? bases.1 : bases.2) + l.offset
-                }
-                for step in steps {
-                    try execute(step, p)
-                }
-                withExtendedLifetime(arena) {}
+        if let times {
+            for (i, step) in steps.enumerated() {
+                let t0 = monotonicSeconds()
+                try execute(step, p)
+                times[i] = monotonicSeconds() - t0
+            }
+        } else {
+            for step in steps {
+                try execute(step, p)
             }
         }
-        return out
+        withExtendedLifetime(arena) {}
     }
 
     func execute(_ step: Step, _ p: (Int) -> UnsafeMutablePointer<Float>) throws {

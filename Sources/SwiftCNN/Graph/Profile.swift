@@ -192,22 +192,8 @@ extension ForwardPlan {
     /// (``steps``.count of them).
     func runTimed(_ input: Tensor, pool: InferencePlan, times: UnsafeMutablePointer<Double>) throws -> Tensor {
         var out = try Tensor(uninitialized: outputShape)
-        let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
-        defer { if let arena { pool.checkIn(arena) } }
         try input.withUnsafePointer { xp in
-            try out.withUnsafeMutablePointerUnchecked { yp in
-                let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
-                @inline(__always) func p(_ v: Int) -> UnsafeMutablePointer<Float> {
-                    let l = locations[v]
-                    return (l.base == 0 ? bases.0 : l.base == 1 ? bases.1 : bases.2) + l.offset
-                }
-                for (i, step) in steps.enumerated() {
-                    let t0 = monotonicSeconds()
-                    try execute(step, p)
-                    times[i] = monotonicSeconds() - t0
-                }
-                withExtendedLifetime(arena) {}
-            }
+            try out.withUnsafeMutablePointerUnchecked { yp in try runSteps(xp, yp, pool: pool, times: times) }
         }
         return out
     }
@@ -237,6 +223,8 @@ extension Model {
     /// (interleaved with `runs` plain forwards, whose median is
     /// ``ModelProfile/totalMilliseconds``). Per node: the kernel chosen, the median time and
     /// its share, MACs (the summary's, times the batch), GFLOP/s, bytes moved and GB/s.
+    /// (A tiny network's batch that the forward runs image by image, ``ForwardPlan/splitsBatch``:
+    /// the nodes time the whole-batch steps; the total times the real path.)
     /// It runs the same steps on the same buffers as ``forward(_:)``, at the current
     /// thread count; the results are thrown away. Always the compiled plan, even while
     /// ``KernelDispatch/forceReference`` is set (the reference path has no steps to time). Errors: `runs` outside
@@ -250,14 +238,14 @@ extension Model {
             throw SwiftCNNError.invalidArgument("profile: warmup must be 0 to \(Model.maxProfileRuns); got \(warmup)")
         }
         let fp = try forwardPlan(for: input.shape)
-        for _ in 0..<warmup { _ = try fp.run(input, pool: plan) }
+        for _ in 0..<warmup { _ = try forwardPlanned(input) }
         let n = fp.steps.count
         var stepTimes = [Double](repeating: 0, count: try Checked.mul(n, runs, "profile: step times"))
         var totals: [Double] = []
         totals.reserveCapacity(runs)
         for r in 0..<runs {
             let t0 = monotonicSeconds()
-            _ = try fp.run(input, pool: plan)
+            _ = try forwardPlanned(input)  // the real path (a batch split included)
             totals.append(monotonicSeconds() - t0)
             try stepTimes.withUnsafeMutableBufferPointer { buffer in
                 guard n > 0, let base = buffer.baseAddress else { return }

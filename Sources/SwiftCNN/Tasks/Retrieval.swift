@@ -461,62 +461,15 @@ public final class RetrievalIndex: @unchecked Sendable {
     }
 
     /// The dot products of `x` with four consecutive `d`-long rows at `q`, into out[0 ..< 4]:
-    /// each bitwise equal to ``Optimized/dot(_:_:_:)`` of `x` and that row (the same chunks,
-    /// accumulators and order), with each chunk of `x` loaded once for the four.
+    /// ``Optimized/dotRows4(_:_:_:)`` (each bitwise ``Optimized/dot(_:_:_:)`` of `x` and that
+    /// row, each chunk of `x` loaded once for the four).
     @inline(__always)
     static func dot4(_ x: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ d: Int, into out: UnsafeMutablePointer<Float>) {
-        typealias V = SIMD16<Float>
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-        var b0 = V(), b1 = V(), b2 = V(), b3 = V()
-        var c0 = V(), c1 = V(), c2 = V(), c3 = V()
-        var e0 = V(), e1 = V(), e2 = V(), e3 = V()
-        let rx = UnsafeRawPointer(x)
-        let ra = UnsafeRawPointer(q), rb = UnsafeRawPointer(q + d), rc = UnsafeRawPointer(q + 2 * d), re = UnsafeRawPointer(q + 3 * d)
-        var i = 0
-        while i + 64 <= d {
-            let o = i * 4
-            let x0 = rx.loadUnaligned(fromByteOffset: o, as: V.self), x1 = rx.loadUnaligned(fromByteOffset: o + 64, as: V.self)
-            let x2 = rx.loadUnaligned(fromByteOffset: o + 128, as: V.self), x3 = rx.loadUnaligned(fromByteOffset: o + 192, as: V.self)
-            a0 = a0.addingProduct(x0, ra.loadUnaligned(fromByteOffset: o, as: V.self))
-            a1 = a1.addingProduct(x1, ra.loadUnaligned(fromByteOffset: o + 64, as: V.self))
-            a2 = a2.addingProduct(x2, ra.loadUnaligned(fromByteOffset: o + 128, as: V.self))
-            a3 = a3.addingProduct(x3, ra.loadUnaligned(fromByteOffset: o + 192, as: V.self))
-            b0 = b0.addingProduct(x0, rb.loadUnaligned(fromByteOffset: o, as: V.self))
-            b1 = b1.addingProduct(x1, rb.loadUnaligned(fromByteOffset: o + 64, as: V.self))
-            b2 = b2.addingProduct(x2, rb.loadUnaligned(fromByteOffset: o + 128, as: V.self))
-            b3 = b3.addingProduct(x3, rb.loadUnaligned(fromByteOffset: o + 192, as: V.self))
-            c0 = c0.addingProduct(x0, rc.loadUnaligned(fromByteOffset: o, as: V.self))
-            c1 = c1.addingProduct(x1, rc.loadUnaligned(fromByteOffset: o + 64, as: V.self))
-            c2 = c2.addingProduct(x2, rc.loadUnaligned(fromByteOffset: o + 128, as: V.self))
-            c3 = c3.addingProduct(x3, rc.loadUnaligned(fromByteOffset: o + 192, as: V.self))
-            e0 = e0.addingProduct(x0, re.loadUnaligned(fromByteOffset: o, as: V.self))
-            e1 = e1.addingProduct(x1, re.loadUnaligned(fromByteOffset: o + 64, as: V.self))
-            e2 = e2.addingProduct(x2, re.loadUnaligned(fromByteOffset: o + 128, as: V.self))
-            e3 = e3.addingProduct(x3, re.loadUnaligned(fromByteOffset: o + 192, as: V.self))
-            i += 64
-        }
-        while i + 16 <= d {
-            let o = i * 4
-            let x0 = rx.loadUnaligned(fromByteOffset: o, as: V.self)
-            a0 = a0.addingProduct(x0, ra.loadUnaligned(fromByteOffset: o, as: V.self))
-            b0 = b0.addingProduct(x0, rb.loadUnaligned(fromByteOffset: o, as: V.self))
-            c0 = c0.addingProduct(x0, rc.loadUnaligned(fromByteOffset: o, as: V.self))
-            e0 = e0.addingProduct(x0, re.loadUnaligned(fromByteOffset: o, as: V.self))
-            i += 16
-        }
-        var ta: Float = 0, tb: Float = 0, tc: Float = 0, te: Float = 0
-        let qa = q, qb = q + d, qc = q + 2 * d, qe = q + 3 * d
-        while i < d {
-            ta = ta.addingProduct(x[i], qa[i])
-            tb = tb.addingProduct(x[i], qb[i])
-            tc = tc.addingProduct(x[i], qc[i])
-            te = te.addingProduct(x[i], qe[i])
-            i += 1
-        }
-        out[0] = ((a0 + a1) + (a2 + a3)).sum() + ta
-        out[1] = ((b0 + b1) + (b2 + b3)).sum() + tb
-        out[2] = ((c0 + c1) + (c2 + c3)).sum() + tc
-        out[3] = ((e0 + e1) + (e2 + e3)).sum() + te
+        let r = Optimized.dotRows4(x, q, d)
+        out[0] = r[0]
+        out[1] = r[1]
+        out[2] = r[2]
+        out[3] = r[3]
     }
 
     /// `x` scaled to unit length (zeros for a zero vector).
