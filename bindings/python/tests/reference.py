@@ -152,6 +152,14 @@ def linear(x, w, b=None):
     return y if b is None else y + np.asarray(b, np.float64)
 
 
+def cross_entropy(logits, y):
+    """Mean softmax cross-entropy of `logits` [N, C] against integer labels `y`, in float64."""
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
 # ---- analysis -------------------------------------------------------------------------------
 
 def receptive_field(layers):
