@@ -574,6 +574,37 @@ scnn_status scnn_resize_bilinear(scnn_tensor const * input, int64_t height, int6
 /// Errors: INVALID_ARGUMENT (NULL pointer, rank 1, size < 1, crop larger than the image), OUT_OF_MEMORY.
 scnn_status scnn_center_crop(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
 
+/// Resizes images [C, H, W] or [N, C, H, W] to height x width pixels, bilinearly with
+/// antialiasing, as PyTorch's F.interpolate(mode="bilinear", align_corners=False,
+/// antialias=True) and torchvision's Resize(antialias=True) on float images: when shrinking,
+/// a triangle filter as wide as the shrink factor, weights normalised per output pixel, the
+/// width pass first; when enlarging, plain bilinear. (Where torch 2.x errs, an output width
+/// of 1 with the height changing, this follows the formula.) height, width >= 1.
+/// On success *out is a new tensor [C, height, width] or [N, C, height, width] freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, size < 1), OUT_OF_MEMORY.
+scnn_status scnn_resize_bilinear_antialias(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// Crops the central height x width pixels of images [H, W], [C, H, W] or [N, C, H, W] like
+/// scnn_center_crop, but a crop larger than the image is allowed, as in torchvision's
+/// center_crop: the image is padded with zeros first ((crop - size) / 2 rounded down before,
+/// the rest after, on each axis that is too small). *out as in scnn_center_crop.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank 1, size < 1), OUT_OF_MEMORY.
+scnn_status scnn_center_crop_padded(scnn_tensor const * input, int64_t height, int64_t width, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
+/// ImageNet preprocessing in one call, equal to torchvision's v2 pipeline on the float
+/// image: Compose([ToImage(), ToDtype(float32, scale=True), Resize(256, antialias=True),
+/// CenterCrop(224), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])]).
+/// pixels: 8-bit interleaved RGB (channels 3), RGBA (4, alpha ignored) or gray (1, used
+/// for R, G and B), rows row_stride bytes apart (0: width * channels); at least
+/// (height - 1) * row_stride + width * channels bytes, read only. width, height >= 1.
+/// On success *out is a new tensor [3, 224, 224] freed with scnn_tensor_destroy (batch it
+/// yourself); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size or channel count, negative or too
+/// small row_stride, an image so narrow that its longer side would resize to 0),
+/// OUT_OF_MEMORY.
+scnn_status scnn_image_imagenet_preprocess(uint8_t const * pixels, int64_t width, int64_t height, int64_t channels, int64_t row_stride, scnn_tensor ** out) SCNN_WARN_UNUSED_RESULT;
+
 /* ---- Filters ---- */
 
 /// How scnn_filter_apply makes up the pixels outside the image.

@@ -126,6 +126,63 @@ public func scnnCenterCrop(
     produce(out) { try centerCrop(try tensorArg(input, "input"), height: Int(height), width: Int(width)) }
 }
 
+/// Resizes images [C, H, W] or [N, C, H, W] to height x width pixels, bilinearly with
+/// antialiasing, as PyTorch's F.interpolate(mode="bilinear", align_corners=False,
+/// antialias=True) and torchvision's Resize(antialias=True) on float images: when shrinking,
+/// a triangle filter as wide as the shrink factor, weights normalised per output pixel, the
+/// width pass first; when enlarging, plain bilinear. (Where torch 2.x errs, an output width
+/// of 1 with the height changing, this follows the formula.) height, width >= 1.
+/// On success *out is a new tensor [C, height, width] or [N, C, height, width] freed with
+/// scnn_tensor_destroy; NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, size < 1), OUT_OF_MEMORY.
+@c(scnn_resize_bilinear_antialias)
+public func scnnResizeBilinearAntialias(
+    _ input: UnsafePointer<scnn_tensor>?, _ height: Int64, _ width: Int64,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) { try resizeAntialiased(try tensorArg(input, "input"), height: Int(height), width: Int(width)) }
+}
+
+/// Crops the central height x width pixels of images [H, W], [C, H, W] or [N, C, H, W] like
+/// scnn_center_crop, but a crop larger than the image is allowed, as in torchvision's
+/// center_crop: the image is padded with zeros first ((crop - size) / 2 rounded down before,
+/// the rest after, on each axis that is too small). *out as in scnn_center_crop.
+/// Errors: INVALID_ARGUMENT (NULL pointer, rank 1, size < 1), OUT_OF_MEMORY.
+@c(scnn_center_crop_padded)
+public func scnnCenterCropPadded(
+    _ input: UnsafePointer<scnn_tensor>?, _ height: Int64, _ width: Int64,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) { try centerCrop(try tensorArg(input, "input"), height: Int(height), width: Int(width), pad: true) }
+}
+
+/// ImageNet preprocessing in one call, equal to torchvision's v2 pipeline on the float
+/// image: Compose([ToImage(), ToDtype(float32, scale=True), Resize(256, antialias=True),
+/// CenterCrop(224), Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])]).
+/// pixels: 8-bit interleaved RGB (channels 3), RGBA (4, alpha ignored) or gray (1, used
+/// for R, G and B), rows row_stride bytes apart (0: width * channels); at least
+/// (height - 1) * row_stride + width * channels bytes, read only. width, height >= 1.
+/// On success *out is a new tensor [3, 224, 224] freed with scnn_tensor_destroy (batch it
+/// yourself); NULL on failure.
+/// Errors: INVALID_ARGUMENT (NULL pixels or out, bad size or channel count, negative or too
+/// small row_stride, an image so narrow that its longer side would resize to 0),
+/// OUT_OF_MEMORY.
+@c(scnn_image_imagenet_preprocess)
+public func scnnImageImagenetPreprocess(
+    _ pixels: UnsafePointer<UInt8>?, _ width: Int64, _ height: Int64, _ channels: Int64, _ row_stride: Int64,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<scnn_tensor>?>?
+) -> scnn_status {
+    produce(out) {
+        let op = "imagenet preprocess"
+        let p = try required(pixels, "pixels")
+        let w = Int(width), h = Int(height), c = Int(channels)
+        let stride = try rowStrideArg(op, row_stride)
+        let bytes = try imageByteCount(width: w, height: h, channels: c, rowStride: stride, context: op)
+        return try imagenetPreprocess(pixels: UnsafeBufferPointer(start: p, count: bytes), width: w, height: h,
+                                      channels: c, rowStride: stride)
+    }
+}
+
 // MARK: - Filters
 
 /// How scnn_filter_apply makes up the pixels outside the image.

@@ -57,11 +57,16 @@ public func resizeBilinear(_ x: Tensor, height: Int, width: Int) throws -> Tenso
 /// top = round((H − height) / 2), left = round((W − width) / 2), rounding halves to even
 /// (Python's round).
 ///
+/// With `pad`, a crop larger than the image is allowed, as torchvision's `center_crop`:
+/// the image is first padded with zeros, (crop − size) // 2 before and the rest after, on
+/// each axis that is too small, and the crop then taken from the padded image.
+///
 /// - x: `[H, W]`, `[C, H, W]` or `[N, C, H, W]`.
 /// - returns the same leading dimensions with the last two replaced by height, width.
 ///
-/// Errors: rank 1, height or width < 1, a crop larger than the image.
-public func centerCrop(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
+/// Errors: rank 1, height or width < 1, a crop larger than the image (without `pad`), an
+/// output too large to allocate.
+public func centerCrop(_ x: Tensor, height: Int, width: Int, pad: Bool = false) throws -> Tensor {
     let s = x.shape
     guard s.count >= 2 else {
         throw SwiftCNNError.invalidArgument("center crop: input must be [H, W], [C, H, W] or [N, C, H, W]; got shape \(Tensor.describe(s))")
@@ -70,23 +75,36 @@ public func centerCrop(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
     guard height >= 1 && width >= 1 else {
         throw SwiftCNNError.invalidArgument("center crop: crop size must be at least 1×1; got \(height)×\(width)")
     }
-    guard height <= inH && width <= inW else {
+    guard pad || (height <= inH && width <= inW) else {
         throw SwiftCNNError.invalidArgument("center crop: crop \(height)×\(width) is larger than the image \(inH)×\(inW)")
     }
-    let top = Int((Double(inH - height) / 2).rounded(.toNearestOrEven))
-    let left = Int((Double(inW - width) / 2).rounded(.toNearestOrEven))
+    // Zero padding before the image on each axis, and the padded size (torchvision's).
+    let padTop = height > inH ? (height - inH) / 2 : 0
+    let padLeft = width > inW ? (width - inW) / 2 : 0
+    let paddedH = max(height, inH), paddedW = max(width, inW)
+    let top = Int((Double(paddedH - height) / 2).rounded(.toNearestOrEven)) - padTop
+    let left = Int((Double(paddedW - width) / 2).rounded(.toNearestOrEven)) - padLeft
     let planes = s.dropLast(2).reduce(1, *)
     var outShape = s
     outShape[s.count - 2] = height
     outShape[s.count - 1] = width
+    _ = try Checked.product(outShape, "center crop: output element count")
     var out = try Tensor(uninitialized: outShape)
+    // Source columns [x0, x1) of the output row land inside the image; the rest are 0.
+    let x0 = max(0, -left), x1 = min(width, inW - left)
     x.withUnsafePointer { src in
         out.withUnsafeMutablePointerUnchecked { dst in
             for p in 0..<planes {
                 for y in 0..<height {
-                    let from = src + p * inH * inW + (top + y) * inW + left
                     let to = dst + (p * height + y) * width
-                    to.update(from: from, count: width)
+                    let sy = top + y
+                    guard sy >= 0 && sy < inH && x0 < x1 else {
+                        to.update(repeating: 0, count: width)
+                        continue
+                    }
+                    if x0 > 0 { to.update(repeating: 0, count: x0) }
+                    to.advanced(by: x0).update(from: src + (p * inH + sy) * inW + left + x0, count: x1 - x0)
+                    if x1 < width { to.advanced(by: x1).update(repeating: 0, count: width - x1) }
                 }
             }
         }

@@ -1082,6 +1082,34 @@ static int byte_buffer(PyObject *obj, int writable, Py_buffer *view)
     return 0;
 }
 
+/* Whether `view` holds the (height-1)*row_stride + width*channels bytes an image of these
+ * sizes needs; raises ShapeMismatchError and returns 0 if not. Sizes the library would
+ * refuse anyway pass (it refuses them before reading anything). */
+static int pixel_buffer_fits(const Py_buffer *view, long long width, long long height, long long channels,
+                             long long row_stride)
+{
+    if (width >= 1 && height >= 1 && channels >= 1 && channels <= 4 && row_stride >= 0) {
+        /* Sizes the library may accept: make sure it cannot read past the buffer. */
+        int overflow = width > LLONG_MAX / channels;
+        unsigned long long row = overflow ? 0 : (unsigned long long)width * (unsigned long long)channels;
+        unsigned long long rs = row_stride == 0 ? row : (unsigned long long)row_stride;
+        if (overflow || rs >= row) {
+            unsigned long long h1 = (unsigned long long)(height - 1);
+            unsigned long long have = (unsigned long long)view->len;
+            /* need = (height-1)*rs + row, compared without overflow */
+            int too_small = overflow || (h1 != 0 && rs > have / h1) || have - h1 * rs < row;
+            if (too_small) {
+                PyErr_Format(ShapeMismatchError,
+                             "pixels: a %lldx%lld image with %lld channels and row stride %llu needs "
+                             "(height-1)*row_stride + width*channels bytes, but the buffer has %zd",
+                             width, height, channels, rs, view->len);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* image_to_tensor(pixels, width, height, channels, row_stride, scale, mean|None, std|None)
  * pixels: any contiguous byte buffer; it must hold (height-1)*row_stride + width*channels
  * bytes (checked here, since the C function takes no length). */
@@ -1105,28 +1133,11 @@ static PyObject *py_image_to_tensor(PyObject *self, PyObject *args)
         PyMem_Free(std);
         return NULL;
     }
-    if (width >= 1 && height >= 1 && channels >= 1 && channels <= 4 && row_stride >= 0) {
-        /* Sizes the library may accept: make sure it cannot read past the buffer. Other
-           sizes are refused by the library before it reads anything. */
-        int overflow = width > LLONG_MAX / channels;
-        unsigned long long row = overflow ? 0 : (unsigned long long)width * (unsigned long long)channels;
-        unsigned long long rs = row_stride == 0 ? row : (unsigned long long)row_stride;
-        if (overflow || rs >= row) {
-            unsigned long long h1 = (unsigned long long)(height - 1);
-            unsigned long long have = (unsigned long long)view.len;
-            /* need = (height-1)*rs + row, compared without overflow */
-            int too_small = overflow || (h1 != 0 && rs > have / h1) || have - h1 * rs < row;
-            if (too_small) {
-                PyErr_Format(ShapeMismatchError,
-                             "pixels: a %lldx%lld image with %lld channels and row stride %llu needs "
-                             "(height-1)*row_stride + width*channels bytes, but the buffer has %zd",
-                             width, height, channels, rs, view.len);
-                PyBuffer_Release(&view);
-                PyMem_Free(mean);
-                PyMem_Free(std);
-                return NULL;
-            }
-        }
+    if (!pixel_buffer_fits(&view, width, height, channels, row_stride)) {
+        PyBuffer_Release(&view);
+        PyMem_Free(mean);
+        PyMem_Free(std);
+        return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
     st = scnn_image_to_tensor((const uint8_t *)view.buf, (int64_t)width, (int64_t)height, (int64_t)channels,
@@ -1187,6 +1198,32 @@ static PyObject *py_tensor_to_image(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* image_imagenet_preprocess(pixels, width, height, channels, row_stride) -> [3, 224, 224]
+ * pixels: any contiguous byte buffer holding the image (checked here, as image_to_tensor). */
+static PyObject *py_image_imagenet_preprocess(PyObject *self, PyObject *args)
+{
+    PyObject *po;
+    long long width, height, channels, row_stride;
+    Py_buffer view;
+    scnn_tensor *out = NULL;
+    scnn_status st;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLLLL:image_imagenet_preprocess", &po, &width, &height, &channels, &row_stride))
+        return NULL;
+    if (!byte_buffer(po, 0, &view))
+        return NULL;
+    if (!pixel_buffer_fits(&view, width, height, channels, row_stride)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    st = scnn_image_imagenet_preprocess((const uint8_t *)view.buf, (int64_t)width, (int64_t)height,
+                                        (int64_t)channels, (int64_t)row_stride, &out);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return finish(st, out);
+}
+
 UNARY_WRAPPER(rgb_to_hsv)
 UNARY_WRAPPER(hsv_to_rgb)
 UNARY_WRAPPER(rgb_to_grayscale)
@@ -1210,6 +1247,8 @@ static PyObject *sized(PyObject *args, size_fn fn, const char *fmt)
 
 VARARGS_WRAPPER(resize_bilinear, sized, "OLL")   /* (x, height, width) */
 VARARGS_WRAPPER(center_crop, sized, "OLL")       /* (x, height, width) */
+VARARGS_WRAPPER(resize_bilinear_antialias, sized, "OLL")   /* (x, height, width) */
+VARARGS_WRAPPER(center_crop_padded, sized, "OLL")          /* (x, height, width) */
 
 typedef scnn_status (*filter_n_fn)(int64_t, scnn_tensor **);
 
@@ -1344,6 +1383,9 @@ static PyMethodDef methods[] = {
     M_O(rgb_to_grayscale, "rgb_to_grayscale(x)"),
     M_V(resize_bilinear, "resize_bilinear(x, height, width)"),
     M_V(center_crop, "center_crop(x, height, width)"),
+    M_V(resize_bilinear_antialias, "resize_bilinear_antialias(x, height, width)"),
+    M_V(center_crop_padded, "center_crop_padded(x, height, width)"),
+    M_V(image_imagenet_preprocess, "image_imagenet_preprocess(pixels, width, height, channels, row_stride) -> [3, 224, 224]"),
     M_V(filter_box, "filter_box(n)"),
     M_V(filter_horizontal_blur, "filter_horizontal_blur(n)"),
     M_V(filter_vertical_blur, "filter_vertical_blur(n)"),
