@@ -6,7 +6,7 @@ the edge kernel ``[-1 0 1]`` and a normalised Gaussian.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -60,13 +60,26 @@ def gaussian(size: int, sigma: float) -> np.ndarray:
     return out(_c.filter_gaussian(as_int(size, "size"), as_float(sigma, "sigma")))
 
 
-def apply(image: ArrayLike, kernel: ArrayLike, border: str = "zero") -> np.ndarray:
+def apply(image: ArrayLike, kernel: ArrayLike, border: str = "zero", layout: Optional[str] = None) -> np.ndarray:
     """Cross-correlates every channel of ``image`` with ``kernel``; the output has the input's shape.
 
-    image: ``[H, W]``, ``[C, H, W]`` or ``[N, C, H, W]``; kernel ``[KH, KW]``, anchored at
-    ``((KH-1)//2, (KW-1)//2)``. border: pixels outside the image are ``"zero"``,
-    ``"replicate"`` (nearest edge pixel) or ``"reflect"`` (mirrored without repeating the
-    edge, like numpy's ``"reflect"``; repeatedly for kernels larger than the image).
+    image: ``[H, W]``, ``[C, H, W]`` or ``[N, C, H, W]``, or channels last, ``(H, W, C)`` or
+    ``(N, H, W, C)``, as numpy, PIL and scikit-image hold images (a PIL image is taken as
+    ``np.asarray`` gives it). Which of the two a 3-D or 4-D array is follows
+    :mod:`swiftcnn.image`'s layout rule; ``layout="chw"`` or ``"hwc"`` says it outright.
+    The result is float32 in the input's layout; uint8 pixels are filtered in their own
+    units (0..255, not scaled), since kernels such as Sobel give values outside any pixel
+    range: clip and cast the result yourself.
+
+    kernel ``[KH, KW]``, anchored at ``((KH-1)//2, (KW-1)//2)``. border: pixels outside the
+    image are ``"zero"``, ``"replicate"`` (nearest edge pixel) or ``"reflect"`` (mirrored
+    without repeating the edge, like numpy's ``"reflect"``; repeatedly for kernels larger
+    than the image).
     """
-    return out(_c.filter_apply(as_f32(image, "image"), as_f32(kernel, "kernel"),
-                               choice(border, _BORDERS, "border")))
+    from .image import _is_hwc, _is_pil
+    a = image if isinstance(image, np.ndarray) else np.asarray(image)
+    hwc = _is_hwc(a, layout, _is_pil(image))
+    if hwc:
+        a = np.moveaxis(a, -1, -3)
+    r = out(_c.filter_apply(as_f32(a, "image"), as_f32(kernel, "kernel"), choice(border, _BORDERS, "border")))
+    return np.ascontiguousarray(np.moveaxis(r, -3, -1)) if hwc else r

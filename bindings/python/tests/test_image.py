@@ -70,8 +70,8 @@ def test_to_image_rounds_and_clamps(rng):
 
 def test_image_bad_inputs():
     px = np.zeros((4, 4, 3), np.uint8)
-    with pytest.raises(TypeError, match="uint8"):
-        image.to_tensor(px.astype(np.float32))
+    with pytest.raises(TypeError, match="uint8"):      # floats are taken as scaled; other ints are refused
+        image.to_tensor(px.astype(np.int32))
     with pytest.raises(ValueError, match="shape"):
         image.to_tensor(np.zeros((2, 2, 2, 3), np.uint8))
     for c in (2, 5):
@@ -177,12 +177,14 @@ def test_resize_against_pytorch_formula(rng):
         h, w = (int(v) for v in rng.integers(1, 10, 2))
         oh, ow = (int(v) for v in rng.integers(1, 12, 2))
         x = rng.standard_normal((2, 3, h, w)).astype(np.float32)
-        got = image.resize(x, (oh, ow))
+        got = image.resize(x, (oh, ow), antialias=False)
         assert got.shape == (2, 3, oh, ow)
         np.testing.assert_allclose(got, R.resize_bilinear(x, oh, ow), rtol=1e-5, atol=1e-5)
     x = rng.standard_normal((3, 5, 6)).astype(np.float32)
-    np.testing.assert_allclose(image.resize(x, (5, 6)), x, atol=1e-6)     # identity
-    assert image.resize(x, 4).shape == (3, 4, 4)
+    np.testing.assert_allclose(image.resize(x, (5, 6), antialias=False), x, atol=1e-6)     # identity
+    np.testing.assert_array_equal(image.resize(x, (5, 6)), x)
+    assert image.resize(x, 4).shape == (3, 4, 4)      # shorter side 5 -> 4, longer int(4 * 6 / 5) = 4
+    assert image.resize(x, 3).shape == (3, 3, 3)      # int(3 * 6 / 5) = 3
 
 
 def test_resize_2x2_to_4x4_by_hand():
@@ -192,7 +194,8 @@ def test_resize_2x2_to_4x4_by_hand():
     top, bot = row(0, 4), row(8, 12)
     expected = [top, [t + 0.25 * (b - t) for t, b in zip(top, bot)],
                 [t + 0.75 * (b - t) for t, b in zip(top, bot)], bot]
-    np.testing.assert_allclose(image.resize(x, 4)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(image.resize(x, 4, antialias=False)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(image.resize(x, 4)[0], expected, atol=1e-6)   # enlarging: antialias changes nothing
 
 
 def test_center_crop(rng):
@@ -210,8 +213,10 @@ def test_resize_and_crop_bad_inputs():
     x = np.zeros((3, 4, 4), np.float32)
     with pytest.raises(swiftcnn.InvalidArgumentError, match="(?i)size|height|width"):
         image.resize(x, 0)
-    with pytest.raises(swiftcnn.InvalidArgumentError, match=r"resize.*got shape \[4, 4\]"):
-        image.resize(np.zeros((4, 4), np.float32), 2)
+    with pytest.raises(swiftcnn.InvalidArgumentError, match=r"resize.*got shape \[4\]"):
+        image.resize(np.zeros(4, np.float32), 2)       # (H, W) is a one-channel image now; rank 1 is not
+    with pytest.raises(swiftcnn.InvalidArgumentError, match=r"rank"):
+        image.resize(np.zeros((1, 1, 3, 4, 4), np.float32), (2, 2))
     with pytest.raises(swiftcnn.InvalidArgumentError, match="(?i)larger|crop|exceed"):
         image.center_crop(x, (5, 2))
     with pytest.raises(swiftcnn.InvalidArgumentError, match="(?i)size|height|width"):
