@@ -94,8 +94,15 @@ def test_imagenet_top1_agrees_on_a_seeded_resnet50(photos):
     a, b = m(ours), m(theirs)
     assert a.shape == (2, 1000)
     np.testing.assert_array_equal(a.argmax(1), b.argmax(1))
-    assert np.abs(a - b).max() <= 1e-3 * np.abs(b).max()
-    assert a[0].argmax() != a[1].argmax() or not np.allclose(a[0], a[1], atol=1e-3)   # inputs matter
+    np.testing.assert_array_equal(np.argsort(-a, 1)[:, :5], np.argsort(-b, 1)[:, :5])
+    ours_err = np.abs(a - b).max()
+    assert ours_err <= 1e-5 * np.abs(b).max()       # measured: about 4e-7 of the logits' scale
+    # Seeded weights are untrained, so the check is only as strong as the logits move with the
+    # input: the naive preprocessing moves them far more than ours differs from torchvision's.
+    x = photos["china"][0].transpose(2, 0, 1).astype(np.float32) / 255
+    naive = image.normalize(image.center_crop(image.resize(x, 256, antialias=False), 224),
+                            image.IMAGENET_MEAN, image.IMAGENET_STD)
+    assert np.abs(m(naive[None])[0] - b[0]).max() > 100 * ours_err
 
 
 def test_imagenet_preprocess_batches_and_pil(photos):
