@@ -5,62 +5,78 @@
 
 // MARK: - Antialiased resize
 
-/// The taps of the antialiased bilinear (triangle) filter for output index `i` along one
-/// axis of `inputSize` → `outputSize` pixels, as torch's CPU kernel computes them (in Float):
-///
-/// - scale = in / out; support = max(scale, 1) (the triangle's half-width in input pixels);
-///   invScale = 1 / scale when shrinking, else 1;
-/// - center = scale · (i + 0.5); taps j from xmin = max(⌊center − support + 0.5⌋, 0) up to
-///   min(⌊center + support + 0.5⌋, in) (exclusive), at most 2·⌈support⌉ + 1 of them;
-/// - weight(j) = max(0, 1 − |(j − center + 0.5) · invScale|), then divided by their sum.
-///
-/// When enlarging, this is plain bilinear interpolation with clamped edges; when shrinking,
-/// the triangle widens with the factor, so every input pixel contributes (PIL's filter).
-/// Sizes must be >= 1 (callers check).
-func antialiasTaps(_ i: Int, inputSize: Int, outputSize: Int) -> (start: Int, weights: [Float]) {
-    let scale = Float(inputSize) / Float(outputSize)
-    let support: Float = scale >= 1 ? scale : 1
-    let invScale: Float = scale >= 1 ? 1 / scale : 1
-    let center = Float(Double(scale) * (Double(i) + 0.5))
-    // center and support are at most about inputSize, so these conversions cannot trap.
-    let xmin = max(Int(Double(center - support) + 0.5), 0)
-    let maxTaps = Int(support.rounded(.up)) * 2 + 1
-    let count = max(0, min(min(Int(Double(center + support) + 0.5), inputSize) - xmin, maxTaps))
-    var weights = [Float](repeating: 0, count: count)
-    var total: Float = 0
-    for j in 0..<count {
-        let d = Float((Double(Float(j + xmin) - center) + 0.5) * Double(invScale))
-        let a = abs(d)
-        let w: Float = a < 1 ? 1 - a : 0
-        weights[j] = w
-        total += w
+/// The filter of one axis of `inputSize` → `outputSize` pixels (both >= 1), in Float as
+/// torch computes it: scale = in / out; support = max(scale, 1) (the triangle's half-width
+/// in input pixels); invScale = 1 / scale when shrinking, else 1; at most
+/// maxTaps = 2·⌈support⌉ + 1 taps per output pixel.
+struct AntialiasAxis {
+    let inputSize: Int
+    let scale: Float
+    let support: Float
+    let invScale: Float
+    let maxTaps: Int
+
+    init(inputSize: Int, outputSize: Int) {
+        self.inputSize = inputSize
+        scale = Float(inputSize) / Float(outputSize)
+        support = scale >= 1 ? scale : 1
+        invScale = scale >= 1 ? 1 / scale : 1
+        maxTaps = Int(support.rounded(.up)) * 2 + 1  // support <= inputSize, so this cannot overflow
     }
-    if total != 0 {
-        for j in 0..<count { weights[j] /= total }
+
+    /// The taps of output index `i`, written to `weights` (room for ``maxTaps``):
+    /// center = scale · (i + 0.5); taps j from xmin = max(⌊center − support + 0.5⌋, 0) up to
+    /// min(⌊center + support + 0.5⌋, in) (exclusive); weight(j) = max(0, 1 − |(j − center + 0.5)
+    /// · invScale|), then divided by their sum. Returns xmin and the number of taps.
+    ///
+    /// When enlarging this is plain bilinear interpolation with clamped edges; when shrinking,
+    /// the triangle widens with the factor, so every input pixel contributes (PIL's filter).
+    func taps(_ i: Int, into weights: UnsafeMutablePointer<Float>) -> (start: Int, count: Int) {
+        let center = Float(Double(scale) * (Double(i) + 0.5))
+        // center and support are at most about inputSize, so these conversions cannot trap.
+        let xmin = max(Int(Double(center - support) + 0.5), 0)
+        let count = max(0, min(min(Int(Double(center + support) + 0.5), inputSize) - xmin, maxTaps))
+        var total: Float = 0
+        for j in 0..<count {
+            let d = Float((Double(Float(j + xmin) - center) + 0.5) * Double(invScale))
+            let a = abs(d)
+            let w: Float = a < 1 ? 1 - a : 0
+            weights[j] = w
+            total += w
+        }
+        if total != 0 {
+            for j in 0..<count { weights[j] /= total }
+        }
+        return (xmin, count)
     }
-    return (xmin, weights)
 }
 
-/// All output indices' taps along one axis, flattened: output i reads input
-/// `start[i] ..< start[i] + (offset[i+1] − offset[i])` with `weights[offset[i] ..< offset[i+1]]`.
-struct AntialiasTable {
-    let start: [Int]
-    let offset: [Int]
-    let weights: [Float]
+/// All output indices' taps along one axis, in buffers that report a failed allocation
+/// (their sizes follow the caller's sizes): output i reads input `start[i] ..< start[i] +
+/// count[i]` with weights `weights[i · maxTaps ..< i · maxTaps + count[i]]`.
+final class AntialiasTable {
+    let maxTaps: Int
+    let start: UnsafeMutablePointer<Int>
+    let count: UnsafeMutablePointer<Int>
+    let weights: UnsafeMutablePointer<Float>
+    private let intBuffer: ScratchBuffer
+    private let weightBuffer: ScratchBuffer
 
     init(inputSize: Int, outputSize: Int) throws {
-        var start = [Int](), offset = [0], weights = [Float]()
-        start.reserveCapacity(outputSize)
-        offset.reserveCapacity(try Checked.add(outputSize, 1, "resize: output size"))
+        let axis = AntialiasAxis(inputSize: inputSize, outputSize: outputSize)
+        maxTaps = axis.maxTaps
+        weightBuffer = try ScratchBuffer(count: try Checked.mul(outputSize, axis.maxTaps, "resize: filter size"))
+        // Two Ints per output, each as wide as two Floats.
+        let slots = try Checked.mul(outputSize, 2 * MemoryLayout<Int>.stride / MemoryLayout<Float>.stride,
+                                    "resize: filter size")
+        intBuffer = try ScratchBuffer(count: slots)
+        let ints = UnsafeMutableRawPointer(intBuffer.pointer).bindMemory(to: Int.self, capacity: 2 * outputSize)
+        start = ints
+        count = ints + outputSize
+        weights = weightBuffer.pointer
         for i in 0..<outputSize {
-            let taps = antialiasTaps(i, inputSize: inputSize, outputSize: outputSize)
-            start.append(taps.start)
-            weights.append(contentsOf: taps.weights)
-            offset.append(weights.count)
+            (start[i], count[i]) = axis.taps(i, into: weights + i * axis.maxTaps)
         }
-        self.start = start
-        self.offset = offset
-        self.weights = weights
     }
 }
 
@@ -85,7 +101,7 @@ func resizeGeometry(_ op: String, _ x: Tensor, height: Int, width: Int) throws -
 /// `F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)`,
 /// which is what torchvision's `Resize(size, antialias=True)` does to float images:
 /// a separable triangle filter whose support grows with the shrink factor (see
-/// ``antialiasTaps(_:inputSize:outputSize:)``), the width pass first, then the height pass;
+/// ``AntialiasAxis/taps(_:into:)``), the width pass first, then the height pass;
 /// an axis whose size does not change is copied. Enlarging is plain bilinear.
 ///
 /// One deliberate difference: torch 2.x gives wrong values when the output width is 1 and
@@ -99,58 +115,58 @@ public func resizeAntialiased(_ x: Tensor, height: Int, width: Int) throws -> Te
     let (planes, inH, inW) = try resizeGeometry("antialiased resize", x, height: height, width: width)
     var current = x
     if width != inW {
-        let table = try AntialiasTable(inputSize: inW, outputSize: width)
         var shape = x.shape
         shape[shape.count - 1] = width
-        var out = try Tensor(uninitialized: shape)
+        var out = try Tensor(uninitialized: shape)  // before the tables, which are smaller
+        let table = try AntialiasTable(inputSize: inW, outputSize: width)
+        let w = table.weights, taps = table.maxTaps
         current.withUnsafePointer { src in
             out.withUnsafeMutablePointerUnchecked { dst in
-                table.weights.withUnsafeBufferPointer { w in
-                    for row in 0..<(planes * inH) {
-                        let r = src + row * inW, o = dst + row * width
-                        for xo in 0..<width {
-                            let a = table.offset[xo], b = table.offset[xo + 1], first = table.start[xo]
-                            var t = r[first] * w[a]
-                            var k = a + 1
-                            while k < b {
-                                t += r[first + k - a] * w[k]
-                                k += 1
-                            }
-                            o[xo] = t
+                for row in 0..<(planes * inH) {
+                    let r = src + row * inW, o = dst + row * width
+                    for xo in 0..<width {
+                        let first = r + table.start[xo], wx = w + xo * taps, n = table.count[xo]
+                        var t: Float = n > 0 ? first[0] * wx[0] : 0  // n >= 1 always
+                        var k = 1
+                        while k < n {
+                            t += first[k] * wx[k]
+                            k += 1
                         }
+                        o[xo] = t
                     }
                 }
             }
         }
+        withExtendedLifetime(table) {}
         current = out
     }
     if height != inH {
-        let table = try AntialiasTable(inputSize: inH, outputSize: height)
         var shape = current.shape
         shape[shape.count - 2] = height
         let w = width
         var out = try Tensor(uninitialized: shape)
+        let table = try AntialiasTable(inputSize: inH, outputSize: height)
+        let wt = table.weights, taps = table.maxTaps
         current.withUnsafePointer { src in
             out.withUnsafeMutablePointerUnchecked { dst in
-                table.weights.withUnsafeBufferPointer { wt in
-                    for p in 0..<planes {
-                        let plane = src + p * inH * w
-                        for y in 0..<height {
-                            let o = dst + (p * height + y) * w
-                            let a = table.offset[y], b = table.offset[y + 1], first = table.start[y]
-                            let r0 = plane + first * w, w0 = wt[a]
-                            for xo in 0..<w { o[xo] = r0[xo] * w0 }
-                            var k = a + 1
-                            while k < b {
-                                let r = plane + (first + k - a) * w, wk = wt[k]
-                                for xo in 0..<w { o[xo] += r[xo] * wk }
-                                k += 1
-                            }
+                for p in 0..<planes {
+                    let plane = src + p * inH * w
+                    for y in 0..<height {
+                        let o = dst + (p * height + y) * w
+                        let first = plane + table.start[y] * w, wy = wt + y * taps, n = table.count[y]
+                        let w0: Float = n > 0 ? wy[0] : 0  // n >= 1 always
+                        for xo in 0..<w { o[xo] = first[xo] * w0 }
+                        var k = 1
+                        while k < n {
+                            let r = first + k * w, wk = wy[k]
+                            for xo in 0..<w { o[xo] += r[xo] * wk }
+                            k += 1
                         }
                     }
                 }
             }
         }
+        withExtendedLifetime(table) {}
         current = out
     }
     return current
@@ -158,7 +174,7 @@ public func resizeAntialiased(_ x: Tensor, height: Int, width: Int) throws -> Te
 
 /// The oracle of ``resizeAntialiased(_:height:width:)``: every output pixel is the plain
 /// double sum Σ_ky Σ_kx wy(ky) · wx(kx) · x[y0 + ky, x0 + kx] over the taps of
-/// ``antialiasTaps(_:inputSize:outputSize:)``, with no tables, passes or copies (an unchanged
+/// ``AntialiasAxis/taps(_:into:)``, with no tables, passes or copies (an unchanged
 /// axis has the single tap 1). Slow; for tests.
 public func resizeAntialiasedReference(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
     let (planes, inH, inW) = try resizeGeometry("antialiased resize", x, height: height, width: width)
@@ -166,8 +182,18 @@ public func resizeAntialiasedReference(_ x: Tensor, height: Int, width: Int) thr
     shape[shape.count - 2] = height
     shape[shape.count - 1] = width
     var out = try Tensor(uninitialized: shape)
-    let rows = (0..<height).map { antialiasTaps($0, inputSize: inH, outputSize: height) }
-    let cols = (0..<width).map { antialiasTaps($0, inputSize: inW, outputSize: width) }
+    let rowAxis = AntialiasAxis(inputSize: inH, outputSize: height)
+    let colAxis = AntialiasAxis(inputSize: inW, outputSize: width)
+    let rows: [(start: Int, weights: [Float])] = (0..<height).map { y in
+        var w = [Float](repeating: 0, count: rowAxis.maxTaps)
+        let t = w.withUnsafeMutableBufferPointer { b in b.baseAddress.map { rowAxis.taps(y, into: $0) } ?? (start: 0, count: 0) }
+        return (t.start, Array(w[0..<t.count]))
+    }
+    let cols: [(start: Int, weights: [Float])] = (0..<width).map { xo in
+        var w = [Float](repeating: 0, count: colAxis.maxTaps)
+        let t = w.withUnsafeMutableBufferPointer { b in b.baseAddress.map { colAxis.taps(xo, into: $0) } ?? (start: 0, count: 0) }
+        return (t.start, Array(w[0..<t.count]))
+    }
     x.withUnsafePointer { src in
         out.withUnsafeMutablePointerUnchecked { dst in
             for p in 0..<planes {
