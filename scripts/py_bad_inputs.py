@@ -365,7 +365,10 @@ DEFAULT = type("Default", (), {"__repr__": lambda s: "DEFAULT"})()  # "build the
 
 # ---- the hint table: valid baselines and argument kinds ------------------------------------------
 #
-# Kinds: T float tensor, L label array, U8 uint8 pixels (tensor kinds); I int, U64 uint64 seed,
+# Kinds: T float tensor, L label array, U8 uint8 pixels, IMG an image (a float tensor, but uint8
+# means pixels read as value/255, so its uint8 case only has to run cleanly), PX pixels (uint8,
+# but floats are taken as already scaled: their cases only have to run cleanly) (tensor
+# kinds); I int, U64 uint64 seed,
 # P int or (h, w); F float where NaN must be refused, F+ float that must be finite, F~ any
 # float; B bool; S one of a few strings; N a name that must exist; STR any str; SHAPE a shape
 # sequence (SHAPE4 exactly [N, C, H, W]); SEQF sequence of floats; PAIRF pair of floats;
@@ -373,7 +376,7 @@ DEFAULT = type("Default", (), {"__repr__": lambda s: "DEFAULT"})()  # "build the
 # A trailing "?" means None is valid too. Arguments the generic sweep cannot build (containers)
 # are listed in `covered`: explicit cases below test them.
 
-TENSOR_KINDS = ("T", "L", "U8")
+TENSOR_KINDS = ("T", "L", "U8", "IMG", "PX")
 
 
 class Spec:
@@ -501,19 +504,29 @@ spec("read_safetensors", swiftcnn.read_safetensors, lambda: dict(path="t.safeten
 
 # image
 spec("image.to_tensor", image.to_tensor,
-     lambda: dict(pixels=pixels((4, 5, 3), 1), mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], scale=1 / 255),
-     dict(pixels="U8", mean="SEQF?", std="SEQF?", scale="F~"),
-     invalid=dict(mean=[[0.5, 0.5]], std=[[1.0, 1.0, 1.0, 1.0]]))
+     lambda: dict(pixels=pixels((4, 5, 3), 1), mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], scale=1 / 255, layout=None),
+     dict(pixels="PX", mean="SEQF?", std="SEQF?", scale="F~", layout="S?"),
+     invalid=dict(mean=[[0.5, 0.5]], std=[[1.0, 1.0, 1.0, 1.0]], layout=["HWC"]))
 spec("image.to_image", image.to_image, lambda: dict(x=rnd((3, 4, 5), 29, 0, 1), mean=None, std=None, scale=1 / 255),
      dict(x="T", mean="SEQF?", std="SEQF?", scale="F~"), invalid=dict(mean=[[0.5, 0.5]]))
-spec("image.rgb_to_hsv", image.rgb_to_hsv, lambda: dict(x=rnd((3, 4, 4), 30, 0, 1)), dict(x="T"))
+spec("image.rgb_to_hsv", image.rgb_to_hsv, lambda: dict(x=rnd((3, 4, 4), 30, 0, 1), layout=None),
+     dict(x="IMG", layout="S?"), invalid=dict(layout=["CHW", "", "nhwc"]))
 spec("image.hsv_to_rgb", image.hsv_to_rgb,
-     lambda: dict(x=np.concatenate([rnd((1, 4, 4), 31, 0, 360), rnd((2, 4, 4), 32, 0, 1)])), dict(x="T"))
-spec("image.rgb_to_grayscale", image.rgb_to_grayscale, lambda: dict(x=rnd((3, 4, 4), 33, 0, 1)), dict(x="T"))
-spec("image.resize", image.resize, lambda: dict(x=rnd((2, 5, 6), 34), size=(3, 4)), dict(x="T", size="P"),
-     invalid=dict(size=[0, -1, (3, 0)]))
-spec("image.center_crop", image.center_crop, lambda: dict(x=rnd((2, 5, 6), 35), size=(3, 4)), dict(x="T", size="P"),
-     invalid=dict(size=[0, -1, (6, 4), (3, 7)]))
+     lambda: dict(x=np.concatenate([rnd((1, 4, 4), 31, 0, 360), rnd((2, 4, 4), 32, 0, 1)]), layout=None),
+     dict(x="IMG", layout="S?"), invalid=dict(layout=["HWC", "x"]))
+spec("image.rgb_to_grayscale", image.rgb_to_grayscale, lambda: dict(x=rnd((3, 4, 4), 33, 0, 1), layout="chw"),
+     dict(x="IMG", layout="S?"), invalid=dict(layout=["", "hw"]))
+spec("image.resize", image.resize, lambda: dict(x=rnd((2, 5, 6), 34), size=(3, 4), antialias=True, layout=None),
+     dict(x="IMG", size="P", antialias="B", layout="S?"), invalid=dict(size=[0, -1, (3, 0)], layout=["chw "]))
+spec("image.center_crop", image.center_crop, lambda: dict(x=rnd((2, 5, 6), 35), size=(3, 4), pad=False, layout=None),
+     dict(x="IMG", size="P", pad="B", layout="S?"), invalid=dict(size=[0, -1, (6, 4), (3, 7)], layout=["x"]))
+spec("image.normalize", image.normalize,
+     lambda: dict(x=rnd((3, 5, 6), 38, 0, 1), mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3], layout=None),
+     dict(x="IMG", mean="SEQF", std="SEQF", layout="S?"),
+     invalid=dict(mean=[[0.5, 0.5]], std=[[1.0, 0.0, 1.0], [1.0, 1.0]], layout=["nchw"]))
+spec("image.imagenet_preprocess", image.imagenet_preprocess,
+     lambda: dict(pixels=pixels((9, 12, 3), 39), layout=None), dict(pixels="PX", layout="S?"),
+     invalid=dict(layout=["rgb"], pixels=[[], np.zeros((2, 0, 5, 3), np.uint8)]))
 
 # filters
 for _n in ("box", "horizontal_blur", "vertical_blur"):
@@ -522,8 +535,9 @@ for _n in ("sharpen", "sobel_x", "sobel_y", "edge"):
     spec(f"filters.{_n}", getattr(filters, _n))
 spec("filters.gaussian", filters.gaussian, lambda: dict(size=5, sigma=1.0), dict(size="I", sigma="F"),
      invalid=dict(size=[0, -1, 4], sigma=[0.0, -1.0]))
-spec("filters.apply", filters.apply, lambda: dict(image=rnd((2, 6, 6), 36), kernel=rnd((3, 3), 37), border="reflect"),
-     dict(image="T", kernel="T", border="S"), invalid=dict(border=["bogus", "", "REFLECT"]))
+spec("filters.apply", filters.apply,
+     lambda: dict(image=rnd((2, 6, 6), 36), kernel=rnd((3, 3), 37), border="reflect", layout=None),
+     dict(image="T", kernel="T", border="S", layout="S?"), invalid=dict(border=["bogus", "", "REFLECT"], layout=["x"]))
 
 # models: module functions and constructors
 
@@ -1198,7 +1212,7 @@ def spec_cases(sp):
         base_kind = parse_kind(kind)[0]
         v = canonical[name]
         if base_kind in TENSOR_KINDS:
-            tensor_cases(sp, name, v)
+            tensor_cases(sp, name, v, kind=base_kind)
         for bad, make in BAD_VALUES:
             r = rule(kind, bad)
             if r == "raise":
@@ -1220,7 +1234,7 @@ def spec_cases(sp):
             lambda sp=sp: expect_raise(lambda: sp.fn(*([None] * (2 if sp.self_arg else 1)))))
 
 
-def tensor_cases(sp, name, a):
+def tensor_cases(sp, name, a, kind="T"):
     a = np.asarray(a)
     for lname, applies, make in LAYOUTS:
         if not applies(a):
@@ -1245,6 +1259,10 @@ def tensor_cases(sp, name, a):
         if refuse:
             add(sp.name, "dtype", f"{name}: {dname}", lambda sp=sp, name=name, variant=variant:
                 expect_raise(with_arg(sp, name, variant)))
+        elif (kind == "IMG" and dname == "uint8") or (kind == "PX" and dname in ("float16", "float32", "float64", "longdouble")):
+            # pixels scaled by 1/255, or floats taken as scaled: other values (tests check them)
+            add(sp.name, "dtype", f"{name}: {dname} (pixels)", lambda sp=sp, name=name, variant=variant:
+                expect_clean(with_arg(sp, name, variant)))
         else:
             add(sp.name, "dtype", f"{name}: {dname}", lambda sp=sp, name=name, variant=variant, ref=ref:
                 expect_same(ref, with_arg(sp, name, variant)))
