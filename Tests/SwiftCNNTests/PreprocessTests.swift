@@ -46,7 +46,8 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual(w[0], 0.75, accuracy: 1e-7)
         XCTAssertEqual(w[1], 0.25, accuracy: 1e-7)
         // An unchanged size is the identity.
-        let x = try TestRNG(3).tensor([3, 5, 7])
+        var rng3 = TestRNG(3)
+        let x = try rng3.tensor([3, 5, 7])
         XCTAssertEqual(try resizeAntialiased(x, height: 5, width: 7).scalars, x.scalars)
         XCTAssertEqual(try resizeAntialiasedReference(x, height: 5, width: 7).scalars, x.scalars)
     }
