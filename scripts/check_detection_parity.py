@@ -58,7 +58,7 @@ else:
 out = {}
 for i in range(n):
     img = np.load(f"{folder}/image{i}.npy")
-    x = image.resize((img - mean[:, None, None]) / std, (size, size))[None]
+    x = image.resize((img - mean[:, None, None]) / std, (size, size), antialias=False)[None]
     np.save(f"{folder}/swift_head{i}.npy", m(x)[0])
     kw = {} if score < 0 else {"score_threshold": score}
     d = m.detect([img], **kw)[0]

@@ -88,7 +88,7 @@ def test_network_matches_torchvision(ssd):
     mean, std, size, boxes = DETECTORS[m.name]
     img = _images(meta)[0]
     # torchvision's transform: normalize, then bilinear resize to the fixed size
-    x = image.resize((img - mean[:, None, None]) / std, (size, size))[None]
+    x = image.resize((img - mean[:, None, None]) / std, (size, size), antialias=False)[None]
     out = m(x)
     assert out.shape == (1, boxes, 95)
     index = swiftcnn.read_safetensors(meta["path"], "head_index").astype(np.int64)
