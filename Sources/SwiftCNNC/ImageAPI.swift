@@ -130,8 +130,8 @@ public func scnnCenterCrop(
 /// antialiasing, as PyTorch's F.interpolate(mode="bilinear", align_corners=False,
 /// antialias=True) and torchvision's Resize(antialias=True) on float images: when shrinking,
 /// a triangle filter as wide as the shrink factor, weights normalised per output pixel, the
-/// width pass first; when enlarging, plain bilinear. (Where torch 2.x errs, an output width
-/// of 1 with the height changing, this follows the formula.) height, width >= 1.
+/// width pass first; when enlarging, plain bilinear. (Where torch 2.15's CPU kernel errs, an
+/// output width of 1 with the height changing, this follows the formula.) height, width >= 1.
 /// On success *out is a new tensor [C, height, width] or [N, C, height, width] freed with
 /// scnn_tensor_destroy; NULL on failure.
 /// Errors: INVALID_ARGUMENT (NULL pointer, rank not 3 or 4, size < 1), OUT_OF_MEMORY.

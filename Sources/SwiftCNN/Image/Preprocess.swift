@@ -104,8 +104,9 @@ func resizeGeometry(_ op: String, _ x: Tensor, height: Int, width: Int) throws -
 /// ``AntialiasAxis/taps(_:into:)``), the width pass first, then the height pass;
 /// an axis whose size does not change is copied. Enlarging is plain bilinear.
 ///
-/// One deliberate difference: torch 2.x gives wrong values when the output width is 1 and
-/// the height changes (every row gets the same value); this follows the formula there too.
+/// One deliberate difference: torch (seen in 2.15, on the CPU) gives wrong values when the
+/// output width is 1 and the height changes (every row gets the same value); this follows
+/// the formula there too.
 ///
 /// - x: `[C, H, W]` or `[N, C, H, W]`.
 /// - returns `[C, height, width]` or `[N, C, height, width]`.

@@ -216,8 +216,8 @@ def resize(x: ArrayLike, size: Union[int, Tuple[int, int]], antialias: bool = Tr
 
     antialias=True (the default, as torchvision's): when shrinking, a triangle filter as wide
     as the shrink factor, like ``F.interpolate(mode="bilinear", align_corners=False,
-    antialias=True)`` (within float rounding; where torch 2.x errs, an output width of 1 with
-    the height changing, this follows the formula). antialias=False: plain bilinear,
+    antialias=True)`` (within float rounding; where torch 2.15's CPU kernel errs, an output width
+    of 1 with the height changing, this follows the formula). antialias=False: plain bilinear,
     ``F.interpolate(mode="bilinear", align_corners=False)``, which aliases when shrinking.
     Enlarging is the same either way.
 
