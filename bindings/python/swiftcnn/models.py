@@ -201,6 +201,30 @@ class Model(_c.Model):
         node["name"] = path.rsplit(".", 1)[-1] if "." in path else path
         self._replace(path, _json.dumps(node))
 
+    # ---- pickle and copy ------------------------------------------------------------------
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickling (and ``copy.deepcopy`` / ``copy.copy``) by architecture and state: the
+        network's JSON (docs/model-format.md; zoo, ONNX-imported and :mod:`swiftcnn.nn` models
+        alike), the state dict as float32 arrays, the training flag and the frozen parameters.
+        Unpickling builds an equal, independent model: the same outputs, bit for bit. An
+        optimizer's state is not part of it (see ``optim``'s checkpoints)."""
+        return (_unpickle_model, (type(self), self.__getstate__()))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """The state :meth:`__reduce__` pickles: ``{"format": "swiftcnn.Model", "version": 1,
+        "json": str, "state_dict": OrderedDict of float32 arrays, "training": bool,
+        "frozen": [parameter names]}``."""
+        entries = self._state_dict()
+        return {
+            "format": "swiftcnn.Model",
+            "version": 1,
+            "json": self._to_json(),
+            "state_dict": OrderedDict((key, np.array(buf, dtype=np.float32)) for key, buf, _ in entries),
+            "training": bool(self.training),
+            "frozen": [key for key, _, is_buffer in entries if not is_buffer and self._is_frozen(key)],
+        }
+
     def __repr__(self) -> str:
         return (f"<swiftcnn.models.Model {self.name}: {self.num_parameters:,} parameters, "
                 f"{self.num_classes} classes, input {self.input_shape}>")
@@ -657,6 +681,23 @@ class Model(_c.Model):
             _, c, h, w = self.input_shape
             raise ValueError(f"{what}: expected images [N, {c}, {h}, {w}], got shape {a.shape}")
         return a
+
+
+def _unpickle_model(cls: Any, state: Mapping[str, Any]) -> Model:
+    """A model from :meth:`Model.__getstate__`'s state (what pickle and deepcopy call)."""
+    if not isinstance(state, Mapping) or state.get("format") != "swiftcnn.Model":
+        raise ValueError("not a pickled swiftcnn model")
+    version = state.get("version")
+    if version != 1:
+        raise ValueError(f"a pickled swiftcnn model of version {version!r}; this swiftcnn reads version 1")
+    if not isinstance(cls, type) or not issubclass(cls, _c.Model):
+        raise TypeError(f"not a swiftcnn model class: {cls!r}")
+    model = _c.model_from_json(cls, state["json"])
+    model.load_state_dict(state["state_dict"], strict=True)
+    for key in state.get("frozen", ()):
+        model._freeze(key)
+    _c.set_training(model, bool(state.get("training", False)))
+    return model
 
 
 # One scnn_detection record (Include/swiftcnn.h).
