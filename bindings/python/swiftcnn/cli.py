@@ -138,27 +138,43 @@ def read_image(path: str) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _imagenet_preprocess(pixels: np.ndarray) -> np.ndarray:
-    """ImageNet preprocessing of uint8 RGB pixels ``[H, W, 3]`` -> float32 ``[3, 224, 224]``."""
+def _has_antialias() -> bool:
+    """Whether ``swiftcnn.image.resize`` takes ``antialias=`` (torchvision's resize; issue 14)."""
+    import inspect
     from . import image
+    try:
+        return "antialias" in inspect.signature(image.resize).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _resize(x: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """``[C, H, W]`` resized to ``size``, antialiased where the library can."""
+    from . import image
+    if _has_antialias():
+        return image.resize(x, size, antialias=True)
+    return image.resize(x, size)
+
+
+def _imagenet_like(pixels: np.ndarray, crop: int) -> np.ndarray:
+    """ImageNet's preprocessing of uint8 RGB pixels ``[H, W, 3]`` for a ``crop`` x ``crop``
+    input: shorter side to round(crop * 256 / 224) (256 for 224), centre crop, ImageNet mean
+    and std. float32 ``[3, crop, crop]``."""
+    from . import image
+    short = int(round(crop * 256 / 224))
     fn = getattr(image, "imagenet_preprocess", None)
-    if fn is not None:
+    if crop == 224 and fn is not None:
         return np.asarray(fn(pixels), dtype=np.float32)
-    # FALLBACK until swiftcnn.image.imagenet_preprocess lands (branch prep): delete on merge.
-    # Resize the shorter side to 256 (bilinear, no antialiasing), centre crop 224, normalize.
-    return _fallback_preprocess(pixels, 224, 256)
-
-
-def _fallback_preprocess(pixels: np.ndarray, crop: int, short: int) -> np.ndarray:
-    # FALLBACK (see _imagenet_preprocess): delete on merge with branch prep.
-    from . import image
     x = image.to_tensor(pixels)
-    _, h, w = x.shape
-    if h <= w:
-        size = (short, max(1, int(short * w / h)))
+    if _has_antialias():
+        x = image.resize(x, short, antialias=True)  # an int: the shorter side, as torchvision
     else:
-        size = (max(1, int(short * h / w)), short)
-    x = image.center_crop(image.resize(x, size), crop)
+        # FALLBACK until branch prep's resize(antialias=True) and imagenet_preprocess land:
+        # delete this branch on merge. Shorter side to `short` (bilinear, not antialiased).
+        _, h, w = x.shape
+        size = (short, max(1, int(short * w / h))) if h <= w else (max(1, int(short * h / w)), short)
+        x = image.resize(x, size)
+    x = image.center_crop(x, crop)
     mean = np.asarray(_IMAGENET_MEAN, np.float32)[:, None, None]
     std = np.asarray(_IMAGENET_STD, np.float32)[:, None, None]
     return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
@@ -168,30 +184,24 @@ def preprocess(model: Any, pixels: np.ndarray) -> np.ndarray:
     """uint8 RGB pixels ``[H, W, 3]`` as the model's input ``[1, C, H, W]`` (float32):
 
     - 3 channels at 224 x 224: ImageNet's preprocessing (``swiftcnn.image.imagenet_preprocess``:
-      shorter side to 256, centre crop 224, ImageNet mean and std);
+      shorter side to 256, antialiased, centre crop 224, ImageNet mean and std);
     - 3 channels at another size S x S of at least 64 (e.g. 299): the same scaled, shorter
       side to round(S * 256 / 224), centre crop S, ImageNet mean and std;
     - otherwise (small inputs such as CIFAR's 3 x 32 x 32 or LeNet's 1 x 32 x 32): the whole
-      image resized to H x W, values in [0, 1], converted to grey (BT.601 luma) for
-      1-channel models.
+      image resized to H x W (antialiased), values in [0, 1], converted to grey (BT.601 luma)
+      for 1-channel models.
     """
     from . import image
     _, c, h, w = model.input_shape
     if c not in (1, 3):
         raise CLIError(f"{model.name} takes {c} input channels; images give 1 (grey) or 3 (RGB)")
-    if c == 3 and (h, w) == (224, 224):
-        x = _imagenet_preprocess(pixels)
-    elif c == 3 and h == w and h >= 64:
-        x = _fallback_imagenet_sized(pixels, h)
+    if c == 3 and h == w and h >= 64:
+        x = _imagenet_like(pixels, h)
     else:
-        x = image.resize(image.to_tensor(pixels), (h, w))
+        x = _resize(image.to_tensor(pixels), (h, w))
         if c == 1:
             x = image.rgb_to_grayscale(x)
     return np.ascontiguousarray(np.asarray(x, dtype=np.float32)[None])
-
-
-def _fallback_imagenet_sized(pixels: np.ndarray, size: int) -> np.ndarray:
-    return _fallback_preprocess(pixels, size, int(round(size * 256 / 224)))
 
 
 def _labels_for(model: Any, spec: Optional[str]) -> Optional[List[str]]:

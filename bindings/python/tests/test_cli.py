@@ -72,11 +72,19 @@ def imagenet_tensor(pix):
     x = simage.to_tensor(pix)
     _, h, w = x.shape
     size = (256, int(256 * w / h)) if h <= w else (int(256 * h / w), 256)
-    return ((simage.center_crop(simage.resize(x, size), 224) - MEAN) / STD).astype(np.float32)[None]
+    if antialias():
+        size = 256  # the shorter side
+    return ((simage.center_crop(simage.resize(x, size, **antialias()), 224) - MEAN) / STD).astype(np.float32)[None]
+
+
+def antialias():
+    import inspect
+    return {"antialias": True} if "antialias" in inspect.signature(simage.resize).parameters else {}
 
 
 def lenet_tensor(pix):
-    return simage.rgb_to_grayscale(simage.resize(simage.to_tensor(pix), (32, 32)))[None]
+    """LeNet's input: the whole image resized to 32 x 32 (antialiased where the library can), grey."""
+    return simage.rgb_to_grayscale(simage.resize(simage.to_tensor(pix), (32, 32), **antialias()))[None]
 
 
 def top(logits, k):
