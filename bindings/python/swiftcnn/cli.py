@@ -138,21 +138,33 @@ def read_image(path: str) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 
-def _has_antialias() -> bool:
-    """Whether ``swiftcnn.image.resize`` takes ``antialias=`` (torchvision's resize; issue 14)."""
+def _takes(fn: Any, name: str) -> bool:
+    """Whether ``fn`` has a parameter ``name`` (the image functions gain ``antialias=`` and
+    ``layout=`` in issue 14; this works before and after)."""
     import inspect
-    from . import image
     try:
-        return "antialias" in inspect.signature(image.resize).parameters
+        return name in inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _chw(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` on a CHW tensor, saying so where ``fn`` takes ``layout=``."""
+    if _takes(fn, "layout"):
+        kwargs["layout"] = "chw"
+    return fn(*args, **kwargs)
+
+
+def _has_antialias() -> bool:
+    from . import image
+    return _takes(image.resize, "antialias")
 
 
 def _resize(x: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     """``[C, H, W]`` resized to ``size``, antialiased where the library can."""
     from . import image
     if _has_antialias():
-        return image.resize(x, size, antialias=True)
+        return _chw(image.resize, x, size, antialias=True)
     return image.resize(x, size)
 
 
@@ -167,14 +179,14 @@ def _imagenet_like(pixels: np.ndarray, crop: int) -> np.ndarray:
         return np.asarray(fn(pixels), dtype=np.float32)
     x = image.to_tensor(pixels)
     if _has_antialias():
-        x = image.resize(x, short, antialias=True)  # an int: the shorter side, as torchvision
+        x = _chw(image.resize, x, short, antialias=True)  # an int: the shorter side, as torchvision
     else:
         # FALLBACK until branch prep's resize(antialias=True) and imagenet_preprocess land:
         # delete this branch on merge. Shorter side to `short` (bilinear, not antialiased).
         _, h, w = x.shape
         size = (short, max(1, int(short * w / h))) if h <= w else (max(1, int(short * h / w)), short)
         x = image.resize(x, size)
-    x = image.center_crop(x, crop)
+    x = _chw(image.center_crop, x, crop)
     mean = np.asarray(_IMAGENET_MEAN, np.float32)[:, None, None]
     std = np.asarray(_IMAGENET_STD, np.float32)[:, None, None]
     return np.ascontiguousarray((x - mean) / std, dtype=np.float32)
@@ -200,7 +212,7 @@ def preprocess(model: Any, pixels: np.ndarray) -> np.ndarray:
     else:
         x = _resize(image.to_tensor(pixels), (h, w))
         if c == 1:
-            x = image.rgb_to_grayscale(x)
+            x = _chw(image.rgb_to_grayscale, x)
     return np.ascontiguousarray(np.asarray(x, dtype=np.float32)[None])
 
 

@@ -78,13 +78,21 @@ def imagenet_tensor(pix):
 
 
 def antialias():
+    """resize's keywords: antialiased, CHW, where the library has them (issue 14)."""
     import inspect
-    return {"antialias": True} if "antialias" in inspect.signature(simage.resize).parameters else {}
+    params = inspect.signature(simage.resize).parameters
+    return {"antialias": True, "layout": "chw"} if "antialias" in params else {}
+
+
+def chw(fn):
+    import inspect
+    return {"layout": "chw"} if "layout" in inspect.signature(fn).parameters else {}
 
 
 def lenet_tensor(pix):
     """LeNet's input: the whole image resized to 32 x 32 (antialiased where the library can), grey."""
-    return simage.rgb_to_grayscale(simage.resize(simage.to_tensor(pix), (32, 32), **antialias()))[None]
+    x = simage.resize(simage.to_tensor(pix), (32, 32), **antialias())
+    return simage.rgb_to_grayscale(x, **chw(simage.rgb_to_grayscale))[None]
 
 
 def top(logits, k):
