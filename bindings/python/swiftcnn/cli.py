@@ -71,8 +71,8 @@ class _Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if not force and self.tty and now - self.last < 0.1:
-            return
+        if not force and now - self.last < (0.1 if self.tty else 1.0):
+            return  # a terminal redraws at most 10 times a second, a log gets a line a second
         self.last = now
         if self.tty:
             self.stream.write("\r\033[K" + text)
@@ -277,12 +277,15 @@ def _cmd_summary(args: argparse.Namespace, progress: _Progress) -> None:
 def _cmd_classify(args: argparse.Namespace, progress: _Progress) -> None:
     if args.top < 1:
         raise _UsageError("--top must be >= 1")
+    for path in args.images:  # before any work: a typo should not cost a model load
+        if not os.path.isfile(path):
+            raise CLIError(f"{path}: no such file")
     model = load_model(args.model, args.weights, progress)
     labels = _labels_for(model, args.labels)
     k = min(args.top, model.num_classes)
     lower_is_better = model.name == "lenet5_original"  # Euclidean RBF penalties, not logits
     for i, path in enumerate(args.images):
-        progress.show(f"classify: {i + 1}/{len(args.images)} {path}")
+        progress.show(f"classify: {i + 1}/{len(args.images)} {path}", force=i == 0)
         x = preprocess(model, read_image(path))
         out = np.asarray(model(x))[0]
         probs = _softmax(-out if lower_is_better else out)
@@ -352,7 +355,8 @@ def _cmd_bench(args: argparse.Namespace, progress: _Progress) -> None:
     times = []
     total = args.warmup + args.runs
     for i in range(total):
-        progress.show(f"bench: {'warm-up' if i < args.warmup else 'run'} {i + 1}/{total}")
+        progress.show(f"bench: {'warm-up' if i < args.warmup else 'run'} {i + 1}/{total}",
+                      force=i in (0, total - 1))
         t0 = time.perf_counter()
         model(x)
         dt = time.perf_counter() - t0
