@@ -574,15 +574,17 @@ _X = lambda: rnd((2, 1, 32, 32), 40)  # noqa: E731
 
 
 def _forward(a):
-    return lenet()(a["x"])
+    return lenet()(a["x"], scale=a["scale"])
 
 
 def _forward_method(a):
-    return lenet().forward(a["x"])
+    return lenet().forward(a["x"], scale=a["scale"])
 
 
-spec("Model.__call__", models.Model.__call__, lambda: dict(x=_X()), dict(x="T"), call=_forward, self_arg=True)
-spec("Model.forward", models.Model.forward, lambda: dict(x=_X()), dict(x="T"), call=_forward_method, self_arg=True)
+spec("Model.__call__", models.Model.__call__, lambda: dict(x=_X(), scale=None), dict(x="T", scale="F~?"), call=_forward,
+     self_arg=True)
+spec("Model.forward", models.Model.forward, lambda: dict(x=_X(), scale=None), dict(x="T", scale="F~?"),
+     call=_forward_method, self_arg=True)
 _SHAPE_INVALID = [(2, 3, 32, 32), (2, 1, 8, 8), (-1, 1, 32, 32), (2, 1, 32), (2, 1, 32, 32, 1), (2, 0, 32, 32), ()]
 spec("Model.output_shape", models.Model.output_shape, lambda: dict(input_shape=(2, 1, 32, 32)),
      dict(input_shape="SHAPE4"), call=lambda a: lenet().output_shape(a["input_shape"]),
@@ -716,14 +718,14 @@ spec("Model.fit", models.Model.fit,
 
 
 def _evaluate(a):
-    return lenet().evaluate(a["x"], a["y"], batch_size=a["batch_size"])
+    return lenet().evaluate(a["x"], a["y"], batch_size=a["batch_size"], scale=a["scale"])
 
 
-spec("Model.evaluate", models.Model.evaluate, lambda: dict(x=_X4(), y=labels(4, 4), batch_size=3),
-     dict(x="T", y="L", batch_size="I"), call=_evaluate, invalid=dict(batch_size=[0, -1], y=[[0, 1, 2, 10]]),
+spec("Model.evaluate", models.Model.evaluate, lambda: dict(x=_X4(), y=labels(4, 4), batch_size=3, scale=None),
+     dict(x="T", y="L", batch_size="I", scale="F~?"), call=_evaluate, invalid=dict(batch_size=[0, -1], y=[[0, 1, 2, 10]]),
      self_arg=True)
-spec("Model.predict", models.Model.predict, lambda: dict(x=_X4()), dict(x="T"), call=lambda a: lenet().predict(a["x"]),
-     self_arg=True)
+spec("Model.predict", models.Model.predict, lambda: dict(x=_X4(), scale=None), dict(x="T", scale="F~?"),
+     call=lambda a: lenet().predict(a["x"], scale=a["scale"]), self_arg=True)
 _SSD = []
 
 
@@ -882,11 +884,12 @@ spec("viz.voc_color", viz.voc_color, lambda: dict(c=5), dict(c="I"), invalid=dic
 
 
 def _embed(a):
-    return lenet().embed(a["images"], a["node"], normalize=a["normalize"], batch_size=a["batch_size"])
+    return lenet().embed(a["images"], a["node"], normalize=a["normalize"], batch_size=a["batch_size"],
+                         scale=a["scale"])
 
 
-spec("Model.embed", models.Model.embed, lambda: dict(images=_X(), node=None, normalize=False, batch_size=3),
-     dict(images="T", node="STR?", normalize="B", batch_size="I"), call=_embed,
+spec("Model.embed", models.Model.embed, lambda: dict(images=_X(), node=None, normalize=False, batch_size=3, scale=None),
+     dict(images="T", node="STR?", normalize="B", batch_size="I", scale="F~?"), call=_embed,
      invalid=dict(node=["nope", "features\x00", ""], batch_size=[0, -1]), self_arg=True)
 
 

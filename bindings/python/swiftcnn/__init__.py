@@ -12,6 +12,9 @@ Arrays in
     ``numpy.require(x, numpy.float32, ["C", "A"])`` -- a copy. Bool, complex, object,
     string, datetime and structured dtypes are refused with TypeError. Tensors have rank 1
     to 4 and every dimension >= 1; others are refused by the library (ValueError).
+    PyTorch tensors are taken as they are -- detached (``requires_grad`` is fine), moved to the
+    CPU, bfloat16 and float16 converted to float32 -- without swiftcnn importing torch. A
+    model's forward refuses uint8 input unless given ``scale=`` (e.g. ``1/255``).
 
 Arrays out
     Results are float32 numpy arrays viewing memory owned by the library (no copy); the

@@ -16,17 +16,49 @@ IntOrPair = Union[int, Tuple[int, int], Sequence[int]]
 _REAL_KINDS = "fiu"
 
 
+def is_torch_tensor(x: Any) -> bool:
+    """Whether `x` is a PyTorch tensor (or Parameter), told by its type's module without
+    importing torch."""
+    mod = getattr(type(x), "__module__", "") or ""
+    return (mod == "torch" or mod.startswith("torch.")) and hasattr(x, "detach") and hasattr(x, "numpy")
+
+
+def from_torch(x: Any) -> Any:
+    """`x` as a numpy array when it is a PyTorch tensor, else `x` unchanged.
+
+    A tensor is taken as it is: detached (``requires_grad`` is fine), copied to the CPU if it
+    lives elsewhere, floating-point dtypes numpy lacks or that are not float32 (bfloat16,
+    float16, float64, float8) converted to float32 by torch (``.float()``), then
+    ``.numpy()`` -- a view of a CPU float32 tensor, strided if the tensor is
+    (non-contiguous tensors are copied later, by the caller's float32 conversion). Integer
+    tensors keep their dtype (so uint8 pixels stay uint8). torch is never imported here.
+    """
+    if not is_torch_tensor(x):
+        return x
+    t = x.detach()
+    t = t.cpu()
+    for fix in ("resolve_conj", "resolve_neg"):  # lazy conjugate / negative views
+        f = getattr(t, fix, None)
+        if f is not None:
+            t = f()
+    dtype = getattr(t, "dtype", None)
+    if getattr(dtype, "is_floating_point", False) and str(dtype) != "torch.float32":
+        t = t.float()
+    return t.numpy()
+
+
 def as_f32(x: Any, name: str = "input") -> np.ndarray:
     """`x` as a C-contiguous, aligned float32 numpy array.
 
     A float32 C-contiguous aligned ndarray is returned as is (the library then reads it
     without a copy). Other real dtypes (float16/64, signed and unsigned integers) and
     non-contiguous layouts are converted with a copy. Bool, complex, object, string,
-    datetime and structured dtypes are refused with TypeError.
+    datetime and structured dtypes are refused with TypeError. PyTorch tensors are taken as
+    they are (see :func:`from_torch`: detached, on the CPU, bfloat16 and float16 included).
     """
     if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
         return x
-    a = np.asarray(x)
+    a = np.asarray(from_torch(x))
     if a.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{name}: expected an array of real numbers (a float or integer dtype), "
                         f"got dtype {a.dtype}")

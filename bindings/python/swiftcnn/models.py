@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_float, as_int, as_shape
+from ._core import as_float, as_int, as_shape, from_torch
 
 __all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor", "voc_classes",
            "coco_classes"]
@@ -76,16 +76,12 @@ def _fspath(path: Any) -> Union[str, bytes]:
 
 
 def _weight_array(value: Any, key: str) -> np.ndarray:
-    """A state_dict value as a C-contiguous aligned float32 array (numpy arrays, anything
-    numpy.asarray takes -- e.g. CPU torch tensors)."""
+    """A state_dict value as a C-contiguous aligned float32 array (numpy arrays, torch
+    tensors as they are, anything numpy.asarray takes)."""
     if isinstance(value, np.ndarray) and value.dtype == np.float32 and value.flags.c_contiguous \
             and value.flags.aligned:
         return value
-    if not isinstance(value, np.ndarray) and hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu()  # a torch tensor (torch is never imported here)
-        if str(getattr(value, "dtype", "")) == "torch.bfloat16":
-            value = value.float()  # numpy has no bfloat16
-    a = np.asarray(value)
+    a = np.asarray(from_torch(value))  # a torch tensor: detached, on the CPU, bfloat16 -> float32
     if a.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{key}: expected an array of real numbers, got dtype {a.dtype}")
     return np.require(a, dtype=np.float32, requirements=["C", "A"])
@@ -205,44 +201,69 @@ class Model(_c.Model):
         node["name"] = path.rsplit(".", 1)[-1] if "." in path else path
         self._replace(path, _json.dumps(node))
 
+    # ---- pickle and copy ------------------------------------------------------------------
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        """Pickling (and ``copy.deepcopy`` / ``copy.copy``) by architecture and state: the
+        network's JSON (docs/model-format.md; zoo, ONNX-imported and :mod:`swiftcnn.nn` models
+        alike), the state dict as float32 arrays, the training flag and the frozen parameters.
+        Unpickling builds an equal, independent model: the same outputs, bit for bit. An
+        optimizer's state is not part of it (see ``optim``'s checkpoints)."""
+        return (_unpickle_model, (type(self), self.__getstate__()))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """The state :meth:`__reduce__` pickles: ``{"format": "swiftcnn.Model", "version": 1,
+        "json": str, "state_dict": OrderedDict of float32 arrays, "training": bool,
+        "frozen": [parameter names]}``."""
+        entries = self._state_dict()
+        return {
+            "format": "swiftcnn.Model",
+            "version": 1,
+            "json": self._to_json(),
+            "state_dict": OrderedDict((key, np.array(buf, dtype=np.float32)) for key, buf, _ in entries),
+            "training": bool(self.training),
+            "frozen": [key for key, _, is_buffer in entries if not is_buffer and self._is_frozen(key)],
+        }
+
     def __repr__(self) -> str:
         return (f"<swiftcnn.models.Model {self.name}: {self.num_parameters:,} parameters, "
                 f"{self.num_classes} classes, input {self.input_shape}>")
 
-    def __call__(self, x: Any) -> np.ndarray:
+    def __call__(self, x: Any, *, scale: Optional[float] = None) -> np.ndarray:
         """Logits ``[N, num_classes]`` (float32) for the batch ``x`` ``[N, C, H, W]``.
 
         x: float32, C-contiguous arrays are read in place; other real dtypes and layouts
-        are converted to float32 first (a copy). Bool, complex, object and string arrays
-        raise TypeError. A shape the model does not take raises ValueError
-        (ShapeMismatchError) whose message gives the expected shape. The GIL is released
-        while the model runs.
+        are converted to float32 first (a copy). PyTorch tensors are taken as they are
+        (detached, moved to the CPU, bfloat16/float16 converted; torch is not imported).
+        Bool, complex, object and string arrays raise TypeError. uint8 input (pixels, most
+        likely) raises ValueError unless ``scale`` says how to scale it: ``scale=1/255`` maps
+        0..255 to [0, 1], ``scale=1`` uses the values as they are. ``scale``, when given,
+        multiplies any input first (a copy). A shape the model does not take raises
+        ValueError (ShapeMismatchError) whose message gives the expected shape. The GIL is
+        released while the model runs.
         """
-        if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned):
-            a = np.asarray(x)
-            if a.dtype.kind not in _REAL_KINDS:
-                shape = ", ".join(str(d) for d in self.input_shape[1:])
-                raise TypeError(f"{self.name}: expected a float32 array [N, {shape}] "
-                                f"(real numbers), got dtype {a.dtype}")
-            x = np.require(a, dtype=np.float32, requirements=["C", "A"])
-        return np.asarray(self._forward(x))
+        if scale is None and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous \
+                and x.flags.aligned:
+            return np.asarray(self._forward(x))
+        return np.asarray(self._forward(self._as_input(x, scale=scale)))
 
-    def forward(self, x: Any, outputs: Optional[Sequence[str]] = None) -> Any:
+    def forward(self, x: Any, outputs: Optional[Sequence[str]] = None, *, scale: Optional[float] = None) -> Any:
         """``forward(x)`` is ``model(x)``. ``forward(x, outputs=[names])`` returns
         ``{name: array}`` for the named nodes (any node at any depth, e.g. "layer3",
         "features.4", a graph node's name -- :meth:`node_names` lists them): what torch's
-        forward hooks give. Runs in inference mode."""
+        forward hooks give. Runs in inference mode. ``x`` and ``scale`` as :meth:`__call__`
+        (uint8 needs ``scale``)."""
         if outputs is None:
-            return self(x)
+            return self(x, scale=scale)
         if isinstance(outputs, str):
             outputs = [outputs]
         names = list(outputs)
-        x = self._as_input(x)
+        x = self._as_input(x, scale=scale)
         arrays = self._forward_outputs(x, names)
         return {n: np.asarray(a) for n, a in zip(names, arrays)}
 
     def embed(self, images: Any, node: Optional[str] = None, *, normalize: bool = False,
-              batch_size: int = 256) -> np.ndarray:
+              batch_size: int = 256, scale: Optional[float] = None) -> np.ndarray:
         """Features of each image, flattened per image: a float32 array ``[N, D]`` (for
         retrieval, see :mod:`swiftcnn.retrieval`).
 
@@ -252,13 +273,14 @@ class Model(_c.Model):
         linear layer needs a node (ValueError otherwise). ``normalize``: scale each row to unit
         length (a zero row stays zero). Images go through in chunks of ``batch_size`` (and the
         library runs 32 at a time within a chunk), so memory stays that of one chunk plus the
-        result. Runs in inference mode."""
+        result. Runs in inference mode. ``images`` and ``scale`` as :meth:`__call__` (uint8
+        needs ``scale``)."""
         if node is not None and not isinstance(node, str):
             raise TypeError(f"node: expected a str or None, got {type(node).__name__}")
         batch_size = as_int(batch_size, "batch_size")
         if not 1 <= batch_size < 2 ** 63:
             raise ValueError(f"batch_size must be 1 to 2**63 - 1; got {batch_size}")
-        x = self._as_input(images)
+        x = self._as_input(images, scale=scale)
         if x.ndim < 2 or x.shape[0] < 1:
             raise ValueError(f"{self.name}: embed takes a batch [N, ...] with N >= 1; got shape {list(x.shape)}")
         parts = [np.asarray(_c._model_embed(self, x[i:i + batch_size], node))
@@ -269,14 +291,27 @@ class Model(_c.Model):
             out = (out / np.where(norms > 0, norms, 1)).astype(np.float32)
         return out
 
-    def _as_input(self, x: Any) -> np.ndarray:
-        if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
+    def _as_input(self, x: Any, what: Optional[str] = None, scale: Optional[float] = None,
+                  can_scale: bool = True) -> np.ndarray:
+        """A model input as a C-contiguous float32 array: torch tensors converted, uint8
+        refused unless ``scale`` is given, ``scale`` applied."""
+        if scale is None and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous \
+                and x.flags.aligned:
             return x
-        a = np.asarray(x)
+        what = what or self.name
+        a = np.asarray(from_torch(x))
         if a.dtype.kind not in _REAL_KINDS:
-            raise TypeError(f"{self.name}: expected a float32 array {list(self.input_shape)} "
-                            f"(real numbers), got dtype {a.dtype}")
-        return np.require(a, dtype=np.float32, requirements=["C", "A"])
+            shape = ", ".join(str(d) for d in self.input_shape[1:])
+            raise TypeError(f"{what}: expected a float32 array [N, {shape}] (real numbers), got dtype {a.dtype}")
+        if a.dtype == np.uint8 and scale is None:
+            how = ("pass scale=1/255 to map 0..255 to [0, 1] (or scale=1 to use the values as they are)"
+                   if can_scale else "convert it first, e.g. x.astype(np.float32) / 255")
+            raise ValueError(f"{what}: got uint8 input (pixels?) without a scale: {how}; "
+                             f"or see swiftcnn.image.to_tensor for pixels [H, W, C]")
+        a = np.require(a, dtype=np.float32, requirements=["C", "A"])
+        if scale is not None:
+            a = np.ascontiguousarray(a * np.float32(as_float(scale, "scale")), dtype=np.float32)
+        return a
 
     def output_shape(self, input_shape: Sequence[int]) -> Tuple[int, int]:
         """``(N, num_classes)`` for an input shape ``(N, C, H, W)``; ValueError (with the
@@ -365,14 +400,14 @@ class Model(_c.Model):
         if isinstance(images, (list, tuple)) and images and all(isinstance(i, np.ndarray) for i in images):
             out = []
             for k, img in enumerate(images):
-                a = np.asarray(img)
+                a = np.asarray(from_torch(img))
                 if a.ndim != 3:
                     raise ValueError(f"{self.name}: segment: image {k} of the list must be [H, W, 3] uint8 "
                                      f"or [3, H, W] float; got shape {a.shape}")
                 r = self.segment(a)
                 out.append({"labels": r["labels"][0], "scores": r["scores"][0]})
             return out
-        a = np.asarray(images)
+        a = np.asarray(from_torch(images))
         if a.dtype == np.uint8:
             if a.ndim == 3:
                 a = a[None]
@@ -438,7 +473,7 @@ class Model(_c.Model):
             raise ValueError(f"profile: runs must be 1 to 100000; got {runs}")
         if not 0 <= warmup <= 100000:
             raise ValueError(f"profile: warmup must be 0 to 100000; got {warmup}")
-        a = self._as_input(x)
+        a = self._as_input(x, can_scale=False)
         capsule, total_ms, rows = self._profile(a, runs, warmup)
         return Profile(capsule, self, total_ms, rows, tuple(a.shape), _c.get_num_threads(), runs)
 
@@ -497,7 +532,7 @@ class Model(_c.Model):
         :mod:`swiftcnn.optim` created for this model). Returns the batch's loss before the
         step. x: ``[N, C, H, W]`` float32 (other real dtypes are converted); y: N class
         indices in ``0 .. num_classes-1`` (ValueError otherwise). The GIL is released."""
-        x = self._images(x, "x")
+        x = self._images(x, "x", can_scale=False)
         return _c.train_step(self, optimizer, x, _labels(y, x.shape[0], "y"))
 
     def fit(self, x: Any, y: Any, epochs: int = 10, batch_size: int = 64, optimizer: Any = "sgd",
@@ -527,7 +562,7 @@ class Model(_c.Model):
         """
         from . import optim as _optim
 
-        x = self._images(x, "x")
+        x = self._images(x, "x", can_scale=False)
         y32 = _labels(y, x.shape[0], "y")
         vx = vy = None
         if validation_data is not None:
@@ -535,7 +570,7 @@ class Model(_c.Model):
                 vx_raw, vy_raw = validation_data
             except (TypeError, ValueError):
                 raise TypeError("validation_data: expected a pair (x_val, y_val)") from None
-            vx = self._images(vx_raw, "validation x")
+            vx = self._images(vx_raw, "validation x", can_scale=False)
             vy = _labels(vy_raw, vx.shape[0], "validation y")
         if isinstance(optimizer, str):
             name = optimizer.lower()
@@ -573,18 +608,20 @@ class Model(_c.Model):
             progress.close()
         return history
 
-    def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> Tuple[float, float]:
+    def evaluate(self, x: Any, y: Any, batch_size: int = 256, *, scale: Optional[float] = None) -> Tuple[float, float]:
         """``(loss, accuracy)`` on ``(x, y)`` in evaluation mode: mean softmax cross-entropy
         and the fraction classified correctly (:meth:`predict`), computed in batches of
-        ``batch_size`` (memory only). The GIL is released."""
-        x = self._images(x, "x")
+        ``batch_size`` (memory only). ``x`` and ``scale`` as :meth:`__call__` (uint8 needs
+        ``scale``). The GIL is released."""
+        x = self._images(x, "x", scale=scale)
         return _c.evaluate(self, x, _labels(y, x.shape[0], "y"), _count(batch_size, "batch_size"))
 
-    def predict(self, x: Any) -> np.ndarray:
+    def predict(self, x: Any, *, scale: Optional[float] = None) -> np.ndarray:
         """Predicted class indices (int64, shape ``[N]``) for the images ``x`` ``[N, C, H, W]``
         in evaluation mode: the argmax of the logits (lenet5_original: the argmin of its RBF
-        penalties). The GIL is released."""
-        x = self._images(x, "x")
+        penalties). ``x`` and ``scale`` as :meth:`__call__` (uint8 needs ``scale``, e.g.
+        ``scale=1/255``). The GIL is released."""
+        x = self._images(x, "x", scale=scale)
         out = np.empty(x.shape[0] if x.ndim >= 1 else 0, dtype=np.int32)
         _c.predict(self, x, out)
         return out.astype(np.int64)
@@ -610,7 +647,7 @@ class Model(_c.Model):
         if isinstance(images, (list, tuple)):
             items: Any = list(images)
         else:
-            items = images if isinstance(images, np.ndarray) else np.asarray(images)
+            items = images if isinstance(images, np.ndarray) else np.asarray(from_torch(images))
             if items.ndim != 4:
                 items = [items]
         try:
@@ -638,19 +675,29 @@ class Model(_c.Model):
                           "labels": rec["label"].astype(np.int64)}
         return results
 
-    def _images(self, x: Any, what: str) -> np.ndarray:
-        if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous and x.flags.aligned:
-            a = x
-        else:
-            a = np.asarray(x)
-            if a.dtype.kind not in _REAL_KINDS:
-                _, c, h, w = self.input_shape
-                raise TypeError(f"{what}: expected a float32 array [N, {c}, {h}, {w}] (real numbers), got dtype {a.dtype}")
-            a = np.require(a, dtype=np.float32, requirements=["C", "A"])
+    def _images(self, x: Any, what: str, scale: Optional[float] = None, can_scale: bool = True) -> np.ndarray:
+        a = self._as_input(x, what, scale=scale, can_scale=can_scale)
         if a.ndim != 4:
             _, c, h, w = self.input_shape
             raise ValueError(f"{what}: expected images [N, {c}, {h}, {w}], got shape {a.shape}")
         return a
+
+
+def _unpickle_model(cls: Any, state: Mapping[str, Any]) -> Model:
+    """A model from :meth:`Model.__getstate__`'s state (what pickle and deepcopy call)."""
+    if not isinstance(state, Mapping) or state.get("format") != "swiftcnn.Model":
+        raise ValueError("not a pickled swiftcnn model")
+    version = state.get("version")
+    if version != 1:
+        raise ValueError(f"a pickled swiftcnn model of version {version!r}; this swiftcnn reads version 1")
+    if not isinstance(cls, type) or not issubclass(cls, _c.Model):
+        raise TypeError(f"not a swiftcnn model class: {cls!r}")
+    model = _c.model_from_json(cls, state["json"])
+    model.load_state_dict(state["state_dict"], strict=True)
+    for key in state.get("frozen", ()):
+        model._freeze(key)
+    _c.set_training(model, bool(state.get("training", False)))
+    return model
 
 
 # One scnn_detection record (Include/swiftcnn.h).
@@ -660,7 +707,7 @@ _DETECTION_DTYPE = np.dtype([("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2",
 
 def _detection_image(item: Any, what: str) -> np.ndarray:
     """One detection input as a C-contiguous float32 [C, H, W] array in [0, 1]."""
-    a = np.asarray(item)
+    a = np.asarray(from_torch(item))
     if a.dtype == np.uint8:
         if a.ndim != 3:
             raise ValueError(f"{what}: a uint8 image must be pixels [H, W, C], got shape {a.shape}")
