@@ -234,3 +234,17 @@ check-image-examples: python $(OUT)/examples/filters $(OUT)/examples/classify $(
 
 test: check-image-examples
 .PHONY: check-image-examples
+
+# The docs: every ```c block of README.md compiles warning-free (plain cc, and -pedantic
+# -std=c99), links, and runs when it is a whole program (scripts/check_readme_c.py); and
+# README.md, BENCHMARKS.md, docs/ and bindings/python/README.md name no path that exists on
+# one machine only (/tmp, /work, /root, /home/..., /Users/...; say $TORCH_VENV, build/, ...).
+MACHINE_PATHS := (^|[^A-Za-z0-9_.$$-])(/tmp|/work|/root|/home/[A-Za-z0-9_.-]+|/Users/[A-Za-z0-9_.-]+)(/|\b)
+check-docs: $(LIB) $(HEADER)
+	$(PYTHON) scripts/check_readme_c.py --cc $(CC) --include Include --lib-dir $(BUILD_DIR) README.md
+	@if grep -rnE '$(MACHINE_PATHS)' README.md BENCHMARKS.md docs bindings/python/README.md; then \
+	  echo "the lines above name a path that exists on one machine only"; exit 1; fi
+	@echo "docs: no machine-specific paths"
+
+test: check-docs
+.PHONY: check-docs
