@@ -229,7 +229,7 @@ test: check-segment-example
 
 # The C examples on a real JPEG (scikit-learn's china.jpg) and PNGs written from its pixels,
 # checked equal to the same examples on the PPM/PGM of those pixels (about 8 s).
-check-image-examples: python $(OUT)/examples/filters $(OUT)/examples/classify $(OUT)/examples/detect $(OUT)/examples/segment
+check-image-examples: venv $(OUT)/examples/filters $(OUT)/examples/classify $(OUT)/examples/detect $(OUT)/examples/segment
 	$(VPY) scripts/check_image_examples.py $(OUT)/examples
 
 test: check-image-examples

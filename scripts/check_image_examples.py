@@ -158,7 +158,7 @@ def main():
                   "built without stb_image: a JPEG gets the clear message (" + err.strip()[-60:] + ")")
             write_png(p("tiny.png"), np.zeros((2, 3, 3), np.uint8))
             r = run([exe["filters"], p("tiny.png"), d])
-            check(r.returncode == 1 and "a PNG file, but this example was built without stb_image" in r.stderr,
+            check(r.returncode == 1 and "a PNG file, and this example was built without stb_image" in r.stderr,
                   "built without stb_image: a PNG gets the clear message")
             print("skipped the PNG/JPEG comparisons: the examples were built without stb_image "
                   "(install libstb-dev, e.g. `make stb`, then `make examples`)")
