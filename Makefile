@@ -86,9 +86,31 @@ check-exports: $(LIB)
 
 # ---- C examples and tests --------------------------------------------------------------
 
-$(OUT)/examples/%: examples/%.c examples/ppm.h examples/shape_text.h $(HEADER) $(LIB)
+$(OUT)/examples/%: examples/%.c examples/ppm.h examples/image_io.h examples/shape_text.h $(HEADER) $(LIB) $(OUT)/examples/image-io.flags
 	@mkdir -p $(OUT)/examples
-	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl
+	$(CC) -std=c99 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lm -ldl $$(cat $(OUT)/examples/image-io.flags)
+
+# The examples read PNG and JPEG through stb_image (Debian's libstb-dev: <stb/stb_image.h>,
+# -lstb) where it is installed, else binary PPM/PGM only (examples/image_io.h). `make stb`
+# installs it with apt-get where it can (root, Debian) and skips quietly otherwise; the
+# flags file changes, and the examples rebuild, only when stb_image's presence does.
+stb:
+	@if [ ! -f /usr/include/stb/stb_image.h ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing libstb-dev (stb_image, for the C examples' PNG/JPEG reading)"; \
+	  apt-get install -y -qq libstb-dev >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libstb-dev >/dev/null 2>&1; } || \
+	  echo "could not install libstb-dev: the C examples will read PPM/PGM only"; fi
+
+$(OUT)/examples/image-io.flags: FORCE | stb
+	@mkdir -p $(OUT)/examples
+	@f=; if printf '#include <stb/stb_image.h>\nint main(void) { return stbi_failure_reason() != 0; }\n' | \
+	  $(CC) -x c - -o $(OUT)/examples/.stb-probe -lstb >/dev/null 2>&1; then f="-DSCNN_EXAMPLES_STB -lstb"; fi; \
+	  rm -f $(OUT)/examples/.stb-probe; \
+	  if [ ! -f $@ ] || [ "$$(cat $@)" != "$$f" ]; then echo "$$f" > $@; \
+	  echo "C examples: $${f:-no stb_image: PPM/PGM only}"; fi
+
+FORCE:
+.PHONY: stb FORCE
 
 # The plugin example loads the library with dlopen: it must not link against it.
 $(OUT)/examples/plugin: examples/plugin.c $(HEADER)
@@ -204,3 +226,25 @@ check-segment-example: python $(OUT)/examples/segment $(OUT)/examples/shapes
 	$(VPY) scripts/check_segment_example.py $(OUT)/examples/segment $(OUT)/examples/shapes
 
 test: check-segment-example
+
+# The C examples on a real JPEG (scikit-learn's china.jpg) and PNGs written from its pixels,
+# checked equal to the same examples on the PPM/PGM of those pixels (about 8 s).
+check-image-examples: venv $(OUT)/examples/filters $(OUT)/examples/classify $(OUT)/examples/detect $(OUT)/examples/segment
+	$(VPY) scripts/check_image_examples.py $(OUT)/examples
+
+test: check-image-examples
+.PHONY: check-image-examples
+
+# The docs: every ```c block of README.md compiles warning-free (plain cc, and -pedantic
+# -std=c99), links, and runs when it is a whole program (scripts/check_readme_c.py); and
+# README.md, BENCHMARKS.md, docs/ and bindings/python/README.md name no path that exists on
+# one machine only (/tmp, /work, /root, /home/..., /Users/...; say $TORCH_VENV, build/, ...).
+MACHINE_PATHS := (^|[^A-Za-z0-9_.$$-])(/tmp|/work|/root|/home/[A-Za-z0-9_.-]+|/Users/[A-Za-z0-9_.-]+)(/|\b)
+check-docs: $(LIB) $(HEADER)
+	$(PYTHON) scripts/check_readme_c.py --cc $(CC) --include Include --lib-dir $(BUILD_DIR) README.md
+	@if grep -rnE '$(MACHINE_PATHS)' README.md BENCHMARKS.md docs bindings/python/README.md; then \
+	  echo "the lines above name a path that exists on one machine only"; exit 1; fi
+	@echo "docs: no machine-specific paths"
+
+test: check-docs
+.PHONY: check-docs

@@ -1,8 +1,9 @@
-/* classify: a zoo model by name, or a model file, on a PPM image: top-5 labels with probabilities.
+/* classify: a zoo model by name, or a model file, on an image (PPM/PGM; PNG, JPEG with
+ * stb_image): top-5 labels with probabilities.
  *
  *   cc -std=c99 -IInclude examples/classify.c -o classify -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
- *   ./classify [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-]
+ *   ./classify [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-]
  *
  * MODEL defaults to resnet18. It is a zoo name (resnet18, vgg16, lenet5, ...: see
  * scnn_model_names) or a model file -- a path that names an existing file, or any path
@@ -13,7 +14,8 @@
  *     safetensors.torch.save_file(torchvision.models.resnet18(weights="DEFAULT").state_dict(), "r18.safetensors")
  * Without it (or with -) a zoo model keeps its seeded, untrained weights and the labels are
  * meaningless; a model file has its own weights (WEIGHTS, if given, replaces them).
- * IMAGE is a binary PPM (P6) or PGM (P5); without it a test picture is made.
+ * IMAGE is a binary PPM (P6) or PGM (P5), or a PNG or JPEG when built with stb_image
+ * (examples/image_io.h); without it a test picture is made.
  * The image is converted to a tensor with ImageNet's mean and std, resized so that its
  * shorter side is 256/224 of the model's input size, center-cropped to the input size
  * (torchvision's eval preprocessing), run through the model, and the softmax's top 5 are
@@ -28,7 +30,7 @@
 #include <time.h>
 
 #include "swiftcnn.h"
-#include "ppm.h"
+#include "image_io.h"
 
 static int check(scnn_status s, const char *what) {
     if (s != SCNN_STATUS_OK) {
@@ -48,10 +50,10 @@ static int is_model_file(const char *arg) {
 
 static void usage(const char *prog) {
     fprintf(stderr,
-            "usage: %s [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-]\n"
+            "usage: %s [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-]\n"
             "  MODEL    a zoo name (default resnet18) or a model file (.safetensors, as model.save writes)\n"
             "  WEIGHTS  torchvision-named weights for a zoo model (- or absent: seeded, untrained)\n"
-            "  IMAGE    a binary PPM or PGM (- or absent: a made-up test picture)\n",
+            "  IMAGE    a binary PPM or PGM, or " IMAGE_IO_MORE " (- or absent: a made-up test picture)\n",
             prog);
 }
 
@@ -142,7 +144,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     if (image) {
-        if (ppm_read(image, &img, err, sizeof err) != 0) {
+        if (image_read(image, &img, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             goto done;
         }

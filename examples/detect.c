@@ -1,10 +1,10 @@
-/* detect: objects in a PPM image with a zoo detector (SSD300-VGG16 or SSDLite320-MobileNetV3),
- * printed with COCO names
+/* detect: objects in an image (PPM/PGM; PNG, JPEG with stb_image) with a zoo detector
+ * (SSD300-VGG16 or SSDLite320-MobileNetV3), printed with COCO names
  * and drawn as boxes into a new PPM.
  *
  *   cc -std=c99 -IInclude examples/detect.c -o detect -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
- *   ./detect [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-] [OUT.ppm] [MIN_SCORE]
+ *   ./detect [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-] [OUT.ppm] [MIN_SCORE]
  *
  * MODEL defaults to ssd300_vgg16: a zoo detector (ssd300_vgg16,
  * ssdlite320_mobilenet_v3_large), or a model file saved from one (a path that
@@ -13,7 +13,8 @@
  *     safetensors.torch.save_file(torchvision.models.detection.ssd300_vgg16(weights="DEFAULT").state_dict(),
  *                                 "ssd300.safetensors")
  * Without it (or with -) a zoo model keeps seeded, untrained weights: the boxes are
- * meaningless. IMAGE is a binary PPM (P6) or PGM (P5); without it a test picture is made.
+ * meaningless. IMAGE is a binary PPM (P6) or PGM (P5), or a PNG or JPEG when built with
+ * stb_image (examples/image_io.h); without it a test picture is made.
  * OUT (default detections.ppm) receives the image with the boxes drawn, written atomically.
  * MIN_SCORE (default: the model's, 0.01 for SSD300) is the score threshold. At most 20 detections are
  * printed and drawn, the best first; scnn_model_detect resizes and normalizes the image the
@@ -28,7 +29,7 @@
 #include <time.h>
 
 #include "swiftcnn.h"
-#include "ppm.h"
+#include "image_io.h"
 
 #define MAX_SHOWN 20
 
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
 
     memset(&img, 0, sizeof img);
     if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-        fprintf(stderr, "usage: %s [MODEL] [WEIGHTS.safetensors|-] [IMAGE.ppm|-] [OUT.ppm] [MIN_SCORE]\n", argv[0]);
+        fprintf(stderr, "usage: %s [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-] [OUT.ppm] [MIN_SCORE]\n", argv[0]);
         return 0;
     }
     if (is_model_file(arg)) {
@@ -111,7 +112,7 @@ int main(int argc, char **argv) {
         printf("weights: seeded and untrained (pass torchvision's weights for real detections)\n");
     }
     if (image) {
-        if (ppm_read(image, &img, err, sizeof err) != 0) {
+        if (image_read(image, &img, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             goto done;
         }

@@ -2,20 +2,22 @@
  *
  *   cc -std=c99 -IInclude examples/filters.c -o filters -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release
- *   ./filters [image.ppm|image.pgm|-] [output-dir]      (- or nothing: a generated picture)
+ *   ./filters [IMAGE|-] [output-dir]      (- or nothing: a generated picture)
  *
  * 1. Prints the lecture's worked example: the 10x10 image f (a block of 90s) correlated
  *    with the 1/9 box filter g, h[m,n] = sum_{k,l} g[k,l] f[m+k,n+l], giving an 8x8 output.
  * 2. Applies each filter of the lecture (horizontal and vertical blur 1/5[1 1 1 1 1], box
  *    1/25, sharpen 1/4[[0,-1,0],[-1,8,-1],[0,-1,0]], the edge kernel [-1 0 1], Sobel) to an
- *    image -- the one given, or a generated test picture -- and writes one PPM/PGM each.
+ *    image -- the one given, or a generated test picture -- and writes one PPM/PGM each,
+ *    and original.ppm/.pgm, the image as read. IMAGE is a binary PPM or PGM, or a PNG or
+ *    JPEG when built with stb_image (examples/image_io.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "swiftcnn.h"
-#include "ppm.h"
+#include "image_io.h"
 
 static int check(scnn_status s, const char *what) {
     if (s != SCNN_STATUS_OK) {
@@ -146,10 +148,19 @@ int main(int argc, char **argv) {
     if (!seed_example()) return 1;
 
     if (input) {
-        if (ppm_read(input, &img, err, sizeof err) != 0) {
+        if (image_read(input, &img, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }
+        /* the pixels as read (a PNG or JPEG decoded), for comparing and converting */
+        snprintf(err, sizeof err, "%s/original.%s", outdir, img.channels == 3 ? "ppm" : "pgm");
+        if (ppm_write(err, img.pixels, img.width, img.height, img.channels) != 0) {
+            fprintf(stderr, "cannot write %s\n", err);
+            free(img.pixels);
+            return 1;
+        }
+        printf("\nread a %ldx%ld image (%ld channel%s) -> %s\n", (long)img.width, (long)img.height,
+               (long)img.channels, img.channels == 1 ? "" : "s", err);
     } else {
         img = make_picture();
         if (!img.pixels) return 1;

@@ -1,9 +1,9 @@
-/* onnx_classify: classify a PPM image with a model converted from ONNX: top-K classes with
- * softmax probabilities.
+/* onnx_classify: classify an image (PPM/PGM; PNG, JPEG with stb_image) with a model converted
+ * from ONNX: top-K classes with softmax probabilities.
  *
  *   cc -std=c99 -IInclude examples/onnx_classify.c -o onnx_classify -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
- *   ./onnx_classify MODEL.safetensors IMAGE.ppm [--top K] [--labels imagenet|none]
+ *   ./onnx_classify MODEL.safetensors IMAGE [--top K] [--labels imagenet|none]
  *
  * MODEL is a swiftcnn model file converted from ONNX, e.g. torchvision's MobileNet v2:
  *     python -c "import torch, torchvision; m = torchvision.models.mobilenet_v2(weights='DEFAULT').eval();
@@ -11,7 +11,8 @@
  *     python -m swiftcnn.onnx convert mobilenet_v2.onnx mobilenet_v2.safetensors
  * It is opened with scnn_model_open (the network and its weights in one file). It must take
  * one RGB image [1, 3, H, W] and give logits [1, classes] (trailing dimensions of 1 are fine).
- * IMAGE is a binary PPM (P6); a PGM (P5) is read as gray RGB.
+ * IMAGE is a binary PPM (P6), or a PNG or JPEG when built with stb_image
+ * (examples/image_io.h); a gray image is read as gray RGB.
  *
  * Preprocessing (torchvision's ImageNet normalization): bytes / 255, then per channel
  * (x - mean) / std with mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225
@@ -37,7 +38,7 @@
 
 #include "swiftcnn.h"
 #include "shape_text.h"
-#include "ppm.h"
+#include "image_io.h"
 
 static int check(scnn_status s, const char *what) {
     if (s != SCNN_STATUS_OK) {
@@ -49,9 +50,9 @@ static int check(scnn_status s, const char *what) {
 
 static void usage(FILE *to, const char *prog) {
     fprintf(to,
-            "usage: %s MODEL.safetensors IMAGE.ppm [--top K] [--labels imagenet|none]\n"
+            "usage: %s MODEL.safetensors IMAGE [--top K] [--labels imagenet|none]\n"
             "  MODEL     a swiftcnn model file converted from ONNX (python -m swiftcnn.onnx convert)\n"
-            "  IMAGE     a binary PPM (P6) or PGM (P5) image\n"
+            "  IMAGE     a binary PPM (P6) or PGM (P5) image, or " IMAGE_IO_MORE "\n"
             "  --top K   print the K most probable classes (default 5)\n"
             "  --labels  imagenet (ImageNet-1k names; the default for 1000 classes) or none\n",
             prog);
@@ -150,7 +151,7 @@ int main(int argc, char **argv) {
     }
 
     /* ImageNet normalization, then a bilinear resize to the model's input size. */
-    if (ppm_read(image_path, &img, err, sizeof err) != 0) {
+    if (image_read(image_path, &img, err, sizeof err) != 0) {
         fprintf(stderr, "onnx_classify: %s\n", err);
         goto done;
     }

@@ -1,9 +1,9 @@
-/* onnx_segment: semantic segmentation of a PPM image with a model converted from ONNX: a
- * colour label map (PASCAL VOC palette) and the class histogram.
+/* onnx_segment: semantic segmentation of an image (PPM/PGM; PNG, JPEG with stb_image) with a
+ * model converted from ONNX: a colour label map (PASCAL VOC palette) and the class histogram.
  *
  *   cc -std=c99 -IInclude examples/onnx_segment.c -o onnx_segment -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
- *   ./onnx_segment MODEL.safetensors IMAGE.ppm OUT.ppm [--output NAME]
+ *   ./onnx_segment MODEL.safetensors IMAGE OUT.ppm [--output NAME]
  *
  * MODEL is a swiftcnn model file converted from ONNX, e.g. torchvision's FCN-ResNet50:
  *     python -c "import torch, torchvision; m = torchvision.models.segmentation.fcn_resnet50(weights='DEFAULT').eval();
@@ -12,7 +12,8 @@
  * It takes one RGB image [1, 3, H, W]; the output used is NAME ("out" by default; any output
  * or node of the model, e.g. "aux"), fetched with scnn_model_forward_outputs, and must be
  * per-pixel class scores [1, classes, h, w].
- * IMAGE is a binary PPM (P6); a PGM (P5) is read as gray RGB.
+ * IMAGE is a binary PPM (P6), or a PNG or JPEG when built with stb_image
+ * (examples/image_io.h); a gray image is read as gray RGB.
  *
  * Preprocessing as torchvision's: bytes / 255, then per channel (x - mean) / std with
  * ImageNet's mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225 (scnn_image_to_tensor), then
@@ -44,7 +45,7 @@
 
 #include "swiftcnn.h"
 #include "shape_text.h"
-#include "ppm.h"
+#include "image_io.h"
 
 /* The 21 PASCAL VOC classes, in the order torchvision's segmentation models use. */
 static const char *const voc_names[21] = {
@@ -62,9 +63,9 @@ static int check(scnn_status s, const char *what) {
 
 static void usage(FILE *to, const char *prog) {
     fprintf(to,
-            "usage: %s MODEL.safetensors IMAGE.ppm OUT.ppm [--output NAME]\n"
+            "usage: %s MODEL.safetensors IMAGE OUT.ppm [--output NAME]\n"
             "  MODEL     a swiftcnn model file converted from ONNX (python -m swiftcnn.onnx convert)\n"
-            "  IMAGE     a binary PPM (P6) or PGM (P5) image\n"
+            "  IMAGE     a binary PPM (P6) or PGM (P5) image, or " IMAGE_IO_MORE "\n"
             "  OUT       the colour label map to write (binary PPM, PASCAL VOC palette)\n"
             "  --output  the model output holding the class scores (default \"out\")\n",
             prog);
@@ -197,7 +198,7 @@ int main(int argc, char **argv) {
     }
 
     /* ImageNet normalization, then a bilinear resize to the model's input size. */
-    if (ppm_read(image_path, &img, err, sizeof err) != 0) {
+    if (image_read(image_path, &img, err, sizeof err) != 0) {
         fprintf(stderr, "onnx_segment: %s\n", err);
         goto done;
     }

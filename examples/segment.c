@@ -1,16 +1,18 @@
-/* segment: semantic segmentation of a PPM image with a zoo model (scnn_model_segment): a
- * label map as a PGM of class indices and a colour PPM, and the pixel count of every class.
+/* segment: semantic segmentation of an image (PPM/PGM; PNG, JPEG with stb_image) with a zoo
+ * model (scnn_model_segment): a label map as a PGM of class indices and a colour PPM, and the
+ * pixel count of every class.
  *
  *   cc -std=c99 -IInclude examples/segment.c -o segment -L.build/release -lswiftcnn \
  *      -Wl,-rpath,$PWD/.build/release -lm
- *   ./segment IMAGE.ppm LABELS.pgm COLOR.ppm [--model NAME] [--weights FILE]
+ *   ./segment IMAGE LABELS.pgm COLOR.ppm [--model NAME] [--weights FILE]
  *
  * NAME is a zoo segmentation model: fcn_resnet50 (default), deeplabv3_resnet50, or their _aux
  * variants. FILE is a safetensors state_dict with torchvision's names, e.g. torchvision's
  * COCO-with-VOC-labels checkpoint saved with safetensors (it has the auxiliary head: use an
  * _aux model, since scnn_model_load is strict); without it the model keeps its seeded weights
  * (not trained: the labels are meaningless, the pipeline is the same).
- * IMAGE is a binary PPM (P6); a PGM (P5) is read as gray RGB.
+ * IMAGE is a binary PPM (P6), or a PNG or JPEG when built with stb_image
+ * (examples/image_io.h); a gray image is read as gray RGB.
  *
  * scnn_model_segment does torchvision's preprocessing (bytes / 255, ImageNet mean and std),
  * runs the model at the image's size and returns, per pixel, the argmax class and its
@@ -28,7 +30,7 @@
 #include <string.h>
 
 #include "swiftcnn.h"
-#include "ppm.h"
+#include "image_io.h"
 
 static int check(scnn_status s, const char *what) {
     if (s != SCNN_STATUS_OK) {
@@ -40,8 +42,8 @@ static int check(scnn_status s, const char *what) {
 
 static void usage(FILE *to, const char *prog) {
     fprintf(to,
-            "usage: %s IMAGE.ppm LABELS.pgm COLOR.ppm [--model NAME] [--weights FILE]\n"
-            "  IMAGE      a binary PPM (P6) or PGM (P5) image\n"
+            "usage: %s IMAGE LABELS.pgm COLOR.ppm [--model NAME] [--weights FILE]\n"
+            "  IMAGE      a binary PPM (P6) or PGM (P5) image, or " IMAGE_IO_MORE "\n"
             "  LABELS     the class index of each pixel (binary PGM)\n"
             "  COLOR      the label map coloured with the PASCAL VOC palette (binary PPM)\n"
             "  --model    fcn_resnet50 (default), deeplabv3_resnet50, fcn_resnet50_aux, deeplabv3_resnet50_aux\n"
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    if (ppm_read(image_path, &img, err, sizeof err) != 0) {
+    if (image_read(image_path, &img, err, sizeof err) != 0) {
         fprintf(stderr, "segment: %s\n", err);
         return 1;
     }

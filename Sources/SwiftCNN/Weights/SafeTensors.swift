@@ -205,8 +205,12 @@ public struct SafeTensorsFile {
         defer { _ = close(fd) }
         let source = FileSource(fd: fd, path: path, base: 0)
         var lengthBytes: UInt64 = 0
-        if fileSize >= 8 {
-            try withUnsafeMutableBytes(of: &lengthBytes) { try source.read(at: 0, into: $0) }
+        if fileSize > 0 {
+            // A file shorter than 8 bytes is an error below; its bytes still say whether it
+            // is a (tiny) pickle.
+            try withUnsafeMutableBytes(of: &lengthBytes) {
+                try source.read(at: 0, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<min(fileSize, 8)]))
+            }
         }
         let n = try checkHeaderLength(UInt64(littleEndian: lengthBytes), totalSize: fileSize, what: "file '\(path)'")
         let header = try ByteBuffer(count: n)
@@ -227,9 +231,7 @@ public struct SafeTensorsFile {
     /// - Parameter strict: as in ``read(path:strict:)``.
     public static func parse(bytes: UnsafeRawBufferPointer, strict: Bool = false) throws -> SafeTensorsFile {
         var length: UInt64 = 0
-        if bytes.count >= 8 {
-            for i in 0..<8 { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }
-        }
+        for i in 0..<min(bytes.count, 8) { length |= UInt64(bytes[i]) << (8 * UInt64(i)) }
         let n = try checkHeaderLength(length, totalSize: bytes.count, what: "buffer")
         let header = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + n)])
         let data = UnsafeRawBufferPointer(rebasing: bytes[(8 + n)...])
@@ -250,7 +252,38 @@ public struct SafeTensorsFile {
     }
 
     /// Checks the 8-byte header length against the limits and the input's size.
+    ///
+    /// `n` is the input's first 8 bytes, little-endian (the bytes there are, when it is
+    /// shorter). When the check fails and those bytes are a PyTorch checkpoint's, the error
+    /// says so and how to convert it, rather than what is wrong with the length.
     static func checkHeaderLength(_ n: UInt64, totalSize: Int, what: String) throws -> Int {
+        do {
+            return try checkHeaderLengthValue(n, totalSize: totalSize, what: what)
+        } catch let error as SwiftCNNError {
+            let head = (0..<min(max(totalSize, 0), 8)).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) }
+            guard let kind = pytorchCheckpointKind(head) else { throw error }
+            throw SwiftCNNError.format(
+                "safetensors: \(what) is a PyTorch \(kind), not safetensors; convert it in PyTorch with "
+                    + "safetensors.torch.save_file(model.state_dict(), 'x.safetensors')")
+        }
+    }
+
+    /// What a file starting with `head` is, when it is a PyTorch checkpoint rather than
+    /// safetensors: `torch.save` writes a zip archive (local file header `PK\x03\x04`), and
+    /// wrote a bare pickle before PyTorch 1.6 (opcode PROTO 0x80, then protocol 2 to 5).
+    /// The test is only made when the length checks fail, so no valid safetensors file is
+    /// refused (a real zip's bytes 4-7, its version and flags, make the length too large).
+    static func pytorchCheckpointKind(_ head: [UInt8]) -> String? {
+        if head.count >= 4 && head[0] == 0x50 && head[1] == 0x4B && head[2] == 0x03 && head[3] == 0x04 {
+            return "zip checkpoint (a zip archive, as torch.save writes)"
+        }
+        if head.count >= 2 && head[0] == 0x80 && (2...5).contains(head[1]) {
+            return "pickle checkpoint (a pickle, as torch.save wrote before PyTorch 1.6)"
+        }
+        return nil
+    }
+
+    static func checkHeaderLengthValue(_ n: UInt64, totalSize: Int, what: String) throws -> Int {
         guard totalSize >= 8 else {
             throw SwiftCNNError.format(
                 "safetensors: \(what) is \(totalSize) bytes, too short for the 8-byte header length (truncated file?)")
