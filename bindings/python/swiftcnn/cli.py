@@ -37,7 +37,6 @@ import numpy as np
 __all__ = ["main", "load_model", "read_image", "preprocess"]
 
 
-
 class CLIError(Exception):
     """An error the command reports as one line (exit status 1)."""
 
