@@ -241,8 +241,8 @@ c-test: $(OUT)/ctest $(OUT)/ctest++
 # qemu-user, installed with apt-get where it can) with `-cpu Haswell` (AVX2 + FMA, no
 # AVX-512: the library must take its AVX2 variant, also when SCNN_ISA=avx512 asks for more),
 # with a couple of examples; and with `-cpu Nehalem` (no AVX2), where every function must
-# fail cleanly with the loader's message. Skipped, saying why, without qemu-user or when
-# PORTABLE=0.
+# fail cleanly with the loader's message. As a control, the AVX-512 variant alone must die
+# with SIGILL under -cpu Haswell. Skipped, saying why, without qemu-user or when PORTABLE=0.
 QEMU           ?= qemu-x86_64
 PORTABLE_OUT   := $(OUT)/portable
 PORTABLE_CHECK := $(PORTABLE_OUT)/portable_check
@@ -267,6 +267,11 @@ check-portable: $(PORTABLE_CHECK) $(OUT)/examples/shapes $(OUT)/examples/classif
 	SCNN_LOADER_NO_MEMFD=1 SCNN_ISA=avx2 $(PORTABLE_CHECK) avx2 | tail -1; \
 	if ! command -v $(QEMU) >/dev/null; then \
 	  echo "check-portable: qemu-user is not installed and could not be installed (apt-get): the emulated runs are skipped"; exit 0; fi; \
+	echo "== qemu -cpu Haswell, the AVX-512 variant alone (a control: it must die with SIGILL)"; \
+	mkdir -p $(PORTABLE_OUT)/avx512-only; ln -sf $(abspath $(VARIANT_AVX512)) $(PORTABLE_OUT)/avx512-only/$(SONAME); \
+	rc=0; LD_LIBRARY_PATH=$(PORTABLE_OUT)/avx512-only $(QEMU_HASWELL) $(PORTABLE_CHECK) avx2 >/dev/null 2>&1 || rc=$$?; \
+	if [ $$rc != 132 ]; then echo "check-portable: the AVX-512 build exited with $$rc under qemu -cpu Haswell, not SIGILL (132)"; exit 1; fi; \
+	echo "exit status 132 (SIGILL), as expected"; \
 	echo "== qemu -cpu Haswell (AVX2, no AVX-512)"; $(QEMU_HASWELL) $(PORTABLE_CHECK) avx2; \
 	echo "== qemu -cpu Haswell, SCNN_ISA=avx512 (must not be honoured)"; \
 	SCNN_ISA=avx512 $(QEMU_HASWELL) $(PORTABLE_CHECK) avx2 | grep -E 'cpu features|passed'; \
