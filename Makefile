@@ -15,7 +15,8 @@
 # is also usable on its own (e.g. for perf work): .build-avx512/release and
 # .build-avx2/release hold libswiftcnn.so and a libswiftcnn-<isa>.so link (its SONAME).
 # PORTABLE=0 builds one non-portable library for SWIFT_CPU instead (default native, this
-# machine; a baseline such as haswell gets the 8-lane kernels): `make lib PORTABLE=0`.
+# machine; a baseline such as haswell gets the 8-lane kernels): `make lib PORTABLE=0`, or
+# `make lib SWIFT_CPU=haswell` (naming SWIFT_CPU implies PORTABLE=0).
 # Without a target CPU, Swift lowers SIMD fused multiply-add to a slow software call.
 # The CPU settings are tracked: changing AVX512_CPU, AVX2_CPU, SWIFT_CPU or PORTABLE rebuilds.
 #
@@ -28,6 +29,10 @@ SWIFT        ?= swift
 PYTHON       ?= python3
 CC           ?= cc
 CXX          ?= c++
+# SWIFT_CPU given on the command line or in the environment means PORTABLE=0.
+ifneq ($(filter command line environment,$(origin SWIFT_CPU)),)
+PORTABLE     ?= 0
+endif
 PORTABLE     ?= 1
 SWIFT_CPU    ?= native
 AVX512_CPU   ?= skylake-avx512

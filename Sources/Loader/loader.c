@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -197,6 +198,16 @@ static int scnn_write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
+/* Gives back the resident pages of the embedded bytes [data, end) once they are copied
+   (they are file-backed and read-only: the kernel reads them again if ever needed). */
+static void scnn_release_pages(const unsigned char *data, const unsigned char *end) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t lo = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t hi = (uintptr_t)end & ~((uintptr_t)page - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* dlopen of the bytes [data, end): memfd first, then a temporary file. NULL with `err` set. */
 static void *scnn_open_variant(char const *name, const unsigned char *data, const unsigned char *end,
                                char *err, size_t errcap) {
@@ -290,10 +301,11 @@ __attribute__((constructor)) static void scnn_loader_init(void) {
     } else {
         char err[600];
         int is512 = want == 512;
-        void *handle = is512 ? scnn_open_variant("libswiftcnn-avx512.so", scnn_variant_avx512,
-                                                 scnn_variant_avx512_end, err, sizeof err)
-                             : scnn_open_variant("libswiftcnn-avx2.so", scnn_variant_avx2,
-                                                 scnn_variant_avx2_end, err, sizeof err);
+        const unsigned char *data = is512 ? scnn_variant_avx512 : scnn_variant_avx2;
+        const unsigned char *end = is512 ? scnn_variant_avx512_end : scnn_variant_avx2_end;
+        void *handle = scnn_open_variant(is512 ? "libswiftcnn-avx512.so" : "libswiftcnn-avx2.so", data, end,
+                                         err, sizeof err);
+        scnn_release_pages(data, end);
         if (!handle) {
             snprintf(scnn_loader_message, sizeof scnn_loader_message,
                      "swiftcnn could not load its %s variant: %s", is512 ? "avx512" : "avx2", err);
