@@ -61,6 +61,7 @@ NATIVE_FLAGS := -Xswiftc -target-cpu -Xswiftc $(SWIFT_CPU) $(if $(filter $(SWIFT
 NO_PREFER_256 := $(foreach f,-Xcc -Xclang -Xcc -target-feature -Xcc -Xclang -Xcc -prefer-256-bit,-Xswiftc $(f))
 AVX512_FLAGS := -Xswiftc -target-cpu -Xswiftc $(AVX512_CPU) -Xswiftc -DSCNN_ISA_AVX512 $(NO_PREFER_256)
 AVX2_FLAGS   := -Xswiftc -target-cpu -Xswiftc $(AVX2_CPU) -Xswiftc -DSCNN_AVX2
+VARIANT_LINK   := --disable-local-rpath
 AVX512_SCRATCH := .build-avx512
 AVX2_SCRATCH   := .build-avx2
 NATIVE_SCRATCH := .build
@@ -100,16 +101,17 @@ all: lib examples python
 # ---- the library and its header ------------------------------------------------------
 
 # Each build of the whole library (Swift core + C ABI, static Swift runtime) has its own
-# scratch path and SONAME. The raw compiler header is written while SwiftCNNC compiles
+# scratch path and SONAME; the variants get no $ORIGIN run path (loaded from a memfd, their
+# origin would be /proc/self/fd). The raw compiler header is written while SwiftCNNC compiles
 # (see Package.swift).
 $(VARIANT_AVX512): $(SWIFT_SRCS) $(AVX512_SCRATCH)/cpu-flags
 	@mkdir -p $(dir $(RAW_HEADER))
-	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX512_SCRATCH) $(AVX512_FLAGS) -Xlinker -soname=libswiftcnn-avx512.so
+	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX512_SCRATCH) $(AVX512_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx512.so
 	@touch $@
 
 $(VARIANT_AVX2): $(SWIFT_SRCS) $(AVX2_SCRATCH)/cpu-flags
 	@mkdir -p $(dir $(RAW_HEADER))
-	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX2_SCRATCH) $(AVX2_FLAGS) -Xlinker -soname=libswiftcnn-avx2.so
+	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX2_SCRATCH) $(AVX2_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx2.so
 	@touch $@
 
 $(NATIVE_BUILD): $(SWIFT_SRCS) $(NATIVE_SCRATCH)/cpu-flags
