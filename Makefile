@@ -29,8 +29,12 @@ SWIFT        ?= swift
 PYTHON       ?= python3
 CC           ?= cc
 CXX          ?= c++
-# SWIFT_CPU given on the command line or in the environment means PORTABLE=0.
+# SWIFT_CPU given on the command line or in the environment means PORTABLE=0, and so does
+# a machine that is not x86-64 (the loader picks between x86 variants).
 ifneq ($(filter command line environment,$(origin SWIFT_CPU)),)
+PORTABLE     ?= 0
+endif
+ifneq ($(shell uname -m),x86_64)
 PORTABLE     ?= 0
 endif
 PORTABLE     ?= 1
