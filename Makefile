@@ -173,7 +173,7 @@ $(LIB_SONAME): $(LIB_REAL)
 $(LIB): $(LIB_SONAME)
 	ln -sf $(SONAME) $@
 
-lib: $(LIB)
+lib: $(LIB) $(if $(filter 1,$(PORTABLE)),$(AVX512_SCRATCH)/release/libswiftcnn-avx512.so $(AVX2_SCRATCH)/release/libswiftcnn-avx2.so)
 
 header: $(RAW_HEADER)
 	$(PYTHON) scripts/gen_header.py $(RAW_HEADER) $(HEADER)
