@@ -138,6 +138,8 @@ endif
 
 # The portable library: the loader, its forwarding layer generated from the header the
 # sources give (scripts/gen_loader.py), and both variants, stripped, embedded as data.
+# NODELETE: dlclose never unloads it (the variant it loaded, a Swift library, stays anyway),
+# so a host that opens it again gets the same instance, not a second copy of the variant.
 LOADER_GEN   := $(LIB_DIR)/gen
 VARIANTS     := $(LIB_DIR)/variants/libswiftcnn-avx512.so $(LIB_DIR)/variants/libswiftcnn-avx2.so
 
@@ -158,7 +160,7 @@ $(LIB_REAL): $(LOADER_SRCS) $(LOADER_GEN)/loader_gen.c $(LOADER_GEN)/swiftcnn.h 
 	  -DSCNN_LOADER_VERSION='"$(VERSION)"' \
 	  -DSCNN_VARIANT_AVX512='"$(LIB_DIR)/variants/libswiftcnn-avx512.so"' \
 	  -DSCNN_VARIANT_AVX2='"$(LIB_DIR)/variants/libswiftcnn-avx2.so"' \
-	  $(LOADER_SRCS) -o $@.tmp -Wl,-soname,$(SONAME) -Wl,-z,noexecstack \
+	  $(LOADER_SRCS) -o $@.tmp -Wl,-soname,$(SONAME) -Wl,-z,noexecstack -Wl,-z,nodelete \
 	  -Wl,--version-script=Sources/SwiftCNNC/exports.map -ldl
 	mv -f $@.tmp $@
 else
