@@ -53,9 +53,9 @@ let targets: [Target] = [
                 // lld (shipped with the toolchain) honours the version script fully: with
                 // GNU ld the core's public Swift symbols linger in .dynsym as LOCAL entries.
                 "-use-ld=lld",
-                // Export the C ABI and nothing else; give the library an SONAME.
+                // Export the C ABI and nothing else. The Makefile gives each build its SONAME
+                // (-Xlinker -soname=...): the portable library's two variants have their own.
                 "-Xlinker", "--version-script=\(root)/Sources/SwiftCNNC/exports.map",
-                "-Xlinker", "-soname=libswiftcnn.so",
             ]),
         ]
     ),

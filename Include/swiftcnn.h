@@ -6,7 +6,7 @@
 /*
  * swiftcnn -- a convolutional-neural-network library with a Swift core and a plain C ABI.
  *
- * Link:    cc -IInclude prog.c -L.build/release -lswiftcnn -Wl,-rpath,<dir of libswiftcnn.so>
+ * Link:    cc -IInclude prog.c -Lbuild/lib -lswiftcnn -Wl,-rpath,<dir of libswiftcnn.so>
  * Plugin:  dlopen("libswiftcnn.so"), dlsym each function, and refuse to go on unless
  *          scnn_abi_version() == SCNN_ABI_VERSION.
  *
@@ -941,6 +941,22 @@ int32_t scnn_model_is_frozen(scnn_model const * model, char const * name) SCNN_W
 /// Errors: INVALID_ARGUMENT (NULL pointer, no such node), FORMAT (malformed node),
 /// SHAPE_MISMATCH (the new node does not fit), OUT_OF_MEMORY.
 scnn_status scnn_model_replace(scnn_model * model, char const * path, char const * node_json) SCNN_WARN_UNUSED_RESULT;
+
+/* ---- CPU features ---- */
+
+/// The kernel path in use and the CPU's relevant features, as one static string:
+/// `PATH (cpu: FEATURE FEATURE ...)`, optionally followed by `; NOTE`.
+/// PATH is the kernel path in use: "avx512" (AVX-512 F/CD/BW/DQ/VL, 16-lane kernels),
+/// "avx2" (AVX2 + FMA, 8-lane kernels), "native" (a non-portable build compiled for
+/// the build machine's CPU), or "none" (the portable library found no variant this CPU
+/// can run; every other call then fails). FEATURES are the CPU's relevant features by
+/// their Linux names (sse4_2 avx avx2 fma f16c bmi2 avx512f avx512cd avx512bw avx512dq
+/// avx512vl avx512_vnni avx512_bf16), those present only. The portable library reads
+/// them with cpuid and adds a NOTE when it did not take the path asked for with
+/// SCNN_ISA, or why no path could be loaded, e.g.
+/// "avx2 (cpu: sse4_2 avx avx2 fma f16c bmi2); SCNN_ISA=avx512 ignored: the CPU lacks avx512f".
+/// The string is never freed.
+char const * scnn_cpu_features(void) SCNN_WARN_UNUSED_RESULT;
 
 /* ---- Detection ---- */
 

@@ -1,8 +1,8 @@
 /* classify: a zoo model by name, or a model file, on an image (PPM/PGM; PNG, JPEG with
  * stb_image): top-5 labels with probabilities.
  *
- *   cc -std=c99 -IInclude examples/classify.c -o classify -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release -lm
+ *   cc -std=c99 -IInclude examples/classify.c -o classify -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib -lm
  *   ./classify [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-]
  *
  * MODEL defaults to resnet18. It is a zoo name (resnet18, vgg16, lenet5, ...: see

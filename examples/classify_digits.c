@@ -1,7 +1,7 @@
 /* classify_digits: serve a LeNet-5 trained by swiftcnn (examples/train_digits.py) from C.
  *
- *   cc -std=c99 -IInclude examples/classify_digits.c -o classify_digits -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/classify_digits.c -o classify_digits -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  *   ./classify_digits [WEIGHTS.safetensors] [DIGITS.safetensors]
  *
  * WEIGHTS (default build/digits_lenet5.safetensors) holds lenet5's state dict (10 classes);

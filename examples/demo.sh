@@ -76,7 +76,7 @@ build/examples/shapes
 banner "C: a zoo model by name, top-5 ImageNet labels (examples/classify.c; seeded weights)"
 build/examples/classify resnet18
 banner "C: loaded as a plugin with dlopen (examples/plugin.c)"
-build/examples/plugin "$PWD/.build/release/libswiftcnn.so"
+build/examples/plugin "$PWD/build/lib/libswiftcnn.so"
 banner "Python: import swiftcnn (examples/demo.py)"
 (cd "$out" && ../../.venv/bin/python ../../examples/demo.py)
 banner "Python: retrieval -- the nearest training digits by LeNet-5's features (examples/retrieval_digits.py)"

@@ -2,8 +2,8 @@
  * (SSD300-VGG16 or SSDLite320-MobileNetV3), printed with COCO names
  * and drawn as boxes into a new PPM.
  *
- *   cc -std=c99 -IInclude examples/detect.c -o detect -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release -lm
+ *   cc -std=c99 -IInclude examples/detect.c -o detect -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib -lm
  *   ./detect [MODEL] [WEIGHTS.safetensors|-] [IMAGE|-] [OUT.ppm] [MIN_SCORE]
  *
  * MODEL defaults to ssd300_vgg16: a zoo detector (ssd300_vgg16,

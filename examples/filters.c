@@ -1,7 +1,7 @@
 /* filters: the seed lecture's hand-made filters, applied with libswiftcnn.
  *
- *   cc -std=c99 -IInclude examples/filters.c -o filters -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/filters.c -o filters -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  *   ./filters [IMAGE|-] [output-dir]      (- or nothing: a generated picture)
  *
  * 1. Prints the lecture's worked example: the 10x10 image f (a block of 90s) correlated

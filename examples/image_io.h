@@ -3,7 +3,7 @@
  * linked with -lstb, the stb_image library of Debian's libstb-dev:
  *
  *   cc -std=c99 -IInclude -DSCNN_EXAMPLES_STB examples/classify.c -o classify \
- *      -L.build/release -lswiftcnn -Wl,-rpath,$PWD/.build/release -lstb -lm
+ *      -Lbuild/lib -lswiftcnn -Wl,-rpath,$PWD/build/lib -lstb -lm
  *
  * `make examples` does that when libstb-dev is installed (`make stb` installs it where it
  * can). Without it the examples read PPM/PGM only, and a PNG or JPEG gets a message saying

@@ -1,8 +1,8 @@
 /* onnx_classify: classify an image (PPM/PGM; PNG, JPEG with stb_image) with a model converted
  * from ONNX: top-K classes with softmax probabilities.
  *
- *   cc -std=c99 -IInclude examples/onnx_classify.c -o onnx_classify -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release -lm
+ *   cc -std=c99 -IInclude examples/onnx_classify.c -o onnx_classify -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib -lm
  *   ./onnx_classify MODEL.safetensors IMAGE [--top K] [--labels imagenet|none]
  *
  * MODEL is a swiftcnn model file converted from ONNX, e.g. torchvision's MobileNet v2:

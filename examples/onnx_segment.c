@@ -1,8 +1,8 @@
 /* onnx_segment: semantic segmentation of an image (PPM/PGM; PNG, JPEG with stb_image) with a
  * model converted from ONNX: a colour label map (PASCAL VOC palette) and the class histogram.
  *
- *   cc -std=c99 -IInclude examples/onnx_segment.c -o onnx_segment -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release -lm
+ *   cc -std=c99 -IInclude examples/onnx_segment.c -o onnx_segment -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib -lm
  *   ./onnx_segment MODEL.safetensors IMAGE OUT.ppm [--output NAME]
  *
  * MODEL is a swiftcnn model file converted from ONNX, e.g. torchvision's FCN-ResNet50:

@@ -1,7 +1,7 @@
 /* pictures: what a trained LeNet-5 learned, drawn by libswiftcnn (scnn_picture_*).
  *
- *   cc -std=c99 -IInclude examples/pictures.c -o pictures -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/pictures.c -o pictures -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  *   ./pictures [WEIGHTS.safetensors] [DIGITS.safetensors] [OUTPUT-DIR]
  *
  * WEIGHTS (default build/digits_lenet5.safetensors) is lenet5's state dict, DIGITS (default

@@ -1,7 +1,7 @@
 /* retrieval_search: search, from C, the index of training digits that Python built.
  *
- *   cc -std=c99 -IInclude examples/retrieval_search.c -o retrieval_search -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/retrieval_search.c -o retrieval_search -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  *   ./retrieval_search [INDEX] [WEIGHTS] [DIGITS] [PYTHON_RESULT]
  *
  * examples/retrieval_digits.py writes INDEX (default build/digits_index.safetensors: the

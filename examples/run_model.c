@@ -1,7 +1,7 @@
 /* run_model: open a model file by path and classify a data set with it, from C.
  *
- *   cc -std=c99 -IInclude examples/run_model.c -o run_model -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/run_model.c -o run_model -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  *   ./run_model [MODEL.safetensors] [DATA.safetensors]
  *
  * MODEL (default build/lecture_cnn.safetensors) is a self-describing model file -- the

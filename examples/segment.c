@@ -2,8 +2,8 @@
  * model (scnn_model_segment): a label map as a PGM of class indices and a colour PPM, and the
  * pixel count of every class.
  *
- *   cc -std=c99 -IInclude examples/segment.c -o segment -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release -lm
+ *   cc -std=c99 -IInclude examples/segment.c -o segment -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib -lm
  *   ./segment IMAGE LABELS.pgm COLOR.ppm [--model NAME] [--weights FILE]
  *
  * NAME is a zoo segmentation model: fcn_resnet50 (default), deeplabv3_resnet50, or their _aux

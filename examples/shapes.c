@@ -1,8 +1,8 @@
 /* shapes: the lecture's shape arithmetic, pooling examples, receptive fields and weight
  * counts, computed by libswiftcnn.
  *
- *   cc -std=c99 -IInclude examples/shapes.c -o shapes -L.build/release -lswiftcnn \
- *      -Wl,-rpath,$PWD/.build/release
+ *   cc -std=c99 -IInclude examples/shapes.c -o shapes -Lbuild/lib -lswiftcnn \
+ *      -Wl,-rpath,$PWD/build/lib
  */
 #include <stdio.h>
 #include <string.h>

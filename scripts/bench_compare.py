@@ -30,7 +30,7 @@ After the table, swiftcnn's --top N (default 5) slowest nodes per model, from th
 profiler (bench_models --profile N: up to 10 profiled runs after the timed ones, in the same
 process; the timings above are taken before it).
 
---baseline DIR also times an earlier build's libswiftcnn.so (copied into DIR) with the same
+--baseline DIR also times an earlier build's libswiftcnn.so.0 (copied into DIR) with the same
 bench_models binary, just before the current one, so "before" and "after" ratios come from
 one run under the same load.
 """
@@ -367,8 +367,11 @@ def main() -> int:
     print(f"batch {args.batch}, {args.threads} thread(s) each, warm-up {args.warmup}, median of {args.runs} runs; "
           f"engines alternate model by model, each in its own process; load average at start {load0:.2f}")
     print()
-    if args.baseline and not os.path.exists(os.path.join(args.baseline, "libswiftcnn.so")):
-        ap.error(f"--baseline: no libswiftcnn.so in {args.baseline}")
+    # bench_models needs the library under its SONAME, libswiftcnn.so.0 (`cp build/lib/libswiftcnn.so.0
+    # DIR/`); a build from before the versioned SONAME is found by that name too (a symlink to it).
+    if args.baseline and not os.path.exists(os.path.join(args.baseline, "libswiftcnn.so.0")):
+        ap.error(f"--baseline: no libswiftcnn.so.0 in {args.baseline} (copy build/lib/libswiftcnn.so.0 there; "
+                 "for an older libswiftcnn.so, `ln -s libswiftcnn.so DIR/libswiftcnn.so.0`)")
     base = bool(args.baseline)
     head = "| model | GFLOP |" + (" before ms |" if base else "") + " swiftcnn ms | ORT ms |" + \
            (" torch ms |" if have_torch else "") + (" before / ORT |" if base else "") + \

@@ -16,7 +16,7 @@ the body of a function, after <stdio.h>, <stdint.h>, <stdlib.h>, <string.h> and
 
     <!-- check_readme_c context: static scnn_model *model; -->
 
-    python3 scripts/check_readme_c.py [--cc CC] [--include Include] [--lib-dir .build/release] [FILE.md ...]
+    python3 scripts/check_readme_c.py [--cc CC] [--include Include] [--lib-dir build/lib] [FILE.md ...]
 
 Prints one line per block and "N passed, N failed"; exit status 0 when all passed.
 """
@@ -75,7 +75,7 @@ def main():
     ap.add_argument("files", nargs="*", default=["README.md"])
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
     ap.add_argument("--include", default="Include")
-    ap.add_argument("--lib-dir", default=".build/release")
+    ap.add_argument("--lib-dir", default="build/lib")
     args = ap.parse_args()
     include, lib_dir = os.path.abspath(args.include), os.path.abspath(args.lib_dir)
     if not os.path.exists(os.path.join(lib_dir, "libswiftcnn.so")):

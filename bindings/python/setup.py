@@ -59,6 +59,10 @@ def locate_library():
     return lib
 
 
+# The library's SONAME (the Makefile gives it libswiftcnn.so.MAJOR).
+SONAME = LIB_NAME + "." + read_version().split(".")[0]
+
+
 class BuildExt(build_ext):
     """Copies libswiftcnn.so beside the extension and links against that copy."""
 
@@ -70,7 +74,9 @@ class BuildExt(build_ext):
         if self.inplace:
             targets.append(os.path.join(HERE, "swiftcnn"))
         for d in targets:
-            dst = os.path.join(d, LIB_NAME)
+            # Under its SONAME (libswiftcnn.so.MAJOR): the name the extension records
+            # (DT_NEEDED) and the dynamic linker looks for. The link names that file exactly.
+            dst = os.path.join(d, SONAME)
             if os.path.abspath(lib) != os.path.abspath(dst):
                 shutil.copyfile(lib, dst)
         for ext in self.extensions:
@@ -85,7 +91,7 @@ extension = Extension(
              "swiftcnn/_tasks.c"],
     depends=[HEADER, "swiftcnn/_models.h", "swiftcnn/_pictures.h", "swiftcnn/_retrieval.h"],
     include_dirs=[INCLUDE],
-    libraries=["swiftcnn"],
+    extra_link_args=["-l:" + SONAME],
     runtime_library_dirs=["$ORIGIN"],
     extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
 )

@@ -51,7 +51,7 @@ LeNet-5, AlexNet, VGG, GoogLeNet, ResNets with torchvision-compatible safetensor
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -76,7 +76,7 @@ ABI_VERSION: int = _c.ABI_VERSION
 
 __all__ = [
     "Model", "load", "nn",
-    "__version__", "ABI_VERSION", "abi_version",
+    "__version__", "ABI_VERSION", "abi_version", "cpu_features", "CPUFeatures",
     "SwiftCNNError", "InvalidArgumentError", "ShapeMismatchError", "OutOfMemoryError",
     "SwiftCNNIOError", "FormatError", "UnsupportedError", "InternalError",
     "conv2d", "convolve2d", "correlate1d", "convolve1d",
@@ -103,6 +103,37 @@ _OUTPUT_SIZE_MODES = ("exact", "floor", "ceil")
 def abi_version() -> int:
     """The ABI version of the loaded libswiftcnn (scnn_abi_version())."""
     return _c.abi_version()
+
+
+class CPUFeatures(NamedTuple):
+    """What :func:`cpu_features` returns."""
+
+    isa: str
+    """The kernel path in use: ``"avx512"`` (AVX-512 F/CD/BW/DQ/VL, 16-lane kernels),
+    ``"avx2"`` (AVX2 + FMA, 8-lane kernels), ``"native"`` (a non-portable build for the
+    build machine's CPU) or ``"none"`` (no build of the library runs on this CPU; every
+    computation then raises UnsupportedError)."""
+    features: Tuple[str, ...]
+    """The CPU's relevant features by their Linux names, e.g. ``("sse4_2", "avx", "avx2",
+    "fma", "f16c", "bmi2", "avx512f", ...)``."""
+    note: str
+    """Why the path is not the one asked for with the environment variable SCNN_ISA, or why
+    no path could be loaded; ``""`` when there is nothing to say."""
+
+
+def cpu_features() -> CPUFeatures:
+    """The kernel path the library uses and the CPU features it saw (scnn_cpu_features()).
+
+    The portable library holds an AVX-512 and an AVX2 build and picks one when it is
+    loaded: the widest the CPU runs, or the one named by the environment variable
+    ``SCNN_ISA`` (``avx2``, ``avx512`` or ``auto``), set before the library is loaded; a
+    path the CPU cannot run is never taken (``note`` says why).
+    """
+    text = _c.cpu_features()
+    head, _, note = text.partition("; ")
+    isa, _, rest = head.partition(" (cpu:")
+    features = tuple(rest.rstrip(")").split())
+    return CPUFeatures(isa, features, note)
 
 
 # ---- convolution ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +27,13 @@ __version__: str
 ABI_VERSION: int
 
 def abi_version() -> int: ...
+
+class CPUFeatures(NamedTuple):
+    isa: str
+    features: Tuple[str, ...]
+    note: str
+
+def cpu_features() -> CPUFeatures: ...
 def conv2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = ..., stride: IntOrPair = ...,
            padding: Union[IntOrPair, str] = ..., dilation: IntOrPair = ..., groups: int = ...) -> FloatArray: ...
 def convolve2d(x: ArrayLike, weight: ArrayLike, bias: Optional[ArrayLike] = ..., stride: IntOrPair = ...,

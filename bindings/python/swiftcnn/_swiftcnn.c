@@ -513,6 +513,13 @@ static PyObject *py_abi_version(PyObject *self, PyObject *args)
     return PyLong_FromLong((long)scnn_abi_version());
 }
 
+static PyObject *py_cpu_features(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyUnicode_FromString(scnn_cpu_features());
+}
+
 static PyObject *py_status_string(PyObject *self, PyObject *args)
 {
     int status;
@@ -1345,6 +1352,7 @@ static PyObject *py_default_num_threads(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     M_N(version, "version() -> str: scnn_version()."),
     M_N(abi_version, "abi_version() -> int: scnn_abi_version()."),
+    M_N(cpu_features, "cpu_features() -> str: scnn_cpu_features()."),
     M_V(status_string, "status_string(status) -> str: scnn_status_string()."),
     M_O(from_buffer, "from_buffer(x) -> TensorBuffer: a copy of a float32 buffer (scnn_tensor_from_data)."),
     M_O(zeros, "zeros(shape) -> TensorBuffer: scnn_tensor_create."),
