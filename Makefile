@@ -26,6 +26,14 @@ VENV         := .venv
 VPY          := $(VENV)/bin/python
 OUT          := build
 
+# (install: until dispatch lands) the version and the library's file names that the install
+# and wheel rules use: LIB is what everything links with, LIB_REAL the file itself, LIB_SONAME
+# its SONAME (make install sets it on the installed copy when the build's differs).
+VERSION       := $(shell sed -n 's/.*version: StaticString = "\([0-9][0-9.]*\)".*/\1/p' Sources/SwiftCNN/Version.swift)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+LIB_REAL      := $(LIB)
+LIB_SONAME    := libswiftcnn.so.$(VERSION_MAJOR)
+
 # CPUs without AVX-512 (haswell: AVX2 + FMA, 16 ymm registers) get the 8-lane GEMM kernels
 # (compilation condition SCNN_AVX2, see Kernels/Optimized/GEMM.swift).
 AVX2_CPUS    := haswell broadwell skylake znver1 znver2 znver3 x86-64-v3 alderlake
@@ -175,6 +183,8 @@ include mk/bad_inputs_py.mk
 include mk/fuzz.mk
 include mk/sanitize.mk
 include mk/onnx_backend.mk
+include mk/install.mk
+include mk/wheel.mk
 
 # Both bad-input sweeps: every C function of the header, every public Python function.
 check-bad-inputs: check-bad-inputs-c check-bad-inputs-py
@@ -204,3 +214,6 @@ check-segment-example: python $(OUT)/examples/segment $(OUT)/examples/shapes
 	$(VPY) scripts/check_segment_example.py $(OUT)/examples/segment $(OUT)/examples/shapes
 
 test: check-segment-example
+
+# The C install (pkg-config and CMake consumers) and the manylinux wheel in a fresh venv.
+test: install-test wheel-test
