@@ -73,7 +73,7 @@ ABI_VERSION: int = _c.ABI_VERSION
 
 __all__ = [
     "Model", "load", "nn",
-    "__version__", "ABI_VERSION", "abi_version",
+    "__version__", "ABI_VERSION", "abi_version", "get_include",
     "SwiftCNNError", "InvalidArgumentError", "ShapeMismatchError", "OutOfMemoryError",
     "SwiftCNNIOError", "FormatError", "UnsupportedError", "InternalError",
     "conv2d", "convolve2d", "correlate1d", "convolve1d",
@@ -100,6 +100,26 @@ _OUTPUT_SIZE_MODES = ("exact", "floor", "ceil")
 def abi_version() -> int:
     """The ABI version of the loaded libswiftcnn (scnn_abi_version())."""
     return _c.abi_version()
+
+
+def get_include() -> str:
+    """The folder holding ``swiftcnn.h``, the C header of the library this package ships.
+
+    A wheel (and ``pip install``) puts the header in the package, beside the library, as
+    ``swiftcnn/include/swiftcnn.h``; in a source checkout without it, the repository's
+    ``Include`` folder is returned. For C code built against the bundled library::
+
+        cc -I"$(python -c 'import swiftcnn; print(swiftcnn.get_include())')" ...
+    """
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = os.path.join(here, "include")
+    if os.path.isfile(os.path.join(bundled, "swiftcnn.h")):
+        return bundled
+    repo = os.path.normpath(os.path.join(here, "..", "..", "..", "Include"))
+    if os.path.isfile(os.path.join(repo, "swiftcnn.h")):
+        return repo
+    return bundled
 
 
 # ---- convolution ----------------------------------------------------------------------
