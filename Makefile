@@ -45,7 +45,7 @@ SWIFT_SRCS   := $(shell find Sources -type f) Package.swift
 C_TESTS      := $(wildcard Tests/c/*.c)
 C_TEST_HDRS  := $(wildcard Tests/c/*.h)
 EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
-PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
+PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*' 2>/dev/null)
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
         py-test check-exports check-header-compile bench clean check-bad-inputs hardening onnx-test
@@ -215,5 +215,5 @@ check-segment-example: python $(OUT)/examples/segment $(OUT)/examples/shapes
 
 test: check-segment-example
 
-# The C install (pkg-config and CMake consumers) and the manylinux wheel in a fresh venv.
-test: install-test wheel-test
+# The C install (pkg-config and CMake consumers), the manylinux wheel in a fresh venv, the sdist.
+test: install-test wheel-test sdist-test

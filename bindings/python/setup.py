@@ -18,6 +18,7 @@ Where the library comes from:
 The sdist: `python -m build --sdist bindings/python` (or `make sdist`) adds native/ with
 what `make lib` reads (SDIST_NATIVE below); pip installing the sdist builds from it.
 """
+import collections
 import os
 import re
 import shutil
@@ -122,28 +123,36 @@ def build_output_stream():
     return sys.stdout, None
 
 
-def run_streamed(cmd, cwd):
-    """Runs cmd with its output shown line by line (build_output_stream); on failure exits
-    with the last lines repeated on stderr, where pip's error report shows them."""
+def run_streamed(cmd, cwd, banner):
+    """Runs cmd with `banner` first and its output shown line by line (build_output_stream);
+    on failure exits with the last lines repeated on stderr, where pip's error report shows
+    them."""
     stream, note = build_output_stream()
+    print(banner, flush=True)
     if note:
         print(note, flush=True)
-    tail = []
+        stream.write(banner + "\n")
+        stream.flush()
+    tail = collections.deque(maxlen=40)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace")
     for line in proc.stdout:
         stream.write(line)
         stream.flush()
-        tail = (tail + [line])[-40:]
+        tail.append(line)
     rc = proc.wait()
     minutes, seconds = divmod(int(time.monotonic() - start), 60)
+    if rc == 0:
+        done = f"setup.py: libswiftcnn built in {minutes}m{seconds:02d}s"
+        print(done, flush=True)
+        if stream is not sys.stdout:
+            stream.write(done + "\n")
     if stream is not sys.stdout:
         stream.close()
     if rc != 0:
         sys.stderr.write("".join(tail))
         sys.exit(f"setup.py: `{' '.join(cmd)}` failed (exit {rc}) in {cwd}")
-    print(f"setup.py: libswiftcnn built in {minutes}m{seconds:02d}s", flush=True)
 
 
 def locate_library():
@@ -166,9 +175,9 @@ def locate_library():
     make = ["make", "--no-print-directory", "-C", root]
     cpu = os.environ.get("SWIFTCNN_TARGET_CPU")
     variables = [f"SWIFT_CPU={cpu}"] if cpu else []
-    print(f"setup.py: building libswiftcnn with the Swift toolchain (make lib in {root}); "
-          "this takes 2-4 minutes, the Swift build's own output follows", flush=True)
-    run_streamed(make + ["lib"] + variables, root)
+    banner = (f"setup.py: building libswiftcnn with the Swift toolchain (make lib in {root}); "
+              "this takes 2-4 minutes, the Swift build's own output follows")
+    run_streamed(make + ["lib"] + variables, root, banner)
     out = subprocess.run(make + ["-s", "print-lib-real"] + variables, check=True,
                          stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()
     lib = out[-1] if out else ""
