@@ -5,7 +5,8 @@
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
 # py-test, onnx-test, check-exports, bench, clean; hardening (check-bad-inputs, fuzz, fuzz-ci,
-# sanitize and their parts: mk/*.mk).
+# sanitize and their parts: mk/*.mk); install, uninstall, install-test (mk/install.mk);
+# wheel, wheel-test, sdist, sdist-test (mk/wheel.mk).
 #
 # SWIFT_CPU picks the CPU the Swift core is compiled for: `native` (default, this
 # machine) or a portable baseline such as `haswell` (AVX2 + FMA). Without a target CPU,

@@ -84,6 +84,6 @@ uninstall: install-check-vars
 # pkg-config and through a CMake project, checks with ldd that both use the installed
 # library, uninstalls, checks that nothing is left; then the same with DESTDIR staging.
 # Installs cmake and pkg-config with apt-get where it can (root), else skips what needs them.
-install-test: $(LIB) $(HEADER)
+install-test: $(LIB) $(HEADER) $(VENV)/.stamp
 	MAKE="$(MAKE)" CC="$(CC)" VERSION="$(VERSION)" VERSION_MAJOR="$(VERSION_MAJOR)" \
 	  LIB_SONAME="$(LIB_SONAME)" bash Tests/install/run.sh
