@@ -73,9 +73,13 @@ no_files() {
 
 # loads_installed PROGRAM LIBDIR: NEEDED is the SONAME, and ldd resolves it inside LIBDIR.
 loads_installed() {
-    readelf -d "$1" | grep -q "NEEDED.*\[$LIB_SONAME\]" || { echo "    $1 does not need $LIB_SONAME:"; readelf -d "$1" | grep NEEDED; return 1; }
-    env -u LD_LIBRARY_PATH ldd "$1" | grep -q "$LIB_SONAME => $2/$LIB_SONAME " ||
-        { echo "    ldd $1 does not show $2/$LIB_SONAME:"; env -u LD_LIBRARY_PATH ldd "$1"; return 1; }
+    # (Outputs are captured first: with pipefail, `cmd | grep -q` fails when grep stops early.)
+    local needed ldd_out
+    needed=$(readelf -d "$1")
+    ldd_out=$(env -u LD_LIBRARY_PATH ldd "$1")
+    grep -q "NEEDED.*\[$LIB_SONAME\]" <<<"$needed" || { echo "    $1 does not need $LIB_SONAME:"; grep NEEDED <<<"$needed"; return 1; }
+    grep -qF "$LIB_SONAME => $2/$LIB_SONAME " <<<"$ldd_out" ||
+        { echo "    ldd $1 does not show $2/$LIB_SONAME:"; echo "$ldd_out"; return 1; }
 }
 
 # runs PROGRAM: runs it with no LD_LIBRARY_PATH; its closing line says "0 failed".
@@ -84,7 +88,7 @@ runs() {
     out=$(env -u LD_LIBRARY_PATH "$1" "$VERSION" 2>&1)
     local rc=$?
     echo "    $out" | tail -1
-    [ $rc -eq 0 ] && echo "$out" | grep -q ' passed, 0 failed$'
+    [ $rc -eq 0 ] && grep -q ' passed, 0 failed$' <<<"$out"
 }
 
 echo "install-test: make install PREFIX=$prefix"
@@ -98,7 +102,7 @@ check "the library is $lib/libswiftcnn.so.$VERSION, mode 755" \
 check "$LIB_SONAME -> libswiftcnn.so.$VERSION" test "$(readlink "$lib/$LIB_SONAME")" = "libswiftcnn.so.$VERSION"
 check "libswiftcnn.so -> $LIB_SONAME" test "$(readlink "$lib/libswiftcnn.so")" = "$LIB_SONAME"
 check "the installed library's SONAME is $LIB_SONAME" \
-    bash -c "readelf -d '$lib/libswiftcnn.so.$VERSION' | grep -q 'SONAME.*\[$LIB_SONAME\]'"
+    grep -q "SONAME.*\[$LIB_SONAME\]" <<<"$(readelf -d "$lib/libswiftcnn.so.$VERSION")"
 check "swiftcnn.h is the repository's, mode 644" \
     bash -c "cmp -s Include/swiftcnn.h '$prefix/include/swiftcnn.h' && test \$(stat -c %a '$prefix/include/swiftcnn.h') = 644"
 for f in pkgconfig/swiftcnn.pc cmake/swiftcnn/swiftcnnConfig.cmake cmake/swiftcnn/swiftcnnConfigVersion.cmake; do
