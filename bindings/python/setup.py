@@ -20,10 +20,12 @@ what `make lib` reads (SDIST_NATIVE below); pip installing the sdist builds from
 """
 import collections
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from setuptools import Extension, setup
@@ -134,10 +136,33 @@ def run_streamed(cmd, cwd, banner):
         stream.write(banner + "\n")
         stream.flush()
     tail = collections.deque(maxlen=40)
-    start = time.monotonic()
+    start = last = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace")
-    for line in proc.stdout:
+    lines = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=5)
+        except queue.Empty:
+            # The optimizer's whole-module step prints nothing for minutes: say it is alive.
+            now = time.monotonic()
+            if now - last >= 30:
+                minutes, seconds = divmod(int(now - start), 60)
+                line = f"setup.py: still building ({minutes}m{seconds:02d}s so far)\n"
+                last = now
+                stream.write(line)
+                stream.flush()
+            continue
+        if line is None:
+            break
+        last = time.monotonic()
         stream.write(line)
         stream.flush()
         tail.append(line)
