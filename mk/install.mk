@@ -84,6 +84,9 @@ uninstall: install-check-vars
 # pkg-config and through a CMake project, checks with ldd that both use the installed
 # library, uninstalls, checks that nothing is left; then the same with DESTDIR staging.
 # Installs cmake and pkg-config with apt-get where it can (root), else skips what needs them.
+# (Named through a variable: a recipe line naming $(MAKE) itself runs even under make -n.)
+INSTALL_TEST_MAKE = $(MAKE)
+
 install-test: $(LIB) $(HEADER) $(VENV)/.stamp
-	MAKE="$(MAKE)" CC="$(CC)" VERSION="$(VERSION)" VERSION_MAJOR="$(VERSION_MAJOR)" \
+	MAKE="$(INSTALL_TEST_MAKE)" CC="$(CC)" VERSION="$(VERSION)" VERSION_MAJOR="$(VERSION_MAJOR)" \
 	  LIB_SONAME="$(LIB_SONAME)" bash Tests/install/run.sh
