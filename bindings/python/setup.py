@@ -38,11 +38,11 @@ NATIVE = os.path.join(HERE, "native")
 
 # What the sdist carries into native/ so that `make lib` can run there: the Swift package
 # (its manifest names the test target, so the Swift test sources come too: 0.7 MB), the
-# header, and the Makefile with the mk/ files it includes. Anything a future
-# `make lib` reads must be listed here (make sdist-test checks with `make -n lib`).
+# header, the Makefile with the mk/ files it includes, and scripts/ (the build's generators,
+# e.g. gen_header.py). Anything else a future `make lib` reads must be listed here
+# (make sdist-test checks with `make -n lib`).
 SDIST_NATIVE = [
-    "Package.swift", "Makefile", "mk", "Sources", "Include",
-    "scripts/gen_header.py", "scripts/header_preamble.txt",
+    "Package.swift", "Makefile", "mk", "Sources", "Include", "scripts",
     "Tests/SwiftCNNTests",
 ]
 
@@ -200,8 +200,8 @@ def locate_library():
     make = ["make", "--no-print-directory", "-C", root]
     cpu = os.environ.get("SWIFTCNN_TARGET_CPU")
     variables = [f"SWIFT_CPU={cpu}"] if cpu else []
-    banner = (f"setup.py: building libswiftcnn with the Swift toolchain (make lib in {root}); "
-              "this takes 2-4 minutes, the Swift build's own output follows")
+    banner = (f"setup.py: building libswiftcnn with the Swift toolchain (make lib in {root}): "
+              "2-4 minutes per CPU variant of the library; the Swift build's own output follows")
     run_streamed(make + ["lib"] + variables, root, banner)
     out = subprocess.run(make + ["-s", "print-lib-real"] + variables, check=True,
                          stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()
