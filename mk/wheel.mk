@@ -15,6 +15,13 @@ WHEELHOUSE := $(OUT)/wheelhouse
 # numpy wheels for wheel-test's fresh venv, downloaded once (kept until make clean).
 WHEEL_DEPS := $(OUT)/wheel-deps
 
+# Libraries the wheel carries inside another file (the portable library's embedded CPU
+# variants, VARIANTS): auditwheel cannot see them, so the wheel's manylinux tag is at least
+# the newest glibc that they or $(LIB_REAL) ask for (WHEEL_GLIBC, the 2.Y of manylinux_2_Y).
+WHEEL_EMBEDDED ?= $(VARIANTS)
+WHEEL_GLIBC     = $(shell objdump -T $(LIB_REAL) $(WHEEL_EMBEDDED) | grep -o 'GLIBC_2\.[0-9]*' \
+                    | sed 's/GLIBC_2\.//' | sort -n | tail -1 | awk '{ print ($$1 < 17 ? 17 : $$1) }')
+
 .PHONY: wheel wheel-test sdist sdist-test print-lib-real
 
 # The library file setup.py copies into the package (setup.py asks for it after `make lib`).
@@ -26,12 +33,13 @@ wheel: $(VENV)/.stamp $(LIB) $(HEADER)
 	SWIFTCNN_LIBRARY=$(abspath $(LIB_REAL)) $(VPY) -m pip wheel --quiet --no-build-isolation --no-deps \
 	  -w $(WHEEL_DIST) ./bindings/python
 	rm -rf bindings/python/build
-	PATH="$(abspath $(VENV)/bin):$$PATH" $(VPY) -m auditwheel repair --strip -w $(WHEELHOUSE) $(WHEEL_DIST)/swiftcnn-*.whl
+	PATH="$(abspath $(VENV)/bin):$$PATH" $(VPY) -m auditwheel repair --strip --only-plat --plat manylinux_2_$(WHEEL_GLIBC)_x86_64 \
+	  -w $(WHEELHOUSE) $(WHEEL_DIST)/swiftcnn-*.whl
 	PATH="$(abspath $(VENV)/bin):$$PATH" $(VPY) -m auditwheel show $(WHEELHOUSE)/swiftcnn-*.whl
 	@ls -l $(WHEELHOUSE)
 
 wheel-test: wheel
-	VPY="$(abspath $(VPY))" PYTHON="$(PYTHON)" WHEEL_DEPS="$(abspath $(WHEEL_DEPS))" \
+	VPY="$(abspath $(VPY))" WHEEL_GLIBC="$(WHEEL_GLIBC)" PYTHON="$(PYTHON)" WHEEL_DEPS="$(abspath $(WHEEL_DEPS))" \
 	  bash Tests/install/wheel_test.sh $(abspath $(wildcard $(WHEELHOUSE)/swiftcnn-*.whl))
 
 sdist: $(VENV)/.stamp

@@ -22,6 +22,13 @@ case $(basename "$wheel") in
     swiftcnn-*-manylinux_*_x86_64.whl) echo "wheel-test: $(basename "$wheel")" ;;
     *) echo "wheel-test: FAILED: $(basename "$wheel") has no manylinux tag"; exit 1 ;;
 esac
+# The tag covers the newest glibc the library and its embedded variants ask for (WHEEL_GLIBC,
+# from objdump: auditwheel cannot see inside the portable library).
+# The oldest glibc among the wheel's tags (a name may carry several: ...manylinux_2_34_x86_64.manylinux_2_35_x86_64).
+tag_glibc=$(basename "$wheel" | grep -o 'manylinux_2_[0-9]*_x86_64' | sed 's/manylinux_2_\([0-9]*\)_x86_64/\1/' | sort -n | head -1)
+if [ -n "${WHEEL_GLIBC:-}" ] && [ "${tag_glibc:-0}" -lt "$WHEEL_GLIBC" ]; then
+    echo "wheel-test: FAILED: the tag says glibc 2.$tag_glibc, the library needs 2.$WHEEL_GLIBC"; exit 1
+fi
 contents=$(unzip -Z1 "$wheel") || exit 1
 for f in swiftcnn/include/swiftcnn.h swiftcnn/__init__.pyi swiftcnn/py.typed; do
     grep -qx "$f" <<<"$contents" || { echo "wheel-test: FAILED: the wheel lacks $f"; exit 1; }
