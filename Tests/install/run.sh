@@ -7,7 +7,7 @@
 #  3. The same program through a CMake project (Tests/install/CMakeLists.txt:
 #     find_package(swiftcnn MAJOR.0 REQUIRED), target_link_libraries(... swiftcnn::swiftcnn)),
 #     and a request for the next major version refused.
-#  4. make uninstall: nothing is left in the prefix.
+#  4. make uninstall: others' files beside ours stay, and nothing of ours is left.
 #  5. A staged install (DESTDIR, PREFIX=/opt/..., a multiarch LIBDIR): the files land under
 #     DESTDIR and their contents name PREFIX only; make uninstall with the same variables
 #     leaves no file behind.
@@ -153,8 +153,13 @@ else
 fi
 
 # ---- uninstall -----------------------------------------------------------------------------
+# Files of others beside ours stay: uninstall removes exactly what install put there.
+touch "$lib/libother.so.1" "$prefix/include/other.h" "$lib/cmake/swiftcnn/local-extra.cmake"
 check "make uninstall succeeds" run_make uninstall PREFIX="$prefix"
-check "make uninstall leaves no file in the prefix" no_files "$prefix"
+check "make uninstall keeps others' files" test -f "$lib/libother.so.1" -a -f "$prefix/include/other.h" \
+    -a -f "$lib/cmake/swiftcnn/local-extra.cmake"
+rm -f "$lib/libother.so.1" "$prefix/include/other.h" "$lib/cmake/swiftcnn/local-extra.cmake"
+check "make uninstall leaves no file of swiftcnn in the prefix" no_files "$prefix"
 find "$prefix" -depth -type d -empty -delete 2>/dev/null
 check "the prefix is empty once its empty folders go" test ! -e "$prefix"
 
