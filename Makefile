@@ -4,8 +4,9 @@
 #   make test    set up what is needed, then run every test (Swift, C, Python, checks)
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
-# py-test, onnx-test, check-exports, check-portable, bench, clean; hardening (check-bad-inputs, fuzz, fuzz-ci,
-# sanitize and their parts: mk/*.mk).
+# py-test, onnx-test, check-exports, check-portable, bench, clean; hardening (check-bad-inputs,
+# fuzz, fuzz-ci, sanitize and their parts: mk/*.mk); install, uninstall, install-test
+# (mk/install.mk); wheel, wheel-test, sdist, sdist-test (mk/wheel.mk).
 #
 # The library (`make lib`) is portable by default (PORTABLE=1): build/lib/libswiftcnn.so is
 # a small C loader (Sources/Loader) that embeds two complete builds of the library, one for
@@ -94,7 +95,7 @@ LOADER_SRCS  := Sources/Loader/loader.c Sources/Loader/variants.S
 C_TESTS      := $(wildcard Tests/c/*.c)
 C_TEST_HDRS  := $(wildcard Tests/c/*.h)
 EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
-PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*')
+PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*' 2>/dev/null)
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
         py-test check-exports check-header-compile bench clean check-bad-inputs hardening onnx-test \
@@ -388,6 +389,8 @@ include mk/bad_inputs_py.mk
 include mk/fuzz.mk
 include mk/sanitize.mk
 include mk/onnx_backend.mk
+include mk/install.mk
+include mk/wheel.mk
 
 # Both bad-input sweeps: every C function of the header, every public Python function.
 check-bad-inputs: check-bad-inputs-c check-bad-inputs-py
@@ -439,3 +442,6 @@ check-docs: $(LIB) $(HEADER)
 
 test: check-docs
 .PHONY: check-docs
+
+# The C install (pkg-config and CMake consumers), the manylinux wheel in a fresh venv, the sdist.
+test: install-test wheel-test sdist-test

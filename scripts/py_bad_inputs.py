@@ -485,6 +485,7 @@ spec("default_num_threads", swiftcnn.default_num_threads)
 spec("imagenet_classes", swiftcnn.imagenet_classes)
 spec("coco_classes", swiftcnn.coco_classes)
 spec("abi_version", swiftcnn.abi_version)
+spec("get_include", swiftcnn.get_include)
 
 
 def _write_read(a):

@@ -76,7 +76,7 @@ ABI_VERSION: int = _c.ABI_VERSION
 
 __all__ = [
     "Model", "load", "nn",
-    "__version__", "ABI_VERSION", "abi_version", "cpu_features", "CPUFeatures",
+    "__version__", "ABI_VERSION", "abi_version", "cpu_features", "CPUFeatures", "get_include",
     "SwiftCNNError", "InvalidArgumentError", "ShapeMismatchError", "OutOfMemoryError",
     "SwiftCNNIOError", "FormatError", "UnsupportedError", "InternalError",
     "conv2d", "convolve2d", "correlate1d", "convolve1d",
@@ -134,6 +134,26 @@ def cpu_features() -> CPUFeatures:
     isa, _, rest = head.partition(" (cpu:")
     features = tuple(rest.rstrip(")").split())
     return CPUFeatures(isa, features, note)
+
+
+def get_include() -> str:
+    """The folder holding ``swiftcnn.h``, the C header of the library this package ships.
+
+    A wheel (and ``pip install``) puts the header in the package, beside the library, as
+    ``swiftcnn/include/swiftcnn.h``; in a source checkout without it, the repository's
+    ``Include`` folder is returned. For C code built against the bundled library::
+
+        cc -I"$(python -c 'import swiftcnn; print(swiftcnn.get_include())')" ...
+    """
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = os.path.join(here, "include")
+    if os.path.isfile(os.path.join(bundled, "swiftcnn.h")):
+        return bundled
+    repo = os.path.normpath(os.path.join(here, "..", "..", "..", "Include"))
+    if os.path.isfile(os.path.join(repo, "swiftcnn.h")):
+        return repo
+    return bundled
 
 
 # ---- convolution ----------------------------------------------------------------------
