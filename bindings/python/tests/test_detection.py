@@ -187,9 +187,11 @@ def test_detect_example_draws_its_boxes(tmp_path):
         pytest.skip("no C compiler")
     root = Path(__file__).resolve().parents[3]
     libdir = Path(swiftcnn._swiftcnn.__file__).resolve().parent
+    # The package holds the library under its SONAME (libswiftcnn.so.MAJOR): link that file.
+    lib = sorted(libdir.glob("libswiftcnn.so*"))[0]
     exe = tmp_path / "detect"
     subprocess.run([cc, "-std=c99", "-I", str(root / "Include"), str(root / "examples" / "detect.c"), "-o", str(exe),
-                    "-L", str(libdir), "-lswiftcnn", f"-Wl,-rpath,{libdir}", "-lm"], check=True)
+                    str(lib), f"-Wl,-rpath,{libdir}", "-lm"], check=True)
     h, w = 90, 120
     pix = (models.seeded_tensor("example", (h, w, 3), 0, 255)).astype(np.uint8)
     src, dst = tmp_path / "in.ppm", tmp_path / "out.ppm"
