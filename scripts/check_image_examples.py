@@ -33,6 +33,9 @@ import zlib
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pnm import read_pnm, write_pnm  # noqa: E402
+
 passed = failed = 0
 
 
@@ -44,30 +47,6 @@ def check(ok, what):
     else:
         failed += 1
         print(f"FAIL  {what}")
-
-
-def read_pnm(path):
-    """A binary PPM/PGM (maxval 255) as [H, W, 3] or [H, W] uint8."""
-    data = open(path, "rb").read()
-    fields, pos = [], 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    w, h, ch = int(fields[1]), int(fields[2]), 3 if fields[0] == b"P6" else 1
-    px = np.frombuffer(data[pos + 1:pos + 1 + w * h * ch], dtype=np.uint8)
-    return px.reshape(h, w, ch) if ch == 3 else px.reshape(h, w)
-
-
-def write_pnm(path, px):
-    h, w = px.shape[:2]
-    magic = b"P6" if px.ndim == 3 else b"P5"
-    with open(path, "wb") as f:
-        f.write(magic + b"\n%d %d\n255\n" % (w, h) + np.ascontiguousarray(px).tobytes())
 
 
 def png_filtered_rows(px):

@@ -18,23 +18,8 @@ import numpy as np
 import swiftcnn
 from swiftcnn import models
 
-
-def read_pnm(path):
-    data = open(path, "rb").read()
-    fields, pos = [], 0
-    while len(fields) < 4:  # magic, width, height, maxval; then exactly one whitespace byte
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        end = pos
-        while not data[end:end + 1].isspace():
-            end += 1
-        fields.append(data[pos:end])
-        pos = end
-    magic, w, h, maxval = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
-    assert maxval == 255, maxval
-    ch = 3 if magic == b"P6" else 1
-    px = np.frombuffer(data[pos + 1:pos + 1 + w * h * ch], dtype=np.uint8)
-    return px.reshape(h, w, ch) if ch == 3 else px.reshape(h, w)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pnm import read_pnm, write_pnm  # noqa: E402
 
 
 def voc_color(c):
@@ -53,8 +38,7 @@ def main():
     img = np.stack([(xx * 255 // (w - 1)), (yy * 255 // (h - 1)), ((xx + yy) * 3) % 256], axis=-1).astype(np.uint8)
     with tempfile.TemporaryDirectory() as d:
         src, pgm, ppm = (os.path.join(d, n) for n in ("in.ppm", "labels.pgm", "color.ppm"))
-        with open(src, "wb") as f:
-            f.write(b"P6\n%d %d\n255\n" % (w, h) + img.tobytes())
+        write_pnm(src, img)
         r = subprocess.run([exe, src, pgm, ppm], capture_output=True, text=True, timeout=300)
         print(r.stdout, end="")
         if r.returncode != 0:

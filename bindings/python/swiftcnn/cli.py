@@ -485,16 +485,20 @@ def _parser() -> _Parser:
                     help="one example's shape, when the file leaves it open")
     cv.set_defaults(run=_cmd_convert)
 
+    def timing_args(sp: argparse.ArgumentParser) -> None:
+        # The random batch and the runs of bench and profile.
+        sp.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
+        sp.add_argument("--runs", type=int, default=10, metavar="R", help="timed runs (default 10)")
+        sp.add_argument("--size", type=_size_arg, default=None, metavar="H,W",
+                        help="input height and width (default: the model's own)")
+
     b = add("bench", "time the forward pass",
             "Time the model's forward pass on a random batch: median and minimum milliseconds over the "
             "runs (after warm-up runs) and images per second.",
             ["swiftcnn bench resnet18", "swiftcnn bench resnet50 --batch 8 --threads 2 --runs 20"])
     model_arg(b)
-    b.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
-    b.add_argument("--runs", type=int, default=10, metavar="R", help="timed runs (default 10)")
+    timing_args(b)
     b.add_argument("--warmup", type=int, default=2, metavar="W", help="untimed runs first (default 2)")
-    b.add_argument("--size", type=_size_arg, default=None, metavar="H,W",
-                   help="input height and width (default: the model's own)")
     b.set_defaults(run=_cmd_bench)
 
     pr = add("profile", "where the forward pass spends its time, per layer",
@@ -503,10 +507,7 @@ def _parser() -> _Parser:
              ["swiftcnn profile resnet18 --top 10", "swiftcnn profile model.onnx --runs 20 --threads 1"])
     model_arg(pr)
     pr.add_argument("--top", type=int, default=15, metavar="N", help="rows to print, slowest first (0: all; default 15)")
-    pr.add_argument("--runs", type=int, default=10, metavar="R", help="timed runs (default 10)")
-    pr.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default 1)")
-    pr.add_argument("--size", type=_size_arg, default=None, metavar="H,W",
-                    help="input height and width (default: the model's own)")
+    timing_args(pr)
     pr.set_defaults(run=_cmd_profile)
 
     sh = add("show", "draw a layer's filters or activation maps",
