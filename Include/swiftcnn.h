@@ -1404,6 +1404,64 @@ scnn_status scnn_optimizer_progress(scnn_optimizer const * optimizer, int64_t * 
 /// OUT_OF_MEMORY. On error the weights are unchanged.
 scnn_status scnn_model_train_step(scnn_model * model, scnn_optimizer * optimizer, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, float * loss_out) SCNN_WARN_UNUSED_RESULT;
 
+/* ---- Gradients ---- */
+
+/// The first half of scnn_model_train_step, for data-parallel training: forward in training
+/// mode, loss, backward - the same arguments and checks, the same gradients bit for bit -
+/// but the weights and the optimizer's state do not change. The gradients are kept in
+/// `optimizer` as its pending gradients (replacing any; on error it has none), to be read
+/// (scnn_optimizer_get_gradients), replaced (scnn_optimizer_set_gradients, e.g. by an
+/// average over workers) and applied (scnn_optimizer_apply_gradients);
+/// compute + apply equals one scnn_model_train_step exactly. Batch-norm running statistics
+/// are updated by the forward as in a train step. The batch's loss is written to *loss_out
+/// (NULL: not wanted). The model's mode is left as it was.
+/// Errors: as scnn_model_train_step's; on error the weights and batch-norm statistics are
+/// unchanged.
+scnn_status scnn_model_compute_gradients(scnn_model * model, scnn_optimizer * optimizer, scnn_tensor const * images, int32_t const * labels, int64_t n_labels, float * loss_out) SCNN_WARN_UNUSED_RESULT;
+
+/// The layout of the flat gradient vectors of scnn_optimizer_get_gradients and
+/// scnn_optimizer_set_gradients: the model's trainable parameters (state-dict order, without
+/// buffers and frozen parameters), each flattened row-major. *count = the number of floats.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (a model too large to count).
+scnn_status scnn_optimizer_gradient_size(scnn_optimizer const * optimizer, int64_t * count) SCNN_WARN_UNUSED_RESULT;
+
+/// Number of tensors in the flat gradient vector's layout (see
+/// scnn_optimizer_gradient_size); 0 for NULL.
+int64_t scnn_optimizer_gradient_count(scnn_optimizer const * optimizer) SCNN_WARN_UNUSED_RESULT;
+
+/// Tensor `index` (0 to scnn_optimizer_gradient_count() - 1) of the flat gradient vector's
+/// layout: *name = its state-dict key (valid until the model is destroyed; NULL allowed:
+/// not wanted), *rank = its rank and, when `capacity` >= *rank, its sizes in `shape`
+/// (as scnn_model_io_shape: a first call with capacity 0 asks for the rank).
+/// Errors: INVALID_ARGUMENT (NULL optimizer or rank, index out of range, capacity too small).
+scnn_status scnn_optimizer_gradient_info(scnn_optimizer const * optimizer, int64_t index, char const ** name, int64_t * shape, int32_t capacity, int32_t * rank) SCNN_WARN_UNUSED_RESULT;
+
+/// Copies the optimizer's pending gradients (from scnn_model_compute_gradients or
+/// scnn_optimizer_set_gradients) to `out`, `count` floats, which must equal
+/// scnn_optimizer_gradient_size. Errors: INVALID_ARGUMENT (NULL pointer, no pending
+/// gradients, gradients computed before a parameter was frozen or replaced), SHAPE_MISMATCH
+/// (count is not the size).
+scnn_status scnn_optimizer_get_gradients(scnn_optimizer const * optimizer, float * out, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
+/// Makes `values` (`count` floats in the layout of scnn_optimizer_gradient_size, e.g. the
+/// average of the workers' gradients) the optimizer's pending gradients, replacing any.
+/// Values are copied and not checked (NaN reaches the update as in a train step).
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0), SHAPE_MISMATCH (count is not the
+/// size; the pending gradients are unchanged), OUT_OF_MEMORY.
+scnn_status scnn_optimizer_set_gradients(scnn_optimizer * optimizer, float const * values, int64_t count) SCNN_WARN_UNUSED_RESULT;
+
+/// The second half of scnn_model_train_step: the optimizer's update of `model`'s weights
+/// from its pending gradients (learning rate and schedule as a train step's), then the step
+/// count advances (scnn_optimizer_progress) and the pending gradients are dropped.
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, no pending
+/// gradients), SHAPE_MISMATCH (gradients that no longer fit the model), OUT_OF_MEMORY. On
+/// error the weights and the pending gradients are unchanged.
+scnn_status scnn_optimizer_apply_gradients(scnn_model * model, scnn_optimizer * optimizer) SCNN_WARN_UNUSED_RESULT;
+
+/// Drops the optimizer's pending gradients (none pending: no-op).
+/// Errors: INVALID_ARGUMENT (NULL optimizer).
+scnn_status scnn_optimizer_clear_gradients(scnn_optimizer * optimizer) SCNN_WARN_UNUSED_RESULT;
+
 /// Trains for whole epochs (Keras's fit): the training set (`images` [N, C, H, W],
 /// `n_labels` = N labels) is shuffled every epoch (`shuffle` nonzero; the order is a
 /// Fisher-Yates permutation from swiftcnn's counter-based generator keyed by

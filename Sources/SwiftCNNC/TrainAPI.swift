@@ -298,6 +298,154 @@ public func scnnModelTrainStep(
     }
 }
 
+// MARK: - Gradients
+
+/// The first half of scnn_model_train_step, for data-parallel training: forward in training
+/// mode, loss, backward -- the same arguments and checks, the same gradients bit for bit --
+/// but the weights and the optimizer's state do not change. The gradients are kept in
+/// `optimizer` as its pending gradients (replacing any; on error it has none), to be read
+/// (scnn_optimizer_get_gradients), replaced (scnn_optimizer_set_gradients, e.g. by an
+/// average over workers) and applied (scnn_optimizer_apply_gradients);
+/// compute + apply equals one scnn_model_train_step exactly. Batch-norm running statistics
+/// are updated by the forward as in a train step. The batch's loss is written to *loss_out
+/// (NULL: not wanted). The model's mode is left as it was.
+/// Errors: as scnn_model_train_step's; on error the weights and batch-norm statistics are
+/// unchanged.
+@c(scnn_model_compute_gradients)
+public func scnnModelComputeGradients(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
+    _ images: UnsafePointer<scnn_tensor>?, _ labels: UnsafePointer<Int32>?, _ n_labels: Int64,
+    _ loss_out: UnsafeMutablePointer<Float>?
+) -> scnn_status {
+    guarded {
+        loss_out?.pointee = 0
+        let box = try modelArg(model)
+        let opt = try optimizerArg(optimizer, for: box)
+        let x = try tensorArg(images, "images")
+        let y = try labelsArg(labels, n_labels, images: x)
+        try checkLabels(y, classes: box.model.numClasses)
+        let r = try opt.training(exclusive: true) { try $0.computeGradients(images: x, labels: y) }
+        loss_out?.pointee = r.loss
+    }
+}
+
+/// The layout of the flat gradient vectors of scnn_optimizer_get_gradients and
+/// scnn_optimizer_set_gradients: the model's trainable parameters (state-dict order, without
+/// buffers and frozen parameters), each flattened row-major. *count = the number of floats.
+/// Errors: INVALID_ARGUMENT (NULL pointer), SHAPE_MISMATCH (a model too large to count).
+@c(scnn_optimizer_gradient_size)
+public func scnnOptimizerGradientSize(_ optimizer: UnsafePointer<scnn_optimizer>?, _ count: UnsafeMutablePointer<Int64>?) -> scnn_status {
+    produceCount(count) {
+        try Gradients.flatCount(optimizerBox(try required(optimizer, "optimizer")).modelBox.model.gradientLayout)
+    }
+}
+
+/// Number of tensors in the flat gradient vector's layout (see
+/// scnn_optimizer_gradient_size); 0 for NULL.
+@c(scnn_optimizer_gradient_count)
+public func scnnOptimizerGradientCount(_ optimizer: UnsafePointer<scnn_optimizer>?) -> Int64 {
+    guard let optimizer else { return 0 }
+    return Int64(optimizerBox(optimizer).modelBox.model.gradientLayout.count)
+}
+
+/// Tensor `index` (0 to scnn_optimizer_gradient_count() - 1) of the flat gradient vector's
+/// layout: *name = its state-dict key (valid until the model is destroyed; NULL allowed:
+/// not wanted), *rank = its rank and, when `capacity` >= *rank, its sizes in `shape`
+/// (as scnn_model_io_shape: a first call with capacity 0 asks for the rank).
+/// Errors: INVALID_ARGUMENT (NULL optimizer or rank, index out of range, capacity too small).
+@c(scnn_optimizer_gradient_info)
+public func scnnOptimizerGradientInfo(
+    _ optimizer: UnsafePointer<scnn_optimizer>?, _ index: Int64, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+    _ shape: UnsafeMutablePointer<Int64>?, _ capacity: Int32, _ rank: UnsafeMutablePointer<Int32>?
+) -> scnn_status {
+    guarded {
+        name?.pointee = nil
+        let r = try required(rank, "rank")
+        r.pointee = 0
+        let box = optimizerBox(try required(optimizer, "optimizer")).modelBox
+        let model = box.model
+        let layout = model.gradientLayout
+        guard index >= 0 && index < Int64(layout.count) else {
+            throw SwiftCNNError.invalidArgument(
+                "gradient_info: index \(index) is out of range (\(model.name) has \(layout.count) trainable tensors)")
+        }
+        let spec = layout[Int(index)]
+        name?.pointee = model.parameterSpecs.firstIndex(of: spec).flatMap { box.key($0) }
+        r.pointee = Int32(spec.shape.count)
+        guard capacity >= Int32(spec.shape.count) else {
+            throw SwiftCNNError.invalidArgument("gradient_info: shape needs room for \(spec.shape.count) values; capacity is \(capacity)")
+        }
+        let dst = try required(shape, "shape")
+        for (i, d) in spec.shape.enumerated() { dst[i] = Int64(d) }
+    }
+}
+
+/// Copies the optimizer's pending gradients (from scnn_model_compute_gradients or
+/// scnn_optimizer_set_gradients) to `out`, `count` floats, which must equal
+/// scnn_optimizer_gradient_size. Errors: INVALID_ARGUMENT (NULL pointer, no pending
+/// gradients, gradients computed before a parameter was frozen or replaced), SHAPE_MISMATCH
+/// (count is not the size).
+@c(scnn_optimizer_get_gradients)
+public func scnnOptimizerGetGradients(
+    _ optimizer: UnsafePointer<scnn_optimizer>?, _ out: UnsafeMutablePointer<Float>?, _ count: Int64
+) -> scnn_status {
+    guarded {
+        let box = optimizerBox(try required(optimizer, "optimizer"))
+        let dst = try required(out, "out")
+        guard let g = box.trainer.pendingGradients else {
+            throw SwiftCNNError.invalidArgument("get_gradients: none pending (compute or set gradients first)")
+        }
+        guard count >= 0 && count <= Int64(Int.max) else {
+            throw SwiftCNNError.invalidArgument("get_gradients: count must be >= 0; got \(count)")
+        }
+        try g.copyFlat(into: UnsafeMutableBufferPointer(start: dst, count: Int(count)),
+                       layout: box.modelBox.model.gradientLayout)
+    }
+}
+
+/// Makes `values` (`count` floats in the layout of scnn_optimizer_gradient_size, e.g. the
+/// average of the workers' gradients) the optimizer's pending gradients, replacing any.
+/// Values are copied and not checked (NaN reaches the update as in a train step).
+/// Errors: INVALID_ARGUMENT (NULL pointer, count < 0), SHAPE_MISMATCH (count is not the
+/// size; the pending gradients are unchanged), OUT_OF_MEMORY.
+@c(scnn_optimizer_set_gradients)
+public func scnnOptimizerSetGradients(
+    _ optimizer: UnsafeMutablePointer<scnn_optimizer>?, _ values: UnsafePointer<Float>?, _ count: Int64
+) -> scnn_status {
+    guarded {
+        let box = optimizerBox(try required(optimizer, "optimizer"))
+        let src = try required(values, "values")
+        guard count >= 0 && count <= Int64(Int.max) else {
+            throw SwiftCNNError.invalidArgument("set_gradients: count must be >= 0; got \(count)")
+        }
+        box.trainer.setPendingGradients(
+            try Gradients(flat: UnsafeBufferPointer(start: src, count: Int(count)), layout: box.modelBox.model.gradientLayout))
+    }
+}
+
+/// The second half of scnn_model_train_step: the optimizer's update of `model`'s weights
+/// from its pending gradients (learning rate and schedule as a train step's), then the step
+/// count advances (scnn_optimizer_progress) and the pending gradients are dropped.
+/// Errors: INVALID_ARGUMENT (NULL pointer, optimizer of another model, no pending
+/// gradients), SHAPE_MISMATCH (gradients that no longer fit the model), OUT_OF_MEMORY. On
+/// error the weights and the pending gradients are unchanged.
+@c(scnn_optimizer_apply_gradients)
+public func scnnOptimizerApplyGradients(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?
+) -> scnn_status {
+    guarded {
+        let opt = try optimizerArg(optimizer, for: try modelArg(model))
+        try opt.training(exclusive: true) { try $0.applyGradients() }
+    }
+}
+
+/// Drops the optimizer's pending gradients (none pending: no-op).
+/// Errors: INVALID_ARGUMENT (NULL optimizer).
+@c(scnn_optimizer_clear_gradients)
+public func scnnOptimizerClearGradients(_ optimizer: UnsafeMutablePointer<scnn_optimizer>?) -> scnn_status {
+    guarded { optimizerBox(try required(optimizer, "optimizer")).trainer.clearGradients() }
+}
+
 /// Trains for whole epochs (Keras's fit): the training set (`images` [N, C, H, W],
 /// `n_labels` = N labels) is shuffled every epoch (`shuffle` nonzero; the order is a
 /// Fisher–Yates permutation from swiftcnn's counter-based generator keyed by

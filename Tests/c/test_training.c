@@ -505,3 +505,188 @@ SCNN_TEST(test_safetensors_files) {
     scnn_tensor_destroy(b);
     unlink(path);
 }
+
+/* ---- the split step: compute gradients, read / set them, apply (issue 15) ---- */
+
+/* Two steps of scnn_model_train_step against two of compute + apply on a copy: losses,
+ * weights and batch-norm statistics, and progress equal bit for bit. lenet5 with SGD
+ * momentum (batch 20: per-image parts) and resnet18 at 32x32 with Adam (batch norm). */
+static void check_compute_apply_equals_train_step(const char *zoo, int64_t channels, int adam) {
+    scnn_model *a = NULL, *b = NULL;
+    scnn_optimizer *oa = NULL, *ob = NULL;
+    int32_t labels[20];
+    int64_t shape[4] = {20, channels, 32, 32}, n = adam ? 4 : 20, sa = 0, sb = 0;
+    scnn_tensor *x = NULL;
+    int s;
+    shape[0] = n;
+    CHECK_OK(scnn_seeded_tensor("input", shape, 4, -1, 1, 5, &x));
+    for (s = 0; s < 20; s++) labels[s] = (int32_t)((s * 3) % 10);
+    CHECK_OK(scnn_model_create(zoo, 10, &a));
+    CHECK_OK(scnn_model_create(zoo, 10, &b));
+    CHECK_OK(scnn_model_init_seeded(a, 7));
+    CHECK_OK(scnn_model_init_seeded(b, 7));
+    if (adam) {
+        CHECK_OK(scnn_optimizer_create(a, SCNN_OPTIMIZER_KIND_ADAM, 1e-3f, 0, 0, 0, 0.9f, 0.999f, 1e-8f, &oa));
+        CHECK_OK(scnn_optimizer_create(b, SCNN_OPTIMIZER_KIND_ADAM, 1e-3f, 0, 0, 0, 0.9f, 0.999f, 1e-8f, &ob));
+    } else {
+        oa = sgd(a, 0.05f, 0.9f);
+        ob = sgd(b, 0.05f, 0.9f);
+    }
+    CHECK(oa != NULL && ob != NULL);
+    for (s = 0; s < 2; s++) {
+        float la = -1, lb = -2;
+        CHECK_OK(scnn_model_train_step(a, oa, x, labels, n, &la));
+        CHECK_OK(scnn_model_compute_gradients(b, ob, x, labels, n, &lb));
+        CHECK_OK(scnn_optimizer_apply_gradients(b, ob));
+        CHECK(memcmp(&la, &lb, sizeof la) == 0);
+    }
+    CHECK(same_weights(a, b));
+    CHECK_OK(scnn_optimizer_progress(oa, &sa, NULL, NULL));
+    CHECK_OK(scnn_optimizer_progress(ob, &sb, NULL, NULL));
+    CHECK(sa == 2 && sb == 2);
+    scnn_optimizer_destroy(oa);
+    scnn_optimizer_destroy(ob);
+    scnn_model_destroy(a);
+    scnn_model_destroy(b);
+    scnn_tensor_destroy(x);
+}
+
+SCNN_TEST(test_compute_apply_equals_train_step) {
+    check_compute_apply_equals_train_step("lenet5", 1, 0);
+    check_compute_apply_equals_train_step("resnet18", 3, 1);
+}
+
+/* The layout (trainable state-dict entries in order, shapes), get -> set -> get round
+ * trip, compute leaving the weights alone, and applying gradients set from a vector. */
+SCNN_TEST(test_gradient_vector) {
+    scnn_model *m = NULL, *ref = NULL;
+    scnn_optimizer *o = NULL;
+    int32_t labels[8];
+    scnn_tensor *x = digits_batch(8, 2, labels);
+    int64_t size = 0, total = 0, count, i, k = 0, shape[4];
+    int32_t rank = 0;
+    const char *name = NULL;
+    float *g = NULL, *h = NULL, loss = 0;
+    CHECK_OK(scnn_model_create("lenet5", 10, &m));
+    CHECK_OK(scnn_model_create("lenet5", 10, &ref));
+    o = sgd(m, 0.1f, 0);
+    CHECK_OK(scnn_optimizer_gradient_size(o, &size));
+    total = scnn_model_num_parameters(m);
+    CHECK(size == total && size > 0);
+    count = scnn_optimizer_gradient_count(o);
+    CHECK(count == 10);
+    for (i = 0; i < scnn_model_parameter_count(m); i++) {
+        int64_t numel = 1;
+        int32_t d;
+        if (scnn_model_parameter_is_buffer(m, i)) continue;
+        CHECK_OK(scnn_optimizer_gradient_info(o, k, &name, shape, 4, &rank));
+        CHECK(name != NULL && strcmp(name, scnn_model_parameter_name(m, i)) == 0);
+        for (d = 0; d < rank; d++) numel *= shape[d];
+        total -= numel;
+        k++;
+    }
+    CHECK(k == count && total == 0);
+    CHECK_OK(scnn_optimizer_gradient_info(o, 0, NULL, shape, 4, &rank));
+    CHECK(rank == 4 && shape[0] == 6 && shape[1] == 1 && shape[2] == 5 && shape[3] == 5); /* conv1.weight */
+
+    g = (float *)calloc((size_t)size, sizeof(float));
+    h = (float *)calloc((size_t)size, sizeof(float));
+    CHECK(g != NULL && h != NULL);
+    CHECK_OK(scnn_model_compute_gradients(m, o, x, labels, 8, &loss));
+    CHECK(loss > 0);
+    CHECK(same_weights(m, ref)); /* computing gradients trains nothing */
+    CHECK_OK(scnn_optimizer_get_gradients(o, g, size));
+    CHECK(scnn_test_max_diff(g, h, (long)size) > 0);
+    CHECK_OK(scnn_optimizer_set_gradients(o, g, size));
+    CHECK_OK(scnn_optimizer_get_gradients(o, h, size));
+    CHECK(memcmp(g, h, (size_t)size * sizeof(float)) == 0);
+    /* Zero gradients set and applied: plain SGD leaves the weights, the step count moves. */
+    memset(h, 0, (size_t)size * sizeof(float));
+    CHECK_OK(scnn_optimizer_set_gradients(o, h, size));
+    CHECK_OK(scnn_optimizer_apply_gradients(m, o));
+    CHECK(same_weights(m, ref));
+    {
+        int64_t step = 0;
+        CHECK_OK(scnn_optimizer_progress(o, &step, NULL, NULL));
+        CHECK(step == 1);
+    }
+    CHECK_OK(scnn_optimizer_set_gradients(o, g, size));
+    CHECK_OK(scnn_optimizer_apply_gradients(m, o));
+    CHECK(!same_weights(m, ref));
+    free(g);
+    free(h);
+    scnn_optimizer_destroy(o);
+    scnn_model_destroy(ref);
+    scnn_model_destroy(m);
+    scnn_tensor_destroy(x);
+}
+
+SCNN_TEST(test_gradient_bad_input) {
+    scnn_model *m = NULL, *other = NULL;
+    scnn_optimizer *o = NULL, *o_other = NULL;
+    int32_t labels[8];
+    scnn_tensor *x = digits_batch(8, 1, labels);
+    int64_t size = 0, shape[4];
+    int32_t rank = 7;
+    const char *name = "x";
+    float *g = NULL, loss = 123;
+    CHECK_OK(scnn_model_create("lenet5", 10, &m));
+    CHECK_OK(scnn_model_create("lenet5", 10, &other));
+    o = sgd(m, 0.1f, 0);
+    o_other = sgd(other, 0.1f, 0);
+    CHECK_OK(scnn_optimizer_gradient_size(o, &size));
+    g = (float *)calloc((size_t)size + 1, sizeof(float));
+    CHECK(g != NULL);
+    /* compute: train_step's checks */
+    CHECK_STATUS(scnn_model_compute_gradients(NULL, o, x, labels, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_model_compute_gradients(m, NULL, x, labels, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_model_compute_gradients(m, o, NULL, labels, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_model_compute_gradients(m, o, x, NULL, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_model_compute_gradients(m, o_other, x, labels, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_model_compute_gradients(m, o, x, labels, 7, &loss), SCNN_STATUS_SHAPE_MISMATCH);
+    labels[2] = 10;
+    CHECK_STATUS(scnn_model_compute_gradients(m, o, x, labels, 8, &loss), SCNN_STATUS_INVALID_ARGUMENT);
+    labels[2] = 2;
+    CHECK(loss == 0);
+    /* nothing pending */
+    CHECK_STATUS(scnn_optimizer_apply_gradients(m, o), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(scnn_last_error(), "none pending") != NULL);
+    CHECK_STATUS(scnn_optimizer_get_gradients(o, g, size), SCNN_STATUS_INVALID_ARGUMENT);
+    /* layout queries */
+    CHECK_STATUS(scnn_optimizer_gradient_size(NULL, &size), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_gradient_size(o, NULL), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(scnn_optimizer_gradient_count(NULL) == 0);
+    CHECK_STATUS(scnn_optimizer_gradient_info(o, -1, &name, shape, 4, &rank), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(name == NULL && rank == 0);
+    CHECK_STATUS(scnn_optimizer_gradient_info(o, 10, &name, shape, 4, &rank), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_gradient_info(o, 0, &name, shape, 4, NULL), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_gradient_info(o, 0, &name, NULL, 0, &rank), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(rank == 4); /* capacity 0 asks for the rank */
+    CHECK_STATUS(scnn_optimizer_gradient_info(NULL, 0, &name, shape, 4, &rank), SCNN_STATUS_INVALID_ARGUMENT);
+    /* wrong lengths and NULLs */
+    CHECK_STATUS(scnn_optimizer_set_gradients(o, g, size - 1), SCNN_STATUS_SHAPE_MISMATCH);
+    CHECK(strstr(scnn_last_error(), "values") != NULL);
+    CHECK_STATUS(scnn_optimizer_set_gradients(o, g, size + 1), SCNN_STATUS_SHAPE_MISMATCH);
+    CHECK_STATUS(scnn_optimizer_set_gradients(o, g, -1), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_set_gradients(o, NULL, size), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_set_gradients(NULL, g, size), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_apply_gradients(m, o), SCNN_STATUS_INVALID_ARGUMENT); /* still none */
+    CHECK_OK(scnn_model_compute_gradients(m, o, x, labels, 8, NULL));
+    CHECK_STATUS(scnn_optimizer_get_gradients(o, g, size + 1), SCNN_STATUS_SHAPE_MISMATCH);
+    CHECK_STATUS(scnn_optimizer_get_gradients(o, NULL, size), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_get_gradients(NULL, g, size), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_apply_gradients(NULL, o), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_apply_gradients(m, NULL), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(scnn_optimizer_apply_gradients(other, o), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(same_weights(m, other)); /* nothing was applied */
+    CHECK_STATUS(scnn_optimizer_clear_gradients(NULL), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(scnn_optimizer_clear_gradients(o));
+    CHECK_STATUS(scnn_optimizer_apply_gradients(m, o), SCNN_STATUS_INVALID_ARGUMENT);
+    CHECK(same_weights(m, other));
+    free(g);
+    scnn_optimizer_destroy(o);
+    scnn_optimizer_destroy(o_other);
+    scnn_model_destroy(other);
+    scnn_model_destroy(m);
+    scnn_tensor_destroy(x);
+}

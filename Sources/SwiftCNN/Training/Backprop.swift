@@ -73,7 +73,7 @@ indirect enum TapeNode {
 public struct Gradients {
     var values: [String: Tensor]
     /// The names, in the model's state-dict order.
-    public private(set) var names: [String]
+    public internal(set) var names: [String]
 
     init(values: [String: Tensor], order: [ParameterSpec]) {
         self.values = values

@@ -120,6 +120,8 @@ public final class Trainer {
 
     /// One step on a batch: forward (train mode), loss, backward, optimizer step; returns the
     /// batch's mean loss. Labels must be in 0..<numClasses (checked before anything changes).
+    /// The same as ``computeGradients(images:labels:)`` then ``applyGradients()``, bit for
+    /// bit, except that it leaves ``pendingGradients`` alone.
     public func step(images: Tensor, labels: [Int32]) throws -> Float {
         try trainStep(images, labels).loss
     }
@@ -127,55 +129,83 @@ public final class Trainer {
     /// ``step(images:labels:)`` returning also the number of correct predictions.
     func trainStep(_ images: Tensor, _ labels: [Int32]) throws -> (loss: Float, correct: Int) {
         // Buffers freed during the step are kept for the next one (see StepMemory).
-        try StepMemory.withStep { try trainStepBody(images, labels) }
+        try StepMemory.withStep {
+            try restoringBuffersOnError {
+                let r = try gradientStep(images, labels)
+                try apply(r.gradients)
+                return (r.loss, r.correct)
+            }
+        }
     }
 
-    private func trainStepBody(_ images: Tensor, _ labels: [Int32]) throws -> (loss: Float, correct: Int) {
-        guard images.rank == 4, images.shape[0] == labels.count else {
-            throw SwiftCNNError.shapeMismatch(
-                "train step: \(labels.count) labels for images of shape \(Tensor.describe(images.shape)) (expected [N, C, H, W] with N = labels)")
+    /// Gradients computed by ``computeGradients(images:labels:)`` or set by
+    /// ``setPendingGradients(_:)``, waiting for ``applyGradients()``; nil when none.
+    public private(set) var pendingGradients: Gradients?
+
+    /// The first half of ``step(images:labels:)``: forward (train mode, with the dropout
+    /// masks of step `state.globalStep`), loss (auxiliary losses included), backward. The
+    /// gradients become ``pendingGradients`` (replacing any; on error there are none); the
+    /// weights and the optimizer do not change. Batch-norm running statistics are updated
+    /// by the forward as in a step (and put back on error). Returns the batch's mean loss and
+    /// the number of correct predictions.
+    ///
+    /// Data-parallel training: every worker computes the gradients of its shard, the flat
+    /// vectors (``Gradients/copyFlat(into:layout:)``) are averaged weighted by shard size,
+    /// each worker sets the average (``setPendingGradients(flat:)``) and applies it.
+    public func computeGradients(images: Tensor, labels: [Int32]) throws -> (loss: Float, correct: Int) {
+        pendingGradients = nil
+        return try StepMemory.withStep {
+            try restoringBuffersOnError {
+                let r = try gradientStep(images, labels)
+                pendingGradients = r.gradients
+                return (r.loss, r.correct)
+            }
         }
-        try model.checkLabels(labels, "train step")
+    }
+
+    /// Sets ``pendingGradients``; they must cover ``Model/gradientLayout`` with its shapes
+    /// (checked by ``applyGradients()``).
+    public func setPendingGradients(_ gradients: Gradients) { pendingGradients = gradients }
+
+    /// Sets ``pendingGradients`` from a flat vector in ``Model/gradientLayout``'s order
+    /// (row-major per tensor); an error (nothing changes) unless its length is the layout's.
+    /// Values are not checked: NaN passes through to the update as it would in a step.
+    public func setPendingGradients(flat: UnsafeBufferPointer<Float>) throws {
+        pendingGradients = try Gradients(flat: flat, layout: model.gradientLayout)
+    }
+
+    /// Drops ``pendingGradients``.
+    public func clearGradients() { pendingGradients = nil }
+
+    /// The second half of ``step(images:labels:)``: the optimizer's update of the weights
+    /// from ``pendingGradients``, then `state.globalStep` += 1 and the pending gradients are
+    /// dropped. An error when there are none (or they do not fit the model); then nothing
+    /// changes and any pending gradients stay.
+    public func applyGradients() throws {
+        guard let g = pendingGradients else {
+            throw SwiftCNNError.invalidArgument(
+                "apply gradients: none pending (compute or set gradients first; each set is applied once)")
+        }
         try optimizer.checkCompatible(with: model)
+        try StepMemory.withStep { try apply(g) }
+        pendingGradients = nil
+    }
+
+    /// The optimizer's update (which checks that `gradients` cover the model) and the step count.
+    private func apply(_ gradients: Gradients) throws {
+        try optimizer.step(&model, gradients)
+        state.globalStep += 1
+    }
+
+    /// Runs `body`; when it throws, puts the batch-norm running statistics back as they were.
+    private func restoringBuffersOnError<R>(_ body: () throws -> R) throws -> R {
         // The training forward updates batch-norm statistics: a step that fails later (out
         // of memory) puts their values back. Values, not tensors: holding the tensors would
         // make every step copy them instead of updating them in place.
         let buffers = model.parameterSpecs.filter(\.isBuffer).map(\.name)
         let saved = buffers.map { model.store[$0]?.scalars ?? [] }
         do {
-            model.train()
-            let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
-            let parts = model.trainingParts(batch: images.shape[0])
-            if parts > 1 {
-                // A per-image model: the batch in parts, spread over the threads (BatchSplit.swift).
-                let penalty = model.outputIsPenalty, loss = config.loss
-                let r = try model.splitStep(images, parts: parts, dropoutSeed: seed) { out in
-                    try loss.evaluate(out, labels: labels, penalty: penalty)
-                }
-                let correct = zip(model.predictedClasses(r.output), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
-                try optimizer.step(&model, r.gradients)
-                state.globalStep += 1
-                return (r.loss, correct)
-            }
-            let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
-            var loss: Float
-            let grad: Tensor
-            (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
-            // Auxiliary outputs (training mode only): loss += weight · loss(aux), gradient · weight.
-            var auxGrads: [Tensor?] = []
-            for (aux, l) in zip(tape.auxiliaryOutputs, model.architecture.auxiliaryLosses) {
-                let auxLoss: Float
-                var g: Tensor
-                (auxLoss, g) = try config.loss.evaluate(aux, labels: labels, penalty: false)
-                loss += l.weight * auxLoss
-                try g.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] *= l.weight } }
-                auxGrads.append(g)
-            }
-            let grads = try model.backward(tape, gradOutput: grad, auxiliaryGradOutputs: auxGrads)
-            let correct = zip(model.predictedClasses(out), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
-            try optimizer.step(&model, grads)
-            state.globalStep += 1
-            return (loss, correct)
+            return try body()
         } catch {
             for (name, values) in zip(buffers, saved) {
                 try? model.withMutableParameter(name) { p in
@@ -184,6 +214,45 @@ public final class Trainer {
             }
             throw error
         }
+    }
+
+    /// Forward (train mode), loss and backward of one step; the weights do not change.
+    private func gradientStep(_ images: Tensor, _ labels: [Int32]) throws -> (loss: Float, correct: Int, gradients: Gradients) {
+        guard images.rank == 4, images.shape[0] == labels.count else {
+            throw SwiftCNNError.shapeMismatch(
+                "train step: \(labels.count) labels for images of shape \(Tensor.describe(images.shape)) (expected [N, C, H, W] with N = labels)")
+        }
+        try model.checkLabels(labels, "train step")
+        try optimizer.checkCompatible(with: model)
+        model.train()
+        let seed = SeededInit.bits(name: "dropout", seed: config.seed, index: state.globalStep)
+        let parts = model.trainingParts(batch: images.shape[0])
+        if parts > 1 {
+            // A per-image model: the batch in parts, spread over the threads (BatchSplit.swift).
+            let penalty = model.outputIsPenalty, loss = config.loss
+            let r = try model.splitStep(images, parts: parts, dropoutSeed: seed) { out in
+                try loss.evaluate(out, labels: labels, penalty: penalty)
+            }
+            let correct = zip(model.predictedClasses(r.output), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+            return (r.loss, correct, r.gradients)
+        }
+        let (out, tape) = try model.forwardRecording(images, dropoutSeed: seed)
+        var loss: Float
+        let grad: Tensor
+        (loss, grad) = try config.loss.evaluate(out, labels: labels, penalty: model.outputIsPenalty)
+        // Auxiliary outputs (training mode only): loss += weight · loss(aux), gradient · weight.
+        var auxGrads: [Tensor?] = []
+        for (aux, l) in zip(tape.auxiliaryOutputs, model.architecture.auxiliaryLosses) {
+            let auxLoss: Float
+            var g: Tensor
+            (auxLoss, g) = try config.loss.evaluate(aux, labels: labels, penalty: false)
+            loss += l.weight * auxLoss
+            try g.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] *= l.weight } }
+            auxGrads.append(g)
+        }
+        let grads = try model.backward(tape, gradOutput: grad, auxiliaryGradOutputs: auxGrads)
+        let correct = zip(model.predictedClasses(out), labels).reduce(0) { $0 + ($1.0 == $1.1 ? 1 : 0) }
+        return (loss, correct, grads)
     }
 
     /// Runs epochs from the current state until `config.epochs`. `onStep` is called after

@@ -575,16 +575,19 @@ static PyObject *model_workspace_bytes(ModelObject *self, PyObject *obj)
     return model_shape_query(self, obj, scnn_model_workspace_bytes);
 }
 
-/* _state_dict() -> [(key, TensorBuffer, is_buffer), ...] in PyTorch's order (copies). */
-static PyObject *model_state_dict(ModelObject *self, PyObject *unused)
+/* _state_dict(buffers_only=False) -> [(key, TensorBuffer, is_buffer), ...] in PyTorch's
+ * order (copies); buffers_only: the batch-norm running statistics alone. */
+static PyObject *model_state_dict(ModelObject *self, PyObject *args)
 {
     int64_t count, i;
+    int buffers_only = 0;
     PyObject *list;
-    (void)unused;
+    if (!PyArg_ParseTuple(args, "|p:_state_dict", &buffers_only))
+        return NULL;
     if (!check_model(self))
         return NULL;
     count = scnn_model_parameter_count(self->model);
-    list = PyList_New((Py_ssize_t)count);
+    list = PyList_New(0);
     if (list == NULL)
         return NULL;
     for (i = 0; i < count; i++) {
@@ -593,6 +596,8 @@ static PyObject *model_state_dict(ModelObject *self, PyObject *unused)
         scnn_tensor *t = NULL;
         scnn_status st;
         PyObject *buf, *item;
+        if (buffers_only && is_buffer != 1)
+            continue;
         if (key == NULL) {
             Py_DECREF(list);
             PyErr_Format(PyExc_RuntimeError, "%s: state-dict entry %lld has no name", model_name(self), (long long)i);
@@ -617,11 +622,12 @@ static PyObject *model_state_dict(ModelObject *self, PyObject *unused)
             return NULL;
         }
         item = Py_BuildValue("(sNO)", key, buf, is_buffer == 1 ? Py_True : Py_False);
-        if (item == NULL) {
+        if (item == NULL || PyList_Append(list, item) < 0) {
+            Py_XDECREF(item);
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+        Py_DECREF(item);
     }
     return list;
 }
@@ -1025,8 +1031,9 @@ static PyMethodDef model_methods[] = {
     {"_macs", (PyCFunction)model_macs, METH_O, "_macs(input_shape|None) -> int: scnn_model_macs (per example)."},
     {"_workspace_bytes", (PyCFunction)model_workspace_bytes, METH_O,
      "_workspace_bytes(input_shape|None) -> int: scnn_model_workspace_bytes."},
-    {"_state_dict", (PyCFunction)model_state_dict, METH_NOARGS,
-     "_state_dict() -> [(key, TensorBuffer, is_buffer)]: scnn_model_get_parameter for every key."},
+    {"_state_dict", (PyCFunction)model_state_dict, METH_VARARGS,
+     "_state_dict(buffers_only=False) -> [(key, TensorBuffer, is_buffer)]: scnn_model_get_parameter for every key "
+     "(every buffer)."},
     {"_load_state_dict", (PyCFunction)model_load_state_dict, METH_VARARGS,
      "_load_state_dict(keys, arrays, strict): scnn_model_load_state_dict."},
     {"_init_seeded", (PyCFunction)model_init_seeded, METH_O, "_init_seeded(seed): scnn_model_init_seeded."},

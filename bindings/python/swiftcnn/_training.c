@@ -1,6 +1,7 @@
 /*
  * swiftcnn._swiftcnn, training part: the Optimizer type (an scnn_optimizer*) and the model
- * training calls (train/eval mode, train_step, fit, evaluate, predict, checkpoints), thin
+ * training calls (train/eval mode, train_step, compute/apply gradients, fit, evaluate, predict,
+ * checkpoints), thin
  * wrappers of Include/swiftcnn.h's "Training mode", "Optimizers", "Training" and
  * "Checkpoints" sections. Added to the extension module by scnn_py_add_training(), called
  * from _swiftcnn.c's module init. The Pythonic layer (defaults, label conversion, history,
@@ -220,11 +221,202 @@ static PyObject *optimizer_checkpoint(OptimizerObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Runs `body(self, model, data)` with the optimizer in use and its model registered as a
+ * reader (write 0) or writer (write 1); the GIL is held (the calls are short copies) unless
+ * `release`. Returns the status, or -1 with a Python exception set. */
+typedef scnn_status (*optimizer_call_fn)(OptimizerObject *self, scnn_model *model, void *data);
+
+static int optimizer_with_model(OptimizerObject *self, int write, int release, optimizer_call_fn body, void *data,
+                                scnn_status *st)
+{
+    scnn_model *model;
+    if (!begin_optimizer(self))
+        return 0;
+    model = scnn_py_model_begin(self->model, write);
+    if (model == NULL) {
+        end_optimizer(self);
+        return 0;
+    }
+    if (release) {
+        Py_BEGIN_ALLOW_THREADS
+        *st = body(self, model, data);
+        Py_END_ALLOW_THREADS
+    } else {
+        *st = body(self, model, data);
+    }
+    scnn_py_model_end(self->model, write);
+    end_optimizer(self);
+    if (*st != SCNN_STATUS_OK) {
+        raise_status(*st, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    PyObject *list;
+} LayoutCall;
+
+static scnn_status layout_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    LayoutCall *call = (LayoutCall *)data;
+    int64_t i, count = scnn_optimizer_gradient_count(self->optimizer);
+    (void)model;
+    call->list = PyList_New((Py_ssize_t)count);
+    if (call->list == NULL)
+        return SCNN_STATUS_OUT_OF_MEMORY;
+    for (i = 0; i < count; i++) {
+        const char *name = NULL;
+        int64_t shape[8];
+        int32_t rank = 0, d;
+        PyObject *dims, *item;
+        scnn_status st = scnn_optimizer_gradient_info(self->optimizer, i, &name, shape, 8, &rank);
+        if (st != SCNN_STATUS_OK || name == NULL) {
+            Py_CLEAR(call->list);
+            return st != SCNN_STATUS_OK ? st : SCNN_STATUS_INTERNAL;
+        }
+        dims = PyTuple_New(rank);
+        for (d = 0; dims != NULL && d < rank; d++)
+            PyTuple_SET_ITEM(dims, d, PyLong_FromLongLong((long long)shape[d]));
+        item = dims == NULL ? NULL : Py_BuildValue("(sN)", name, dims);
+        if (item == NULL) {
+            Py_CLEAR(call->list);
+            return SCNN_STATUS_OUT_OF_MEMORY;
+        }
+        PyList_SET_ITEM(call->list, (Py_ssize_t)i, item);
+    }
+    return SCNN_STATUS_OK;
+}
+
+/* _gradient_layout() -> [(name, shape), ...]: scnn_optimizer_gradient_count / _info. */
+static PyObject *optimizer_gradient_layout(OptimizerObject *self, PyObject *unused)
+{
+    LayoutCall call = {NULL};
+    scnn_status st = SCNN_STATUS_OK;
+    (void)unused;
+    if (!optimizer_with_model(self, 0, 0, layout_body, &call, &st)) {
+        Py_XDECREF(call.list);
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return NULL;
+    }
+    return call.list;
+}
+
+static scnn_status size_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    (void)model;
+    return scnn_optimizer_gradient_size(self->optimizer, (int64_t *)data);
+}
+
+/* _gradient_size() -> int: scnn_optimizer_gradient_size. */
+static PyObject *optimizer_gradient_size(OptimizerObject *self, PyObject *unused)
+{
+    int64_t size = 0;
+    scnn_status st;
+    (void)unused;
+    if (!optimizer_with_model(self, 0, 0, size_body, &size, &st))
+        return NULL;
+    return PyLong_FromLongLong((long long)size);
+}
+
+static scnn_status get_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    Py_buffer *view = (Py_buffer *)data;
+    (void)model;
+    return scnn_optimizer_get_gradients(self->optimizer, (float *)view->buf, (int64_t)(view->len / (Py_ssize_t)sizeof(float)));
+}
+
+static scnn_status set_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    Py_buffer *view = (Py_buffer *)data;
+    (void)model;
+    return scnn_optimizer_set_gradients(self->optimizer, (const float *)view->buf,
+                                        (int64_t)(view->len / (Py_ssize_t)sizeof(float)));
+}
+
+/* _get_gradients(out) / _set_gradients(values): scnn_optimizer_get_gradients into a writable
+ * aligned float32 buffer / scnn_optimizer_set_gradients from one (the Python layer makes it). */
+static PyObject *optimizer_gradients_io(OptimizerObject *self, PyObject *obj, int set)
+{
+    Py_buffer view;
+    scnn_status st;
+    int ok;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (set ? 0 : PyBUF_WRITABLE)) < 0)
+        return NULL;
+    if (view.itemsize != (Py_ssize_t)sizeof(float) || view.format == NULL || strcmp(view.format, "f") != 0 ||
+        ((uintptr_t)view.buf) % sizeof(float) != 0) {
+        PyErr_SetString(PyExc_TypeError, "gradients: expected an aligned float32 buffer");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    ok = optimizer_with_model(self, 0, view.len > (1 << 20), set ? set_body : get_body, &view, &st);
+    PyBuffer_Release(&view);
+    if (!ok)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *optimizer_get_gradients(OptimizerObject *self, PyObject *out)
+{
+    return optimizer_gradients_io(self, out, 0);
+}
+
+static PyObject *optimizer_set_gradients(OptimizerObject *self, PyObject *values)
+{
+    return optimizer_gradients_io(self, values, 1);
+}
+
+static scnn_status apply_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    (void)data;
+    return scnn_optimizer_apply_gradients(model, self->optimizer);
+}
+
+static scnn_status clear_body(OptimizerObject *self, scnn_model *model, void *data)
+{
+    (void)model;
+    (void)data;
+    return scnn_optimizer_clear_gradients(self->optimizer);
+}
+
+/* _apply_gradients(): scnn_optimizer_apply_gradients with the optimizer's model (as writer). */
+static PyObject *optimizer_apply_gradients(OptimizerObject *self, PyObject *unused)
+{
+    scnn_status st;
+    (void)unused;
+    if (!optimizer_with_model(self, 1, 1, apply_body, NULL, &st))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* _clear_gradients(): scnn_optimizer_clear_gradients. */
+static PyObject *optimizer_clear_gradients(OptimizerObject *self, PyObject *unused)
+{
+    scnn_status st;
+    (void)unused;
+    if (!optimizer_with_model(self, 0, 0, clear_body, NULL, &st))
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef optimizer_methods[] = {
     {"_set_schedule", (PyCFunction)optimizer_set_schedule, METH_VARARGS,
      "_set_schedule(kind, steps, value): scnn_optimizer_set_schedule."},
     {"_checkpoint", (PyCFunction)optimizer_checkpoint, METH_VARARGS,
      "_checkpoint(path, load): scnn_checkpoint_load (load true) or scnn_checkpoint_save."},
+    {"_gradient_layout", (PyCFunction)optimizer_gradient_layout, METH_NOARGS,
+     "_gradient_layout() -> [(name, shape)]: scnn_optimizer_gradient_count and _info."},
+    {"_gradient_size", (PyCFunction)optimizer_gradient_size, METH_NOARGS,
+     "_gradient_size() -> int: scnn_optimizer_gradient_size."},
+    {"_get_gradients", (PyCFunction)optimizer_get_gradients, METH_O,
+     "_get_gradients(out_float32): scnn_optimizer_get_gradients."},
+    {"_set_gradients", (PyCFunction)optimizer_set_gradients, METH_O,
+     "_set_gradients(values_float32): scnn_optimizer_set_gradients."},
+    {"_apply_gradients", (PyCFunction)optimizer_apply_gradients, METH_NOARGS,
+     "_apply_gradients(): scnn_optimizer_apply_gradients."},
+    {"_clear_gradients", (PyCFunction)optimizer_clear_gradients, METH_NOARGS,
+     "_clear_gradients(): scnn_optimizer_clear_gradients."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -312,8 +504,11 @@ static PyObject *py_is_training(PyObject *self, PyObject *model_obj)
     return PyBool_FromLong(v == 1);
 }
 
-/* train_step(model, optimizer, images, labels_int32) -> float: scnn_model_train_step. */
-static PyObject *py_train_step(PyObject *self, PyObject *args)
+/* The signature of scnn_model_train_step and scnn_model_compute_gradients. */
+typedef scnn_status (*step_fn)(scnn_model *, scnn_optimizer *, const scnn_tensor *, const int32_t *, int64_t, float *);
+
+/* (model, optimizer, images, labels_int32) -> float: `fn` with the model as writer. */
+static PyObject *step_call(PyObject *args, const char *format, step_fn fn)
 {
     PyObject *model_obj, *opt_obj, *x_obj, *y_obj;
     OptimizerObject *opt;
@@ -323,8 +518,7 @@ static PyObject *py_train_step(PyObject *self, PyObject *args)
     float loss = 0;
     scnn_model *model;
     scnn_status st = SCNN_STATUS_OK;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOO:train_step", &model_obj, &opt_obj, &x_obj, &y_obj))
+    if (!PyArg_ParseTuple(args, format, &model_obj, &opt_obj, &x_obj, &y_obj))
         return NULL;
     if ((opt = optimizer_arg(opt_obj)) == NULL)
         return NULL;
@@ -342,7 +536,7 @@ static PyObject *py_train_step(PyObject *self, PyObject *args)
     model = scnn_py_model_begin(model_obj, 1);
     if (model != NULL) {
         Py_BEGIN_ALLOW_THREADS
-        st = scnn_model_train_step(model, opt->optimizer, x.tensor, (const int32_t *)y.buf, n, &loss);
+        st = fn(model, opt->optimizer, x.tensor, (const int32_t *)y.buf, n, &loss);
         Py_END_ALLOW_THREADS
         scnn_py_model_end(model_obj, 1);
     }
@@ -354,6 +548,20 @@ static PyObject *py_train_step(PyObject *self, PyObject *args)
     if (st != SCNN_STATUS_OK)
         return raise_status(st, NULL);
     return PyFloat_FromDouble((double)loss);
+}
+
+/* train_step(model, optimizer, images, labels_int32) -> float: scnn_model_train_step. */
+static PyObject *py_train_step(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return step_call(args, "OOOO:train_step", scnn_model_train_step);
+}
+
+/* compute_gradients(model, optimizer, images, labels_int32) -> float: scnn_model_compute_gradients. */
+static PyObject *py_compute_gradients(PyObject *self, PyObject *args)
+{
+    (void)self;
+    return step_call(args, "OOOO:compute_gradients", scnn_model_compute_gradients);
 }
 
 /* The Python side of fit's callbacks. */
@@ -677,6 +885,8 @@ static PyMethodDef training_functions[] = {
     {"is_training", (PyCFunction)py_is_training, METH_O, "is_training(model) -> bool: scnn_model_is_training."},
     {"train_step", (PyCFunction)py_train_step, METH_VARARGS,
      "train_step(model, optimizer, x, y_int32) -> float: scnn_model_train_step."},
+    {"compute_gradients", (PyCFunction)py_compute_gradients, METH_VARARGS,
+     "compute_gradients(model, optimizer, x, y_int32) -> float: scnn_model_compute_gradients."},
     {"fit", (PyCFunction)py_fit, METH_VARARGS,
      "fit(model, optimizer, x, y_int32, val_x|None, val_y_int32|None, epochs, batch_size, seed, shuffle, "
      "on_step|None, on_epoch|None): scnn_model_fit."},

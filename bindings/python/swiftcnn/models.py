@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_float, as_int, as_shape, from_torch
+from ._core import as_f32, as_float, as_int, as_shape, from_torch
 
 __all__ = ["Model", "names", "create", "load", "default_num_classes", "seeded_tensor", "voc_classes",
            "coco_classes"]
@@ -534,6 +534,45 @@ class Model(_c.Model):
         indices in ``0 .. num_classes-1`` (ValueError otherwise). The GIL is released."""
         x = self._images(x, "x", can_scale=False)
         return _c.train_step(self, optimizer, x, _labels(y, x.shape[0], "y"))
+
+    def compute_gradients(self, x: Any, y: Any, optimizer: Any) -> float:
+        """The first half of :meth:`train_step` (same arguments and checks): forward in
+        training mode, loss, backward. The weights do not change (batch-norm running
+        statistics are updated, as in a step); the gradients stay pending in ``optimizer``
+        (:meth:`swiftcnn.optim.Optimizer.gradients`, ``set_gradients``, ``step``), replacing
+        any. Then ``optimizer.step()`` equals :meth:`train_step` bit for bit. Returns the
+        batch's loss. The GIL is released."""
+        x = self._images(x, "x", can_scale=False)
+        return _c.compute_gradients(self, optimizer, x, _labels(y, x.shape[0], "y"))
+
+    def buffer_layout(self) -> List[Tuple[str, Tuple[int, ...]]]:
+        """``(state_dict key, shape)`` of each buffer (batch-norm running statistics), in
+        state_dict order: the layout of :meth:`buffers`."""
+        return [(key, tuple(buf.shape)) for key, buf, _ in self._state_dict(True)]
+
+    def buffers(self) -> np.ndarray:
+        """The buffers (batch-norm running means and variances, updated by training steps)
+        as one new flat float32 array in :meth:`buffer_layout`'s order; empty for a model
+        without batch norm. Only the buffers are copied (unlike :meth:`state_dict`)."""
+        parts = [np.asarray(buf).reshape(-1) for _, buf, _ in self._state_dict(True)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def set_buffers(self, values: Any) -> None:
+        """Replaces the buffers from a flat array in :meth:`buffer_layout`'s order (any real
+        array-like of that total size, converted to float32), e.g. running statistics
+        averaged over data-parallel workers. ValueError for a wrong size; on error nothing
+        changes."""
+        flat = as_f32(values, "buffers").reshape(-1)
+        layout = self.buffer_layout()
+        sizes = [int(np.prod(shape, dtype=np.int64)) for _, shape in layout]
+        if flat.size != sum(sizes):
+            raise _c.ShapeMismatchError(f"buffers: {self.name} has {len(layout)} buffers of {sum(sizes)} values; got {flat.size}")
+        keys, arrays, start = [], [], 0
+        for (key, shape), n in zip(layout, sizes):
+            keys.append(key)
+            arrays.append(flat[start:start + n].reshape(shape))
+            start += n
+        self._load_state_dict(keys, arrays, False)
 
     def fit(self, x: Any, y: Any, epochs: int = 10, batch_size: int = 64, optimizer: Any = "sgd",
             lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,

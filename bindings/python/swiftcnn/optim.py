@@ -10,6 +10,18 @@
     opt.save_checkpoint("run.safetensors")  # weights + optimizer state + fit progress
     opt.load_checkpoint("run.safetensors")  # resume exactly
 
+Data-parallel training splits a step in two: ``model.compute_gradients(x, y, opt)`` (forward,
+loss, backward; the weights do not change) leaves the gradients pending in the optimizer,
+:meth:`Optimizer.gradients` reads them as one flat float32 vector (layout:
+:meth:`Optimizer.gradient_layout`), :meth:`Optimizer.set_gradients` replaces them (e.g. by
+the average over workers, weighted by shard size) and :meth:`Optimizer.step` applies them.
+``compute_gradients`` then ``step`` equals one ``train_step`` bit for bit::
+
+    loss = m.compute_gradients(x_shard, y_shard, opt)
+    g = opt.gradients() * (len(x_shard) / batch)      # summed over workers: the batch's gradient
+    opt.set_gradients(all_reduce_sum(g))
+    opt.step()
+
 An optimizer belongs to the model it was created for (it keeps it alive) and updates its
 trainable parameters (batch-norm running statistics are buffers, not trained). Its state --
 momentum buffers, Adam moments, the step count, the learning-rate schedule and the progress
@@ -28,10 +40,12 @@ learning rate, momentum, weight decay or eps that is negative or not finite, bet
 from __future__ import annotations
 
 import os
-from typing import Any, Tuple, Union
+from typing import Any, List, Tuple, Union
+
+import numpy as np
 
 from . import _swiftcnn as _c
-from ._core import as_int
+from ._core import as_f32, as_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "KINDS"]
 
@@ -85,6 +99,38 @@ class Optimizer(_c.Optimizer):
         if schedule not in _SCHEDULES:
             raise ValueError(f"schedule: expected one of {', '.join(_SCHEDULES)}, got {schedule!r}")
         self._set_schedule(_SCHEDULES[schedule], as_int(steps, "steps"), _number(value, "value"))
+
+    def gradient_layout(self) -> List[Tuple[str, Tuple[int, ...]]]:
+        """The tensors of the flat gradient vector, in order: ``(state_dict key, shape)`` of
+        each trainable parameter (the model's :meth:`~swiftcnn.models.Model.parameter_names`
+        without buffers, and without frozen parameters), each flattened row-major."""
+        return self._gradient_layout()
+
+    def gradients(self) -> np.ndarray:
+        """The pending gradients (from :meth:`~swiftcnn.models.Model.compute_gradients` or
+        :meth:`set_gradients`) as a new flat float32 array in :meth:`gradient_layout`'s
+        order. ValueError (InvalidArgumentError) when none are pending."""
+        out = np.empty(self._gradient_size(), dtype=np.float32)
+        self._get_gradients(out)
+        return out
+
+    def set_gradients(self, values: Any) -> None:
+        """Makes ``values`` (any real array-like or torch tensor, converted to float32 and flattened; its
+        size must be the layout's total) the pending gradients, replacing any. ValueError
+        (ShapeMismatchError, the library's message) for a wrong size. Values are not
+        checked: NaN reaches the weights as it would from a backward pass."""
+        self._set_gradients(as_f32(values, "gradients").reshape(-1))
+
+    def step(self) -> None:
+        """Applies the pending gradients to the model's weights (the update a
+        :meth:`~swiftcnn.models.Model.train_step` makes, at the current learning rate),
+        advances ``progress[0]`` and drops them. ValueError when none are pending; on error
+        the weights are unchanged. The GIL is released."""
+        self._apply_gradients()
+
+    def zero_grad(self) -> None:
+        """Drops the pending gradients (none pending: nothing happens)."""
+        self._clear_gradients()
 
     def save_checkpoint(self, path: PathLike) -> None:
         """Writes the model's weights, this optimizer's state and the fit progress to one
