@@ -82,6 +82,25 @@ func checkpointCall(
     }
 }
 
+/// The arguments of scnn_model_train_step and scnn_model_compute_gradients checked, then
+/// `body` run with the trainer holding the model (exclusively); its loss to *loss_out.
+func stepCall(
+    _ model: UnsafeMutablePointer<scnn_model>?, _ optimizer: UnsafeMutablePointer<scnn_optimizer>?,
+    _ images: UnsafePointer<scnn_tensor>?, _ labels: UnsafePointer<Int32>?, _ n_labels: Int64,
+    _ loss_out: UnsafeMutablePointer<Float>?, _ body: (Trainer, Tensor, [Int32]) throws -> Float
+) -> scnn_status {
+    guarded {
+        loss_out?.pointee = 0
+        let box = try modelArg(model)
+        let opt = try optimizerArg(optimizer, for: box)
+        let x = try tensorArg(images, "images")
+        let y = try labelsArg(labels, n_labels, images: x)
+        try checkLabels(y, classes: box.model.numClasses)
+        let loss = try opt.training(exclusive: true) { try body($0, x, y) }
+        loss_out?.pointee = loss
+    }
+}
+
 /// Class indices must lie in 0 ..< classes.
 func checkLabels(_ labels: [Int32], classes: Int, _ name: String = "labels") throws {
     if let i = labels.firstIndex(where: { $0 < 0 || Int($0) >= classes }) {
@@ -286,16 +305,7 @@ public func scnnModelTrainStep(
     _ images: UnsafePointer<scnn_tensor>?, _ labels: UnsafePointer<Int32>?, _ n_labels: Int64,
     _ loss_out: UnsafeMutablePointer<Float>?
 ) -> scnn_status {
-    guarded {
-        loss_out?.pointee = 0
-        let box = try modelArg(model)
-        let opt = try optimizerArg(optimizer, for: box)
-        let x = try tensorArg(images, "images")
-        let y = try labelsArg(labels, n_labels, images: x)
-        try checkLabels(y, classes: box.model.numClasses)
-        let loss = try opt.training(exclusive: true) { try $0.step(images: x, labels: y) }
-        loss_out?.pointee = loss
-    }
+    stepCall(model, optimizer, images, labels, n_labels, loss_out) { try $0.step(images: $1, labels: $2) }
 }
 
 // MARK: - Gradients
@@ -317,16 +327,7 @@ public func scnnModelComputeGradients(
     _ images: UnsafePointer<scnn_tensor>?, _ labels: UnsafePointer<Int32>?, _ n_labels: Int64,
     _ loss_out: UnsafeMutablePointer<Float>?
 ) -> scnn_status {
-    guarded {
-        loss_out?.pointee = 0
-        let box = try modelArg(model)
-        let opt = try optimizerArg(optimizer, for: box)
-        let x = try tensorArg(images, "images")
-        let y = try labelsArg(labels, n_labels, images: x)
-        try checkLabels(y, classes: box.model.numClasses)
-        let r = try opt.training(exclusive: true) { try $0.computeGradients(images: x, labels: y) }
-        loss_out?.pointee = r.loss
-    }
+    stepCall(model, optimizer, images, labels, n_labels, loss_out) { try $0.computeGradients(images: $1, labels: $2).loss }
 }
 
 /// The layout of the flat gradient vectors of scnn_optimizer_get_gradients and
