@@ -316,7 +316,8 @@ public func scnnModelTrainStep(
 /// `optimizer` as its pending gradients (replacing any; on error it has none), to be read
 /// (scnn_optimizer_get_gradients), replaced (scnn_optimizer_set_gradients, e.g. by an
 /// average over workers) and applied (scnn_optimizer_apply_gradients);
-/// compute + apply equals one scnn_model_train_step exactly. Batch-norm running statistics
+/// compute + apply equals one scnn_model_train_step exactly. Pending gradients are not saved
+/// by scnn_checkpoint_save. Batch-norm running statistics
 /// are updated by the forward as in a train step. The batch's loss is written to *loss_out
 /// (NULL: not wanted). The model's mode is left as it was.
 /// Errors: as scnn_model_train_step's; on error the weights and batch-norm statistics are

@@ -139,7 +139,8 @@ public final class Trainer {
     }
 
     /// Gradients computed by ``computeGradients(images:labels:)`` or set by
-    /// ``setPendingGradients(_:)``, waiting for ``applyGradients()``; nil when none.
+    /// ``setPendingGradients(_:)``, waiting for ``applyGradients()``; nil when none. They
+    /// are not part of checkpoints (save after applying them).
     public private(set) var pendingGradients: Gradients?
 
     /// The first half of ``step(images:labels:)``: forward (train mode, with the dropout
