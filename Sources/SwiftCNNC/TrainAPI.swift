@@ -382,6 +382,12 @@ public func scnnOptimizerGradientInfo(
     }
 }
 
+/// A float count of a flat gradient vector: >= 0 (the layout then checks it).
+func gradientCountArg(_ count: Int64, _ op: String) throws -> Int {
+    guard count >= 0 else { throw SwiftCNNError.invalidArgument("\(op): count must be >= 0; got \(count)") }
+    return Int(count)
+}
+
 /// Copies the optimizer's pending gradients (from scnn_model_compute_gradients or
 /// scnn_optimizer_set_gradients) to `out`, `count` floats, which must equal
 /// scnn_optimizer_gradient_size. Errors: INVALID_ARGUMENT (NULL pointer, no pending
@@ -397,10 +403,7 @@ public func scnnOptimizerGetGradients(
         guard let g = box.trainer.pendingGradients else {
             throw SwiftCNNError.invalidArgument("get_gradients: none pending (compute or set gradients first)")
         }
-        guard count >= 0 && count <= Int64(Int.max) else {
-            throw SwiftCNNError.invalidArgument("get_gradients: count must be >= 0; got \(count)")
-        }
-        try g.copyFlat(into: UnsafeMutableBufferPointer(start: dst, count: Int(count)),
+        try g.copyFlat(into: UnsafeMutableBufferPointer(start: dst, count: try gradientCountArg(count, "get_gradients")),
                        layout: box.modelBox.model.gradientLayout)
     }
 }
@@ -417,11 +420,9 @@ public func scnnOptimizerSetGradients(
     guarded {
         let box = optimizerBox(try required(optimizer, "optimizer"))
         let src = try required(values, "values")
-        guard count >= 0 && count <= Int64(Int.max) else {
-            throw SwiftCNNError.invalidArgument("set_gradients: count must be >= 0; got \(count)")
-        }
         box.trainer.setPendingGradients(
-            try Gradients(flat: UnsafeBufferPointer(start: src, count: Int(count)), layout: box.modelBox.model.gradientLayout))
+            try Gradients(flat: UnsafeBufferPointer(start: src, count: try gradientCountArg(count, "set_gradients")),
+                          layout: box.modelBox.model.gradientLayout))
     }
 }
 
