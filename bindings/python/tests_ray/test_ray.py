@@ -174,6 +174,23 @@ def test_dataset_of_paths_to_parquet(ray_cluster, resnet_file, photos, tmp_path)
     assert all(e == "" for e in table.column("error").to_pylist())
 
 
+def test_read_images_dataset_keyed_by_path(ray_cluster, resnet_file, photos):
+    import ray.data
+    path, _ = resnet_file
+    ds = ray.data.read_images(os.path.dirname(photos[0]), include_paths=True)
+    # One actor: the read tasks need the cluster's other CPU (2 actors of 1 CPU each would
+    # hold both, and the reads would wait for ever).
+    rows = sr.predict(ds, path, batch_size=3, id_column="path", num_workers=1).take_all()
+    assert sorted(os.path.basename(r["path"]) for r in rows) == sorted(os.path.basename(p) for p in photos)
+    ref = fresh(path)
+    ref(np.zeros((3, 3, 224, 224), np.float32))          # the actors' warm-up: a batch of 3
+    by_name = {os.path.basename(p): i for i, p in enumerate(photos)}
+    want = ref(decoded(photos))
+    for r in rows:
+        assert r["error"] == ""
+        assert np.array_equal(r["logits"], want[by_name[os.path.basename(r["path"])]])
+
+
 # ---- faults ---------------------------------------------------------------------------------
 
 def test_killed_actor_run_equals_clean_run(ray_cluster, lenet_file, digits, tmp_path):

@@ -93,10 +93,11 @@ def _error_text(e: BaseException) -> str:
 
 
 def _kill_if_asked(ids: np.ndarray) -> None:
+    """The fault-injection test hook (KILL_MARKER_ENV, KILL_ID_ENV: ids compared as text)."""
     marker = os.environ.get(KILL_MARKER_ENV)
     if not marker or os.path.exists(marker):
         return
-    if int(os.environ.get(KILL_ID_ENV, "0")) not in set(int(i) for i in ids):
+    if os.environ.get(KILL_ID_ENV, "0") not in set(str(i) for i in ids):
         return
     try:
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -140,8 +141,9 @@ class Predictor:
       :func:`swiftcnn.image.imagenet_preprocess` for 3-channel models,
       :func:`swiftcnn.image.to_tensor` otherwise). Detections and masks take the decoded
       pixels themselves (the model preprocesses) unless ``preprocess`` is given.
-    - ``id_column`` (default "id"): copied to every output row; ``keep_columns``: other
-      input columns to copy.
+    - ``id_column`` (default "id"): copied to every output row (any type: ints, or the
+      "path" column of ``read_images(..., include_paths=True)``); None: no id column;
+      ``keep_columns``: other input columns to copy.
     - ``warmup_batch``: before its first batch the actor runs one forward of this many
       zero images (of the first batch's image shape) unless that batch has this size.
       Why: the library picks each convolution's kernel (Winograd or im2col + GEMM) at the
@@ -256,7 +258,14 @@ class Predictor:
                            f"(columns: {', '.join(batch)}); set image_column=")
         col = batch[self.image_column]
         n = len(col)
-        ids = np.asarray(batch[self.id_column]) if self.id_column in batch else np.arange(n, dtype=np.int64)
+        if self.id_column is None:
+            ids = np.zeros(0, dtype=np.int64)
+        elif self.id_column in batch:
+            ids = np.asarray(batch[self.id_column])
+        else:
+            raise KeyError(f"swiftcnn.ray.Predictor: the batch has no id column {self.id_column!r} "
+                           f"(columns: {', '.join(batch)}); set id_column= (e.g. 'path' with "
+                           f"read_images(..., include_paths=True)), or None for no ids")
         _kill_if_asked(ids)
         whole = isinstance(col, np.ndarray) and col.dtype.kind == "f" and col.ndim == 4 and n > 0 \
             and self.output not in ("detections", "masks")
@@ -274,7 +283,7 @@ class Predictor:
                 self.model(np.zeros((self.warmup_batch,) + x.shape[1:], dtype=np.float32))
         if self.output == "evaluate":
             return self._evaluate(batch, ids, x, ok, errors)
-        out: Dict[str, Any] = {self.id_column: ids}
+        out: Dict[str, Any] = {self.id_column: ids} if self.id_column is not None else {}
         for c in self.keep_columns:
             out[c] = batch[c]
         out.update(self._run(x, ok, n))
@@ -282,13 +291,14 @@ class Predictor:
         return out
 
     def _evaluate(self, batch, ids, x, ok, errors):
-        bad = [f"id {ids[i]}: {e}" for i, e in enumerate(errors) if e]
+        bad = [f"id {ids[i] if len(ids) else i}: {e}" for i, e in enumerate(errors) if e]
         loss, correct, count = float("nan"), 0, len(ok)
         if x is not None and count:
             y = np.asarray(batch[self.label_column])[ok]
             loss_, acc = self.model.evaluate(x, y, batch_size=count)
             loss, correct = float(loss_), int(round(acc * count))
-        return {"first_id": np.array([ids.min() if len(ids) else -1], dtype=np.int64),
+        first = int(ids.min()) if len(ids) and ids.dtype.kind in "iu" else -1
+        return {"first_id": np.array([first], dtype=np.int64),
                 "count": np.array([count], dtype=np.int64), "rows": np.array([len(ids)], dtype=np.int64),
                 "loss": np.array([loss], dtype=np.float64), "correct": np.array([correct], dtype=np.int64),
                 "error": np.array(["; ".join(bad)], dtype=object)}
@@ -484,7 +494,10 @@ def predict(data: Any, model: Any, *, batch_size: int = 64, output: str = "logit
     id did not come back exactly once.
 
     A Dataset: returns the (lazy) Dataset of ``id_column``, the output columns and
-    ``error``; Ray forms the batches (``batch_size`` rows each). Write it with
+    ``error``; Ray forms the batches (``batch_size`` rows each). A Dataset that reads files
+    (``read_images``, ``read_parquet``, ...) needs CPUs for its read tasks too: keep
+    ``num_workers * threads_per_worker`` below the cluster's CPUs, or the reads wait for ever
+    behind actors that wait for their input. Write it with
     ``.write_parquet(path)`` or iterate it.
     """
     if output not in OUTPUTS:
