@@ -248,6 +248,14 @@ def test_corrupt_model_file_is_a_clear_error(ray_cluster, lenet_file, digits, tm
         sr.evaluate(x, y, str(bad))
     with pytest.raises(swiftcnn.FormatError):
         sr.Predictor(str(bad))                             # in an actor: its constructor fails
+    # Through Ray Data directly: the actor's constructor fails, the job stops at once, and the
+    # library's message reaches the driver.
+    import ray.data
+    ds = ray.data.from_items([{"id": i, "image": x[i]} for i in range(8)])
+    with pytest.raises(Exception) as e:
+        ds.map_batches(sr.Predictor, fn_constructor_kwargs={"model": str(bad)}, batch_size=4,
+                       compute=ray.data.ActorPoolStrategy(size=1)).take_all()
+    assert "swiftcnn.FormatError" in str(e.value) and "broken.safetensors" in str(e.value)
     with pytest.raises(OSError):
         sr.predict(x, str(tmp_path / "absent.safetensors"))
     with pytest.raises(ValueError, match="unknown|names"):
