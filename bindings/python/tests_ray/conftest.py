@@ -1,17 +1,17 @@
 """Tests of swiftcnn.ray on a local Ray cluster started here (2 CPUs), stopped at the end.
 
-The whole directory is skipped when Ray is not installed (pip install 'swiftcnn[ray]')."""
+Every test module here starts with pytest.importorskip("ray"), so without Ray (pip install
+'swiftcnn[ray]') each module is reported as skipped and pytest exits 0."""
 import logging
 import os
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="swiftcnn.ray tests need Ray: pip install 'swiftcnn[ray]'")
-
 
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A local Ray cluster with 2 CPUs for the whole session."""
+    import ray
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
              configure_logging=True)

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+pytest.importorskip("ray", reason="swiftcnn.ray tests need Ray: pip install 'swiftcnn[ray]'")
+
 import swiftcnn
 from swiftcnn import image as simage
 from swiftcnn import models
