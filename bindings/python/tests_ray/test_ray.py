@@ -109,6 +109,12 @@ def test_predict_paths_and_embeddings_bitwise(ray_cluster, resnet_file, photos):
     emb = sr.predict(photos, path, batch_size=3, output="embeddings")
     assert emb.shape == (7, 512)
     assert np.array_equal(emb, by_batches(fresh(path).embed, x, 3))
+    # Blocks of several batches (7 batches of 1 row for 1 worker: blocks of 2 rows), each
+    # batch still run on its own: equal to embedding one image at a time.
+    assert sr._block_rows(7, 1, 1) == 2
+    one = sr.predict(photos, path, batch_size=1, num_workers=1, output="embeddings")
+    ref = fresh(path)
+    assert np.array_equal(one, by_batches(ref.embed, x, 1))
 
 
 def test_predict_uint8_pixels(ray_cluster, resnet_file):

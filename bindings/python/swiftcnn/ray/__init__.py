@@ -151,6 +151,9 @@ class Predictor:
       differ in the last bits between the two kernels. With ``warmup_batch`` an actor makes
       the choices a single process makes when its first call has that many images, so the
       result does not depend on which actor got which batch first. :func:`predict` sets it.
+    - ``batch_size``: the model runs on consecutive slices of this many rows of each Ray
+      batch (None: the whole Ray batch at once). :func:`predict` gives each Ray block several
+      model batches this way (fewer Ray tasks, the same model batches).
     - ``label_column``: used by :func:`evaluate` (output "evaluate": one row per batch
       with ``first_id``, ``count``, ``loss`` -- the batch's mean loss from
       :meth:`Model.evaluate` -- and ``correct``).
@@ -165,7 +168,8 @@ class Predictor:
                  preprocess: Optional[Callable[[np.ndarray], np.ndarray]] = None,
                  node: Optional[str] = None, normalize: bool = False,
                  detect_options: Optional[Dict[str, Any]] = None, label_column: Optional[str] = None,
-                 keep_columns: Sequence[str] = (), warmup_batch: Optional[int] = None) -> None:
+                 keep_columns: Sequence[str] = (), warmup_batch: Optional[int] = None,
+                 batch_size: Optional[int] = None) -> None:
         from .. import set_num_threads
         if output not in OUTPUTS and output != "evaluate":
             raise ValueError(f"output: expected one of {', '.join(OUTPUTS)}; got {output!r}")
@@ -185,6 +189,7 @@ class Predictor:
         self.keep_columns = tuple(keep_columns)
         self.channels = int(self.model.input_shape[1])
         self.warmup_batch = warmup_batch
+        self.batch_size = batch_size
         self._warm = not warmup_batch
 
     # ---- inputs ----------------------------------------------------------------------
@@ -253,6 +258,15 @@ class Predictor:
     # ---- the call --------------------------------------------------------------------
 
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]:
+        n = len(next(iter(batch.values()))) if batch else 0
+        b = self.batch_size
+        if not b or n <= b:
+            return self._call(batch)
+        # A block of several model batches: rows [0, b), [b, 2b), ... each run on its own.
+        parts = [self._call({k: v[i:i + b] for k, v in batch.items()}) for i in range(0, n, b)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _call(self, batch: Dict[str, Any]) -> Dict[str, Any]:
         if self.image_column not in batch:
             raise KeyError(f"swiftcnn.ray.Predictor: the batch has no column {self.image_column!r} "
                            f"(columns: {', '.join(batch)}); set image_column=")
@@ -387,17 +401,26 @@ def _as_source(data: Any, what: str = "data") -> Tuple[str, Any]:
                     f"got {type(data).__name__}")
 
 
-def _blocks(kind: str, src: Any, batch_size: int, extra: Optional[Dict[str, np.ndarray]] = None):
-    """A Dataset with one block per batch of ``batch_size`` consecutive rows (ids 0..N-1),
-    so that each batch the model runs is ``src[i:i + batch_size]`` whatever Ray does: the
-    batches are those of single-process code that splits the same way."""
+def _block_rows(n: int, batch_size: int, num_workers: int) -> int:
+    """Rows per Ray block: a whole number of model batches, about 4 blocks per worker (fewer
+    Ray tasks than one per batch; enough blocks to balance the workers and to keep what a
+    dead worker's retry redoes small)."""
+    batches = -(-n // batch_size)
+    return batch_size * max(1, -(-batches // (4 * num_workers)))
+
+
+def _blocks(kind: str, src: Any, block_rows: int, extra: Optional[Dict[str, np.ndarray]] = None):
+    """A Dataset with one block per ``block_rows`` consecutive rows (ids 0..N-1; block_rows a
+    multiple of the model batch), so that each batch the model runs is
+    ``src[i:i + batch_size]`` whatever Ray does: the batches are those of single-process
+    code that splits the same way."""
     ray = _ray()
     import pyarrow as pa
     from ray.data.extensions import ArrowTensorArray
     n = len(src)
     tables = []
-    for start in range(0, n, batch_size):
-        stop = min(n, start + batch_size)
+    for start in range(0, n, block_rows):
+        stop = min(n, start + block_rows)
         cols = {"id": pa.array(np.arange(start, stop, dtype=np.int64))}
         if kind == "array":
             cols["image"] = ArrowTensorArray.from_numpy(np.ascontiguousarray(src[start:stop]))
@@ -481,8 +504,8 @@ def predict(data: Any, model: Any, *, batch_size: int = 64, output: str = "logit
     ``detect_options``: as :class:`Predictor`. ``num_workers`` actors with
     ``threads_per_worker`` threads each (and as many CPUs reserved).
 
-    Numpy and paths: the rows are cut into batches of ``batch_size`` consecutive rows (one
-    Ray block each), so the model runs exactly on ``data[i:i + batch_size]`` and the result
+    Numpy and paths: the rows are cut into batches of ``batch_size`` consecutive rows (Ray
+    blocks of a whole number of them, about 4 blocks per worker), so the model runs exactly on ``data[i:i + batch_size]`` and the result
     equals single-process ``model(data[i:i + batch_size])`` bitwise, for a model opened
     fresh whose first call is the first batch (each actor warms up with a batch of that
     size, see ``warmup_batch`` in :class:`Predictor`). Embeddings, which depend on the
@@ -520,7 +543,9 @@ def predict(data: Any, model: Any, *, batch_size: int = 64, output: str = "logit
     _ray()
     if dataset:
         return _map(data, constructor, batch_size, num_workers, ray_remote_args)
-    out = _map(_blocks(kind, src, batch_size), constructor, None, num_workers, ray_remote_args)
+    constructor["batch_size"] = batch_size
+    out = _map(_blocks(kind, src, _block_rows(len(src), batch_size, num_workers)), constructor, None,
+               num_workers, ray_remote_args)
     cols = _collect(out, len(src), _COLUMNS[output] + ("error",))
     errors = cols.pop("error")
     bad = [(i, e) for i, e in enumerate(errors) if e]
@@ -579,7 +604,8 @@ def evaluate(data: Any, labels: Any, model: Any, *, batch_size: int = 256, num_w
     if dataset:
         out = _map(data, constructor, batch_size, num_workers, ray_remote_args)
     else:
-        ds = _blocks(kind, src, batch_size, extra={"label": y.astype(np.int64)})
+        constructor["batch_size"] = batch_size
+        ds = _blocks(kind, src, _block_rows(n, batch_size, num_workers), extra={"label": y.astype(np.int64)})
         out = _map(ds, constructor, None, num_workers, ray_remote_args)
     rows = out.take_all()
     rows.sort(key=lambda r: int(r["first_id"]))

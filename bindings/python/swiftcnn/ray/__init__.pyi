@@ -25,7 +25,8 @@ class Predictor:
                  threads: int = ..., image_column: str = ..., id_column: str = ...,
                  preprocess: Optional[Preprocess] = ..., node: Optional[str] = ..., normalize: bool = ...,
                  detect_options: Optional[Dict[str, Any]] = ..., label_column: Optional[str] = ...,
-                 keep_columns: Sequence[str] = ..., warmup_batch: Optional[int] = ...) -> None: ...
+                 keep_columns: Sequence[str] = ..., warmup_batch: Optional[int] = ...,
+                 batch_size: Optional[int] = ...) -> None: ...
     def __call__(self, batch: Dict[str, Any]) -> Dict[str, Any]: ...
 
 # numpy / paths in: an array [N, K] / [N, D], (classes, scores) for "topk", a list of dicts for
