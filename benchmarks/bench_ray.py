@@ -54,9 +54,9 @@ def main():
     tmp = tempfile.mkdtemp()
     cases = [("resnet18", models.create("resnet18"), (args.resnet_images, 3, 224, 224), 16),
              ("lenet5", models.create("lenet5"), (args.lenet_images, 1, 32, 32), 512)]
+    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     print(f"{'model':9} {'images':>6} {'batch':>5}  {'single 2T':>10}  {'ray 2x1':>10}  {'ray 1x2':>10}  "
           f"{'2x1/single':>10}  {'job overhead':>12}  {'2x1 steady':>10}")
-    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     for name, m, shape, batch in cases:
         path = os.path.join(tmp, name + ".safetensors")
         m.save(path)
