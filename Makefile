@@ -6,7 +6,7 @@
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
 # py-test, onnx-test, check-exports, check-portable, bench, clean; hardening (check-bad-inputs,
 # fuzz, fuzz-ci, sanitize and their parts: mk/*.mk); install, uninstall, install-test
-# (mk/install.mk); wheel, wheel-test, sdist, sdist-test (mk/wheel.mk).
+# (mk/install.mk); wheel, wheel-test, sdist, sdist-test (mk/wheel.mk); ray-test (mk/ray.mk).
 #
 # The library (`make lib`) is portable by default (PORTABLE=1): build/lib/libswiftcnn.so is
 # a small C loader (Sources/Loader) that embeds two complete builds of the library, one for
@@ -391,6 +391,7 @@ include mk/sanitize.mk
 include mk/onnx_backend.mk
 include mk/install.mk
 include mk/wheel.mk
+include mk/ray.mk
 
 # Both bad-input sweeps: every C function of the header, every public Python function.
 check-bad-inputs: check-bad-inputs-c check-bad-inputs-py

@@ -273,8 +273,8 @@ extension = Extension(
 
 setup(
     version=read_version(),
-    packages=["swiftcnn", "swiftcnn.onnx", "swiftcnn.viz"],
-    package_data={"swiftcnn": ["py.typed", "*.pyi"], "swiftcnn.viz": ["*.pyi"]},
+    packages=["swiftcnn", "swiftcnn.onnx", "swiftcnn.viz", "swiftcnn.ray"],
+    package_data={"swiftcnn": ["py.typed", "*.pyi"], "swiftcnn.viz": ["*.pyi"], "swiftcnn.ray": ["*.pyi"]},
     exclude_package_data={"swiftcnn": ["*.c"]},
     ext_modules=[extension],
     cmdclass={"build_ext": BuildExt, "sdist": SDist},
