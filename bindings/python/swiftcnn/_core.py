@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any, Optional, Sequence, Tuple, Union
 
@@ -14,6 +16,26 @@ IntOrPair = Union[int, Tuple[int, int], Sequence[int]]
 
 # dtype kinds converted to float32: floating point, signed and unsigned integers.
 _REAL_KINDS = "fiu"
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file in the same folder, synced and
+    renamed over it: the file is the old one or the new one, never a part, and a failed write
+    leaves no temporary file behind."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def is_torch_tensor(x: Any) -> bool:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -1093,23 +1092,6 @@ SUPPORTED_OPS = frozenset(_OPS) | frozenset(_CONTAINERS)
 """Every op of the graph schema the exporter handles."""
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def export(model: Any, path: Any, *, opset: int = 17, dynamic_batch: bool = True) -> Any:
     """Writes ``model`` (a :class:`swiftcnn.Model`) to ``path`` as an ONNX file and returns
     the ``onnx.ModelProto``.
@@ -1147,5 +1129,6 @@ def export(model: Any, path: Any, *, opset: int = 17, dynamic_batch: bool = True
         raise ValueError("swiftcnn.onnx.export: the model is 2 GiB or larger, beyond what one ONNX protobuf "
                          "holds (external data is not supported)")
     onnx.checker.check_model(data, full_check=True)
-    _write_atomic(target, data)
+    from .._core import write_atomic
+    write_atomic(target, data)
     return proto

@@ -13,6 +13,8 @@ Install the extra (``pip install 'swiftcnn[ray]'``), start or join a cluster
   ``write_parquet``).
 - :func:`evaluate` gives ``(loss, accuracy)`` as ``Model.evaluate`` does; :func:`embed`
   writes a :class:`swiftcnn.retrieval.Index`.
+- :func:`fit` trains a model data-parallel on N Ray workers (gradients averaged every step;
+  checkpoints; a dead worker resumes the job from the last one).
 
 Faults: one unreadable or corrupt image gives its row an ``error`` string and an empty
 output (NaN for float outputs, -1 for classes, empty arrays for detections and masks); the
@@ -33,7 +35,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-__all__ = ["Predictor", "predict", "evaluate", "embed", "open_model", "OUTPUTS"]
+__all__ = ["Predictor", "predict", "evaluate", "embed", "open_model", "OUTPUTS", "fit", "FitResult"]
 
 #: The output kinds of :class:`Predictor` and :func:`predict`.
 OUTPUTS = ("logits", "probs", "topk", "embeddings", "detections", "masks")
@@ -667,3 +669,6 @@ def embed(data: Any, model: Any, index_path: Any, *, ids: Any = None, metric: st
     index.add(vectors, row_ids)
     index.save(index_path)
     return index
+
+
+from ._fit import FitResult, fit  # noqa: E402  (after _ray, which it uses)

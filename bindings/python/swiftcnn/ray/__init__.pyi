@@ -1,6 +1,6 @@
-# Stubs for swiftcnn.ray (batch inference over Ray Data). See __init__.py for the documentation.
+# Stubs for swiftcnn.ray (Ray Data inference, data-parallel training); see __init__.py and _fit.py.
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -45,3 +45,18 @@ def embed(data: Any, model: ModelSpec, index_path: PathLike, *, ids: Optional[np
           num_workers: int = ..., threads_per_worker: int = ..., weights: Optional[PathLike] = ...,
           preprocess: Optional[Preprocess] = ..., image_column: str = ..., id_column: str = ...,
           ray_remote_args: Optional[Dict[str, Any]] = ...) -> Index: ...
+
+class FitResult:
+    history: Dict[str, List[float]]
+    steps: int
+    restarts: int
+    checkpoint: Optional[str]
+    def __getitem__(self, key: str) -> List[float]: ...
+
+def fit(model: Model, x: npt.ArrayLike, y: npt.ArrayLike, *, epochs: int = ..., batch_size: int = ...,
+        optimizer: str = ..., lr: float = ..., momentum: float = ..., weight_decay: float = ...,
+        optimizer_options: Optional[Mapping[str, Any]] = ..., schedule: Optional[Tuple[str, int, float]] = ...,
+        num_workers: int = ..., threads_per_worker: int = ..., seed: int = ..., shuffle: bool = ...,
+        checkpoint: Optional[PathLike] = ..., checkpoint_every: Optional[int] = ..., resume: bool = ...,
+        max_failures: int = ..., on_step: Optional[Callable[[Dict[str, Any]], Any]] = ...,
+        ray_remote_args: Optional[Mapping[str, Any]] = ...) -> FitResult: ...
