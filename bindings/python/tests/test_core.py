@@ -60,6 +60,15 @@ RENAMED = {"scnn_tensor_from_data": "from_buffer", "scnn_tensor_create": "zeros"
            "scnn_optimizer_set_lr": "Optimizer.lr", "scnn_optimizer_get_lr": "Optimizer.lr",
            "scnn_optimizer_progress": "Optimizer.progress", "scnn_optimizer_set_schedule": "Optimizer._set_schedule",
            "scnn_checkpoint_save": "Optimizer._checkpoint", "scnn_checkpoint_load": "Optimizer._checkpoint",
+           # the split training step (data-parallel training)
+           "scnn_model_compute_gradients": "compute_gradients",
+           "scnn_optimizer_gradient_count": "Optimizer._gradient_layout",
+           "scnn_optimizer_gradient_info": "Optimizer._gradient_layout",
+           "scnn_optimizer_gradient_size": "Optimizer._gradient_size",
+           "scnn_optimizer_get_gradients": "Optimizer._get_gradients",
+           "scnn_optimizer_set_gradients": "Optimizer._set_gradients",
+           "scnn_optimizer_apply_gradients": "Optimizer._apply_gradients",
+           "scnn_optimizer_clear_gradients": "Optimizer._clear_gradients",
            # segmentation (swiftcnn/_segment.c, issue 12)
            "scnn_model_segment": "segment_image", "scnn_model_segment_batch": "segment_batch",
            "scnn_voc_class_count": "voc_classes", "scnn_voc_class": "voc_classes",
