@@ -75,8 +75,11 @@ sanitize-tsan-build:
 
 valgrind-build: $(VARIANT_AVX2) $(AVX2_SCRATCH)/release/libswiftcnn-avx2.so
 
+# SCNN_TEST_SWEEP=quick: the two longest sweeps (fused activations over every conv kernel,
+# unary ops over long vectors; 3 minutes of the ASan run) run a reduced set of their cases
+# that still reaches every kernel and op (Tests/SwiftCNNTests/TestSupport.swift, quickSweeps).
 sanitize-asan: sanitize-asan-build
-	@ASAN_OPTIONS=$(SAN_ASAN_TEST_OPTIONS) $(SAN_RUN) sanitize-asan $(SAN_OUT)/asan-tests.log \
+	@SCNN_TEST_SWEEP=quick ASAN_OPTIONS=$(SAN_ASAN_TEST_OPTIONS) $(SAN_RUN) sanitize-asan $(SAN_OUT)/asan-tests.log \
 	  $(SWIFT) test --skip-build --disable-swift-testing --sanitize=address --scratch-path $(ASAN_SCRATCH) \
 	  $(if $(ASAN_FILTER),--filter '$(ASAN_FILTER)') $(if $(ASAN_SKIP),--skip '$(ASAN_SKIP)')
 
