@@ -17,7 +17,8 @@ final class FusedActivationTests: XCTestCase {
 
     /// Input shape, weight shape, options: one of each kernel the plan picks (GEMM with full,
     /// edge and narrow tiles, im2col 3×3, Winograd, depthwise in-place rows, 3×3 rows, flat,
-    /// stride 2, 5×5, multiplier 2, GEMV, small conv, by positions, batched small maps).
+    /// stride 2, 5×5, multiplier 2, GEMV, small conv, by positions, batched small maps, the
+    /// direct kernel of a 3-channel stride-2 stem).
     static let cases: [([Int], [Int], Conv2DOptions)] = [
         ([1, 16, 28, 28], [64, 16, 1, 1], Conv2DOptions()),
         ([1, 13, 11, 17], [37, 13, 1, 1], Conv2DOptions()),
@@ -35,6 +36,7 @@ final class FusedActivationTests: XCTestCase {
         ([1, 1, 20, 20], [6, 1, 5, 5], Conv2DOptions()),
         ([1, 6, 10, 10], [16, 6, 5, 5], Conv2DOptions()),
         ([3, 8, 4, 4], [12, 8, 3, 3], Conv2DOptions(padding: Padding2D(1))),
+        ([1, 3, 40, 36], [32, 3, 7, 7], Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))),
     ]
 
     func prepared(_ g: Conv2DGeometry, _ w: Tensor, _ b: Tensor?) throws -> InferencePlan.Conv {
@@ -61,14 +63,17 @@ final class FusedActivationTests: XCTestCase {
         defer { Threading.numThreads = saved }
         var r = TestRNG(41)
         var kernels = Set<String>()
-        for (xs, ws, o) in Self.cases {
+        for (index, (xs, ws, o)) in Self.cases.enumerated() {
             let x = try r.tensor(xs, -2, 2), w = try r.tensor(ws), b = try r.tensor([ws[0]])
             let g = try Conv2DGeometry(input: x, weight: w, bias: b, options: o)
             let conv = try prepared(g, w, b)
             kernels.insert("\(conv.kernel(g))")
             let residual = try r.tensor([g.batch, g.outChannels, g.outHeight, g.outWidth])
             let plain = try withReferenceKernels { try conv2d(x, weight: w, bias: b, options: o) }.scalars
-            for op in Self.ops {
+            // Quick sweeps (``quickSweeps``): one activation per case, in turn, so that every
+            // kernel and every activation still runs fused.
+            let ops = quickSweeps ? [Self.ops[index % Self.ops.count]] : Self.ops
+            for op in ops {
                 var want = [Float](repeating: 0, count: plain.count)
                 var withRes = plain
                 for i in withRes.indices { withRes[i] += residual.scalars[i] }
@@ -98,7 +103,7 @@ final class FusedActivationTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(kernels, ["gemm", "winograd", "depthwise", "gemv", "small", "byPositions"], "the cases cover every kernel")
+        XCTAssertEqual(kernels, ["gemm", "winograd", "depthwise", "gemv", "small", "byPositions", "direct"], "the cases cover every kernel")
     }
 
     /// Random batch-norm statistics and affine parameters, so that folding matters.

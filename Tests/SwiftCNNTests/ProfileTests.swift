@@ -34,11 +34,12 @@ final class ProfileTests: XCTestCase {
         let p = try m.profile(input: try r.tensor([1, 3, 32, 32]), runs: 1, warmup: 0)
         let byNode = Dictionary(uniqueKeysWithValues: p.nodes.map { ($0.node, $0) })
         XCTAssertEqual(byNode["conv1"]?.fused, ["bn", "relu"])
+        XCTAssertEqual(byNode["conv1"]?.kernel, "direct")
         XCTAssertEqual(byNode["layer1.0.conv2"]?.fused, ["bn", "add", "relu"])
         XCTAssertEqual(byNode["fc"]?.kernel, "linear")
         XCTAssertEqual(byNode["maxpool"]?.kernel, "maxpool")
         XCTAssertNil(byNode["bn1"])
-        let convKernels: Set<String> = ["winograd", "small", "byPositions", "gemv", "gemm", "depthwise"]
+        let convKernels: Set<String> = ["winograd", "small", "byPositions", "direct", "gemv", "gemm", "depthwise"]
         XCTAssertTrue(p.nodes.filter { $0.op == "Conv2d" }.allSatisfy { convKernels.contains($0.kernel) })
         XCTAssertEqual(p.top(3).map(\.milliseconds), p.nodes.map(\.milliseconds).sorted(by: >).prefix(3).map { $0 })
         XCTAssertTrue(p.text(limit: 4).contains("(19 more nodes)"))

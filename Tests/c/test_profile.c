@@ -58,6 +58,7 @@ SCNN_TEST(profile_resnet18_nodes_kernels_shares_macs) {
     CHECK(find_node(p, "conv1", &e) >= 0);
     CHECK(strcmp(e.op, "Conv2d") == 0);
     CHECK(strstr(e.fused, "bn") != NULL && strstr(e.fused, "relu") != NULL);
+    CHECK(strcmp(e.kernel, "direct") == 0); /* the 3-channel 7x7 stem: the direct kernel */
     CHECK(find_node(p, "layer1.0.conv1", &e) >= 0);
     CHECK(strcmp(e.kernel, "winograd") == 0 || strcmp(e.kernel, "gemm") == 0 || strcmp(e.kernel, "byPositions") == 0);
     CHECK(find_node(p, "layer1.0.conv2", &e) >= 0);

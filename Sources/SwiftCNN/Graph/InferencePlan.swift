@@ -51,6 +51,9 @@ final class InferencePlan: @unchecked Sendable {
             case small
             /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
             case byPositions
+            /// Direct SIMD convolution over the input's stride phases, for first layers with few
+            /// input channels (``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)``).
+            case direct
             /// im2col, then one packed matrix-vector product per output position.
             case gemv
             /// im2col generated into the GEMM's packed panels (``Optimized/conv2dPacked``).
@@ -66,19 +69,21 @@ final class InferencePlan: @unchecked Sendable {
             if Optimized.smallConvApplies(g) { return .small }
             if let depthwise, depthwise.outChannels == g.outChannels, Optimized.depthwiseApplies(g) { return .depthwise }
             if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns { return .byPositions }
+            if Optimized.directConvApplies(g) { return .direct }
             if g.groups == 1 && g.outPlane < Conv.gemvMaxColumns { return .gemv }
             return .gemm
         }
 
         /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
         /// when it is given them: the Winograd transforms' buffers, the im2col columns of
-        /// the GEMV path, or the depthwise kernel's phase planes (at the current thread
-        /// count). The GEMM path needs none: it generates im2col straight into its
+        /// the GEMV path, the direct kernel's phase planes, or the depthwise kernel's phase
+        /// planes (at the current thread count). The GEMM path needs none: it generates im2col straight into its
         /// packed B panels, whose buffers come from ``GEMMScratchCache`` (kept between calls).
         func scratchCount(_ g: Conv2DGeometry) throws -> Int {
             switch kernel(g) {
             case .winograd: return try Optimized.winogradScratchCount(g)
             case .depthwise: return try Optimized.depthwiseScratchCount(g)
+            case .direct: return try Optimized.directConvScratchCount(g)
             case .gemv: return Conv.gemvDirect(g) ? 0 : try Checked.mul(g.patchSize, g.outPlane, "conv2d im2col columns")
             case .small, .byPositions, .gemm: return 0
             }
@@ -121,6 +126,10 @@ final class InferencePlan: @unchecked Sendable {
                 case .byPositions:
                     Optimized.smallConvByPositions(g, input: input, packed: weights.groups[0].pointer, bias: b,
                                                    residual: residual, relu: relu, output: output)
+                    return false
+                case .direct:
+                    try Optimized.directConv(g, input: input, packed: weights.groups[0].pointer, bias: b,
+                                             residual: residual, relu: relu, output: output, scratch: scratch)
                     return false
                 case .gemv:
                     try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu, op: op,

@@ -23,7 +23,7 @@ public struct ModelProfile: Sendable, CustomStringConvertible {
         public var node: String
         /// The layer type, e.g. `Conv2d`, `Linear`, `MaxPool2d`, `Add+ReLU`.
         public var op: String
-        /// The kernel that runs it: for convolutions `winograd`, `small`, `byPositions`,
+        /// The kernel that runs it: for convolutions `winograd`, `small`, `byPositions`, `direct`,
         /// `gemv`, `gemm` or `depthwise`; otherwise a short name (`linear`, `maxpool`,
         /// `concat`, `copy`, `relu`, …). Several kernels are joined with `+`.
         public var kernel: String
@@ -129,6 +129,7 @@ extension ForwardPlan {
             case .winograd: return "winograd"
             case .small: return "small"
             case .byPositions: return "byPositions"
+            case .direct: return "direct"
             case .gemv: return "gemv"
             case .gemm: return "gemm"
             case .depthwise: return "depthwise"

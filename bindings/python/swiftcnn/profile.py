@@ -26,7 +26,7 @@ class ProfileRow:
 
     node: module path (``layer1.0.conv1``; ``(output)`` is the final copy into the result).
     op: layer type (``Conv2d``, ``Linear``, ``Add+ReLU``, ...). kernel: what ran it --
-    for convolutions ``winograd``, ``small``, ``byPositions``, ``gemv``, ``gemm`` or
+    for convolutions ``winograd``, ``small``, ``byPositions``, ``direct``, ``gemv``, ``gemm`` or
     ``depthwise``; otherwise a short name (``linear``, ``maxpool``, ``concat``, ``copy``, ...).
     fused: the layers computed in its kernel (``("bn", "relu")``). steps: plan steps of the
     node. ms: median milliseconds. share: ms over the sum of every row's ms. macs: multiply-

@@ -1,0 +1,268 @@
+// Direct convolution for the first layer of an image network: few input channels, a large
+// kernel, any stride and padding (ResNet's and GoogLeNet's 7×7 stride-2 stem on 224×224,
+// VGG's first 3×3). im2col + GEMM spends most of such a layer building its matrix (147 rows
+// gathered with stride 2 for every output position) and rounding 64 channels up to panels;
+// here the padded input is split once into its stride phases, so that every tap of 2·VL
+// consecutive outputs is two contiguous vector loads.
+
+extension Optimized {
+    /// Most input channels ``directConv(_:input:packed:bias:residual:relu:output:scratch:)``
+    /// takes: the image's colour planes (1, 3 or 4); deeper inputs have the channels that
+    /// keep the GEMM busy.
+    static let directConvMaxChannels = 4
+    /// Fewest multiply-adds per image (out channels · patch · OH·OW) for the direct kernel;
+    /// below it the small-conv kernels and the GEMM's few tiles are as good.
+    static let directConvMinWork = 1 << 20
+    /// Largest stride in either direction (the phase planes are stride.h · stride.w per channel).
+    static let directConvMaxStride = 4
+
+    /// Whether ``directConv(_:input:packed:bias:residual:relu:output:scratch:)`` takes `g`:
+    /// one group, no dilation, at most ``directConvMaxChannels`` input channels, a patch within
+    /// one packed k block (the weights are the GEMM's packed panels), output rows at least one
+    /// vector wide, strides up to ``directConvMaxStride``, enough work, and a phase-plane
+    /// layout whose sizes fit in an Int.
+    static func directConvApplies(_ g: Conv2DGeometry) -> Bool {
+        guard g.groups == 1, g.dilation == Size2D(1), g.inChannels <= directConvMaxChannels,
+              g.patchSize <= gemmKC, g.outWidth >= GEMMVector.scalarCount,
+              g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride,
+              g.padding.top >= 0, g.padding.left >= 0 else { return false }
+        guard let work = try? Checked.product([g.outChannels, g.patchSize, g.outPlane], "direct conv work"),
+              work >= directConvMinWork else { return false }
+        return (try? DirectConvLayout(g)) != nil
+    }
+
+    /// Floats of scratch the direct kernel uses for `g`: every image's phase planes.
+    static func directConvScratchCount(_ g: Conv2DGeometry) throws -> Int {
+        try Checked.mul(g.batch, try DirectConvLayout(g).imageFloats, "direct conv phase planes")
+    }
+
+    /// out[n, o] = Σ_{c,k,l} w[o, c, k, l] · in[n, c, y·sH − pT + k, x·sW − pL + l] + bias[o]
+    /// (+ residual) (ReLU), for a geometry ``directConvApplies(_:)`` accepts. `packed` holds
+    /// the (flipped, folded) weights packed by ``packA(m:k:a:lda:into:)`` in one k block:
+    /// panel i, tap p, row r at (i·patch + p)·MR + r.
+    ///
+    /// 1. Each image's padded input is split into its stride phases (``DirectConvLayout``):
+    ///    plane (c, a, b) row i, column j = in[c, i·sH + a − pT, j·sW + b − pL], 0 outside.
+    ///    Tap (c, k, l) of output (y, x) is then plane (c, k mod sH, l mod sW) at row
+    ///    y + k div sH, column x + l div sW: consecutive x are consecutive floats.
+    /// 2. Work items are (image, MR-channel panel, output row), claimed by the threads. An item
+    ///    runs the row in blocks of two vectors (2·VL outputs): MR × 2 accumulators, per tap
+    ///    two vector loads and MR weight broadcasts; a last block of VL outputs or fewer runs
+    ///    one vector. Columns past OW are computed from the planes' zero slack and not stored.
+    /// Every output is one chain of fused multiply-adds over the taps in patch order from
+    /// zero, then + bias (+ residual) (ReLU): the same bits at any thread count.
+    static func directConv(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, relu: Bool,
+                           output: UnsafeMutablePointer<Float>, scratch: UnsafeMutableBufferPointer<Float>?) throws {
+        let layout = try DirectConvLayout(g)
+        let need = try Checked.mul(g.batch, layout.imageFloats, "direct conv phase planes")
+        let given = scratch.flatMap { $0.count >= need ? $0.baseAddress : nil }
+        let owned: ScratchBuffer? = given == nil ? try ScratchBuffer(count: need) : nil
+        guard let planes = given ?? owned?.pointer else {
+            throw SwiftCNNError(.internal, "conv2d: no phase-plane buffer for the direct kernel")
+        }
+        let patch = g.patchSize, kh = g.kernelHeight, kw = g.kernelWidth
+        let sh = g.stride.h, sw = g.stride.w
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: patch) { offsetBuffer in
+            guard let offsets = offsetBuffer.baseAddress else { return }
+            var p = 0
+            for c in 0..<g.inChannels {
+                for k in 0..<kh {
+                    for l in 0..<kw {
+                        let plane = c * layout.phases + (k % sh) * sw + l % sw
+                        offsets[p] = plane * layout.planeStride + (k / sh) * layout.wq + l / sw
+                        p += 1
+                    }
+                }
+            }
+            // 1. The phase planes: one item per (image, channel, row phase).
+            Threading.parallelFor(g.batch * g.inChannels * sh) { item in
+                let a = item % sh, nc = item / sh
+                let src = input + nc * g.inPlane
+                for b in 0..<sw {
+                    let dst = planes + (nc * layout.phases + a * sw + b) * layout.planeStride
+                    layout.fill(g, plane: dst, from: src, rowPhase: a, columnPhase: b)
+                }
+            }
+            // 2. The outputs.
+            let mr = gemmMR
+            let panels = (g.outChannels + mr - 1) / mr
+            let job = DirectConvJob(g: g, layout: layout, planes: UnsafePointer(planes), packed: packed,
+                                    offsets: UnsafePointer(offsets), bias: bias, residual: residual, relu: relu,
+                                    output: output)
+            Threading.parallelFor(g.batch * panels * g.outHeight) { item in
+                let y = item % g.outHeight, rest = item / g.outHeight
+                job.row(n: rest / panels, panel: rest % panels, y: y)
+            }
+        }
+        withExtendedLifetime(owned) {}
+    }
+}
+
+/// Where ``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)`` puts
+/// one image's phase planes: for each input channel c and stride phase (a, b), a plane of
+/// `hq` rows × `wq` columns at (c·sH·sW + a·sW + b)·`planeStride`.
+struct DirectConvLayout {
+    /// Rows of a plane: OH − 1 + (KH − 1) div sH + 1.
+    let hq: Int
+    /// Columns of a plane: the output row rounded up to whole two-vector blocks, plus
+    /// (KW − 1) div sW, so that every block's loads stay inside the plane.
+    let wq: Int
+    /// sH · sW planes per channel.
+    let phases: Int
+    /// hq · wq.
+    let planeStride: Int
+    /// Floats of one image's planes: C · phases · planeStride.
+    let imageFloats: Int
+    /// Two-vector blocks per output row.
+    let blocks: Int
+
+    /// Throws when a size overflows.
+    init(_ g: Conv2DGeometry) throws {
+        let width = 2 * Optimized.GEMMVector.scalarCount
+        guard g.stride.h >= 1, g.stride.w >= 1, g.outHeight >= 1, g.outWidth >= 1 else {
+            throw SwiftCNNError(.internal, "conv2d: the direct kernel needs a positive stride and output size")
+        }
+        blocks = (g.outWidth - 1) / width + 1
+        hq = try Checked.add(g.outHeight - 1, (g.kernelHeight - 1) / g.stride.h + 1, "direct conv plane rows")
+        wq = try Checked.add(try Checked.mul(blocks, width, "direct conv plane columns"),
+                             (g.kernelWidth - 1) / g.stride.w, "direct conv plane columns")
+        phases = g.stride.h * g.stride.w
+        planeStride = try Checked.mul(hq, wq, "direct conv plane")
+        imageFloats = try Checked.product([g.inChannels, phases, planeStride], "direct conv phase planes")
+    }
+
+    /// Writes plane (a, b) of one input channel `src` (IH × IW) into `plane`: row i, column j
+    /// = src[i·sH + a − pT, j·sW + b − pL], 0 where that falls outside the input.
+    func fill(_ g: Conv2DGeometry, plane: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>,
+              rowPhase a: Int, columnPhase b: Int) {
+        let sh = g.stride.h, sw = g.stride.w, ih = g.inHeight, iw = g.inWidth
+        // Columns j with 0 <= j·sW + b − pL < IW: j0..<j1.
+        let first = g.padding.left - b   // j·sW >= first
+        let j0 = min(wq, first <= 0 ? 0 : (first + sw - 1) / sw)
+        let end = iw + g.padding.left - b   // j·sW < end
+        let j1 = max(j0, min(wq, end <= 0 ? 0 : (end + sw - 1) / sw))
+        for i in 0..<hq {
+            let row = plane + i * wq
+            let y = i * sh + a - g.padding.top
+            guard y >= 0 && y < ih else {
+                row.update(repeating: 0, count: wq)
+                continue
+            }
+            row.update(repeating: 0, count: j0)
+            let line = src + y * iw + b - g.padding.left
+            if sw == 1 {
+                (row + j0).update(from: line + j0, count: j1 - j0)
+            } else {
+                for j in j0..<j1 { row[j] = line[j * sw] }
+            }
+            (row + j1).update(repeating: 0, count: wq - j1)
+        }
+    }
+}
+
+/// One call of the direct kernel: what every work item (image, channel panel, output row) needs.
+struct DirectConvJob {
+    let g: Conv2DGeometry
+    let layout: DirectConvLayout
+    let planes: UnsafePointer<Float>
+    let packed: UnsafePointer<Float>
+    let offsets: UnsafePointer<Int>
+    let bias: UnsafePointer<Float>?
+    let residual: UnsafePointer<Float>?
+    let relu: Bool
+    let output: UnsafeMutablePointer<Float>
+
+    /// Output row `y` of channels panel·MR ..< (panel + 1)·MR of image `n`: blocks of two
+    /// vectors, and one vector for a last block of VL outputs or fewer.
+    @inline(__always)
+    func row(n: Int, panel: Int, y: Int) {
+        let width = 2 * Optimized.GEMMVector.scalarCount
+        for block in 0..<layout.blocks {
+            let x0 = block * width
+            if g.outWidth - x0 > width / 2 {
+                outputs(2, n: n, panel: panel, y: y, x0: x0)
+            } else {
+                outputs(1, n: n, panel: panel, y: y, x0: x0)
+            }
+        }
+    }
+
+    /// The outputs x0 ..< x0 + W·VL (those below OW) of row `y`, channels panel·MR ..<
+    /// (panel + 1)·MR, image `n`, for `W` 1 or 2 (a constant after inlining).
+    @inline(__always)
+    func outputs(_ W: Int, n: Int, panel: Int, y: Int, x0: Int) {
+        typealias V = Optimized.GEMMVector
+        let mr = Optimized.gemmMR, vl = V.scalarCount, vb = MemoryLayout<V>.size
+        let patch = g.patchSize, ow = g.outWidth, plane = g.outPlane
+        let rows = min(mr, g.outChannels - panel * mr)
+        let base = planes + n * layout.imageFloats + y * layout.wq + x0
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        var c6 = V(), c7 = V(), c8 = V(), c9 = V(), c10 = V(), c11 = V()
+        var d0 = V(), d1 = V(), d2 = V(), d3 = V(), d4 = V(), d5 = V()
+        var d6 = V(), d7 = V(), d8 = V(), d9 = V(), d10 = V(), d11 = V()
+        var wp = packed + panel * mr * patch
+        var tp = offsets
+        for _ in 0..<patch {
+            let src = UnsafeRawPointer(base + tp.pointee)
+            let x = src.loadUnaligned(as: V.self)
+            c0 = c0.addingProduct(wp[0], x)
+            c1 = c1.addingProduct(wp[1], x)
+            c2 = c2.addingProduct(wp[2], x)
+            c3 = c3.addingProduct(wp[3], x)
+            c4 = c4.addingProduct(wp[4], x)
+            c5 = c5.addingProduct(wp[5], x)
+            if mr > 6 {
+                c6 = c6.addingProduct(wp[6], x)
+                c7 = c7.addingProduct(wp[7], x)
+                c8 = c8.addingProduct(wp[8], x)
+                c9 = c9.addingProduct(wp[9], x)
+                c10 = c10.addingProduct(wp[10], x)
+                c11 = c11.addingProduct(wp[11], x)
+            }
+            if W > 1 {
+                let z = src.loadUnaligned(fromByteOffset: vb, as: V.self)
+                d0 = d0.addingProduct(wp[0], z)
+                d1 = d1.addingProduct(wp[1], z)
+                d2 = d2.addingProduct(wp[2], z)
+                d3 = d3.addingProduct(wp[3], z)
+                d4 = d4.addingProduct(wp[4], z)
+                d5 = d5.addingProduct(wp[5], z)
+                if mr > 6 {
+                    d6 = d6.addingProduct(wp[6], z)
+                    d7 = d7.addingProduct(wp[7], z)
+                    d8 = d8.addingProduct(wp[8], z)
+                    d9 = d9.addingProduct(wp[9], z)
+                    d10 = d10.addingProduct(wp[10], z)
+                    d11 = d11.addingProduct(wp[11], z)
+                }
+            }
+            wp += mr
+            tp += 1
+        }
+        let count = min(W * vl, ow - x0)
+        @inline(__always) func put(_ a: V, _ b: V, _ r: Int) {
+            if r >= rows { return }
+            let o = panel * mr + r
+            let at = (n * g.outChannels + o) * plane + y * ow + x0
+            let bias = self.bias?[o]
+            if count == W * vl {
+                Optimized.store(W, a, b, UnsafeMutableRawPointer(output + at),
+                                residual.map { UnsafeRawPointer($0 + at) }, bias, relu, false)
+                return
+            }
+            // The row's last block: its first `count` outputs, as the vector path computes them.
+            for lane in 0..<count {
+                var v = lane < vl ? a[lane] : b[lane - vl]
+                if let bias { v += bias }
+                if let residual { v += residual[at + lane] }
+                if relu && v < 0 { v = 0 }
+                output[at + lane] = v
+            }
+        }
+        put(c0, d0, 0); put(c1, d1, 1); put(c2, d2, 2); put(c3, d3, 3); put(c4, d4, 4); put(c5, d5, 5)
+        if mr > 6 {
+            put(c6, d6, 6); put(c7, d7, 7); put(c8, d8, 8); put(c9, d9, 9); put(c10, d10, 10); put(c11, d11, 11)
+        }
+    }
+}
