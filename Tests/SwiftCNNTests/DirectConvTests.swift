@@ -25,15 +25,15 @@ final class DirectConvTests: XCTestCase {
         return out.scalars
     }
 
-    /// Input shape, weight shape, options: strides 1–4, symmetric and uneven padding, 1–4
-    /// channels, 3×3 to 11×11 kernels, output rows ending in a full or partial block of one
-    /// or two vectors (on both the 16- and the 8-lane builds), channel counts off the MR
-    /// panels, batches.
+    /// Input shape, weight shape, options: strides 1–4 (2 or more in one direction),
+    /// symmetric and uneven padding, 1–4 channels, 3×3 to 11×11 kernels, output rows ending in
+    /// a full or partial block of one or two vectors (on both the 16- and the 8-lane builds),
+    /// channel counts off the MR panels, batches.
     static let cases: [([Int], [Int], Conv2DOptions)] = [
         ([1, 3, 48, 40], [64, 3, 7, 7], Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))),   // ResNet's stem
         ([2, 3, 45, 71], [13, 3, 7, 7], Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))),
-        ([1, 3, 40, 40], [32, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))),                    // VGG's first
-        ([1, 1, 37, 50], [32, 1, 5, 5], Conv2DOptions(padding: Padding2D(top: 0, bottom: 2, left: 1, right: 3))),
+        ([1, 3, 80, 80], [32, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))),   // MobileNet's stem
+        ([1, 1, 74, 50], [32, 1, 5, 5], Conv2DOptions(stride: Size2D(2, 1), padding: Padding2D(top: 0, bottom: 2, left: 1, right: 3))),
         ([1, 2, 61, 75], [24, 2, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))),   // AlexNet-like
         ([3, 2, 33, 67], [50, 2, 5, 3], Conv2DOptions(stride: Size2D(1, 2), padding: Padding2D(2, 1))),
         ([1, 3, 50, 100], [14, 3, 4, 4], Conv2DOptions(stride: Size2D(3, 1), padding: Padding2D(top: 3, bottom: 0, left: 0, right: 2))),
@@ -88,15 +88,16 @@ final class DirectConvTests: XCTestCase {
         let stem = Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))
         XCTAssertEqual(try kernel([1, 3, 224, 224], [64, 3, 7, 7], stem), .direct)
         XCTAssertEqual(try kernel([8, 3, 224, 224], [64, 3, 7, 7], stem), .direct)
-        XCTAssertEqual(try kernel([1, 3, 224, 224], [64, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))), .direct)
-        // Five channels, dilation, groups, a patch over one k block, rows under one vector,
-        // stride 5, too little work: not the direct kernel.
-        XCTAssertNotEqual(try kernel([1, 5, 64, 64], [64, 5, 3, 3], Conv2DOptions(padding: Padding2D(1))), .direct)
-        XCTAssertNotEqual(try kernel([1, 3, 64, 64], [64, 3, 3, 3], Conv2DOptions(padding: Padding2D(2), dilation: Size2D(2))), .direct)
-        XCTAssertNotEqual(try kernel([1, 4, 64, 64], [64, 2, 3, 3], Conv2DOptions(padding: Padding2D(1), groups: 2)), .direct)
+        XCTAssertEqual(try kernel([1, 3, 224, 224], [32, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))), .direct)
+        // Stride 1 (VGG's first layer), five channels, dilation, groups, a patch over one k
+        // block, rows under one vector, stride 5, too little work: not the direct kernel.
+        XCTAssertNotEqual(try kernel([1, 3, 224, 224], [64, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))), .direct)
+        XCTAssertNotEqual(try kernel([1, 5, 64, 64], [64, 5, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))), .direct)
+        XCTAssertNotEqual(try kernel([1, 3, 128, 128], [64, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(2), dilation: Size2D(2))), .direct)
+        XCTAssertNotEqual(try kernel([1, 4, 128, 128], [64, 2, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1), groups: 2)), .direct)
         XCTAssertNotEqual(try kernel([1, 3, 227, 227], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))), .direct)
-        XCTAssertNotEqual(try kernel([1, 3, 400, 7], [64, 3, 3, 3], Conv2DOptions()), .direct)
+        XCTAssertNotEqual(try kernel([1, 3, 800, 7], [64, 3, 3, 3], Conv2DOptions(stride: Size2D(2, 1))), .direct)
         XCTAssertNotEqual(try kernel([1, 3, 224, 224], [64, 3, 5, 5], Conv2DOptions(stride: Size2D(5))), .direct)
-        XCTAssertNotEqual(try kernel([1, 1, 28, 28], [6, 1, 5, 5], Conv2DOptions()), .direct)
+        XCTAssertNotEqual(try kernel([1, 1, 56, 56], [6, 1, 5, 5], Conv2DOptions(stride: Size2D(2))), .direct)
     }
 }

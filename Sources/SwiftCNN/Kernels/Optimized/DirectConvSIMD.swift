@@ -1,9 +1,9 @@
-// Direct convolution for the first layer of an image network: few input channels, a large
-// kernel, any stride and padding (ResNet's and GoogLeNet's 7×7 stride-2 stem on 224×224,
-// VGG's first 3×3). im2col + GEMM spends most of such a layer building its matrix (147 rows
-// gathered with stride 2 for every output position) and rounding 64 channels up to panels;
-// here the padded input is split once into its stride phases, so that every tap of 2·VL
-// consecutive outputs is two contiguous vector loads.
+// Direct convolution for the strided first layer of an image network: few input channels,
+// stride 2 to 4, any kernel size and padding (ResNet's and GoogLeNet's 7×7 stride-2 stem on
+// 224×224, MobileNet's and ShuffleNet's 3×3 stride-2 stem). im2col + GEMM spends most of such
+// a layer gathering its matrix (147 rows with stride 2 for every output position); here the
+// padded input is split once into its stride phases, so that every tap of 2·VL consecutive
+// outputs is two contiguous vector loads.
 
 extension Optimized {
     /// Most input channels ``directConv(_:input:packed:bias:residual:relu:output:scratch:)``
@@ -15,16 +15,21 @@ extension Optimized {
     static let directConvMinWork = 1 << 20
     /// Largest stride in either direction (the phase planes are stride.h · stride.w per channel).
     static let directConvMaxStride = 4
+    /// Stride 1 in both directions stays on im2col + GEMM: its im2col is contiguous copies, and
+    /// on VGG's first layer (3 → 64, 3×3, 224×224) the direct kernel was faster at 1 thread
+    /// (3.55 → 2.75 ms) but slower at 2 (2.08 → 2.24 ms), where the layer is bound by writing
+    /// its 12.8 MB output.
 
     /// Whether ``directConv(_:input:packed:bias:residual:relu:output:scratch:)`` takes `g`:
     /// one group, no dilation, at most ``directConvMaxChannels`` input channels, a patch within
     /// one packed k block (the weights are the GEMM's packed panels), output rows at least one
-    /// vector wide, strides up to ``directConvMaxStride``, enough work, and a phase-plane
-    /// layout whose sizes fit in an Int.
+    /// vector wide, a stride of 2 or more in at least one direction and at most
+    /// ``directConvMaxStride`` in both, enough work, and a phase-plane layout whose sizes fit
+    /// in an Int.
     static func directConvApplies(_ g: Conv2DGeometry) -> Bool {
         guard g.groups == 1, g.dilation == Size2D(1), g.inChannels <= directConvMaxChannels,
               g.patchSize <= gemmKC, g.outWidth >= GEMMVector.scalarCount,
-              g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride,
+              g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride, max(g.stride.h, g.stride.w) >= 2,
               g.padding.top >= 0, g.padding.left >= 0 else { return false }
         guard let work = try? Checked.product([g.outChannels, g.patchSize, g.outPlane], "direct conv work"),
               work >= directConvMinWork else { return false }
