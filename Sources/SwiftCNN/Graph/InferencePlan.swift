@@ -51,8 +51,8 @@ final class InferencePlan: @unchecked Sendable {
             case small
             /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
             case byPositions
-            /// Direct SIMD convolution over the input's stride phases, for first layers with few
-            /// input channels (``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)``).
+            /// Direct SIMD convolution over the input's stride phases, for strided first layers
+            /// with few input channels (``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)``).
             case direct
             /// im2col, then one packed matrix-vector product per output position.
             case gemv
@@ -77,8 +77,9 @@ final class InferencePlan: @unchecked Sendable {
         /// Floats of scratch ``execute(_:input:residual:relu:output:scratch:)`` uses for `g`
         /// when it is given them: the Winograd transforms' buffers, the im2col columns of
         /// the GEMV path, the direct kernel's phase planes, or the depthwise kernel's phase
-        /// planes (at the current thread count). The GEMM path needs none: it generates im2col straight into its
-        /// packed B panels, whose buffers come from ``GEMMScratchCache`` (kept between calls).
+        /// planes (at the current thread count). The GEMM path needs none: it generates im2col
+        /// straight into its packed B panels, whose buffers come from ``GEMMScratchCache``
+        /// (kept between calls).
         func scratchCount(_ g: Conv2DGeometry) throws -> Int {
             switch kernel(g) {
             case .winograd: return try Optimized.winogradScratchCount(g)
