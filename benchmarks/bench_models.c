@@ -235,6 +235,7 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
     scnn_model *model = NULL;
     scnn_tensor *input = NULL;
     float *output = NULL;
+    int64_t out_count = 0;
     double *times = NULL;
     int64_t classes = 0, shape[4];
     scnn_status s;
@@ -252,7 +253,21 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
     memcpy(r->shape, shape, sizeof shape);
     if ((s = scnn_model_macs(model, shape, &r->macs)) != SCNN_STATUS_OK) { fail(r, "model_macs", s); goto done; }
     if ((s = scnn_seeded_tensor("input", shape, 4, -1.0, 1.0, 0, &input)) != SCNN_STATUS_OK) { fail(r, "seeded_tensor", s); goto done; }
-    output = (float *)malloc((size_t)(batch * classes) * sizeof(float));
+    {
+        /* The first output's size for this batch: logits [N, classes] for classifiers, maps
+         * or per-anchor tensors for the segmentation and detection models. */
+        int64_t out_shape[8];
+        int32_t out_rank = 0, k;
+        if ((s = scnn_model_io_shape(model, 1, 0, NULL, 0, &out_rank)) != SCNN_STATUS_OK && out_rank <= 0) {
+            fail(r, "model_io_shape", s);
+            goto done;
+        }
+        if (out_rank < 1 || out_rank > 8) { r->ok = 0; snprintf(r->error, sizeof r->error, "output rank %d", (int)out_rank); goto done; }
+        if ((s = scnn_model_output_shape(model, shape, 4, out_shape)) != SCNN_STATUS_OK) { fail(r, "model_output_shape", s); goto done; }
+        out_count = 1;
+        for (k = 0; k < out_rank; k++) out_count *= out_shape[k];
+    }
+    output = (float *)malloc((size_t)out_count * sizeof(float));
     times = (double *)malloc((size_t)MAX_RUNS * sizeof(double));
     if (!output || !times) { r->ok = 0; snprintf(r->error, sizeof r->error, "out of memory"); goto done; }
     r->rss_loaded_kib = status_kib("VmRSS");
@@ -265,7 +280,7 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
         for (i = 0; i < (o->warmup > 0 ? o->warmup : 1); i++) {
             if (i > 0 && now() - warm_start > 2.0) break;
             t0 = now();
-            s = scnn_model_forward(model, scnn_tensor_data(input), shape, 4, output, batch * classes);
+            s = scnn_model_forward(model, scnn_tensor_data(input), shape, 4, output, out_count);
             t_warm = now() - t0;
             if (s != SCNN_STATUS_OK) { fail(r, "model_forward", s); goto done; }
         }
@@ -280,7 +295,7 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
     if (runs < 1) runs = 1;
     for (i = 0; i < runs; i++) {
         t0 = now();
-        s = scnn_model_forward(model, scnn_tensor_data(input), shape, 4, output, batch * classes);
+        s = scnn_model_forward(model, scnn_tensor_data(input), shape, 4, output, out_count);
         times[i] = now() - t0;
         if (s != SCNN_STATUS_OK) { fail(r, "model_forward", s); goto done; }
     }
