@@ -194,7 +194,8 @@ final class GEMMTests: XCTestCase {
             let g = try Conv2DGeometry(input: input, weight: weight, bias: nil, options: t.o)
             let patch = g.patchSize, outPlane = g.outPlane
             var matrix = [Float](repeating: .nan, count: patch * outPlane)
-            var tile = [Float](repeating: .nan, count: kcMax * nr)
+            // NaN past the block: a store past the panel's last row shows as a mismatch.
+            var tile = [Float](repeating: .nan, count: kcMax * nr + nr)
             var mismatches = 0
             try input.withUnsafePointer { x in
                 try matrix.withUnsafeMutableBufferPointer { mp in
@@ -235,6 +236,19 @@ final class GEMMTests: XCTestCase {
             (3, 9, 9, 3, Conv2DOptions(stride: 2, padding: 1)),
             (2, 8, 7, 3, Conv2DOptions(padding: 2, dilation: 2)),
             (30, 4, 4, 1, Conv2DOptions()),
+            // Segments: 7×7 and 14×14 maps (several runs per tile), rows wider than one
+            // vector (split), stride 2 (even lanes), uneven padding reaching past the input,
+            // a block of 256 rows (the last row assembled apart), stride 3 and narrow rows
+            // (by table).
+            (31, 7, 7, 3, Conv2DOptions(padding: 1)),
+            (3, 14, 14, 3, Conv2DOptions(padding: 1)),
+            (3, 6, 28, 3, Conv2DOptions(padding: 1)),
+            (2, 9, 21, 3, Conv2DOptions(stride: 1, padding: Padding2D(top: 0, bottom: 2, left: 3, right: 1))),
+            (5, 15, 15, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (4, 12, 40, 1, Conv2DOptions(stride: 2)),
+            (2, 11, 12, 5, Conv2DOptions(stride: Size2D(1, 2), padding: 2, dilation: Size2D(1, 2))),
+            (3, 10, 10, 3, Conv2DOptions(stride: 3, padding: 1)),
+            (6, 5, 3, 3, Conv2DOptions(padding: 1)),
         ]
         let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
         for (ci, t) in cases.enumerated() {
@@ -245,7 +259,8 @@ final class GEMMTests: XCTestCase {
             XCTAssertTrue(Optimized.im2colByTable(g, images: images, imageStride: t.c * g.inPlane), "case \(ci)")
             let patch = g.patchSize, plane = g.outPlane, n = images * plane
             var matrix = [Float](repeating: .nan, count: patch * n)
-            var tile = [Float](repeating: .nan, count: kcMax * nr)
+            // NaN past the block: a store past the panel's last row shows as a mismatch.
+            var tile = [Float](repeating: .nan, count: kcMax * nr + nr)
             var mismatches = 0
             try input.withUnsafePointer { x in
                 var one = [Float](repeating: .nan, count: patch * plane)
@@ -261,6 +276,7 @@ final class GEMMTests: XCTestCase {
                     let kc = min(kcMax, patch - pc)
                     for col in stride(from: 0, to: n, by: nr) {
                         let cols = min(nr, n - col)
+                        for j in tile.indices { tile[j] = .nan }
                         try tile.withUnsafeMutableBufferPointer { tp in
                             Optimized.packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: cols,
                                                      into: try XCTUnwrap(tp.baseAddress), imageStride: t.c * g.inPlane)
@@ -271,6 +287,7 @@ final class GEMMTests: XCTestCase {
                                 if tile[p * nr + j].bitPattern != want.bitPattern { mismatches += 1 }
                             }
                         }
+                        for j in kc * nr..<tile.count where !tile[j].isNaN { mismatches += 1 }
                     }
                 }
             }

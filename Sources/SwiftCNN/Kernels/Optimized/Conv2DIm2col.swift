@@ -249,14 +249,22 @@ extension Optimized {
         return !o1 && !o2 && total < Int(Int32.max)
     }
 
-    /// ``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)`` by table: for each tap (k, l)
-    /// and each of the tile's NR columns, the offset of its input pixel from the start of a
+    /// ``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)`` by table, for output rows
+    /// narrower than a tile. Stride 1 or 2 along W with output rows of at least 4 columns go
+    /// by segments (``packIm2colTileBySegments(_:_:pc:kc:col:cols:into:imageStride:)``);
+    /// other geometries by a table of one offset per tap and column: for each tap (k, l) and
+    /// each of the tile's NR columns, the offset of its input pixel from the start of a
     /// channel's plane (the image's offset included), or a negative value where the tap falls
     /// in the padding or the column is past `cols`; computed once per call, then every row
     /// (channel c, tap) of the block is NR loads at those offsets from channel c's plane, with
-    /// 0 where the offset is negative. The same values as the run-by-run packing (copies).
+    /// 0 where the offset is negative. Either way the same values as the run-by-run packing
+    /// (copies).
     static func packIm2colTileByTable(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int,
                                       cols: Int, into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
+        if (g.stride.w == 1 || g.stride.w == 2) && g.outWidth >= im2colSegmentMinWidth {
+            packIm2colTileBySegments(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
+            return
+        }
         let nr = gemmNR
         let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth, outPlane = g.outPlane
         let ih = g.inHeight, iw = g.inWidth
@@ -302,6 +310,147 @@ extension Optimized {
         }
     }
 
+    /// Narrowest output rows packed by segments: below it a tile holds so many runs that one
+    /// vector per run costs more than the per-column table.
+    static let im2colSegmentMinWidth = 4
+
+    /// One segment of a tap's row in an im2col tile: `length` (1...16) columns from `start`
+    /// whose input pixels are consecutive in one input row (stride 1 or 2 apart), the first at
+    /// `source` floats from the start of a channel's plane (the image's offset included; a
+    /// column in the left padding gives a position before the row's start). Columns
+    /// `valid` (lanes from the segment's start) read the input; the others are 0 (padding,
+    /// a tap row outside the image, or columns past the tile's `cols`: then `valid` is empty).
+    struct Im2colSegment {
+        var source: Int
+        var start: Int32
+        var length: Int32
+        var validStart: Int32
+        var validEnd: Int32
+    }
+
+    /// ``packIm2colTileByTable(_:_:pc:kc:col:cols:into:imageStride:)`` for stride 1 or 2 along
+    /// W: each tap's NR columns are cut once per call into segments
+    /// (``Im2colSegment``: a piece of one output row, at most 16 columns), then each row
+    /// (channel, tap) of the block is one 16-lane vector per segment: loaded from the
+    /// channel's plane (32 floats with the even lanes kept for stride 2), lanes outside the
+    /// valid columns set to 0, and stored at the segment's start. A store runs up to 15
+    /// floats past its segment; the next segment, or the next row of the panel, overwrites
+    /// them, so segments are written left to right and rows top to bottom, and the block's
+    /// last row is assembled in a small buffer and copied. A load that would leave the input
+    /// planes this call reads (the first or last pixels of the tensor) goes column by
+    /// column. The values are those of the run-by-run packing: copies and zeros.
+    static func packIm2colTileBySegments(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int,
+                                         col: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
+                                         imageStride: Int) {
+        typealias V = SIMD16<Float>
+        let vl = V.scalarCount
+        let nr = gemmNR
+        let kh = g.kernelHeight, kw = g.kernelWidth, ow = g.outWidth, outPlane = g.outPlane
+        let ih = g.inHeight, iw = g.inWidth, sw = g.stride.w
+        let taps = kh * kw
+        // Every column lies in one segment; the zero columns past `cols` take at most
+        // NR / 16 more.
+        let perTap = nr + nr / vl
+        // The input floats this call may read: the planes of its channels in its images.
+        let image0 = col / outPlane, imageLast = (col + max(cols, 1) - 1) / outPlane
+        let cStart = pc / taps, cEnd = (pc + kc - 1) / taps + 1
+        let lowest = x + image0 * imageStride + cStart * g.inPlane
+        let highest = x + imageLast * imageStride + cEnd * g.inPlane
+        let span = sw == 1 ? vl : 2 * vl
+        withUnsafeTemporaryAllocation(of: Im2colSegment.self, capacity: taps * perTap) { buffer in
+            // The block's last row is built in `tail`, with room for a store's overrun.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: nr + vl) { tailBuffer in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: taps) { countBuffer in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * vl) { maskBuffer in
+                guard let segments = buffer.baseAddress, let tail = tailBuffer.baseAddress,
+                      let count = countBuffer.baseAddress, let bits = maskBuffer.baseAddress else { return }
+                // 16 zeros, 16 ones, 16 zeros: the 16 entries from 16 − a are the lanes >= a, the
+                // 16 from 32 − b the lanes < b (an AND of vectors: the SIMD comparisons with a
+                // scalar compile lane by lane).
+                bits.initialize(repeating: 0, count: vl)
+                (bits + vl).initialize(repeating: ~0, count: vl)
+                (bits + 2 * vl).initialize(repeating: 0, count: vl)
+                let bitsRaw = UnsafeRawPointer(bits)
+                for k in 0..<kh {
+                    for l in 0..<kw {
+                        let t = k * kw + l
+                        let list = segments + t * perTap
+                        var n = 0
+                        var q = 0
+                        while q < cols {
+                            let column = col + q
+                            let image = column / outPlane, r = column % outPlane
+                            let oy = r / ow, ox = r % ow
+                            let length = min(vl, cols - q, ow - ox)
+                            let iy = oy * g.stride.h - g.padding.top + k * g.dilation.h
+                            let ix0 = ox * sw - g.padding.left + l * g.dilation.w
+                            var v0 = 0, v1 = 0
+                            if iy >= 0 && iy < ih {
+                                // Lanes j with 0 <= ix0 + j·sw < iw.
+                                v0 = ix0 >= 0 ? 0 : min(length, (-ix0 + sw - 1) / sw)
+                                v1 = ix0 >= iw ? v0 : max(v0, min(length, (iw - 1 - ix0) / sw + 1))
+                            }
+                            list[n] = Im2colSegment(source: image * imageStride + iy * iw + ix0,
+                                                    start: Int32(q), length: Int32(length),
+                                                    validStart: Int32(v0), validEnd: Int32(v1))
+                            n += 1
+                            q += length
+                        }
+                        while q < nr {
+                            let length = min(vl, nr - q)
+                            list[n] = Im2colSegment(source: 0, start: Int32(q), length: Int32(length),
+                                                    validStart: 0, validEnd: 0)
+                            n += 1
+                            q += length
+                        }
+                        count[t] = Int32(n)
+                    }
+                }
+                var c = cStart, t = pc % taps
+                for p in 0..<kc {
+                    let d = p == kc - 1 ? tail : dst + p * nr
+                    let plane = x + c * g.inPlane
+                    let list = segments + t * perTap
+                    for s in 0..<Int(count[t]) {
+                        let seg = list[s]
+                        let out = d + Int(seg.start)
+                        if seg.validStart == seg.validEnd {
+                            UnsafeMutableRawPointer(out).storeBytes(of: V(repeating: 0), as: V.self)
+                            continue
+                        }
+                        let src = plane + seg.source
+                        if src >= lowest && src + span <= highest {
+                            var v: V
+                            if sw == 1 {
+                                v = UnsafeRawPointer(src).loadUnaligned(as: V.self)
+                            } else {
+                                v = evenLanes(src)
+                            }
+                            let keep = bitsRaw.loadUnaligned(fromByteOffset: 4 * (vl - Int(seg.validStart)),
+                                                             as: SIMD16<UInt32>.self)
+                                & bitsRaw.loadUnaligned(fromByteOffset: 4 * (2 * vl - Int(seg.validEnd)),
+                                                        as: SIMD16<UInt32>.self)
+                            v = unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & keep, to: V.self)
+                            UnsafeMutableRawPointer(out).storeBytes(of: v, as: V.self)
+                        } else {
+                            for j in 0..<Int(seg.length) {
+                                out[j] = j >= Int(seg.validStart) && j < Int(seg.validEnd) ? src[j * sw] : 0
+                            }
+                        }
+                    }
+                    if p == kc - 1 { (dst + p * nr).update(from: tail, count: nr) }
+                    t += 1
+                    if t == taps {
+                        t = 0
+                        c += 1
+                    }
+                }
+            }
+            }
+            }
+        }
+    }
+
     /// dst[i] = src[i] for i in 0..<count: 16-float vector moves (the runs of an im2col
     /// tile are short, a few to a few dozen floats, where a `memmove` call costs more than the copy).
     @inline(__always)
@@ -323,17 +472,28 @@ extension Optimized {
     /// the run (src[2·i + 1] for i < count − 1 is read, never past src[2·(count − 1)]).
     @inline(__always)
     static func gatherStride2(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
-        typealias V = SIMD32<Float>
         var i = 0
         while i + 16 < count {
-            let v = UnsafeRawPointer(src + 2 * i).loadUnaligned(as: V.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: v.evenHalf, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: evenLanes(src + 2 * i), as: SIMD16<Float>.self)
             i += 16
         }
         while i < count {
             dst[i] = src[2 * i]
             i += 1
         }
+    }
+
+    /// src[0], src[2], …, src[30] (reads src[0..<32]): each pair of floats as one 64-bit lane,
+    /// truncated to its low half (the even float on little-endian machines), which compiles
+    /// to a few permutes, where `SIMD32.evenHalf` becomes 16 single-lane inserts.
+    @inline(__always)
+    static func evenLanes(_ src: UnsafePointer<Float>) -> SIMD16<Float> {
+        #if _endian(little)
+        let pairs = UnsafeRawPointer(src).loadUnaligned(as: SIMD16<UInt64>.self)
+        return unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: pairs), to: SIMD16<Float>.self)
+        #else
+        return UnsafeRawPointer(src).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+        #endif
     }
 
     /// ``im2col(_:_:_:channels:)`` with the input channels spread over the thread pool.
