@@ -12,6 +12,10 @@
 //   swift build -c release --product swiftcnn-bench -Xswiftc -target-cpu -Xswiftc native
 //   .build/release/swiftcnn-bench [--min-time SECONDS] [--reps N] [--quick]
 //
+// Environment: SCNN_BENCH_FILTER=TEXT keeps the cases whose label contains TEXT;
+// SCNN_BENCH_COLD=N packs N copies of A and uses them in turn, so that A comes from L3 or
+// memory as a model's weights do (a warm A stays in L2 between runs when it fits).
+//
 // Each case runs once per thread count as warm-up, then alternately at 1 and 2 threads until
 // both N runs each (default 5) and SECONDS (default 0.3) are reached; medians are reported,
 // and the fastest 1-thread run (what the kernel does when no other process takes the core).
@@ -154,12 +158,22 @@ func timeGemm(_ s: Shape, prepacked: Bool, options: Options) -> (one: Double, tw
     defer { a.deallocate(); b.deallocate(); c.deallocate() }
     for i in 0..<(s.m * s.k) { a[i] = Float(i % 7) * 0.01 - 0.03 }
     for i in 0..<(s.k * s.n) { b[i] = Float(i % 5) * 0.01 - 0.02 }
-    guard let packed = try? PackedGEMMMatrix(m: s.m, k: s.k, a: a, lda: s.k) else {
-        print("swiftcnn-bench: out of memory packing \(s.label)")
-        exit(1)
+    // SCNN_BENCH_COLD=N: N packed copies of A used in turn, so that A streams from outside
+    // the core's caches as a model's weights do.
+    let copies = max(1, getenv("SCNN_BENCH_COLD").flatMap { Int(String(cString: $0)) } ?? 1)
+    var packs: [PackedGEMMMatrix] = []
+    for _ in 0..<copies {
+        guard let p = try? PackedGEMMMatrix(m: s.m, k: s.k, a: a, lda: s.k) else {
+            print("swiftcnn-bench: out of memory packing \(s.label)")
+            exit(1)
+        }
+        packs.append(p)
     }
+    var turn = 0
     let run = {
         if prepacked {
+            let packed = packs[turn % packs.count]
+            turn += 1
             do {
                 try Optimized.gemm(n: s.n, packedA: packed, b: b, ldb: s.n, c: c, ldc: s.n, accumulate: false)
             } catch {
@@ -222,6 +236,9 @@ print("GEMM micro-kernel: \(Optimized.gemmKernelDescription)\n")
 var cases = [Shape(label: "square 1024^3 (packs A)", m: 1024, n: 1024, k: 1024, count: 0),
              Shape(label: "square 1024^3, A prepacked", m: 1024, n: 1024, k: 1024, count: 0)]
 cases += options.quick ? Array(resnet50Shapes.prefix(3)) : resnet50Shapes
+if let f = getenv("SCNN_BENCH_FILTER").map({ String(cString: $0) }) {
+    cases = cases.filter { $0.label.contains(f) }
+}
 print("| case | M | N | K | convs | 1T ms | 1T GFLOP/s | 1T % of peak | 1T best GFLOP/s | 2T ms | 2T GFLOP/s | 2T / 1T |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 var totalFlops = 0.0, totalOne = 0.0, totalTwo = 0.0, totalBest = 0.0
