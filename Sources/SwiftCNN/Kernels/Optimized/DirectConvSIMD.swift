@@ -209,38 +209,23 @@ struct DirectConvJob {
         var wp = packed + panel * mr * patch
         var tp = offsets
         for _ in 0..<patch {
+            // Both vectors first, then each weight broadcast once into both products (as the
+            // GEMM's micro-kernel does): 24 accumulators, 2 inputs and one broadcast fit the
+            // 32 vector registers; loading the second vector after the first row of products
+            // kept 12 broadcasts live and spilled accumulators to the stack.
             let src = UnsafeRawPointer(base + tp.pointee)
             let x = src.loadUnaligned(as: V.self)
-            c0 = c0.addingProduct(wp[0], x)
-            c1 = c1.addingProduct(wp[1], x)
-            c2 = c2.addingProduct(wp[2], x)
-            c3 = c3.addingProduct(wp[3], x)
-            c4 = c4.addingProduct(wp[4], x)
-            c5 = c5.addingProduct(wp[5], x)
-            if mr > 6 {
-                c6 = c6.addingProduct(wp[6], x)
-                c7 = c7.addingProduct(wp[7], x)
-                c8 = c8.addingProduct(wp[8], x)
-                c9 = c9.addingProduct(wp[9], x)
-                c10 = c10.addingProduct(wp[10], x)
-                c11 = c11.addingProduct(wp[11], x)
+            let z = W > 1 ? src.loadUnaligned(fromByteOffset: vb, as: V.self) : V()
+            @inline(__always) func fma(_ r: Int, _ c: inout V, _ d: inout V) {
+                let s = wp[r]
+                c = c.addingProduct(s, x)
+                if W > 1 { d = d.addingProduct(s, z) }
             }
-            if W > 1 {
-                let z = src.loadUnaligned(fromByteOffset: vb, as: V.self)
-                d0 = d0.addingProduct(wp[0], z)
-                d1 = d1.addingProduct(wp[1], z)
-                d2 = d2.addingProduct(wp[2], z)
-                d3 = d3.addingProduct(wp[3], z)
-                d4 = d4.addingProduct(wp[4], z)
-                d5 = d5.addingProduct(wp[5], z)
-                if mr > 6 {
-                    d6 = d6.addingProduct(wp[6], z)
-                    d7 = d7.addingProduct(wp[7], z)
-                    d8 = d8.addingProduct(wp[8], z)
-                    d9 = d9.addingProduct(wp[9], z)
-                    d10 = d10.addingProduct(wp[10], z)
-                    d11 = d11.addingProduct(wp[11], z)
-                }
+            fma(0, &c0, &d0); fma(1, &c1, &d1); fma(2, &c2, &d2)
+            fma(3, &c3, &d3); fma(4, &c4, &d4); fma(5, &c5, &d5)
+            if mr > 6 {
+                fma(6, &c6, &d6); fma(7, &c7, &d7); fma(8, &c8, &d8)
+                fma(9, &c9, &d9); fma(10, &c10, &d10); fma(11, &c11, &d11)
             }
             wp += mr
             tp += 1
