@@ -357,96 +357,99 @@ extension Optimized {
         let lowest = x + image0 * imageStride + cStart * g.inPlane
         let highest = x + imageLast * imageStride + cEnd * g.inPlane
         let span = sw == 1 ? vl : 2 * vl
-        withUnsafeTemporaryAllocation(of: Im2colSegment.self, capacity: taps * perTap) { buffer in
-            // The block's last row is built in `tail`, with room for a store's overrun.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: nr + vl) { tailBuffer in
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: taps) { countBuffer in
-            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * vl) { maskBuffer in
-                guard let segments = buffer.baseAddress, let tail = tailBuffer.baseAddress,
-                      let count = countBuffer.baseAddress, let bits = maskBuffer.baseAddress else { return }
-                // 16 zeros, 16 ones, 16 zeros: the 16 entries from 16 − a are the lanes >= a, the
-                // 16 from 32 − b the lanes < b (an AND of vectors: the SIMD comparisons with a
-                // scalar compile lane by lane).
-                bits.initialize(repeating: 0, count: vl)
-                (bits + vl).initialize(repeating: ~0, count: vl)
-                (bits + 2 * vl).initialize(repeating: 0, count: vl)
-                let bitsRaw = UnsafeRawPointer(bits)
-                for k in 0..<kh {
-                    for l in 0..<kw {
-                        let t = k * kw + l
-                        let list = segments + t * perTap
-                        var n = 0
-                        var q = 0
-                        while q < cols {
-                            let column = col + q
-                            let image = column / outPlane, r = column % outPlane
-                            let oy = r / ow, ox = r % ow
-                            let length = min(vl, cols - q, ow - ox)
-                            let iy = oy * g.stride.h - g.padding.top + k * g.dilation.h
-                            let ix0 = ox * sw - g.padding.left + l * g.dilation.w
-                            var v0 = 0, v1 = 0
-                            if iy >= 0 && iy < ih {
-                                // Lanes j with 0 <= ix0 + j·sw < iw.
-                                v0 = ix0 >= 0 ? 0 : min(length, (-ix0 + sw - 1) / sw)
-                                v1 = ix0 >= iw ? v0 : max(v0, min(length, (iw - 1 - ix0) / sw + 1))
-                            }
-                            list[n] = Im2colSegment(source: image * imageStride + iy * iw + ix0,
-                                                    start: Int32(q), length: Int32(length),
-                                                    validStart: Int32(v0), validEnd: Int32(v1))
-                            n += 1
-                            q += length
-                        }
-                        while q < nr {
-                            let length = min(vl, nr - q)
-                            list[n] = Im2colSegment(source: 0, start: Int32(q), length: Int32(length),
-                                                    validStart: 0, validEnd: 0)
-                            n += 1
-                            q += length
-                        }
-                        count[t] = Int32(n)
-                    }
-                }
-                var c = cStart, t = pc % taps
-                for p in 0..<kc {
-                    let d = p == kc - 1 ? tail : dst + p * nr
-                    let plane = x + c * g.inPlane
+        // One stack buffer for the call: the segments of every tap, the block's last row (built
+        // aside, with room for a store's overrun), the lane masks, and each tap's segment count.
+        let segmentBytes = taps * perTap * MemoryLayout<Im2colSegment>.stride
+        let tailBytes = (nr + vl) * MemoryLayout<Float>.stride
+        let bitsBytes = 3 * vl * MemoryLayout<UInt32>.stride
+        let countBytes = taps * MemoryLayout<Int32>.stride
+        withUnsafeTemporaryAllocation(byteCount: segmentBytes + tailBytes + bitsBytes + countBytes,
+                                      alignment: 64) { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let segments = base.bindMemory(to: Im2colSegment.self, capacity: taps * perTap)
+            let tail = (base + segmentBytes).bindMemory(to: Float.self, capacity: nr + vl)
+            let bits = (base + segmentBytes + tailBytes).bindMemory(to: UInt32.self, capacity: 3 * vl)
+            let count = (base + segmentBytes + tailBytes + bitsBytes).bindMemory(to: Int32.self, capacity: taps)
+            // 16 zeros, 16 ones, 16 zeros: the 16 entries from 16 − a are the lanes >= a, the
+            // 16 from 32 − b the lanes < b (an AND of vectors: the SIMD comparisons with a
+            // scalar compile lane by lane).
+            bits.initialize(repeating: 0, count: vl)
+            (bits + vl).initialize(repeating: ~0, count: vl)
+            (bits + 2 * vl).initialize(repeating: 0, count: vl)
+            let bitsRaw = UnsafeRawPointer(bits)
+            for k in 0..<kh {
+                for l in 0..<kw {
+                    let t = k * kw + l
                     let list = segments + t * perTap
-                    for s in 0..<Int(count[t]) {
-                        let seg = list[s]
-                        let out = d + Int(seg.start)
-                        if seg.validStart == seg.validEnd {
-                            UnsafeMutableRawPointer(out).storeBytes(of: V(repeating: 0), as: V.self)
-                            continue
+                    var n = 0
+                    var q = 0
+                    while q < cols {
+                        let column = col + q
+                        let image = column / outPlane, r = column % outPlane
+                        let oy = r / ow, ox = r % ow
+                        let length = min(vl, cols - q, ow - ox)
+                        let iy = oy * g.stride.h - g.padding.top + k * g.dilation.h
+                        let ix0 = ox * sw - g.padding.left + l * g.dilation.w
+                        var v0 = 0, v1 = 0
+                        if iy >= 0 && iy < ih {
+                            // Lanes j with 0 <= ix0 + j·sw < iw.
+                            v0 = ix0 >= 0 ? 0 : min(length, (-ix0 + sw - 1) / sw)
+                            v1 = ix0 >= iw ? v0 : max(v0, min(length, (iw - 1 - ix0) / sw + 1))
                         }
-                        let src = plane + seg.source
-                        if src >= lowest && src + span <= highest {
-                            var v: V
-                            if sw == 1 {
-                                v = UnsafeRawPointer(src).loadUnaligned(as: V.self)
-                            } else {
-                                v = evenLanes(src)
-                            }
-                            let keep = bitsRaw.loadUnaligned(fromByteOffset: 4 * (vl - Int(seg.validStart)),
-                                                             as: SIMD16<UInt32>.self)
-                                & bitsRaw.loadUnaligned(fromByteOffset: 4 * (2 * vl - Int(seg.validEnd)),
-                                                        as: SIMD16<UInt32>.self)
-                            v = unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & keep, to: V.self)
-                            UnsafeMutableRawPointer(out).storeBytes(of: v, as: V.self)
-                        } else {
-                            for j in 0..<Int(seg.length) {
-                                out[j] = j >= Int(seg.validStart) && j < Int(seg.validEnd) ? src[j * sw] : 0
-                            }
-                        }
+                        list[n] = Im2colSegment(source: image * imageStride + iy * iw + ix0,
+                                                start: Int32(q), length: Int32(length),
+                                                validStart: Int32(v0), validEnd: Int32(v1))
+                        n += 1
+                        q += length
                     }
-                    if p == kc - 1 { (dst + p * nr).update(from: tail, count: nr) }
-                    t += 1
-                    if t == taps {
-                        t = 0
-                        c += 1
+                    while q < nr {
+                        let length = min(vl, nr - q)
+                        list[n] = Im2colSegment(source: 0, start: Int32(q), length: Int32(length),
+                                                validStart: 0, validEnd: 0)
+                        n += 1
+                        q += length
                     }
+                    count[t] = Int32(n)
                 }
             }
-            }
+            var c = cStart, t = pc % taps
+            for p in 0..<kc {
+                let d = p == kc - 1 ? tail : dst + p * nr
+                let plane = x + c * g.inPlane
+                let list = segments + t * perTap
+                for s in 0..<Int(count[t]) {
+                    let seg = list[s]
+                    let out = d + Int(seg.start)
+                    if seg.validStart == seg.validEnd {
+                        UnsafeMutableRawPointer(out).storeBytes(of: V(repeating: 0), as: V.self)
+                        continue
+                    }
+                    let src = plane + seg.source
+                    if src >= lowest && src + span <= highest {
+                        var v: V
+                        if sw == 1 {
+                            v = UnsafeRawPointer(src).loadUnaligned(as: V.self)
+                        } else {
+                            v = evenLanes(src)
+                        }
+                        let keep = bitsRaw.loadUnaligned(fromByteOffset: 4 * (vl - Int(seg.validStart)),
+                                                         as: SIMD16<UInt32>.self)
+                            & bitsRaw.loadUnaligned(fromByteOffset: 4 * (2 * vl - Int(seg.validEnd)),
+                                                    as: SIMD16<UInt32>.self)
+                        v = unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & keep, to: V.self)
+                        UnsafeMutableRawPointer(out).storeBytes(of: v, as: V.self)
+                    } else {
+                        for j in 0..<Int(seg.length) {
+                            out[j] = j >= Int(seg.validStart) && j < Int(seg.validEnd) ? src[j * sw] : 0
+                        }
+                    }
+                }
+                if p == kc - 1 { (dst + p * nr).update(from: tail, count: nr) }
+                t += 1
+                if t == taps {
+                    t = 0
+                    c += 1
+                }
             }
         }
     }
