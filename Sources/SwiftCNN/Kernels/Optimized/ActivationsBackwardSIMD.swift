@@ -4,7 +4,7 @@
 
 extension Optimized {
     /// dx[i] = f(y[i], g[i]) for i < count: 16 lanes at a time (`vector`), then `scalar` on the tail.
-    @inline(__always)
+    @inline(always)
     static func elementwiseBackward(
         _ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int,
         vector: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, scalar: (Float, Float) -> Float

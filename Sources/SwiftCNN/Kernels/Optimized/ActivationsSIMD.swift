@@ -114,7 +114,7 @@ extension Optimized {
     /// e^x per lane (Cephes' expf: x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n as two
     /// normal exponent-bit factors, so that n = 128 and the subnormal results down to n = −150
     /// work); about 1 ulp. +∞ above 88.7228, 0 below −104, NaN kept.
-    @inline(__always)
+    @inline(always)
     static func expSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
         typealias V = SIMD16<Float>
         let hi: Float = 88.7228391, lo: Float = -104
@@ -146,7 +146,7 @@ extension Optimized {
     }
 
     /// The logistic sigmoid per lane: s = 1/(1 + e^(−|x|)), then s for x ≥ 0 and e^(−|x|)·s below.
-    @inline(__always)
+    @inline(always)
     static func sigmoidSIMD(_ x: SIMD16<Float>) -> SIMD16<Float> {
         let a = x.replacing(with: -x, where: x .< 0)
         let e = expSIMD(-a)
@@ -162,20 +162,20 @@ protocol VectorFunction {
 
 /// max(v, 0), NaN kept.
 enum ReLUFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: 0, where: v .< 0) }
+    @inline(always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { v.replacing(with: 0, where: v .< 0) }
 }
 
 /// tanh.
 enum TanhFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v) }
+    @inline(always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v) }
 }
 
 /// The logistic sigmoid.
 enum SigmoidFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.sigmoidSIMD(v) }
+    @inline(always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.sigmoidSIMD(v) }
 }
 
 /// 1.7159 · tanh(v · Float(2/3)).
 enum ScaledTanhFunction: VectorFunction {
-    @inline(__always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v * Float(2.0 / 3.0)) * 1.7159 }
+    @inline(always) static func apply(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.tanh16(v * Float(2.0 / 3.0)) * 1.7159 }
 }

@@ -16,7 +16,7 @@ extension Optimized {
 
     /// Σ over the planes of channel `c` of `f(x-lane, g-lane)` (16 lanes, scalar tail), each
     /// plane's float sum added in Double.
-    @inline(__always)
+    @inline(always)
     static func channelReduce(_ g: ChannelGeometry, _ c: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                               _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float, Float) -> Float) -> Double {
         typealias V = SIMD16<Float>

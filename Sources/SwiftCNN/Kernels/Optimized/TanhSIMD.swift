@@ -18,7 +18,7 @@ extension Optimized {
     typealias U16 = SIMD16<UInt32>
 
     /// tanh of 16 lanes.
-    @inline(__always)
+    @inline(always)
     static func tanh16(_ x: F16) -> F16 {
         let bits = unsafeBitCast(x, to: U16.self)
         let sign = bits & U16(repeating: 0x8000_0000)

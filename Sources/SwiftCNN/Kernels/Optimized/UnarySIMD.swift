@@ -196,12 +196,12 @@ extension Optimized {
 
 /// x · sigmoid(x).
 struct SiLUVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { v * Optimized.sigmoidSIMD(v) }
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { v * Optimized.sigmoidSIMD(v) }
 }
 
 /// x · clamp(x + 3, 0, 6) / 6 (NaN kept).
 struct HardswishVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         var t = v + 3
         t.replace(with: 0, where: t .< 0)
         t.replace(with: 6, where: t .> 6)
@@ -212,7 +212,7 @@ struct HardswishVector: UnaryVectorFunction {
 /// clamp(αx + β, 0, 1) (NaN kept).
 struct HardsigmoidVector: UnaryVectorFunction {
     let alpha: Float, beta: Float
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         var t = alpha * v + beta
         t.replace(with: 0, where: t .< 0)
         t.replace(with: 1, where: t .> 1)
@@ -223,7 +223,7 @@ struct HardsigmoidVector: UnaryVectorFunction {
 /// clamp(x, lo, hi) (NaN kept).
 struct ClipVector: UnaryVectorFunction {
     let lo: Float, hi: Float
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         var t = v.replacing(with: lo, where: v .< lo)
         t.replace(with: hi, where: v .> hi)
         return t
@@ -233,14 +233,14 @@ struct ClipVector: UnaryVectorFunction {
 /// x > 0 ? x : αx.
 struct LeakyReLUVector: UnaryVectorFunction {
     let alpha: Float
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         (v * alpha).replacing(with: v, where: v .> 0)
     }
 }
 
 /// ½ · x · (1 + tanh(√(2/π) · (x + 0.044715 x³))).
 struct GeluTanhVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         let inner = UnaryMath.sqrtTwoOverPi * (v + UnaryMath.geluKappa * (v * v * v))
         return 0.5 * v * (1 + Optimized.tanh16(inner))
     }
@@ -248,18 +248,18 @@ struct GeluTanhVector: UnaryVectorFunction {
 
 /// √x (IEEE square root: bitwise the scalar's).
 struct SqrtVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { v.squareRoot() }
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { v.squareRoot() }
 }
 
 /// −x: the sign bit flipped, as the scalar negation (the SIMD prefix − is 0 − x, which
 /// gives +0 for +0).
 struct NegVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(v) }
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(v) }
 }
 
 /// |x| (the sign bit cleared: NaN stays NaN).
 struct AbsVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> {
         let bits = unsafeBitCast(v, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
         return unsafeBitCast(bits, to: SIMD16<Float>.self)
     }
@@ -267,24 +267,24 @@ struct AbsVector: UnaryVectorFunction {
 
 /// 1/x.
 struct ReciprocalVector: UnaryVectorFunction {
-    @inline(__always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { 1 / v }
+    @inline(always) func callAsFunction(_ v: SIMD16<Float>) -> SIMD16<Float> { 1 / v }
 }
 
 // MARK: - Backward functions
 
 /// g / (2√x).
 struct SqrtGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / (2 * x.squareRoot()) }
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / (2 * x.squareRoot()) }
 }
 
 /// g / x.
 struct LogGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / x }
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g / x }
 }
 
 /// −g (the sign bit flipped).
 struct NegGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(g) }
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { Optimized.flipSign(g) }
 }
 
 extension Optimized {
@@ -297,7 +297,7 @@ extension Optimized {
 
 /// g · sign(x): g where x > 0, −g where x < 0, else 0 (±0 and NaN).
 struct AbsGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         var r = SIMD16<Float>()
         r.replace(with: g, where: x .> 0)
         r.replace(with: Optimized.flipSign(g), where: x .< 0)
@@ -307,7 +307,7 @@ struct AbsGradVector: UnaryGradVectorFunction {
 
 /// −g · (1/x)².
 struct ReciprocalGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         let r = 1 / x
         return Optimized.flipSign(g) * (r * r)
     }
@@ -315,7 +315,7 @@ struct ReciprocalGradVector: UnaryGradVectorFunction {
 
 /// g · s(1 − s), s = sigmoid(x).
 struct SigmoidGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         let s = Optimized.sigmoidSIMD(x)
         return g * (s * (1 - s))
     }
@@ -323,7 +323,7 @@ struct SigmoidGradVector: UnaryGradVectorFunction {
 
 /// g · s(1 + x(1 − s)), s = sigmoid(x).
 struct SiLUGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         let s = Optimized.sigmoidSIMD(x)
         return g * (s * (1 + x * (1 - s)))
     }
@@ -331,7 +331,7 @@ struct SiLUGradVector: UnaryGradVectorFunction {
 
 /// 0 for x ≤ −3, g · (x/3 + ½) for x < 3, else g (NaN included).
 struct HardswishGradVector: UnaryGradVectorFunction {
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         var r = g
         r.replace(with: g * (x / 3 + 0.5), where: x .< 3)
         r.replace(with: 0, where: x .<= -3)
@@ -342,7 +342,7 @@ struct HardswishGradVector: UnaryGradVectorFunction {
 /// g · α strictly inside (lo, hi), else 0.
 struct HardsigmoidGradVector: UnaryGradVectorFunction {
     let alpha: Float, lo: Float, hi: Float
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         SIMD16<Float>(repeating: 0).replacing(with: g * alpha, where: (x .> lo) .& (x .< hi))
     }
 }
@@ -350,7 +350,7 @@ struct HardsigmoidGradVector: UnaryGradVectorFunction {
 /// 0 where x ≤ lo or x ≥ hi, else g (NaN passes g).
 struct ClipGradVector: UnaryGradVectorFunction {
     let lo: Float, hi: Float
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         g.replacing(with: 0, where: (x .<= lo) .| (x .>= hi))
     }
 }
@@ -358,7 +358,7 @@ struct ClipGradVector: UnaryGradVectorFunction {
 /// g where x > 0, else αg.
 struct LeakyReLUGradVector: UnaryGradVectorFunction {
     let alpha: Float
-    @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+    @inline(always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
         (g * alpha).replacing(with: g, where: x .> 0)
     }
 }
