@@ -25,9 +25,7 @@ extension LeNetOps {
         let a = squashAmplitude, s = squashSlope
         let k = s / a, a2 = a * a
         return try elementwiseBackward("scaledTanhBackward", output: output, gradOutput: gradOutput) { y, g, dx, n in
-            Optimized.elementwiseBackward(y, g, dx, count: n,
-                                          vector: { yv, gv in gv * (k * (a2 - yv * yv)) },
-                                          scalar: { yv, gv in gv * (k * (a2 - yv * yv)) })
+            Optimized.elementwiseBackward(y, g, dx, count: n, ScaledTanhBackwardFunction(k: k, a2: a2))
         }
     }
 
@@ -142,4 +140,11 @@ extension LeNetOps {
             }
         }
     }
+}
+
+/// g · (k · (a2 − y²)): ``LeNetOps/scaledTanhBackward(output:gradOutput:)``'s elementwise step.
+struct ScaledTanhBackwardFunction: BinaryVectorFunction {
+    let k: Float, a2: Float
+    @inline(always) func vector(_ y: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> { g * (k * (a2 - y * y)) }
+    @inline(always) func scalar(_ y: Float, _ g: Float) -> Float { g * (k * (a2 - y * y)) }
 }

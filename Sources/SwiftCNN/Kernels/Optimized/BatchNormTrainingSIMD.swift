@@ -17,8 +17,8 @@ extension Optimized {
     /// Σ over the planes of channel `c` of `f(x-lane, g-lane)` (16 lanes, scalar tail), each
     /// plane's float sum added in Double.
     @inline(always)
-    static func channelReduce(_ g: ChannelGeometry, _ c: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                              _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>, _ fs: (Float, Float) -> Float) -> Double {
+    static func channelReduce<F: BinaryVectorFunction>(_ g: ChannelGeometry, _ c: Int, _ a: UnsafePointer<Float>,
+                                                       _ b: UnsafePointer<Float>, _ f: F) -> Double {
         typealias V = SIMD16<Float>
         var total = 0.0
         for n in 0..<g.batch {
@@ -27,12 +27,12 @@ extension Optimized {
             var acc = V()
             var i = 0
             while i + 16 <= g.spatial {
-                acc += f(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self), rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+                acc += f.vector(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self), rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
                 i += 16
             }
             var tail: Float = 0
             while i < g.spatial {
-                tail += fs(a[base + i], b[base + i])
+                tail += f.scalar(a[base + i], b[base + i])
                 i += 1
             }
             total += Double(acc.sum()) + Double(tail)
@@ -48,9 +48,8 @@ extension Optimized {
     ) {
         let count = Double(g.batch * g.spatial)
         forEachChannel(g) { c in
-            let m = Float(channelReduce(g, c, x, x, { a, _ in a }, { a, _ in a }) / count)
-            let mv = SIMD16<Float>(repeating: m)
-            let v = channelReduce(g, c, x, x, { a, _ in (a - mv) * (a - mv) }, { a, _ in (a - m) * (a - m) }) / count
+            let m = Float(channelReduce(g, c, x, x, FirstFunction()) / count)
+            let v = channelReduce(g, c, x, x, SquaredDeviationFunction(m: m)) / count
             mean[c] = m
             variance[c] = Float(v)
             invStd[c] = Float(1 / (v + Double(eps)).squareRoot())
@@ -69,8 +68,7 @@ extension Optimized {
             let af = Float(a), bf = Float(b)
             for n in 0..<g.batch {
                 let base = (n * g.channels + c) * g.spatial
-                elementwiseBackward(x + base, x + base, y + base, count: g.spatial,
-                                    vector: { v, _ in v * af + bf }, scalar: { v, _ in v * af + bf })
+                elementwiseBackward(x + base, x + base, y + base, count: g.spatial, AffineFunction(a: af, b: bf))
             }
         }
     }
@@ -118,9 +116,41 @@ extension Optimized {
             for n in 0..<g.batch {
                 let base = (n * g.channels + c) * g.spatial
                 elementwiseBackward(x + base, gy + base, dx + base, count: g.spatial,
-                                    vector: { xv, gv in gv * k1 - ((xv - mv) * iv) * k2 - k3 },
-                                    scalar: { xv, gv in gv * k1 - ((xv - m) * inv) * k2 - k3 })
+                                    BatchNormGradFunction(mean: m, invStd: inv, k1: k1, k2: k2, k3: k3))
             }
         }
     }
+}
+
+/// a (b ignored): a plain sum.
+struct FirstFunction: BinaryVectorFunction {
+    @inline(always) func vector(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a }
+    @inline(always) func scalar(_ a: Float, _ b: Float) -> Float { a }
+}
+
+/// (a − m)² (b ignored): the variance's terms.
+struct SquaredDeviationFunction: BinaryVectorFunction {
+    let m: Float
+    @inline(always) func vector(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> {
+        let mv = SIMD16<Float>(repeating: m)
+        return (a - mv) * (a - mv)
+    }
+    @inline(always) func scalar(_ a: Float, _ b: Float) -> Float { (a - m) * (a - m) }
+}
+
+/// x · a + b (the second input ignored): batch norm's per-channel affine map.
+struct AffineFunction: BinaryVectorFunction {
+    let a: Float, b: Float
+    @inline(always) func vector(_ x: SIMD16<Float>, _ unused: SIMD16<Float>) -> SIMD16<Float> { x * a + b }
+    @inline(always) func scalar(_ x: Float, _ unused: Float) -> Float { x * a + b }
+}
+
+/// g · k1 − ((x − mean) · invStd) · k2 − k3: batch norm's input gradient.
+struct BatchNormGradFunction: BinaryVectorFunction {
+    let mean: Float, invStd: Float, k1: Float, k2: Float, k3: Float
+    @inline(always) func vector(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        let mv = SIMD16<Float>(repeating: mean), iv = SIMD16<Float>(repeating: invStd)
+        return g * k1 - ((x - mv) * iv) * k2 - k3
+    }
+    @inline(always) func scalar(_ x: Float, _ g: Float) -> Float { g * k1 - ((x - mean) * invStd) * k2 - k3 }
 }
