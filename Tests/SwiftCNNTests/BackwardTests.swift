@@ -646,6 +646,46 @@ final class BackwardTests: XCTestCase {
         }
     }
 
+    /// The optimized max pooling backward (selects instead of branches) against the reference,
+    /// bit for bit, over random geometries and inputs full of ties (values from a small set),
+    /// NaNs and −∞ (windows of −∞ only; NaN windows), at 1 and 2 threads.
+    func testMaxPoolBackwardOptimizedMatchesReferenceSweep() throws {
+        var rng = TestRNG(77)
+        let old = Threading.numThreads
+        defer { Threading.numThreads = old }
+        let specials: [Float] = [.nan, -.infinity, .infinity, -0.0, 0]
+        var tested = 0
+        while tested < 60 {
+            let k = Size2D(rng.int(1...4), rng.int(1...4))
+            let o = Pool2DOptions(kernel: k, stride: Size2D(rng.int(1...3), rng.int(1...3)),
+                                  padding: Size2D(rng.int(0...(k.h / 2)), rng.int(0...(k.w / 2))),
+                                  ceilMode: rng.int(0...1) == 1)
+            let shape = [rng.int(1...2), rng.int(1...3), rng.int(1...13), rng.int(1...13)]
+            let count = shape.reduce(1, *)
+            let values: [Float] = (0..<count).map { _ in
+                rng.int(0...9) == 0 ? specials[rng.int(0...(specials.count - 1))] : Float(rng.int(-3...3))
+            }
+            let x = try Tensor(shape: shape, scalars: values)
+            guard let y = try? maxPool2d(x, o) else { continue }
+            tested += 1
+            let gy = try rng.tensor(y.shape)
+            let reference = try withReferenceKernels { try maxPool2dBackward(x, gradOutput: gy, o) }
+            for threads in [1, 2] {
+                Threading.numThreads = threads
+                let optimized = try maxPool2dBackward(x, gradOutput: gy, o)
+                XCTAssertEqual(optimized.scalars.map(\.bitPattern), reference.scalars.map(\.bitPattern),
+                               "input \(shape) kernel \(o.kernel) stride \(o.stride) padding \(o.padding) ceil \(o.ceilMode), \(threads) threads")
+            }
+        }
+        // A large tensor, so that the planes are split over the threads.
+        let big = try Tensor(shape: [4, 16, 24, 24], scalars: (0..<(4 * 16 * 24 * 24)).map { _ in Float(rng.int(-4...4)) })
+        let po = Pool2DOptions(kernel: 3, stride: 2, padding: 1)
+        let gb = try rng.tensor(try maxPool2d(big, po).shape)
+        let rb = try withReferenceKernels { try maxPool2dBackward(big, gradOutput: gb, po) }
+        Threading.numThreads = 2
+        XCTAssertEqual(try maxPool2dBackward(big, gradOutput: gb, po).scalars, rb.scalars, "[4, 16, 24, 24], 2 threads")
+    }
+
     func testMaxPoolBackwardTiesAndErrors() throws {
         // Ties: the gradient goes to the first maximum of each window (row-major), as PyTorch.
         let x = try Tensor(shape: [1, 1, 2, 4], scalars: [1, 1, 5, 2, 1, 1, 5, 5])

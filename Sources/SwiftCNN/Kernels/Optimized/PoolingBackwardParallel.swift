@@ -18,12 +18,56 @@ extension Optimized {
         }
     }
 
-    /// ``Reference/maxPool2dBackward(_:input:gradOutput:gradInput:)`` over threads.
+    /// ``Reference/maxPool2dBackward(_:input:gradOutput:gradInput:)`` over threads, each range
+    /// of planes by ``maxPool2dBackwardPlanes(_:input:gradOutput:gradInput:)``.
     static func maxPool2dBackward(_ g: Pool2DGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
                                   gradInput: UnsafeMutablePointer<Float>) {
         let pin = g.inHeight * g.inWidth, pout = g.outHeight * g.outWidth
         overPlanes(g) { sub, p in
-            Reference.maxPool2dBackward(sub, input: input + p * pin, gradOutput: gradOutput + p * pout, gradInput: gradInput + p * pin)
+            maxPool2dBackwardPlanes(sub, input: input + p * pin, gradOutput: gradOutput + p * pout, gradInput: gradInput + p * pin)
+        }
+    }
+
+    /// The reference's max pooling backward, bit for bit (the same element chosen in every
+    /// window: the first maximum in row-major order, or the last NaN; the same additions in
+    /// the same order), with the window's choice made by selects instead of branches (a
+    /// data-dependent branch per element mispredicts about half the time on real
+    /// activations) and wrapping arithmetic for indices inside the planes, whose sizes the
+    /// caller has checked (the reference checks every step: it is the oracle).
+    static func maxPool2dBackwardPlanes(_ g: Pool2DGeometry, input: UnsafePointer<Float>, gradOutput: UnsafePointer<Float>,
+                                        gradInput: UnsafeMutablePointer<Float>) {
+        let ih = g.inHeight, iw = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let planeIn = ih &* iw, planeOut = oh &* ow
+        gradInput.update(repeating: 0, count: g.planes &* planeIn)
+        for p in 0..<g.planes {
+            let x = input + p &* planeIn, dx = gradInput + p &* planeIn, dy = gradOutput + p &* planeOut
+            for y in 0..<oh {
+                let y0 = y &* g.stride.h &- g.padding.h
+                let ys = max(y0, 0), ye = min(y0 &+ g.kernel.h, ih)
+                if ys >= ye { continue }
+                for xo in 0..<ow {
+                    let x0 = xo &* g.stride.w &- g.padding.w
+                    let xs = max(x0, 0), xe = min(x0 &+ g.kernel.w, iw)
+                    if xs >= xe { continue }
+                    var m = -Float.infinity
+                    var best = ys &* iw &+ xs
+                    var iy = ys
+                    while iy < ye {
+                        let row = iy &* iw
+                        var ix = xs
+                        while ix < xe {
+                            let v = x[row &+ ix]
+                            // `v != v` rather than `isNaN`: the latter compiled to a bit test and a branch.
+                            let take = (v > m) || (v != v)
+                            m = take ? v : m
+                            best = take ? row &+ ix : best
+                            ix &+= 1
+                        }
+                        iy &+= 1
+                    }
+                    dx[best] += dy[y &* ow &+ xo]
+                }
+            }
         }
     }
 
