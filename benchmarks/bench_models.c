@@ -9,6 +9,10 @@
  *   --batches 1,8      batch sizes (default 1,8)                           SCNN_BENCH_BATCHES
  *   --runs N           timed runs per case (default 20)                    SCNN_BENCH_RUNS
  *   --warmup N         warm-up runs per case (default 2)                   SCNN_BENCH_WARMUP
+ *   --warmup-seconds S and warm-up runs until S seconds have passed (default
+ *                      0; scripts/bench_compare.py gives 1, as it warms ONNX
+ *                      Runtime and PyTorch: the worker threads of a model that
+ *                      runs in 0.1 ms are still waking up after 2 runs)   SCNN_BENCH_WARMUP_SECONDS
  *   --max-seconds S    time budget for the timed runs of one case: when N
  *                      runs would take longer (judged from the warm-up),
  *                      fewer are made, but never fewer than --min-runs     SCNN_BENCH_MAX_SECONDS
@@ -59,6 +63,7 @@ typedef struct {
     int batches_count;
     int64_t batches[MAX_BATCHES];
     int runs, warmup, min_runs, threads;
+    double warmup_seconds;
     double max_seconds;
     int tsv;
     int profile; /* top nodes to print per case; 0: no profile */
@@ -273,12 +278,15 @@ static void run_case(const options *o, const char *name, int64_t batch, result *
     r->rss_loaded_kib = status_kib("VmRSS");
 
     /* Warm-up (at least one run; further ones only while the warm-up has taken less than
-     * 2 s, to keep the large models' cases short); the last run estimates one run's time. */
+     * 2 s, to keep the large models' cases short; then more until --warmup-seconds have
+     * passed); the last run estimates one run's time. */
     t_warm = 0;
     {
         double warm_start = now();
-        for (i = 0; i < (o->warmup > 0 ? o->warmup : 1); i++) {
-            if (i > 0 && now() - warm_start > 2.0) break;
+        for (i = 0;; i++) {
+            double spent = now() - warm_start;
+            int more_runs = i < (o->warmup > 0 ? o->warmup : 1) && (i == 0 || spent <= 2.0);
+            if (!more_runs && !(spent < o->warmup_seconds)) break;
             t0 = now();
             s = scnn_model_forward(model, scnn_tensor_data(input), shape, 4, output, out_count);
             t_warm = now() - t0;
@@ -386,10 +394,11 @@ static int parse_batches(char *s, options *o) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: bench_models [--models a,b] [--batches 1,8] [--runs N] [--warmup N] [--max-seconds S]\n"
-            "                    [--min-runs N] [--threads N] [--format md|tsv] [--profile N]\n"
+            "usage: bench_models [--models a,b] [--batches 1,8] [--runs N] [--warmup N] [--warmup-seconds S]\n"
+            "                    [--max-seconds S] [--min-runs N] [--threads N] [--format md|tsv] [--profile N]\n"
             "environment: SCNN_BENCH_MODELS, SCNN_BENCH_BATCHES, SCNN_BENCH_RUNS, SCNN_BENCH_WARMUP,\n"
-            "             SCNN_BENCH_MAX_SECONDS, SCNN_BENCH_MIN_RUNS, SCNN_BENCH_THREADS, SCNN_BENCH_PROFILE\n");
+            "             SCNN_BENCH_WARMUP_SECONDS, SCNN_BENCH_MAX_SECONDS, SCNN_BENCH_MIN_RUNS,\n"
+            "             SCNN_BENCH_THREADS, SCNN_BENCH_PROFILE\n");
 }
 
 static const char *env(const char *key) {
@@ -473,6 +482,7 @@ int main(int argc, char **argv) {
     }
     if ((v = env("SCNN_BENCH_RUNS"))) o.runs = atoi(v);
     if ((v = env("SCNN_BENCH_WARMUP"))) o.warmup = atoi(v);
+    if ((v = env("SCNN_BENCH_WARMUP_SECONDS"))) o.warmup_seconds = atof(v);
     if ((v = env("SCNN_BENCH_MAX_SECONDS"))) o.max_seconds = atof(v);
     if ((v = env("SCNN_BENCH_MIN_RUNS"))) o.min_runs = atoi(v);
     if ((v = env("SCNN_BENCH_THREADS"))) o.threads = atoi(v);
@@ -488,6 +498,7 @@ int main(int argc, char **argv) {
             if (!parse_batches(batches_buf, &o)) { fprintf(stderr, "bad --batches\n"); return 2; }
         } else if (strcmp(a, "--runs") == 0) o.runs = atoi(val);
         else if (strcmp(a, "--warmup") == 0) o.warmup = atoi(val);
+        else if (strcmp(a, "--warmup-seconds") == 0) o.warmup_seconds = atof(val);
         else if (strcmp(a, "--max-seconds") == 0) o.max_seconds = atof(val);
         else if (strcmp(a, "--min-runs") == 0) o.min_runs = atoi(val);
         else if (strcmp(a, "--threads") == 0) o.threads = atoi(val);

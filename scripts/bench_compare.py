@@ -265,7 +265,9 @@ def run_swiftcnn(args, model: str, library_dir: str | None = None) -> dict:
     top = 0 if library_dir else max(0, args.top)
     cmd = [args.bench, "--models", model, "--batches", str(args.batch), "--runs", str(args.runs),
            "--warmup", str(args.warmup), "--min-runs", str(args.runs), "--max-seconds", "1e9",
-           "--threads", str(args.threads), "--format", "tsv", "--profile", str(top)]
+           "--threads", str(args.threads), "--format", "tsv", "--profile", str(top),
+           # At least 1 s of warm-up, as timed() gives ONNX Runtime and PyTorch.
+           "--warmup-seconds", "1"]
     env = None
     if library_dir:
         env = dict(os.environ, LD_LIBRARY_PATH=os.path.abspath(library_dir))
