@@ -971,7 +971,7 @@ final class BackwardTests: XCTestCase {
             let pm = try maxPool2dBackward(bx, gradOutput: pg, po)
             let pa = try avgPool2dBackward(inputShape: bx.shape, gradOutput: pg, po)
             let pd = try adaptiveAvgPool2dBackward(inputShape: bx.shape, gradOutput: pg)
-            // The parallel pooling backward runs the reference per plane range: bitwise equal.
+            // The parallel pooling backward computes each plane as the reference does: bitwise equal.
             let refs = try withReferenceKernels {
                 [try maxPool2dBackward(bx, gradOutput: pg, po).scalars, try avgPool2dBackward(inputShape: bx.shape, gradOutput: pg, po).scalars,
                  try adaptiveAvgPool2dBackward(inputShape: bx.shape, gradOutput: pg).scalars]
