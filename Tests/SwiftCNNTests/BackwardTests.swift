@@ -388,6 +388,42 @@ final class BackwardTests: XCTestCase {
         }
     }
 
+    /// Shapes large enough that the backward's gathers and transposes (dY of a chunk, dYᵀ,
+    /// Wᵀ, one image's patches into the chunk) spread over threads (>= 2^15 floats each):
+    /// against the reference, and bitwise the same at 1 and 2 threads.
+    func testConv2dBackwardParallelCopiesMatchReferenceAndThreadCounts() throws {
+        var rng = TestRNG(0xC0_B1E5)
+        let old = Threading.numThreads
+        defer { Threading.numThreads = old }
+        let cases: [([Int], [Int], Conv2DOptions)] = [
+            // 8×8 maps in chunks: dY gathered, patches copied into the chunk, dX as columns (Wᵀ).
+            ([8, 64, 8, 8], [64, 64, 3, 3], Conv2DOptions(padding: 1)),
+            ([8, 64, 8, 8], [64, 64, 3, 3], Conv2DOptions(padding: 1, flipKernel: true)),
+            ([8, 128, 8, 8], [128, 64, 3, 3], Conv2DOptions(padding: 1, groups: 2)),
+            // 4×4 maps: fewer pixels per chunk than patch entries, dX as rows (dYᵀ).
+            ([16, 64, 4, 4], [128, 64, 3, 3], Conv2DOptions(padding: 1)),
+            ([16, 64, 4, 4], [128, 64, 3, 3], Conv2DOptions(stride: 2, padding: 1, flipKernel: true)),
+        ]
+        for (xs, ws, o) in cases {
+            let x = try rng.tensor(xs), w = try rng.tensor(ws)
+            let outShape = try conv2d(x, weight: w, options: o).shape
+            let gy = try rng.tensor(outShape)
+            let ref = try withReferenceKernels { try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: false) }
+            var results: [(Tensor, Tensor)] = []
+            for threads in [1, 2] {
+                Threading.numThreads = threads
+                let r = try conv2dBackward(x, weight: w, gradOutput: gy, options: o, hasBias: false)
+                guard let dx = r.input else { XCTFail("no input gradient"); return }
+                results.append((r.weight, dx))
+            }
+            let ctx = "input \(xs) weight \(ws) \(o)"
+            assertMatchesReference(results[0].0, ref.weight, "\(ctx): weight")
+            if let r = ref.input { assertMatchesReference(results[0].1, r, "\(ctx): input") }
+            XCTAssertEqual(results[0].0.scalars, results[1].0.scalars, "\(ctx): weight gradient, 1 vs 2 threads")
+            XCTAssertEqual(results[0].1.scalars, results[1].1.scalars, "\(ctx): input gradient, 1 vs 2 threads")
+        }
+    }
+
     /// |fast − reference| <= 2e-5 · max |reference| + 1e-6, element by element.
     func assertMatchesReference(_ fast: Tensor, _ ref: Tensor, _ what: String, tol: Float = 2e-5,
                                 file: StaticString = #filePath, line: UInt = #line) {

@@ -85,11 +85,12 @@ extension Optimized {
                     for t in 0..<taps { wt.pointer[kernel * taps + t] = w[kernel * taps + taps - 1 - t] }
                 }
             } else if let wt {
-                // In 16×16 tiles, so that both the reads and the writes stay in cache.
+                // In 16×16 tiles, so that both the reads and the writes stay in cache; bands
+                // of 16 rows spread over threads.
                 let w = weight + grp * og * patch
-                var r0 = 0
-                while r0 < patch {
-                    let r1 = min(patch, r0 + 16)
+                let bands = (patch + 15) / 16
+                parallelCopy(bands, floats: patch * og) { band in
+                    let r0 = band * 16, r1 = min(patch, r0 + 16)
                     var o0 = 0
                     while o0 < og {
                         let o1 = min(og, o0 + 16)
@@ -100,7 +101,6 @@ extension Optimized {
                         }
                         o0 = o1
                     }
-                    r0 = r1
                 }
             }
             var n0 = 0
@@ -110,10 +110,10 @@ extension Optimized {
                 // dY of the chunk's images for this group: [og, nb·plane].
                 let dy: UnsafePointer<Float>
                 if let dys, nb > 1 {
-                    for i in 0..<nb {
-                        let src = gradOutput + ((n0 + i) * g.outChannels + grp * og) * plane
-                        for o in 0..<og {
-                            (dys.pointer + o * width + i * plane).update(from: src + o * plane, count: plane)
+                    parallelCopy(og, floats: og * width) { o in
+                        for i in 0..<nb {
+                            let src = gradOutput + ((n0 + i) * g.outChannels + grp * og + o) * plane
+                            (dys.pointer + o * width + i * plane).update(from: src, count: plane)
                         }
                     }
                     dy = UnsafePointer(dys.pointer)
@@ -126,7 +126,7 @@ extension Optimized {
                         let x = input + ((n0 + i) * g.inChannels + grp * g.inChannelsPerGroup) * g.inPlane
                         if let single, nb > 1 {
                             im2colParallel(g, x, single.pointer)
-                            for r in 0..<patch {
+                            parallelCopy(patch, floats: patch * plane) { r in
                                 (cols.pointer + r * width + i * plane).update(from: single.pointer + r * plane, count: plane)
                             }
                         } else {
@@ -142,8 +142,12 @@ extension Optimized {
                          c: dwg, ldc: patch, accumulate: n0 > 0)
                 }
                 if let gradInput, let dyT {
-                    for o in 0..<og {
-                        for q in 0..<width { dyT.pointer[q * og + o] = dy[o * width + q] }
+                    // dYᵀ in bands of 16 pixels (the reads of a band stay in cache), spread over threads.
+                    parallelCopy((width + 15) / 16, floats: width * og) { band in
+                        let q0 = band * 16, q1 = min(width, q0 + 16)
+                        for o in 0..<og {
+                            for q in q0..<q1 { dyT.pointer[q * og + o] = dy[o * width + q] }
+                        }
                     }
                     let w = wt.map { UnsafePointer($0.pointer) } ?? weight + grp * og * patch
                     gemm(m: width, n: patch, k: og, a: dyT.pointer, lda: og, b: w, ldb: patch,
@@ -169,6 +173,22 @@ extension Optimized {
             }
         }
         withExtendedLifetime((cols, dys, single, wt, dyT)) {}
+    }
+
+    /// Runs `body` for every index in `0..<count`, spread over ``Threading``'s threads when
+    /// the copy moves at least 2^15 floats in all (below that a hand-off costs more than the
+    /// copy). For copies and transposes whose indices write disjoint memory: the result is the
+    /// same for every thread count.
+    static func parallelCopy(_ count: Int, floats: Int, _ body: (Int) -> Void) {
+        let threads = Threading.numThreads
+        if threads < 2 || count < 2 || floats < 1 << 15 {
+            for index in 0..<count { body(index) }
+            return
+        }
+        let parts = min(count, threads * 4)
+        Threading.parallelFor(parts) { part in
+            for index in (count * part / parts)..<(count * (part + 1) / parts) { body(index) }
+        }
     }
 
     /// The unrolled patches of `images` (group `group`) as rows: row (i, y, x) of `rows`

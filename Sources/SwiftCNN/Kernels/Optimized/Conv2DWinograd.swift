@@ -81,11 +81,15 @@ final class WinogradConvWeights {
                             1.0 / 24, 1.0 / 12, 1.0 / 6,
                             1.0 / 24, -1.0 / 12, 1.0 / 6,
                             0, 0, 1]
+        // Output channels spread over threads (each writes its own rows of every U[ξ]; the
+        // values do not depend on the split), from 4096 channel pairs on (fewer: not worth a hand-off).
+        let parts = o * c < 1 << 12 ? 1 : min(o, Threading.numThreads)
         gm.withUnsafeBufferPointer { gp in
+          Threading.parallelFor(parts) { part in
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 + 18) { tmp in
                 guard let k = tmp.baseAddress, let G = gp.baseAddress else { return }
                 let t = k + 9
-                for oc in 0..<o {
+                for oc in (o * part / parts)..<(o * (part + 1) / parts) {
                     for ic in 0..<c {
                         let w = weight + (oc * c + ic) * 9
                         for i in 0..<9 { k[i] = Double(w[g.flipKernel ? 8 - i : i]) }
@@ -105,6 +109,7 @@ final class WinogradConvWeights {
                     }
                 }
             }
+          }
         }
         var packs: [PackedGEMMMatrix] = []
         packs.reserveCapacity(36)
