@@ -71,10 +71,13 @@ final class WinogradConvWeights {
             throw SwiftCNNError(.internal, "conv2d: the Winograd kernel needs a 3×3, stride-1, dilation-1, one-group convolution")
         }
         let o = g.outChannels, c = g.inChannels
-        // Matrices one cache line more than O·C apart: at a power-of-two distance the 36
-        // output streams below would all fall in the same cache set.
-        let count = try Checked.add(try Checked.mul(o, c, "winograd weight matrix"), 16, "winograd weight matrix")
-        let u = try ScratchBuffer(count: try Checked.mul(36, count, "winograd weights"))
+        // U[ξ] is written straight into its packed layout (no plain matrix packed afterwards:
+        // in training the transform runs every step).
+        var packs: [PackedGEMMMatrix] = []
+        packs.reserveCapacity(36)
+        for _ in 0..<36 { packs.append(try PackedGEMMMatrix(uninitializedRows: o, columns: c)) }
+        let layout = packs[0]
+        let targets = packs.map { $0.mutablePointer }
         let gm: [Double] = [1.0 / 4, 0, 0,
                             -1.0 / 6, -1.0 / 6, -1.0 / 6,
                             -1.0 / 6, 1.0 / 6, -1.0 / 6,
@@ -85,6 +88,7 @@ final class WinogradConvWeights {
         // values do not depend on the split), from 4096 channel pairs on (fewer: not worth a hand-off).
         let parts = o * c < 1 << 12 ? 1 : min(o, Threading.numThreads)
         gm.withUnsafeBufferPointer { gp in
+          targets.withUnsafeBufferPointer { tp in
           Threading.parallelFor(parts) { part in
             withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 + 18) { tmp in
                 guard let k = tmp.baseAddress, let G = gp.baseAddress else { return }
@@ -99,27 +103,22 @@ final class WinogradConvWeights {
                                 t[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j]
                             }
                         }
-                        let dst = u.pointer + oc * c + ic
+                        let at = layout.offset(row: oc, column: ic)
                         for i in 0..<6 {
                             for j in 0..<6 {
                                 let v = t[i * 3] * G[j * 3] + t[i * 3 + 1] * G[j * 3 + 1] + t[i * 3 + 2] * G[j * 3 + 2]
-                                dst[(i * 6 + j) * count] = Float(v)
+                                tp[i * 6 + j][at] = Float(v)
                             }
                         }
                     }
                 }
             }
           }
-        }
-        var packs: [PackedGEMMMatrix] = []
-        packs.reserveCapacity(36)
-        for xi in 0..<36 {
-            packs.append(try PackedGEMMMatrix(m: o, k: c, a: UnsafePointer(u.pointer + xi * count), lda: c))
+          }
         }
         matrices = packs
         outChannels = o
         inChannels = c
-        withExtendedLifetime(u) {}
     }
 }
 

@@ -111,6 +111,32 @@ public final class PackedGEMMMatrix {
         Optimized.packA(m: m, k: k, a: a, lda: lda, into: buffer.pointer)
     }
 
+    /// Room for a packed `m × k` matrix that the caller fills itself, element (i, p) at
+    /// ``offset(row:column:)``; the padding rows past `m` are zero. For producers that can
+    /// write the packed layout directly (the Winograd weight transform) instead of writing
+    /// the plain matrix and packing it. Throws when m or k is negative or memory cannot be had.
+    init(uninitializedRows m: Int, columns k: Int) throws {
+        if m < 0 || k < 0 {
+            throw SwiftCNNError.invalidArgument("gemm: packing needs m >= 0 and k >= 0, got m \(m), k \(k)")
+        }
+        self.m = m
+        self.k = k
+        buffer = try ScratchBuffer(count: try Optimized.packedASize(m: m, k: k), zeroed: m % Optimized.gemmMR != 0)
+    }
+
+    /// Where element (row `i`, column `p`) of A lies in the packed layout (0 <= i < m, 0 <= p < k;
+    /// the layout of ``Optimized/packA(m:k:a:lda:into:)``).
+    @inline(__always)
+    func offset(row i: Int, column p: Int) -> Int {
+        let mr = Optimized.gemmMR, kcMax = Optimized.gemmKC
+        let pc = p / kcMax * kcMax
+        let kc = min(kcMax, k - pc)
+        let mp = (m + mr - 1) / mr * mr
+        return pc * mp + (i / mr) * mr * kc + (p - pc) * mr + i % mr
+    }
+
+    var mutablePointer: UnsafeMutablePointer<Float> { buffer.pointer }
+
     var pointer: UnsafePointer<Float> { UnsafePointer(buffer.pointer) }
 }
 
