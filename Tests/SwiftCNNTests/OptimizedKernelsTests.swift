@@ -203,6 +203,96 @@ final class OptimizedKernelsTests: XCTestCase {
         XCTAssertTrue(Optimized.usesNarrowPath(g2), "googlenet 3×3 stride-2 pool on 28×28")
     }
 
+    /// The wide max path (``Optimized/maxPoolRowsPlanes(_:_:_:planes:end:)``: rows 16 and
+    /// wider, horizontal stride 1 or 2; down first, then along the rows, for planes without
+    /// NaN and −0) and the narrow path's window-rows-first passes, bit for bit against the
+    /// reference: random geometries (kernels 1–5 by 1–5, vertical strides 1–3, padding up to
+    /// half the kernel, ceil mode) and the zoo's pools; inputs that are plain random values,
+    /// values from a small set (ties everywhere, +0 among them), only +0, −0 and −1 (the
+    /// signed zeros' order decides every window), and values with NaNs of
+    /// distinct payloads, ±∞ and −0 in some planes only (so that one call takes both the
+    /// order-free planes and the row-major fallback); at 1 and 2 threads. Also checks that
+    /// the sweep reaches the wide path and that the zoo's wide pools take it.
+    func testMaxPoolTwoPassPathsMatchReferenceBitwise() throws {
+        var r = TestRNG(29)
+        let old = Threading.numThreads
+        defer { Threading.numThreads = old }
+        func bitsSame(_ a: [Float], _ b: [Float], _ what: String) -> Bool {
+            XCTAssertEqual(a.count, b.count, what)
+            for (i, (x, y)) in zip(a, b).enumerated() where x.bitPattern != y.bitPattern {
+                XCTFail("\(what): element \(i): \(x) (\(x.bitPattern)) vs reference \(y) (\(y.bitPattern))")
+                return false
+            }
+            return true
+        }
+        var cases: [([Int], Pool2DOptions)] = [
+            ([1, 3, 112, 112], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), padding: Size2D(1))),  // resnet
+            ([1, 3, 112, 112], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true)),      // googlenet
+            ([1, 3, 56, 56], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true)),
+            ([1, 3, 55, 55], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2))),                         // alexnet
+            ([1, 3, 28, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+            ([2, 3, 14, 14], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+            ([2, 3, 7, 7], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+        ]
+        for _ in 0..<70 {
+            let k = Size2D(r.int(1...5), r.int(1...5))
+            let o = Pool2DOptions(kernel: k, stride: Size2D(r.int(1...3), r.int(1...2)),
+                                  padding: Size2D(r.int(0...(k.h / 2)), r.int(0...(k.w / 2))), ceilMode: r.int(0...1) == 1)
+            cases.append(([r.int(1...2), r.int(1...4), r.int(k.h...40), r.int(max(k.w, 12)...140)], o))
+        }
+        var wideSeen = 0, narrowSeen = 0
+        for (shape, o) in cases {
+            guard let g = try? pool2dGeometry(shape: shape, o, op: "t") else { continue }
+            if Optimized.usesMaxRowsPath(g) && !Optimized.usesNarrowPath(g) { wideSeen += 1 }
+            if Optimized.usesNarrowPath(g) { narrowSeen += 1 }
+            let count = shape.reduce(1, *), plane = shape[2] * shape[3]
+            for kind in 0..<4 {
+                var v = (0..<count).map { _ in r.float() }
+                if kind == 1 {
+                    let set: [Float] = [0, 0.5, -0.5, 1, -1]
+                    v = (0..<count).map { _ in set[r.int(0...4)] }
+                } else if kind == 3 {
+                    // Windows whose maximum is a zero of either sign: only the reference's
+                    // order says which (the row-major fallback's case).
+                    let set: [Float] = [0, -0.0, -1]
+                    v = (0..<count).map { _ in set[r.int(0...2)] }
+                } else if kind == 2 {
+                    // Specials in even planes only: odd planes stay on the order-free path.
+                    for p in stride(from: 0, to: count / plane, by: 2) {
+                        for _ in 0..<max(1, plane / 10) {
+                            let i = p * plane + r.int(0...(plane - 1))
+                            switch r.int(0...3) {
+                            case 0: v[i] = Float(bitPattern: 0x7FC0_0000 | UInt32(r.int(1...0xFFFF)))
+                            case 1: v[i] = Float(bitPattern: 0xFFC0_0000 | UInt32(r.int(1...0xFFFF)))
+                            case 2: v[i] = r.int(0...1) == 0 ? .infinity : -.infinity
+                            default: v[i] = r.int(0...1) == 0 ? -0.0 : 0.0
+                            }
+                        }
+                    }
+                }
+                let x = try Tensor(shape: shape, scalars: v)
+                let reference = try withReferenceKernels { try maxPool2d(x, o) }.scalars
+                for threads in [1, 2] {
+                    Threading.numThreads = threads
+                    if !bitsSame(try maxPool2d(x, o).scalars, reference, "\(shape) \(o) input kind \(kind), \(threads) threads") {
+                        return
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(wideSeen, 25, "wide-path cases in the sweep")
+        XCTAssertGreaterThan(narrowSeen, 3, "narrow-path cases in the sweep")
+        for (shape, o) in cases.prefix(4) {
+            let g = try pool2dGeometry(shape: shape, o, op: "t")
+            XCTAssertTrue(Optimized.usesMaxRowsPath(g) && !Optimized.usesNarrowPath(g), "zoo pool \(shape) \(o) takes the wide path")
+        }
+        // A large case: the planes split over two threads, each range with its own scratch.
+        Threading.numThreads = 2
+        let big = try Tensor(shape: [2, 32, 56, 56], scalars: (0..<(2 * 32 * 56 * 56)).map { _ in r.float() })
+        let po = Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), padding: Size2D(1))
+        _ = bitsSame(try maxPool2d(big, po).scalars, try withReferenceKernels { try maxPool2d(big, po) }.scalars, "[2, 32, 56, 56], 2 threads")
+    }
+
     /// Adaptive average pooling (identity size, global 1×1, shrinking and growing windows,
     /// the zoo's 7×7 / 6×6 / 1×1) within 2e-6 of the reference.
     func testAdaptivePooling() throws {

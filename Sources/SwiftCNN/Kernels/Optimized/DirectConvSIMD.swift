@@ -179,24 +179,41 @@ struct DirectConvJob {
     let output: UnsafeMutablePointer<Float>
 
     /// Output row `y` of channels panel·MR ..< (panel + 1)·MR of image `n`: blocks of two
-    /// vectors, and one vector for a last block of VL outputs or fewer.
+    /// vectors, and one vector for a last block of VL outputs or fewer. A last panel of few
+    /// channels computes MR/3 or 2·MR/3 rows, not MR (64 channels = 5·12 + 4: the stem's
+    /// last panel did three times the work it keeps).
     @inline(__always)
     func row(n: Int, panel: Int, y: Int) {
+        let mr = Optimized.gemmMR, third = mr / 3
+        let rows = min(mr, g.outChannels - panel * mr)
+        if rows > 2 * third {
+            blocks(mr, n: n, panel: panel, y: y)
+        } else if rows > third {
+            blocks(2 * third, n: n, panel: panel, y: y)
+        } else {
+            blocks(third, n: n, panel: panel, y: y)
+        }
+    }
+
+    /// ``row(n:panel:y:)`` with `R` rows computed (a constant after inlining).
+    @inline(always)
+    func blocks(_ R: Int, n: Int, panel: Int, y: Int) {
         let width = 2 * Optimized.GEMMVector.scalarCount
         for block in 0..<layout.blocks {
             let x0 = block * width
             if g.outWidth - x0 > width / 2 {
-                outputs(2, n: n, panel: panel, y: y, x0: x0)
+                outputs(2, R, n: n, panel: panel, y: y, x0: x0)
             } else {
-                outputs(1, n: n, panel: panel, y: y, x0: x0)
+                outputs(1, R, n: n, panel: panel, y: y, x0: x0)
             }
         }
     }
 
     /// The outputs x0 ..< x0 + W·VL (those below OW) of row `y`, channels panel·MR ..<
-    /// (panel + 1)·MR, image `n`, for `W` 1 or 2 (a constant after inlining).
-    @inline(__always)
-    func outputs(_ W: Int, n: Int, panel: Int, y: Int, x0: Int) {
+    /// panel·MR + R, image `n`, for `W` 1 or 2 and `R` MR/3, 2·MR/3 or MR (constants after
+    /// inlining); the weights keep their MR-row panel layout.
+    @inline(always)
+    func outputs(_ W: Int, _ R: Int, n: Int, panel: Int, y: Int, x0: Int) {
         typealias V = Optimized.GEMMVector
         let mr = Optimized.gemmMR, vl = V.scalarCount, vb = MemoryLayout<V>.size
         let patch = g.patchSize, ow = g.outWidth, plane = g.outPlane
@@ -217,6 +234,7 @@ struct DirectConvJob {
             let x = src.loadUnaligned(as: V.self)
             let z = W > 1 ? src.loadUnaligned(fromByteOffset: vb, as: V.self) : V()
             @inline(__always) func fma(_ r: Int, _ c: inout V, _ d: inout V) {
+                if r >= R { return }
                 let s = wp[r]
                 c = c.addingProduct(s, x)
                 if W > 1 { d = d.addingProduct(s, z) }
@@ -232,7 +250,7 @@ struct DirectConvJob {
         }
         let count = min(W * vl, ow - x0)
         @inline(__always) func put(_ a: V, _ b: V, _ r: Int) {
-            if r >= rows { return }
+            if r >= R || r >= rows { return }
             let o = panel * mr + r
             let at = (n * g.outChannels + o) * plane + y * ow + x0
             let bias = self.bias?[o]

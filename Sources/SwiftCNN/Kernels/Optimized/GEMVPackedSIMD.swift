@@ -56,7 +56,7 @@ extension Optimized {
         }
     }
 
-    /// Copies `n` floats (no overlap) inline with 16- and 8-lane moves: im2col copies many
+    /// Copies `n` floats (no overlap) inline with 16-, 8- and 4-lane moves: im2col copies many
     /// short rows (LeNet's are 28 and 10 floats), where a `memmove` call per row dominates.
     @inline(__always)
     static func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
@@ -69,6 +69,10 @@ extension Optimized {
         if i + 8 <= n {
             d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i, as: SIMD8<Float>.self)
             i += 8
+        }
+        if i + 4 <= n {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: 4 * i, as: SIMD4<Float>.self), toByteOffset: 4 * i, as: SIMD4<Float>.self)
+            i += 4
         }
         while i < n {
             dst[i] = src[i]

@@ -2,13 +2,17 @@
 // pooling kernels (torch semantics: −∞ / zero padding, ceil mode, count_include_pad,
 // adaptive windows).
 //
-// Max and average pooling: output columns whose window lies inside the input row (and, for
-// the vector's reads, within it) are computed 16 at a time — stride 1 by plain loads,
-// stride 2 by loading 32 floats and taking the even or odd lanes; any other stride, and the
-// columns at the borders, one by one with the same arithmetic. Max pooling is bitwise equal
-// to the reference (NaN propagates). Average pooling sums in float (the reference sums in
-// double), in the same order for vector and scalar columns. Planes are spread over
-// ``Threading``'s threads when there is enough work.
+// Paths, by geometry: 2×2 windows with stride 2 (`pool2x2Plane`); maps narrower than 32
+// (`poolNarrowPlanes`: the padded plane as one flat array; max pooling window rows first,
+// then down); max pooling with a horizontal stride of 1 or 2 on wider maps
+// (`maxPoolRowsPlanes` in MaxPoolSeparable.swift: down first, then along the rows, for
+// planes without NaN and −0). Otherwise (`poolPlane`), output columns whose window lies inside the
+// input row (and, for the vector's reads, within it) are computed 16 at a time — stride 1 by
+// plain loads, stride 2 by loading 32 floats and taking the even or odd lanes; any other
+// stride, and the columns at the borders, one by one with the same arithmetic. Max pooling
+// is bitwise equal to the reference on every path (NaN propagates). Average pooling sums in
+// float (the reference sums in double), in the same order for vector and scalar columns.
+// Planes are spread over ``Threading``'s threads when there is enough work.
 
 extension Optimized {
     /// Below this many window reads a pooling stays on the calling thread.
@@ -17,14 +21,23 @@ extension Optimized {
     /// Runs `body(plane)` for every plane, in parallel when `workPerPlane · planes` is large.
     @inline(__always)
     static func forEachPlane(_ planes: Int, workPerPlane: Int, _ body: (Int) -> Void) {
+        forEachPlaneRange(planes, workPerPlane: workPerPlane) { range in
+            for p in range { body(p) }
+        }
+    }
+
+    /// Runs `body` on consecutive ranges of planes that cover 0 ..< `planes`, in parallel when
+    /// `workPerPlane · planes` is large (so that scratch can be set up once per range).
+    @inline(__always)
+    static func forEachPlaneRange(_ planes: Int, workPerPlane: Int, _ body: (Range<Int>) -> Void) {
         let threads = Threading.numThreads
         if threads < 2 || planes < 2 || planes &* workPerPlane < poolParallelThreshold {
-            for p in 0..<planes { body(p) }
+            body(0..<planes)
             return
         }
         let items = min(planes, threads * 4)
         Threading.parallelFor(items) { i in
-            for p in (planes * i / items)..<(planes * (i + 1) / items) { body(p) }
+            body((planes * i / items)..<(planes * (i + 1) / items))
         }
     }
 
@@ -46,20 +59,27 @@ extension Optimized {
         let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
             && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
         let narrow = usesNarrowPath(g)
+        let rows = isMax && !simple && !narrow && usesMaxRowsPath(g)
         let end = input + g.planes * inPlane
-        forEachPlane(g.planes, workPerPlane: work) { p in
-            if simple {
-                pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
+        forEachPlaneRange(g.planes, workPerPlane: work) { range in
+            if rows {
+                maxPoolRowsPlanes(g, input, output, planes: range, end: end)
             } else if narrow {
                 if isMax {
-                    poolNarrowPlane(g, input + p * inPlane, output + p * outPlane, isMax: true)
+                    poolNarrowPlanes(g, input, output, planes: range, isMax: true)
                 } else {
-                    poolNarrowPlane(g, input + p * inPlane, output + p * outPlane, isMax: false)
+                    poolNarrowPlanes(g, input, output, planes: range, isMax: false)
                 }
-            } else if isMax {
-                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: true)
             } else {
-                poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: false)
+                for p in range {
+                    if simple {
+                        pool2x2Plane(g, input + p * inPlane, output + p * outPlane, isMax: isMax)
+                    } else if isMax {
+                        poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: true)
+                    } else {
+                        poolPlane(g, input + p * inPlane, output + p * outPlane, end: end, isMax: false)
+                    }
+                }
             }
         }
     }
@@ -151,10 +171,11 @@ extension Optimized {
         }
     }
 
-    /// Most floats in a padded plane of the narrow path (its scratch lives on the stack).
-    static let narrowPlaneLimit = 4096
+    /// Most floats of the narrow path's scratch: padded plane, outputs and (max) window-row
+    /// maxima (it lives on the stack).
+    static let narrowPlaneLimit = 6144
 
-    /// Whether ``poolNarrowPlane(_:_:_:isMax:)`` takes this geometry: strides 1 or 2, input
+    /// Whether ``poolNarrowPlanes(_:_:_:planes:isMax:)`` takes this geometry: strides 1 or 2, input
     /// rows narrower than 32 (where the row-wise vector path of ``poolPlane`` is mostly
     /// scalar), small windows and padding, and scratch of at most ``narrowPlaneLimit`` floats.
     static func usesNarrowPath(_ g: Pool2DGeometry) -> Bool {
@@ -162,20 +183,24 @@ extension Optimized {
               g.kernel.h <= 16, g.kernel.w <= 16, g.padding.h <= 16, g.padding.w <= 16,
               g.outHeight <= 2048, g.outWidth <= 64 else { return false }
         let n = narrowSizes(g)
-        return n.padded + 16 * n.blocks <= narrowPlaneLimit
+        return n.padded + 16 * n.blocks + n.rowMaxima <= narrowPlaneLimit
     }
 
     /// Scratch layout of the narrow path: padded row width `pw` (every window inside), padded
     /// rows computed `rows` (= (outHeight − 1)·stride + 1), 16-lane blocks over rows·pw,
-    /// and the padded plane's float count (covers the input rows and every block's reads).
+    /// the floats of max pooling's window-row maxima (every block's reads down the window),
+    /// and the padded plane's float count (covers the input rows and every read of both).
     @inline(__always)
-    static func narrowSizes(_ g: Pool2DGeometry) -> (pw: Int, rows: Int, blocks: Int, padded: Int) {
+    static func narrowSizes(_ g: Pool2DGeometry) -> (pw: Int, rows: Int, blocks: Int, padded: Int, rowMaxima: Int) {
         let pw = max(g.padding.w + g.inWidth, (g.outWidth - 1) * g.stride.w + g.kernel.w)
         let rows = (g.outHeight - 1) * g.stride.h + 1
         let ph = max(g.padding.h + g.inHeight, rows - 1 + g.kernel.h)
         let blocks = (rows * pw + 15) / 16
-        // Reads reach blocks·16 − 1 + (kh − 1)·pw + kw − 1.
-        return (pw, rows, blocks, max(ph * pw, blocks * 16 + g.kernel.h * pw + g.kernel.w))
+        // Max: the blocks' reads of the row maxima reach blocks·16 − 1 + (kh − 1)·pw; those
+        // maxima read the plane up to rowMaxima − 1 + kw − 1. Average: the plane up to
+        // blocks·16 − 1 + (kh − 1)·pw + kw − 1.
+        let rowMaxima = (blocks * 16 + (g.kernel.h - 1) * pw + 15) / 16 * 16
+        return (pw, rows, blocks, max(ph * pw, blocks * 16 + g.kernel.h * pw + g.kernel.w, rowMaxima + g.kernel.w), rowMaxima)
     }
 
     /// One plane of stride-1 or -2 pooling on a narrow map: the plane is copied into a stack
@@ -187,68 +212,95 @@ extension Optimized {
     /// (padding −∞ never wins), hence bitwise equal, NaN included. Average: float sums of the
     /// padded window (zeros add nothing), divided as ``poolPlane`` does (count_include_pad;
     /// an empty window gives 0).
+    ///
+    /// Planes `planes` of `input` into `output`: the scratch is set up once for them (the
+    /// padding keeps its value, as only the input rows' places are rewritten per plane).
     @inline(__always)
-    static func poolNarrowPlane(_ g: Pool2DGeometry, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
-                                isMax: Bool) {
+    static func poolNarrowPlanes(_ g: Pool2DGeometry, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
+                                 planes: Range<Int>, isMax: Bool) {
         typealias V = SIMD16<Float>
         let h = g.inHeight, w = g.inWidth, oh = g.outHeight, ow = g.outWidth
         let kh = g.kernel.h, kw = g.kernel.w, ph = g.padding.h, pw = g.padding.w
         let sh = g.stride.h, sw = g.stride.w
-        let (PW, _, blocks, padded) = narrowSizes(g)
+        let (PW, _, blocks, padded, rowMaxima) = narrowSizes(g)
         let pad: Float = isMax ? -.infinity : 0
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + blocks * 16) { buf in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: padded + blocks * 16 + rowMaxima) { buf in
             guard let base = buf.baseAddress else { return }
             let p = base, o = base + padded
             p.initialize(repeating: pad, count: padded)
-            for iy in 0..<h {
-                (p + (iy + ph) * PW + pw).update(from: src + iy * w, count: w)
-            }
-            for b in 0..<blocks {
-                let f = b * 16
+            for plane in planes {
+                let src = input + plane * (h * w), dst = output + plane * (oh * ow)
+                for iy in 0..<h {
+                    copyFloats(p + (iy + ph) * PW + pw, src + iy * w, w)
+                }
                 if isMax {
-                    var m = V(repeating: -.infinity)
-                    for iy in 0..<kh {
-                        let row = UnsafeRawPointer(p + f + iy * PW)
-                        for l in 0..<kw {
-                            let v = row.loadUnaligned(fromByteOffset: 4 * l, as: V.self)
-                            m.replace(with: v, where: (v .> m) .| (v .!= v))
+                    // Rows first (MaxPoolSeparable.swift): the window-row maximum at every flat
+                    // position, then the step down the window's rows, in order; the exact step
+                    // only when the plane holds a NaN.
+                    if containsNaN(src, h * w) {
+                        narrowMaxPasses(p, o, blocks: blocks, rowMaxima: rowMaxima, kh: kh, kw: kw, rowWidth: PW, exact: true)
+                    } else {
+                        narrowMaxPasses(p, o, blocks: blocks, rowMaxima: rowMaxima, kh: kh, kw: kw, rowWidth: PW, exact: false)
+                    }
+                } else {
+                    for b in 0..<blocks {
+                        let f = b * 16
+                        var s = V()
+                        for iy in 0..<kh {
+                            let row = UnsafeRawPointer(p + f + iy * PW)
+                            for l in 0..<kw { s += row.loadUnaligned(fromByteOffset: 4 * l, as: V.self) }
+                        }
+                        UnsafeMutableRawPointer(o + f).storeBytes(of: s, as: V.self)
+                    }
+                }
+                if isMax {
+                    if sw == 1 {
+                        for y in 0..<oh { copyFloats(dst + y * ow, o + y * sh * PW, ow) }
+                    } else {
+                        for y in 0..<oh {
+                            for x in 0..<ow { dst[y * ow + x] = o[y * sh * PW + x * sw] }
                         }
                     }
-                    UnsafeMutableRawPointer(o + f).storeBytes(of: m, as: V.self)
-                } else {
-                    var s = V()
-                    for iy in 0..<kh {
-                        let row = UnsafeRawPointer(p + f + iy * PW)
-                        for l in 0..<kw { s += row.loadUnaligned(fromByteOffset: 4 * l, as: V.self) }
-                    }
-                    UnsafeMutableRawPointer(o + f).storeBytes(of: s, as: V.self)
+                    continue
                 }
-            }
-            if isMax {
-                if sw == 1 {
-                    for y in 0..<oh { (dst + y * ow).update(from: o + y * sh * PW, count: ow) }
-                } else {
-                    for y in 0..<oh {
-                        for x in 0..<ow { dst[y * ow + x] = o[y * sh * PW + x * sw] }
-                    }
-                }
-                return
-            }
-            for y in 0..<oh {
-                let y0 = y * sh - ph, y1 = min(y0 + kh, h + ph)
-                let ys = max(y0, 0), ye = min(y1, h)
-                let rows = g.countIncludePad ? y1 - y0 : ye - ys
-                for x in 0..<ow {
-                    let x0 = x * sw - pw, x1 = min(x0 + kw, w + pw)
-                    let xs = max(x0, 0), xe = min(x1, w)
-                    if ys >= ye || xs >= xe {
-                        dst[y * ow + x] = 0
-                    } else {
-                        let cols = g.countIncludePad ? x1 - x0 : xe - xs
-                        dst[y * ow + x] = o[y * sh * PW + x * sw] / Float(rows * cols)
+                for y in 0..<oh {
+                    let y0 = y * sh - ph, y1 = min(y0 + kh, h + ph)
+                    let ys = max(y0, 0), ye = min(y1, h)
+                    let rows = g.countIncludePad ? y1 - y0 : ye - ys
+                    for x in 0..<ow {
+                        let x0 = x * sw - pw, x1 = min(x0 + kw, w + pw)
+                        let xs = max(x0, 0), xe = min(x1, w)
+                        if ys >= ye || xs >= xe {
+                            dst[y * ow + x] = 0
+                        } else {
+                            let cols = g.countIncludePad ? x1 - x0 : xe - xs
+                            dst[y * ow + x] = o[y * sh * PW + x * sw] / Float(rows * cols)
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// The narrow path's max passes over the padded plane `p`: window-row maxima at every
+    /// flat position (into the scratch after the `blocks`·16 outputs), then the step down
+    /// the window's rows into `o`.
+    @inline(always)
+    static func narrowMaxPasses(_ p: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, blocks: Int, rowMaxima: Int,
+                                kh: Int, kw: Int, rowWidth: Int, exact: Bool) {
+        typealias V = SIMD16<Float>
+        let hm = o + blocks * 16
+        for f in stride(from: 0, to: rowMaxima, by: 16) {
+            let row = UnsafeRawPointer(p + f)
+            var m = row.loadUnaligned(as: V.self)
+            for l in 1..<kw { m = maxStep(m, row.loadUnaligned(fromByteOffset: 4 * l, as: V.self), exact: exact) }
+            UnsafeMutableRawPointer(hm + f).storeBytes(of: m, as: V.self)
+        }
+        for b in 0..<blocks {
+            let f = b * 16
+            var m = UnsafeRawPointer(hm + f).loadUnaligned(as: V.self)
+            for iy in 1..<kh { m = maxStep(m, UnsafeRawPointer(hm + f + iy * rowWidth).loadUnaligned(as: V.self), exact: exact) }
+            UnsafeMutableRawPointer(o + f).storeBytes(of: m, as: V.self)
         }
     }
 
