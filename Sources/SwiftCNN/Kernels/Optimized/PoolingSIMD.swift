@@ -55,9 +55,12 @@ extension Optimized {
                        isMax: Bool) {
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let work = outPlane &* g.kernel.h &* g.kernel.w
-        // 2×2 windows, stride 2, no padding, all inside the input: the common case.
+        // 2×2 windows, stride 2, no padding, all inside the input: the common case. Max
+        // pooling to rows narrower than 8 (GoogLeNet's maxpool4, 14×14 → 7×7) leaves it for
+        // the narrow path, where such rows are not one scalar window each.
         let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
             && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+            && (g.outWidth >= 8 || !isMax || !usesNarrowPath(g))
         let narrow = usesNarrowPath(g)
         let rows = isMax && !simple && !narrow && usesMaxRowsPath(g)
         let end = input + g.planes * inPlane
