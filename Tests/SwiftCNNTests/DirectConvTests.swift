@@ -39,6 +39,10 @@ final class DirectConvTests: XCTestCase {
         ([1, 3, 50, 100], [14, 3, 4, 4], Conv2DOptions(stride: Size2D(3, 1), padding: Padding2D(top: 3, bottom: 0, left: 0, right: 2))),
         ([1, 3, 60, 68], [40, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1), flipKernel: true)),
         ([1, 3, 48, 96], [16, 3, 7, 7], Conv2DOptions(stride: Size2D(2), padding: Padding2D(3))),   // whole blocks only
+        // Patches over one packed k block (gemmKC taps): AlexNet's stem (363 taps, two blocks)
+        // and 676 taps (three blocks, the last short).
+        ([1, 3, 70, 70], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))),
+        ([2, 4, 40, 90], [20, 4, 13, 13], Conv2DOptions(stride: Size2D(3, 2), padding: Padding2D(1))),
     ]
 
     func testMatchesReferenceAndIsTheSameAtAnyThreadCount() throws {
@@ -89,13 +93,15 @@ final class DirectConvTests: XCTestCase {
         XCTAssertEqual(try kernel([1, 3, 224, 224], [64, 3, 7, 7], stem), .direct)
         XCTAssertEqual(try kernel([8, 3, 224, 224], [64, 3, 7, 7], stem), .direct)
         XCTAssertEqual(try kernel([1, 3, 224, 224], [32, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))), .direct)
-        // Stride 1 (VGG's first layer), five channels, dilation, groups, a patch over one k
-        // block, rows under one vector, stride 5, too little work: not the direct kernel.
+        XCTAssertEqual(try kernel([1, 3, 224, 224], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))), .direct)
+        // Stride 1 (VGG's first layer), five channels, dilation, groups, a patch over
+        // directConvMaxPatch taps, rows under one vector, stride 5, too little work: not the
+        // direct kernel.
         XCTAssertNotEqual(try kernel([1, 3, 224, 224], [64, 3, 3, 3], Conv2DOptions(padding: Padding2D(1))), .direct)
         XCTAssertNotEqual(try kernel([1, 5, 64, 64], [64, 5, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))), .direct)
         XCTAssertNotEqual(try kernel([1, 3, 128, 128], [64, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(2), dilation: Size2D(2))), .direct)
         XCTAssertNotEqual(try kernel([1, 4, 128, 128], [64, 2, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1), groups: 2)), .direct)
-        XCTAssertNotEqual(try kernel([1, 3, 227, 227], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))), .direct)
+        XCTAssertNotEqual(try kernel([1, 4, 227, 227], [64, 4, 17, 17], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))), .direct)
         XCTAssertNotEqual(try kernel([1, 3, 800, 7], [64, 3, 3, 3], Conv2DOptions(stride: Size2D(2, 1))), .direct)
         XCTAssertNotEqual(try kernel([1, 3, 224, 224], [64, 3, 5, 5], Conv2DOptions(stride: Size2D(5))), .direct)
         XCTAssertNotEqual(try kernel([1, 1, 56, 56], [6, 1, 5, 5], Conv2DOptions(stride: Size2D(2))), .direct)

@@ -15,20 +15,24 @@ extension Optimized {
     static let directConvMinWork = 1 << 20
     /// Largest stride in either direction (the phase planes are stride.h · stride.w per channel).
     static let directConvMaxStride = 4
+    /// Most taps (channels · KH · KW) in a patch: AlexNet's 11×11 stem has 363, over one packed
+    /// k block; the bound keeps the per-call tap offset table small.
+    static let directConvMaxPatch = 4 * gemmKC
     /// Stride 1 in both directions stays on im2col + GEMM: its im2col is contiguous copies, and
     /// on VGG's first layer (3 → 64, 3×3, 224×224) the direct kernel was faster at 1 thread
     /// (3.55 → 2.75 ms) but slower at 2 (2.08 → 2.24 ms), where the layer is bound by writing
     /// its 12.8 MB output.
 
     /// Whether ``directConv(_:input:packed:bias:residual:relu:output:scratch:)`` takes `g`:
-    /// one group, no dilation, at most ``directConvMaxChannels`` input channels, a patch within
-    /// one packed k block (the weights are the GEMM's packed panels), output rows at least one
+    /// one group, no dilation, at most ``directConvMaxChannels`` input channels, at most
+    /// ``directConvMaxPatch`` taps (the weights are the GEMM's packed panels, in as many k
+    /// blocks as the patch needs), output rows at least one
     /// vector wide, a stride of 2 or more in at least one direction and at most
     /// ``directConvMaxStride`` in both, enough work, and a phase-plane layout whose sizes fit
     /// in an Int.
     static func directConvApplies(_ g: Conv2DGeometry) -> Bool {
         guard g.groups == 1, g.dilation == Size2D(1), g.inChannels <= directConvMaxChannels,
-              g.patchSize <= gemmKC, g.outWidth >= GEMMVector.scalarCount,
+              g.patchSize <= directConvMaxPatch, g.outWidth >= GEMMVector.scalarCount,
               g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride, max(g.stride.h, g.stride.w) >= 2,
               g.padding.top >= 0, g.padding.left >= 0 else { return false }
         guard let work = try? Checked.product([g.outChannels, g.patchSize, g.outPlane], "direct conv work"),
@@ -43,8 +47,9 @@ extension Optimized {
 
     /// out[n, o] = Σ_{c,k,l} w[o, c, k, l] · in[n, c, y·sH − pT + k, x·sW − pL + l] + bias[o]
     /// (+ residual) (ReLU), for a geometry ``directConvApplies(_:)`` accepts. `packed` holds
-    /// the (flipped, folded) weights packed by ``packA(m:k:a:lda:into:)`` in one k block:
-    /// panel i, tap p, row r at (i·patch + p)·MR + r.
+    /// the (flipped, folded) weights packed by ``packA(m:k:a:lda:into:)``: for the k block of
+    /// taps starting at pc (``gemmKC`` taps, fewer in the last), panel i, tap p, row r at
+    /// pc·Mp + i·MR·kc + (p − pc)·MR + r (Mp: the channels rounded up to MR).
     ///
     /// 1. Each image's padded input is split into its stride phases (``DirectConvLayout``):
     ///    plane (c, a, b) row i, column j = in[c, i·sH + a − pT, j·sW + b − pL], 0 outside.
@@ -223,30 +228,37 @@ struct DirectConvJob {
         var c6 = V(), c7 = V(), c8 = V(), c9 = V(), c10 = V(), c11 = V()
         var d0 = V(), d1 = V(), d2 = V(), d3 = V(), d4 = V(), d5 = V()
         var d6 = V(), d7 = V(), d8 = V(), d9 = V(), d10 = V(), d11 = V()
-        var wp = packed + panel * mr * patch
+        let mp = (g.outChannels + mr - 1) / mr * mr
         var tp = offsets
-        for _ in 0..<patch {
-            // Both vectors first, then each weight broadcast once into both products (as the
-            // GEMM's micro-kernel does): 24 accumulators, 2 inputs and one broadcast fit the
-            // 32 vector registers; loading the second vector after the first row of products
-            // kept 12 broadcasts live and spilled accumulators to the stack.
-            let src = UnsafeRawPointer(base + tp.pointee)
-            let x = src.loadUnaligned(as: V.self)
-            let z = W > 1 ? src.loadUnaligned(fromByteOffset: vb, as: V.self) : V()
-            @inline(__always) func fma(_ r: Int, _ c: inout V, _ d: inout V) {
-                if r >= R { return }
-                let s = wp[r]
-                c = c.addingProduct(s, x)
-                if W > 1 { d = d.addingProduct(s, z) }
+        var pc = 0
+        while pc < patch {
+            // The weights' k block of taps pc ..< pc + kc (one block for patches up to gemmKC).
+            let kc = min(Optimized.gemmKC, patch - pc)
+            var wp = packed + pc * mp + panel * mr * kc
+            pc += kc
+            for _ in 0..<kc {
+                // Both vectors first, then each weight broadcast once into both products (as the
+                // GEMM's micro-kernel does): 24 accumulators, 2 inputs and one broadcast fit the
+                // 32 vector registers; loading the second vector after the first row of products
+                // kept 12 broadcasts live and spilled accumulators to the stack.
+                let src = UnsafeRawPointer(base + tp.pointee)
+                let x = src.loadUnaligned(as: V.self)
+                let z = W > 1 ? src.loadUnaligned(fromByteOffset: vb, as: V.self) : V()
+                @inline(__always) func fma(_ r: Int, _ c: inout V, _ d: inout V) {
+                    if r >= R { return }
+                    let s = wp[r]
+                    c = c.addingProduct(s, x)
+                    if W > 1 { d = d.addingProduct(s, z) }
+                }
+                fma(0, &c0, &d0); fma(1, &c1, &d1); fma(2, &c2, &d2)
+                fma(3, &c3, &d3); fma(4, &c4, &d4); fma(5, &c5, &d5)
+                if mr > 6 {
+                    fma(6, &c6, &d6); fma(7, &c7, &d7); fma(8, &c8, &d8)
+                    fma(9, &c9, &d9); fma(10, &c10, &d10); fma(11, &c11, &d11)
+                }
+                wp += mr
+                tp += 1
             }
-            fma(0, &c0, &d0); fma(1, &c1, &d1); fma(2, &c2, &d2)
-            fma(3, &c3, &d3); fma(4, &c4, &d4); fma(5, &c5, &d5)
-            if mr > 6 {
-                fma(6, &c6, &d6); fma(7, &c7, &d7); fma(8, &c8, &d8)
-                fma(9, &c9, &d9); fma(10, &c10, &d10); fma(11, &c11, &d11)
-            }
-            wp += mr
-            tp += 1
         }
         let count = min(W * vl, ow - x0)
         @inline(__always) func put(_ a: V, _ b: V, _ r: Int) {
