@@ -18,6 +18,8 @@ extension Optimized {
     /// Most taps (channels · KH · KW) in a patch: AlexNet's 11×11 stem has 363, over one packed
     /// k block; the bound keeps the per-call tap offset table small.
     static let directConvMaxPatch = 4 * gemmKC
+    /// Output rows per work item.
+    static let directConvRows = 4
     /// Stride 1 in both directions stays on im2col + GEMM: its im2col is contiguous copies, and
     /// on VGG's first layer (3 → 64, 3×3, 224×224) the direct kernel was faster at 1 thread
     /// (3.55 → 2.75 ms) but slower at 2 (2.08 → 2.24 ms), where the layer is bound by writing
@@ -55,10 +57,11 @@ extension Optimized {
     ///    plane (c, a, b) row i, column j = in[c, i·sH + a − pT, j·sW + b − pL], 0 outside.
     ///    Tap (c, k, l) of output (y, x) is then plane (c, k mod sH, l mod sW) at row
     ///    y + k div sH, column x + l div sW: consecutive x are consecutive floats.
-    /// 2. Work items are (image, MR-channel panel, output row), claimed by the threads. An item
-    ///    runs the row in blocks of two vectors (2·VL outputs): MR × 2 accumulators, per tap
-    ///    two vector loads and MR weight broadcasts; a last block of VL outputs or fewer runs
-    ///    one vector. Columns past OW are computed from the planes' zero slack and not stored.
+    /// 2. Work items are (image, MR-channel panel, ``directConvRows`` output rows), claimed by
+    ///    the threads (at 2 threads, one row per item had each thread re-read half the input
+    ///    rows its last item read). A row runs in blocks of two vectors (2·VL outputs): MR × 2
+    ///    accumulators, per tap two vector loads and MR weight broadcasts; a last block of VL
+    ///    outputs or fewer runs one vector. Columns past OW are computed from the planes' zero slack and not stored.
     /// Every output is one chain of fused multiply-adds over the taps in patch order from
     /// zero, then + bias (+ residual) (ReLU): the same bits at any thread count.
     static func directConv(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
@@ -100,9 +103,14 @@ extension Optimized {
             let job = DirectConvJob(g: g, layout: layout, planes: UnsafePointer(planes), packed: packed,
                                     offsets: UnsafePointer(offsets), bias: bias, residual: residual, relu: relu,
                                     output: output)
-            Threading.parallelFor(g.batch * panels * g.outHeight) { item in
-                let y = item % g.outHeight, rest = item / g.outHeight
-                job.row(n: rest / panels, panel: rest % panels, y: y)
+            // An item is `directConvRows` consecutive rows of one panel: a thread's next row
+            // reads three of the four phase-plane rows its last one read (7×7, stride 2).
+            let chunk = directConvRows, chunks = (g.outHeight + chunk - 1) / chunk
+            Threading.parallelFor(g.batch * panels * chunks) { item in
+                let c = item % chunks, rest = item / chunks
+                for y in (c * chunk)..<min(g.outHeight, (c + 1) * chunk) {
+                    job.row(n: rest / panels, panel: rest % panels, y: y)
+                }
             }
         }
         withExtendedLifetime(owned) {}
