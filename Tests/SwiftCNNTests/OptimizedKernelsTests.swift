@@ -149,8 +149,9 @@ final class OptimizedKernelsTests: XCTestCase {
     /// on/off, several planes, inputs holding NaNs (distinct payloads), ±∞ and ±0. Max pooling
     /// bitwise equal to the reference (bit patterns, NaN payloads included); average pooling
     /// within 2e-6 of the reference (NaN where it has NaN, equal infinities). Also checks that
-    /// the GoogLeNet inception pools (3×3, stride 1, padding 1, ceil, 14×14 and 7×7) and its
-    /// 3×3 stride-2 ceil pool on 28×28 take the narrow path, so the sweep exercises it.
+    /// the GoogLeNet inception pools (3×3, stride 1, padding 1, ceil, 14×14 and 7×7) take the
+    /// narrow path, so the sweep exercises it, and that its 3×3 stride-2 ceil pool on 28×28
+    /// takes it for average pooling but the wide path for max pooling.
     func testPoolingNarrowMaps() throws {
         var r = TestRNG(11)
         func bitsSame(_ a: [Float], _ b: [Float], _ what: String) {
@@ -187,7 +188,7 @@ final class OptimizedKernelsTests: XCTestCase {
             }
             let x = try Tensor(shape: shape, scalars: v)
             guard let g = try? pool2dGeometry(x, o, op: "t") else { continue }  // invalid or empty: skipped
-            if Optimized.usesNarrowPath(g) { narrowSeen += 1 }
+            if Optimized.poolPath(g, isMax: true) == .narrow || Optimized.poolPath(g, isMax: false) == .narrow { narrowSeen += 1 }
             let what = "\(shape) \(o)"
             bitsSame(try maxPool2d(x, o).scalars, try withReferenceKernels { try maxPool2d(x, o) }.scalars, "max " + what)
             assertNear(try avgPool2d(x, o).scalars, try withReferenceKernels { try avgPool2d(x, o) }.scalars,
@@ -197,10 +198,13 @@ final class OptimizedKernelsTests: XCTestCase {
         for (h, w) in [(14, 14), (7, 7)] {
             let g = try pool2dGeometry(shape: [1, 832, h, w], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1),
                                                                            ceilMode: true, countIncludePad: true), op: "t")
-            XCTAssertTrue(Optimized.usesNarrowPath(g), "inception pool \(h)×\(w)")
+            XCTAssertEqual(Optimized.poolPath(g, isMax: true), .narrow, "inception pool \(h)×\(w)")
+            XCTAssertEqual(Optimized.poolPath(g, isMax: false), .narrow, "inception average pool \(h)×\(w)")
         }
+        // 16 to 31 wide: max pooling goes down first (faster there), average keeps the narrow path.
         let g2 = try pool2dGeometry(shape: [1, 480, 28, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true), op: "t")
-        XCTAssertTrue(Optimized.usesNarrowPath(g2), "googlenet 3×3 stride-2 pool on 28×28")
+        XCTAssertEqual(Optimized.poolPath(g2, isMax: true), .maxRows, "googlenet 3×3 stride-2 pool on 28×28")
+        XCTAssertEqual(Optimized.poolPath(g2, isMax: false), .narrow, "3×3 stride-2 average pool on 28×28")
     }
 
     /// The wide max path (``Optimized/maxPoolRowsPlanes(_:_:_:planes:end:)``: rows 16 and
@@ -233,6 +237,9 @@ final class OptimizedKernelsTests: XCTestCase {
             ([1, 3, 28, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
             ([2, 3, 14, 14], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
             ([2, 3, 7, 7], Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+            ([1, 4, 15, 15], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), padding: Size2D(1))),
+            ([2, 3, 11, 13], Pool2DOptions(kernel: Size2D(2, 3), stride: Size2D(2, 1), ceilMode: true)),
+            ([1, 3, 20, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true)),        // 16–31 wide
         ]
         for _ in 0..<70 {
             let k = Size2D(r.int(1...5), r.int(1...5))
@@ -243,8 +250,8 @@ final class OptimizedKernelsTests: XCTestCase {
         var wideSeen = 0, narrowSeen = 0
         for (shape, o) in cases {
             guard let g = try? pool2dGeometry(shape: shape, o, op: "t") else { continue }
-            if Optimized.usesMaxRowsPath(g) && !Optimized.usesNarrowPath(g) { wideSeen += 1 }
-            if Optimized.usesNarrowPath(g) { narrowSeen += 1 }
+            if Optimized.poolPath(g, isMax: true) == .maxRows { wideSeen += 1 }
+            if Optimized.poolPath(g, isMax: true) == .narrow { narrowSeen += 1 }
             let count = shape.reduce(1, *), plane = shape[2] * shape[3]
             for kind in 0..<4 {
                 var v = (0..<count).map { _ in r.float() }
@@ -284,7 +291,7 @@ final class OptimizedKernelsTests: XCTestCase {
         XCTAssertGreaterThan(narrowSeen, 3, "narrow-path cases in the sweep")
         for (shape, o) in cases.prefix(4) {
             let g = try pool2dGeometry(shape: shape, o, op: "t")
-            XCTAssertTrue(Optimized.usesMaxRowsPath(g) && !Optimized.usesNarrowPath(g), "zoo pool \(shape) \(o) takes the wide path")
+            XCTAssertEqual(Optimized.poolPath(g, isMax: true), .maxRows, "zoo pool \(shape) \(o) takes the wide path")
         }
         // A large case: the planes split over two threads, each range with its own scratch.
         Threading.numThreads = 2

@@ -51,18 +51,44 @@ extension Optimized {
         pool2d(g, input, output, isMax: false)
     }
 
+    /// The ways ``pool2d(_:_:_:isMax:)`` runs a plane.
+    enum PoolPath {
+        /// ``pool2x2Plane(_:_:_:isMax:)``: 2×2 windows, stride 2, no padding, all inside.
+        case twoByTwo
+        /// ``maxPoolRowsPlanes(_:_:_:planes:end:)``: max pooling down the window first, then
+        /// along the row.
+        case maxRows
+        /// ``poolNarrowPlanes(_:_:_:planes:isMax:)``: maps narrower than 32 (max: than 16).
+        case narrow
+        /// ``poolPlane(_:_:_:end:isMax:)``: everything else.
+        case plane
+    }
+
+    /// Which path ``pool2d(_:_:_:isMax:)`` takes for `g`:
+    /// - 2×2 windows with stride 2 inside the input, except max pooling to rows narrower than
+    ///   8 on a narrow map (GoogLeNet's maxpool4, 14×14 → 7×7), where such rows would be one
+    ///   scalar window each;
+    /// - max pooling on rows 16 and wider: down first, then along the row. On 16–31 wide
+    ///   maps it beat the narrow path, most with stride 2 (GoogLeNet's 480×28×28 3×3/2 pool:
+    ///   0.57 → 0.30 ms), which computes every padded position and picks out every other;
+    /// - narrow maps: the padded-plane path;
+    /// - else the per-plane path.
+    static func poolPath(_ g: Pool2DGeometry, isMax: Bool) -> PoolPath {
+        if g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
+            && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
+            && (g.outWidth >= 8 || !isMax || !usesNarrowPath(g)) {
+            return .twoByTwo
+        }
+        if isMax && usesMaxRowsPath(g) { return .maxRows }
+        return usesNarrowPath(g) ? .narrow : .plane
+    }
+
     static func pool2d(_ g: Pool2DGeometry, _ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>,
                        isMax: Bool) {
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let work = outPlane &* g.kernel.h &* g.kernel.w
-        // 2×2 windows, stride 2, no padding, all inside the input: the common case. Max
-        // pooling to rows narrower than 8 (GoogLeNet's maxpool4, 14×14 → 7×7) leaves it for
-        // the narrow path, where such rows are not one scalar window each.
-        let simple = g.kernel == Size2D(2) && g.stride == Size2D(2) && g.padding == Size2D(0)
-            && 2 * g.outHeight <= g.inHeight && 2 * g.outWidth <= g.inWidth
-            && (g.outWidth >= 8 || !isMax || !usesNarrowPath(g))
-        let narrow = usesNarrowPath(g)
-        let rows = isMax && !simple && !narrow && usesMaxRowsPath(g)
+        let path = poolPath(g, isMax: isMax)
+        let simple = path == .twoByTwo, narrow = path == .narrow, rows = path == .maxRows
         let end = input + g.planes * inPlane
         forEachPlaneRange(g.planes, workPerPlane: work) { range in
             if rows {
