@@ -61,7 +61,8 @@ extension Optimized {
     ///    the threads (at 2 threads, one row per item had each thread re-read half the input
     ///    rows its last item read). A row runs in blocks of two vectors (2·VL outputs): MR × 2
     ///    accumulators, per tap two vector loads and MR weight broadcasts; a last block of VL
-    ///    outputs or fewer runs one vector. Columns past OW are computed from the planes' zero slack and not stored.
+    ///    outputs or fewer runs one vector. Columns past OW are computed from the planes' zero
+    ///    slack and not stored.
     /// Every output is one chain of fused multiply-adds over the taps in patch order from
     /// zero, then + bias (+ residual) (ReLU): the same bits at any thread count.
     static func directConv(_ g: Conv2DGeometry, input: UnsafePointer<Float>, packed: UnsafePointer<Float>,
