@@ -2,11 +2,11 @@
 // pooling kernels (torch semantics: −∞ / zero padding, ceil mode, count_include_pad,
 // adaptive windows).
 //
-// Paths, by geometry: 2×2 windows with stride 2 (`pool2x2Plane`); maps narrower than 32
-// (`poolNarrowPlanes`: the padded plane as one flat array; max pooling window rows first,
-// then down); max pooling with a horizontal stride of 1 or 2 on wider maps
-// (`maxPoolRowsPlanes` in MaxPoolSeparable.swift: down first, then along the rows, for
-// planes without NaN and −0). Otherwise (`poolPlane`), output columns whose window lies inside the
+// Paths, by geometry (`poolPath`): 2×2 windows with stride 2 (`pool2x2Plane`); max pooling
+// with a horizontal stride of 1 or 2 on maps 16 and wider (`maxPoolRowsPlanes` in
+// MaxPoolSeparable.swift: down first, then along the rows, for planes without NaN and −0);
+// maps narrower than 32, for max pooling than 16 (`poolNarrowPlanes`: the padded plane as
+// one flat array; max pooling window rows first, then down). Otherwise (`poolPlane`), output columns whose window lies inside the
 // input row (and, for the vector's reads, within it) are computed 16 at a time — stride 1 by
 // plain loads, stride 2 by loading 32 floats and taking the even or odd lanes; any other
 // stride, and the columns at the borders, one by one with the same arithmetic. Max pooling
