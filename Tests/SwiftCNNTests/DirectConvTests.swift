@@ -1,7 +1,7 @@
 import XCTest
 @testable import SwiftCNN
 
-/// The direct kernel for first layers (``Optimized/directConv``) against the reference
+/// The direct kernel (``Optimized/directConv``) against the reference
 /// convolution, and its choice by the inference plan.
 final class DirectConvTests: XCTestCase {
     func prepared(_ g: Conv2DGeometry, _ w: Tensor, _ b: Tensor?) throws -> InferencePlan.Conv {
@@ -25,8 +25,8 @@ final class DirectConvTests: XCTestCase {
         return out.scalars
     }
 
-    /// Input shape, weight shape, options: strides 1–4 (2 or more in one direction),
-    /// symmetric and uneven padding, 1–4 channels, 3×3 to 11×11 kernels, output rows ending in
+    /// Input shape, weight shape, options: strides 1–4 (2 or more in one direction with 1–4
+    /// channels, 1 with more), symmetric and uneven padding, 3×3 to 11×11 kernels, output rows ending in
     /// a full or partial block of one or two vectors (on both the 16- and the 8-lane builds),
     /// channel counts off the MR panels, batches.
     static let cases: [([Int], [Int], Conv2DOptions)] = [
@@ -43,6 +43,14 @@ final class DirectConvTests: XCTestCase {
         // and 676 taps (three blocks, the last short).
         ([1, 3, 70, 70], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))),
         ([2, 4, 40, 90], [20, 4, 13, 13], Conv2DOptions(stride: Size2D(3, 2), padding: Padding2D(1))),
+        // Stride 1 with more input channels and at most 96 output channels: GoogLeNet's 3×3
+        // branch (16 → 32, 144 taps), 288 taps (two k blocks) with 96 outputs (whole panels
+        // on both builds) and a batch, 600 taps (three blocks) with uneven padding and a
+        // short last panel, a 3×5 flipped kernel.
+        ([1, 16, 28, 28], [32, 16, 3, 3], Conv2DOptions(padding: Padding2D(1))),
+        ([2, 32, 20, 30], [96, 32, 3, 3], Conv2DOptions(padding: Padding2D(1))),
+        ([1, 24, 17, 19], [50, 24, 5, 5], Conv2DOptions(padding: Padding2D(top: 2, bottom: 1, left: 0, right: 3))),
+        ([1, 8, 16, 40], [20, 8, 3, 5], Conv2DOptions(padding: Padding2D(1, 2), flipKernel: true)),
     ]
 
     func testMatchesReferenceAndIsTheSameAtAnyThreadCount() throws {
@@ -94,6 +102,19 @@ final class DirectConvTests: XCTestCase {
         XCTAssertEqual(try kernel([8, 3, 224, 224], [64, 3, 7, 7], stem), .direct)
         XCTAssertEqual(try kernel([1, 3, 224, 224], [32, 3, 3, 3], Conv2DOptions(stride: Size2D(2), padding: Padding2D(1))), .direct)
         XCTAssertEqual(try kernel([1, 3, 224, 224], [64, 3, 11, 11], Conv2DOptions(stride: Size2D(4), padding: Padding2D(2))), .direct)
+        // GoogLeNet's 3×3 branches on 28×28 (16 → 32, 32 → 96); five channels at stride 1.
+        let same = Conv2DOptions(padding: Padding2D(1))
+        XCTAssertEqual(try kernel([1, 16, 28, 28], [32, 16, 3, 3], same), .direct)
+        XCTAssertEqual(try kernel([8, 32, 28, 28], [96, 32, 3, 3], same), .direct)
+        XCTAssertEqual(try kernel([1, 5, 64, 64], [64, 5, 3, 3], same), .direct)
+        // Stride 1 with more than 96 outputs, on a map under 256 positions (GoogLeNet's 14×14
+        // branches), a 1×1 kernel, a patch over directConvMaxPatch taps, or enough channels
+        // for Winograd: not the direct kernel.
+        XCTAssertNotEqual(try kernel([8, 16, 14, 14], [48, 16, 3, 3], same), .direct)
+        XCTAssertNotEqual(try kernel([1, 32, 28, 28], [128, 32, 3, 3], same), .direct)
+        XCTAssertNotEqual(try kernel([1, 32, 28, 28], [64, 32, 1, 1], Conv2DOptions()), .direct)
+        XCTAssertNotEqual(try kernel([1, 48, 28, 28], [64, 48, 5, 5], Conv2DOptions(padding: Padding2D(2))), .direct)
+        XCTAssertNotEqual(try kernel([1, 64, 28, 28], [64, 64, 3, 3], same), .direct)
         // Stride 1 (VGG's first layer), five channels, dilation, groups, a patch over
         // directConvMaxPatch taps, rows under one vector, stride 5, too little work: not the
         // direct kernel.

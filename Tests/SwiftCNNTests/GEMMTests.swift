@@ -127,6 +127,41 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// A narrow last tile (1 to 4 columns, run over several A panels at once) gives the bits
+    /// the same columns get inside full tiles of a wider product (every kernel computes an
+    /// element as one FMA chain over k, then the epilogue): the first n columns of the
+    /// product with n + 2·NR columns, at 1 and 2 threads (both work splits), with enough
+    /// panels for whole groups and a remainder, short last panels and several k blocks.
+    func testNarrowTilesMatchFullTilesBitwise() throws {
+        var rng = TestRNG(59)
+        let old = Threading.numThreads
+        defer { Threading.numThreads = old }
+        let nr = Optimized.gemmNR
+        for (index, (m, k)) in [(100, 300), (64, 513), (37, 40), (300, 100)].enumerated() {
+            for cols in 1...4 {
+                let n = 3 * nr + cols
+                let wide = Problem(m, n + 2 * nr, k, pad: 1, rng: &rng)
+                var narrow = wide
+                narrow.n = n
+                let acc = (index + cols) % 2 == 1
+                for threads in [1, 2] {
+                    Threading.numThreads = threads
+                    let w = try wide.run(accumulate: acc, bias: true, residual: true, relu: true)
+                    let got = try narrow.run(accumulate: acc, bias: true, residual: true, relu: true)
+                    var mismatches = 0
+                    for i in 0..<m {
+                        for j in 0..<n where got[i * wide.ldc + j].bitPattern != w[i * wide.ldc + j].bitPattern {
+                            mismatches += 1
+                        }
+                    }
+                    XCTAssertEqual(mismatches, 0, "m\(m) n\(n) k\(k) acc \(acc) threads \(threads)")
+                    narrow.check(got, accumulate: acc, bias: true, residual: true, relu: true,
+                                 "m\(m) n\(n) k\(k) acc \(acc) threads \(threads)")
+                }
+            }
+        }
+    }
+
     /// The prepacked-A entry point gives bitwise the result of the plain call.
     func testPrepackedMatchesPlainBitwise() throws {
         var rng = TestRNG(47)

@@ -205,6 +205,20 @@ final class OptimizedKernelsTests: XCTestCase {
         let g2 = try pool2dGeometry(shape: [1, 480, 28, 28], Pool2DOptions(kernel: Size2D(3), stride: Size2D(2), ceilMode: true), op: "t")
         XCTAssertEqual(Optimized.poolPath(g2, isMax: true), .maxRows, "googlenet 3×3 stride-2 pool on 28×28")
         XCTAssertEqual(Optimized.poolPath(g2, isMax: false), .narrow, "3×3 stride-2 average pool on 28×28")
+        // GoogLeNet's narrow max pools with their 832 planes split over two threads: the
+        // vector stores of a plane's output rows must stay inside the plane.
+        let old = Threading.numThreads
+        defer { Threading.numThreads = old }
+        Threading.numThreads = 2
+        for (h, o) in [(7, Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+                       (14, Pool2DOptions(kernel: Size2D(3), stride: Size2D(1), padding: Size2D(1), ceilMode: true)),
+                       (14, Pool2DOptions(kernel: Size2D(2), stride: Size2D(2), ceilMode: true))] {
+            let x = try Tensor(shape: [1, 832, h, h], scalars: (0..<(832 * h * h)).map { _ in r.float() })
+            let g = try pool2dGeometry(x, o, op: "t")
+            XCTAssertEqual(Optimized.poolPath(g, isMax: true), .narrow, "\(h)×\(h) \(o)")
+            bitsSame(try maxPool2d(x, o).scalars, try withReferenceKernels { try maxPool2d(x, o) }.scalars,
+                     "[1, 832, \(h), \(h)] \(o), 2 threads")
+        }
     }
 
     /// The wide max path (``Optimized/maxPoolRowsPlanes(_:_:_:planes:end:)``: rows 16 and

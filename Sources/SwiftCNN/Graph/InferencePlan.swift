@@ -52,7 +52,8 @@ final class InferencePlan: @unchecked Sendable {
             /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
             case byPositions
             /// Direct SIMD convolution over the input's stride phases, for strided first layers
-            /// with few input channels (``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)``).
+            /// with few input channels and stride-1 layers with few output channels
+            /// (``Optimized/directConv(_:input:packed:bias:residual:relu:output:scratch:)``).
             case direct
             /// im2col, then one packed matrix-vector product per output position.
             case gemv

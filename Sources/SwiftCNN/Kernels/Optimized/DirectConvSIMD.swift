@@ -1,9 +1,13 @@
-// Direct convolution for the strided first layer of an image network: few input channels,
-// stride 2 to 4, any kernel size and padding (ResNet's and GoogLeNet's 7×7 stride-2 stem on
-// 224×224, MobileNet's and ShuffleNet's 3×3 stride-2 stem). im2col + GEMM spends most of such
-// a layer gathering its matrix (147 rows with stride 2 for every output position); here the
-// padded input is split once into its stride phases, so that every tap of 2·VL consecutive
-// outputs is two contiguous vector loads.
+// Direct convolution for two kinds of layer where im2col + GEMM spends much of its time
+// gathering its matrix:
+// - the strided first layer of an image network: few input channels, stride 2 to 4, any
+//   kernel size and padding (ResNet's and GoogLeNet's 7×7 stride-2 stem on 224×224,
+//   MobileNet's and ShuffleNet's 3×3 stride-2 stem), 147 rows gathered with stride 2 for
+//   every output position;
+// - stride-1 convolutions with few output channels (GoogLeNet's 3×3 branches, 16 → 32 to
+//   32 → 96): the GEMM packs all of B (patch × positions) for only a few rows of A.
+// Here the padded input is split once into its stride phases (for stride 1: one padded copy),
+// so that every tap of 2·VL consecutive outputs is two contiguous vector loads.
 
 extension Optimized {
     /// Most input channels ``directConv(_:input:packed:bias:residual:relu:output:scratch:)``
@@ -20,22 +24,43 @@ extension Optimized {
     static let directConvMaxPatch = 4 * gemmKC
     /// Output rows per work item.
     static let directConvRows = 4
-    /// Stride 1 in both directions stays on im2col + GEMM: its im2col is contiguous copies, and
-    /// on VGG's first layer (3 → 64, 3×3, 224×224) the direct kernel was faster at 1 thread
-    /// (3.55 → 2.75 ms) but slower at 2 (2.08 → 2.24 ms), where the layer is bound by writing
-    /// its 12.8 MB output.
+    /// Most output channels of a stride-1 convolution the direct kernel takes (with more than
+    /// ``directConvMaxChannels`` input channels). The GEMM's cost of packing B (patch ×
+    /// positions) is shared by its rows of A, the output channels: with few of them packing is
+    /// a large part. GoogLeNet's 3×3 branches on 28×28, GEMM → direct (AVX2 build, ms, at 1
+    /// thread; at 2): 16 → 32 0.25–0.35 → 0.14; 0.25–0.30 → 0.11–0.16. 32 → 96 0.83–0.95 →
+    /// 0.65; 0.67–1.07 → 0.43–0.46. With 128 outputs (32 → 128 on 14×14) the GEMM stayed as
+    /// fast at 1 thread (0.22–0.24 against 0.25–0.38 ms).
+    static let directConvStride1MaxOutChannels = 96
+    /// Fewest output positions per image (OH·OW) of a stride-1 convolution the direct kernel
+    /// takes. Smaller maps keep the GEMM, which multiplies a batch's images at once there
+    /// (``conv2dPacked``'s batched path): GoogLeNet's 14×14 branches at batch 8, 1 thread
+    /// (AVX2 build, ms), 16 → 48 0.46–0.77 on the GEMM against 0.88–0.96 direct, 24 → 64
+    /// 0.73–0.85 against 1.03–1.22; at batch 1 the two were level at 1 thread.
+    static let directConvStride1MinPlane = 256
+    /// Stride 1 with few input channels stays on im2col + GEMM: its im2col is contiguous
+    /// copies, and on VGG's first layer (3 → 64, 3×3, 224×224) the direct kernel was faster at
+    /// 1 thread (3.55 → 2.75 ms) but slower at 2 (2.08 → 2.24 ms), where the layer is bound by
+    /// writing its 12.8 MB output.
 
     /// Whether ``directConv(_:input:packed:bias:residual:relu:output:scratch:)`` takes `g`:
-    /// one group, no dilation, at most ``directConvMaxChannels`` input channels, at most
-    /// ``directConvMaxPatch`` taps (the weights are the GEMM's packed panels, in as many k
-    /// blocks as the patch needs), output rows at least one
-    /// vector wide, a stride of 2 or more in at least one direction and at most
-    /// ``directConvMaxStride`` in both, enough work, and a phase-plane layout whose sizes fit
-    /// in an Int.
+    /// one group, no dilation, at most ``directConvMaxPatch`` taps (the weights are the GEMM's
+    /// packed panels, in as many k blocks as the patch needs), output rows at least one vector
+    /// wide, strides at most ``directConvMaxStride``, enough work, a phase-plane layout whose
+    /// sizes fit in an Int, and either
+    /// - at most ``directConvMaxChannels`` input channels and a stride of 2 or more in at least
+    ///   one direction (a first layer), or
+    /// - more input channels, stride 1, a kernel larger than 1×1, at most
+    ///   ``directConvStride1MaxOutChannels`` output channels and at least
+    ///   ``directConvStride1MinPlane`` output positions.
     static func directConvApplies(_ g: Conv2DGeometry) -> Bool {
-        guard g.groups == 1, g.dilation == Size2D(1), g.inChannels <= directConvMaxChannels,
+        let firstLayer = g.inChannels <= directConvMaxChannels && max(g.stride.h, g.stride.w) >= 2
+        let fewOutputs = g.inChannels > directConvMaxChannels && g.stride == Size2D(1)
+            && (g.kernelHeight > 1 || g.kernelWidth > 1) && g.outChannels <= directConvStride1MaxOutChannels
+            && g.outPlane >= directConvStride1MinPlane
+        guard firstLayer || fewOutputs, g.groups == 1, g.dilation == Size2D(1),
               g.patchSize <= directConvMaxPatch, g.outWidth >= GEMMVector.scalarCount,
-              g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride, max(g.stride.h, g.stride.w) >= 2,
+              g.stride.h <= directConvMaxStride, g.stride.w <= directConvMaxStride,
               g.padding.top >= 0, g.padding.left >= 0 else { return false }
         guard let work = try? Checked.product([g.outChannels, g.patchSize, g.outPlane], "direct conv work"),
               work >= directConvMinWork else { return false }

@@ -495,7 +495,9 @@ extension Optimized {
     /// Loop order (``gemmBTileOuter``): either, per KC block, groups of B tiles whose block
     /// fits in about half of L2 (slots 0..<group), each A panel (in L1) run over the group;
     /// or groups of A panels that fit in half of L2, each B tile (slot 0, in L1) run over
-    /// the group.
+    /// the group. A narrow last tile (``gemmNarrowMax`` columns or fewer) runs over several
+    /// panels per call (``narrowKernelPanels(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``);
+    /// in the first order it is visited with the first panel only, then over the others.
     @inline(__always)
     static func gemmRectangle(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, panels: Range<Int>,
                               tiles: Range<Int>, rotate: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -516,9 +518,9 @@ extension Optimized {
                 let j = jj + rotate
                 return (j >= count ? j - count : j) + tiles.lowerBound
             }
-            /// One micro-kernel call: A panel `ip` times tile `j`.
-            @inline(__always) func run(_ ip: Int, _ j: Int, _ btile: UnsafePointer<Float>) {
-                let col = j * nr
+            /// The epilogue of the C block from panel `ip`, column `col` on: none before the
+            /// last k block.
+            @inline(__always) func blockEpilogue(_ ip: Int, _ col: Int) -> GEMMEpilogue {
                 var ep = GEMMEpilogue.none
                 if last && !epilogue.isNone {
                     ep.relu = epilogue.relu
@@ -527,9 +529,36 @@ extension Optimized {
                     ep.residual = epilogue.residual.map { $0 + ip * mr * epilogue.ldr + col }
                     ep.ldr = epilogue.ldr
                 }
+                return ep
+            }
+            /// One micro-kernel call: A panel `ip` times tile `j`.
+            @inline(__always) func run(_ ip: Int, _ j: Int, _ btile: UnsafePointer<Float>) {
+                let col = j * nr
+                let ep = blockEpilogue(ip, col)
                 microKernel(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
                             rows: min(mr, m - ip * mr), cols: min(nr, n - col), accumulate: acc, epilogue: ep)
             }
+            /// A panels `range` times tile `j`: a narrow tile (``gemmNarrowMax`` columns or
+            /// fewer) in groups of ``narrowPanelGroup(cols:)`` panels, the rest one by one.
+            @inline(__always) func runPanels(_ range: Range<Int>, _ j: Int, _ btile: UnsafePointer<Float>) {
+                let col = j * nr, cols = min(nr, n - col)
+                var ip = range.lowerBound
+                if cols <= gemmNarrowMax {
+                    let group = narrowPanelGroup(cols: cols)
+                    while ip + group <= range.upperBound {
+                        narrowKernelPanels(kc: kc, a: ablock + ip * mr * kc, b: btile, c: c + ip * mr * ldc + col, ldc: ldc,
+                                           rows: min(mr, m - (ip + group - 1) * mr), cols: cols, accumulate: acc,
+                                           epilogue: blockEpilogue(ip, col))
+                        ip += group
+                    }
+                }
+                while ip < range.upperBound {
+                    run(ip, j, btile)
+                    ip += 1
+                }
+            }
+            // The last tile when it is narrow: run over several panels at once.
+            let narrowTile = n - (tiles.upperBound - 1) * nr <= gemmNarrowMax ? tiles.upperBound - 1 : -1
             if gemmBTileOuter {
                 let group = max(1, gemmL2Floats / (kc * mr))
                 var q0 = panels.lowerBound
@@ -537,8 +566,7 @@ extension Optimized {
                     let q1 = min(panels.upperBound, q0 + group)
                     for jj in 0..<count {
                         let j = tile(jj)
-                        let btile = bTile(kb, j, 0, true, 1)
-                        for ip in q0..<q1 { run(ip, j, btile) }
+                        runPanels(q0..<q1, j, bTile(kb, j, 0, true, 1))
                     }
                     q0 = q1
                 }
@@ -547,12 +575,23 @@ extension Optimized {
                 var g0 = 0
                 while g0 < count {
                     let g1 = min(count, g0 + group)
+                    // The narrow tile's place in this group, if it is in it: it runs with the
+                    // first panel (which may pack it), then over the other panels together.
+                    var narrowSlot = -1
                     for ip in panels {
                         let fresh = ip == panels.lowerBound
                         for jj in g0..<g1 {
                             let j = tile(jj)
+                            if j == narrowTile {
+                                narrowSlot = jj - g0
+                                if !fresh { continue }
+                            }
                             run(ip, j, bTile(kb, j, jj - g0, fresh, g1 - g0))
                         }
+                    }
+                    if narrowSlot >= 0 && panels.count > 1 {
+                        runPanels((panels.lowerBound + 1)..<panels.upperBound, narrowTile,
+                                  bTile(kb, narrowTile, narrowSlot, false, g1 - g0))
                     }
                     g0 = g1
                 }
@@ -953,6 +992,74 @@ extension Optimized {
         if cols > 1 { put(s1, 1) }
         if cols > 2 { put(s2, 2) }
         if cols > 3 { put(s3, 3) }
+    }
+
+    /// A narrow last tile (at most ``gemmNarrowMax`` columns) runs this many A panels per
+    /// call of ``narrowKernelPanels(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)``: 8
+    /// accumulators over the panels and columns.
+    static func narrowPanelGroup(cols: Int) -> Int {
+        cols <= 1 ? 8 : cols == 2 ? 4 : 2
+    }
+
+    /// ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)`` for
+    /// ``narrowPanelGroup(cols:)`` consecutive A panels at once (8 accumulators over the panels
+    /// and columns), panel p at `a + p·MR·kc` writing C rows from `c + p·MR·ldc`, the last
+    /// panel `rows` rows (the others MR). One panel's few columns are one FMA chain each, and each step of k waits
+    /// for the last (a 7×7 map's last column alone: one chain, 4 cycles per step on AVX2,
+    /// as long as the 16 columns before it); eight chains keep both FMA units busy. Every
+    /// element gets narrowKernel's operations in the same order, so the results are its bits.
+    @inline(never)
+    static func narrowKernelPanels(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                                   accumulate: Bool, epilogue: GEMMEpilogue) {
+        switch cols {
+        case 1: narrowPanelsBody(8, 1, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+        case 2: narrowPanelsBody(4, 2, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+        case 3: narrowPanelsBody(2, 3, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+        default: narrowPanelsBody(2, 4, kc: kc, a: a, b: b, c: c, ldc: ldc, rows: rows, accumulate: accumulate, epilogue: epilogue)
+        }
+    }
+
+    /// ``narrowKernelPanels(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)`` with `P` panels of
+    /// `C` columns (constants after inlining).
+    @inline(always)
+    static func narrowPanelsBody(_ P: Int, _ C: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                 c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+                                 accumulate: Bool, epilogue: GEMMEpilogue) {
+        typealias V = GEMMVector
+        let mr = gemmMR, nr = gemmNR
+        let panelBytes = mr * kc * 4
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V(), s4 = V(), s5 = V(), s6 = V(), s7 = V()
+        var ap = UnsafeRawPointer(a)
+        var bp = b
+        for _ in 0..<kc {
+            // Accumulator i: panel i / C, column i % C.
+            @inline(__always) func step(_ i: Int, _ acc: inout V) {
+                if i >= P * C { return }
+                acc = acc.addingProduct(ap.loadUnaligned(fromByteOffset: (i / C) * panelBytes, as: V.self), bp[i % C])
+            }
+            step(0, &s0); step(1, &s1); step(2, &s2); step(3, &s3)
+            step(4, &s4); step(5, &s5); step(6, &s6); step(7, &s7)
+            ap += mr * 4
+            bp += nr
+        }
+        @inline(__always) func put(_ acc: V, _ i: Int) {
+            if i >= P * C { return }
+            let panel = i / C, j = i % C
+            let n = panel == P - 1 ? rows : mr
+            let r0 = panel * mr
+            for r in 0..<n {
+                let dst = c + (r0 + r) * ldc + j
+                var v = acc[r]
+                if accumulate { v = dst.pointee + v }
+                if let bias = epilogue.bias { v += bias[r0 + r] }
+                if let res = epilogue.residual { v += res[(r0 + r) * epilogue.ldr + j] }
+                if epilogue.relu && v < 0 { v = 0 }
+                if let op = epilogue.op { v = unaryScalar(op, v) }
+                dst.pointee = v
+            }
+        }
+        put(s0, 0); put(s1, 1); put(s2, 2); put(s3, 3); put(s4, 4); put(s5, 5); put(s6, 6); put(s7, 7)
     }
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)

@@ -257,10 +257,22 @@ extension Optimized {
             guard let base = buf.baseAddress else { return }
             let p = base, o = base + padded
             p.initialize(repeating: pad, count: padded)
+            let inputEnd = input + g.planes * (h * w)
+            // Rows of 16 or fewer: one vector per row, the lanes past the row set to the
+            // padding. They land on this row's right padding, the next row's left padding
+            // and places the next row's copy (or, past the last, padding rows or the scratch
+            // after the plane) writes, so every place of the padded plane keeps its value.
+            let keep = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Int32(truncatingIfNeeded: w)
             for plane in planes {
                 let src = input + plane * (h * w), dst = output + plane * (oh * ow)
                 for iy in 0..<h {
-                    copyFloats(p + (iy + ph) * PW + pw, src + iy * w, w)
+                    let from = src + iy * w, to = p + (iy + ph) * PW + pw
+                    if w <= 16 && inputEnd - from >= 16 {
+                        let v = UnsafeRawPointer(from).loadUnaligned(as: V.self)
+                        UnsafeMutableRawPointer(to).storeBytes(of: V(repeating: pad).replacing(with: v, where: keep), as: V.self)
+                    } else {
+                        copyFloats(to, from, w)
+                    }
                 }
                 if isMax {
                     // Rows first (MaxPoolSeparable.swift): the window-row maximum at every flat
@@ -283,11 +295,29 @@ extension Optimized {
                     }
                 }
                 if isMax {
+                    // Output rows of 16 (stride 2: 8) or fewer: one vector store per row whose
+                    // 16 floats end inside the plane (another thread may write the next one),
+                    // the lanes past the row overwritten by the rows after it; reads stay in
+                    // the scratch after `o` (`readable` floats).
+                    let readable = blocks * 16 + rowMaxima
                     if sw == 1 {
-                        for y in 0..<oh { copyFloats(dst + y * ow, o + y * sh * PW, ow) }
+                        for y in 0..<oh {
+                            let from = o + y * sh * PW
+                            if ow <= 16 && y * ow + 16 <= oh * ow && y * sh * PW + 16 <= readable {
+                                UnsafeMutableRawPointer(dst + y * ow).storeBytes(of: UnsafeRawPointer(from).loadUnaligned(as: V.self), as: V.self)
+                            } else {
+                                copyFloats(dst + y * ow, from, ow)
+                            }
+                        }
                     } else {
                         for y in 0..<oh {
-                            for x in 0..<ow { dst[y * ow + x] = o[y * sh * PW + x * sw] }
+                            let from = o + y * sh * PW
+                            if ow <= 8 && y * ow + 16 <= oh * ow && y * sh * PW + 32 <= readable {
+                                let v = UnsafeRawPointer(from).loadUnaligned(as: SIMD32<Float>.self).evenHalf
+                                UnsafeMutableRawPointer(dst + y * ow).storeBytes(of: v, as: V.self)
+                            } else {
+                                for x in 0..<ow { dst[y * ow + x] = from[x * sw] }
+                            }
                         }
                     }
                     continue
