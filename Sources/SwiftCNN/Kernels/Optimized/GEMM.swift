@@ -1004,10 +1004,11 @@ extension Optimized {
     /// ``narrowKernel(kc:a:b:c:ldc:rows:cols:accumulate:epilogue:)`` for
     /// ``narrowPanelGroup(cols:)`` consecutive A panels at once (8 accumulators over the panels
     /// and columns), panel p at `a + p·MR·kc` writing C rows from `c + p·MR·ldc`, the last
-    /// panel `rows` rows (the others MR). One panel's few columns are one FMA chain each, and each step of k waits
-    /// for the last (a 7×7 map's last column alone: one chain, 4 cycles per step on AVX2,
-    /// as long as the 16 columns before it); eight chains keep both FMA units busy. Every
-    /// element gets narrowKernel's operations in the same order, so the results are its bits.
+    /// panel `rows` rows (the others MR). One panel's few columns are one FMA chain each, and
+    /// each step of k waits for the last (a 7×7 map's last column alone: one chain, 4 cycles
+    /// per step on AVX2, as long as the 16 columns before it); eight chains keep both FMA
+    /// units busy. Every element gets narrowKernel's operations in the same order, so the
+    /// results are its bits.
     @inline(never)
     static func narrowKernelPanels(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                    c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
