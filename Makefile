@@ -109,15 +109,41 @@ all: lib examples python
 # scratch path and SONAME; the variants get no $ORIGIN run path (loaded from a memfd, their
 # origin would be /proc/self/fd). The raw compiler header is written while SwiftCNNC compiles
 # (see Package.swift).
+VARIANT_BUILD_AVX512 = $(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX512_SCRATCH) $(AVX512_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx512.so
+VARIANT_BUILD_AVX2   = $(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX2_SCRATCH) $(AVX2_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx2.so
+
+ifeq ($(PORTABLE),1)
+# The portable library needs both variants, and each release build is one whole-module
+# compile that keeps about one core busy (real time = user time): they run side by side,
+# each into its own log (printed after it), in the time of the longer one. One rule makes
+# both, so no make -j runs a scratch path twice at once; the one that is up to date is a
+# no-op for swift build.
+$(VARIANT_AVX512) $(VARIANT_AVX2) &: $(SWIFT_SRCS) $(AVX512_SCRATCH)/cpu-flags $(AVX2_SCRATCH)/cpu-flags
+	@mkdir -p $(dir $(RAW_HEADER))
+	@echo "building the AVX-512 and AVX2 variants side by side:"
+	@echo "  $(VARIANT_BUILD_AVX512)"
+	@echo "  $(VARIANT_BUILD_AVX2)"
+	@$(VARIANT_BUILD_AVX512) > $(AVX512_SCRATCH)/build.log 2>&1 & pid=$$!; \
+	$(VARIANT_BUILD_AVX2) > $(AVX2_SCRATCH)/build.log 2>&1; rc2=$$?; \
+	wait $$pid; rc1=$$?; \
+	for v in avx512:$$rc1 avx2:$$rc2; do \
+	  isa=$${v%%:*}; rc=$${v#*:}; log=.build-$$isa/build.log; \
+	  if [ $$rc -ne 0 ]; then echo "== the $$isa variant's build failed (exit $$rc), $$log:"; cat $$log; \
+	  else grep -E 'warning:' $$log | sort -u; echo "== $$isa: $$(tail -1 $$log)"; fi; \
+	done; \
+	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]
+	@touch $(VARIANT_AVX512) $(VARIANT_AVX2)
+else
 $(VARIANT_AVX512): $(SWIFT_SRCS) $(AVX512_SCRATCH)/cpu-flags
 	@mkdir -p $(dir $(RAW_HEADER))
-	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX512_SCRATCH) $(AVX512_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx512.so
+	$(VARIANT_BUILD_AVX512)
 	@touch $@
 
 $(VARIANT_AVX2): $(SWIFT_SRCS) $(AVX2_SCRATCH)/cpu-flags
 	@mkdir -p $(dir $(RAW_HEADER))
-	$(SWIFT) build -c release --product swiftcnn --scratch-path $(AVX2_SCRATCH) $(AVX2_FLAGS) $(VARIANT_LINK) -Xlinker -soname=libswiftcnn-avx2.so
+	$(VARIANT_BUILD_AVX2)
 	@touch $@
+endif
 
 $(NATIVE_BUILD): $(SWIFT_SRCS) $(NATIVE_SCRATCH)/cpu-flags
 	$(SWIFT) build -c release --product swiftcnn $(NATIVE_FLAGS) -Xlinker -soname=$(SONAME)
@@ -345,6 +371,13 @@ python: $(VENV)/.swiftcnn-installed
 py-test: python
 	cd bindings/python/tests && ../../../$(VPY) -m pytest -q .
 
+# make test runs the Python tests beside the fuzzers' core build (hardening needs it later):
+# each keeps about one core busy for about 3 minutes here. Their outputs come one after the
+# other (--output-sync).
+py-test-and-fuzz-build: python
+	$(MAKE) --no-print-directory -j2 --output-sync=target py-test fuzz-build
+.PHONY: py-test-and-fuzz-build
+
 # ---- Swift tests -----------------------------------------------------------------------
 
 swift-test:
@@ -410,7 +443,7 @@ demo: lib header examples python
 onnx-test: onnx-backend python examples
 	bash scripts/check_onnx_examples.sh
 
-test: check-header check-header-compile check-exports swift-test c-test check-portable py-test onnx-test hardening
+test: check-header check-header-compile check-exports swift-test c-test check-portable py-test-and-fuzz-build onnx-test hardening
 	@echo "all tests passed"
 
 clean:

@@ -778,16 +778,7 @@ extension Optimized {
         row(c0, 0); row(c1, 1); row(c2, 2); row(c3, 3); row(c4, 4); row(c5, 5)
         if mr > 6 { row(c6, 6); row(c7, 7); row(c8, 8); row(c9, 9); row(c10, 10); row(c11, 11) }
         // The last column, as narrowKernel writes it.
-        for r in 0..<rows {
-            let d = c + r * ldc + vl
-            var v = s[r]
-            if accumulate { v = d.pointee + v }
-            if let bias = epilogue.bias { v += bias[r] }
-            if let res = epilogue.residual { v += res[r * epilogue.ldr + vl] }
-            if epilogue.relu && v < 0 { v = 0 }
-            if let op = epilogue.op { v = unaryScalar(op, v) }
-            d.pointee = v
-        }
+        putColumn(s, rows: rows, row0: 0, j: vl, c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue)
     }
 
     /// The micro-kernel for MR rows, 2 vectors of columns.
@@ -977,21 +968,30 @@ extension Optimized {
             bp += nr
         }
         @inline(__always) func put(_ s: V, _ j: Int) {
-            for r in 0..<rows {
-                let dst = c + r * ldc + j
-                var v = s[r]
-                if accumulate { v = dst.pointee + v }
-                if let bias = epilogue.bias { v += bias[r] }
-                if let res = epilogue.residual { v += res[r * epilogue.ldr + j] }
-                if epilogue.relu && v < 0 { v = 0 }
-                if let op = epilogue.op { v = unaryScalar(op, v) }
-                dst.pointee = v
-            }
+            putColumn(s, rows: rows, row0: 0, j: j, c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue)
         }
         put(s0, 0)
         if cols > 1 { put(s1, 1) }
         if cols > 2 { put(s2, 2) }
         if cols > 3 { put(s3, 3) }
+    }
+
+    /// Writes rows `row0 ..< row0 + rows` of C's column `j` from `s`, lane r holding row
+    /// row0 + r: (+ old value) (+ bias) (+ residual) (ReLU) (fused activation), in the order
+    /// of ``store(_:_:_:_:_:_:_:_:)`` and ``finish(_:_:_:_:_:_:_:_:_:)``, one element at a time.
+    @inline(__always)
+    static func putColumn(_ s: GEMMVector, rows: Int, row0: Int, j: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                          accumulate: Bool, epilogue: GEMMEpilogue) {
+        for r in 0..<rows {
+            let dst = c + (row0 + r) * ldc + j
+            var v = s[r]
+            if accumulate { v = dst.pointee + v }
+            if let bias = epilogue.bias { v += bias[row0 + r] }
+            if let res = epilogue.residual { v += res[(row0 + r) * epilogue.ldr + j] }
+            if epilogue.relu && v < 0 { v = 0 }
+            if let op = epilogue.op { v = unaryScalar(op, v) }
+            dst.pointee = v
+        }
     }
 
     /// A narrow last tile (at most ``gemmNarrowMax`` columns) runs this many A panels per
@@ -1046,19 +1046,9 @@ extension Optimized {
         }
         @inline(__always) func put(_ acc: V, _ i: Int) {
             if i >= P * C { return }
-            let panel = i / C, j = i % C
-            let n = panel == P - 1 ? rows : mr
-            let r0 = panel * mr
-            for r in 0..<n {
-                let dst = c + (r0 + r) * ldc + j
-                var v = acc[r]
-                if accumulate { v = dst.pointee + v }
-                if let bias = epilogue.bias { v += bias[r0 + r] }
-                if let res = epilogue.residual { v += res[(r0 + r) * epilogue.ldr + j] }
-                if epilogue.relu && v < 0 { v = 0 }
-                if let op = epilogue.op { v = unaryScalar(op, v) }
-                dst.pointee = v
-            }
+            let panel = i / C
+            putColumn(acc, rows: panel == P - 1 ? rows : mr, row0: panel * mr, j: i % C, c: c, ldc: ldc,
+                      accumulate: accumulate, epilogue: epilogue)
         }
         put(s0, 0); put(s1, 1); put(s2, 2); put(s3, 3); put(s4, 4); put(s5, 5); put(s6, 6); put(s7, 7)
     }
