@@ -21,11 +21,11 @@
 # is compiled with the toolchain's clang (whose sanitizer runtimes match swiftc's).
 #
 # Test selection (measured on 2 cores; see the hardening report):
-# - ASan runs the whole Swift suite (about 2 minutes): most of the core handles raw
-#   pointers. LeakSanitizer is off for `swift test` only: XCTest on Linux never frees its
-#   test-case objects (one leaked weak-reference side table in XCTest's
-#   awaitUsingExpectation holds them all, with everything they store), so every run would
-#   report the harness. Leaks are checked by sanitize-c-asan (LSan on), valgrind-leaks, and
+# - ASan runs the whole Swift suite (about 4 minutes, two suites at a time): most of the
+#   core handles raw pointers. LeakSanitizer is off for the Swift tests only: XCTest on
+#   Linux never frees its test-case objects (one leaked weak-reference side table in
+#   XCTest's awaitUsingExpectation holds them all, with everything they store), so every
+#   run would report the harness. Leaks are checked by sanitize-c-asan (LSan on), valgrind-leaks, and
 #   the fuzz targets (libFuzzer's leak detection).
 # - TSan runs the tests that use threads (TSAN_FILTER): the thread pool, thread-count
 #   invariance of GEMM, convolution, Winograd, tanh and backward passes, the inference
@@ -78,10 +78,13 @@ valgrind-build: $(VARIANT_AVX2) $(AVX2_SCRATCH)/release/libswiftcnn-avx2.so
 # SCNN_TEST_SWEEP=quick: the two longest sweeps (fused activations over every conv kernel,
 # unary ops over long vectors; 3 minutes of the ASan run) run a reduced set of their cases
 # that still reaches every kernel and op (Tests/SwiftCNNTests/TestSupport.swift, quickSweeps).
+# The suites run TEST_JOBS processes at a time (scripts/run_xctest.sh); with ASAN_FILTER,
+# swift test runs the matching tests in one process.
 sanitize-asan: sanitize-asan-build
 	@SCNN_TEST_SWEEP=quick ASAN_OPTIONS=$(SAN_ASAN_TEST_OPTIONS) $(SAN_RUN) sanitize-asan $(SAN_OUT)/asan-tests.log \
-	  $(SWIFT) test --skip-build --disable-swift-testing --sanitize=address --scratch-path $(ASAN_SCRATCH) \
-	  $(if $(ASAN_FILTER),--filter '$(ASAN_FILTER)') $(if $(ASAN_SKIP),--skip '$(ASAN_SKIP)')
+	  $(if $(ASAN_FILTER),$(SWIFT) test --skip-build --disable-swift-testing --sanitize=address --scratch-path $(ASAN_SCRATCH) \
+	  --filter '$(ASAN_FILTER)' $(if $(ASAN_SKIP),--skip '$(ASAN_SKIP)'),bash scripts/run_xctest.sh \
+	  $(ASAN_SCRATCH)/debug/swiftcnnPackageTests.xctest $(TEST_JOBS) '$(ASAN_SKIP)')
 
 sanitize-c-asan: sanitize-asan-build $(SAN_WORKLOAD) $(HEADER)
 	@mkdir -p $(SAN_OUT)/tmp

@@ -80,7 +80,7 @@ public func layerNormBackward(_ x: Tensor, axis: Int = -1, weight: Tensor?, grad
             try gradOutput.withUnsafePointer { gp in
                 try withOptionalPointer(weight) { wp in
                     try dx.withUnsafeMutablePointerUnchecked { dxp in
-                        try withOptionalMutablePointer(&dw) { dwp in
+                        withOptionalMutablePointer(&dw) { dwp in
                             withOptionalMutablePointer(&db) { dbp in
                                 Reference.layerNormBackward(xp, weight: wp, gradOutput: gp, gradInput: dxp, gradWeight: dwp,
                                                             gradBias: dbp, rows: geo.rows, size: geo.size, eps: eps, scratch: scratch)
