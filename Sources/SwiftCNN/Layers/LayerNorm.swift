@@ -76,10 +76,10 @@ public func layerNormBackward(_ x: Tensor, axis: Int = -1, weight: Tensor?, grad
     var dw: Tensor? = weight == nil ? nil : try Tensor(uninitialized: geo.normalized)
     var db: Tensor? = hasBias ? try Tensor(uninitialized: geo.normalized) : nil
     try withDoubleScratch(try Checked.mul(geo.size, 3, "\(op) scratch"), op) { scratch in
-        try x.withUnsafePointer { xp in
-            try gradOutput.withUnsafePointer { gp in
-                try withOptionalPointer(weight) { wp in
-                    try dx.withUnsafeMutablePointerUnchecked { dxp in
+        x.withUnsafePointer { xp in
+            gradOutput.withUnsafePointer { gp in
+                withOptionalPointer(weight) { wp in
+                    dx.withUnsafeMutablePointerUnchecked { dxp in
                         withOptionalMutablePointer(&dw) { dwp in
                             withOptionalMutablePointer(&db) { dbp in
                                 Reference.layerNormBackward(xp, weight: wp, gradOutput: gp, gradInput: dxp, gradWeight: dwp,
