@@ -126,10 +126,10 @@ $(VARIANT_AVX512) $(VARIANT_AVX2) &: $(SWIFT_SRCS) $(AVX512_SCRATCH)/cpu-flags $
 	@$(VARIANT_BUILD_AVX512) > $(AVX512_SCRATCH)/build.log 2>&1 & pid=$$!; \
 	$(VARIANT_BUILD_AVX2) > $(AVX2_SCRATCH)/build.log 2>&1; rc2=$$?; \
 	wait $$pid; rc1=$$?; \
-	for v in avx512:$$rc1 avx2:$$rc2; do \
-	  isa=$${v%%:*}; rc=$${v#*:}; log=.build-$$isa/build.log; \
-	  if [ $$rc -ne 0 ]; then echo "== the $$isa variant's build failed (exit $$rc), $$log:"; cat $$log; \
-	  else grep -E 'warning:' $$log | sort -u; echo "== $$isa: $$(tail -1 $$log)"; fi; \
+	for v in $(AVX512_SCRATCH):$$rc1 $(AVX2_SCRATCH):$$rc2; do \
+	  log=$${v%%:*}/build.log; rc=$${v#*:}; \
+	  if [ $$rc -ne 0 ]; then echo "== $$log: the build failed (exit $$rc):"; cat $$log; \
+	  else grep -E 'warning:' $$log | sort -u; echo "== $$log: $$(tail -1 $$log)"; fi; \
 	done; \
 	[ $$rc1 -eq 0 ] && [ $$rc2 -eq 0 ]
 	@touch $(VARIANT_AVX512) $(VARIANT_AVX2)

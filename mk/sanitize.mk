@@ -25,8 +25,8 @@
 #   core handles raw pointers. LeakSanitizer is off for the Swift tests only: XCTest on
 #   Linux never frees its test-case objects (one leaked weak-reference side table in
 #   XCTest's awaitUsingExpectation holds them all, with everything they store), so every
-#   run would report the harness. Leaks are checked by sanitize-c-asan (LSan on), valgrind-leaks, and
-#   the fuzz targets (libFuzzer's leak detection).
+#   run would report the harness. Leaks are checked by sanitize-c-asan (LSan on),
+#   valgrind-leaks, and the fuzz targets (libFuzzer's leak detection).
 # - TSan runs the tests that use threads (TSAN_FILTER): the thread pool, thread-count
 #   invariance of GEMM, convolution, Winograd, tanh and backward passes, the inference
 #   plans with concurrent forwards on one model, and the hardening tests (a Thread-based
