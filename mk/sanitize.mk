@@ -7,8 +7,8 @@
 #   make valgrind-leaks    the C workload under valgrind's leak checker (AVX2 variant, then the portable library)
 #
 # Builds, each in its own scratch path (never .build, which `make lib` owns):
-#   .build-asan      swift build --build-tests --sanitize=address: the test bundle for
-#                    sanitize-asan *and* the ASan libswiftcnn.so for sanitize-c-asan.
+#   .build-asan      swift build --build-tests --sanitize=address -Xswiftc -O: the test bundle
+#                    for sanitize-asan *and* the ASan libswiftcnn.so for sanitize-c-asan.
 #   .build-tsan      likewise with --sanitize=thread, for sanitize-tsan.
 # valgrind-leaks uses the portable library's AVX2 variant (.build-avx2, `-target-cpu haswell`,
 # the 8-lane kernels; see the Makefile's top), linked directly: valgrind cannot decode
@@ -21,8 +21,14 @@
 # is compiled with the toolchain's clang (whose sanitizer runtimes match swiftc's).
 #
 # Test selection (measured on 2 cores; see the hardening report):
-# - ASan runs the whole Swift suite (about 4 minutes, two suites at a time): most of the
-#   core handles raw pointers. LeakSanitizer is off for the Swift tests only: XCTest on
+# - ASan runs the whole Swift suite, every test and every sweep in full: most of the core
+#   handles raw pointers. `make test` runs the Swift suite here only, once (a plain -Onone run
+#   would add nothing that this one does not check). Its build compiles the core and the
+#   tests with -O, as users build them; the checks that matter here stay on at -O (bounds,
+#   overflow, exclusivity, preconditions; the sources use no assert()). Measured on 2 cores:
+#   -O, build 261 s + run 35 s (340 tests); -Onone, build 80 s + run 294 s for 337 tests with
+#   the three whole-zoo tests skipped and the long sweeps cut down; -O for the core only, the
+#   tests -Onone, build 218 s + run 103 s. LeakSanitizer is off for the Swift tests only: XCTest on
 #   Linux never frees its test-case objects (one leaked weak-reference side table in
 #   XCTest's awaitUsingExpectation holds them all, with everything they store), so every
 #   run would report the harness. Leaks are checked by sanitize-c-asan (LSan on),
@@ -48,11 +54,10 @@ ASAN_LIB_DIR     := $(ASAN_SCRATCH)/debug
 TSAN_LIB_DIR     := $(TSAN_SCRATCH)/debug
 VALGRIND_LIB_DIR := $(AVX2_SCRATCH)/release
 TSAN_FILTER      ?= ThreadingTests|InferencePlanTests|HardeningTests|GEMMTests|WinogradTests|TanhSIMDTests|BackwardTests/testBackwardBitwiseSameOnOneAndTwoThreads
+# Regexes over "SwiftCNNTests.Suite/test" names, like swift test's --filter and --skip: with
+# ASAN_FILTER, sanitize-asan runs only the matching tests; ASAN_SKIP leaves tests out.
 ASAN_FILTER      ?=
-# Whole-zoo structural tests (every model lowered, saved and reloaded, profiled): 70 s in the
-# debug run, over 3 minutes under ASan, and their kernels' memory use is what the other tests
-# (every zoo conv shape, the zoo forwards, the C workload) already put under ASan.
-ASAN_SKIP        ?= GraphTests.testLoweredZooEqualsTheTree|GraphTests.testZooThroughJSONAndFiles|ProfileTests.testEveryStepHasANodeAndTheNodesCoverThePlan
+ASAN_SKIP        ?=
 
 # Findings end the run; symbolized stacks. detect_leaks: see above.
 SAN_ASAN_TEST_OPTIONS := halt_on_error=1:abort_on_error=0:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1
@@ -68,23 +73,17 @@ SAN_QUIET := grep -v "Cannot export local symbol" || true
         sanitize-asan-build sanitize-tsan-build valgrind-build
 
 sanitize-asan-build:
-	@set -o pipefail; $(SWIFT) build --build-tests --sanitize=address --scratch-path $(ASAN_SCRATCH) 2>&1 | { $(SAN_QUIET); }
+	@set -o pipefail; $(SWIFT) build --build-tests --sanitize=address -Xswiftc -O --scratch-path $(ASAN_SCRATCH) 2>&1 | { $(SAN_QUIET); }
 
 sanitize-tsan-build:
 	@set -o pipefail; $(SWIFT) build --build-tests --sanitize=thread --scratch-path $(TSAN_SCRATCH) 2>&1 | { $(SAN_QUIET); }
 
 valgrind-build: $(VARIANT_AVX2) $(AVX2_SCRATCH)/release/libswiftcnn-avx2.so
 
-# SCNN_TEST_SWEEP=quick: the two longest sweeps (fused activations over every conv kernel,
-# unary ops over long vectors; 3 minutes of the ASan run) run a reduced set of their cases
-# that still reaches every kernel and op (Tests/SwiftCNNTests/TestSupport.swift, quickSweeps).
-# The suites run TEST_JOBS processes at a time (scripts/run_xctest.sh); with ASAN_FILTER,
-# swift test runs the matching tests in one process.
+# The suites run TEST_JOBS processes at a time (scripts/run_xctest.sh), sanitize-tsan's too.
 sanitize-asan: sanitize-asan-build
-	@SCNN_TEST_SWEEP=quick ASAN_OPTIONS=$(SAN_ASAN_TEST_OPTIONS) $(SAN_RUN) sanitize-asan $(SAN_OUT)/asan-tests.log \
-	  $(if $(ASAN_FILTER),$(SWIFT) test --skip-build --disable-swift-testing --sanitize=address --scratch-path $(ASAN_SCRATCH) \
-	  --filter '$(ASAN_FILTER)' $(if $(ASAN_SKIP),--skip '$(ASAN_SKIP)'),bash scripts/run_xctest.sh \
-	  $(ASAN_SCRATCH)/debug/swiftcnnPackageTests.xctest $(TEST_JOBS) '$(ASAN_SKIP)')
+	@ASAN_OPTIONS=$(SAN_ASAN_TEST_OPTIONS) $(SAN_RUN) sanitize-asan $(SAN_OUT)/asan-tests.log \
+	  bash scripts/run_xctest.sh $(ASAN_SCRATCH)/debug/swiftcnnPackageTests.xctest $(TEST_JOBS) '$(ASAN_SKIP)' '$(ASAN_FILTER)'
 
 sanitize-c-asan: sanitize-asan-build $(SAN_WORKLOAD) $(HEADER)
 	@mkdir -p $(SAN_OUT)/tmp
@@ -96,8 +95,7 @@ sanitize-c-asan: sanitize-asan-build $(SAN_WORKLOAD) $(HEADER)
 sanitize-tsan: sanitize-tsan-build $(SAN_WORKLOAD) $(HEADER)
 	@mkdir -p $(SAN_OUT)/tmp
 	@TSAN_OPTIONS=$(SAN_TSAN_OPTIONS) $(SAN_RUN) sanitize-tsan $(SAN_OUT)/tsan-tests.log \
-	  $(SWIFT) test --skip-build --disable-swift-testing --sanitize=thread --scratch-path $(TSAN_SCRATCH) \
-	  --filter '$(TSAN_FILTER)'
+	  bash scripts/run_xctest.sh $(TSAN_SCRATCH)/debug/swiftcnnPackageTests.xctest $(TEST_JOBS) '' '$(TSAN_FILTER)'
 	$(SAN_CLANG) $(SAN_WORKLOAD_CFLAGS) -fsanitize=thread -fuse-ld=lld $(SAN_WORKLOAD) \
 	  -o $(SAN_OUT)/workload-tsan -L$(TSAN_LIB_DIR) -lswiftcnn -Wl,-rpath,$(abspath $(TSAN_LIB_DIR)) \
 	  -L$(SAN_DISPATCH_DIR) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SAN_DISPATCH_DIR) -lpthread -lm

@@ -4,12 +4,6 @@ import XCTest
 // Helpers shared by every test file: a seeded generator, an error assertion, closeness
 // measures, row-major index arithmetic and a scope that forces the reference kernels.
 
-/// Whether the longest sweeps run a reduced set of their cases: `SCNN_TEST_SWEEP=quick`, set
-/// by `make sanitize-asan`, whose unoptimized ASan build makes the full sweeps take minutes
-/// there (they run in full in `swift test`). A reduced sweep still reaches every kernel and
-/// code path it covers in full, so ASan still sees each of them; it runs fewer repetitions.
-let quickSweeps = ProcessInfo.processInfo.environment["SCNN_TEST_SWEEP"] == "quick"
-
 /// SplitMix64: a small seeded generator, so that sweeps and their failures reproduce.
 struct TestRNG: RandomNumberGenerator {
     var state: UInt64
