@@ -221,6 +221,15 @@ final class GEMMTests: XCTestCase {
             (2, 6, 70, 1, 1, Conv2DOptions(stride: 2)),
             (2, 5, 67, 3, 3, Conv2DOptions(stride: Size2D(1, 2))),
             (3, 4, 75, 3, 5, Conv2DOptions(padding: Padding2D(top: 1, bottom: 1, left: 2, right: 2))),
+            // Rows a little wider than a tile, as ResNet's stride-2 layers on 56×56 (28 output
+            // columns: runs of 16, 12, 8 and 4 in a tile): the 8-lane even-lane block, vector
+            // loads that pass the run but not the input's end (the last run of the last
+            // channel ends at or next to the input's last pixel), and stride-1 runs of 8 and 4.
+            (4, 6, 56, 3, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (3, 5, 57, 1, 1, Conv2DOptions(stride: 2)),
+            (2, 4, 37, 3, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (3, 4, 28, 3, 3, Conv2DOptions(padding: 1)),
+            (2, 3, 21, 3, 3, Conv2DOptions(padding: 1)),
         ]
         let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
         for (ci, t) in cases.enumerated() {

@@ -186,11 +186,15 @@ extension Optimized {
         let sh = g.stride.h, sw = g.stride.w
         let taps = kh * kw
         let image0 = col / g.outPlane, rest = col % g.outPlane
+        // Floats of one image's channels of this group: a stride-2 gather may read up to the
+        // end of them (past its run, never past the image's last channel).
+        let groupFloats = g.inChannelsPerGroup * g.inPlane
         var c = pc / taps
         var ki = (pc % taps) / kw, kj = pc % kw
         for p in 0..<kc {
             let d = dst + p * nr
-            var plane = x + image0 * imageStride + c * g.inPlane
+            var image = x + image0 * imageStride
+            var plane = image + c * g.inPlane
             // Output columns ox with 0 <= ox·sW + off < W are x0..<x1 (as in im2col).
             let off = kj * g.dilation.w - g.padding.left
             let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
@@ -210,7 +214,7 @@ extension Optimized {
                     if sw == 1 {
                         copyRun(out + r0, src + ox + r0, r1 - r0)
                     } else if sw == 2 {
-                        gatherStride2(out + r0, src + 2 * (ox + r0), r1 - r0)
+                        gatherStride2(out + r0, src + 2 * (ox + r0), r1 - r0, readEnd: image + groupFloats)
                     } else {
                         var s = src + (ox + r0) * sw
                         for r in r0..<r1 {
@@ -226,6 +230,7 @@ extension Optimized {
                 if oy == oh {
                     oy = 0
                     plane += imageStride
+                    image += imageStride
                 }
             }
             if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
@@ -483,15 +488,27 @@ extension Optimized {
         }
     }
 
-    /// dst[i] = src[i] for i in 0..<count: 16-float vector moves (the runs of an im2col
-    /// tile are short, a few to a few dozen floats, where a `memmove` call costs more than the copy).
+    /// dst[i] = src[i] for i in 0..<count: vector moves of 16, then 8 and 4 floats, then single
+    /// floats (the runs of an im2col tile are short, a few to a few dozen floats, where a
+    /// `memmove` call costs more than the copy; a tile of 16 columns splits a 28-wide row into
+    /// runs of 16, 12 and 4). Reads and writes stay inside the run.
     @inline(__always)
     static func copyRun(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
-        typealias V = SIMD16<Float>
         var i = 0
         while i + 16 <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: V.self), as: V.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self),
+                                                        as: SIMD16<Float>.self)
             i += 16
+        }
+        if i + 8 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self),
+                                                        as: SIMD8<Float>.self)
+            i += 8
+        }
+        if i + 4 <= count {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<Float>.self),
+                                                        as: SIMD4<Float>.self)
+            i += 4
         }
         while i < count {
             dst[i] = src[i]
@@ -499,20 +516,40 @@ extension Optimized {
         }
     }
 
-    /// dst[i] = src[2·i] for i in 0..<count (a stride-2 convolution's im2col run): 32
-    /// consecutive floats loaded and their even lanes kept, while the 32 floats lie inside
-    /// the run (src[2·i + 1] for i < count − 1 is read, never past src[2·(count − 1)]).
+    /// dst[i] = src[2·i] for i in 0..<count (a stride-2 convolution's im2col run): 32 (then
+    /// 16) consecutive floats loaded and their even lanes kept, then single floats. A vector
+    /// load may read past the run's last pixel (src[2·(count − 1)]) but never at or past
+    /// `readEnd`, the end of the memory the caller may read (the image's channels); only
+    /// the run's own pixels are written.
     @inline(__always)
-    static func gatherStride2(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int) {
+    static func gatherStride2(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ count: Int,
+                              readEnd: UnsafePointer<Float>) {
         var i = 0
-        while i + 16 < count {
+        // Lengths compared, not pointers formed past readEnd.
+        let readable = readEnd - src
+        while i + 16 <= count && 2 * i + 32 <= readable {
             UnsafeMutableRawPointer(dst + i).storeBytes(of: evenLanes(src + 2 * i), as: SIMD16<Float>.self)
             i += 16
+        }
+        if i + 8 <= count && 2 * i + 16 <= readable {
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: evenLanes8(src + 2 * i), as: SIMD8<Float>.self)
+            i += 8
         }
         while i < count {
             dst[i] = src[2 * i]
             i += 1
         }
+    }
+
+    /// src[0], src[2], …, src[14] (reads src[0..<16]), as ``evenLanes(_:)``.
+    @inline(__always)
+    static func evenLanes8(_ src: UnsafePointer<Float>) -> SIMD8<Float> {
+        #if _endian(little)
+        let pairs = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<UInt64>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: pairs), to: SIMD8<Float>.self)
+        #else
+        return UnsafeRawPointer(src).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        #endif
     }
 
     /// src[0], src[2], …, src[30] (reads src[0..<32]): each pair of floats as one 64-bit lane,
