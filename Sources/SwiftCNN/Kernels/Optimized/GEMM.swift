@@ -1055,8 +1055,11 @@ extension Optimized {
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
     /// (+ bias) (+ residual) (ReLU): ``finish(_:_:_:_:_:_:_:_:_:)`` without the fused
-    /// activation, the same operations in the same order.
-    @inline(__always)
+    /// activation, the same operations in the same order. Transparent: the AVX2 build kept an
+    /// `@inline(__always)` version out of line, called once per row of every micro-kernel
+    /// tile, and a call clobbers every vector register, so the other rows' accumulators
+    /// were spilled around each call (5% of a 3×3 256 → 256 layer on 14×14 in `store` alone).
+    @_transparent
     static func store(_ W: Int, _ v0: GEMMVector, _ v1: GEMMVector, _ dst: UnsafeMutableRawPointer,
                       _ res: UnsafeRawPointer?, _ bias: Float?, _ relu: Bool, _ accumulate: Bool) {
         typealias V = GEMMVector
