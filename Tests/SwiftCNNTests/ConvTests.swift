@@ -136,6 +136,75 @@ final class ConvTests: XCTestCase {
         XCTAssertGreaterThan(batchedCases, 25)
     }
 
+    /// A strided 1×1 kernel without padding multiplies the subsampled input (``Optimized/subsample(_:_:channels:into:)``,
+    /// then a plain GEMM): within 1e-4 of `directConv` (+ residual, ReLU), and bitwise equal to
+    /// the im2col GEMM of the same convolution, over strides (2, 2), (2, 1), (1, 3), (3, 2),
+    /// rows of 1 to 113 pixels (the even-lane gathers of 16 and 8 and the single floats),
+    /// groups, batches and thread counts (the planes split over threads).
+    func testStridedPointwiseMatchesIm2col() throws {
+        var r = TestRNG(91)
+        let saved = Threading.numThreads
+        defer { Threading.numThreads = saved }
+        let shapes: [(c: Int, o: Int, h: Int, w: Int, s: Size2D, groups: Int, n: Int)] = [
+            (64, 24, 56, 56, Size2D(2), 1, 1), (8, 5, 9, 113, Size2D(2), 1, 2), (6, 4, 7, 3, Size2D(2, 1), 2, 1),
+            (5, 7, 11, 40, Size2D(1, 3), 1, 1), (4, 6, 13, 1, Size2D(3, 2), 2, 2), (300, 3, 30, 30, Size2D(2), 1, 1),
+        ]
+        for (i, sh) in shapes.enumerated() {
+            let x = try r.tensor([sh.n, sh.c, sh.h, sh.w])
+            let weight = try r.tensor([sh.o, sh.c / sh.groups, 1, 1], -0.5, 0.5)
+            let bias = i % 2 == 0 ? try r.tensor([sh.o]) : nil
+            let opts = Conv2DOptions(stride: sh.s, groups: sh.groups)
+            let g = try Conv2DGeometry(input: x, weight: weight, bias: bias, options: opts)
+            let residual = i % 3 == 0 ? try r.tensor([sh.n, sh.o, g.outHeight, g.outWidth]) : nil
+            let relu = i % 2 == 1
+            let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
+            var want = directConv(x, weight, bias, opts)
+            if let residual { want = zip(want, residual.scalars).map { $0 + $1 } }
+            if relu { want = want.map { max($0, 0) } }
+            // The im2col GEMM, image by image and group by group, with the same epilogue.
+            let og = g.outChannelsPerGroup, cg = g.inChannelsPerGroup, plane = g.outPlane
+            var im2col = try Tensor(zeros: [sh.n, sh.o, g.outHeight, g.outWidth])
+            try x.withUnsafePointer { xp in
+                try withOptionalPointer(residual) { rp in
+                    try withOptionalPointer(bias) { bp in
+                        try im2col.withUnsafeMutableBufferPointer { yp in
+                            for n in 0..<sh.n {
+                                for grp in 0..<sh.groups {
+                                    let offset = (n * sh.o + grp * og) * plane
+                                    var ep = GEMMEpilogue()
+                                    ep.bias = bp.map { $0 + grp * og }
+                                    ep.residual = rp.map { $0 + offset }
+                                    ep.ldr = plane
+                                    ep.relu = relu
+                                    try Optimized.gemmPacked(m: og, n: plane, k: cg, a: packed.groups[grp].pointer,
+                                                             source: .im2col(g, xp + (n * sh.c + grp * cg) * g.inPlane),
+                                                             c: yp.baseAddress! + offset, ldc: plane, accumulate: false, epilogue: ep)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for threads in [1, 2] {
+                Threading.numThreads = threads
+                var out = try Tensor(zeros: [sh.n, sh.o, g.outHeight, g.outWidth])
+                try x.withUnsafePointer { xp in
+                    try withOptionalPointer(residual) { rp in
+                        try withOptionalPointer(bias) { bp in
+                            try out.withUnsafeMutableBufferPointer { yp in
+                                try Optimized.conv2dPacked(g, input: xp, weights: packed, bias: bp, residual: rp, relu: relu,
+                                                           output: yp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+                let got = out.scalars
+                XCTAssertLessThanOrEqual(maxDiff(got, want), 1e-4, "shape \(i) threads \(threads)")
+                XCTAssertEqual(got.map(\.bitPattern), im2col.scalars.map(\.bitPattern), "shape \(i) threads \(threads): subsampled vs im2col")
+            }
+        }
+    }
+
     /// A 1×1 kernel with stride 1 and no padding (the direct GEMM path) is a per-pixel matrix product.
     func testPointwiseConv() throws {
         var r = TestRNG(7)

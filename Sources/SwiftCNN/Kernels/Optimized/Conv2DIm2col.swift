@@ -81,7 +81,15 @@ extension Optimized {
             }
             return
         }
-        let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+        let pointwise = g.kernelHeight == 1 && g.kernelWidth == 1 && g.padding == Padding2D(0)
+        let direct = pointwise && g.stride == Size2D(1)
+        // A strided 1×1 convolution (ResNet's downsampling shortcuts) multiplies the
+        // subsampled input: one pass writes its Cg·OH·OW pixels contiguously, and the GEMM
+        // packs that plain matrix (16-float runs) rather than gathering every other pixel per
+        // tile and row of its im2col. Same values of B, same products, same bits.
+        let subsampled = pointwise && !direct
+        let sub = subsampled ? try GEMMScratchCache.shared.take(try Checked.mul(cg, outPlane, "conv2d subsampled input")) : nil
+        defer { if let sub { GEMMScratchCache.shared.give(sub) } }
 
         for n in 0..<g.batch {
             for grp in 0..<g.groups {
@@ -94,11 +102,47 @@ extension Optimized {
                 ep.relu = relu
                 ep.op = op
                 // The im2col matrix is generated straight into the GEMM's packed B panels.
-                let source: GEMMBSource = direct ? .matrix(x, ldb: outPlane) : .im2col(g, x)
+                let source: GEMMBSource
+                if let sub {
+                    subsample(g, x, channels: cg, into: sub.pointer)
+                    source = .matrix(sub.pointer, ldb: outPlane)
+                } else {
+                    source = direct ? .matrix(x, ldb: outPlane) : .im2col(g, x)
+                }
                 try gemmPacked(m: og, n: outPlane, k: patch, a: weights.groups[grp].pointer,
                                source: source, c: output + offset, ldc: outPlane,
                                accumulate: false, epilogue: ep)
             }
+        }
+    }
+
+    /// dst[c][oy][ox] = x[c][oy·SH][ox·SW] for `channels` planes of `g`'s input at `x` (a 1×1
+    /// kernel without padding: every tap is inside the image), `channels`·OH·OW floats at
+    /// `dst`. Stride 2 along x keeps the even lanes of vector loads. The planes are spread
+    /// over the threads when there are enough of them.
+    static func subsample(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, channels: Int,
+                          into dst: UnsafeMutablePointer<Float>) {
+        let oh = g.outHeight, ow = g.outWidth, sh = g.stride.h, sw = g.stride.w
+        let w = g.inWidth, inPlane = g.inPlane, outPlane = g.outPlane
+        let end = x + channels * inPlane
+        let planes = { (range: Range<Int>) in
+            for c in range {
+                for oy in 0..<oh {
+                    let src = x + c * inPlane + oy * sh * w
+                    let d = dst + c * outPlane + oy * ow
+                    if sw == 2 {
+                        gatherStride2(d, src, ow, readEnd: end)
+                    } else {
+                        for ox in 0..<ow { d[ox] = src[ox * sw] }
+                    }
+                }
+            }
+        }
+        let parts = channels * outPlane >= 1 << 16 ? min(Threading.numThreads, channels) : 1
+        if parts > 1 {
+            Threading.parallelFor(parts) { part in planes((channels * part / parts)..<(channels * (part + 1) / parts)) }
+        } else {
+            planes(0..<channels)
         }
     }
 
