@@ -39,6 +39,13 @@ final class WinogradConvWeights {
         g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == Size2D(1) && g.dilation == Size2D(1) && g.groups == 1
     }
 
+    /// Fewest tiles (4×4 output blocks over the batch) for ``isFaster(_:)``.
+    #if SCNN_AVX2
+    static let minTiles = 16
+    #else
+    static let minTiles = 32
+    #endif
+
     /// Whether the Winograd kernel is expected to beat im2col + GEMM for `g`: at least 64
     /// input and output channels (fewer, and the transforms outweigh the GEMMs' savings)
     /// and at least 32 tiles (fewer, and the 36 GEMMs are too narrow for the 32-column
@@ -51,11 +58,17 @@ final class WinogradConvWeights {
     /// 6×6 or more; not 1×1, 2×2 or 5×5): a 4×4 tile costs 36 multiply-adds per channel pair
     /// whatever it keeps, im2col 9 per output, so a 1×1 map (1 output of 16) would cost 4×
     /// the GEMM's and a 2×2 map as much — ResNet-18's last stages at 32×32 inputs, batch 32.
+    ///
+    /// The AVX2 build takes 16-tile layers too (``minTiles``): with half the FMA throughput
+    /// of AVX-512, the multiply-adds Winograd saves weigh more than its transforms and the 4×
+    /// weights (ResNet-50's six 3×3 convolutions on 14×14 maps: 9.4 instead of 2.4 MB each).
+    /// Measured on an AMD EPYC (Zen 3), in-process A/B, 1 thread: ResNet-18 0.88×, ResNet-50
+    /// 0.95× the time of the im2col choice.
     static func isFaster(_ g: Conv2DGeometry) -> Bool {
         guard supports(g) else { return false }
         let tilesPerImage = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)
         let tiles = g.batch * tilesPerImage
-        return min(g.inChannels, g.outChannels) >= 64 && tiles >= 32 && 2 * g.outPlane >= 16 * tilesPerImage
+        return min(g.inChannels, g.outChannels) >= 64 && tiles >= minTiles && 2 * g.outPlane >= 16 * tilesPerImage
     }
 
     /// ``isFaster(_:)`` when the weights are transformed for this one call (the public
