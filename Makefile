@@ -420,6 +420,12 @@ $(OUT)/bench/bench_linear: benchmarks/bench_linear.c $(HEADER) $(LIB)
 	@mkdir -p $(OUT)/bench
 	$(CC) -std=c99 -O3 $(CWARN) -IInclude $< -o $@ -L$(BUILD_DIR) -lswiftcnn $(RPATH) -lpthread
 
+# Two builds of the library side by side in one process (not part of `make bench`; see
+# benchmarks/bench_ab.c and BENCHMARKS.md).
+$(OUT)/bench/bench_ab: benchmarks/bench_ab.c $(HEADER)
+	@mkdir -p $(OUT)/bench
+	$(CC) -std=c99 -O2 $(CWARN) -IInclude $< -o $@ -ldl
+
 bench: $(GEMM_BENCH) $(OUT)/bench/bench_models
 	$(GEMM_BENCH) $(BENCH_GEMM_ARGS)
 	@echo

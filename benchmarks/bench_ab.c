@@ -1,0 +1,168 @@
+/* bench_ab: two builds of libswiftcnn side by side in one process.
+ *
+ *   build/bench/bench_ab OLD.so NEW.so MODEL [BATCH [THREADS [PAIRS]]]
+ *
+ * Loads both libraries with dlopen (RTLD_LOCAL: each keeps its own copy of the core and of
+ * the Swift runtime linked into it; they share nothing but the process), creates the same
+ * zoo model in each (scnn_model_create, seeded weights, so both compute the same network),
+ * and times forward passes of one seeded input alternately, old then new, then new then old,
+ * PAIRS times (default 40) after three warm-up passes each. Prints the medians, the median
+ * of the per-pair ratios new / old with its quartiles, and the fastest pass of each; and
+ * whether the two outputs are bitwise equal (a change meant to keep the same bits can be
+ * checked with the same run).
+ *
+ * Why: on a shared, noisy machine, single readings move by up to 40% between runs seconds
+ * apart, and two processes alternating still see different stretches of it; consecutive
+ * passes in one process see nearly the same machine, so the ratio of each pair is steady
+ * where the separate medians are not. Not part of the tests (see BENCHMARKS.md).
+ *
+ * A library file can be a build's libswiftcnn.so.0 or one of the portable library's
+ * variants (build/lib/variants/libswiftcnn-avx2.so, -avx512.so): each exports the C ABI.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "swiftcnn.h"
+
+typedef scnn_status (*create_fn)(char const *, int64_t, scnn_model **);
+typedef scnn_status (*classes_fn)(char const *, int64_t *);
+typedef scnn_status (*input_shape_fn)(scnn_model const *, int64_t *, int64_t *);
+typedef scnn_status (*output_shape_fn)(scnn_model const *, int64_t const *, int32_t, int64_t *);
+typedef scnn_status (*forward_fn)(scnn_model const *, float const *, int64_t const *, int32_t, float *, int64_t);
+typedef scnn_status (*threads_fn)(int32_t);
+typedef char const *(*error_fn)(void);
+
+typedef struct {
+    char const *path;
+    create_fn create;
+    input_shape_fn input_shape;
+    output_shape_fn output_shape;
+    forward_fn forward;
+    threads_fn set_threads;
+    error_fn last_error;
+    classes_fn default_classes;
+    scnn_model *model;
+} library;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int by_value(void const *a, void const *b) {
+    double x = *(double const *)a, y = *(double const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A symbol as a function pointer (ISO C has no cast from void *; copying the bits is the
+ * portable spelling POSIX documents for dlsym). */
+static int symbol(void *handle, char const *name, void *fn, size_t size) {
+    void *p = dlsym(handle, name);
+    if (!p) {
+        fprintf(stderr, "bench_ab: %s\n", dlerror());
+        return 0;
+    }
+    memcpy(fn, &p, size);
+    return 1;
+}
+
+static int open_library(library *lib, char const *path) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    lib->path = path;
+    if (!h) {
+        fprintf(stderr, "bench_ab: %s\n", dlerror());
+        return 0;
+    }
+    return symbol(h, "scnn_model_create", &lib->create, sizeof lib->create)
+        && symbol(h, "scnn_model_input_shape", &lib->input_shape, sizeof lib->input_shape)
+        && symbol(h, "scnn_model_output_shape", &lib->output_shape, sizeof lib->output_shape)
+        && symbol(h, "scnn_model_forward", &lib->forward, sizeof lib->forward)
+        && symbol(h, "scnn_set_num_threads", &lib->set_threads, sizeof lib->set_threads)
+        && symbol(h, "scnn_last_error", &lib->last_error, sizeof lib->last_error)
+        && symbol(h, "scnn_model_default_num_classes", &lib->default_classes, sizeof lib->default_classes);
+}
+
+static int failed(library const *lib, char const *what, scnn_status s) {
+    if (s == SCNN_STATUS_OK) return 0;
+    fprintf(stderr, "bench_ab: %s: %s failed: %s\n", lib->path, what, lib->last_error());
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    library libs[2];
+    int64_t shape[4], out_shape[8], in_count = 1, out_count = 1;
+    int batch, threads, pairs, v, i, k, equal;
+    float *x, *y[2];
+    double *t[2], *ratio;
+    unsigned long long state = 0x9E3779B97F4A7C15ull;
+
+    if (argc < 4) {
+        fprintf(stderr, "usage: bench_ab OLD.so NEW.so MODEL [BATCH [THREADS [PAIRS]]]\n");
+        return 2;
+    }
+    batch = argc > 4 ? atoi(argv[4]) : 1;
+    threads = argc > 5 ? atoi(argv[5]) : 1;
+    pairs = argc > 6 ? atoi(argv[6]) : 40;
+    if (batch < 1 || threads < 0 || pairs < 1) {
+        fprintf(stderr, "bench_ab: BATCH and PAIRS must be at least 1, THREADS at least 0\n");
+        return 2;
+    }
+    for (v = 0; v < 2; v++) {
+        int64_t classes = 0;
+        if (!open_library(&libs[v], argv[1 + v])) return 1;
+        if (failed(&libs[v], "scnn_set_num_threads", libs[v].set_threads(threads))) return 1;
+        if (failed(&libs[v], "scnn_model_default_num_classes", libs[v].default_classes(argv[3], &classes))) return 1;
+        if (failed(&libs[v], "scnn_model_create", libs[v].create(argv[3], classes, &libs[v].model))) return 1;
+    }
+    if (failed(&libs[0], "scnn_model_input_shape", libs[0].input_shape(libs[0].model, shape, NULL))) return 1;
+    shape[0] = batch;
+    if (failed(&libs[0], "scnn_model_output_shape", libs[0].output_shape(libs[0].model, shape, 4, out_shape))) return 1;
+    for (k = 0; k < 4; k++) in_count *= shape[k];
+    for (k = 0; k < 2; k++) out_count *= out_shape[k];
+    x = malloc((size_t)in_count * sizeof *x);
+    y[0] = malloc((size_t)out_count * sizeof(float));
+    y[1] = malloc((size_t)out_count * sizeof(float));
+    t[0] = malloc((size_t)pairs * sizeof(double));
+    t[1] = malloc((size_t)pairs * sizeof(double));
+    ratio = malloc((size_t)pairs * sizeof(double));
+    if (!x || !y[0] || !y[1] || !t[0] || !t[1] || !ratio) {
+        fprintf(stderr, "bench_ab: out of memory\n");
+        return 1;
+    }
+    for (i = 0; i < in_count; i++) {  /* xorshift64*, U(-1, 1) */
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+        x[i] = (float)((double)((state * 2685821657736338717ull) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    }
+    for (k = 0; k < 3; k++) {
+        for (v = 0; v < 2; v++) {
+            if (failed(&libs[v], "scnn_model_forward", libs[v].forward(libs[v].model, x, shape, 4, y[v], out_count))) return 1;
+        }
+    }
+    for (i = 0; i < pairs; i++) {
+        for (k = 0; k < 2; k++) {
+            double t0;
+            v = (i & 1) ^ k;
+            t0 = now();
+            if (failed(&libs[v], "scnn_model_forward", libs[v].forward(libs[v].model, x, shape, 4, y[v], out_count))) return 1;
+            t[v][i] = now() - t0;
+        }
+        ratio[i] = t[1][i] / t[0][i];
+    }
+    equal = memcmp(y[0], y[1], (size_t)out_count * sizeof(float)) == 0;
+    qsort(t[0], (size_t)pairs, sizeof(double), by_value);
+    qsort(t[1], (size_t)pairs, sizeof(double), by_value);
+    qsort(ratio, (size_t)pairs, sizeof(double), by_value);
+    printf("%s batch %d, %d thread(s), %d pairs: old %.2f ms, new %.2f ms (medians); new / old %.3f "
+           "(quartiles %.3f-%.3f); fastest %.2f / %.2f ms; outputs %s\n",
+           argv[3], batch, threads, pairs, 1e3 * t[0][pairs / 2], 1e3 * t[1][pairs / 2], ratio[pairs / 2],
+           ratio[pairs / 4], ratio[(3 * pairs) / 4], 1e3 * t[0][0], 1e3 * t[1][0],
+           equal ? "bitwise equal" : "differ");
+    free(x); free(y[0]); free(y[1]); free(t[0]); free(t[1]); free(ratio);
+    return 0;
+}
