@@ -476,12 +476,8 @@ private struct WinogradWork {
 
     /// Bᵀ applied along one input row of 16 tiles: P's four pixels and P''s first two per
     /// lane (`p`, `p4`: 64 floats each), deinterleaved by ``phase(_:_:_:_:_:)``.
-    /// Out of line for the AVX2 build: inlined into the input transform, its 16-lane shuffles
-    /// (two ymm registers per vector) were turned into scalar loads, and the transform into
-    /// scalar arithmetic (half of the pass's time in `vsubss`/`vmovss`); out of line the
-    /// compiler keeps them as permutes. Same operations, same bits.
-    @inline(never)
-    static func rowTransform(_ p: UnsafeRawPointer, _ p4: UnsafeRawPointer) -> (V, V, V, V, V, V) {
+    @inline(__always)
+    static func rowTransformBody(_ p: UnsafeRawPointer, _ p4: UnsafeRawPointer) -> (V, V, V, V, V, V) {
         let a = p.loadUnaligned(as: V.self), bb = p.loadUnaligned(fromByteOffset: 64, as: V.self)
         let c = p.loadUnaligned(fromByteOffset: 128, as: V.self), d = p.loadUnaligned(fromByteOffset: 192, as: V.self)
         let a4 = p4.loadUnaligned(as: V.self), b4 = p4.loadUnaligned(fromByteOffset: 64, as: V.self)
@@ -489,6 +485,24 @@ private struct WinogradWork {
         return bt(phase(a, bb, c, d, 0), phase(a, bb, c, d, 1), phase(a, bb, c, d, 2),
                   phase(a, bb, c, d, 3), phase(a4, b4, c4, d4, 0), phase(a4, b4, c4, d4, 1))
     }
+
+    #if SCNN_AVX2
+    /// ``rowTransformBody(_:_:)`` out of line in the AVX2 build: inlined into the input
+    /// transform, its 16-lane shuffles (two ymm registers per vector) were turned into scalar
+    /// loads, and the transform into scalar arithmetic (half of the pass's time in
+    /// `vsubss`/`vmovss`); out of line the compiler keeps them as permutes. Same operations,
+    /// same bits.
+    @inline(never)
+    static func rowTransform(_ p: UnsafeRawPointer, _ p4: UnsafeRawPointer) -> (V, V, V, V, V, V) {
+        rowTransformBody(p, p4)
+    }
+    #else
+    /// ``rowTransformBody(_:_:)``, inlined (the AVX-512 build compiles its shuffles to permutes).
+    @inline(__always)
+    static func rowTransform(_ p: UnsafeRawPointer, _ p4: UnsafeRawPointer) -> (V, V, V, V, V, V) {
+        rowTransformBody(p, p4)
+    }
+    #endif
 
     /// Transforms one channel of one segment's tiles into V's columns `column...`.
     ///
@@ -513,23 +527,9 @@ private struct WinogradWork {
         while j0 < seg.lanes {
             // Row r of 16 tiles: pixels 0..<4 of lane k at P[4k...], pixels 4, 5 at P'[4k...].
             @inline(__always) func rowT(_ r: Int) -> (V, V, V, V, V, V) {
-                let p = UnsafeRawPointer(q + r * width + 4 * j0)
-                let a = p.loadUnaligned(as: V.self), bb = p.loadUnaligned(fromByteOffset: 64, as: V.self)
-                let c = p.loadUnaligned(fromByteOffset: 128, as: V.self), d = p.loadUnaligned(fromByteOffset: 192, as: V.self)
-                let p4 = UnsafeRawPointer(q + (6 + r) * width + 4 * j0)
-                let a4 = p4.loadUnaligned(as: V.self), b4 = p4.loadUnaligned(fromByteOffset: 64, as: V.self)
-                let c4 = p4.loadUnaligned(fromByteOffset: 128, as: V.self), d4 = p4.loadUnaligned(fromByteOffset: 192, as: V.self)
-                return Self.bt(Self.phase(a, bb, c, d, 0), Self.phase(a, bb, c, d, 1), Self.phase(a, bb, c, d, 2),
-                               Self.phase(a, bb, c, d, 3), Self.phase(a4, b4, c4, d4, 0), Self.phase(a4, b4, c4, d4, 1))
-            }
-            #if SCNN_AVX2
-            @inline(__always) func rowN(_ r: Int) -> (V, V, V, V, V, V) {
                 Self.rowTransform(UnsafeRawPointer(q + r * width + 4 * j0), UnsafeRawPointer(q + (6 + r) * width + 4 * j0))
             }
-            let r0 = rowN(0), r1 = rowN(1), r2 = rowN(2), r3 = rowN(3), r4 = rowN(4), r5 = rowN(5)
-            #else
             let r0 = rowT(0), r1 = rowT(1), r2 = rowT(2), r3 = rowT(3), r4 = rowT(4), r5 = rowT(5)
-            #endif
             @inline(__always) func col(_ x: Int, _ t: (V, V, V, V, V, V)) {
                 let p = out + x * cstride + j0
                 @inline(__always) func st(_ y: Int, _ val: V) {
