@@ -27,6 +27,23 @@ final class ConvTests: XCTestCase {
         return out
     }
 
+    /// ``Optimized/conv2dPacked`` of `x` (the whole batch) into a new tensor.
+    func packedConv(_ g: Conv2DGeometry, _ x: Tensor, _ packed: PackedConvWeights, bias: Tensor?, residual: Tensor?,
+                    relu: Bool) throws -> Tensor {
+        var out = try Tensor(zeros: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+        try x.withUnsafePointer { xp in
+            try withOptionalPointer(residual) { rp in
+                try withOptionalPointer(bias) { bp in
+                    try out.withUnsafeMutableBufferPointer { yp in
+                        try Optimized.conv2dPacked(g, input: xp, weights: packed, bias: bp, residual: rp, relu: relu,
+                                                   output: yp.baseAddress!)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Optimized and reference conv2d against each other and against `directConv` over
     /// random strides, per-side paddings, dilations, groups, odd sizes, 1×1 kernels, kernels
     /// equal to the input, batch > 1, bias or not, flip or not. Tolerance 1e-4 (|values| <= 1,
@@ -99,17 +116,7 @@ final class ConvTests: XCTestCase {
             let residual = case_ % 2 == 0 ? try r.tensor([n, oc, g.outHeight, g.outWidth]) : nil
             let relu = case_ % 4 < 2
             let packed = try weight.withUnsafePointer { try PackedConvWeights(g, weight: $0) }
-            var out = try Tensor(zeros: [n, oc, g.outHeight, g.outWidth])
-            try x.withUnsafePointer { xp in
-                try withOptionalPointer(residual) { rp in
-                    try withOptionalPointer(bias) { bp in
-                        try out.withUnsafeMutableBufferPointer { yp in
-                            try Optimized.conv2dPacked(g, input: xp, weights: packed, bias: bp, residual: rp, relu: relu,
-                                                       output: yp.baseAddress!)
-                        }
-                    }
-                }
-            }
+            let out = try packedConv(g, x, packed, bias: bias, residual: residual, relu: relu)
             var want = directConv(x, weight, bias, opts)
             if let residual { want = zip(want, residual.scalars).map { $0 + $1 } }
             if relu { want = want.map { max($0, 0) } }
@@ -187,18 +194,7 @@ final class ConvTests: XCTestCase {
             }
             for threads in [1, 2] {
                 Threading.numThreads = threads
-                var out = try Tensor(zeros: [sh.n, sh.o, g.outHeight, g.outWidth])
-                try x.withUnsafePointer { xp in
-                    try withOptionalPointer(residual) { rp in
-                        try withOptionalPointer(bias) { bp in
-                            try out.withUnsafeMutableBufferPointer { yp in
-                                try Optimized.conv2dPacked(g, input: xp, weights: packed, bias: bp, residual: rp, relu: relu,
-                                                           output: yp.baseAddress!)
-                            }
-                        }
-                    }
-                }
-                let got = out.scalars
+                let got = try packedConv(g, x, packed, bias: bias, residual: residual, relu: relu).scalars
                 XCTAssertLessThanOrEqual(maxDiff(got, want), 1e-4, "shape \(i) threads \(threads)")
                 XCTAssertEqual(got.map(\.bitPattern), im2col.scalars.map(\.bitPattern), "shape \(i) threads \(threads): subsampled vs im2col")
             }
