@@ -295,6 +295,14 @@ final class GEMMTests: XCTestCase {
             (2, 11, 12, 5, Conv2DOptions(stride: Size2D(1, 2), padding: 2, dilation: Size2D(1, 2))),
             (3, 10, 10, 3, Conv2DOptions(stride: 3, padding: 1)),
             (6, 5, 3, 3, Conv2DOptions(padding: 1)),
+            // Pieces for rows wider than a tile (stride 1 or 2): a tile inside one output
+            // row, tiles across rows and images, dilation, uneven padding, two k blocks.
+            (3, 9, 70, 3, Conv2DOptions(stride: 2, padding: 1)),
+            (2, 5, 40, 3, Conv2DOptions(padding: 1)),
+            (2, 11, 80, 3, Conv2DOptions(stride: 2, padding: 2, dilation: 2)),
+            (2, 6, 45, 3, Conv2DOptions(stride: Size2D(1, 1), padding: Padding2D(top: 0, bottom: 2, left: 3, right: 1))),
+            (30, 4, 72, 3, Conv2DOptions(stride: Size2D(1, 2), padding: 1)),
+            (2, 7, 67, 5, Conv2DOptions(stride: 2, padding: 2)),
         ]
         let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
         for (ci, t) in cases.enumerated() {
