@@ -28,6 +28,9 @@ final class FullyConnectedAndFusionTests: XCTestCase {
             (8, 257, 300, true), (1, 2100, 129, false), (5, 47, 2001, true), (8, 9, 1, true),
             // Several 512-float spans and sample blocks of 8 and a rest (the batch path).
             (11, 1200, 9, true), (9, 1100, 70, false), (17, 1601, 36, true),
+            // The tiled path: rows past a multiple of 8 and of the 48-row item, sample blocks
+            // with missing samples, several items over the threads.
+            (3, 300, 53, true), (16, 517, 101, false), (24, 64, 400, true),
         ]
         for s in shapes {
             let x = try r.tensor([s.batch, s.n]), w = try r.tensor([s.outs, s.n]), b = try r.tensor([s.outs])
@@ -43,8 +46,8 @@ final class FullyConnectedAndFusionTests: XCTestCase {
                 }
                 return y
             }
-            let one = withThreads(1) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g) } }
-            let two = withThreads(2) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g) } }
+            let one = withThreads(1) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g, tiled: false) } }
+            let two = withThreads(2) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g, tiled: false) } }
             let what = "linear batch \(s.batch), \(s.n) -> \(s.outs), bias \(s.bias)"
             XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern), "\(what): 1 vs 2 threads")
             let dots = run { xp, wp, bp, yp in
@@ -56,6 +59,28 @@ final class FullyConnectedAndFusionTests: XCTestCase {
             let ref = run { Reference.linear($0, weight: $1, bias: $2, $3, g) }
             let scale = Float(s.n).squareRoot()
             XCTAssertLessThanOrEqual(maxDiff(one, ref), 1e-5 * scale, what)
+
+            // The tiled batch path (the AVX2 build's default from linearTiledMinBatch on):
+            // bitwise a sum over k in order (one fused multiply-add each) plus the bias, the
+            // same at 1 and 2 threads, within the same tolerance of the reference.
+            let tiledOne = withThreads(1) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g, tiled: true) } }
+            let tiledTwo = withThreads(2) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g, tiled: true) } }
+            XCTAssertEqual(tiledOne.map(\.bitPattern), tiledTwo.map(\.bitPattern), "\(what), tiled: 1 vs 2 threads")
+            if s.batch >= Optimized.linearTiledMinBatch {
+                let sums = run { xp, wp, bp, yp in
+                    for i in 0..<s.batch {
+                        for o in 0..<s.outs {
+                            var acc: Float = 0
+                            for k in 0..<s.n { acc = acc.addingProduct(wp[o * s.n + k], xp[i * s.n + k]) }
+                            yp[i * s.outs + o] = acc + (bp?[o] ?? 0)
+                        }
+                    }
+                }
+                XCTAssertEqual(tiledOne.map(\.bitPattern), sums.map(\.bitPattern), "\(what), tiled: not the in-order sums")
+            } else {
+                XCTAssertEqual(tiledOne.map(\.bitPattern), dots.map(\.bitPattern), "\(what), tiled below its batch")
+            }
+            XCTAssertLessThanOrEqual(maxDiff(tiledOne, ref), 1e-5 * scale, "\(what), tiled")
         }
     }
 
