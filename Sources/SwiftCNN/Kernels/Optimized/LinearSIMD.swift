@@ -2,7 +2,8 @@ extension Optimized {
     /// y = x · wᵀ + b with the contract of ``Reference/linear(_:weight:bias:_:_:)``, in float:
     /// each output is ``dot(_:_:_:)`` of its sample and its weight row (64-float chunks, four
     /// `SIMD16` accumulators, scalar tail), then the bias — bitwise the same whichever kernel
-    /// below computes it, so results do not depend on the thread count or the batch size.
+    /// below computes it, so results do not depend on the thread count or (untiled) on the
+    /// batch size.
     ///
     /// Output features are spread over ``Threading``'s threads in blocks of ``linearBlock``
     /// rows (claimed dynamically). Within a block, four weight rows are streamed together
@@ -14,7 +15,9 @@ extension Optimized {
     ///
     /// `tiled` (the default in the AVX2 build, ``linearTiledDefault``): a batch of
     /// ``linearTiledMinBatch`` or more goes through ``linearBatchTiled`` instead (when its
-    /// scratch memory can be had), whose sums differ from these by rounding.
+    /// scratch memory can be had), whose sums differ from these by rounding: a sample's
+    /// outputs are then the same in every batch of 3 or more, and those of batches of 1 or 2
+    /// are the same as each other.
     static func linear(_ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, bias b: UnsafePointer<Float>?,
                        _ y: UnsafeMutablePointer<Float>, _ g: LinearGeometry, tiled: Bool = linearTiledDefault) {
         let n = g.inFeatures, outs = g.outFeatures, batch = g.batch
