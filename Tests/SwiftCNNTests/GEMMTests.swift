@@ -282,9 +282,9 @@ final class GEMMTests: XCTestCase {
             (30, 4, 4, 1, Conv2DOptions()),
             // 1×1 (the input itself, copied run by run) over two k blocks on a 7×7 map.
             (300, 7, 7, 1, Conv2DOptions()),
-            // Segments: 7×7 and 14×14 maps (several runs per tile), rows wider than one
+            // Pieces: 7×7 and 14×14 maps (several runs per tile), rows wider than one
             // vector (split), stride 2 (even lanes), uneven padding reaching past the input,
-            // a block of 256 rows (the last row assembled apart), stride 3 and narrow rows
+            // a block of 256 rows (nothing stored past its last row), stride 3 and narrow rows
             // (by table).
             (31, 7, 7, 3, Conv2DOptions(padding: 1)),
             (3, 14, 14, 3, Conv2DOptions(padding: 1)),

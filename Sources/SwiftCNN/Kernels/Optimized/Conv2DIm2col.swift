@@ -337,7 +337,7 @@ extension Optimized {
     /// ``packIm2colTile(_:_:pc:kc:col:cols:into:imageStride:)`` by table, for output rows
     /// narrower than a tile, or with a stride of 1 or 2 along W. Stride 1 or 2 along W with
     /// output rows of at least 4 columns go by pieces
-    /// (``packIm2colTileBySegments(_:_:pc:kc:col:cols:into:imageStride:)``);
+    /// (``packIm2colTileByPieces(_:_:pc:kc:col:cols:into:imageStride:)``);
     /// other geometries by a table of one offset per tap and column: for each tap (k, l) and
     /// each of the tile's NR columns, the offset of its input pixel from the start of a
     /// channel's plane (the image's offset included), or a negative value where the tap falls
@@ -347,8 +347,8 @@ extension Optimized {
     /// (copies).
     static func packIm2colTileByTable(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int,
                                       cols: Int, into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
-        if (g.stride.w == 1 || g.stride.w == 2) && g.outWidth >= im2colSegmentMinWidth {
-            packIm2colTileBySegments(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
+        if (g.stride.w == 1 || g.stride.w == 2) && g.outWidth >= im2colPieceMinWidth {
+            packIm2colTileByPieces(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
             return
         }
         let nr = gemmNR
@@ -398,11 +398,11 @@ extension Optimized {
 
     /// Narrowest output rows packed by pieces: below it a tile holds so many runs that one
     /// vector per run costs more than the per-column table.
-    static let im2colSegmentMinWidth = 4
+    static let im2colPieceMinWidth = 4
 
     /// Most pieces in one 16-column chunk of a tap's row: output rows of at least
-    /// ``im2colSegmentMinWidth`` columns cut 16 columns at most 5 times.
-    static let im2colPiecesPerChunk = 16 / im2colSegmentMinWidth + 1
+    /// ``im2colPieceMinWidth`` columns cut 16 columns at most 5 times.
+    static let im2colPiecesPerChunk = 16 / im2colPieceMinWidth + 1
 
     /// One piece of a 16-column chunk of a tap's row in an im2col tile: the chunk's lanes
     /// `lo..<hi` (0 <= lo < hi <= 16) lie in one output row and read the input; lane j reads
@@ -424,7 +424,7 @@ extension Optimized {
     /// per-row bounds arithmetic. A load that would leave the input planes this call reads
     /// (near the first or last pixels of the tensor) goes lane by lane. The values are those
     /// of the run-by-run packing: copies and zeros.
-    static func packIm2colTileBySegments(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int,
+    static func packIm2colTileByPieces(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int,
                                          col: Int, cols: Int, into dst: UnsafeMutablePointer<Float>,
                                          imageStride: Int) {
         typealias V = SIMD16<Float>
