@@ -4,7 +4,9 @@
  *
  * Loads both libraries with dlopen (RTLD_LOCAL: each keeps its own copy of the core and of
  * the Swift runtime linked into it; they share nothing but the process), creates the same
- * zoo model in each (scnn_model_create, seeded weights, so both compute the same network),
+ * zoo model in each (scnn_model_create, seeded weights, so both compute the same network)
+ * or, when MODEL names a file (it contains a '/'), opens that model file in each
+ * (scnn_model_open: a saved network, e.g. one layer of a zoo model, with any output rank),
  * and times forward passes of one seeded input alternately, old then new, then new then old,
  * PAIRS times (default 40) after three warm-up passes each. Prints the medians, the median
  * of the per-pair ratios new / old with its quartiles, and the fastest pass of each; and
@@ -30,6 +32,8 @@
 #include "swiftcnn.h"
 
 typedef scnn_status (*create_fn)(char const *, int64_t, scnn_model **);
+typedef scnn_status (*open_fn)(char const *, scnn_model **);
+typedef scnn_status (*io_shape_fn)(scnn_model const *, int32_t, int32_t, int64_t *, int32_t, int32_t *);
 typedef scnn_status (*classes_fn)(char const *, int64_t *);
 typedef scnn_status (*input_shape_fn)(scnn_model const *, int64_t *, int64_t *);
 typedef scnn_status (*output_shape_fn)(scnn_model const *, int64_t const *, int32_t, int64_t *);
@@ -40,6 +44,8 @@ typedef char const *(*error_fn)(void);
 typedef struct {
     char const *path;
     create_fn create;
+    open_fn open;
+    io_shape_fn io_shape;
     input_shape_fn input_shape;
     output_shape_fn output_shape;
     forward_fn forward;
@@ -80,6 +86,8 @@ static int open_library(library *lib, char const *path) {
         return 0;
     }
     return symbol(h, "scnn_model_create", &lib->create, sizeof lib->create)
+        && symbol(h, "scnn_model_open", &lib->open, sizeof lib->open)
+        && symbol(h, "scnn_model_io_shape", &lib->io_shape, sizeof lib->io_shape)
         && symbol(h, "scnn_model_input_shape", &lib->input_shape, sizeof lib->input_shape)
         && symbol(h, "scnn_model_output_shape", &lib->output_shape, sizeof lib->output_shape)
         && symbol(h, "scnn_model_forward", &lib->forward, sizeof lib->forward)
@@ -98,6 +106,7 @@ int main(int argc, char **argv) {
     library libs[2];
     int64_t shape[4], out_shape[8], in_count = 1, out_count = 1;
     int batch, threads, pairs, v, i, k, equal;
+    int32_t out_rank = 0;
     float *x, *y[2];
     double *t[2], *ratio;
     unsigned long long state = 0x9E3779B97F4A7C15ull;
@@ -117,14 +126,19 @@ int main(int argc, char **argv) {
         int64_t classes = 0;
         if (!open_library(&libs[v], argv[1 + v])) return 1;
         if (failed(&libs[v], "scnn_set_num_threads", libs[v].set_threads(threads))) return 1;
+        if (strchr(argv[3], '/')) {
+            if (failed(&libs[v], "scnn_model_open", libs[v].open(argv[3], &libs[v].model))) return 1;
+            continue;
+        }
         if (failed(&libs[v], "scnn_model_default_num_classes", libs[v].default_classes(argv[3], &classes))) return 1;
         if (failed(&libs[v], "scnn_model_create", libs[v].create(argv[3], classes, &libs[v].model))) return 1;
     }
     if (failed(&libs[0], "scnn_model_input_shape", libs[0].input_shape(libs[0].model, shape, NULL))) return 1;
     shape[0] = batch;
+    if (failed(&libs[0], "scnn_model_io_shape", libs[0].io_shape(libs[0].model, 1, 0, out_shape, 8, &out_rank))) return 1;
     if (failed(&libs[0], "scnn_model_output_shape", libs[0].output_shape(libs[0].model, shape, 4, out_shape))) return 1;
     for (k = 0; k < 4; k++) in_count *= shape[k];
-    for (k = 0; k < 2; k++) out_count *= out_shape[k];
+    for (k = 0; k < out_rank; k++) out_count *= out_shape[k];
     x = malloc((size_t)in_count * sizeof *x);
     y[0] = malloc((size_t)out_count * sizeof(float));
     y[1] = malloc((size_t)out_count * sizeof(float));
