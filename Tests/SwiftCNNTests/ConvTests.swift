@@ -147,7 +147,9 @@ final class ConvTests: XCTestCase {
     /// then a plain GEMM): within 1e-4 of `directConv` (+ residual, ReLU), and bitwise equal to
     /// the im2col GEMM of the same convolution, over strides (2, 2), (2, 1), (1, 3), (3, 2),
     /// rows of 1 to 113 pixels (the even-lane gathers of 16 and 8 and the single floats),
-    /// groups, batches and thread counts (the planes split over threads).
+    /// groups, batches and thread counts (the planes split over threads), and small output
+    /// maps at batch > 1 (the batched GEMM over subsampled images, its batch cut into two
+    /// GEMMs in the last shape).
     func testStridedPointwiseMatchesIm2col() throws {
         var r = TestRNG(91)
         let saved = Threading.numThreads
@@ -155,6 +157,8 @@ final class ConvTests: XCTestCase {
         let shapes: [(c: Int, o: Int, h: Int, w: Int, s: Size2D, groups: Int, n: Int)] = [
             (64, 24, 56, 56, Size2D(2), 1, 1), (8, 5, 9, 113, Size2D(2), 1, 2), (6, 4, 7, 3, Size2D(2, 1), 2, 1),
             (5, 7, 11, 40, Size2D(1, 3), 1, 1), (4, 6, 13, 1, Size2D(3, 2), 2, 2), (300, 3, 30, 30, Size2D(2), 1, 1),
+            (24, 10, 28, 28, Size2D(2), 1, 3), (6, 9, 15, 13, Size2D(2, 3), 3, 4),
+            (4, 6, 14, 14, Size2D(2), 2, Optimized.batchedColumns / 49 + 3),
         ]
         for (i, sh) in shapes.enumerated() {
             let x = try r.tensor([sh.n, sh.c, sh.h, sh.w])

@@ -107,6 +107,18 @@ public struct Conv2DGeometry: Equatable, Sendable {
         stride = o.stride; padding = p; dilation = o.dilation; groups = o.groups
         flipKernel = o.flipKernel; hasBias = bias != nil
     }
+
+    /// For `g`, a 1×1 kernel without padding (any stride): the 1×1, stride-1, unpadded
+    /// convolution of one group over `g`'s subsampled input (`g.inChannelsPerGroup` planes of
+    /// OH×OW, every SH-th row and SW-th column), which gives the same output. Its sizes are
+    /// `g`'s own or smaller, so they are as valid as `g`'s.
+    init(pointwiseOverSubsampled g: Conv2DGeometry) {
+        batch = g.batch; inChannels = g.inChannelsPerGroup; inHeight = g.outHeight; inWidth = g.outWidth
+        outChannels = g.outChannelsPerGroup; outHeight = g.outHeight; outWidth = g.outWidth
+        kernelHeight = 1; kernelWidth = 1
+        stride = Size2D(1); padding = Padding2D(0); dilation = Size2D(1); groups = 1
+        flipKernel = g.flipKernel; hasBias = g.hasBias
+    }
 }
 
 /// Output length along one dimension: floor((n + padBefore + padAfter − d·(k−1) − 1)/s) + 1,
