@@ -285,10 +285,7 @@ public func scnnModelForward(
                 "\(m.name): output holds \(output_capacity) floats; the logits \(Tensor.describe(outShape)) need \(needed)")
         }
         let x = try Tensor(borrowing: src, count: try Checked.product(s), shape: s)
-        let y = try m.forward(x)
-        y.withUnsafeBufferPointer { b in
-            if let base = b.baseAddress { dst.update(from: base, count: min(b.count, needed)) }
-        }
+        try m.forward(x, into: dst, capacity: needed)
     }
 }
 

@@ -130,6 +130,48 @@ final class InferencePlanTests: XCTestCase {
         XCTAssertEqual(first.scalars, firstScalars, "a result changed after another forward")
     }
 
+    /// ``Model/forward(_:into:capacity:)`` (the C ABI's forward): the result written into
+    /// caller memory is bitwise ``Model/forward(_:)``'s, for a plan run whole and for a batch
+    /// run image by image; the floats past the output are untouched; a steady-state call
+    /// allocates nothing; a buffer that overlaps the input (the input's own memory) gets the
+    /// same result; too small a buffer is refused before any work, with both sizes named.
+    func testForwardIntoCallerMemory() throws {
+        var rng = TestRNG(12)
+        let cases: [(Model, [Int])] = [(try mini(), [1, 3, 40, 36]), (try mini(), [2, 3, 40, 36]),
+                                       (try Zoo.create("lenet5", numClasses: 10, seed: 3), [3, 1, 32, 32])]
+        var splits: Set<Bool> = []
+        for (model, shape) in cases {
+            let x = try rng.tensor(shape)
+            let want = try model.forward(x)
+            splits.insert(try model.forwardPlan(for: shape).splitsBatch)
+            var out = [Float](repeating: .nan, count: want.count + 3)
+            try out.withUnsafeMutableBufferPointer { try model.forward(x, into: $0.baseAddress!, capacity: $0.count) }
+            XCTAssertEqual(out[..<want.count].map(\.bitPattern), want.scalars.map(\.bitPattern), model.name)
+            XCTAssertTrue(out[want.count...].allSatisfy(\.isNaN), "\(model.name): wrote past the output")
+
+            let buffers = Memory.allocations.load(ordering: .relaxed)
+            try out.withUnsafeMutableBufferPointer { try model.forward(x, into: $0.baseAddress!, capacity: want.count) }
+            XCTAssertEqual(Memory.allocations.load(ordering: .relaxed) - buffers, 0, "\(model.name): allocated")
+
+            // The input's own memory as the output (it is larger than the logits).
+            var inPlace = x.scalars
+            try inPlace.withUnsafeMutableBufferPointer { b in
+                let xi = try Tensor(borrowing: UnsafePointer(b.baseAddress!), count: b.count, shape: shape)
+                try model.forward(xi, into: b.baseAddress!, capacity: b.count)
+            }
+            XCTAssertEqual(inPlace[..<want.count].map(\.bitPattern), want.scalars.map(\.bitPattern), "\(model.name) in place")
+
+            XCTAssertThrowsError(try out.withUnsafeMutableBufferPointer {
+                try model.forward(x, into: $0.baseAddress!, capacity: want.count - 1)
+            }) { e in
+                let err = e as? SwiftCNNError
+                XCTAssertEqual(err?.kind, .shapeMismatch)
+                XCTAssertTrue(err?.message.contains("\(want.count - 1) floats") ?? false, "\(String(describing: err))")
+            }
+        }
+        XCTAssertEqual(splits, [false, true], "a plan run whole and one run image by image")
+    }
+
     /// The arena: buffers whose live ranges overlap never share memory; buffers are reused
     /// (the arena is smaller than all values laid end to end); the workspace size is what
     /// one forward checks out and is reported in bytes.

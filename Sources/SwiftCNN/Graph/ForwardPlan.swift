@@ -173,26 +173,30 @@ final class ForwardPlan: @unchecked Sendable {
     /// thread that claimed it, so every output is computed the same way at any thread count.
     func runSplit(_ input: Tensor, single: ForwardPlan, pool: InferencePlan) throws -> Tensor {
         var out = try Tensor(uninitialized: outputShape)
+        try out.withUnsafeMutablePointerUnchecked { yp in try runSplit(input, single: single, pool: pool, into: yp) }
+        return out
+    }
+
+    /// ``runSplit(_:single:pool:)`` into caller-owned memory (``outputShape`` floats at `yp`).
+    func runSplit(_ input: Tensor, single: ForwardPlan, pool: InferencePlan, into yp: UnsafeMutablePointer<Float>) throws {
         let n = inputShape[0]
         let inCount = try Checked.product(single.inputShape), outCount = try Checked.product(single.outputShape)
-        guard single.inputShape[0] == 1, try Checked.mul(inCount, n) == input.count, try Checked.mul(outCount, n) == out.count else {
+        guard single.inputShape[0] == 1, try Checked.mul(inCount, n) == input.count,
+              try Checked.mul(outCount, n) == (try Checked.product(outputShape)) else {
             throw SwiftCNNError(.internal, "forward plan: batch split of \(Tensor.describe(inputShape)) with a plan for \(Tensor.describe(single.inputShape))")
         }
         let failure = Mutex<SwiftCNNError?>(nil)
         try input.withUnsafePointer { xp in
-            try out.withUnsafeMutablePointerUnchecked { yp in
-                Threading.parallelFor(n) { i in
-                    do {
-                        try single.runImage(xp + i * inCount, yp + i * outCount, pool: pool)
-                    } catch {
-                        let e = error as? SwiftCNNError ?? SwiftCNNError(.internal, "\(error)")
-                        failure.withLock { if $0 == nil { $0 = e } }
-                    }
+            Threading.parallelFor(n) { i in
+                do {
+                    try single.runImage(xp + i * inCount, yp + i * outCount, pool: pool)
+                } catch {
+                    let e = error as? SwiftCNNError ?? SwiftCNNError(.internal, "\(error)")
+                    failure.withLock { if $0 == nil { $0 = e } }
                 }
-                if let e = failure.withLock({ $0 }) { throw e }
             }
+            if let e = failure.withLock({ $0 }) { throw e }
         }
-        return out
     }
 
     /// ``run(_:pool:)`` from and into caller-owned memory (``inputShape`` and ``outputShape`` floats).
@@ -933,6 +937,23 @@ extension Model {
             return try p.runSplit(input, single: try forwardPlan(for: [1] + input.shape.dropFirst()), pool: plan)
         }
         return try p.run(input, pool: plan)
+    }
+
+    /// ``forwardPlanned(_:)`` written straight into caller-owned memory: `output` holds at
+    /// least `capacity` floats, checked against the output's size before any work (the C
+    /// ABI's forward, which then needs neither a result tensor nor a copy of it).
+    func forwardPlanned(_ input: Tensor, into output: UnsafeMutablePointer<Float>, capacity: Int) throws {
+        let p = try forwardPlan(for: input.shape)
+        let needed = try Checked.product(p.outputShape)
+        guard capacity >= needed else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(name): output holds \(capacity) floats; the output \(Tensor.describe(p.outputShape)) needs \(needed)")
+        }
+        if p.splitsBatch {
+            try p.runSplit(input, single: try forwardPlan(for: [1] + input.shape.dropFirst()), pool: plan, into: output)
+            return
+        }
+        try input.withUnsafePointer { xp in try p.runImage(xp, output, pool: plan) }
     }
 
     /// Bytes of activation and scratch memory one forward of `inputShape` uses (its arena),

@@ -409,6 +409,36 @@ public struct Model {
         return try forwardPlanned(input)  // validates the shape when it compiles a plan for it
     }
 
+    /// ``forward(_:)`` written into caller-owned memory: `output` has room for `capacity`
+    /// floats, at least the output's (checked, with the input's shape, before any work). The
+    /// optimized path writes the result there directly, with no result tensor and no copy;
+    /// an `output` that overlaps the input's memory gets a copy of a separate result (the
+    /// plan reads its input while it writes its output).
+    public func forward(_ input: Tensor, into output: UnsafeMutablePointer<Float>, capacity: Int) throws {
+        let shape = try outputShape(forInput: input.shape)
+        let needed = try Checked.product(shape)
+        guard capacity >= needed else {
+            throw SwiftCNNError.shapeMismatch(
+                "\(name): output holds \(capacity) floats; the output \(Tensor.describe(shape)) needs \(needed)")
+        }
+        let overlaps = input.withUnsafePointer { xp -> Bool in
+            let x0 = UInt(bitPattern: xp), x1 = x0 &+ UInt(input.count) &* 4
+            let y0 = UInt(bitPattern: output), y1 = y0 &+ UInt(needed) &* 4
+            return x0 < y1 && y0 < x1
+        }
+        if KernelDispatch.forceReference || overlaps {
+            let y = try forward(input)
+            guard y.count == needed else {
+                throw SwiftCNNError(.internal, "\(name): forward gave \(Tensor.describe(y.shape)), expected \(Tensor.describe(shape))")
+            }
+            y.withUnsafeBufferPointer { b in
+                if let base = b.baseAddress { output.update(from: base, count: needed) }
+            }
+            return
+        }
+        try forwardPlanned(input, into: output, capacity: capacity)
+    }
+
     func weight(_ path: String, _ leaf: String) throws -> Tensor {
         let key = Layer.join(path, leaf)
         guard let t = store[key] ?? constants[key] else {
