@@ -939,16 +939,11 @@ extension Model {
         return try p.run(input, pool: plan)
     }
 
-    /// ``forwardPlanned(_:)`` written straight into caller-owned memory: `output` holds at
-    /// least `capacity` floats, checked against the output's size before any work (the C
-    /// ABI's forward, which then needs neither a result tensor nor a copy of it).
-    func forwardPlanned(_ input: Tensor, into output: UnsafeMutablePointer<Float>, capacity: Int) throws {
+    /// ``forwardPlanned(_:)`` written straight into caller-owned memory, which
+    /// ``Model/forward(_:into:capacity:)`` has checked holds the output and does not overlap
+    /// the input (the C ABI's forward, which then needs neither a result tensor nor a copy).
+    func forwardPlanned(_ input: Tensor, into output: UnsafeMutablePointer<Float>) throws {
         let p = try forwardPlan(for: input.shape)
-        let needed = try Checked.product(p.outputShape)
-        guard capacity >= needed else {
-            throw SwiftCNNError.shapeMismatch(
-                "\(name): output holds \(capacity) floats; the output \(Tensor.describe(p.outputShape)) needs \(needed)")
-        }
         if p.splitsBatch {
             try p.runSplit(input, single: try forwardPlan(for: [1] + input.shape.dropFirst()), pool: plan, into: output)
             return

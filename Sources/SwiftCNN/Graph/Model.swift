@@ -436,7 +436,7 @@ public struct Model {
             }
             return
         }
-        try forwardPlanned(input, into: output, capacity: capacity)
+        try forwardPlanned(input, into: output)
     }
 
     func weight(_ path: String, _ leaf: String) throws -> Tensor {
