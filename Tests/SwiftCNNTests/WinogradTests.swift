@@ -169,6 +169,9 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(WinogradConvWeights.supports(try geometry(64, 64, 56, groups: 2)))
         XCTAssertFalse(WinogradConvWeights.supports(try geometry(64, 64, 56, k: 5)))
         XCTAssertFalse(WinogradConvWeights.isFaster(try geometry(3, 64, 56)))
+        // 16 tiles (14×14 at batch 1) are enough, 4 (7×7) are not.
+        XCTAssertTrue(WinogradConvWeights.isFaster(try geometry(256, 256, 14)))
+        XCTAssertFalse(WinogradConvWeights.isFaster(try geometry(512, 512, 7)))
         // Maps whose 4×4 tiles would be mostly empty stay on im2col + GEMM, whatever the batch.
         func batched(_ n: Int, _ hw: Int) throws -> Conv2DGeometry {
             try Conv2DGeometry(input: try Tensor(zeros: [n, 64, hw, hw]), weight: try Tensor(zeros: [64, 64, 3, 3]), bias: nil,

@@ -40,30 +40,27 @@ final class WinogradConvWeights {
     }
 
     /// Fewest tiles (4×4 output blocks over the batch) for ``isFaster(_:)``.
-    #if SCNN_AVX2
     static let minTiles = 16
-    #else
-    static let minTiles = 32
-    #endif
 
     /// Whether the Winograd kernel is expected to beat im2col + GEMM for `g`: at least 64
     /// input and output channels (fewer, and the transforms outweigh the GEMMs' savings)
-    /// and at least 32 tiles (fewer, and the 36 GEMMs are too narrow for the 32-column
+    /// and at least 16 tiles (``minTiles``; fewer, and the 36 GEMMs are too narrow for the
     /// micro-kernel). Measured side by side on the zoo's 3×3 convolutions (1 and 2 threads,
     /// batch 1 and 8, a shared and noisy machine): 1.3–4.9× faster where chosen (VGG's
-    /// 224×224 layers most); 16-tile layers (14×14, batch 1) 1.0–1.4×, left to im2col for
-    /// the 4× memory of the transformed weights; 32 channels or fewer, or 4 tiles, 0.3–0.9×.
+    /// 224×224 layers most); 32 channels or fewer, or 4 tiles, 0.3–0.9×.
     ///
     /// And at least half of the tiles' 16 outputs must be real on average (maps of 3×3, 4×4,
     /// 6×6 or more; not 1×1, 2×2 or 5×5): a 4×4 tile costs 36 multiply-adds per channel pair
     /// whatever it keeps, im2col 9 per output, so a 1×1 map (1 output of 16) would cost 4×
     /// the GEMM's and a 2×2 map as much — ResNet-18's last stages at 32×32 inputs, batch 32.
     ///
-    /// The AVX2 build takes 16-tile layers too (``minTiles``): with half the FMA throughput
-    /// of AVX-512, the multiply-adds Winograd saves weigh more than its transforms and the 4×
-    /// weights (ResNet-50's six 3×3 convolutions on 14×14 maps: 9.4 instead of 2.4 MB each).
-    /// Measured on an AMD EPYC (Zen 3), in-process A/B, 1 thread: ResNet-18 0.88×, ResNet-50
-    /// 0.95× the time of the im2col choice.
+    /// 16-tile layers (14×14 maps at batch 1) cost the 4× memory of the transformed weights
+    /// (ResNet-50's six 3×3 convolutions on 14×14 maps: 9.4 instead of 2.4 MB each) and take
+    /// Winograd in both builds: on an AMD EPYC (Zen 3, AVX2 build) ResNet-18 at batch 1 and
+    /// 1 thread took 0.88× and ResNet-50 0.95× the time of the im2col choice; on an AMD EPYC
+    /// (Zen 4, AVX-512 build) ResNet-18's 256 → 256 layers on 14×14 took 0.54× (2 threads),
+    /// ResNet-18 0.90× (1 and 2 threads), ResNet-50 0.95–0.98×. (An earlier AVX-512
+    /// measurement, 1.0–1.4× faster on these layers, had left them to im2col for the memory.)
     static func isFaster(_ g: Conv2DGeometry) -> Bool {
         guard supports(g) else { return false }
         let tilesPerImage = ((g.outHeight + 3) / 4) * ((g.outWidth + 3) / 4)

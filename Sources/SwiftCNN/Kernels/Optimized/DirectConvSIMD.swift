@@ -276,8 +276,8 @@ struct DirectConvJob {
                 // 32 vector registers; loading the second vector after the first row of products
                 // kept 12 broadcasts live and spilled accumulators to the stack.
                 let src = UnsafeRawPointer(base + tp.pointee)
-                let x = src.loadUnaligned(as: V.self)
-                let z = W > 1 ? src.loadUnaligned(fromByteOffset: vb, as: V.self) : V()
+                let x: V = Optimized.loadVector(src)
+                let z: V = W > 1 ? Optimized.loadVector(src, vb) : V()
                 @inline(__always) func fma(_ r: Int, _ c: inout V, _ d: inout V) {
                     if r >= R { return }
                     let s = wp[r]

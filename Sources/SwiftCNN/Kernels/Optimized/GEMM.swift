@@ -1101,23 +1101,23 @@ extension Optimized {
         let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
         if accumulate {
-            r0 += dst.loadUnaligned(as: V.self)
-            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
+            r0 += loadVector(dst)
+            if W > 1 { r1 += loadVector(dst, vb) }
         }
         if let bias {
             r0 += bias
             if W > 1 { r1 += bias }
         }
         if let res {
-            r0 += res.loadUnaligned(as: V.self)
-            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
+            r0 += loadVector(res)
+            if W > 1 { r1 += loadVector(res, vb) }
         }
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
             if W > 1 { r1.replace(with: 0, where: r1 .< 0) }
         }
-        dst.storeBytes(of: r0, as: V.self)
-        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
+        storeVector(r0, dst)
+        if W > 1 { storeVector(r1, dst, vb) }
     }
 
     /// Writes one row of `W` (1 or 2, a constant after inlining) vectors: v (+ old value)
@@ -1129,16 +1129,16 @@ extension Optimized {
         let vb = MemoryLayout<V>.size
         var r0 = v0, r1 = v1
         if accumulate {
-            r0 += dst.loadUnaligned(as: V.self)
-            if W > 1 { r1 += dst.loadUnaligned(fromByteOffset: vb, as: V.self) }
+            r0 += loadVector(dst)
+            if W > 1 { r1 += loadVector(dst, vb) }
         }
         if let bias {
             r0 += bias
             if W > 1 { r1 += bias }
         }
         if let res {
-            r0 += res.loadUnaligned(as: V.self)
-            if W > 1 { r1 += res.loadUnaligned(fromByteOffset: vb, as: V.self) }
+            r0 += loadVector(res)
+            if W > 1 { r1 += loadVector(res, vb) }
         }
         if relu {
             r0.replace(with: 0, where: r0 .< 0)
@@ -1154,7 +1154,7 @@ extension Optimized {
             if W > 1 { r1 = unaryVector(op, r1) }
 #endif
         }
-        dst.storeBytes(of: r0, as: V.self)
-        if W > 1 { dst.storeBytes(of: r1, toByteOffset: vb, as: V.self) }
+        storeVector(r0, dst)
+        if W > 1 { storeVector(r1, dst, vb) }
     }
 }
