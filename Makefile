@@ -4,7 +4,7 @@
 #   make test    set up what is needed, then run every test (Swift, C, Python, checks)
 #
 # Other targets: lib, header, check-header, examples, python, swift-test, c-test,
-# py-test, onnx-test, check-exports, check-portable, bench, clean; hardening (check-bad-inputs,
+# py-test, onnx-test, check-exports, check-vector-calls, check-portable, bench, clean; hardening (check-bad-inputs,
 # fuzz, fuzz-ci, sanitize and their parts: mk/*.mk); install, uninstall, install-test
 # (mk/install.mk); wheel, wheel-test, sdist, sdist-test (mk/wheel.mk); ray-test (mk/ray.mk).
 #
@@ -98,7 +98,7 @@ EXAMPLES     := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.
 PY_SRCS      := $(shell find bindings/python -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' -o -name '*.pyi' -o -name '*.toml' \) -not -path '*/build/*' -not -path '*/tests/*' 2>/dev/null)
 
 .PHONY: all demo test lib header check-header examples python venv swift-test c-test \
-        py-test check-exports check-header-compile bench clean check-bad-inputs hardening onnx-test \
+        py-test check-exports check-vector-calls check-header-compile bench clean check-bad-inputs hardening onnx-test \
         check-portable
 
 all: lib examples python
@@ -245,6 +245,19 @@ check-exports: $(EXPORT_LIBS)
 	@$(if $(filter 1,$(PORTABLE)),for v in avx512 avx2; do readelf -d $(LIB_DIR)/variants/libswiftcnn-$$v.so \
 	  | grep -q "SONAME.*\[libswiftcnn-$$v.so\]" || { echo "variant $$v: no SONAME libswiftcnn-$$v.so"; exit 1; }; done,true)
 	@echo "exports: $$(nm -D --defined-only $(LIB) | wc -l) scnn_* functions, exactly the header's, in $(EXPORT_LIBS); SONAMEs set; no Swift runtime in ldd"
+
+# No kernel calls the standard library's unaligned SIMD load or store out of line: a call
+# clobbers every vector register, so a kernel's accumulators are spilled around it
+# (Sources/SwiftCNN/Kernels/Optimized/VectorMemory.swift). An out-of-line copy leaves its
+# specialization's symbol in the unstripped build.
+UNSTRIPPED_LIBS := $(if $(filter 1,$(PORTABLE)),$(VARIANT_AVX512) $(VARIANT_AVX2),$(NATIVE_BUILD))
+check-vector-calls: $(UNSTRIPPED_LIBS)
+	@for lib in $(UNSTRIPPED_LIBS); do \
+	  bad=$$(nm $$lib | grep -E '(loadUnaligned|storeBytes).*SIMD(4|8|16)VySfG' || true); \
+	  if [ -n "$$bad" ]; then echo "$$lib: SIMD loads or stores left out of line (use Optimized.loadVector/storeVector in that kernel):"; \
+	    echo "$$bad"; exit 1; fi; \
+	done
+	@echo "no out-of-line SIMD loads or stores in $(UNSTRIPPED_LIBS)"
 
 # ---- C examples and tests --------------------------------------------------------------
 
@@ -459,7 +472,7 @@ demo: lib header examples python
 onnx-test: onnx-backend python examples
 	bash scripts/check_onnx_examples.sh
 
-test: check-header check-header-compile check-exports c-test check-portable py-test-and-fuzz-build onnx-test hardening
+test: check-header check-header-compile check-exports check-vector-calls c-test check-portable py-test-and-fuzz-build onnx-test hardening
 	@echo "all tests passed"
 
 clean:

@@ -2,14 +2,15 @@
 // into their callers with the access already lowered to one instruction.
 //
 // Why not call the standard library's `loadUnaligned(fromByteOffset:as:)` and
-// `storeBytes(of:toByteOffset:as:)` directly: their specializations for SIMD16<Float> are
-// ordinary inlinable functions, and Swift's inliner stops inlining those into a caller that
-// has grown past its size limit. The AVX-512 build's largest kernels (the 12-row GEMM
-// micro-kernels with their epilogues, the direct convolution's 12-row blocks) are past it,
-// so each load and store there became a call, and a call clobbers every vector register:
-// the 24 accumulators were spilled and reloaded around each one (the 7×7 stem ran 2.7× as
-// long as the AVX2 build's on the same AMD EPYC). These wrappers are small callers, so the
-// standard library's function is inlined into them first; they are then always inlined.
+// `storeBytes(of:toByteOffset:as:)` directly: in the AVX-512 build their specializations for
+// SIMD16<Float> stayed out of line in the largest kernels (the 12-row GEMM micro-kernels with
+// their epilogues, the direct convolution's 12-row blocks), each load and store a call, and a
+// call clobbers every vector register, so the 24 accumulators were spilled and reloaded
+// around each one (the 7×7 stem ran 2.7× as long as the AVX2 build's on the same AMD EPYC
+// Zen 4). The AVX2 build's 6-row kernels, half the size, had them inlined, which points at
+// the inliner's limit on a caller's size. These wrappers are small, so the standard
+// library's function is inlined into them, and they are always inlined into the kernels;
+// the disassembly of the AVX-512 build has no call to either left.
 
 extension Optimized {
     /// 16 floats from `p + byteOffset` (any alignment).
