@@ -348,4 +348,49 @@ final class GEMMTests: XCTestCase {
             XCTAssertEqual(mismatches, 0, "case \(ci): \(t.o)")
         }
     }
+
+    /// A group of 1×1 tiles packed row by row across the group (``Optimized/packPointwiseGroup``,
+    /// the A-panel-outer order's packing) holds the same bits at the same places as the tiles
+    /// packed one by one: maps of 7×7 and 14×14 over 3 images (runs crossing images inside a
+    /// tile), two k blocks, groups starting inside the matrix and a partial last tile, and the
+    /// second group of a grouped 1×1 convolution. NaN past the group catches a stray store.
+    func testPointwiseGroupPackingMatchesTiles() throws {
+        var rng = TestRNG(67)
+        let nr = Optimized.gemmNR, kcMax = Optimized.gemmKC
+        for (c, hw, groups) in [(300, 7, 1), (40, 14, 1), (24, 9, 2)] {
+            let images = 3
+            let input = try rng.tensor([images, c, hw, hw])
+            let weight = try rng.tensor([2 * groups, c / groups, 1, 1])
+            let g = try Conv2DGeometry(input: input, weight: weight, bias: nil, options: Conv2DOptions(groups: groups))
+            XCTAssertTrue(Optimized.isPointwise(g))
+            let n = images * g.outPlane, tilesN = (n + nr - 1) / nr, imageStride = c * g.inPlane
+            var mismatches = 0, checked = 0
+            try input.withUnsafePointer { x0 in
+                let x = x0 + (groups - 1) * g.inChannelsPerGroup * g.inPlane
+                for pc in stride(from: 0, to: g.patchSize, by: kcMax) {
+                    let kc = min(kcMax, g.patchSize - pc)
+                    for (first, span) in [(0, tilesN), (1, tilesN - 1), (0, 2), (tilesN - 2, 2)] where span > 1 && first + span <= tilesN {
+                        var group = [Float](repeating: .nan, count: (span + 1) * kcMax * nr)
+                        var tile = [Float](repeating: .nan, count: kcMax * nr)
+                        try group.withUnsafeMutableBufferPointer { gp in
+                            Optimized.packBGroup(.im2col(g, x, imageStride: imageStride), pc: pc, kc: kc, col: first * nr,
+                                                 tiles: span, n: n, into: try XCTUnwrap(gp.baseAddress))
+                        }
+                        for t in 0..<span {
+                            let col = (first + t) * nr
+                            try tile.withUnsafeMutableBufferPointer { tp in
+                                Optimized.packIm2colTile(g, x, pc: pc, kc: kc, col: col, cols: min(nr, n - col),
+                                                         into: try XCTUnwrap(tp.baseAddress), imageStride: imageStride)
+                            }
+                            for i in 0..<kc * nr where group[t * kc * nr + i].bitPattern != tile[i].bitPattern { mismatches += 1 }
+                            checked += kc * nr
+                        }
+                        for i in span * kc * nr..<group.count where !group[i].isNaN { mismatches += 1 }
+                    }
+                }
+            }
+            XCTAssertGreaterThan(checked, 0)
+            XCTAssertEqual(mismatches, 0, "c \(c), \(hw)×\(hw), groups \(groups)")
+        }
+    }
 }

@@ -232,7 +232,7 @@ extension Optimized {
     /// (``packPointwiseTile(_:_:pc:kc:col:cols:into:imageStride:)``).
     static func packIm2colTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
                                into dst: UnsafeMutablePointer<Float>, imageStride: Int = 0) {
-        if g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0) {
+        if isPointwise(g) {
             packPointwiseTile(g, x, pc: pc, kc: kc, col: col, cols: cols, into: dst, imageStride: imageStride)
             return
         }
@@ -326,13 +326,56 @@ extension Optimized {
                 let run = min(cols - q, plane - rest)
                 let src = x + image * imageStride + (pc + p) * plane + rest
                 // The line that ends the next tile's run of this row (see packBTile).
-                prefetch(src + (2 * nr - 1))
+                prefetchNextTileRow(UnsafeRawPointer(src))
                 copyFloats(d + q, src, run)
                 q += run
                 rest = 0
                 image += 1
             }
             if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
+        }
+    }
+
+    /// Whether `g`'s im2col matrix is its input (a 1×1 kernel, stride 1, no padding; with
+    /// groups, the group's planes): ``packPointwiseTile(_:_:pc:kc:col:cols:into:imageStride:)``'s case.
+    @inline(__always)
+    static func isPointwise(_ g: Conv2DGeometry) -> Bool {
+        g.kernelHeight == 1 && g.kernelWidth == 1 && g.stride == Size2D(1) && g.padding == Padding2D(0)
+    }
+
+    /// ``packPointwiseTile(_:_:pc:kc:col:cols:into:imageStride:)`` for `tiles` consecutive
+    /// tiles from column `col` (of `n`), tile `t` at `dst + t·kc·NR`, row by row across the
+    /// tiles: each of the `kc` channel rows is read once from left to right, so the hardware
+    /// prefetchers follow it, where tile by tile a tile's rows are a plane apart and every
+    /// row waits on memory (the A-panel-outer order's first panel packs a whole group of
+    /// tiles at once). Each run also prefetches its lines two channel rows down, where the
+    /// prefetchers' runway is short (runs end at every image's plane: 196 floats on 14×14).
+    /// The same values at the same places as tile by tile. A 1024 → 256 layer on 14×14 at
+    /// batch 8, 1 thread, AVX-512 build on an AMD EPYC (Zen 4): 0.96 of the time of tile by
+    /// tile, and the prefetch another 0.96.
+    static func packPointwiseGroup(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int,
+                                   tiles: Int, n: Int, into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
+        let nr = gemmNR, plane = g.inPlane
+        for p in 0..<kc {
+            for t in 0..<tiles {
+                let c0 = col + t * nr
+                let cols = max(0, min(nr, n - c0))
+                let d = dst + t * kc * nr + p * nr
+                var q = 0, image = c0 / plane, rest = c0 % plane
+                while q < cols {
+                    let run = min(cols - q, plane - rest)
+                    let src = x + image * imageStride + (pc + p) * plane + rest
+                    if p + 2 < kc {
+                        var i = 0
+                        while i < run { prefetch(UnsafeRawPointer(src + 2 * plane + i)); i += 16 }
+                    }
+                    copyFloats(d + q, src, run)
+                    q += run
+                    rest = 0
+                    image += 1
+                }
+                if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
+            }
         }
     }
 

@@ -638,6 +638,10 @@ extension Optimized {
     static func packBGroup(_ source: GEMMBSource, pc: Int, kc: Int, col: Int, tiles: Int, n: Int,
                            into dst: UnsafeMutablePointer<Float>) {
         let nr = gemmNR
+        if tiles > 1, case .im2col(let g, let x, let imageStride) = source, isPointwise(g) {
+            packPointwiseGroup(g, x, pc: pc, kc: kc, col: col, tiles: tiles, n: n, into: dst, imageStride: imageStride)
+            return
+        }
         guard case .matrix(let b, let ldb) = source else {
             for t in 0..<tiles {
                 let c0 = col + t * nr
@@ -685,7 +689,7 @@ extension Optimized {
             for p in 0..<kc {
                 let s = UnsafeRawPointer(b + p * ldb)
                 let o = UnsafeMutableRawPointer(dst + p * nr)
-                prefetch(s + (2 * nr * 4 - 4))
+                prefetchNextTileRow(s)
                 o.storeBytes(of: s.loadUnaligned(as: V.self), as: V.self)
                 o.storeBytes(of: s.loadUnaligned(fromByteOffset: vb, as: V.self), toByteOffset: vb, as: V.self)
             }
@@ -697,6 +701,20 @@ extension Optimized {
                 for jj in cols..<nr { d[jj] = 0 }
             }
         }
+    }
+
+    /// Prefetches the next tile's part of a row of B whose part in this tile starts at `s`
+    /// (NR floats on): the line that ends it, and in the AVX-512 build, where that part is 128
+    /// bytes (two or three lines), the lines before that one too. The AVX2 build's part is 64
+    /// bytes, one or two lines, and prefetching its last was measured enough.
+    @inline(__always)
+    static func prefetchNextTileRow(_ s: UnsafeRawPointer) {
+        let bytes = gemmNR * 4
+        if bytes > 64 {
+            prefetch(s + bytes)
+            prefetch(s + (bytes + 64))
+        }
+        prefetch(s + (2 * bytes - 4))
     }
 
     /// C[0..<rows, 0..<cols] (+)= Apanel · Bpanel (then the epilogue), rows <= MR, cols <= NR.
