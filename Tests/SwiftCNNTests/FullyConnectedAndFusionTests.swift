@@ -60,7 +60,7 @@ final class FullyConnectedAndFusionTests: XCTestCase {
             let scale = Float(s.n).squareRoot()
             XCTAssertLessThanOrEqual(maxDiff(one, ref), 1e-5 * scale, what)
 
-            // The tiled batch path (the AVX2 build's default from linearTiledMinBatch on):
+            // The tiled batch path (the default from linearTiledMinBatch on):
             // bitwise a sum over k in order (one fused multiply-add each) plus the bias, the
             // same at 1 and 2 threads, within the same tolerance of the reference.
             let tiledOne = withThreads(1) { run { Optimized.linear($0, weight: $1, bias: $2, $3, g, tiled: true) } }

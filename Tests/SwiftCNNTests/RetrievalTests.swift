@@ -173,10 +173,16 @@ final class RetrievalTests: XCTestCase {
         XCTAssertEqual(try model.defaultEmbeddingLayer(), "classifier.2")
         var rng = TestRNG(3)
         let x = try rng.tensor([5, 1, 32, 32])
+        let want = try XCTUnwrap(try model.forward(x, outputs: ["classifier.1"])["classifier.1"])
+        // In one batch, the same computation as the forward: the same bits.
+        let whole = try model.embed(x, batchSize: 5)
+        XCTAssertEqual(whole.shape, [5, 84])
+        XCTAssertEqual(whole.scalars, want.scalars)
+        // In batches of 2 and 1: a fully connected layer sums in another order from batch 3 on
+        // (Optimized.linearTiledDefault), so equal within rounding.
         let e = try model.embed(x, batchSize: 2)
         XCTAssertEqual(e.shape, [5, 84])
-        let want = try model.forward(x, outputs: ["classifier.1"])["classifier.1"]
-        XCTAssertEqual(e.scalars, want?.scalars)
+        XCTAssertLessThanOrEqual(maxDiff(e.scalars, want.scalars), 1e-5)
         let f = try model.embed(x, node: "features", normalize: true, batchSize: 3)
         XCTAssertEqual(f.shape, [5, 120])
         for i in 0..<5 {
