@@ -978,17 +978,29 @@ extension Optimized {
             if R > 11 && rows > 11 { put(c11a, c11b, 11) }
             return
         }
-        // Edge tile: stage C (and the residual) in a 2·NR-float buffer per row. The
-        // accumulators go to the closure as constants: captured as variables, they had to
-        // live in memory, and every call of every tile zeroed 24 stack slots before its k
-        // loop and stored the accumulators after it.
+        // Edge tile: the accumulators go to a stack buffer (NR floats per row, MR rows), then
+        // one loop over the rows stages C (and the residual) in a 2·NR-float buffer and runs
+        // the same vector epilogue as a full tile. A loop, not twelve unrolled calls of a
+        // closure: in the AVX-512 build that closure stayed out of line, and each call
+        // spilled the other rows' accumulators around it. The accumulators go to the closure
+        // as constants: captured as variables, they had to live in memory, and every call of
+        // every tile zeroed 24 stack slots before its k loop and stored the accumulators after.
         let e0a = c0a, e0b = c0b, e1a = c1a, e1b = c1b, e2a = c2a, e2b = c2b, e3a = c3a, e3b = c3b
         let e4a = c4a, e4b = c4b, e5a = c5a, e5b = c5b, e6a = c6a, e6b = c6b, e7a = c7a, e7b = c7b
         let e8a = c8a, e8b = c8b, e9a = c9a, e9b = c9b, e10a = c10a, e10b = c10b, e11a = c11a, e11b = c11b
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * gemmNR) { tmp in
-            guard let t = tmp.baseAddress else { return }
-            let tr = t + gemmNR
-            @inline(__always) func put(_ v0: V, _ v1: V, _ r: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (mr + 2) * gemmNR) { tmp in
+            guard let acc = tmp.baseAddress else { return }
+            let t = acc + mr * gemmNR, tr = t + gemmNR
+            let ap = UnsafeMutableRawPointer(acc), rowBytes = gemmNR * 4
+            @inline(__always) func keep(_ v0: V, _ v1: V, _ r: Int) {
+                if r >= R { return }
+                storeVector(v0, ap + r * rowBytes)
+                storeVector(v1, ap + r * rowBytes, vb)
+            }
+            keep(e0a, e0b, 0); keep(e1a, e1b, 1); keep(e2a, e2b, 2); keep(e3a, e3b, 3)
+            keep(e4a, e4b, 4); keep(e5a, e5b, 5); keep(e6a, e6b, 6); keep(e7a, e7b, 7)
+            keep(e8a, e8b, 8); keep(e9a, e9b, 9); keep(e10a, e10b, 10); keep(e11a, e11b, 11)
+            for r in 0..<min(R, rows) {
                 let crow = c + r * ldc
                 if accumulate { for j in 0..<cols { t[j] = crow[j] } }
                 var rp: UnsafeRawPointer? = nil
@@ -997,21 +1009,11 @@ extension Optimized {
                     for j in 0..<cols { tr[j] = rrow[j] }
                     rp = UnsafeRawPointer(tr)
                 }
-                finish(2, v0, v1, UnsafeMutableRawPointer(t), rp, epilogue.bias?[r], epilogue.relu, epilogue.op, accumulate)
+                let row = UnsafeRawPointer(ap + r * rowBytes)
+                finish(2, loadVector(row), loadVector(row, vb), UnsafeMutableRawPointer(t), rp, epilogue.bias?[r],
+                       epilogue.relu, epilogue.op, accumulate)
                 for j in 0..<cols { crow[j] = t[j] }
             }
-            if R > 0 && rows > 0 { put(e0a, e0b, 0) }
-            if R > 1 && rows > 1 { put(e1a, e1b, 1) }
-            if R > 2 && rows > 2 { put(e2a, e2b, 2) }
-            if R > 3 && rows > 3 { put(e3a, e3b, 3) }
-            if R > 4 && rows > 4 { put(e4a, e4b, 4) }
-            if R > 5 && rows > 5 { put(e5a, e5b, 5) }
-            if R > 6 && rows > 6 { put(e6a, e6b, 6) }
-            if R > 7 && rows > 7 { put(e7a, e7b, 7) }
-            if R > 8 && rows > 8 { put(e8a, e8b, 8) }
-            if R > 9 && rows > 9 { put(e9a, e9b, 9) }
-            if R > 10 && rows > 10 { put(e10a, e10b, 10) }
-            if R > 11 && rows > 11 { put(e11a, e11b, 11) }
         }
     }
 
