@@ -229,14 +229,37 @@ extension Optimized {
                 let src = a + ip * mr * lda + pc
                 // Writes run contiguously; the MR rows are read as MR sequential streams.
                 if rows == mr {
-                    // A full panel: MR (a constant) unrolled loads from the rows, one contiguous run of stores.
-                    for p in 0..<kc {
+                    // A full panel. With MR a multiple of 4 (the AVX-512 build's 12): 4×4
+                    // transposes of 4-float row pieces, then element by element for the last k.
+                    // Element by element throughout (MR loads and MR stores per k), this packing
+                    // was 9% of a ResNet-18 training step, which packs the updated weights every
+                    // step; transposed, the step takes 0.93–0.96 of the time (1 thread, AMD EPYC
+                    // Zen 4). The AVX2 build's 6-row panels measured no faster, and stay element
+                    // by element.
+                    var p = 0
+                    while gemmMR % 4 == 0 && p + 4 <= kc {
+                        var r = 0
+                        while r + 4 <= gemmMR {
+                            let s = src + r * lda + p
+                            let a: SIMD4<Float> = loadQuad(s), b: SIMD4<Float> = loadQuad(s + lda)
+                            let c: SIMD4<Float> = loadQuad(s + 2 * lda), e: SIMD4<Float> = loadQuad(s + 3 * lda)
+                            let d = panel + p * gemmMR + r
+                            storeQuad(SIMD4(a[0], b[0], c[0], e[0]), d)
+                            storeQuad(SIMD4(a[1], b[1], c[1], e[1]), d + gemmMR)
+                            storeQuad(SIMD4(a[2], b[2], c[2], e[2]), d + 2 * gemmMR)
+                            storeQuad(SIMD4(a[3], b[3], c[3], e[3]), d + 3 * gemmMR)
+                            r += 4
+                        }
+                        p += 4
+                    }
+                    while p < kc {
                         let d = panel + p * gemmMR
                         var s = src + p
                         for r in 0..<gemmMR {
                             d[r] = s.pointee
                             s += lda
                         }
+                        p += 1
                     }
                 } else {
                     for p in 0..<kc {

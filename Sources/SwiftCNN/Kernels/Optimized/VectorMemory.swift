@@ -36,4 +36,16 @@ extension Optimized {
     static func storeVector(_ v: SIMD8<Float>, _ p: UnsafeMutableRawPointer, _ byteOffset: Int = 0) {
         p.storeBytes(of: v, toByteOffset: byteOffset, as: SIMD8<Float>.self)
     }
+
+    /// 4 floats from `p` (any alignment).
+    @inline(__always)
+    static func loadQuad(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    /// Stores 4 floats at `p` (any alignment).
+    @inline(__always)
+    static func storeQuad(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+    }
 }
