@@ -313,8 +313,9 @@ extension Optimized {
     /// c's plane, column q its element q. A tile's columns are one contiguous run per image
     /// they cross, copied as they are (the batched GEMM over small maps, where the general
     /// packing by segments took 40% of a 512 → 64 1×1 layer on 14×14 at batch 8). Each row
-    /// also prefetches the line that ends the next tile's run, as ``packBTile(kc:cols:b:ldb:into:)``
-    /// does (this packing was 24% of a 1024 → 256 layer on 14×14 at batch 8 without it).
+    /// also prefetches the next tile's part of the row (``prefetchNextTileRow(_:)``), as
+    /// ``packBTile(kc:cols:b:ldb:into:)`` does (this packing was 24% of a 1024 → 256 layer on
+    /// 14×14 at batch 8 without it).
     static func packPointwiseTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
                                   into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
         let nr = gemmNR, plane = g.inPlane
@@ -325,7 +326,7 @@ extension Optimized {
             while q < cols {
                 let run = min(cols - q, plane - rest)
                 let src = x + image * imageStride + (pc + p) * plane + rest
-                // The line that ends the next tile's run of this row (see packBTile).
+                // The next tile's part of this row (prefetchNextTileRow, as packBTile does).
                 prefetchNextTileRow(UnsafeRawPointer(src))
                 copyFloats(d + q, src, run)
                 q += run

@@ -697,8 +697,8 @@ extension Optimized {
     /// Packs `cols` (<= NR) columns of a `kc`-row block of B at `b` into one panel: row `p`
     /// at `p·NR`, NR contiguous floats, zeros past `cols`.
     ///
-    /// Each row of a full tile also prefetches the line that ends the next tile's part of
-    /// that row. Tile by tile (the AVX2 build's B-tile-outer order), a tile's `kc` rows are
+    /// Each row of a full tile also prefetches the next tile's part of that row
+    /// (``prefetchNextTileRow(_:)``). Tile by tile (the AVX2 build's B-tile-outer order), a tile's `kc` rows are
     /// `ldb` apart, too many streams for the hardware's prefetchers, so without it each row
     /// waited on memory: packing took 24–28% of ResNet-50's 1×1 layers at batch 8. With it
     /// those layers take 0.80–0.96 of the time (one process, alternating; BENCHMARKS.md).
