@@ -318,23 +318,33 @@ extension Optimized {
     /// 14×14 at batch 8 without it).
     static func packPointwiseTile(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, pc: Int, kc: Int, col: Int, cols: Int,
                                   into dst: UnsafeMutablePointer<Float>, imageStride: Int) {
-        let nr = gemmNR, plane = g.inPlane
-        let image0 = col / plane, rest0 = col % plane
         for p in 0..<kc {
-            let d = dst + p * nr
-            var q = 0, image = image0, rest = rest0
-            while q < cols {
-                let run = min(cols - q, plane - rest)
-                let src = x + image * imageStride + (pc + p) * plane + rest
+            copyPointwiseRow(g, x, row: pc + p, col: col, cols: cols, into: dst + p * gemmNR, imageStride: imageStride) { src, _ in
                 // The next tile's part of this row (prefetchNextTileRow, as packBTile does).
                 prefetchNextTileRow(UnsafeRawPointer(src))
-                copyFloats(d + q, src, run)
-                q += run
-                rest = 0
-                image += 1
             }
-            if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
         }
+    }
+
+    /// Row `row` (a channel of the group) of a 1×1 tile: columns `col ..< col + cols` of the
+    /// im2col matrix, one run per image they cross, into `d`, zeros up to NR. `ahead(src,
+    /// run)` runs before each run's copy (the caller's prefetch).
+    @inline(__always)
+    static func copyPointwiseRow(_ g: Conv2DGeometry, _ x: UnsafePointer<Float>, row: Int, col: Int, cols: Int,
+                                 into d: UnsafeMutablePointer<Float>, imageStride: Int,
+                                 _ ahead: (UnsafePointer<Float>, Int) -> Void) {
+        let plane = g.inPlane
+        var q = 0, image = col / plane, rest = col % plane
+        while q < cols {
+            let run = min(cols - q, plane - rest)
+            let src = x + image * imageStride + row * plane + rest
+            ahead(src, run)
+            copyFloats(d + q, src, run)
+            q += run
+            rest = 0
+            image += 1
+        }
+        if cols < gemmNR { (d + cols).update(repeating: 0, count: gemmNR - cols) }
     }
 
     /// Whether `g`'s im2col matrix is its input (a 1×1 kernel, stride 1, no padding; with
@@ -360,22 +370,13 @@ extension Optimized {
         for p in 0..<kc {
             for t in 0..<tiles {
                 let c0 = col + t * nr
-                let cols = max(0, min(nr, n - c0))
-                let d = dst + t * kc * nr + p * nr
-                var q = 0, image = c0 / plane, rest = c0 % plane
-                while q < cols {
-                    let run = min(cols - q, plane - rest)
-                    let src = x + image * imageStride + (pc + p) * plane + rest
+                copyPointwiseRow(g, x, row: pc + p, col: c0, cols: max(0, min(nr, n - c0)), into: dst + t * kc * nr + p * nr,
+                                 imageStride: imageStride) { src, run in
                     if p + 2 < kc {
                         var i = 0
                         while i < run { prefetch(UnsafeRawPointer(src + 2 * plane + i)); i += 16 }
                     }
-                    copyFloats(d + q, src, run)
-                    q += run
-                    rest = 0
-                    image += 1
                 }
-                if cols < nr { (d + cols).update(repeating: 0, count: nr - cols) }
             }
         }
     }
