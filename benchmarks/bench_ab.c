@@ -1,6 +1,7 @@
 /* bench_ab: two builds of libswiftcnn side by side in one process.
  *
  *   build/bench/bench_ab OLD.so NEW.so MODEL [BATCH [THREADS [PAIRS]]]
+ *   build/bench/bench_ab OLD.so NEW.so train:MODEL:CLASSES:SIZE [BATCH [THREADS [PAIRS]]]
  *
  * Loads both libraries with dlopen (RTLD_LOCAL: each keeps its own copy of the core and of
  * the Swift runtime linked into it; they share nothing but the process), creates the same
@@ -12,6 +13,12 @@
  * of the per-pair ratios new / old with its quartiles, and the fastest pass of each; and
  * whether the two outputs are bitwise equal (a change meant to keep the same bits can be
  * checked with the same run).
+ *
+ * train:MODEL:CLASSES:SIZE times training steps instead (scnn_model_train_step: SGD, lr 0.01,
+ * momentum 0.9, as scripts/bench_training.py) of the zoo model with CLASSES classes on one
+ * seeded batch of SIZE×SIZE images, labels i mod CLASSES (MODEL may also be a model file with a
+ * '/' in its path, whose output has CLASSES classes); each library trains its own copy,
+ * and "outputs" compares the losses of the last step.
  *
  * Why: on a shared, noisy machine, single readings move by up to 40% between runs seconds
  * apart, and two processes alternating still see different stretches of it; consecutive
@@ -40,6 +47,10 @@ typedef scnn_status (*output_shape_fn)(scnn_model const *, int64_t const *, int3
 typedef scnn_status (*forward_fn)(scnn_model const *, float const *, int64_t const *, int32_t, float *, int64_t);
 typedef scnn_status (*threads_fn)(int32_t);
 typedef char const *(*error_fn)(void);
+typedef scnn_status (*optimizer_fn)(scnn_model *, int32_t, float, float, int32_t, float, float, float, float,
+                                    scnn_optimizer **);
+typedef scnn_status (*tensor_fn)(float const *, int64_t, int64_t const *, int32_t, scnn_tensor **);
+typedef scnn_status (*step_fn)(scnn_model *, scnn_optimizer *, scnn_tensor const *, int32_t const *, int64_t, float *);
 
 typedef struct {
     char const *path;
@@ -52,7 +63,12 @@ typedef struct {
     threads_fn set_threads;
     error_fn last_error;
     classes_fn default_classes;
+    optimizer_fn optimizer_create;
+    tensor_fn tensor_from_data;
+    step_fn train_step;
     scnn_model *model;
+    scnn_optimizer *optimizer;
+    scnn_tensor *images;
 } library;
 
 static double now(void) {
@@ -93,7 +109,17 @@ static int open_library(library *lib, char const *path) {
         && symbol(h, "scnn_model_forward", &lib->forward, sizeof lib->forward)
         && symbol(h, "scnn_set_num_threads", &lib->set_threads, sizeof lib->set_threads)
         && symbol(h, "scnn_last_error", &lib->last_error, sizeof lib->last_error)
-        && symbol(h, "scnn_model_default_num_classes", &lib->default_classes, sizeof lib->default_classes);
+        && symbol(h, "scnn_model_default_num_classes", &lib->default_classes, sizeof lib->default_classes)
+        && symbol(h, "scnn_optimizer_create", &lib->optimizer_create, sizeof lib->optimizer_create)
+        && symbol(h, "scnn_tensor_from_data", &lib->tensor_from_data, sizeof lib->tensor_from_data)
+        && symbol(h, "scnn_model_train_step", &lib->train_step, sizeof lib->train_step);
+}
+
+/* One timed call: a forward pass into y, or (training) one step, its loss into y[0]. */
+static scnn_status run_once(library *lib, int training, float const *x, int64_t const *shape, float *y,
+                            int64_t out_count, int32_t const *labels) {
+    if (training) return lib->train_step(lib->model, lib->optimizer, lib->images, labels, shape[0], y);
+    return lib->forward(lib->model, x, shape, 4, y, out_count);
 }
 
 static int failed(library const *lib, char const *what, scnn_status s) {
@@ -105,8 +131,10 @@ static int failed(library const *lib, char const *what, scnn_status s) {
 int main(int argc, char **argv) {
     library libs[2];
     int64_t shape[4], out_shape[8], in_count = 1, out_count = 1;
-    int batch, threads, pairs, v, i, k, equal;
-    int32_t out_rank = 0;
+    int batch, threads, pairs, v, i, k, equal, training = 0, size = 0;
+    int32_t out_rank = 0, *labels = NULL;
+    int64_t train_classes = 0;
+    char model_name[512];
     float *x, *y[2];
     double *t[2], *ratio;
     unsigned long long state = 0x9E3779B97F4A7C15ull;
@@ -122,10 +150,30 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_ab: BATCH and PAIRS must be at least 1, THREADS at least 0\n");
         return 2;
     }
+    if (strncmp(argv[3], "train:", 6) == 0) {
+        long long classes_arg = 0;
+        training = 1;
+        if (sscanf(argv[3] + 6, "%511[^:]:%lld:%d", model_name, &classes_arg, &size) != 3 || classes_arg < 1 || size < 1) {
+            fprintf(stderr, "bench_ab: expected train:MODEL:CLASSES:SIZE, got %s\n", argv[3]);
+            return 2;
+        }
+        train_classes = (int64_t)classes_arg;
+    }
     for (v = 0; v < 2; v++) {
         int64_t classes = 0;
         if (!open_library(&libs[v], argv[1 + v])) return 1;
         if (failed(&libs[v], "scnn_set_num_threads", libs[v].set_threads(threads))) return 1;
+        if (training) {
+            if (strchr(model_name, '/')) {
+                if (failed(&libs[v], "scnn_model_open", libs[v].open(model_name, &libs[v].model))) return 1;
+            } else if (failed(&libs[v], "scnn_model_create", libs[v].create(model_name, train_classes, &libs[v].model))) {
+                return 1;
+            }
+            if (failed(&libs[v], "scnn_optimizer_create",
+                       libs[v].optimizer_create(libs[v].model, SCNN_OPTIMIZER_KIND_SGD, 0.01f, 0.9f, 0, 0.0f, 0.9f, 0.999f,
+                                                1e-8f, &libs[v].optimizer))) return 1;
+            continue;
+        }
         if (strchr(argv[3], '/')) {
             if (failed(&libs[v], "scnn_model_open", libs[v].open(argv[3], &libs[v].model))) return 1;
             continue;
@@ -135,8 +183,14 @@ int main(int argc, char **argv) {
     }
     if (failed(&libs[0], "scnn_model_input_shape", libs[0].input_shape(libs[0].model, shape, NULL))) return 1;
     shape[0] = batch;
-    if (failed(&libs[0], "scnn_model_io_shape", libs[0].io_shape(libs[0].model, 1, 0, out_shape, 8, &out_rank))) return 1;
-    if (failed(&libs[0], "scnn_model_output_shape", libs[0].output_shape(libs[0].model, shape, 4, out_shape))) return 1;
+    if (training) {
+        shape[2] = shape[3] = size;
+        out_shape[0] = 1;
+        out_rank = 1;
+    } else {
+        if (failed(&libs[0], "scnn_model_io_shape", libs[0].io_shape(libs[0].model, 1, 0, out_shape, 8, &out_rank))) return 1;
+        if (failed(&libs[0], "scnn_model_output_shape", libs[0].output_shape(libs[0].model, shape, 4, out_shape))) return 1;
+    }
     for (k = 0; k < 4; k++) in_count *= shape[k];
     for (k = 0; k < out_rank; k++) out_count *= out_shape[k];
     x = malloc((size_t)in_count * sizeof *x);
@@ -153,9 +207,20 @@ int main(int argc, char **argv) {
         state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
         x[i] = (float)((double)((state * 2685821657736338717ull) >> 11) / 9007199254740992.0 * 2.0 - 1.0);
     }
+    if (training) {
+        labels = malloc((size_t)batch * sizeof *labels);
+        if (!labels) {
+            fprintf(stderr, "bench_ab: out of memory\n");
+            return 1;
+        }
+        for (i = 0; i < batch; i++) labels[i] = (int32_t)(i % train_classes);
+        for (v = 0; v < 2; v++) {
+            if (failed(&libs[v], "scnn_tensor_from_data", libs[v].tensor_from_data(x, in_count, shape, 4, &libs[v].images))) return 1;
+        }
+    }
     for (k = 0; k < 3; k++) {
         for (v = 0; v < 2; v++) {
-            if (failed(&libs[v], "scnn_model_forward", libs[v].forward(libs[v].model, x, shape, 4, y[v], out_count))) return 1;
+            if (failed(&libs[v], "warm-up", run_once(&libs[v], training, x, shape, y[v], out_count, labels))) return 1;
         }
     }
     for (i = 0; i < pairs; i++) {
@@ -163,7 +228,8 @@ int main(int argc, char **argv) {
             double t0;
             v = (i & 1) ^ k;
             t0 = now();
-            if (failed(&libs[v], "scnn_model_forward", libs[v].forward(libs[v].model, x, shape, 4, y[v], out_count))) return 1;
+            if (failed(&libs[v], training ? "scnn_model_train_step" : "scnn_model_forward",
+                       run_once(&libs[v], training, x, shape, y[v], out_count, labels))) return 1;
             t[v][i] = now() - t0;
         }
         ratio[i] = t[1][i] / t[0][i];
@@ -177,6 +243,6 @@ int main(int argc, char **argv) {
            argv[3], batch, threads, pairs, 1e3 * t[0][pairs / 2], 1e3 * t[1][pairs / 2], ratio[pairs / 2],
            ratio[pairs / 4], ratio[(3 * pairs) / 4], 1e3 * t[0][0], 1e3 * t[1][0],
            equal ? "bitwise equal" : "differ");
-    free(x); free(y[0]); free(y[1]); free(t[0]); free(t[1]); free(ratio);
+    free(x); free(y[0]); free(y[1]); free(t[0]); free(t[1]); free(ratio); free(labels);
     return 0;
 }

@@ -424,6 +424,99 @@ final class BackwardTests: XCTestCase {
         }
     }
 
+    /// ``Conv2DGeometry/liveWindow``: the kernel cut to the taps that read the input.
+    /// Fixed cases (ResNet's last stage at 32×32 inputs: a 3×3 layer on a 1×1 map and the
+    /// stride-2 layer into it; a flipped kernel; dilation that would need negative padding;
+    /// a kernel with every tap live), then random small maps with large padding: the window
+    /// checked tap by tap against the definition (a tap outside it reads padding at every
+    /// output position, its first and last rows and columns read the input somewhere), and the
+    /// optimized forward (the cut convolution) and backward against the reference kernels,
+    /// with the weight gradient exactly 0 outside the window.
+    func testLiveWindowCutsDeadTapsAndMatchesReference() throws {
+        func geometry(_ xs: [Int], _ ws: [Int], _ o: Conv2DOptions) throws -> Conv2DGeometry {
+            try Conv2DGeometry(input: try Tensor(zeros: xs), weight: try Tensor(zeros: ws), bias: nil, options: o)
+        }
+        // 3×3, padding 1, on 1×1: the centre tap alone, a 1×1 convolution without padding.
+        let centre = try geometry([4, 8, 1, 1], [5, 8, 3, 3], Conv2DOptions(padding: 1))
+        guard let (cut, rows, cols) = centre.liveWindow else { return XCTFail("1×1 map: no window") }
+        XCTAssertEqual([rows, cols], [1...1, 1...1])
+        XCTAssertEqual([cut.kernelHeight, cut.kernelWidth, cut.outHeight, cut.outWidth], [1, 1, 1, 1])
+        XCTAssertEqual(cut.padding, Padding2D(0))
+        // Stride 2, padding 1, on 2×2 (one output): taps 1–2 in each direction.
+        let strided = try geometry([2, 4, 2, 2], [6, 4, 3, 3], Conv2DOptions(stride: 2, padding: 1))
+        XCTAssertEqual(strided.liveWindow.map { [$0.rows, $0.columns] }, [1...2, 1...2])
+        XCTAssertEqual(strided.liveWindow?.geometry.padding, Padding2D(top: 0, bottom: 1, left: 0, right: 1))
+        // Flipped: the same taps, named by the weight's own (mirrored) indices.
+        let flipped = try geometry([2, 4, 2, 2], [6, 4, 3, 3], Conv2DOptions(stride: 2, padding: 1, flipKernel: true))
+        XCTAssertEqual(flipped.liveWindow.map { [$0.rows, $0.columns] }, [0...1, 0...1])
+        // Every tap live somewhere (3×3, padding 1, on 2×2 and on 8×8): nothing to cut.
+        XCTAssertNil(try geometry([1, 2, 2, 2], [2, 2, 3, 3], Conv2DOptions(padding: 1)).liveWindow)
+        XCTAssertNil(try geometry([1, 2, 8, 8], [2, 2, 3, 3], Conv2DOptions(padding: 1)).liveWindow)
+        // Dilation 3, padding 2, on 1×1: only the middle tap reads the input, but cutting to it
+        // would need padding 2 − 3 < 0, so the kernel stays whole.
+        XCTAssertNil(try geometry([1, 2, 1, 1], [2, 2, 3, 1], Conv2DOptions(padding: Padding2D(top: 2, bottom: 4, left: 0, right: 0),
+                                                                           dilation: Size2D(3, 1))).liveWindow)
+
+        var rng = TestRNG(0x11FE)
+        var cutCases = 0
+        for trial in 0..<60 {
+            let groups = rng.int(1...2), cg = rng.int(1...4), og = rng.int(1...4)
+            let kh = rng.int(1...5), kw = rng.int(1...5)
+            var o = Conv2DOptions(stride: Size2D(rng.int(1...3), rng.int(1...3)),
+                                  padding: Padding2D(top: rng.int(0...4), bottom: rng.int(0...4), left: rng.int(0...4), right: rng.int(0...4)),
+                                  dilation: Size2D(rng.int(1...2), rng.int(1...2)), groups: groups)
+            o.flipKernel = rng.int(0...4) == 0
+            let h = rng.int(1...4), w = rng.int(1...4)
+            let xs = [rng.int(1...3), groups * cg, h, w], ws = [groups * og, cg, kh, kw]
+            guard o.dilation.h * (kh - 1) + 1 <= h + o.padding.top + o.padding.bottom,
+                  o.dilation.w * (kw - 1) + 1 <= w + o.padding.left + o.padding.right else { continue }
+            let g = try geometry(xs, ws, o)
+            let ctx = "trial \(trial): input \(xs) weight \(ws) \(o)"
+            // The definition, tap by tap (in the kernel's own positions, before any flip).
+            func live(_ k: Int, _ n: Int, _ p: Int, _ s: Int, _ d: Int, _ out: Int) -> Bool {
+                (0..<out).contains { let i = $0 * s - p + k * d; return i >= 0 && i < n }
+            }
+            let liveRows = (0..<kh).filter { live($0, h, o.padding.top, o.stride.h, o.dilation.h, g.outHeight) }
+            let liveCols = (0..<kw).filter { live($0, w, o.padding.left, o.stride.w, o.dilation.w, g.outWidth) }
+            let window = g.liveWindow
+            if let (cut, rows, cols) = window {
+                cutCases += 1
+                let (r, c) = o.flipKernel ? ((kh - 1 - rows.upperBound)...(kh - 1 - rows.lowerBound),
+                                             (kw - 1 - cols.upperBound)...(kw - 1 - cols.lowerBound)) : (rows, cols)
+                XCTAssertEqual(r.lowerBound, liveRows.first, ctx)
+                XCTAssertEqual(r.upperBound, liveRows.last, ctx)
+                XCTAssertEqual(c.lowerBound, liveCols.first, ctx)
+                XCTAssertEqual(c.upperBound, liveCols.last, ctx)
+                XCTAssertTrue(r.count < kh || c.count < kw, ctx)
+                XCTAssertEqual([cut.outHeight, cut.outWidth, cut.kernelHeight, cut.kernelWidth],
+                               [g.outHeight, g.outWidth, r.count, c.count], ctx)
+            } else if !liveRows.isEmpty && !liveCols.isEmpty && (liveRows.count < kh || liveCols.count < kw) {
+                // Left whole only when the cut would need negative padding.
+                let top = o.padding.top - liveRows[0] * o.dilation.h, left = o.padding.left - liveCols[0] * o.dilation.w
+                let bottom = o.padding.bottom - (kh - 1 - liveRows.last!) * o.dilation.h
+                let right = o.padding.right - (kw - 1 - liveCols.last!) * o.dilation.w
+                XCTAssertTrue(min(top, bottom, left, right) < 0, "\(ctx): dead taps left in")
+            }
+            // Forward and backward through the cut against the reference.
+            let x = try rng.tensor(xs), wt = try rng.tensor(ws), b = try rng.tensor([ws[0]])
+            let fast = try conv2d(x, weight: wt, bias: b, options: o)
+            let slow = try withReferenceKernels { try conv2d(x, weight: wt, bias: b, options: o) }
+            assertMatchesReference(fast, slow, "\(ctx): forward")
+            let gy = try rng.tensor(fast.shape)
+            let grads = try conv2dBackward(x, weight: wt, gradOutput: gy, options: o, hasBias: true)
+            let ref = try withReferenceKernels { try conv2dBackward(x, weight: wt, gradOutput: gy, options: o, hasBias: true) }
+            assertMatchesReference(grads.weight, ref.weight, "\(ctx): weight")
+            if let a = grads.input, let r = ref.input { assertMatchesReference(a, r, "\(ctx): input") } else { XCTFail(ctx) }
+            if let (_, rows, cols) = window {
+                let dw = grads.weight.scalars
+                for i in 0..<dw.count where !(rows.contains(i / kw % kh) && cols.contains(i % kw)) {
+                    XCTAssertEqual(dw[i], 0, "\(ctx): weight gradient outside the window at \(i)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(cutCases, 15)
+    }
+
     /// |fast − reference| <= 2e-5 · max |reference| + 1e-6, element by element.
     func assertMatchesReference(_ fast: Tensor, _ ref: Tensor, _ what: String, tol: Float = 2e-5,
                                 file: StaticString = #filePath, line: UInt = #line) {

@@ -73,7 +73,10 @@ final class InferencePlanTests: XCTestCase {
         var r = TestRNG(9)
         let model = try mini()
         let before = model.stateDict().map { $0.1.scalars }
-        for shape in [[1, 3, 16, 12], [2, 3, 13, 17], [1, 3, 5, 5]] {
+        // [2, 3, 3, 3] first: the 3×3 convolutions from the stride-2 block on see 1×1 maps and
+        // are prepared cut to their live taps (``testConvPreparedWithItsLiveWindow``); the
+        // larger shapes then run the same prepared convolutions whole.
+        for shape in [[2, 3, 3, 3], [1, 3, 16, 12], [2, 3, 13, 17], [1, 3, 5, 5]] {
             let x = try r.tensor(shape)
             let fast = try model.forward(x)
             let slow = try referenceForward(model, x)
@@ -84,6 +87,10 @@ final class InferencePlanTests: XCTestCase {
             XCTAssertLessThanOrEqual(relDiff(tensorPath, slow), 1e-4, "\(shape) (tensor path)")
         }
         XCTAssertGreaterThan(model.plan.preparedCount, 0)
+        // The 3×3 input's plan ran three convolutions cut to a window (block2's two, branch3's).
+        let tiny = try XCTUnwrap(model.plan.cachedForwardPlan([2, 3, 3, 3])).steps
+        let cut = tiny.filter { if case .conv(let conv, let g, _, _, _, _, _, _) = $0 { return conv.resolve(g).conv !== conv } else { return false } }
+        XCTAssertEqual(cut.count, 3)
         XCTAssertEqual(model.stateDict().map { $0.1.scalars }, before, "planning changed the state dict")
         for name in ["lenet5", "lenet5_original"] {
             let m = try Zoo.create(name, numClasses: 10, seed: 2)
@@ -99,6 +106,44 @@ final class InferencePlanTests: XCTestCase {
             if case .conv(let conv, let g, _, _, _, _, _, _) = $0 { return conv.kernel(g) } else { return nil }
         }
         XCTAssertEqual(kernels, [.small, .byPositions, .gemv])
+    }
+
+    /// A convolution prepared for a geometry whose kernel reads only padding outside a window
+    /// (``Conv2DGeometry/liveWindow``: 3×3, padding 1, on a 1×1 map) also keeps its weights cut
+    /// to that window, and runs them for every geometry with the same window (another batch
+    /// size); geometries without a window (a 6×5 map) or with another (a 1×4 map: one row, all
+    /// columns) run the whole kernel. Each against the reference within 1e-5 of the largest
+    /// output, with the scratch the plan would give (filled with NaN: never read).
+    func testConvPreparedWithItsLiveWindow() throws {
+        var r = TestRNG(31)
+        let w = try r.tensor([12, 6, 3, 3]), b = try r.tensor([12])
+        let o = Conv2DOptions(padding: 1)
+        func geometry(_ xs: [Int]) throws -> Conv2DGeometry {
+            try Conv2DGeometry(input: try Tensor(zeros: xs), weight: w, bias: b, options: o)
+        }
+        let prepared = try geometry([3, 6, 1, 1])
+        let conv = try w.withUnsafePointer { try InferencePlan.Conv.prepare(prepared, weight: $0, bias: b) }
+        let window = try XCTUnwrap(conv.window)
+        XCTAssertEqual([window.rows, window.columns], [1...1, 1...1])
+        XCTAssertNil(window.conv.window)
+        for (xs, cut) in [([3, 6, 1, 1], true), ([5, 6, 1, 1], true), ([2, 6, 6, 5], false), ([2, 6, 1, 4], false)] {
+            let g = try geometry(xs)
+            let (runner, h) = conv.resolve(g)
+            XCTAssertEqual(runner === window.conv, cut, "\(xs)")
+            XCTAssertEqual(cut ? [1, 1] : [3, 3], [h.kernelHeight, h.kernelWidth], "\(xs)")
+            let x = try r.tensor(xs)
+            var out = try Tensor(zeros: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+            var scratch = [Float](repeating: .nan, count: try conv.scratchCount(g))
+            try x.withUnsafePointer { xp in
+                try out.withUnsafeMutablePointerUnchecked { yp in
+                    try scratch.withUnsafeMutableBufferPointer { sp in
+                        try conv.execute(g, input: xp, residual: nil, relu: false, output: yp, scratch: sp)
+                    }
+                }
+            }
+            let want = try withReferenceKernels { try conv2d(x, weight: w, bias: b, options: o) }
+            XCTAssertLessThanOrEqual(relDiff(out, want), 1e-5, "\(xs)")
+        }
     }
 
     /// A second forward of the same shape reuses everything: no convolution is re-packed,

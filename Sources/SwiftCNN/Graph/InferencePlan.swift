@@ -32,10 +32,50 @@ final class InferencePlan: @unchecked Sendable {
         /// The (folded, flipped) weights `[O, KH·KW]` of a depthwise convolution
         /// (``Optimized/depthwiseApplies(_:)``) for the depthwise kernel; nil otherwise.
         let depthwise: DepthwiseConvWeights?
-        init(packed: PreparedConvWeights, bias: Tensor?, depthwise: DepthwiseConvWeights? = nil) {
+        /// The same convolution with its kernel cut to the live window of the geometry it was
+        /// prepared for (``Conv2DGeometry/liveWindow``: the taps that read only padding there
+        /// dropped), nil when that geometry has none. It runs every geometry whose window is
+        /// the same (``resolve(_:)``); others run the whole kernel.
+        let window: Window?
+        init(packed: PreparedConvWeights, bias: Tensor?, depthwise: DepthwiseConvWeights? = nil, window: Window? = nil) {
             self.packed = packed
             self.bias = bias
             self.depthwise = depthwise
+            self.window = window
+        }
+
+        /// A convolution prepared with its kernel cut to a live window: the window (in the
+        /// weight's indices), the cut geometry's padding, and the prepared cut weights.
+        struct Window {
+            let rows: ClosedRange<Int>, columns: ClosedRange<Int>
+            let padding: Padding2D
+            let conv: Conv
+        }
+
+        /// Prepares `weight` `[O, Cg, KH, KW]` (already folded) for `g`: packed or transformed,
+        /// in the depthwise kernel's layout when that applies, and cut to `g`'s live window
+        /// when it has one. Throws `.outOfMemory`.
+        static func prepare(_ g: Conv2DGeometry, weight: UnsafePointer<Float>, bias: Tensor?) throws -> Conv {
+            var window: Window? = nil
+            if let (cut, rows, columns) = g.liveWindow {
+                let w = try Optimized.windowWeights(g, cut: cut, rows: rows, columns: columns, weight: weight)
+                window = Window(rows: rows, columns: columns, padding: cut.padding,
+                                conv: try prepare(cut, weight: UnsafePointer(w.pointer), bias: bias))
+                withExtendedLifetime(w) {}
+            }
+            return Conv(packed: try PreparedConvWeights(g, weight: weight), bias: bias,
+                        depthwise: Optimized.depthwiseApplies(g) ? try DepthwiseConvWeights(g, weight: weight) : nil,
+                        window: window)
+        }
+
+        /// The convolution that runs `g`, with its geometry: the cut one (``window``) when
+        /// `g`'s live window is the one it was prepared for, this one and `g` otherwise.
+        func resolve(_ g: Conv2DGeometry) -> (conv: Conv, geometry: Conv2DGeometry) {
+            if let window, let (cut, rows, columns) = g.liveWindow, rows == window.rows, columns == window.columns,
+               cut.padding == window.padding {
+                return (window.conv, cut)
+            }
+            return (self, g)
         }
 
         /// Output planes (per image) below which the product runs as matrix-vector products
@@ -66,6 +106,8 @@ final class InferencePlan: @unchecked Sendable {
         /// Which kernel runs `g`. The small-conv kernels read the GEMM-packed weights
         /// (``Optimized/gemmMR``-row panels).
         func kernel(_ g: Conv2DGeometry) -> Kernel {
+            let (conv, cut) = resolve(g)
+            if conv !== self { return conv.kernel(cut) }
             guard case .im2col = packed else { return .winograd }
             if Optimized.smallConvApplies(g) { return .small }
             if let depthwise, depthwise.outChannels == g.outChannels, Optimized.depthwiseApplies(g) { return .depthwise }
@@ -82,6 +124,8 @@ final class InferencePlan: @unchecked Sendable {
         /// straight into its packed B panels, whose buffers come from ``GEMMScratchCache``
         /// (kept between calls).
         func scratchCount(_ g: Conv2DGeometry) throws -> Int {
+            let (conv, cut) = resolve(g)
+            if conv !== self { return try conv.scratchCount(cut) }
             switch kernel(g) {
             case .winograd: return try Optimized.winogradScratchCount(g)
             case .depthwise: return try Optimized.depthwiseScratchCount(g)
@@ -108,6 +152,11 @@ final class InferencePlan: @unchecked Sendable {
         func execute(_ g: Conv2DGeometry, input: UnsafePointer<Float>, residual: UnsafePointer<Float>?, relu: Bool,
                      op: UnaryOp? = nil, output: UnsafeMutablePointer<Float>,
                      scratch: UnsafeMutableBufferPointer<Float>?) throws {
+            let (conv, cut) = resolve(g)
+            if conv !== self {
+                return try conv.execute(cut, input: input, residual: residual, relu: relu, op: op, output: output,
+                                        scratch: scratch)
+            }
             // Whether the kernel applied `op` in its output pass.
             let fused: Bool = try withOptionalPointer(bias) { b in
                 if let depthwise, kernel(g) == .depthwise {
@@ -388,10 +437,7 @@ extension Model {
     func prepareConv(_ g: Conv2DGeometry, weight: Tensor, bias: Tensor?, batchNorm bn: (path: String, eps: Float)?,
                      foldingInto scratch: UnsafeMutablePointer<Float>? = nil) throws -> InferencePlan.Conv {
         guard let bn else {
-            return try weight.withUnsafePointer {
-                InferencePlan.Conv(packed: try PreparedConvWeights(g, weight: $0), bias: bias,
-                                   depthwise: Optimized.depthwiseApplies(g) ? try DepthwiseConvWeights(g, weight: $0) : nil)
-            }
+            return try weight.withUnsafePointer { try InferencePlan.Conv.prepare(g, weight: $0, bias: bias) }
         }
         let gamma = try self.weight(bn.path, "weight").scalars, beta = try self.weight(bn.path, "bias").scalars
         let mean = try self.weight(bn.path, "running_mean").scalars, variance = try self.weight(bn.path, "running_var").scalars
@@ -413,9 +459,8 @@ extension Model {
                 }
             }
         }
-        let packed = try PreparedConvWeights(g, weight: UnsafePointer(f))
-        let depthwise = Optimized.depthwiseApplies(g) ? try DepthwiseConvWeights(g, weight: UnsafePointer(f)) : nil
+        let conv = try InferencePlan.Conv.prepare(g, weight: UnsafePointer(f), bias: newBias)
         withExtendedLifetime(temporary) {}
-        return InferencePlan.Conv(packed: packed, bias: newBias, depthwise: depthwise)
+        return conv
     }
 }

@@ -119,6 +119,67 @@ public struct Conv2DGeometry: Equatable, Sendable {
         stride = Size2D(1); padding = Padding2D(0); dilation = Size2D(1); groups = 1
         flipKernel = g.flipKernel; hasBias = g.hasBias
     }
+
+    /// `g` with a smaller kernel and padding (``liveWindow``): the rest as `g`'s.
+    private init(_ g: Conv2DGeometry, kernelHeight kh: Int, kernelWidth kw: Int, padding p: Padding2D) {
+        batch = g.batch; inChannels = g.inChannels; inHeight = g.inHeight; inWidth = g.inWidth
+        outChannels = g.outChannels
+        outHeight = (g.inHeight + p.top + p.bottom - g.dilation.h * (kh - 1) - 1) / g.stride.h + 1
+        outWidth = (g.inWidth + p.left + p.right - g.dilation.w * (kw - 1) - 1) / g.stride.w + 1
+        kernelHeight = kh; kernelWidth = kw
+        stride = g.stride; padding = p; dilation = g.dilation; groups = g.groups
+        flipKernel = g.flipKernel; hasBias = g.hasBias
+    }
+
+    /// The kernel taps along one dimension that read the input at some output position
+    /// (the others read only padding there): tap `k` reads position o·s − p + k·d for
+    /// output o, which must fall in `0..<input` for some o in `0..<output`. Returns the
+    /// first and last such tap, or nil when none does.
+    static func liveTaps(input: Int, padBefore p: Int, kernel: Int, stride s: Int, dilation d: Int,
+                         output: Int) -> ClosedRange<Int>? {
+        // No overflow for validated geometries: k·d <= the dilated kernel, |offset| and
+        // (output − 1)·s at most the padded input, and input − offset <= the padded input.
+        var first = -1, last = -1
+        for k in 0..<kernel {
+            let offset = k * d - p                                  // what output 0 reads
+            let o = offset >= 0 ? 0 : (-offset - 1) / s + 1         // the first output reading at or past 0
+            if o < output && o * s < input - offset {
+                if first < 0 { first = k }
+                last = k
+            }
+        }
+        return first < 0 ? nil : first...last
+    }
+
+    /// The convolution cut down to the part of its kernel that ever reads the input, when
+    /// that is smaller than the kernel: a 3×3 kernel with padding 1 on a 1×1 map reads the
+    /// input only through its centre tap (ResNet's last stage at 32×32 inputs), and the other
+    /// eight multiply padding zeros. The window is the rectangle of the live rows and live
+    /// columns (``liveTaps(input:padBefore:kernel:stride:dilation:output:)``); `geometry` is
+    /// the same convolution with that kernel and the padding reduced to match, and gives the
+    /// same output shape. `rows` and `columns` are the window in the weight's own indices
+    /// (flipped when the kernel is). A convolution through the window computes the same sums
+    /// less the products with padding zeros (0·w terms; a non-finite w there is what changes).
+    /// Nil when every tap is live, when none is (the output is bias alone), or when cutting
+    /// would need negative padding (possible only with dilation).
+    var liveWindow: (geometry: Conv2DGeometry, rows: ClosedRange<Int>, columns: ClosedRange<Int>)? {
+        guard let rows = Self.liveTaps(input: inHeight, padBefore: padding.top, kernel: kernelHeight, stride: stride.h,
+                                       dilation: dilation.h, output: outHeight),
+              let cols = Self.liveTaps(input: inWidth, padBefore: padding.left, kernel: kernelWidth, stride: stride.w,
+                                       dilation: dilation.w, output: outWidth),
+              rows.count < kernelHeight || cols.count < kernelWidth else { return nil }
+        let p = Padding2D(top: padding.top - rows.lowerBound * dilation.h,
+                          bottom: padding.bottom - (kernelHeight - 1 - rows.upperBound) * dilation.h,
+                          left: padding.left - cols.lowerBound * dilation.w,
+                          right: padding.right - (kernelWidth - 1 - cols.upperBound) * dilation.w)
+        guard p.top >= 0, p.bottom >= 0, p.left >= 0, p.right >= 0 else { return nil }
+        let cut = Conv2DGeometry(self, kernelHeight: rows.count, kernelWidth: cols.count, padding: p)
+        guard cut.outHeight == outHeight, cut.outWidth == outWidth else { return nil }
+        if !flipKernel { return (cut, rows, cols) }
+        // Tap k of a flipped kernel is the weight's KH−1−k.
+        return (cut, (kernelHeight - 1 - rows.upperBound)...(kernelHeight - 1 - rows.lowerBound),
+                (kernelWidth - 1 - cols.upperBound)...(kernelWidth - 1 - cols.lowerBound))
+    }
 }
 
 /// Output length along one dimension: floor((n + padBefore + padAfter − d·(k−1) − 1)/s) + 1,

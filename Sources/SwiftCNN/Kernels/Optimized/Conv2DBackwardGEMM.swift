@@ -45,6 +45,18 @@ extension Optimized {
                                gradOutput: UnsafePointer<Float>, gradWeight: UnsafeMutablePointer<Float>,
                                gradInput: UnsafeMutablePointer<Float>?, dotPlane: Int = convBackwardDotPlane,
                                imagePlane: Int = convBackwardImagePlane, allowDepthwise: Bool = true) throws {
+        if let (cut, rows, columns) = g.liveWindow {
+            // Only a window of the kernel ever reads the input: the gradients of the cut
+            // convolution, and zeros for the taps outside the window (they read only padding).
+            let w = try windowWeights(g, cut: cut, rows: rows, columns: columns, weight: weight)
+            let dw = try ScratchBuffer(count: w.count)
+            try conv2dBackward(cut, input: input, weight: w.pointer, gradOutput: gradOutput, gradWeight: dw.pointer,
+                               gradInput: gradInput, dotPlane: dotPlane, imagePlane: imagePlane, allowDepthwise: allowDepthwise)
+            scatterWindow(dw.pointer, kernels: g.outChannels * g.inChannelsPerGroup, height: g.kernelHeight,
+                          width: g.kernelWidth, rows: rows, columns: columns, into: gradWeight)
+            withExtendedLifetime((w, dw)) {}
+            return
+        }
         // A single input channel (a network's first layer on gray images, LeNet-5's C1) is
         // one "depthwise" channel: the direct kernel would run it on one thread, while the
         // GEMM path below spreads its images' dot products.

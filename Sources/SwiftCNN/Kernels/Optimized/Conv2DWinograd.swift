@@ -281,9 +281,17 @@ extension Optimized {
 
     /// The optimized kernel of the public ``conv2d(_:weight:bias:options:)``: Winograd (the
     /// weights transformed for this call) where ``WinogradConvWeights/isFasterUnprepared(_:)``
-    /// says so, ``conv2dIm2col(_:input:weight:bias:output:)`` otherwise. Same contract.
+    /// says so, ``conv2dIm2col(_:input:weight:bias:output:)`` otherwise. Same contract. A
+    /// kernel that reaches into padding everywhere outside a smaller window
+    /// (``Conv2DGeometry/liveWindow``) runs cut to that window.
     static func conv2dUnprepared(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                  bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) throws {
+        if let (cut, rows, columns) = g.liveWindow {
+            let w = try windowWeights(g, cut: cut, rows: rows, columns: columns, weight: weight)
+            try conv2dUnprepared(cut, input: input, weight: w.pointer, bias: bias, output: output)
+            withExtendedLifetime(w) {}
+            return
+        }
         if PreparedConvWeights.allowWinograd && WinogradConvWeights.isFasterUnprepared(g) {
             let transformed = try WinogradConvWeights(g, weight: weight)
             try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: nil, relu: false, output: output)
