@@ -104,6 +104,45 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// Maps with fewer than 16 tiles at batch > 1 stack several images into one segment
+    /// (``WinogradBlocking/acrossImages``), segments starting mid-image where the image's tile
+    /// rows do not divide the stack: every tile of the batch lies in exactly one lane, and the
+    /// result is bitwise the one of the images run one by one (one image per segment) and
+    /// within tolerance of the reference, with bias, residual and ReLU fused.
+    func testSegmentsAcrossImages() throws {
+        var rng = TestRNG(4)
+        // (batch, H, W): 8×8 (4 tiles, 4 images a segment), 7×7, 4×4 (1 tile, 16 images), 5×10
+        // (2×3 tiles: 5-row stacks, starting mid-image), 12×12 (9 tiles), 13×13 (16 tiles: one image).
+        for (n, h, w) in [(5, 8, 8), (9, 7, 7), (20, 4, 4), (7, 5, 10), (3, 12, 12), (2, 13, 13)] {
+            let x = try rng.tensor([n, 6, h, w]), wt = try rng.tensor([5, 6, 3, 3]), bias = try rng.tensor([5])
+            let res = try rng.tensor([n, 5, h, w])
+            let g = try Conv2DGeometry(input: x, weight: wt, bias: bias, options: Conv2DOptions(padding: 1))
+            let b = WinogradBlocking(g)
+            XCTAssertEqual(b.acrossImages, b.tilesH * b.tilesW < 16, "\(n)×\(h)×\(w)")
+            var seen = [Int](repeating: 0, count: n * b.tilesH * b.tilesW)
+            for s in 0..<b.segments {
+                let seg = b.segment(s)
+                XCTAssertLessThanOrEqual(seg.lanes, b.roundedLanes)
+                for t in 0..<seg.rows {
+                    let (image, ty) = seg.tileRow(t)
+                    for k in 0..<seg.len { seen[(image * b.tilesH + ty) * b.tilesW + seg.tx0 + k] += 1 }
+                }
+            }
+            XCTAssertEqual(seen, [Int](repeating: 1, count: seen.count), "\(n)×\(h)×\(w): tiles covered once")
+            let got = try winograd(x, wt, bias: bias, padding: Padding2D(1), residual: res, relu: true)
+            assertWithinTolerance(got, try reference(x, wt, bias: bias, padding: Padding2D(1), residual: res, relu: true),
+                                  "\(n)×\(h)×\(w)")
+            let per = 6 * h * w, perOut = 5 * h * w
+            var single: [Float] = []
+            for i in 0..<n {
+                let xi = try Tensor(shape: [1, 6, h, w], scalars: Array(x.scalars[(i * per)..<((i + 1) * per)]))
+                let ri = try Tensor(shape: [1, 5, h, w], scalars: Array(res.scalars[(i * perOut)..<((i + 1) * perOut)]))
+                single += try winograd(xi, wt, bias: bias, padding: Padding2D(1), residual: ri, relu: true).scalars
+            }
+            XCTAssertEqual(got.scalars.map(\.bitPattern), single.map(\.bitPattern), "\(n)×\(h)×\(w): batched vs one by one")
+        }
+    }
+
     /// The same convolution at 1 and 2 threads (different block cuts) is bitwise identical.
     func testOneAndTwoThreadsBitwiseEqual() throws {
         var rng = TestRNG(3)

@@ -153,13 +153,23 @@ enum PreparedConvWeights {
     }
 }
 
-/// A run of tiles transformed together, 16 per SIMD vector: `rows` tile rows of one image
-/// from tile row `ty`, tiles `tx0..<tx0+len` of each. Tile (ty + t, tx0 + k) is lane
-/// t·len + k (and column t·len + k of the segment's part of V and M).
+/// A run of tiles transformed together, 16 per SIMD vector: `rows` tile rows from tile row
+/// `ty` of image `n`, tiles `tx0..<tx0+len` of each. Tile (ty + t, tx0 + k) is lane
+/// t·len + k (and column t·len + k of the segment's part of V and M). Rows past the image's
+/// last (`tilesH` tile rows) go on into the next images (``tileRow(_:)``): maps with fewer
+/// than 16 tiles stack several images into one segment.
 struct WinogradSegment {
     let n: Int, ty: Int, rows: Int, tx0: Int, len: Int
+    /// Tile rows per image.
+    var tilesH: Int = .max
     /// Lanes the segment spans.
     var lanes: Int { rows * len }
+    /// Image and tile row of the segment's row `t`.
+    @inline(__always)
+    func tileRow(_ t: Int) -> (n: Int, ty: Int) {
+        let r = ty + t
+        return r < tilesH ? (n, r) : (n + r / tilesH, r % tilesH)
+    }
     /// Columns of V and M it is given: its lanes, or rounded up to 16 (aligned SIMD
     /// stores) when that wastes at most 1/8 of its GEMM columns.
     var columns: Int {
@@ -172,7 +182,10 @@ struct WinogradSegment {
 ///
 /// Tiles (4×4 output pixels) are numbered by image, tile row and tile column. A wide tile
 /// row is cut into segments of at most ``maxSegment`` tiles; narrow ones (8 tiles or
-/// fewer) are stacked several rows to a segment, so that the 16 SIMD lanes stay busy. A
+/// fewer) are stacked several rows to a segment, so that the 16 SIMD lanes stay busy, and
+/// when a whole image has fewer than 16 tiles (maps of 12×12 and less), the rows of
+/// consecutive images are stacked into one segment (a 7×7 or 8×8 map has 4 tiles: four
+/// images fill the vector instead of one filling a quarter of it). A
 /// block is a run of consecutive segments with about ``targetTiles(_:_:)`` columns:
 /// enough for the GEMMs (the micro-kernel is 32 columns wide, and every block streams all
 /// of U once) while its transformed input and products (36·(C+O) floats per column) stay
@@ -184,6 +197,11 @@ struct WinogradBlocking {
     let segmentsPerRow: Int, segmentLength: Int
     /// Tile rows stacked in one segment.
     let rowsPerSegment: Int
+    /// Whether segments run across images (``WinogradSegment/tileRow(_:)``): an image has
+    /// fewer tiles than a vector's 16 lanes and the batch has more than one.
+    let acrossImages: Bool
+    /// Tile rows in the batch, `batch · tilesH`.
+    let batchRows: Int
     let segments: Int
     let segmentsPerBlock: Int
     let blocks: Int
@@ -212,23 +230,34 @@ struct WinogradBlocking {
         tilesW = (g.outWidth + 3) / 4
         segmentsPerRow = (tilesW + Self.maxSegment - 1) / Self.maxSegment
         segmentLength = (tilesW + segmentsPerRow - 1) / segmentsPerRow
-        rowsPerSegment = segmentsPerRow == 1 ? max(1, min(tilesH, 16 / tilesW)) : 1
-        let groupsPerImage = (tilesH + rowsPerSegment - 1) / rowsPerSegment
-        segments = g.batch * groupsPerImage * segmentsPerRow
+        let stack = segmentsPerRow == 1 ? max(1, 16 / tilesW) : 1
+        batchRows = g.batch * tilesH
+        acrossImages = stack > tilesH && g.batch > 1
+        rowsPerSegment = acrossImages ? min(stack, batchRows) : min(tilesH, stack)
         let lanes = rowsPerSegment * segmentLength
         roundedLanes = (lanes + 15) / 16 * 16
         // Whole segments per block: at least the target's columns, and as close to a
         // multiple of the micro-kernel's 32 columns as doubling that allows.
         let target = Self.targetTiles(g.inChannels, g.outChannels)
-        var imageColumns = 0
-        for ty in stride(from: 0, to: tilesH, by: rowsPerSegment) {
-            for k in 0..<segmentsPerRow {
-                let len = tilesW * (k + 1) / segmentsPerRow - tilesW * k / segmentsPerRow
-                imageColumns += WinogradSegment(n: 0, ty: ty, rows: min(rowsPerSegment, tilesH - ty), tx0: 0, len: len).columns
+        let average: Double
+        if acrossImages {
+            segments = (batchRows + rowsPerSegment - 1) / rowsPerSegment
+            let full = batchRows / rowsPerSegment, rest = batchRows % rowsPerSegment
+            let columns = full * WinogradSegment(n: 0, ty: 0, rows: rowsPerSegment, tx0: 0, len: tilesW).columns
+                + (rest > 0 ? WinogradSegment(n: 0, ty: 0, rows: rest, tx0: 0, len: tilesW).columns : 0)
+            average = Double(columns) / Double(segments)
+        } else {
+            let groupsPerImage = (tilesH + rowsPerSegment - 1) / rowsPerSegment
+            segments = g.batch * groupsPerImage * segmentsPerRow
+            var imageColumns = 0
+            for ty in stride(from: 0, to: tilesH, by: rowsPerSegment) {
+                for k in 0..<segmentsPerRow {
+                    let len = tilesW * (k + 1) / segmentsPerRow - tilesW * k / segmentsPerRow
+                    imageColumns += WinogradSegment(n: 0, ty: ty, rows: min(rowsPerSegment, tilesH - ty), tx0: 0, len: len).columns
+                }
             }
+            average = Double(imageColumns) / Double(groupsPerImage * segmentsPerRow)
         }
-        let perImage = groupsPerImage * segmentsPerRow
-        let average = Double(imageColumns) / Double(perImage)
         let first = max(1, min(segments, Int((Double(target) / average).rounded(.up))))
         var per = first, best = 0.0
         for p in first...max(first, min(segments, 2 * first)) {
@@ -251,6 +280,11 @@ struct WinogradBlocking {
 
     /// Segment `s`: image, first tile row, rows, first tile column, length.
     func segment(_ s: Int) -> WinogradSegment {
+        if acrossImages {
+            let first = s * rowsPerSegment
+            return WinogradSegment(n: first / tilesH, ty: first % tilesH, rows: min(rowsPerSegment, batchRows - first),
+                                   tx0: 0, len: tilesW, tilesH: tilesH)
+        }
         let groupsPerImage = (tilesH + rowsPerSegment - 1) / rowsPerSegment
         let perImage = groupsPerImage * segmentsPerRow
         let n = s / perImage, r = s % perImage
@@ -516,10 +550,11 @@ private struct WinogradWork {
     /// fills floats 4·len·t… of P from its first window's pixel 0, and of P' from pixel 4.
     func inputTransform(_ seg: WinogradSegment, channel ch: Int, column: Int) {
         let h = g.inHeight, width = b.rowWidth, region = 4 * seg.len
-        let plane = input + (seg.n * g.inChannels + ch) * g.inPlane
         for r in 0..<6 {
             for t in 0..<seg.rows {
-                let iy = 4 * (seg.ty + t) - g.padding.top + r
+                let (n, ty) = seg.tileRow(t)
+                let plane = input + (n * g.inChannels + ch) * g.inPlane
+                let iy = 4 * ty - g.padding.top + r
                 let w = t == seg.rows - 1 ? width - t * region : region
                 let src = iy >= 0 && iy < h ? plane + iy * g.inWidth : nil
                 fillRow(src, q + r * width + t * region, x0: 4 * seg.tx0 - g.padding.left, width: w)
@@ -606,10 +641,11 @@ private struct WinogradWork {
         let count = min(ow - x0, 4 * seg.len)
         let bv: Float? = bias.map { $0[oc] }
         for t in 0..<seg.rows {
+            let (n, ty) = seg.tileRow(t)
             for a in 0..<4 {
-                let oy = 4 * (seg.ty + t) + a
+                let oy = 4 * ty + a
                 if oy >= oh { break }
-                let offset = ((seg.n * g.outChannels + oc) * oh + oy) * ow + x0
+                let offset = ((n * g.outChannels + oc) * oh + oy) * ow + x0
                 Optimized.finishRow(row + a * rowLen + 4 * t * seg.len, output + offset, residual.map { $0 + offset }, count, bv, relu: relu)
             }
         }
