@@ -40,6 +40,17 @@ extension Optimized {
         parallelCopy(runs, floats: kernels * taps) { run in
             let k0 = run * windowRun, k1 = min(kernels, k0 + windowRun)
             if !toWindow { (full + k0 * taps).update(repeating: 0, count: (k1 - k0) * taps) }
+            if h == 1 && w == 1 {
+                // One tap (a 1×1 map's centre): a strided copy, without the loops' overhead
+                // per kernel (it took 5–7% of a ResNet-18 training step at 32×32 with them).
+                let f = full + first
+                if toWindow {
+                    for kernel in k0..<k1 { window[kernel] = f[kernel * taps] }
+                } else {
+                    for kernel in k0..<k1 { f[kernel * taps] = window[kernel] }
+                }
+                return
+            }
             for kernel in k0..<k1 {
                 let f = full + kernel * taps + first, v = window + kernel * h * w
                 for i in 0..<h {
