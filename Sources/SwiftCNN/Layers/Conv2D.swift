@@ -137,18 +137,24 @@ public struct Conv2DGeometry: Equatable, Sendable {
     /// first and last such tap, or nil when none does.
     static func liveTaps(input: Int, padBefore p: Int, kernel: Int, stride s: Int, dilation d: Int,
                          output: Int) -> ClosedRange<Int>? {
-        // No overflow for validated geometries: k·d <= the dilated kernel, |offset| and
-        // (output − 1)·s at most the padded input, and input − offset <= the padded input.
         var first = -1, last = -1
-        for k in 0..<kernel {
-            let offset = k * d - p                                  // what output 0 reads
-            let o = offset >= 0 ? 0 : (-offset - 1) / s + 1         // the first output reading at or past 0
-            if o < output && o * s < input - offset {
-                if first < 0 { first = k }
-                last = k
-            }
+        for k in 0..<kernel where !outputsInside(offset: k * d - p, input: input, stride: s, outputs: output).isEmpty {
+            if first < 0 { first = k }
+            last = k
         }
         return first < 0 ? nil : first...last
+    }
+
+    /// Along one dimension, the output positions o in `0..<outputs` whose tap at `offset`
+    /// reads inside the input: 0 <= o·stride + offset < input (empty when none). No overflow
+    /// for a validated geometry's taps: |offset| and `input` − `offset` are at most the padded
+    /// input. What im2col, col2im and ``liveTaps(input:padBefore:kernel:stride:dilation:output:)`` use.
+    @inline(__always)
+    static func outputsInside(offset off: Int, input: Int, stride s: Int, outputs: Int) -> Range<Int> {
+        // ceil(−off / s) and floor((input − 1 − off) / s) + 1, without a division at stride 1.
+        let lo = off >= 0 ? 0 : min(outputs, s == 1 ? -off : (-off - 1) / s + 1)
+        let hi = input - 1 - off < 0 ? lo : max(lo, min(outputs, s == 1 ? input - off : (input - 1 - off) / s + 1))
+        return lo..<hi
     }
 
     /// The convolution cut down to the part of its kernel that ever reads the input, when

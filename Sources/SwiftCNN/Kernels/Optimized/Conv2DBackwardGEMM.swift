@@ -313,8 +313,8 @@ extension Optimized {
             for l in 0..<kw {
                 let row = cols + (k * kw + l) * ldc
                 let off = l * g.dilation.w - g.padding.left
-                let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
-                let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+                let inside = Conv2DGeometry.outputsInside(offset: off, input: iw, stride: sw, outputs: ow)
+                let x0 = inside.lowerBound, x1 = inside.upperBound
                 for yo in 0..<g.outHeight {
                     let iy = yo * g.stride.h - g.padding.top + k * g.dilation.h
                     if iy < 0 || iy >= g.inHeight { continue }

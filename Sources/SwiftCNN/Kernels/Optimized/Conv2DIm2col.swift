@@ -257,8 +257,8 @@ extension Optimized {
             var plane = image + c * g.inPlane
             // Output columns ox with 0 <= ox·sW + off < W are x0..<x1 (as in im2col).
             let off = kj * g.dilation.w - g.padding.left
-            let x0 = off >= 0 ? 0 : min(ow, (-off - 1) / sw + 1)
-            let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, (iw - 1 - off) / sw + 1))
+            let inside = Conv2DGeometry.outputsInside(offset: off, input: iw, stride: sw, outputs: ow)
+            let x0 = inside.lowerBound, x1 = inside.upperBound
             var q = 0, oy = rest / ow, ox = rest % ow
             while q < cols {
                 let run = min(cols - q, ow - ox)
@@ -697,8 +697,8 @@ extension Optimized {
                 for l in 0..<kw {
                     // Columns x0..<x1 read inside the input: 0 <= x·sW + off < W.
                     let off = l * g.dilation.w - g.padding.left
-                    let x0 = off >= 0 ? 0 : sw == 1 ? min(ow, -off) : min(ow, (-off - 1) / sw + 1)  // ceil(−off / sW) without overflow
-                    let x1 = iw - 1 - off < 0 ? x0 : max(x0, min(ow, sw == 1 ? iw - off : (iw - 1 - off) / sw + 1))
+                    let inside = Conv2DGeometry.outputsInside(offset: off, input: iw, stride: sw, outputs: ow)
+                    let x0 = inside.lowerBound, x1 = inside.upperBound
                     for yo in 0..<oh {
                         let dst = row + yo * ow
                         let iy = yo * sh - g.padding.top + k * g.dilation.h
