@@ -453,7 +453,7 @@ private struct WinogradWork {
         var t0 = 0
         for s in segments {
             let seg = b.segment(s)
-            for ch in channels { inputTransform(seg, channel: ch, column: t0) }
+            inputTransform(seg, channels: channels, column: t0)
             t0 += seg.columns
         }
         let pad = Self.paddedColumns(t0) - t0
@@ -475,27 +475,6 @@ private struct WinogradWork {
     }
 
     // MARK: Input transform
-
-    /// Copies the input row at `src` (nil: a row of the padding) into `dst`, zero-padded:
-    /// dst[i] = x[x0 + i] for i in 0..<width, 0 outside the image.
-    @inline(__always)
-    func fillRow(_ src: UnsafePointer<Float>?, _ dst: UnsafeMutablePointer<Float>, x0 start: Int, width: Int) {
-        guard let src else {
-            dst.update(repeating: 0, count: width)
-            return
-        }
-        let lo = min(width, max(0, -start))
-        let hi = max(lo, min(width, g.inWidth - start))
-        var i = 0
-        while i < lo { dst[i] = 0; i += 1 }
-        let s = src + start
-        while i + 16 <= hi {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: UnsafeRawPointer(s + i).loadUnaligned(as: V.self), as: V.self)
-            i += 16
-        }
-        while i < hi { dst[i] = s[i]; i += 1 }
-        while i < width { dst[i] = 0; i += 1 }
-    }
 
     /// Lanes `o, o+4, o+8, o+12` of each of a, b, c, d: phase `o` of 64 consecutive floats
     /// (constant `o` after inlining, so the compiler emits permutes).
@@ -543,24 +522,61 @@ private struct WinogradWork {
     }
     #endif
 
-    /// Transforms one channel of one segment's tiles into V's columns `column...`.
+    /// Transforms `channels` of one segment's tiles into V's columns `column...`.
     ///
     /// Each of the 6 input rows of the tiles goes to two zero-padded buffers, P (pixels
     /// 0..<4 of lane k's 6-pixel window at 4k) and P' (pixels 4 and 5 at 4k): tile row t
     /// fills floats 4·len·t… of P from its first window's pixel 0, and of P' from pixel 4.
-    func inputTransform(_ seg: WinogradSegment, channel ch: Int, column: Int) {
-        let h = g.inHeight, width = b.rowWidth, region = 4 * seg.len
-        for r in 0..<6 {
-            for t in 0..<seg.rows {
+    /// Which floats of P and P' read the input, and from where in a channel's plane, is the
+    /// same for every channel: the buffers are zeroed and those places found once per
+    /// segment, and each channel copies its runs of pixels into them.
+    func inputTransform(_ seg: WinogradSegment, channels: Range<Int>, column: Int) {
+        if channels.isEmpty { return }
+        let h = g.inHeight, width = b.rowWidth, region = 4 * seg.len, rows = seg.rows
+        q.update(repeating: 0, count: 12 * width)
+        // Lanes [lo, hi) of a tile row's `w` floats from pixel x0 on that lie inside the row.
+        @inline(__always) func inside(_ x0: Int, _ w: Int) -> (lo: Int, hi: Int) {
+            let lo = min(w, max(0, -x0))
+            return (lo, max(lo, min(w, g.inWidth - x0)))
+        }
+        let x0 = 4 * seg.tx0 - g.padding.left
+        // A tile row's floats: `region`, the last row's up to the buffer's end.
+        let last = width - (rows - 1) * region
+        let p = inside(x0, region), p4 = inside(x0 + 4, region)
+        let pLast = inside(x0, last), p4Last = inside(x0 + 4, last)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 6 * rows) { offsets in
+            guard let rowOffset = offsets.baseAddress else { return }
+            // Offset of input row r of tile row t (from pixel x0, which may be left of the
+            // row) from its channel's plane; Int.min: a row of the padding.
+            for t in 0..<rows {
                 let (n, ty) = seg.tileRow(t)
-                let plane = input + (n * g.inChannels + ch) * g.inPlane
-                let iy = 4 * ty - g.padding.top + r
-                let w = t == seg.rows - 1 ? width - t * region : region
-                let src = iy >= 0 && iy < h ? plane + iy * g.inWidth : nil
-                fillRow(src, q + r * width + t * region, x0: 4 * seg.tx0 - g.padding.left, width: w)
-                fillRow(src, q + (6 + r) * width + t * region, x0: 4 * seg.tx0 + 4 - g.padding.left, width: w)
+                for r in 0..<6 {
+                    let iy = 4 * ty - g.padding.top + r
+                    rowOffset[6 * t + r] = iy >= 0 && iy < h ? n * g.inChannels * g.inPlane + iy * g.inWidth + x0 : .min
+                }
+            }
+            for ch in channels {
+                let plane = input + ch * g.inPlane
+                for t in 0..<rows {
+                    let (a, a4) = t == rows - 1 ? (pLast, p4Last) : (p, p4)
+                    let dst = q + t * region
+                    for r in 0..<6 {
+                        let off = rowOffset[6 * t + r]
+                        if off == .min { continue }
+                        Optimized.copyRun(dst + r * width + a.lo, plane + (off + a.lo), a.hi - a.lo)
+                        Optimized.copyRun(dst + (6 + r) * width + a4.lo, plane + (off + 4 + a4.lo), a4.hi - a4.lo)
+                    }
+                }
+                transformRows(seg, channel: ch, column: column)
             }
         }
+    }
+
+    /// The transform of one channel of one segment's tiles from P and P' (filled by
+    /// ``inputTransform(_:channels:column:)``) into V's columns `column...`.
+    @inline(__always)
+    func transformRows(_ seg: WinogradSegment, channel ch: Int, column: Int) {
+        let width = b.rowWidth
         let cstride = g.inChannels * b.ld
         let out = v + ch * b.ld + column
         var j0 = 0
@@ -596,19 +612,31 @@ private struct WinogradWork {
         return (m0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + m5)
     }
 
-    /// Stores pixel 4·k + p of a row of 16 tiles, `y_p[k]`, at `dst` (64 floats). Not
-    /// inlined: inlined, the compiler computes the output transform lane by lane.
+    /// Stores pixel 4·k + p of a row of 16 tiles, `y_p[k]`, at `dst` (64 floats): a 4 × 16
+    /// transpose in two steps of two-vector lane selections (pairs of columns, then pairs
+    /// of pairs), which the compiler emits as permutes; a selection from four vectors at
+    /// once became lane-by-lane inserts. Not inlined: inlined, the compiler computes the
+    /// output transform in 4-lane pieces (1.1–1.2× the time).
     @inline(never)
     static func interleave(_ y0: V, _ y1: V, _ y2: V, _ y3: V, into dst: UnsafeMutablePointer<Float>) {
-        @inline(__always) func four(_ k: Int) -> V {
-            V(y0[k], y1[k], y2[k], y3[k], y0[k + 1], y1[k + 1], y2[k + 1], y3[k + 1],
-              y0[k + 2], y1[k + 2], y2[k + 2], y3[k + 2], y0[k + 3], y1[k + 3], y2[k + 3], y3[k + 3])
+        // Lanes k of a and b side by side, for k in base..<base+8.
+        @inline(__always) func zip(_ a: V, _ b: V, _ base: Int) -> V {
+            V(a[base], b[base], a[base + 1], b[base + 1], a[base + 2], b[base + 2], a[base + 3], b[base + 3],
+              a[base + 4], b[base + 4], a[base + 5], b[base + 5], a[base + 6], b[base + 6], a[base + 7], b[base + 7])
         }
+        // Pairs k of a and b side by side (lanes 2k, 2k+1 of each), for k in base..<base+4.
+        @inline(__always) func zipPairs(_ a: V, _ b: V, _ base: Int) -> V {
+            let i = 2 * base
+            return V(a[i], a[i + 1], b[i], b[i + 1], a[i + 2], a[i + 3], b[i + 2], b[i + 3],
+                     a[i + 4], a[i + 5], b[i + 4], b[i + 5], a[i + 6], a[i + 7], b[i + 6], b[i + 7])
+        }
+        let lo01 = zip(y0, y1, 0), hi01 = zip(y0, y1, 8)
+        let lo23 = zip(y2, y3, 0), hi23 = zip(y2, y3, 8)
         let p = UnsafeMutableRawPointer(dst)
-        p.storeBytes(of: four(0), as: V.self)
-        p.storeBytes(of: four(4), toByteOffset: 64, as: V.self)
-        p.storeBytes(of: four(8), toByteOffset: 128, as: V.self)
-        p.storeBytes(of: four(12), toByteOffset: 192, as: V.self)
+        p.storeBytes(of: zipPairs(lo01, lo23, 0), as: V.self)
+        p.storeBytes(of: zipPairs(lo01, lo23, 4), toByteOffset: 64, as: V.self)
+        p.storeBytes(of: zipPairs(hi01, hi23, 0), toByteOffset: 128, as: V.self)
+        p.storeBytes(of: zipPairs(hi01, hi23, 4), toByteOffset: 192, as: V.self)
     }
 
     /// Transforms output channel `oc` of one segment's tiles (M's columns `column...`),
