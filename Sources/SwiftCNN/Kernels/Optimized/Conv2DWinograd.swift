@@ -534,10 +534,9 @@ private struct WinogradWork {
         if channels.isEmpty { return }
         let h = g.inHeight, width = b.rowWidth, region = 4 * seg.len, rows = seg.rows
         q.update(repeating: 0, count: 12 * width)
-        // Lanes [lo, hi) of a tile row's `w` floats from pixel x0 on that lie inside the row.
-        @inline(__always) func inside(_ x0: Int, _ w: Int) -> (lo: Int, hi: Int) {
-            let lo = min(w, max(0, -x0))
-            return (lo, max(lo, min(w, g.inWidth - x0)))
+        // The floats of a tile row's `w` from pixel x0 on that lie inside the input row.
+        @inline(__always) func inside(_ x0: Int, _ w: Int) -> Range<Int> {
+            Conv2DGeometry.outputsInside(offset: x0, input: g.inWidth, stride: 1, outputs: w)
         }
         let x0 = 4 * seg.tx0 - g.padding.left
         // A tile row's floats: `region`, the last row's up to the buffer's end.
@@ -563,8 +562,8 @@ private struct WinogradWork {
                     for r in 0..<6 {
                         let off = rowOffset[6 * t + r]
                         if off == .min { continue }
-                        Optimized.copyRun(dst + r * width + a.lo, plane + (off + a.lo), a.hi - a.lo)
-                        Optimized.copyRun(dst + (6 + r) * width + a4.lo, plane + (off + 4 + a4.lo), a4.hi - a4.lo)
+                        Optimized.copyRun(dst + r * width + a.lowerBound, plane + (off + a.lowerBound), a.count)
+                        Optimized.copyRun(dst + (6 + r) * width + a4.lowerBound, plane + (off + 4 + a4.lowerBound), a4.count)
                     }
                 }
                 transformRows(seg, channel: ch, column: column)
