@@ -185,11 +185,34 @@ final class ForwardPlan: @unchecked Sendable {
               try Checked.mul(outCount, n) == (try Checked.product(outputShape)) else {
             throw SwiftCNNError(.internal, "forward plan: batch split of \(Tensor.describe(inputShape)) with a plan for \(Tensor.describe(single.inputShape))")
         }
+        // One arena per image running at once (at most the thread count), checked out before
+        // any image starts and back in after the last: how many a forward takes does not
+        // depend on how the threads happened to interleave, so once a forward has run, the
+        // next of the same shape allocates nothing.
+        let width = min(n, Threading.numThreads)
+        var held: [ScratchBuffer] = []
+        if single.arenaCount > 0 {
+            held.reserveCapacity(width)
+            do {
+                for _ in 0..<width { held.append(try pool.checkOutArena(single.arenaCount)) }
+            } catch {
+                pool.checkIn(held)
+                throw error
+            }
+        }
+        defer { pool.checkIn(held) }
+        let arenas = held, lending = !held.isEmpty
+        let free = Mutex(Array(arenas.indices))  // indices of the arenas no image is using
         let failure = Mutex<SwiftCNNError?>(nil)
         try input.withUnsafePointer { xp in
             Threading.parallelFor(n) { i in
                 do {
-                    try single.runImage(xp + i * inCount, yp + i * outCount, pool: pool)
+                    // No more images run at once than there are arenas (unless the thread
+                    // count was raised since `width` was read: runSteps then checks out its own).
+                    let slot = lending ? free.withLock { $0.popLast() } : nil
+                    defer { if let slot { free.withLock { $0.append(slot) } } }
+                    let arena = slot.map { arenas[$0] }
+                    try single.runSteps(xp + i * inCount, yp + i * outCount, pool: pool, times: nil, arena: arena)
                 } catch {
                     let e = error as? SwiftCNNError ?? SwiftCNNError(.internal, "\(error)")
                     failure.withLock { if $0 == nil { $0 = e } }
@@ -217,9 +240,13 @@ final class ForwardPlan: @unchecked Sendable {
     /// profiler's timed runs): an arena checked out of `pool` for the whole run; with
     /// `times` (``steps``.count of them), each step's seconds on a monotonic clock.
     func runSteps(_ xp: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>, pool: InferencePlan,
-                  times: UnsafeMutablePointer<Double>?) throws {
-        let arena = arenaCount > 0 ? try pool.checkOutArena(arenaCount) : nil
-        defer { if let arena { pool.checkIn(arena) } }
+                  times: UnsafeMutablePointer<Double>?, arena lent: ScratchBuffer? = nil) throws {
+        if let lent, lent.count < arenaCount {
+            throw SwiftCNNError(.internal, "forward plan: an arena of \(lent.count) floats for a plan that needs \(arenaCount)")
+        }
+        let own = lent == nil && arenaCount > 0
+        let arena = own ? try pool.checkOutArena(arenaCount) : lent
+        defer { if own, let arena { pool.checkIn(arena) } }
         let bases = (UnsafeMutablePointer(mutating: xp), yp, arena?.pointer ?? yp)
         @inline(__always) func p(_ v: Int) -> UnsafeMutablePointer<Float> {
             let l = locations[v]

@@ -234,7 +234,8 @@ final class InferencePlan: @unchecked Sendable {
     private var convs: [String: Conv] = [:]
     /// Compiled forward passes by input shape (at most ``maxForwardPlans``).
     private var forwardPlans: [[Int]: ForwardPlan] = [:]
-    /// Arenas not in use (at most ``maxIdleArenas``; the largest kept).
+    /// Arenas not in use (at most ``maxIdleArenas``, or the thread count after a batch run
+    /// image by image; the largest kept).
     private var idleArenas: [ScratchBuffer] = []
     /// Input shapes whose compiled plans are kept.
     static let maxForwardPlans = 8
@@ -304,11 +305,20 @@ final class InferencePlan: @unchecked Sendable {
     /// Returns an arena from ``checkOutArena(_:)``; the smallest idle one is freed when more
     /// than ``maxIdleArenas`` would be kept.
     func checkIn(_ arena: ScratchBuffer) {
+        checkIn([arena])
+    }
+
+    /// Returns arenas checked out together (a batch run image by image holds one per thread):
+    /// up to ``maxIdleArenas`` or this many, whichever is more, stay idle, so the next such
+    /// run finds them all; the smallest beyond that are freed.
+    func checkIn(_ arenas: [ScratchBuffer]) {
+        if arenas.isEmpty { return }
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        idleArenas.append(arena)
-        if idleArenas.count > InferencePlan.maxIdleArenas,
-           let smallest = idleArenas.indices.min(by: { idleArenas[$0].count < idleArenas[$1].count }) {
+        idleArenas.append(contentsOf: arenas)
+        let keep = max(InferencePlan.maxIdleArenas, arenas.count)
+        while idleArenas.count > keep,
+              let smallest = idleArenas.indices.min(by: { idleArenas[$0].count < idleArenas[$1].count }) {
             idleArenas.remove(at: smallest)
         }
     }
