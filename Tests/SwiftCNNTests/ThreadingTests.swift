@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 @testable import SwiftCNN
 
 /// The thread pool, thread-count independence of the optimized kernels (bitwise), and the
@@ -32,6 +33,96 @@ final class ThreadingTests: XCTestCase {
                 }
                 XCTAssertEqual(grid, Array(0..<20))
             }
+        }
+    }
+
+    /// The late-worker policy on made-up clocks: short waits, and waits shorter than the
+    /// caller's own share, are on time; the second late call starts a 20 ms solo stretch,
+    /// which ends on time; each further stretch doubles up to the cap; on-time calls forget
+    /// a lone late one and halve the stretch.
+    func testLateWorkerPolicy() {
+        typealias P = LateWorkerPolicy
+        let ms = 1_000_000
+        var p = P()
+        XCTAssertFalse(p.runsSolo(at: 0))
+        p.record(own: 100_000, waited: P.lateNanoseconds, at: 1 * ms)        // not above the bound
+        p.record(own: 5 * ms, waited: 3 * ms, at: 2 * ms)                    // shorter than its own share
+        p.record(own: 100_000, waited: 50_000, at: 3 * ms)
+        XCTAssertEqual(p.stretches, 0)
+        p.record(own: 100_000, waited: 2 * ms, at: 4 * ms)                   // late, once
+        XCTAssertFalse(p.runsSolo(at: 5 * ms))
+        p.record(own: 100_000, waited: 2 * ms, at: 6 * ms)                   // late again: solo
+        XCTAssertEqual(p.stretches, 1)
+        XCTAssertEqual(p.soloUntil, 6 * ms + P.minStretchNanoseconds)
+        XCTAssertTrue(p.runsSolo(at: 7 * ms))
+        XCTAssertTrue(p.runsSolo(at: 6 * ms + P.minStretchNanoseconds - 1))
+        XCTAssertFalse(p.runsSolo(at: 6 * ms + P.minStretchNanoseconds))
+        XCTAssertEqual(p.soloUntil, 0)
+
+        // Late again and again: each stretch twice the last, up to the cap.
+        var now = 100 * ms
+        var lengths: [Int] = []
+        for _ in 0..<8 {
+            p.record(own: 0, waited: ms, at: now)
+            p.record(own: 0, waited: ms, at: now)
+            lengths.append(p.soloUntil - now)
+            now = p.soloUntil
+            XCTAssertFalse(p.runsSolo(at: now))
+        }
+        XCTAssertEqual(lengths, [40, 80, 160, 320, 320, 320, 320, 320].map { $0 * ms })
+
+        // A lone late call is forgotten after enough on-time ones; 512 on time halve the stretch.
+        p.record(own: 0, waited: ms, at: now)
+        for _ in 0..<P.punctualCallsToForgive { p.recordPunctual() }
+        p.record(own: 0, waited: ms, at: now)
+        XCTAssertEqual(p.soloUntil, 0, "a late call 64 on-time calls ago still counted")
+        for _ in 0..<P.punctualCallsToShorten { p.record(own: 10_000, waited: 1_000, at: now) }
+        p.record(own: 0, waited: ms, at: now)
+        p.record(own: 0, waited: ms, at: now)
+        XCTAssertEqual(p.soloUntil - now, 160 * ms)
+        _ = p.runsSolo(at: p.soloUntil)
+        for _ in 0..<(8 * P.punctualCallsToShorten) { p.recordPunctual() }
+        XCTAssertEqual(p.stretchNanoseconds, P.minStretchNanoseconds)
+    }
+
+    /// The pool with a worker that keeps the caller waiting (an item sleeps 20 ms when a
+    /// worker runs it; on the caller it waits, up to 100 ms, for the worker to take the
+    /// other item): after two such calls the next one runs every item on the caller, each once.
+    func testLateWorkersSendCallsSolo() {
+        withThreads(2) {
+            ThreadPool.shared.resetLateWorkers()
+            defer { ThreadPool.shared.resetLateWorkers() }
+            let before = ThreadPool.shared.soloStretches
+            let caller = pthread_self()
+            final class Hits: @unchecked Sendable {
+                var onWorker = [Int](repeating: 0, count: 2)
+                var count = [Int](repeating: 0, count: 2)
+                let workerStarted = Atomic<Bool>(false)
+            }
+            let hits = Hits()
+            for _ in 0..<10 {
+                hits.workerStarted.store(false, ordering: .relaxed)
+                Threading.parallelFor(2) { i in
+                    hits.count[i] += 1
+                    if pthread_equal(pthread_self(), caller) == 0 {
+                        hits.workerStarted.store(true, ordering: .relaxed)
+                        usleep(20_000)
+                    } else {
+                        let t0 = ThreadPool.monotonicNanoseconds()
+                        while !hits.workerStarted.load(ordering: .relaxed)
+                                && ThreadPool.monotonicNanoseconds() - t0 < 100_000_000 { sched_yield() }
+                    }
+                }
+                if ThreadPool.shared.soloStretches > before { break }
+            }
+            XCTAssertEqual(ThreadPool.shared.soloStretches, before + 1, "no solo stretch after late workers")
+            let runs = hits.count
+            Threading.parallelFor(2) { i in
+                hits.count[i] += 1
+                if pthread_equal(pthread_self(), caller) == 0 { hits.onWorker[i] += 10 }
+            }
+            XCTAssertEqual(zip(hits.count, runs).map { $0 - $1 }, [1, 1])
+            XCTAssertFalse(hits.onWorker.contains { $0 >= 10 }, "an item ran on a worker during a solo stretch")
         }
     }
 

@@ -25,6 +25,8 @@ import Synchronization
 ///   a network's many short steps (a MobileNet block's convolutions take 20–100 µs) then
 ///   do not pay a futex wake-up and a sleep each (about 12 µs per call when every call
 ///   woke its workers).
+/// - When workers keep the caller waiting (preempted by other processes on a shared
+///   machine), calls run on the caller alone for a while (``LateWorkerPolicy``).
 public enum Threading {
     /// Number of threads kernels use (the caller included), >= 1. Default:
     /// ``defaultThreadCount``. Setting waits for a running parallel call to finish; set it before
@@ -94,6 +96,8 @@ final class ThreadPool: @unchecked Sendable {
     /// (both under `lock`): the wake-ups are sent only to threads that sleep.
     private var sleepers = 0
     private var callerSleeps = false
+    /// When calls run on the caller alone (guarded by `callLock`, which every parallel call holds).
+    private var lateWorkers = LateWorkerPolicy()
 
     private init() {
         desired = ThreadPool.defaultCount
@@ -148,6 +152,10 @@ final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { pthread_mutex_unlock(callLock) }
+        if lateWorkers.soloUntil != 0 && lateWorkers.runsSolo(at: ThreadPool.monotonicNanoseconds()) {
+            for i in 0..<count { work(i) }
+            return
+        }
         pthread_mutex_lock(lock)
         if desired <= 1 {
             pthread_mutex_unlock(lock)
@@ -174,34 +182,60 @@ final class ThreadPool: @unchecked Sendable {
             if sleepers > 0 { pthread_cond_broadcast(workReady) }
             pthread_mutex_unlock(lock)
 
+            let start = ThreadPool.monotonicNanoseconds()
             runItems(escapable, count)
 
-            if !ThreadPool.spin(until: { running.load(ordering: .acquiring) == 0 }) {
-                pthread_mutex_lock(lock)
-                callerSleeps = true
-                while running.load(ordering: .acquiring) > 0 { pthread_cond_wait(workDone, lock) }
-                callerSleeps = false
-                pthread_mutex_unlock(lock)
+            if running.load(ordering: .acquiring) == 0 {
+                lateWorkers.recordPunctual()
+            } else {
+                let ownDone = ThreadPool.monotonicNanoseconds()
+                if !ThreadPool.spin(until: { running.load(ordering: .acquiring) == 0 }) {
+                    pthread_mutex_lock(lock)
+                    callerSleeps = true
+                    while running.load(ordering: .acquiring) > 0 { pthread_cond_wait(workDone, lock) }
+                    callerSleeps = false
+                    pthread_mutex_unlock(lock)
+                }
+                let end = ThreadPool.monotonicNanoseconds()
+                lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end)
             }
             body = nil
         }
+    }
+
+    /// Solo stretches so far (see ``LateWorkerPolicy``), for tests.
+    var soloStretches: Int {
+        pthread_mutex_lock(callLock)
+        defer { pthread_mutex_unlock(callLock) }
+        return lateWorkers.stretches
+    }
+
+    /// Forgets late workers and ends a solo stretch (for tests).
+    func resetLateWorkers() {
+        pthread_mutex_lock(callLock)
+        lateWorkers = LateWorkerPolicy()
+        pthread_mutex_unlock(callLock)
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds.
+    @inline(__always)
+    static func monotonicNanoseconds() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Int(t.tv_sec) * 1_000_000_000 + Int(t.tv_nsec)
     }
 
     /// Checks `done` until it holds (true) or ``spinNanoseconds`` have passed (false),
     /// yielding the CPU between checks.
     @inline(__always)
     private static func spin(until done: () -> Bool) -> Bool {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let start = monotonicNanoseconds()
         while true {
             for _ in 0..<16 {
                 if done() { return true }
                 sched_yield()
             }
-            var t = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &t)
-            let elapsed = (Int(t.tv_sec) - Int(start.tv_sec)) * 1_000_000_000 + (Int(t.tv_nsec) - Int(start.tv_nsec))
-            if elapsed >= spinNanoseconds { return done() }
+            if monotonicNanoseconds() - start >= spinNanoseconds { return done() }
         }
     }
 
@@ -247,6 +281,79 @@ final class ThreadPool: @unchecked Sendable {
                 if callerSleeps { pthread_cond_signal(workDone) }
                 pthread_mutex_unlock(lock)
             }
+        }
+    }
+}
+
+/// When the pool's calls run on the caller alone, because its workers keep it waiting.
+///
+/// A process that shares its cores with other busy ones has workers preempted in the middle
+/// of their share, and each such worker holds its call up until it runs again, milliseconds
+/// later: beside a busy loop on the second core, ResNet-50 took longer at 2 threads than at
+/// 1 (79 against 70 ms). So the caller times each call: when, its own items done, it waited
+/// more than ``lateNanoseconds`` and longer than its own share for a worker, the call was
+/// late. On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
+/// (``minStretchNanoseconds``, doubling each time it happens again, up to
+/// ``maxStretchNanoseconds``) run all their items on the caller; after it the workers are
+/// tried again. Calls on time forget late ones (``punctualCallsToForgive`` in a row) and
+/// halve the stretch (every ``punctualCallsToShorten``). Results do not change: an item
+/// computes the same bits whichever thread runs it.
+///
+/// A pure state machine over the times it is given (tested with made-up clocks).
+struct LateWorkerPolicy {
+    /// A wait for a worker counts as late above this: a sleeping worker wakes in 10–50 µs,
+    /// one preempted by another process waits for its next time slice (milliseconds).
+    static let lateNanoseconds = 200_000
+    /// Late calls (without ``punctualCallsToForgive`` on-time ones in a row between them)
+    /// that start a solo stretch.
+    static let lateCallsToGoSolo = 2
+    static let punctualCallsToForgive = 64
+    static let punctualCallsToShorten = 512
+    static let minStretchNanoseconds = 20_000_000
+    static let maxStretchNanoseconds = 320_000_000
+
+    /// The end of the current solo stretch (monotonic ns); 0 when there is none.
+    private(set) var soloUntil = 0
+    /// The next stretch's length.
+    private(set) var stretchNanoseconds = LateWorkerPolicy.minStretchNanoseconds
+    /// Stretches started so far.
+    private(set) var stretches = 0
+    private var lateCalls = 0
+    private var punctualCalls = 0
+
+    /// Whether a call starting at `now` runs on the caller alone (ends a stretch that is over).
+    mutating func runsSolo(at now: Int) -> Bool {
+        if soloUntil == 0 { return false }
+        if now < soloUntil { return true }
+        soloUntil = 0
+        return false
+    }
+
+    /// A parallel call whose caller ran its own items for `own` ns, then waited `waited` ns
+    /// for its workers, ending at `now`.
+    mutating func record(own: Int, waited: Int, at now: Int) {
+        guard waited > LateWorkerPolicy.lateNanoseconds && waited > own else {
+            recordPunctual()
+            return
+        }
+        punctualCalls = 0
+        lateCalls += 1
+        if lateCalls >= LateWorkerPolicy.lateCallsToGoSolo {
+            lateCalls = 0
+            soloUntil = now + stretchNanoseconds
+            stretchNanoseconds = min(2 * stretchNanoseconds, LateWorkerPolicy.maxStretchNanoseconds)
+            stretches += 1
+        }
+    }
+
+    /// A parallel call whose workers were done when the caller finished its items, or soon after.
+    @inline(__always)
+    mutating func recordPunctual() {
+        if lateCalls == 0 && stretchNanoseconds == LateWorkerPolicy.minStretchNanoseconds { return }
+        punctualCalls += 1
+        if punctualCalls % LateWorkerPolicy.punctualCallsToForgive == 0 { lateCalls = 0 }
+        if punctualCalls % LateWorkerPolicy.punctualCallsToShorten == 0 {
+            stretchNanoseconds = max(stretchNanoseconds / 2, LateWorkerPolicy.minStretchNanoseconds)
         }
     }
 }
