@@ -95,6 +95,8 @@ final class ThreadPool: @unchecked Sendable {
     /// Workers blocked on `workReady`, and whether the caller is blocked on `workDone`
     /// (both under `lock`): the wake-ups are sent only to threads that sleep.
     private var sleepers = 0
+    /// Which workers sleep (by index; under `lock`).
+    private var asleep: [Bool] = []
     private var callerSleeps = false
     /// When calls run on the caller alone (guarded by `callLock`, which every parallel call holds).
     private var lateWorkers = LateWorkerPolicy()
@@ -122,10 +124,12 @@ final class ThreadPool: @unchecked Sendable {
     }
 
     /// Starts workers until there are `count`; stops early (fewer threads) if the system refuses.
+    /// Called with `lock` held.
     private func ensureWorkers(_ count: Int) {
         while workerCount < count {
             let ctx = Unmanaged.passRetained(WorkerContext(pool: self, index: workerCount,
                                                            generation: generation.load(ordering: .acquiring))).toOpaque()
+            asleep.append(false)  // (the new worker reads it under the lock, which we hold)
             var attr = pthread_attr_t()
             pthread_attr_init(&attr)
             pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
@@ -138,6 +142,7 @@ final class ThreadPool: @unchecked Sendable {
             }, ctx)
             pthread_attr_destroy(&attr)
             if rc != 0 {
+                asleep.removeLast()
                 Unmanaged<WorkerContext>.fromOpaque(ctx).release()
                 return
             }
@@ -180,6 +185,9 @@ final class ThreadPool: @unchecked Sendable {
             // Spinning workers see the new generation; sleeping ones need the broadcast (a
             // worker counts itself a sleeper, under the lock, before it checks the generation).
             if sleepers > 0 { pthread_cond_broadcast(workReady) }
+            // Whether a worker taking part sleeps (see the late-worker judgment below).
+            var wakes = false
+            for i in 0..<n where asleep[i] { wakes = true }
             pthread_mutex_unlock(lock)
 
             let start = ThreadPool.monotonicNanoseconds()
@@ -196,8 +204,12 @@ final class ThreadPool: @unchecked Sendable {
                     callerSleeps = false
                     pthread_mutex_unlock(lock)
                 }
-                let end = ThreadPool.monotonicNanoseconds()
-                lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end)
+                // A worker woken from sleep may be late by its wake-up (tens of µs, more on
+                // a busy host): such calls are not judged.
+                if !wakes {
+                    let end = ThreadPool.monotonicNanoseconds()
+                    lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end)
+                }
             }
             body = nil
         }
@@ -266,8 +278,10 @@ final class ThreadPool: @unchecked Sendable {
             if !ThreadPool.spin(until: { generation.load(ordering: .acquiring) != seen }) {
                 pthread_mutex_lock(lock)
                 sleepers += 1
+                asleep[index] = true
                 while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(workReady, lock) }
                 sleepers -= 1
+                asleep[index] = false
                 pthread_mutex_unlock(lock)
             }
             seen = generation.load(ordering: .acquiring)
@@ -292,7 +306,8 @@ final class ThreadPool: @unchecked Sendable {
 /// later: beside a busy loop on the second core, ResNet-50 took longer at 2 threads than at
 /// 1 (79 against 70 ms). So the caller times each call: when, its own items done, it waited
 /// more than ``lateNanoseconds`` and longer than its own share for a worker, the call was
-/// late. On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
+/// late (a call that had to wake a sleeping worker is not judged: its wait may be the
+/// wake-up). On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
 /// (``minStretchNanoseconds``, doubling each time it happens again, up to
 /// ``maxStretchNanoseconds``) run all their items on the caller; after it the workers are
 /// tried again. Calls on time forget late ones (``punctualCallsToForgive`` in a row) and
