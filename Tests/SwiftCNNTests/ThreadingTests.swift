@@ -108,9 +108,9 @@ final class ThreadingTests: XCTestCase {
                         hits.workerStarted.store(true, ordering: .relaxed)
                         usleep(20_000)
                     } else {
-                        let t0 = ThreadPool.monotonicNanoseconds()
+                        let t0 = monotonicNanoseconds()
                         while !hits.workerStarted.load(ordering: .relaxed)
-                                && ThreadPool.monotonicNanoseconds() - t0 < 100_000_000 { sched_yield() }
+                                && monotonicNanoseconds() - t0 < 100_000_000 { sched_yield() }
                     }
                 }
                 if ThreadPool.shared.soloStretches > before { break }

@@ -203,9 +203,7 @@ extension ForwardPlan {
 /// Seconds on the monotonic clock.
 @inline(__always)
 func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    Double(monotonicNanoseconds()) * 1e-9
 }
 
 /// The median of `xs` (not empty): the mean of the middle two for an even count.

@@ -92,10 +92,8 @@ final class ThreadPool: @unchecked Sendable {
     private var body: ((Int) -> Void)? = nil
     private var itemCount = 0
     private let nextItem = Atomic<Int>(0)
-    /// Workers blocked on `workReady`, and whether the caller is blocked on `workDone`
-    /// (both under `lock`): the wake-ups are sent only to threads that sleep.
-    private var sleepers = 0
-    /// Which workers sleep (by index; under `lock`).
+    /// Which workers are blocked on `workReady` (by index), and whether the caller is blocked
+    /// on `workDone` (both under `lock`): the wake-ups are sent only to threads that sleep.
     private var asleep: [Bool] = []
     private var callerSleeps = false
     /// When calls run on the caller alone (guarded by `callLock`, which every parallel call holds).
@@ -157,7 +155,7 @@ final class ThreadPool: @unchecked Sendable {
             return
         }
         defer { pthread_mutex_unlock(callLock) }
-        if lateWorkers.soloUntil != 0 && lateWorkers.runsSolo(at: ThreadPool.monotonicNanoseconds()) {
+        if lateWorkers.soloUntil != 0 && lateWorkers.runsSolo(at: monotonicNanoseconds()) {
             for i in 0..<count { work(i) }
             return
         }
@@ -182,21 +180,21 @@ final class ThreadPool: @unchecked Sendable {
             running.store(n, ordering: .relaxed)
             let counter = (generation.load(ordering: .relaxed) >> 16) &+ 1
             generation.store(counter << 16 | UInt64(n), ordering: .releasing)
-            // Spinning workers see the new generation; sleeping ones need the broadcast (a
-            // worker counts itself a sleeper, under the lock, before it checks the generation).
-            if sleepers > 0 { pthread_cond_broadcast(workReady) }
-            // Whether a worker taking part sleeps (see the late-worker judgment below).
+            // Spinning workers see the new generation; sleeping ones taking part need the
+            // broadcast (a worker marks itself asleep, under the lock, before it checks the
+            // generation).
             var wakes = false
             for i in 0..<n where asleep[i] { wakes = true }
+            if wakes { pthread_cond_broadcast(workReady) }
             pthread_mutex_unlock(lock)
 
-            let start = ThreadPool.monotonicNanoseconds()
+            let start = monotonicNanoseconds()
             runItems(escapable, count)
 
             if running.load(ordering: .acquiring) == 0 {
                 lateWorkers.recordPunctual()
             } else {
-                let ownDone = ThreadPool.monotonicNanoseconds()
+                let ownDone = monotonicNanoseconds()
                 if !ThreadPool.spin(until: { running.load(ordering: .acquiring) == 0 }) {
                     pthread_mutex_lock(lock)
                     callerSleeps = true
@@ -207,7 +205,7 @@ final class ThreadPool: @unchecked Sendable {
                 // A worker woken from sleep may be late by its wake-up (tens of µs, more on
                 // a busy host): such calls are not judged.
                 if !wakes {
-                    let end = ThreadPool.monotonicNanoseconds()
+                    let end = monotonicNanoseconds()
                     lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end)
                 }
             }
@@ -227,14 +225,6 @@ final class ThreadPool: @unchecked Sendable {
         pthread_mutex_lock(callLock)
         lateWorkers = LateWorkerPolicy()
         pthread_mutex_unlock(callLock)
-    }
-
-    /// CLOCK_MONOTONIC in nanoseconds.
-    @inline(__always)
-    static func monotonicNanoseconds() -> Int {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Int(t.tv_sec) * 1_000_000_000 + Int(t.tv_nsec)
     }
 
     /// Checks `done` until it holds (true) or ``spinNanoseconds`` have passed (false),
@@ -277,10 +267,8 @@ final class ThreadPool: @unchecked Sendable {
             // Wait for the next call: spin a while, then sleep.
             if !ThreadPool.spin(until: { generation.load(ordering: .acquiring) != seen }) {
                 pthread_mutex_lock(lock)
-                sleepers += 1
                 asleep[index] = true
                 while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(workReady, lock) }
-                sleepers -= 1
                 asleep[index] = false
                 pthread_mutex_unlock(lock)
             }
@@ -297,6 +285,14 @@ final class ThreadPool: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Nanoseconds on the monotonic clock.
+@inline(__always)
+func monotonicNanoseconds() -> Int {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Int(t.tv_sec) * 1_000_000_000 + Int(t.tv_nsec)
 }
 
 /// When the pool's calls run on the caller alone, because its workers keep it waiting.
