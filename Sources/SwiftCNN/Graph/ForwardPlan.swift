@@ -201,17 +201,31 @@ final class ForwardPlan: @unchecked Sendable {
             }
         }
         defer { pool.checkIn(held) }
-        let arenas = held, lending = !held.isEmpty
-        let free = Mutex(Array(arenas.indices))  // indices of the arenas no image is using
+        let arenas = held
+        // Which arenas an image is using: taken with an acquiring exchange, given back with a
+        // releasing store, so each arena's next image sees the last one's writes.
+        let inUse = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: max(arenas.count, 1))
+        for k in 0..<arenas.count { (inUse + k).initialize(to: Atomic(false)) }
+        defer {
+            inUse.deinitialize(count: arenas.count)
+            inUse.deallocate()
+        }
         let failure = Mutex<SwiftCNNError?>(nil)
         try input.withUnsafePointer { xp in
             Threading.parallelFor(n) { i in
                 do {
-                    // No more images run at once than there are arenas (unless the thread
-                    // count was raised since `width` was read: runSteps then checks out its own).
-                    let slot = lending ? free.withLock { $0.popLast() } : nil
-                    defer { if let slot { free.withLock { $0.append(slot) } } }
-                    let arena = slot.map { arenas[$0] }
+                    // No more images run at once than there are arenas, so one is free (unless
+                    // the thread count was raised since `width` was read: runSteps then checks
+                    // out its own).
+                    var slot = -1
+                    for k in 0..<arenas.count {
+                        if inUse[k].compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+                            slot = k
+                            break
+                        }
+                    }
+                    defer { if slot >= 0 { inUse[slot].store(false, ordering: .releasing) } }
+                    let arena = slot >= 0 ? arenas[slot] : nil
                     try single.runSteps(xp + i * inCount, yp + i * outCount, pool: pool, times: nil, arena: arena)
                 } catch {
                     let e = error as? SwiftCNNError ?? SwiftCNNError(.internal, "\(error)")
