@@ -39,7 +39,7 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(byNode["fc"]?.kernel, "linear")
         XCTAssertEqual(byNode["maxpool"]?.kernel, "maxpool")
         XCTAssertNil(byNode["bn1"])
-        let convKernels: Set<String> = ["winograd", "small", "byPositions", "direct", "gemv", "gemm", "depthwise"]
+        let convKernels: Set<String> = ["winograd", "winograd2x2", "small", "byPositions", "direct", "gemv", "gemm", "depthwise"]
         XCTAssertTrue(p.nodes.filter { $0.op == "Conv2d" }.allSatisfy { convKernels.contains($0.kernel) })
         XCTAssertEqual(p.top(3).map(\.milliseconds), p.nodes.map(\.milliseconds).sorted(by: >).prefix(3).map { $0 })
         XCTAssertTrue(p.text(limit: 4).contains("(19 more nodes)"))

@@ -7,101 +7,32 @@ import XCTest
 ///
 /// Tolerance: max |winograd − reference| <= 1e-4·max|reference| + 1e-5 over each output.
 final class WinogradTests: XCTestCase {
-    /// Runs the Winograd kernel (weights transformed first) with the given epilogue.
     func winograd(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, padding: Padding2D, flip: Bool = false,
                   residual: Tensor? = nil, relu: Bool = false) throws -> Tensor {
-        let options = Conv2DOptions(padding: padding, flipKernel: flip)
-        let g = try Conv2DGeometry(input: x, weight: w, bias: bias, options: options)
-        XCTAssertTrue(WinogradConvWeights.supports(g))
-        let weights = try w.withUnsafePointer { try WinogradConvWeights(g, weight: $0) }
-        var out = try Tensor(uninitialized: imageShape(rank: x.rank, g.batch, g.outChannels, g.outHeight, g.outWidth))
-        try x.withUnsafePointer { xp in
-            try withOptionalPointer(bias) { b in
-                try withOptionalPointer(residual) { r in
-                    try out.withUnsafeMutablePointerUnchecked { yp in
-                        try Optimized.conv2dWinograd(g, input: xp, weights: weights, bias: b, residual: r,
-                                                     relu: relu, output: yp)
-                    }
-                }
-            }
-        }
-        return out
+        try runWinograd(.f4x4, x, w, bias: bias, padding: padding, flip: flip, residual: residual, relu: relu)
     }
 
-    /// The reference kernel, then (+ residual) (ReLU) done here element by element.
     func reference(_ x: Tensor, _ w: Tensor, bias: Tensor? = nil, padding: Padding2D, flip: Bool = false,
                    residual: Tensor? = nil, relu: Bool = false) throws -> [Float] {
-        let options = Conv2DOptions(padding: padding, flipKernel: flip)
-        var y = try withReferenceKernels { try conv2d(x, weight: w, bias: bias, options: options) }.scalars
-        if let r = residual?.scalars {
-            for i in y.indices { y[i] += r[i] }
-        }
-        if relu {
-            for i in y.indices where y[i] < 0 { y[i] = 0 }
-        }
-        return y
+        try winogradReference(x, w, bias: bias, padding: padding, flip: flip, residual: residual, relu: relu)
     }
 
     func assertWithinTolerance(_ got: Tensor, _ want: [Float], _ what: String,
                                file: StaticString = #filePath, line: UInt = #line) {
-        let scale = want.map { abs($0) }.max() ?? 0
-        XCTAssertEqual(got.count, want.count, what, file: file, line: line)
-        XCTAssertLessThanOrEqual(maxDiff(got.scalars, want), 1e-4 * scale + 1e-5, what, file: file, line: line)
+        assertWinogradTolerance(got, want, what, file: file, line: line)
     }
 
     /// Output heights and widths 1...13 (tile edges at every remainder mod 4), padding 0, 1, 2
     /// (and uneven per-side padding), batch 1 and 3, 3 → 5 channels, flipped kernels.
     func testTileEdgesAndPadding() throws {
-        var rng = TestRNG(1)
-        var cases = 0
-        for h in 1...13 {
-            for w in [h, (h * 5) % 13 + 1] {
-                for p in 0...2 where h + 2 * p >= 3 && w + 2 * p >= 3 {
-                    let batch = (h + p) % 2 == 0 ? 1 : 3
-                    let x = try rng.tensor([batch, 3, h, w])
-                    let wt = try rng.tensor([5, 3, 3, 3])
-                    let flip = (h + w) % 3 == 0
-                    let got = try winograd(x, wt, padding: Padding2D(p), flip: flip)
-                    assertWithinTolerance(got, try reference(x, wt, padding: Padding2D(p), flip: flip),
-                                          "h \(h) w \(w) pad \(p) batch \(batch) flip \(flip)")
-                    cases += 1
-                }
-            }
-        }
-        XCTAssertGreaterThan(cases, 60)
-        // Uneven padding per side, and a rank-3 input.
-        for (pad, shape) in [(Padding2D(top: 0, bottom: 2, left: 1, right: 0), [2, 4, 9, 6]),
-                             (Padding2D(top: 2, bottom: 1, left: 0, right: 2), [4, 7, 11])] {
-            let x = try rng.tensor(shape)
-            let wt = try rng.tensor([6, shape[shape.count - 3], 3, 3])
-            assertWithinTolerance(try winograd(x, wt, padding: pad), try reference(x, wt, padding: pad), "\(pad) \(shape)")
-        }
+        XCTAssertGreaterThan(try checkWinogradTileEdges(.f4x4, sizes: 1...13, seed: 1), 60)
     }
 
     /// Channel counts that are not multiples of 16 (or of the GEMM's 8-row panels), wide rows
     /// cut into several segments, and the fused bias / ReLU / residual + ReLU output pass.
     func testChannelsAndEpilogues() throws {
-        var rng = TestRNG(2)
-        let shapes: [(c: Int, o: Int, h: Int, w: Int, batch: Int)] = [
-            (1, 1, 5, 7, 1), (17, 9, 10, 10, 2), (33, 20, 6, 19, 1), (7, 13, 3, 3, 3), (5, 3, 4, 300, 1),
-        ]
-        for (i, s) in shapes.enumerated() {
-            let x = try rng.tensor([s.batch, s.c, s.h, s.w])
-            let wt = try rng.tensor([s.o, s.c, 3, 3], -0.5, 0.5)
-            let bias = try rng.tensor([s.o])
-            let pad = Padding2D(i % 3)
-            let oh = s.h + 2 * (i % 3) - 2, ow = s.w + 2 * (i % 3) - 2
-            let res = try rng.tensor([s.batch, s.o, oh, ow])
-            for mode in 0..<4 {
-                let b = mode == 0 ? nil : bias
-                let relu = mode >= 2
-                let r = mode == 3 ? res : nil
-                let got = try winograd(x, wt, bias: b, padding: pad, residual: r, relu: relu)
-                let want = try reference(x, wt, bias: b, padding: pad, residual: r, relu: relu)
-                assertWithinTolerance(got, want, "shape \(s) mode \(mode)")
-                if relu { XCTAssertFalse(got.scalars.contains { $0 < 0 }, "relu left a negative value") }
-            }
-        }
+        try checkWinogradEpilogues(.f4x4, shapes: [(1, 1, 5, 7, 1), (17, 9, 10, 10, 2), (33, 20, 6, 19, 1), (7, 13, 3, 3, 3),
+                                                   (5, 3, 4, 300, 1)], seed: 2)
     }
 
     /// Maps with fewer than 16 tiles at batch > 1 stack several images into one segment
@@ -145,19 +76,7 @@ final class WinogradTests: XCTestCase {
 
     /// The same convolution at 1 and 2 threads (different block cuts) is bitwise identical.
     func testOneAndTwoThreadsBitwiseEqual() throws {
-        var rng = TestRNG(3)
-        let x = try rng.tensor([2, 24, 30, 27])
-        let wt = try rng.tensor([20, 24, 3, 3])
-        let bias = try rng.tensor([20])
-        let res = try rng.tensor([2, 20, 30, 27])
-        let saved = Threading.numThreads
-        defer { Threading.numThreads = saved }
-        Threading.numThreads = 1
-        let one = try winograd(x, wt, bias: bias, padding: Padding2D(1), residual: res, relu: true)
-        Threading.numThreads = 2
-        let two = try winograd(x, wt, bias: bias, padding: Padding2D(1), residual: res, relu: true)
-        XCTAssertEqual(one.scalars, two.scalars)
-        assertWithinTolerance(two, try reference(x, wt, bias: bias, padding: Padding2D(1), residual: res, relu: true), "threads")
+        try checkWinogradThreads(.f4x4, [2, 24, 30, 27], outChannels: 20, seed: 3)
     }
 
     /// Every distinct 3×3 stride-1 convolution (in → out channels, padding) of the zoo's
@@ -262,41 +181,6 @@ final class WinogradTests: XCTestCase {
     /// convolutions by Winograd with their scratch in the planned arena: a second forward
     /// allocates only its result, and gives the same values.
     func testInferencePlanUsesWinograd() throws {
-        let conv = { (name: String) in NamedLayer(name, .conv2d(ConvSpec(64, 64, kernel: 3, padding: 1, bias: false))) }
-        let root = Layer.sequential([
-            conv("conv1"), NamedLayer("bn1", .batchNorm2d(channels: 64, eps: 1e-5)), NamedLayer("relu", .relu),
-            NamedLayer("block", .residual(body: [conv("conv2"), NamedLayer("bn2", .batchNorm2d(channels: 64, eps: 1e-5))],
-                                          shortcut: nil)),
-            NamedLayer("pool", .adaptiveAvgPool2d(Size2D(1))), NamedLayer("flatten", .flatten),
-        ])
-        let arch = Architecture(name: "winograd-test", numClasses: 64, inputChannels: 64, inputSize: Size2D(16),
-                                acceptsAnyInputSize: true, root: root)
-        let model = try Model(arch, seed: 7)
-        var rng = TestRNG(6)
-        let x = try rng.tensor([2, 64, 16, 16])
-        let fast = try model.forward(x)
-        let slow = try withReferenceKernels { try model.forward(x) }
-        assertWithinTolerance(fast, slow.scalars, "planned forward")
-        for key in ["conv1+bn1", "block.conv2+block.bn2"] {
-            let prepared = try model.plan.conv(key) { throw SwiftCNNError(.internal, "\(key) not prepared") }
-            guard case .winograd = prepared.packed else {
-                XCTFail("\(key): expected Winograd weights")
-                continue
-            }
-        }
-        let plan = try XCTUnwrap(model.plan.cachedForwardPlan(x.shape))
-        var winogradSteps = 0
-        for step in plan.steps {
-            guard case .conv(let conv, let g, _, _, _, _, _, let scratch) = step else { continue }
-            XCTAssertTrue(conv.kernel(g) == .winograd)
-            let s = try XCTUnwrap(scratch, "a Winograd step without arena scratch")
-            XCTAssertEqual(plan.shapes[s], [try Optimized.winogradScratchCount(g)])
-            winogradSteps += 1
-        }
-        XCTAssertEqual(winogradSteps, 2)
-        let buffers = Memory.allocations.load(ordering: .relaxed)
-        let again = try model.forward(x)
-        XCTAssertEqual(Memory.allocations.load(ordering: .relaxed) - buffers, 1, "a steady-state forward allocates only its result")
-        XCTAssertEqual(again.scalars, fast.scalars)
+        try checkInferencePlanUsesWinograd(.f4x4, size: 16, batch: 2, seed: 7)
     }
 }

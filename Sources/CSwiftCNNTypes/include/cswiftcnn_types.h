@@ -114,7 +114,7 @@ typedef struct scnn_profile scnn_profile;
 typedef struct scnn_profile_node {
     const char *node;   /**< module path, e.g. "layer1.0.conv1" ("(output)": the final copy) */
     const char *op;     /**< layer type, e.g. "Conv2d", "Linear", "Add+ReLU" */
-    const char *kernel; /**< kernel: winograd, small, byPositions, direct, gemv, gemm, depthwise, linear, maxpool, concat, copy, ... ("+" joins several) */
+    const char *kernel; /**< kernel: winograd, winograd2x2, small, byPositions, direct, gemv, gemm, depthwise, linear, maxpool, concat, copy, ... ("+" joins several) */
     const char *fused;  /**< layers computed in its kernel, comma-separated ("bn,relu"); "" for none */
     int64_t steps;      /**< plan steps that make up the node */
     double ms;          /**< median milliseconds over the runs */

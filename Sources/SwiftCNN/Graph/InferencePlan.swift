@@ -87,6 +87,8 @@ final class InferencePlan: @unchecked Sendable {
         enum Kernel {
             /// Winograd F(4×4, 3×3) (the weights were prepared for it).
             case winograd
+            /// Winograd F(2×2, 3×3), for small maps (the weights were prepared for it).
+            case winogradF2
             /// Direct SIMD convolution of a small first layer (``Optimized/smallConv``).
             case small
             /// Implicit GEMM by output positions (``Optimized/smallConvByPositions``).
@@ -108,7 +110,11 @@ final class InferencePlan: @unchecked Sendable {
         func kernel(_ g: Conv2DGeometry) -> Kernel {
             let (conv, cut) = resolve(g)
             if conv !== self { return conv.kernel(cut) }
-            guard case .im2col = packed else { return .winograd }
+            switch packed {
+            case .im2col: break
+            case .winograd: return .winograd
+            case .winogradF2: return .winogradF2
+            }
             if Optimized.smallConvApplies(g) { return .small }
             if let depthwise, depthwise.outChannels == g.outChannels, Optimized.depthwiseApplies(g) { return .depthwise }
             if Optimized.smallConvByPositionsApplies(g) && g.outPlane >= Conv.gemvMaxColumns { return .byPositions }
@@ -128,6 +134,7 @@ final class InferencePlan: @unchecked Sendable {
             if conv !== self { return try conv.scratchCount(cut) }
             switch kernel(g) {
             case .winograd: return try Optimized.winogradScratchCount(g)
+            case .winogradF2: return try Optimized.winogradF2ScratchCount(g)
             case .depthwise: return try Optimized.depthwiseScratchCount(g)
             case .direct: return try Optimized.directConvScratchCount(g)
             case .gemv: return Conv.gemvDirect(g) ? 0 : try Checked.mul(g.patchSize, g.outPlane, "conv2d im2col columns")
@@ -186,7 +193,7 @@ final class InferencePlan: @unchecked Sendable {
                     try executeGEMV(g, weights: weights, input: input, bias: b, residual: residual, relu: relu, op: op,
                                     output: output, scratch: scratch)
                     return true
-                case .gemm, .winograd, .depthwise:
+                case .gemm, .winograd, .winogradF2, .depthwise:
                     try Optimized.conv2dPacked(g, input: input, weights: weights, bias: b, residual: residual,
                                                relu: relu, op: op, output: output)
                     return true

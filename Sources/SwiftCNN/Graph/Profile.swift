@@ -23,9 +23,10 @@ public struct ModelProfile: Sendable, CustomStringConvertible {
         public var node: String
         /// The layer type, e.g. `Conv2d`, `Linear`, `MaxPool2d`, `Add+ReLU`.
         public var op: String
-        /// The kernel that runs it: for convolutions `winograd`, `small`, `byPositions`, `direct`,
-        /// `gemv`, `gemm` or `depthwise`; otherwise a short name (`linear`, `maxpool`,
-        /// `concat`, `copy`, `relu`, …). Several kernels are joined with `+`.
+        /// The kernel that runs it: for convolutions `winograd` (F(4×4, 3×3)), `winograd2x2`
+        /// (F(2×2, 3×3), small maps), `small`, `byPositions`, `direct`, `gemv`, `gemm` or
+        /// `depthwise`; otherwise a short name (`linear`, `maxpool`, `concat`, `copy`, `relu`,
+        /// …). Several kernels are joined with `+`.
         public var kernel: String
         /// Layers computed inside this node's kernel: `bn`, `add`, `relu`, or an activation's name.
         public var fused: [String]
@@ -127,6 +128,7 @@ extension ForwardPlan {
         case .conv(let conv, let g, _, _, _, _, _, _):
             switch conv.kernel(g) {
             case .winograd: return "winograd"
+            case .winogradF2: return "winograd2x2"
             case .small: return "small"
             case .byPositions: return "byPositions"
             case .direct: return "direct"

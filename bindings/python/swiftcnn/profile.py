@@ -26,8 +26,8 @@ class ProfileRow:
 
     node: module path (``layer1.0.conv1``; ``(output)`` is the final copy into the result).
     op: layer type (``Conv2d``, ``Linear``, ``Add+ReLU``, ...). kernel: what ran it --
-    for convolutions ``winograd``, ``small``, ``byPositions``, ``direct``, ``gemv``, ``gemm`` or
-    ``depthwise``; otherwise a short name (``linear``, ``maxpool``, ``concat``, ``copy``, ...).
+    for convolutions ``winograd`` (F(4x4, 3x3)), ``winograd2x2`` (F(2x2, 3x3), small maps),
+    ``small``, ``byPositions``, ``direct``, ``gemv``, ``gemm`` or ``depthwise``; otherwise a short name (``linear``, ``maxpool``, ``concat``, ``copy``, ...).
     fused: the layers computed in its kernel (``("bn", "relu")``). steps: plan steps of the
     node. ms: median milliseconds. share: ms over the sum of every row's ms. macs: multiply-
     accumulates of the whole batch (flops = 2 * macs). gflops, gbps: rates at the median time

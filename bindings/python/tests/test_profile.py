@@ -40,7 +40,7 @@ def test_profile_rows_shares_kernels(resnet, x64):
     assert "bn1" not in rows
     assert rows["conv1"].fused == ("bn", "relu")
     assert "add" in rows["layer1.0.conv2"].fused
-    assert {rows[n].kernel for n in convs} <= {"winograd", "gemm", "byPositions", "direct", "small", "gemv", "depthwise"}
+    assert {rows[n].kernel for n in convs} <= {"winograd", "winograd2x2", "gemm", "byPositions", "direct", "small", "gemv", "depthwise"}
     assert any(rows[n].kernel in ("winograd", "gemm") for n in convs)
     fc = rows["fc"]
     assert (fc.op, fc.kernel, fc.macs, fc.flops) == ("Linear", "linear", 512 * 10, 2 * 512 * 10)

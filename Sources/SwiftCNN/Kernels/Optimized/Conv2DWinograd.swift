@@ -80,55 +80,71 @@ final class WinogradConvWeights {
         guard Self.supports(g) else {
             throw SwiftCNNError(.internal, "conv2d: the Winograd kernel needs a 3×3, stride-1, dilation-1, one-group convolution")
         }
-        let o = g.outChannels, c = g.inChannels
-        // U[ξ] is written straight into its packed layout (no plain matrix packed afterwards:
-        // in training the transform runs every step).
-        var packs: [PackedGEMMMatrix] = []
-        packs.reserveCapacity(36)
-        for _ in 0..<36 { packs.append(try PackedGEMMMatrix(uninitializedRows: o, columns: c)) }
-        let layout = packs[0]
-        let targets = packs.map { $0.mutablePointer }
         let gm: [Double] = [1.0 / 4, 0, 0,
                             -1.0 / 6, -1.0 / 6, -1.0 / 6,
                             -1.0 / 6, 1.0 / 6, -1.0 / 6,
                             1.0 / 24, 1.0 / 12, 1.0 / 6,
                             1.0 / 24, -1.0 / 12, 1.0 / 6,
                             0, 0, 1]
-        // Output channels spread over threads (each writes its own rows of every U[ξ]; the
-        // values do not depend on the split), from 4096 channel pairs on (fewer: not worth a hand-off).
-        let parts = o * c < 1 << 12 ? 1 : min(o, Threading.numThreads)
-        gm.withUnsafeBufferPointer { gp in
-          targets.withUnsafeBufferPointer { tp in
-          Threading.parallelFor(parts) { part in
-            withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 + 18) { tmp in
-                guard let k = tmp.baseAddress, let G = gp.baseAddress else { return }
-                let t = k + 9
-                for oc in (o * part / parts)..<(o * (part + 1) / parts) {
-                    for ic in 0..<c {
-                        let w = weight + (oc * c + ic) * 9
-                        for i in 0..<9 { k[i] = Double(w[g.flipKernel ? 8 - i : i]) }
-                        // t = G·k (6×3), then U = t·Gᵀ (6×6).
-                        for i in 0..<6 {
-                            for j in 0..<3 {
-                                t[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j]
-                            }
+        matrices = try gm.withUnsafeBufferPointer { gp in
+            try Optimized.winogradWeightMatrices(g, weight: weight, positions: 36) { k, put in
+                guard let G = gp.baseAddress else { return }
+                // t = G·k (6×3), then U = t·Gᵀ (6×6).
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 18) { tmp in
+                    guard let t = tmp.baseAddress else { return }
+                    for i in 0..<6 {
+                        for j in 0..<3 {
+                            t[i * 3 + j] = G[i * 3] * k[j] + G[i * 3 + 1] * k[3 + j] + G[i * 3 + 2] * k[6 + j]
                         }
-                        let at = layout.offset(row: oc, column: ic)
-                        for i in 0..<6 {
-                            for j in 0..<6 {
-                                let v = t[i * 3] * G[j * 3] + t[i * 3 + 1] * G[j * 3 + 1] + t[i * 3 + 2] * G[j * 3 + 2]
-                                tp[i * 6 + j][at] = Float(v)
-                            }
+                    }
+                    for i in 0..<6 {
+                        for j in 0..<6 {
+                            put(i * 6 + j, t[i * 3] * G[j * 3] + t[i * 3 + 1] * G[j * 3 + 1] + t[i * 3 + 2] * G[j * 3 + 2])
                         }
                     }
                 }
             }
-          }
-          }
         }
-        matrices = packs
-        outChannels = o
-        inChannels = c
+        outChannels = g.outChannels
+        inChannels = g.inChannels
+    }
+}
+
+extension Optimized {
+    /// The transformed weights of a Winograd kernel: `positions` matrices U[ξ] `[O, C]`, each
+    /// packed for the GEMM and written straight into its packed layout (no plain matrix packed
+    /// afterwards). For every pair of output and input channels, `transform(k, put)` gets the
+    /// 3×3 kernel in double precision (flipped first for true convolution: k[3·r + s]) and
+    /// calls `put(ξ, value)` for each position, which stores the value rounded to float.
+    /// Output channels are spread over the threads from 4096 channel pairs on (each writes its
+    /// own rows of every U[ξ]; the values do not depend on the split). Throws `.outOfMemory`.
+    static func winogradWeightMatrices(_ g: Conv2DGeometry, weight: UnsafePointer<Float>, positions: Int,
+                                       _ transform: (_ k: UnsafePointer<Double>, _ put: (Int, Double) -> Void) -> Void)
+        throws -> [PackedGEMMMatrix] {
+        let o = g.outChannels, c = g.inChannels
+        var packs: [PackedGEMMMatrix] = []
+        packs.reserveCapacity(positions)
+        for _ in 0..<positions { packs.append(try PackedGEMMMatrix(uninitializedRows: o, columns: c)) }
+        let layout = packs[0]
+        let targets = packs.map { $0.mutablePointer }
+        let flip = g.flipKernel
+        let parts = o * c < 1 << 12 ? 1 : min(o, Threading.numThreads)
+        targets.withUnsafeBufferPointer { tp in
+            Threading.parallelFor(parts) { part in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 9) { tmp in
+                    guard let k = tmp.baseAddress else { return }
+                    for oc in (o * part / parts)..<(o * (part + 1) / parts) {
+                        for ic in 0..<c {
+                            let w = weight + (oc * c + ic) * 9
+                            for i in 0..<9 { k[i] = Double(w[flip ? 8 - i : i]) }
+                            let at = layout.offset(row: oc, column: ic)
+                            transform(UnsafePointer(k)) { xi, value in tp[xi][at] = Float(value) }
+                        }
+                    }
+                }
+            }
+        }
+        return packs
     }
 }
 
@@ -138,6 +154,8 @@ final class WinogradConvWeights {
 enum PreparedConvWeights {
     case im2col(PackedConvWeights)
     case winograd(WinogradConvWeights)
+    /// Winograd F(2×2, 3×3): small maps where F(4×4) has too few tiles (``WinogradF2Weights/isFaster(_:)``).
+    case winogradF2(WinogradF2Weights)
 
     /// Whether Winograd may be chosen at all, by the inference plan and by the public
     /// `conv2d` (true; tests and benchmarks turn it off to compare with im2col + GEMM).
@@ -147,6 +165,8 @@ enum PreparedConvWeights {
     init(_ g: Conv2DGeometry, weight: UnsafePointer<Float>) throws {
         if Self.allowWinograd && WinogradConvWeights.isFaster(g) {
             self = .winograd(try WinogradConvWeights(g, weight: weight))
+        } else if Self.allowWinograd && WinogradF2Weights.isFaster(g) {
+            self = .winogradF2(try WinogradF2Weights(g, weight: weight))
         } else {
             self = .im2col(try PackedConvWeights(g, weight: weight))
         }
@@ -310,6 +330,9 @@ extension Optimized {
         case .winograd(let transformed):
             try conv2dWinograd(g, input: input, weights: transformed, bias: bias, residual: residual, relu: relu,
                                output: output, scratch: scratch)
+        case .winogradF2(let transformed):
+            try conv2dWinogradF2(g, input: input, weights: transformed, bias: bias, residual: residual, relu: relu,
+                                 output: output, scratch: scratch)
         }
     }
 
