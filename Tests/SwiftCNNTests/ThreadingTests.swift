@@ -71,18 +71,24 @@ final class ThreadingTests: XCTestCase {
         }
         XCTAssertEqual(lengths, [40, 80, 160, 320, 320, 320, 320, 320].map { $0 * ms })
 
-        // A lone late call is forgotten after enough on-time ones; 512 on time halve the stretch.
+        // Fewer on-time calls in a row than the bound between late ones: the stretches keep
+        // their length (a busy process beside us).
+        for _ in 0..<(P.punctualCallsToForgive - 1) { p.record(own: 10_000, waited: 1_000, at: now) }
+        p.record(own: 0, waited: ms, at: now)
+        p.record(own: 0, waited: ms, at: now)
+        XCTAssertEqual(p.soloUntil - now, 320 * ms)
+        now = p.soloUntil
+        XCTAssertFalse(p.runsSolo(at: now))
+        // A lone late call is forgotten after enough on-time ones in a row, and the stretch
+        // is back to its shortest (sporadic lateness: a host's hiccup).
         p.record(own: 0, waited: ms, at: now)
         for _ in 0..<P.punctualCallsToForgive { p.recordPunctual() }
+        XCTAssertEqual(p.stretchNanoseconds, P.minStretchNanoseconds)
         p.record(own: 0, waited: ms, at: now)
         XCTAssertEqual(p.soloUntil, 0, "a late call 64 on-time calls ago still counted")
-        for _ in 0..<P.punctualCallsToShorten { p.record(own: 10_000, waited: 1_000, at: now) }
         p.record(own: 0, waited: ms, at: now)
-        p.record(own: 0, waited: ms, at: now)
-        XCTAssertEqual(p.soloUntil - now, 160 * ms)
-        _ = p.runsSolo(at: p.soloUntil)
-        for _ in 0..<(8 * P.punctualCallsToShorten) { p.recordPunctual() }
-        XCTAssertEqual(p.stretchNanoseconds, P.minStretchNanoseconds)
+        XCTAssertEqual(p.soloUntil - now, P.minStretchNanoseconds)
+        XCTAssertEqual(p.stretches, 11)
     }
 
     /// The pool with a worker that keeps the caller waiting (an item sleeps 20 ms when a

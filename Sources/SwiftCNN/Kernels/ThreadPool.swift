@@ -46,6 +46,12 @@ public enum Threading {
     /// The largest accepted thread count.
     public static let maxThreads = 256
 
+    /// How many times so far parallel calls have gone to the calling thread alone because
+    /// workers kept it waiting (``LateWorkerPolicy``: workers preempted by other processes).
+    /// For benchmarks and diagnostics: a count that grows on a quiet machine means the
+    /// process shares its cores.
+    public static var soloStretches: Int { ThreadPool.shared.soloStretches }
+
     /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool's threads, and
     /// returns when all have finished. `body` must not throw or trap; items must write
     /// disjoint memory.
@@ -306,9 +312,13 @@ func monotonicNanoseconds() -> Int {
 /// wake-up). On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
 /// (``minStretchNanoseconds``, doubling each time it happens again, up to
 /// ``maxStretchNanoseconds``) run all their items on the caller; after it the workers are
-/// tried again. Calls on time forget late ones (``punctualCallsToForgive`` in a row) and
-/// halve the stretch (every ``punctualCallsToShorten``). Results do not change: an item
-/// computes the same bits whichever thread runs it.
+/// tried again. ``punctualCallsToForgive`` calls on time in a row forget late ones and set
+/// the stretch back to its shortest: lateness that does not recur that soon is sporadic (a
+/// virtual machine's host taking the core for a moment), and a long stretch would cost more
+/// than it saves (in the GEMM benchmark, one 320 ms stretch per shape had whole rows at 1.0×
+/// while the other rows scaled 1.8–1.9×). Beside a busy process the workers are late every
+/// few calls, so the stretches keep doubling. Results do not change: an item computes the
+/// same bits whichever thread runs it.
 ///
 /// A pure state machine over the times it is given (tested with made-up clocks).
 struct LateWorkerPolicy {
@@ -318,8 +328,8 @@ struct LateWorkerPolicy {
     /// Late calls (without ``punctualCallsToForgive`` on-time ones in a row between them)
     /// that start a solo stretch.
     static let lateCallsToGoSolo = 2
+    /// On-time calls in a row that forget late calls and shorten the next stretch to the least.
     static let punctualCallsToForgive = 64
-    static let punctualCallsToShorten = 512
     static let minStretchNanoseconds = 20_000_000
     static let maxStretchNanoseconds = 320_000_000
 
@@ -362,9 +372,9 @@ struct LateWorkerPolicy {
     mutating func recordPunctual() {
         if lateCalls == 0 && stretchNanoseconds == LateWorkerPolicy.minStretchNanoseconds { return }
         punctualCalls += 1
-        if punctualCalls % LateWorkerPolicy.punctualCallsToForgive == 0 { lateCalls = 0 }
-        if punctualCalls % LateWorkerPolicy.punctualCallsToShorten == 0 {
-            stretchNanoseconds = max(stretchNanoseconds / 2, LateWorkerPolicy.minStretchNanoseconds)
+        if punctualCalls >= LateWorkerPolicy.punctualCallsToForgive {
+            lateCalls = 0
+            stretchNanoseconds = LateWorkerPolicy.minStretchNanoseconds
         }
     }
 }
