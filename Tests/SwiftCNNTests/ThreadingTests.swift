@@ -38,8 +38,9 @@ final class ThreadingTests: XCTestCase {
 
     /// The late-worker policy on made-up clocks: short waits, and waits shorter than the
     /// caller's own share, are on time; the second late call starts a 20 ms solo stretch,
-    /// which ends on time; each further stretch doubles up to the cap; on-time calls forget
-    /// a lone late one and halve the stretch.
+    /// which ends on time; each further stretch within a second of the last doubles up to the
+    /// cap; on-time calls forget a lone late one; after a quiet second the next stretch is the
+    /// shortest again.
     func testLateWorkerPolicy() {
         typealias P = LateWorkerPolicy
         let ms = 1_000_000
@@ -71,23 +72,22 @@ final class ThreadingTests: XCTestCase {
         }
         XCTAssertEqual(lengths, [40, 80, 160, 320, 320, 320, 320, 320].map { $0 * ms })
 
-        // Fewer on-time calls in a row than the bound between late ones: the stretches keep
-        // their length (a busy process beside us).
-        for _ in 0..<(P.punctualCallsToForgive - 1) { p.record(own: 10_000, waited: 1_000, at: now) }
+        // A lone late call is forgotten after enough on-time ones in a row.
         p.record(own: 0, waited: ms, at: now)
-        p.record(own: 0, waited: ms, at: now)
-        XCTAssertEqual(p.soloUntil - now, 320 * ms)
-        now = p.soloUntil
-        XCTAssertFalse(p.runsSolo(at: now))
-        // A lone late call is forgotten after enough on-time ones in a row, and the stretch
-        // is back to its shortest (sporadic lateness: a host's hiccup).
-        p.record(own: 0, waited: ms, at: now)
-        for _ in 0..<P.punctualCallsToForgive { p.recordPunctual() }
-        XCTAssertEqual(p.stretchNanoseconds, P.minStretchNanoseconds)
+        for _ in 0..<P.punctualCallsToForgive { p.record(own: 10_000, waited: 1_000, at: now) }
         p.record(own: 0, waited: ms, at: now)
         XCTAssertEqual(p.soloUntil, 0, "a late call 64 on-time calls ago still counted")
+        // Late again within a second of the last stretch: the longest again.
+        p.record(own: 0, waited: ms, at: now + 999 * ms)
+        XCTAssertEqual(p.soloUntil - (now + 999 * ms), 320 * ms)
+        now = p.soloUntil
+        XCTAssertFalse(p.runsSolo(at: now))
+        // After a quiet second, a new episode starts from the shortest stretch.
+        now += P.episodeNanoseconds
+        p.record(own: 0, waited: ms, at: now)
         p.record(own: 0, waited: ms, at: now)
         XCTAssertEqual(p.soloUntil - now, P.minStretchNanoseconds)
+        XCTAssertEqual(p.lastStretchNanoseconds, P.minStretchNanoseconds)
         XCTAssertEqual(p.stretches, 11)
     }
 

@@ -312,13 +312,14 @@ func monotonicNanoseconds() -> Int {
 /// wake-up). On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
 /// (``minStretchNanoseconds``, doubling each time it happens again, up to
 /// ``maxStretchNanoseconds``) run all their items on the caller; after it the workers are
-/// tried again. ``punctualCallsToForgive`` calls on time in a row forget late ones and set
-/// the stretch back to its shortest: lateness that does not recur that soon is sporadic (a
-/// virtual machine's host taking the core for a moment), and a long stretch would cost more
-/// than it saves (in the GEMM benchmark, one 320 ms stretch per shape had whole rows at 1.0×
-/// while the other rows scaled 1.8–1.9×). Beside a busy process the workers are late every
-/// few calls, so the stretches keep doubling. Results do not change: an item computes the
-/// same bits whichever thread runs it.
+/// tried again. Calls on time forget a lone late one (``punctualCallsToForgive`` in a row).
+/// A stretch doubles the last one only when it starts within ``episodeNanoseconds`` of that
+/// one's end; later lateness is a new episode and starts again from the shortest. Beside a
+/// busy process the workers are late again a few calls after each stretch, so the stretches
+/// grow; on a virtual machine whose host takes a core for a moment now and then, each such
+/// moment costs one short stretch (a 320 ms stretch there, earned seconds earlier, had whole
+/// rows of the GEMM benchmark at 1.0× while the others scaled 1.8–1.9×). Results do not
+/// change: an item computes the same bits whichever thread runs it.
 ///
 /// A pure state machine over the times it is given (tested with made-up clocks).
 struct LateWorkerPolicy {
@@ -328,15 +329,17 @@ struct LateWorkerPolicy {
     /// Late calls (without ``punctualCallsToForgive`` on-time ones in a row between them)
     /// that start a solo stretch.
     static let lateCallsToGoSolo = 2
-    /// On-time calls in a row that forget late calls and shorten the next stretch to the least.
     static let punctualCallsToForgive = 64
     static let minStretchNanoseconds = 20_000_000
     static let maxStretchNanoseconds = 320_000_000
+    /// A stretch that starts within this of the last one's end is twice as long as that one.
+    static let episodeNanoseconds = 1_000_000_000
 
     /// The end of the current solo stretch (monotonic ns); 0 when there is none.
     private(set) var soloUntil = 0
-    /// The next stretch's length.
-    private(set) var stretchNanoseconds = LateWorkerPolicy.minStretchNanoseconds
+    /// The last stretch's length and end (0 before the first).
+    private(set) var lastStretchNanoseconds = 0
+    private var lastStretchEnd = 0
     /// Stretches started so far.
     private(set) var stretches = 0
     private var lateCalls = 0
@@ -361,8 +364,12 @@ struct LateWorkerPolicy {
         lateCalls += 1
         if lateCalls >= LateWorkerPolicy.lateCallsToGoSolo {
             lateCalls = 0
-            soloUntil = now + stretchNanoseconds
-            stretchNanoseconds = min(2 * stretchNanoseconds, LateWorkerPolicy.maxStretchNanoseconds)
+            let sameEpisode = lastStretchNanoseconds > 0 && now - lastStretchEnd < LateWorkerPolicy.episodeNanoseconds
+            let length = sameEpisode ? min(2 * lastStretchNanoseconds, LateWorkerPolicy.maxStretchNanoseconds)
+                                     : LateWorkerPolicy.minStretchNanoseconds
+            soloUntil = now + length
+            lastStretchNanoseconds = length
+            lastStretchEnd = soloUntil
             stretches += 1
         }
     }
@@ -370,12 +377,9 @@ struct LateWorkerPolicy {
     /// A parallel call whose workers were done when the caller finished its items, or soon after.
     @inline(__always)
     mutating func recordPunctual() {
-        if lateCalls == 0 && stretchNanoseconds == LateWorkerPolicy.minStretchNanoseconds { return }
+        if lateCalls == 0 { return }
         punctualCalls += 1
-        if punctualCalls >= LateWorkerPolicy.punctualCallsToForgive {
-            lateCalls = 0
-            stretchNanoseconds = LateWorkerPolicy.minStretchNanoseconds
-        }
+        if punctualCalls >= LateWorkerPolicy.punctualCallsToForgive { lateCalls = 0 }
     }
 }
 
