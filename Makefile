@@ -331,7 +331,13 @@ $(PORTABLE_OUT)/loader_calls.c: $(HEADER) scripts/gen_loader.py
 $(PORTABLE_CHECK): Tests/portable/portable_check.c $(PORTABLE_OUT)/loader_calls.c $(HEADER) $(LIB)
 	$(CC) -std=c99 $(CWARN) -IInclude -I$(PORTABLE_OUT) $< -o $@ -L$(LIB_DIR) -lswiftcnn $(RPATH) -lm
 
-check-portable: $(PORTABLE_CHECK) $(VARIANT_AVX2) $(OUT)/examples/shapes $(OUT)/examples/classify $(OUT)/examples/plugin
+# Two copies of the library in one process (Tests/portable/two_copies.c): each must run its
+# own variant, whose memory file the loader names apart from the other's.
+$(PORTABLE_OUT)/two_copies: Tests/portable/two_copies.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 $(CWARN) $< -o $@ -ldl
+
+check-portable: $(PORTABLE_CHECK) $(PORTABLE_OUT)/two_copies $(VARIANT_AVX2) $(OUT)/examples/shapes $(OUT)/examples/classify $(OUT)/examples/plugin
 	@if [ "$(PORTABLE)" != 1 ]; then echo "check-portable: skipped (PORTABLE=$(PORTABLE): not the portable library)"; exit 0; fi; \
 	if ! command -v $(QEMU) >/dev/null; then echo "check-portable: installing qemu-user (Debian package)"; \
 	  { apt-get update -qq && apt-get install -y -qq qemu-user; } >/dev/null 2>&1 || true; fi; \
@@ -343,6 +349,9 @@ check-portable: $(PORTABLE_CHECK) $(VARIANT_AVX2) $(OUT)/examples/shapes $(OUT)/
 	echo "== this CPU, the AVX2 variant on its own (its own scnn_cpu_features)"; \
 	mkdir -p $(PORTABLE_OUT)/avx2-only; ln -sf $(abspath $(VARIANT_AVX2)) $(PORTABLE_OUT)/avx2-only/$(SONAME); \
 	LD_LIBRARY_PATH=$(PORTABLE_OUT)/avx2-only $(PORTABLE_CHECK) avx2 | tail -1; \
+	echo "== two copies of the library in one process, each with its own variant"; \
+	$(PORTABLE_OUT)/two_copies $(abspath $(LIB)); \
+	SCNN_LOADER_NO_MEMFD=1 $(PORTABLE_OUT)/two_copies $(abspath $(LIB)); \
 	if ! command -v $(QEMU) >/dev/null; then \
 	  echo "check-portable: qemu-user is not installed and could not be installed (apt-get): the emulated runs are skipped"; exit 0; fi; \
 	echo "== qemu -cpu Haswell, the AVX-512 variant alone (a control: it must die with SIGILL)"; \

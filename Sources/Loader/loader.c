@@ -225,14 +225,39 @@ static void *scnn_open_variant(char const *name, const unsigned char *data, cons
             snprintf(err, errcap, "writing the memfd: %s", strerror(errno));
             close(fd);
         } else {
-            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-            handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-            if (!handle) {
-                char const *e = dlerror();
-                snprintf(err, errcap, "dlopen of the memfd: %s", e ? e : "unknown error");
+            /* The dynamic linker knows an object by the name it was opened with, and would
+               hand back an object already loaded under this name instead of opening ours:
+               another copy of this library in the process (a plugin host with two plugins
+               that each ship one) opened its variant as /proc/self/fd/N and closed N, so
+               our memfd may well be N too. Move the memfd up to a number no loaded object
+               is named after. */
+            int named = 0;
+            for (int tries = 0; fd >= 0 && tries < 256; tries++) {
+                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+                void *loaded = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+                if (!loaded) {
+                    named = 1;
+                    break;
+                }
+                dlclose(loaded);
+                int up = fcntl(fd, F_DUPFD_CLOEXEC, fd + 1);
+                int saved = errno;
+                close(fd);
+                fd = up;
+                errno = saved;
             }
-            close(fd);
-            if (handle) return handle;
+            if (!named) {
+                snprintf(err, errcap, "no free name for the memfd: %s", fd < 0 ? strerror(errno) : "256 tried");
+                if (fd >= 0) close(fd);
+            } else {
+                handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+                if (!handle) {
+                    char const *e = dlerror();
+                    snprintf(err, errcap, "dlopen of the memfd: %s", e ? e : "unknown error");
+                }
+                close(fd);
+                if (handle) return handle;
+            }
         }
     } else {
         snprintf(err, errcap, "memfd skipped (SCNN_LOADER_NO_MEMFD=1)");
