@@ -36,59 +36,111 @@ final class ThreadingTests: XCTestCase {
         }
     }
 
-    /// The late-worker policy on made-up clocks: short waits, and waits shorter than the
-    /// caller's own share, are on time; the second late call starts a 20 ms solo stretch,
-    /// which ends on time; each further stretch within a second of the last doubles up to the
-    /// cap; on-time calls forget a lone late one; after a quiet second the next stretch is the
-    /// shortest again.
+    /// The late-worker policy on made-up clocks: nothing is judged before a window of calls;
+    /// a window that waited a third of its time or less stays parallel (a host's burst
+    /// costing a fifth of every window never goes solo); one that waited more starts a 20 ms
+    /// solo stretch, which ends on time; each further stretch within a second of the last
+    /// doubles up to the cap; after a quiet second the next stretch is the shortest again.
     func testLateWorkerPolicy() {
         typealias P = LateWorkerPolicy
-        let ms = 1_000_000
+        let ms = 1_000_000, w = P.windowNanoseconds
         var p = P()
         XCTAssertFalse(p.runsSolo(at: 0))
-        p.record(own: 100_000, waited: P.lateNanoseconds, at: 1 * ms)        // not above the bound
-        p.record(own: 5 * ms, waited: 3 * ms, at: 2 * ms)                    // shorter than its own share
-        p.record(own: 100_000, waited: 50_000, at: 3 * ms)
+        // A long wait, but not a window yet.
+        p.record(own: w / 100, waited: 30 * w / 100, at: 1 * ms)
         XCTAssertEqual(p.stretches, 0)
-        p.record(own: 100_000, waited: 2 * ms, at: 4 * ms)                   // late, once
-        XCTAssertFalse(p.runsSolo(at: 5 * ms))
-        p.record(own: 100_000, waited: 2 * ms, at: 6 * ms)                   // late again: solo
+        XCTAssertEqual(p.windowWaited, 30 * w / 100)
+        // The window fills: 30 of 113 hundredths waited, a third or less: on time, and a new window.
+        p.record(own: 82 * w / 100, waited: 0, at: 2 * ms)
+        XCTAssertEqual(p.stretches, 0)
+        XCTAssertEqual(p.windowOwn + p.windowWaited, 0, "a full window starts a new one")
+        XCTAssertFalse(p.runsSolo(at: 3 * ms))
+
+        // A host's burst costing a fifth of every window: never solo.
+        var now = 10 * ms
+        for _ in 0..<100 {
+            for _ in 0..<8 { p.record(own: w / 10, waited: 0, at: now); now += w / 10 }
+            p.record(own: 0, waited: w / 5, at: now); now += w / 5
+        }
+        XCTAssertEqual(p.stretches, 0)
+        XCTAssertFalse(p.runsSolo(at: now))
+
+        // Half of a window waiting (a busy process beside us): solo for 20 ms.
+        p.record(own: w / 2, waited: w / 2, at: now)
         XCTAssertEqual(p.stretches, 1)
-        XCTAssertEqual(p.soloUntil, 6 * ms + P.minStretchNanoseconds)
-        XCTAssertTrue(p.runsSolo(at: 7 * ms))
-        XCTAssertTrue(p.runsSolo(at: 6 * ms + P.minStretchNanoseconds - 1))
-        XCTAssertFalse(p.runsSolo(at: 6 * ms + P.minStretchNanoseconds))
+        XCTAssertEqual(p.soloUntil, now + P.minStretchNanoseconds)
+        XCTAssertTrue(p.runsSolo(at: now + 1))
+        XCTAssertTrue(p.runsSolo(at: now + P.minStretchNanoseconds - 1))
+        XCTAssertFalse(p.runsSolo(at: now + P.minStretchNanoseconds))
         XCTAssertEqual(p.soloUntil, 0)
+        now += P.minStretchNanoseconds
 
         // Late again and again: each stretch twice the last, up to the cap.
-        var now = 100 * ms
         var lengths: [Int] = []
-        for _ in 0..<8 {
-            p.record(own: 0, waited: ms, at: now)
-            p.record(own: 0, waited: ms, at: now)
+        for _ in 0..<6 {
+            p.record(own: 4 * w / 10, waited: 6 * w / 10, at: now)
             lengths.append(p.soloUntil - now)
             now = p.soloUntil
             XCTAssertFalse(p.runsSolo(at: now))
         }
-        XCTAssertEqual(lengths, [40, 80, 160, 320, 320, 320, 320, 320].map { $0 * ms })
-
-        // A lone late call is forgotten after enough on-time ones in a row.
-        p.record(own: 0, waited: ms, at: now)
-        for _ in 0..<P.punctualCallsToForgive { p.record(own: 10_000, waited: 1_000, at: now) }
-        p.record(own: 0, waited: ms, at: now)
-        XCTAssertEqual(p.soloUntil, 0, "a late call 64 on-time calls ago still counted")
-        // Late again within a second of the last stretch: the longest again.
-        p.record(own: 0, waited: ms, at: now + 999 * ms)
+        XCTAssertEqual(lengths, [40, 80, 160, 320, 320, 320].map { $0 * ms })
+        // Within a second of the last stretch: the longest again.
+        p.record(own: 4 * w / 10, waited: 6 * w / 10, at: now + 999 * ms)
         XCTAssertEqual(p.soloUntil - (now + 999 * ms), 320 * ms)
         now = p.soloUntil
         XCTAssertFalse(p.runsSolo(at: now))
         // After a quiet second, a new episode starts from the shortest stretch.
         now += P.episodeNanoseconds
-        p.record(own: 0, waited: ms, at: now)
-        p.record(own: 0, waited: ms, at: now)
+        p.record(own: 4 * w / 10, waited: 6 * w / 10, at: now)
         XCTAssertEqual(p.soloUntil - now, P.minStretchNanoseconds)
         XCTAssertEqual(p.lastStretchNanoseconds, P.minStretchNanoseconds)
-        XCTAssertEqual(p.stretches, 11)
+        XCTAssertEqual(p.stretches, 9)
+        // Waits of a third of a window, longer than the calls ran: judged before the window is full.
+        var e = P()
+        e.record(own: w / 10, waited: 33 * w / 100, at: 1 * ms)
+        XCTAssertEqual(e.stretches, 0)
+        e.record(own: 0, waited: w / 100, at: 2 * ms)
+        XCTAssertEqual(e.stretches, 1)
+        XCTAssertEqual(e.soloUntil, 2 * ms + P.minStretchNanoseconds)
+        // Nonsense times neither trap nor start a stretch on their own.
+        var q = P()
+        q.record(own: -5, waited: -7, at: 0)
+        q.record(own: Int.max, waited: 0, at: 0)
+        XCTAssertEqual(q.stretches, 0)
+    }
+
+    /// Work stealing over chunk ranges: every chunk runs exactly once, whatever the parts'
+    /// speeds; a part that is held up has its unclaimed chunks taken from the back; no
+    /// claims (one part) runs the chunks in order.
+    func testChunkRangesRunEveryChunkOnce() {
+        withThreads(2) {
+            for counts in [[0, 0], [1, 0], [0, 3], [5, 5], [4, 1], [16, 3]] {
+                let total = counts.reduce(0, +)
+                let runs = UnsafeMutablePointer<Int>.allocate(capacity: max(total, 1))
+                runs.initialize(repeating: 0, count: max(total, 1))
+                defer { runs.deallocate() }
+                let offsets = [0, counts[0]]
+                ChunkRanges.with(parts: 2, chunks: { counts[$0] }) { ranges in
+                    Threading.parallelFor(2) { part in
+                        ranges.run(part) { owner, index in
+                            if part == 1 && owner == 1 { usleep(2000) }   // a slow part
+                            runs[offsets[owner] + index] += 1
+                        }
+                    }
+                }
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: runs, count: total)), Array(repeating: 1, count: total), "\(counts)")
+            }
+            // A part that never starts (its item runs last, on the same thread): the first
+            // part takes all of the second's chunks, from the back.
+            var order: [[Int]] = []
+            ChunkRanges.with(parts: 2, chunks: { [3, 4][$0] }) { ranges in
+                for part in 0..<2 { ranges.run(part) { owner, index in order.append([owner, index]) } }
+            }
+            XCTAssertEqual(order, [[0, 0], [0, 1], [0, 2], [1, 3], [1, 2], [1, 1], [1, 0]])
+            var single: [Int] = []
+            ChunkRanges.with(parts: 1, chunks: { _ in 4 }) { ranges in ranges.run(0) { _, index in single.append(index) } }
+            XCTAssertEqual(single, [0, 1, 2, 3])
+        }
     }
 
     /// The pool with a worker that keeps the caller waiting (an item sleeps 20 ms when a
@@ -172,7 +224,10 @@ final class ThreadingTests: XCTestCase {
     /// cross the k block (256) and leave edge tiles in both directions.
     func testGEMMIsBitwiseIdenticalForEveryThreadCount() {
         var r = TestRNG(11)
-        for (m, n, k) in [(64, 3136 / 4, 144), (200, 49, 600), (9, 1000, 33), (1, 70, 513), (96, 33, 260)] {
+        // (24, 2100, 300) splits along N in chunks of 16 tiles, (400, 40, 300) along M in
+        // chunks of 8 panels, each over two k blocks.
+        for (m, n, k) in [(64, 3136 / 4, 144), (200, 49, 600), (9, 1000, 33), (1, 70, 513), (96, 33, 260),
+                          (24, 2100, 300), (400, 40, 300)] {
             let a = (0..<m * k).map { _ in r.float() }
             let b = (0..<k * n).map { _ in r.float() }
             let c0 = (0..<m * n).map { _ in r.float() }
@@ -184,6 +239,18 @@ final class ThreadingTests: XCTestCase {
                     let many = withThreads(t) { gemmResult(m, n, k, a, b, c0, accumulate: acc, bias: bias, residual: res, relu: true) }
                     XCTAssertEqual(one.map { $0.bitPattern }, many.map { $0.bitPattern }, "m\(m) n\(n) k\(k) threads \(t)")
                 }
+                // Called from inside a parallel call, the GEMM's parts run one after the other
+                // on one thread: the first takes all of the second's chunks, from the back
+                // (what a thread does for a preempted one).
+                let nested = UnsafeMutablePointer<[Float]>.allocate(capacity: 1)
+                nested.initialize(to: [])
+                defer { nested.deinitialize(count: 1); nested.deallocate() }
+                withThreads(2) {
+                    Threading.parallelFor(2) { i in
+                        if i == 0 { nested.pointee = gemmResult(m, n, k, a, b, c0, accumulate: acc, bias: bias, residual: res, relu: true) }
+                    }
+                }
+                XCTAssertEqual(one.map { $0.bitPattern }, nested.pointee.map { $0.bitPattern }, "m\(m) n\(n) k\(k) nested")
             }
         }
     }

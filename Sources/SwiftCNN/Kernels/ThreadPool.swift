@@ -198,7 +198,10 @@ final class ThreadPool: @unchecked Sendable {
             runItems(escapable, count)
 
             if running.load(ordering: .acquiring) == 0 {
-                lateWorkers.recordPunctual()
+                if !wakes {
+                    let end = monotonicNanoseconds()
+                    lateWorkers.record(own: end - start, waited: 0, at: end)
+                }
             } else {
                 let ownDone = monotonicNanoseconds()
                 if !ThreadPool.spin(until: { running.load(ordering: .acquiring) == 0 }) {
@@ -293,6 +296,64 @@ final class ThreadPool: @unchecked Sendable {
     }
 }
 
+/// Work cut in chunks, a run of chunks per part (one part per thread), claimed so that a
+/// thread held up inside its run does not hold up the rest of that run: each part takes
+/// its own chunks from the front, then the other parts' unclaimed chunks from the back.
+/// Every chunk runs exactly once; which thread runs it is left to timing, so a chunk must
+/// compute the same bits on any thread. On a quiet machine each part runs its own run, and
+/// at most its last chunk or so moves.
+struct ChunkRanges {
+    /// Per part: its next chunk from the front (low 32 bits) and one past its last unclaimed
+    /// chunk (high 32 bits), changed together by compare-and-swap.
+    private let state: UnsafeMutablePointer<Atomic<Int>>?
+    let parts: Int
+    private let counts: (Int) -> Int
+
+    /// Calls `body` with the ranges of `parts` parts (>= 1) of `chunks(part)` chunks each.
+    /// The claims live on the stack: nothing is allocated.
+    static func with<R>(parts: Int, chunks: (Int) -> Int, _ body: (ChunkRanges) -> R) -> R {
+        let n = max(parts, 1)
+        return withUnsafeTemporaryAllocation(of: Atomic<Int>.self, capacity: n) { buf in
+            guard let p = buf.baseAddress else {
+                // (No claims: each part runs its own chunks.)
+                return withoutActuallyEscaping(chunks) { body(ChunkRanges(state: nil, parts: n, counts: $0)) }
+            }
+            for i in 0..<n { (p + i).initialize(to: Atomic(min(max(chunks(i), 0), Int(Int32.max)) << 32)) }
+            defer { p.deinitialize(count: n) }
+            return withoutActuallyEscaping(chunks) { body(ChunkRanges(state: p, parts: n, counts: $0)) }
+        }
+    }
+
+    /// Runs `chunk(owner, index)` for the chunks that part `part` gets: its own from the
+    /// front, then the others' from the back.
+    func run(_ part: Int, _ chunk: (_ owner: Int, _ index: Int) -> Void) {
+        guard state != nil else {
+            for i in 0..<max(counts(part), 0) { chunk(part, i) }
+            return
+        }
+        while let i = claim(part, front: true) { chunk(part, i) }
+        for d in 1..<max(parts, 1) {
+            let victim = (part + d) % parts
+            while let i = claim(victim, front: false) { chunk(victim, i) }
+        }
+    }
+
+    /// Takes part `part`'s next chunk from the front or the back; nil when none is left.
+    private func claim(_ part: Int, front: Bool) -> Int? {
+        guard let state else { return nil }
+        let s = state + part
+        var current = s.pointee.load(ordering: .relaxed)
+        while true {
+            let first = current & 0xFFFF_FFFF, end = current >> 32
+            if first >= end { return nil }
+            let next = front ? current + 1 : (end - 1) << 32 | first
+            let (exchanged, seen) = s.pointee.compareExchange(expected: current, desired: next, ordering: .relaxed)
+            if exchanged { return front ? first : end - 1 }
+            current = seen
+        }
+    }
+}
+
 /// Nanoseconds on the monotonic clock.
 @inline(__always)
 func monotonicNanoseconds() -> Int {
@@ -306,30 +367,32 @@ func monotonicNanoseconds() -> Int {
 /// A process that shares its cores with other busy ones has workers preempted in the middle
 /// of their share, and each such worker holds its call up until it runs again, milliseconds
 /// later: beside a busy loop on the second core, ResNet-50 took longer at 2 threads than at
-/// 1 (79 against 70 ms). So the caller times each call: when, its own items done, it waited
-/// more than ``lateNanoseconds`` and longer than its own share for a worker, the call was
-/// late (a call that had to wake a sleeping worker is not judged: its wait may be the
-/// wake-up). On the ``lateCallsToGoSolo``-th late call, the calls of the next stretch
-/// (``minStretchNanoseconds``, doubling each time it happens again, up to
-/// ``maxStretchNanoseconds``) run all their items on the caller; after it the workers are
-/// tried again. Calls on time forget a lone late one (``punctualCallsToForgive`` in a row).
-/// A stretch doubles the last one only when it starts within ``episodeNanoseconds`` of that
-/// one's end; later lateness is a new episode and starts again from the shortest. Beside a
-/// busy process the workers are late again a few calls after each stretch, so the stretches
-/// grow; on a virtual machine whose host takes a core for a moment now and then, each such
-/// moment costs one short stretch (a 320 ms stretch there, earned seconds earlier, had whole
-/// rows of the GEMM benchmark at 1.0× while the others scaled 1.8–1.9×). Results do not
-/// change: an item computes the same bits whichever thread runs it.
+/// 1 (79 against 70 ms). So the caller times each call: its own items (`own`, the chunks it
+/// took from a held-up worker included) and its wait for the workers after them (`waited`).
+/// The calls are judged in windows of at least ``windowNanoseconds`` of such time (sooner
+/// when they already waited a third of that, longer than they ran): a window that waited
+/// more than a third of its time (``waitShareDivisor``) starts a stretch
+/// (``minStretchNanoseconds``) whose calls run all their items on the caller; after it the
+/// workers are tried again. A stretch that starts within ``episodeNanoseconds`` of the last
+/// one's end is twice as long as that one, up to ``maxStretchNanoseconds``; later, a new
+/// episode starts from the shortest. A call that had to wake a sleeping worker is not
+/// judged (its wait may be the wake-up).
+///
+/// Why the share of waiting, not a count of late calls: beside a busy loop the workers wait
+/// on every other time slice, half of the time or more, and one thread is faster; on a
+/// virtual machine whose host takes a core for a few milliseconds now and then (a burst of
+/// 2 ms every 20 ms here), a held-up worker costs its call that burst, a tenth of the time
+/// or less, and two threads stay far faster than one. Going solo on the second late call,
+/// as this did before, made ResNet-50 take 1.5× as long under such bursts (1.44–1.49× ONNX
+/// Runtime, which hardly slowed). Results do not change: an item computes the same bits
+/// whichever thread runs it.
 ///
 /// A pure state machine over the times it is given (tested with made-up clocks).
 struct LateWorkerPolicy {
-    /// A wait for a worker counts as late above this: a sleeping worker wakes in 10–50 µs,
-    /// one preempted by another process waits for its next time slice (milliseconds).
-    static let lateNanoseconds = 200_000
-    /// Late calls (without ``punctualCallsToForgive`` on-time ones in a row between them)
-    /// that start a solo stretch.
-    static let lateCallsToGoSolo = 2
-    static let punctualCallsToForgive = 64
+    /// Calls are judged once their own and waiting time add up to this.
+    static let windowNanoseconds = 30_000_000
+    /// A window goes solo when it waited more than 1 / this of its time.
+    static let waitShareDivisor = 3
     static let minStretchNanoseconds = 20_000_000
     static let maxStretchNanoseconds = 320_000_000
     /// A stretch that starts within this of the last one's end is twice as long as that one.
@@ -342,8 +405,9 @@ struct LateWorkerPolicy {
     private var lastStretchEnd = 0
     /// Stretches started so far.
     private(set) var stretches = 0
-    private var lateCalls = 0
-    private var punctualCalls = 0
+    /// The current window: the callers' own time and their waits so far.
+    private(set) var windowOwn = 0
+    private(set) var windowWaited = 0
 
     /// Whether a call starting at `now` runs on the caller alone (ends a stretch that is over).
     mutating func runsSolo(at now: Int) -> Bool {
@@ -354,32 +418,30 @@ struct LateWorkerPolicy {
     }
 
     /// A parallel call whose caller ran its own items for `own` ns, then waited `waited` ns
-    /// for its workers, ending at `now`.
+    /// (0 when the workers were done) for its workers, ending at `now`.
     mutating func record(own: Int, waited: Int, at now: Int) {
-        guard waited > LateWorkerPolicy.lateNanoseconds && waited > own else {
-            recordPunctual()
-            return
-        }
-        punctualCalls = 0
-        lateCalls += 1
-        if lateCalls >= LateWorkerPolicy.lateCallsToGoSolo {
-            lateCalls = 0
-            let sameEpisode = lastStretchNanoseconds > 0 && now - lastStretchEnd < LateWorkerPolicy.episodeNanoseconds
-            let length = sameEpisode ? min(2 * lastStretchNanoseconds, LateWorkerPolicy.maxStretchNanoseconds)
-                                     : LateWorkerPolicy.minStretchNanoseconds
-            soloUntil = now + length
-            lastStretchNanoseconds = length
-            lastStretchEnd = soloUntil
-            stretches += 1
-        }
-    }
-
-    /// A parallel call whose workers were done when the caller finished its items, or soon after.
-    @inline(__always)
-    mutating func recordPunctual() {
-        if lateCalls == 0 { return }
-        punctualCalls += 1
-        if punctualCalls >= LateWorkerPolicy.punctualCallsToForgive { lateCalls = 0 }
+        // (Clamped: times never go backwards, but a sum must not overflow on bad input.)
+        let limit = 1 << 40
+        windowOwn = min(windowOwn + min(max(own, 0), limit), limit)
+        windowWaited = min(windowWaited + min(max(waited, 0), limit), limit)
+        let total = windowOwn + windowWaited
+        // Waits of a third of a window already, and longer than the calls' own time: no
+        // need to see the rest (beside a busy loop, this halves the time the workers are
+        // tried after each stretch).
+        let early = windowWaited * LateWorkerPolicy.waitShareDivisor >= LateWorkerPolicy.windowNanoseconds
+            && windowWaited > windowOwn
+        if total < LateWorkerPolicy.windowNanoseconds && !early { return }
+        let late = windowWaited * LateWorkerPolicy.waitShareDivisor > total
+        windowOwn = 0
+        windowWaited = 0
+        if !late { return }
+        let sameEpisode = lastStretchNanoseconds > 0 && now - lastStretchEnd < LateWorkerPolicy.episodeNanoseconds
+        let length = sameEpisode ? min(2 * lastStretchNanoseconds, LateWorkerPolicy.maxStretchNanoseconds)
+                                 : LateWorkerPolicy.minStretchNanoseconds
+        soloUntil = now + length
+        lastStretchNanoseconds = length
+        lastStretchEnd = soloUntil
+        stretches += 1
     }
 }
 

@@ -357,6 +357,29 @@ extension Optimized {
         }
     }
 
+    /// Channels a Winograd transform's work is cut in (see ``transformChunks(channels:workers:_:)``).
+    static let winogradTransformChunk = 8
+
+    /// Runs `body(worker, channels)` over `channels` channels cut in chunks of
+    /// ``winogradTransformChunk``: each of `workers` threads takes its own equal share from
+    /// the front, then the others' unclaimed chunks from the back (``ChunkRanges``), so that
+    /// a thread preempted in its share holds the call up by one chunk. `worker` is the
+    /// thread's part (its scratch), not the share the chunk came from. Each channel is
+    /// transformed alone, so the chunks' order changes no result.
+    static func transformChunks(channels: Int, workers: Int, _ body: (_ worker: Int, _ channels: Range<Int>) -> Void) {
+        let chunk = winogradTransformChunk
+        ChunkRanges.with(parts: workers, chunks: { w in
+            (channels * (w + 1) / workers - channels * w / workers + chunk - 1) / chunk
+        }) { ranges in
+            Threading.parallelFor(workers) { w in
+                ranges.run(w) { owner, i in
+                    let lo = channels * owner / workers + i * chunk
+                    body(w, lo..<min(channels * (owner + 1) / workers, lo + chunk))
+                }
+            }
+        }
+    }
+
     /// 2-D convolution by Winograd F(4×4, 3×3) with weights from ``WinogradConvWeights`` and
     /// the fused output pass of ``conv2dPacked(_:input:weights:bias:residual:relu:output:)``:
     /// output = conv(input) + bias[o] (+ residual, same shape as the output) (then ReLU).
@@ -402,8 +425,8 @@ extension Optimized {
                         return WinogradWork(g: g, b: blocking, input: input, bias: bias, residual: residual, relu: relu,
                                             output: output, v: base, m: base + vSize, q: q, row: q + qSize)
                     }
-                    Threading.parallelFor(workers) { w in
-                        work(w).inputTransform(segments: segs, channels: (c * w / workers)..<(c * (w + 1) / workers))
+                    transformChunks(channels: c, workers: workers) { w, channels in
+                        work(w).inputTransform(segments: segs, channels: channels)
                     }
                     // The GEMMs run over the block's columns rounded up to 16 (V's and M's rows
                     // have room: ld >= columns + 16; the input transform zeroes the extra
@@ -420,8 +443,8 @@ extension Optimized {
                     for xi in 0..<36 where failures[xi] != 0 {
                         throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
                     }
-                    Threading.parallelFor(workers) { w in
-                        work(w).outputTransform(segments: segs, channels: (o * w / workers)..<(o * (w + 1) / workers))
+                    transformChunks(channels: o, workers: workers) { w, channels in
+                        work(w).outputTransform(segments: segs, channels: channels)
                     }
                 }
             }

@@ -143,8 +143,8 @@ extension Optimized {
                     let count = min(ld, tiles - t0)
                     let columns = (count + 15) / 16 * 16
                     let first = t0
-                    Threading.parallelFor(inWorkers) { w in
-                        for ch in (c * w / inWorkers)..<(c * (w + 1) / inWorkers) {
+                    transformChunks(channels: c, workers: inWorkers) { _, channels in
+                        for ch in channels {
                             winogradF2Input(g, input: input, channel: ch, tiles: first..<(first + count), columns: columns,
                                             tilesW: tilesW, perImage: perImage, v: v + ch * ld, xiStride: c * ld)
                         }
@@ -161,8 +161,8 @@ extension Optimized {
                     for xi in 0..<16 where failures[xi] != 0 {
                         throw SwiftCNNError.outOfMemory("conv2d: no memory for the Winograd GEMM's packing buffers")
                     }
-                    Threading.parallelFor(outWorkers) { w in
-                        for oc in (o * w / outWorkers)..<(o * (w + 1) / outWorkers) {
+                    transformChunks(channels: o, workers: outWorkers) { _, channels in
+                        for oc in channels {
                             winogradF2Output(g, m: m + oc * ld, xiStride: o * ld, channel: oc, tiles: first..<(first + count),
                                              tilesW: tilesW, perImage: perImage, bias: bias, residual: residual, relu: relu,
                                              output: output)

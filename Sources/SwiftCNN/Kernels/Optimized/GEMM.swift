@@ -180,6 +180,9 @@ extension Optimized {
     /// Most B tiles per group in the A-panel-outer order: with a short k block, C (written
     /// through L2) rather than B bounds the group.
     static let gemmGroupTiles = 16
+    /// A-panels per chunk when the work is split along M: the unit a thread that has run
+    /// out takes from a held-up one (along N the unit is a group of ``gemmGroupTiles`` tiles).
+    static let gemmStealPanels = 8
     /// Most floats of packed B shared by the threads when the work is split along M (16 MiB);
     /// a larger B is split along N instead.
     static let gemmSharedBFloats = 1 << 22
@@ -361,13 +364,17 @@ extension Optimized {
     /// The product with A already packed by ``packA(m:k:a:lda:into:)`` (k >= 1).
     ///
     /// The tiles of C are split in one rectangle per thread (one ``Threading/parallelFor(_:_:)``
-    /// call, no other synchronization), along M or along N, whichever balances better:
+    /// call), along M or along N, whichever balances better:
     /// - along N, each thread packs its own columns of B, one L2-sized group of KC×NR blocks
     ///   at a time, right before using them;
     /// - along M, all threads share one packed B: the first thread to need a KC×NR block packs
     ///   it (an atomic flag per block; the others wait for it), each thread starting on a
     ///   different tile so that packing is spread.
-    /// Inside a rectangle: see ``gemmRectangle(m:n:k:a:panels:tiles:rotate:c:ldc:accumulate:epilogue:bTile:)``. Each element of C is
+    /// Each rectangle is cut in chunks (a group of ``gemmGroupTiles`` tiles along N,
+    /// ``gemmStealPanels`` A panels along M), all k blocks of a chunk before the next; a
+    /// thread that has finished its own takes a held-up thread's chunks not yet begun
+    /// (``ChunkRanges``).
+    /// Inside a chunk: see ``gemmRectangle(m:n:k:a:panels:tiles:rotate:c:ldc:accumulate:epilogue:bTile:)``. Each element of C is
     /// summed in the same order whatever the split, so results are bitwise identical for
     /// every thread count.
     /// Throws `.outOfMemory` when the B panels' scratch memory cannot be had (C untouched).
@@ -403,22 +410,32 @@ extension Optimized {
             for i in 0..<flagCount { (flags + i).initialize(to: Atomic(0)) }
             let bp = shared.pointer
             let bounds = split.rowBounds
-            Threading.parallelFor(parts) { part in
-                gemmRectangle(m: m, n: n, k: k, a: a, panels: bounds[part]..<bounds[part + 1],
-                              tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
-                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
-                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                    let tile = bp + pc * tilesN * nr + j * kc * nr
-                    let flag = flags + kb * tilesN + j
-                    if flag.pointee.load(ordering: .acquiring) != 2 {
-                        if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-                            packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
-                            flag.pointee.store(2, ordering: .releasing)
-                        } else {
-                            while flag.pointee.load(ordering: .acquiring) != 2 {}
+            // Each part's panels in chunks of gemmStealPanels, run from the front; a part
+            // that has run out takes the others' unclaimed chunks from the back (as along N).
+            let chunk = gemmStealPanels
+            ChunkRanges.with(parts: parts, chunks: { part in
+                (bounds[part + 1] - bounds[part] + chunk - 1) / chunk
+            }) { ranges in
+                Threading.parallelFor(parts) { part in
+                    ranges.run(part) { owner, index in
+                        let p0 = bounds[owner] + index * chunk, p1 = min(bounds[owner + 1], p0 + chunk)
+                        gemmRectangle(m: m, n: n, k: k, a: a, panels: p0..<p1,
+                                      tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
+                                      accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
+                            let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                            let tile = bp + pc * tilesN * nr + j * kc * nr
+                            let flag = flags + kb * tilesN + j
+                            if flag.pointee.load(ordering: .acquiring) != 2 {
+                                if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                                    packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
+                                    flag.pointee.store(2, ordering: .releasing)
+                                } else {
+                                    while flag.pointee.load(ordering: .acquiring) != 2 {}
+                                }
+                            }
+                            return UnsafePointer(tile)
                         }
                     }
-                    return UnsafePointer(tile)
                 }
             }
             flags.deinitialize(count: flagCount)
@@ -426,26 +443,40 @@ extension Optimized {
             return
         }
 
-        // Along N: each part packs its own tiles, a group at a time (row by row across the
-        // group's tiles), as the first A panel reaches them.
+        // Along N: each part owns an equal range of tiles, cut in chunks of
+        // ``gemmGroupTiles``, and runs them from the front, all k blocks of a chunk before the
+        // next (each packs its own B, a group at a time, row by row across the group's tiles,
+        // as the first A panel reaches them). A part that has run out takes the other parts'
+        // chunks not yet begun, from the back: a thread preempted in the middle of its range
+        // (a virtual machine's host taking the core for milliseconds) holds the call up by the
+        // chunk it is in, not by the rest of its range. Which thread runs a chunk changes no
+        // result.
         let slotFloats = max(gemmL2Floats, kcMax * nr)
         let privateB = try GEMMScratchCache.shared.take(try Checked.mul(slotFloats, parts, "gemm packing buffer"))
         defer { GEMMScratchCache.shared.give(privateB) }
         let base = privateB.pointer
-        let body = { (part: Int) in
-            let bp = base + part * slotFloats
-            gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM,
-                          tiles: (tilesN * part / parts)..<(tilesN * (part + 1) / parts), rotate: 0,
-                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
-                let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
-                return UnsafePointer(bp + slot * kc * nr)
+        let chunk = gemmGroupTiles
+        ChunkRanges.with(parts: parts, chunks: { part in
+            (tilesN * (part + 1) / parts - tilesN * part / parts + chunk - 1) / chunk
+        }) { ranges in
+            let body = { (part: Int) in
+                let bp = base + part * slotFloats
+                ranges.run(part) { owner, index in
+                    let t0 = tilesN * owner / parts + index * chunk
+                    let t1 = min(tilesN * (owner + 1) / parts, t0 + chunk)
+                    gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: t0..<t1, rotate: 0,
+                                  c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
+                        let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                        if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
+                        return UnsafePointer(bp + slot * kc * nr)
+                    }
+                }
             }
-        }
-        if parts > 1 {
-            Threading.parallelFor(parts, body)
-        } else {
-            body(0)
+            if parts > 1 {
+                Threading.parallelFor(parts, body)
+            } else {
+                body(0)
+            }
         }
     }
 
