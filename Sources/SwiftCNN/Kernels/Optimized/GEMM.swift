@@ -714,8 +714,9 @@ extension Optimized {
                 prefetch(s + ((full + 1) * nr * 4 - 4))
                 for t in 0..<full {
                     let o = d + t * kc * nr * 4
-                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4, as: V.self), as: V.self)
-                    o.storeBytes(of: s.loadUnaligned(fromByteOffset: t * nr * 4 + vb, as: V.self), toByteOffset: vb, as: V.self)
+                    let lo: V = loadVector(s, t * nr * 4), hi: V = loadVector(s, t * nr * 4 + vb)
+                    storeVector(lo, o)
+                    storeVector(hi, o, vb)
                 }
             }
         }
@@ -744,8 +745,9 @@ extension Optimized {
                 let s = UnsafeRawPointer(b + p * ldb)
                 let o = UnsafeMutableRawPointer(dst + p * nr)
                 prefetchNextTileRow(s)
-                o.storeBytes(of: s.loadUnaligned(as: V.self), as: V.self)
-                o.storeBytes(of: s.loadUnaligned(fromByteOffset: vb, as: V.self), toByteOffset: vb, as: V.self)
+                let lo: V = loadVector(s), hi: V = loadVector(s, vb)
+                storeVector(lo, o)
+                storeVector(hi, o, vb)
             }
         } else {
             // A narrower tile (the last; all of a GEMM narrower than NR, as Winograd's 16
