@@ -338,6 +338,24 @@ struct ChunkRanges {
         }
     }
 
+    /// Runs `body(part, range)` for every chunk of `parts` shares of indices, over the pool:
+    /// share `p` is `bounds(p)..<bounds(p + 1)` (bounds never decreasing), cut in chunks of
+    /// `chunk` indices; pool item `p` runs its share's chunks from the front, then the other
+    /// shares' unclaimed chunks from the back (``run(_:_:)``). `part` is the item that runs the
+    /// chunk (for its scratch), not the share the chunk came from.
+    static func parallelFor(parts: Int, chunk: Int, bounds: (Int) -> Int,
+                            _ body: (_ part: Int, _ range: Range<Int>) -> Void) {
+        let size = max(chunk, 1)
+        with(parts: parts, chunks: { p in (bounds(p + 1) - bounds(p) + size - 1) / size }) { ranges in
+            Threading.parallelFor(parts) { part in
+                ranges.run(part) { owner, index in
+                    let lo = bounds(owner) + index * size
+                    body(part, lo..<min(bounds(owner + 1), lo + size))
+                }
+            }
+        }
+    }
+
     /// Takes part `part`'s next chunk from the front or the back; nil when none is left.
     private func claim(_ part: Int, front: Bool) -> Int? {
         guard let state else { return nil }

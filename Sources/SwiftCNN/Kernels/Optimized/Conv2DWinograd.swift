@@ -367,17 +367,7 @@ extension Optimized {
     /// thread's part (its scratch), not the share the chunk came from. Each channel is
     /// transformed alone, so the chunks' order changes no result.
     static func transformChunks(channels: Int, workers: Int, _ body: (_ worker: Int, _ channels: Range<Int>) -> Void) {
-        let chunk = winogradTransformChunk
-        ChunkRanges.with(parts: workers, chunks: { w in
-            (channels * (w + 1) / workers - channels * w / workers + chunk - 1) / chunk
-        }) { ranges in
-            Threading.parallelFor(workers) { w in
-                ranges.run(w) { owner, i in
-                    let lo = channels * owner / workers + i * chunk
-                    body(w, lo..<min(channels * (owner + 1) / workers, lo + chunk))
-                }
-            }
-        }
+        ChunkRanges.parallelFor(parts: workers, chunk: winogradTransformChunk, bounds: { channels * $0 / workers }, body)
     }
 
     /// 2-D convolution by Winograd F(4×4, 3×3) with weights from ``WinogradConvWeights`` and

@@ -412,30 +412,22 @@ extension Optimized {
             let bounds = split.rowBounds
             // Each part's panels in chunks of gemmStealPanels, run from the front; a part
             // that has run out takes the others' unclaimed chunks from the back (as along N).
-            let chunk = gemmStealPanels
-            ChunkRanges.with(parts: parts, chunks: { part in
-                (bounds[part + 1] - bounds[part] + chunk - 1) / chunk
-            }) { ranges in
-                Threading.parallelFor(parts) { part in
-                    ranges.run(part) { owner, index in
-                        let p0 = bounds[owner] + index * chunk, p1 = min(bounds[owner + 1], p0 + chunk)
-                        gemmRectangle(m: m, n: n, k: k, a: a, panels: p0..<p1,
-                                      tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
-                                      accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
-                            let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                            let tile = bp + pc * tilesN * nr + j * kc * nr
-                            let flag = flags + kb * tilesN + j
-                            if flag.pointee.load(ordering: .acquiring) != 2 {
-                                if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
-                                    packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
-                                    flag.pointee.store(2, ordering: .releasing)
-                                } else {
-                                    while flag.pointee.load(ordering: .acquiring) != 2 {}
-                                }
-                            }
-                            return UnsafePointer(tile)
+            ChunkRanges.parallelFor(parts: parts, chunk: gemmStealPanels, bounds: { bounds[$0] }) { part, panels in
+                gemmRectangle(m: m, n: n, k: k, a: a, panels: panels,
+                              tiles: 0..<tilesN, rotate: tilesN * part / parts, c: c, ldc: ldc,
+                              accumulate: accumulate, epilogue: epilogue) { kb, j, _, _, _ in
+                    let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                    let tile = bp + pc * tilesN * nr + j * kc * nr
+                    let flag = flags + kb * tilesN + j
+                    if flag.pointee.load(ordering: .acquiring) != 2 {
+                        if flag.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+                            packB(source, pc: pc, kc: kc, col: j * nr, cols: min(nr, n - j * nr), into: tile)
+                            flag.pointee.store(2, ordering: .releasing)
+                        } else {
+                            while flag.pointee.load(ordering: .acquiring) != 2 {}
                         }
                     }
+                    return UnsafePointer(tile)
                 }
             }
             flags.deinitialize(count: flagCount)
@@ -455,27 +447,13 @@ extension Optimized {
         let privateB = try GEMMScratchCache.shared.take(try Checked.mul(slotFloats, parts, "gemm packing buffer"))
         defer { GEMMScratchCache.shared.give(privateB) }
         let base = privateB.pointer
-        let chunk = gemmGroupTiles
-        ChunkRanges.with(parts: parts, chunks: { part in
-            (tilesN * (part + 1) / parts - tilesN * part / parts + chunk - 1) / chunk
-        }) { ranges in
-            let body = { (part: Int) in
-                let bp = base + part * slotFloats
-                ranges.run(part) { owner, index in
-                    let t0 = tilesN * owner / parts + index * chunk
-                    let t1 = min(tilesN * (owner + 1) / parts, t0 + chunk)
-                    gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: t0..<t1, rotate: 0,
-                                  c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
-                        let pc = kb * kcMax, kc = min(kcMax, k - pc)
-                        if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
-                        return UnsafePointer(bp + slot * kc * nr)
-                    }
-                }
-            }
-            if parts > 1 {
-                Threading.parallelFor(parts, body)
-            } else {
-                body(0)
+        ChunkRanges.parallelFor(parts: parts, chunk: gemmGroupTiles, bounds: { tilesN * $0 / parts }) { part, tiles in
+            let bp = base + part * slotFloats
+            gemmRectangle(m: m, n: n, k: k, a: a, panels: 0..<panelsM, tiles: tiles, rotate: 0,
+                          c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue) { kb, j, slot, fresh, span in
+                let pc = kb * kcMax, kc = min(kcMax, k - pc)
+                if fresh && slot == 0 { packBGroup(source, pc: pc, kc: kc, col: j * nr, tiles: span, n: n, into: bp) }
+                return UnsafePointer(bp + slot * kc * nr)
             }
         }
     }
