@@ -197,13 +197,9 @@ final class ThreadPool: @unchecked Sendable {
             let start = monotonicNanoseconds()
             runItems(escapable, count)
 
-            if running.load(ordering: .acquiring) == 0 {
-                if !wakes {
-                    let end = monotonicNanoseconds()
-                    lateWorkers.record(own: end - start, waited: 0, at: end)
-                }
-            } else {
-                let ownDone = monotonicNanoseconds()
+            let ownDone = monotonicNanoseconds()
+            var end = ownDone
+            if running.load(ordering: .acquiring) != 0 {
                 if !ThreadPool.spin(until: { running.load(ordering: .acquiring) == 0 }) {
                     pthread_mutex_lock(lock)
                     callerSleeps = true
@@ -211,13 +207,11 @@ final class ThreadPool: @unchecked Sendable {
                     callerSleeps = false
                     pthread_mutex_unlock(lock)
                 }
-                // A worker woken from sleep may be late by its wake-up (tens of µs, more on
-                // a busy host): such calls are not judged.
-                if !wakes {
-                    let end = monotonicNanoseconds()
-                    lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end)
-                }
+                end = monotonicNanoseconds()
             }
+            // A worker woken from sleep may be late by its wake-up (tens of µs, more on a
+            // busy host): such calls are not judged.
+            if !wakes { lateWorkers.record(own: ownDone - start, waited: end - ownDone, at: end) }
             body = nil
         }
     }
@@ -305,32 +299,26 @@ final class ThreadPool: @unchecked Sendable {
 struct ChunkRanges {
     /// Per part: its next chunk from the front (low 32 bits) and one past its last unclaimed
     /// chunk (high 32 bits), changed together by compare-and-swap.
-    private let state: UnsafeMutablePointer<Atomic<Int>>?
+    private let state: UnsafeMutablePointer<Atomic<Int>>
     let parts: Int
-    private let counts: (Int) -> Int
 
     /// Calls `body` with the ranges of `parts` parts (>= 1) of `chunks(part)` chunks each.
     /// The claims live on the stack: nothing is allocated.
     static func with<R>(parts: Int, chunks: (Int) -> Int, _ body: (ChunkRanges) -> R) -> R {
         let n = max(parts, 1)
         return withUnsafeTemporaryAllocation(of: Atomic<Int>.self, capacity: n) { buf in
-            guard let p = buf.baseAddress else {
-                // (No claims: each part runs its own chunks.)
-                return withoutActuallyEscaping(chunks) { body(ChunkRanges(state: nil, parts: n, counts: $0)) }
-            }
+            // (A buffer of n >= 1 elements has an address; the heap is the fallback.)
+            let p = buf.baseAddress ?? UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: n)
+            defer { if buf.baseAddress == nil { p.deallocate() } }
             for i in 0..<n { (p + i).initialize(to: Atomic(min(max(chunks(i), 0), Int(Int32.max)) << 32)) }
             defer { p.deinitialize(count: n) }
-            return withoutActuallyEscaping(chunks) { body(ChunkRanges(state: p, parts: n, counts: $0)) }
+            return body(ChunkRanges(state: p, parts: n))
         }
     }
 
     /// Runs `chunk(owner, index)` for the chunks that part `part` gets: its own from the
     /// front, then the others' from the back.
     func run(_ part: Int, _ chunk: (_ owner: Int, _ index: Int) -> Void) {
-        guard state != nil else {
-            for i in 0..<max(counts(part), 0) { chunk(part, i) }
-            return
-        }
         while let i = claim(part, front: true) { chunk(part, i) }
         for d in 1..<max(parts, 1) {
             let victim = (part + d) % parts
@@ -358,7 +346,6 @@ struct ChunkRanges {
 
     /// Takes part `part`'s next chunk from the front or the back; nil when none is left.
     private func claim(_ part: Int, front: Bool) -> Int? {
-        guard let state else { return nil }
         let s = state + part
         var current = s.pointee.load(ordering: .relaxed)
         while true {
